@@ -1,0 +1,46 @@
+# ThermoSweep. `make test` and `make run` work on a fresh Debian 12 machine: they install what is
+# missing first. The release build targets CPU (default skylake-avx512: the AVX-512 subset of
+# Skylake-X, Ice Lake, Sapphire Rapids and Zen 4 or newer); the binary refuses to start on a
+# processor without it and says how to build for that one (`make release CPU=haswell` for AVX2 +
+# FMA, `CPU=x86-64` for any x86-64). Names are LLVM's (`swiftc -target-cpu help` lists them).
+CPU ?= skylake-avx512
+SWIFT ?= swift
+BIN := .build/release/thermosweep
+APT_PACKAGES := libzmq3-dev zlib1g-dev pkg-config dataset-fashion-mnist
+# Target CPUs without FMA: the kernels then multiply and add separately instead of calling fmaf.
+NO_FMA_CPUS := x86-64 core2 nehalem corei7 westmere sandybridge corei7-avx ivybridge core-avx-i
+# Target CPUs with AVX-512 (32 vector registers): the kernels use their wider register tiles.
+AVX512_CPUS := skylake-avx512 skx cascadelake cooperlake icelake-server icelake-client tigerlake \
+	rocketlake sapphirerapids emeraldrapids graniterapids znver4 znver5
+SWIFT_FLAGS := -c release -Xswiftc -target-cpu -Xswiftc $(CPU) -Xcc -DTS_BUILD_CPU=$(CPU) \
+	$(if $(filter $(CPU),$(NO_FMA_CPUS)),,-Xswiftc -DTS_FMA) \
+	$(if $(filter $(CPU),$(AVX512_CPUS)),-Xswiftc -DTS_AVX512,)
+
+.PHONY: deps build release test run bench clean
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build $(SWIFT_FLAGS)
+
+test: deps
+	$(SWIFT) test $(SWIFT_FLAGS)
+
+run: release
+	$(BIN) train --model lenet-8-16 --lr 0.05 --batch 32 --seed 1
+
+bench: release
+	$(BIN) bench
+
+clean:
+	rm -rf .build

@@ -1,0 +1,40 @@
+// swift-tools-version: 6.0
+// ThermoSweep: distributed SGD-temperature sweeps with a SIMD CNN trainer.
+//
+// The release build targets a CPU explicitly (see the Makefile: `CPU ?= x86-64-v4`); the C target
+// CPUCheck refuses to start on a CPU that lacks what the build was compiled for, before any
+// vectorised Swift code runs.
+import PackageDescription
+
+let kernelFlags: [SwiftSetting] = [
+    // Bounds checks live in debug-only asserts inside Kernels; release kernels run unchecked.
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "ThermoSweep",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "thermosweep", targets: ["thermosweep"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "CPUCheck", path: "Sources/CPUCheck"),
+        .target(name: "Kernels", swiftSettings: kernelFlags),
+        .target(name: "Trainer", dependencies: ["Kernels", "CZlib"]),
+        .target(name: "Thermometer", dependencies: ["Trainer"]),
+        .executableTarget(
+            name: "thermosweep",
+            dependencies: [
+                "CPUCheck", "Kernels", "Trainer", "Thermometer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Kernels"]),
+        .testTarget(name: "ThermometerTests", dependencies: ["Thermometer", "Trainer"]),
+        .testTarget(name: "CLITests", dependencies: ["thermosweep"]),
+    ]
+)

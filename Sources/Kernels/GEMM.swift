@@ -1,0 +1,45 @@
+/// Whether a GEMM operand is used as stored or transposed.
+public enum Transpose: Sendable {
+    case none
+    case transposed
+}
+
+/// C ← α·op(A)·op(B) + β·C, with op(X) = X or Xᵀ. Shapes: op(A) is m×k, op(B) is k×n, C is m×n.
+///
+/// Dispatches to the SIMD kernel; `referenceGEMM` is the plain scalar version beside it.
+public func gemm(_ a: Matrix, _ transA: Transpose = .none,
+                 _ b: Matrix, _ transB: Transpose = .none,
+                 into c: Matrix, alpha: Float = 1, beta: Float = 0) {
+    referenceGEMM(a, transA, b, transB, into: c, alpha: alpha, beta: beta)
+}
+
+/// Checks the shapes of a GEMM call and returns (m, n, k).
+@usableFromInline
+func gemmShape(_ a: Matrix, _ transA: Transpose, _ b: Matrix, _ transB: Transpose,
+               _ c: Matrix) -> (m: Int, n: Int, k: Int) {
+    let (m, k) = transA == .none ? (a.rows, a.columns) : (a.columns, a.rows)
+    let (kb, n) = transB == .none ? (b.rows, b.columns) : (b.columns, b.rows)
+    precondition(k == kb && c.rows == m && c.columns == n,
+                 "gemm shape mismatch: op(A) \(m)x\(k), op(B) \(kb)x\(n), C \(c.rows)x\(c.columns)")
+    return (m, n, k)
+}
+
+/// The plain scalar GEMM: the reference every fast kernel is tested against.
+/// Accumulates in Double so it is also a good reference for precision.
+public func referenceGEMM(_ a: Matrix, _ transA: Transpose = .none,
+                          _ b: Matrix, _ transB: Transpose = .none,
+                          into c: Matrix, alpha: Float = 1, beta: Float = 0) {
+    let (m, n, k) = gemmShape(a, transA, b, transB, c)
+    for i in 0..<m {
+        for j in 0..<n {
+            var sum = 0.0
+            for p in 0..<k {
+                let x = transA == .none ? a[i, p] : a[p, i]
+                let y = transB == .none ? b[p, j] : b[j, p]
+                sum += Double(x) * Double(y)
+            }
+            let old = beta == 0 ? 0 : beta * c[i, j]   // β = 0 ignores NaN in C, as BLAS does
+            c[i, j] = alpha * Float(sum) + old
+        }
+    }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+import CPUCheck
+
+@main
+struct ThermoSweep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "thermosweep",
+        abstract: "Measure how SGD temperature scales with learning rate and batch size.",
+        version: "0.1.0 (built for CPU \(String(cString: ts_build_cpu())))",
+        subcommands: [])
+}
