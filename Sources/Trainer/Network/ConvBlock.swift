@@ -1,0 +1,82 @@
+import Kernels
+
+/// One conv stage as a forward/backward pair: valid conv → + bias → ReLU → max-pool 2×2.
+///
+/// Activations are channel-major over the batch, so the conv is one GEMM per call:
+///   input (IC, N, H, W) -> col [K = IC·KH·KW × P = N·OH·OW] (im2col)
+///   pre [OC × P] = W [OC × K] · col                       (gemm; bias not yet added)
+///   output (OC, N, OH/2, OW/2) = ReLU(maxpool(pre) + b)    (one fused kernel, winners in `codes`)
+/// Backward:
+///   dPre [OC × P] from dOutput and codes                   (written over `pre`)
+///   db = row sums of dPre, dW [OC × K] = dPre · colᵀ
+///   dCol [K × P] = Wᵀ · dPre (written over `col`), dInput = col2im(dCol), skipped for the first layer.
+/// Every workspace is allocated once for `maxBatch`.
+public final class ConvBlock {
+    public let spec: ConvSpec
+    public let maxBatch: Int
+    /// Where W [OC][IC][KH][KW] and b [OC] live in the flat parameter and gradient buffers.
+    public let weightRange: Range<Int>
+    public let biasRange: Range<Int>
+    /// Pooled activations (OC, maxBatch, PH, PW).
+    public let output: Buffer
+    /// Gradient of the loss with respect to the input (IC, maxBatch, H, W); nil for the first layer.
+    public let inputGradient: Buffer?
+
+    // col [K × maxBatch·OH·OW]; holds dCol during backward.
+    let col: Buffer
+    // pre [OC × maxBatch·OH·OW]; holds dPre during backward.
+    let pre: Buffer
+    // (OC, maxBatch, PH, PW): window winner 0...3 or poolCodeInactive.
+    let codes: Buffer
+
+    public init(spec: ConvSpec, maxBatch: Int, parameterOffset: Int, needsInputGradient: Bool) {
+        precondition(maxBatch > 0, "maxBatch must be positive, got \(maxBatch)")
+        self.spec = spec
+        self.maxBatch = maxBatch
+        let g = spec.geometry
+        weightRange = parameterOffset..<(parameterOffset + spec.weightCount)
+        biasRange = weightRange.upperBound..<(weightRange.upperBound + spec.outChannels)
+        let columns = maxBatch * g.outputPixels
+        col = Buffer(count: g.patchSize * columns)
+        pre = Buffer(count: spec.outChannels * columns)
+        let pooled = spec.outChannels * maxBatch * spec.pooledHeight * spec.pooledWidth
+        output = Buffer(count: pooled)
+        codes = Buffer(count: pooled)
+        inputGradient = needsInputGradient ? Buffer(count: g.channels * maxBatch * g.inputPixels) : nil
+    }
+
+    /// Computes `output` for the first `batch` samples of `input` (IC, N, H, W).
+    public func forward(input: Buffer, batch n: Int, parameters: Buffer) {
+        precondition(n > 0 && n <= maxBatch, "batch \(n) out of 1...\(maxBatch)")
+        let g = spec.geometry
+        let columns = n * g.outputPixels
+        im2col(input, g, batch: n, into: col)
+        gemm(Matrix(parameters, offset: weightRange.lowerBound, rows: spec.outChannels, columns: g.patchSize), .none,
+             Matrix(col, rows: g.patchSize, columns: columns), .none,
+             into: Matrix(pre, rows: spec.outChannels, columns: columns))
+        maxPoolBiasReLU(pre, channels: spec.outChannels, batch: n, height: g.outHeight, width: g.outWidth,
+                        bias: parameters, biasOffset: biasRange.lowerBound, into: output, codes: codes)
+    }
+
+    /// Overwrites this layer's parameter gradients (and `inputGradient`) from `outputGradient`
+    /// (OC, N, PH, PW). Must follow `forward` on the same batch; it consumes the forward workspaces.
+    public func backward(outputGradient: Buffer, batch n: Int, parameters: Buffer, gradients: Buffer) {
+        precondition(n > 0 && n <= maxBatch, "batch \(n) out of 1...\(maxBatch)")
+        let g = spec.geometry
+        let columns = n * g.outputPixels
+        let dPre = pre
+        maxPoolBiasReLUBackward(outputGradient, codes: codes, channels: spec.outChannels, batch: n,
+                                height: g.outHeight, width: g.outWidth, into: dPre)
+        rowSums(dPre, rows: spec.outChannels, columns: columns, into: gradients, offset: biasRange.lowerBound)
+        let dPreMatrix = Matrix(dPre, rows: spec.outChannels, columns: columns)
+        let colMatrix = Matrix(col, rows: g.patchSize, columns: columns)
+        gemm(dPreMatrix, .none, colMatrix, .transposed,
+             into: Matrix(gradients, offset: weightRange.lowerBound, rows: spec.outChannels, columns: g.patchSize))
+        if let dInput = inputGradient {
+            let dCol = colMatrix   // col is no longer needed once dW is done
+            gemm(Matrix(parameters, offset: weightRange.lowerBound, rows: spec.outChannels, columns: g.patchSize),
+                 .transposed, dPreMatrix, .none, into: dCol)
+            col2im(col, g, batch: n, into: dInput)
+        }
+    }
+}

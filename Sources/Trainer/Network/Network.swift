@@ -1,0 +1,193 @@
+import Kernels
+
+/// A CNN with its flat parameter and gradient vectors and every workspace for up to `maxBatch`
+/// samples. One per thread: it is not shared, and a training step allocates nothing.
+///
+/// Flat layout (llm.c style): conv1.weight [OC][IC][KH][KW], conv1.bias, conv2.weight, conv2.bias,
+/// dense1.weight [O][I], dense1.bias, ...; `groups` names each range.
+public final class Network {
+    public let model: ModelKind
+    public let architecture: Architecture
+    public let maxBatch: Int
+    /// θ, all parameters in the flat order above.
+    public let parameters: Buffer
+    /// ∂(mean loss)/∂θ of the last `forwardBackward`, same layout as `parameters`.
+    public let gradients: Buffer
+    /// One group per weight and per bias tensor, in flat order.
+    public let groups: [ParameterGroup]
+    /// Number of samples in the batch loaded last.
+    public private(set) var batchSize = 0
+
+    public let convs: [ConvBlock]
+    public let denses: [DenseLayer]
+    // input (1, maxBatch, 28, 28): with one channel, N×1×H×W is already channel-major.
+    let input: Buffer
+    // features [maxBatch × C·PH·PW], the flattened output of the last conv stage in PyTorch order.
+    let features: Buffer
+    // dFeatures in channel-major (C, maxBatch, PH, PW) for the last conv stage.
+    let featureGradient: Buffer
+    // dLogits [maxBatch × classes].
+    let logitGradient: Buffer
+    // labels of the loaded batch; only its first `batchSize` entries are used.
+    var labels: [Int32]
+
+    /// Number of parameters.
+    public var parameterCount: Int { parameters.count }
+    /// GEMM floating-point operations of one training step per sample (see `Architecture.flopsPerSample`).
+    public var flopsPerSample: Int { architecture.flopsPerSample }
+
+    /// A network with He-normal weights (N(0, 2/fan_in)) and zero biases, drawn from
+    /// `SeededRNG(seed:)` in flat parameter order, so the same seed gives bit-identical parameters.
+    public init(model: ModelKind, seed: UInt64, maxBatch: Int) {
+        precondition(maxBatch > 0, "maxBatch must be positive, got \(maxBatch)")
+        self.model = model
+        let arch = model.architecture
+        architecture = arch
+        self.maxBatch = maxBatch
+        let count = arch.parameterCount
+        parameters = Buffer(count: count)
+        gradients = Buffer(count: count)
+        groups = arch.groups
+
+        var offset = 0
+        var convs: [ConvBlock] = []
+        for (i, spec) in arch.convs.enumerated() {
+            let block = ConvBlock(spec: spec, maxBatch: maxBatch, parameterOffset: offset, needsInputGradient: i > 0)
+            convs.append(block)
+            offset = block.biasRange.upperBound
+        }
+        var denses: [DenseLayer] = []
+        for spec in arch.denses {
+            let layer = DenseLayer(spec: spec, maxBatch: maxBatch, parameterOffset: offset)
+            denses.append(layer)
+            offset = layer.biasRange.upperBound
+        }
+        precondition(offset == count, "layer ranges cover \(offset) of \(count) parameters")
+        self.convs = convs
+        self.denses = denses
+        input = Buffer(count: maxBatch * arch.inputHeight * arch.inputWidth)
+        let featureCount = arch.denses[0].inputs
+        features = Buffer(count: maxBatch * featureCount)
+        featureGradient = Buffer(count: maxBatch * featureCount)
+        logitGradient = Buffer(count: maxBatch * arch.classes)
+        labels = [Int32](repeating: 0, count: maxBatch)
+
+        Network.initialize(parameters, architecture: arch, seed: seed)
+    }
+
+    /// He-normal weights and zero biases, drawn in flat order.
+    static func initialize(_ parameters: Buffer, architecture arch: Architecture, seed: UInt64) {
+        var rng = SeededRNG(seed: seed)
+        var offset = 0
+        func fill(weights: Int, fanIn: Int, biases: Int) {
+            let std = (2.0 / Double(fanIn)).squareRoot()
+            for i in 0..<weights { parameters[offset + i] = Float(rng.normal() * std) }
+            offset += weights
+            for i in 0..<biases { parameters[offset + i] = 0 }
+            offset += biases
+        }
+        for conv in arch.convs { fill(weights: conv.weightCount, fanIn: conv.geometry.patchSize, biases: conv.outChannels) }
+        for dense in arch.denses { fill(weights: dense.weightCount, fanIn: dense.inputs, biases: dense.outputs) }
+    }
+
+    // MARK: Batches
+
+    /// Copies the images and labels of `data[indices]` into the input buffer (1 ≤ count ≤ maxBatch).
+    public func loadBatch(_ data: Dataset, indices: [Int]) {
+        checkShape(data)
+        precondition(!indices.isEmpty && indices.count <= maxBatch, "batch of \(indices.count) out of 1...\(maxBatch)")
+        gatherRows(data.images, rowLength: data.imageSize, rows: indices, into: input)
+        for (k, i) in indices.enumerated() { labels[k] = data.labels[i] }
+        batchSize = indices.count
+    }
+
+    /// Copies the contiguous samples `range` of `data` (1 ≤ count ≤ maxBatch).
+    public func loadBatch(_ data: Dataset, range: Range<Int>) {
+        checkShape(data)
+        precondition(!range.isEmpty && range.count <= maxBatch && range.upperBound <= data.count,
+                     "batch \(range) out of range for \(data.count) samples and maxBatch \(maxBatch)")
+        copyRows(data.images, rowLength: data.imageSize, range: range, into: input)
+        for (k, i) in range.enumerated() { labels[k] = data.labels[i] }
+        batchSize = range.count
+    }
+
+    private func checkShape(_ data: Dataset) {
+        precondition(data.rows == architecture.inputHeight && data.columns == architecture.inputWidth
+                     && data.classes <= architecture.classes,
+                     "data set \(data.name) is \(data.rows)×\(data.columns) with \(data.classes) classes; "
+                     + "\(model.rawValue) needs \(architecture.inputHeight)×\(architecture.inputWidth), ≤ \(architecture.classes)")
+    }
+
+    // MARK: Forward and backward
+
+    /// Mean loss and number of correct predictions on the loaded batch, without gradients.
+    public func forward() -> (loss: Double, correct: Int) {
+        runForward()
+        return softmaxCrossEntropy(logits: logits, labels: labels, batch: batchSize,
+                                   classes: architecture.classes, gradient: nil)
+    }
+
+    /// Mean loss and number correct on the loaded batch; overwrites `gradients` with ∂(mean loss)/∂θ.
+    public func forwardBackward() -> (loss: Double, correct: Int) {
+        runForward()
+        let n = batchSize
+        let result = softmaxCrossEntropy(logits: logits, labels: labels, batch: n,
+                                         classes: architecture.classes, gradient: logitGradient)
+        var dOut = logitGradient
+        for k in stride(from: denses.count - 1, through: 0, by: -1) {
+            let layerInput = k == 0 ? features : denses[k - 1].output
+            denses[k].backward(input: layerInput, outputGradient: dOut, batch: n,
+                               parameters: parameters, gradients: gradients)
+            dOut = denses[k].inputGradient
+        }
+        let last = convs[convs.count - 1].spec
+        sampleMajorToChannelMajor(dOut, channels: last.outChannels, batch: n,
+                                  size: last.pooledHeight * last.pooledWidth, into: featureGradient)
+        dOut = featureGradient
+        for k in stride(from: convs.count - 1, through: 0, by: -1) {
+            convs[k].backward(outputGradient: dOut, batch: n, parameters: parameters, gradients: gradients)
+            if let dInput = convs[k].inputGradient { dOut = dInput }
+        }
+        return result
+    }
+
+    /// Logits [batchSize × classes] of the last forward pass.
+    var logits: Buffer { denses[denses.count - 1].output }
+
+    private func runForward() {
+        let n = batchSize
+        precondition(n > 0, "no batch loaded")
+        var x = input
+        for conv in convs {
+            conv.forward(input: x, batch: n, parameters: parameters)
+            x = conv.output
+        }
+        let last = convs[convs.count - 1].spec
+        channelMajorToSampleMajor(x, channels: last.outChannels, batch: n,
+                                  size: last.pooledHeight * last.pooledWidth, into: features)
+        x = features
+        for dense in denses {
+            dense.forward(input: x, batch: n, parameters: parameters)
+            x = dense.output
+        }
+    }
+
+    /// Mean loss and accuracy over the whole set, in order, in batches of `batchSize` (≤ maxBatch).
+    public func evaluate(_ data: Dataset, batchSize: Int? = nil) -> (loss: Double, accuracy: Double) {
+        let size = batchSize ?? maxBatch
+        precondition(size > 0 && size <= maxBatch, "evaluation batch \(size) out of 1...\(maxBatch)")
+        precondition(data.count > 0, "cannot evaluate on the empty data set \(data.name)")
+        var lossSum = 0.0
+        var correct = 0
+        var start = 0
+        while start < data.count {
+            let end = min(start + size, data.count)
+            loadBatch(data, range: start..<end)
+            let (loss, right) = forward()
+            lossSum += loss * Double(end - start)
+            correct += right
+            start = end
+        }
+        return (lossSum / Double(data.count), Double(correct) / Double(data.count))
+    }
+}
