@@ -10,7 +10,43 @@ public enum Transpose: Sendable {
 public func gemm(_ a: Matrix, _ transA: Transpose = .none,
                  _ b: Matrix, _ transB: Transpose = .none,
                  into c: Matrix, alpha: Float = 1, beta: Float = 0) {
-    referenceGEMM(a, transA, b, transB, into: c, alpha: alpha, beta: beta)
+    let (m, n, k) = gemmShape(a, transA, b, transB, c)
+    if m == 0 || n == 0 { return }
+    let cBase = c.buffer.base + c.offset
+    if k == 0 || alpha == 0 {   // no products to add (α = 0 skips A and B, as BLAS does)
+        gemmScale(cBase, c.stride, m: m, n: n, beta: beta)
+        return
+    }
+    blockedGEMM(GEMMOperand(a, transA), GEMMOperand(b, transB), c: cBase, ldc: c.stride,
+                m: m, n: n, k: k, alpha: alpha, beta: beta, kernel: gemmKernel(m: m, n: n))
+}
+
+// Swift cannot skip a defaulted unlabeled parameter that precedes another unlabeled one, so
+// `gemm(a, b, into: c)` and `gemm(a, b, .transposed, into: c)` need these spellings.
+
+/// C ← α·A·B + β·C.
+public func gemm(_ a: Matrix, _ b: Matrix, into c: Matrix, alpha: Float = 1, beta: Float = 0) {
+    gemm(a, .none, b, .none, into: c, alpha: alpha, beta: beta)
+}
+
+/// C ← α·op(A)·B + β·C.
+public func gemm(_ a: Matrix, _ transA: Transpose, _ b: Matrix,
+                 into c: Matrix, alpha: Float = 1, beta: Float = 0) {
+    gemm(a, transA, b, .none, into: c, alpha: alpha, beta: beta)
+}
+
+/// C ← α·A·op(B) + β·C.
+public func gemm(_ a: Matrix, _ b: Matrix, _ transB: Transpose,
+                 into c: Matrix, alpha: Float = 1, beta: Float = 0) {
+    gemm(a, .none, b, transB, into: c, alpha: alpha, beta: beta)
+}
+
+/// The micro-kernel whose register tile wastes the least work on padding for an m×n C.
+func gemmKernel(m: Int, n: Int) -> GEMMKernel {
+    let wide = gemmKernelWide, tall = gemmKernelTall
+    let wideWork = roundUp(m, wide.mr) * roundUp(n, wide.nr)
+    let tallWork = roundUp(m, tall.mr) * roundUp(n, tall.nr)
+    return tallWork < wideWork ? tall : wide
 }
 
 /// Checks the shapes of a GEMM call and returns (m, n, k).

@@ -1,0 +1,248 @@
+// GEMM micro-kernels: one register tile of C each, accumulated over a packed strip of A and a
+// strip of B. The bodies are spelled out (one variable per accumulator) because that is what
+// keeps every accumulator in a vector register; loops over an array of accumulators spill.
+// The kernels were written out by a small script from (MR, vectors per row, vector width).
+
+#if TS_AVX512
+/// The SIMD type of one accumulator: a full AVX-512 register (32 of them).
+typealias GEMMVector = SIMD16<Float>
+#else
+/// The SIMD type of one accumulator: one AVX register (16 of them), two SSE registers otherwise.
+typealias GEMMVector = SIMD8<Float>
+#endif
+
+/// One vector of floats from `p`, which need not be aligned.
+@inline(__always)
+func gemmLoad(_ p: UnsafePointer<Float>) -> GEMMVector {
+    UnsafeRawPointer(p).loadUnaligned(as: GEMMVector.self)
+}
+
+/// acc ← acc + a·b, fused only where the target has FMA (otherwise it would be a libm call per lane).
+@inline(__always)
+func gemmFMA(_ acc: inout GEMMVector, _ a: GEMMVector, _ b: GEMMVector) {
+#if TS_FMA
+    acc.addProduct(a, b)
+#else
+    acc += a * b
+#endif
+}
+
+/// c ← α·v + β·c for one vector of C; β = 0 never reads C, so NaN there is overwritten.
+@inline(__always)
+func gemmUpdate(_ c: UnsafeMutablePointer<Float>, _ v: GEMMVector, _ alpha: Float, _ beta: Float) {
+    let raw = UnsafeMutableRawPointer(c)
+    if beta == 0 {
+        raw.storeBytes(of: alpha * v, as: GEMMVector.self)
+    } else {
+        let old = raw.loadUnaligned(as: GEMMVector.self)
+        raw.storeBytes(of: alpha * v + beta * old, as: GEMMVector.self)
+    }
+}
+
+/// A micro-kernel and its register tile: C[mr×nr] ← α·A[mr×kc]·B[kc×nr] + β·C.
+struct GEMMKernel: Sendable {
+    /// Rows of the C tile (A is packed `mr` floats per k step).
+    let mr: Int
+    /// Columns of the C tile (B is read `nr` contiguous floats per k step).
+    let nr: Int
+    /// (kc, packed A, B, ldb, C, ldc, α, β).
+    let run: @Sendable (Int, UnsafePointer<Float>, UnsafePointer<Float>, Int,
+              UnsafeMutablePointer<Float>, Int, Float, Float) -> Void
+}
+
+#if TS_AVX512
+// 24 accumulators + 3 B vectors + 1 broadcast = 28 of the 32 zmm registers.
+let gemmKernelWide = GEMMKernel(mr: 8, nr: 48, run: gemmKernel8x48)
+// The same register budget, shaped for C with 32 or fewer columns.
+let gemmKernelTall = GEMMKernel(mr: 12, nr: 32, run: gemmKernel12x32)
+#else
+// 12 accumulators + 2 B vectors + 1 broadcast = 15 of the 16 ymm registers.
+let gemmKernelWide = GEMMKernel(mr: 6, nr: 16, run: gemmKernel6x16)
+let gemmKernelTall = gemmKernelWide
+#endif
+
+#if TS_AVX512
+/// C[8×48] ← α·Σₚ a[p]⊗b[p] + β·C over `kc` steps: `a` packed 8 floats per step,
+/// `b` 48 contiguous floats per step, `ldb` apart (packed panel or the matrix itself).
+@inline(never)
+func gemmKernel8x48(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ ldb: Int,
+                    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float) {
+    var c0_0 = GEMMVector(); var c0_1 = GEMMVector(); var c0_2 = GEMMVector()
+    var c1_0 = GEMMVector(); var c1_1 = GEMMVector(); var c1_2 = GEMMVector()
+    var c2_0 = GEMMVector(); var c2_1 = GEMMVector(); var c2_2 = GEMMVector()
+    var c3_0 = GEMMVector(); var c3_1 = GEMMVector(); var c3_2 = GEMMVector()
+    var c4_0 = GEMMVector(); var c4_1 = GEMMVector(); var c4_2 = GEMMVector()
+    var c5_0 = GEMMVector(); var c5_1 = GEMMVector(); var c5_2 = GEMMVector()
+    var c6_0 = GEMMVector(); var c6_1 = GEMMVector(); var c6_2 = GEMMVector()
+    var c7_0 = GEMMVector(); var c7_1 = GEMMVector(); var c7_2 = GEMMVector()
+    var pa = a, pb = b
+    for _ in 0..<kc {
+        let b0 = gemmLoad(pb + 0)
+        let b1 = gemmLoad(pb + 16)
+        let b2 = gemmLoad(pb + 32)
+        let a0 = GEMMVector(repeating: pa[0])
+        gemmFMA(&c0_0, a0, b0); gemmFMA(&c0_1, a0, b1); gemmFMA(&c0_2, a0, b2)
+        let a1 = GEMMVector(repeating: pa[1])
+        gemmFMA(&c1_0, a1, b0); gemmFMA(&c1_1, a1, b1); gemmFMA(&c1_2, a1, b2)
+        let a2 = GEMMVector(repeating: pa[2])
+        gemmFMA(&c2_0, a2, b0); gemmFMA(&c2_1, a2, b1); gemmFMA(&c2_2, a2, b2)
+        let a3 = GEMMVector(repeating: pa[3])
+        gemmFMA(&c3_0, a3, b0); gemmFMA(&c3_1, a3, b1); gemmFMA(&c3_2, a3, b2)
+        let a4 = GEMMVector(repeating: pa[4])
+        gemmFMA(&c4_0, a4, b0); gemmFMA(&c4_1, a4, b1); gemmFMA(&c4_2, a4, b2)
+        let a5 = GEMMVector(repeating: pa[5])
+        gemmFMA(&c5_0, a5, b0); gemmFMA(&c5_1, a5, b1); gemmFMA(&c5_2, a5, b2)
+        let a6 = GEMMVector(repeating: pa[6])
+        gemmFMA(&c6_0, a6, b0); gemmFMA(&c6_1, a6, b1); gemmFMA(&c6_2, a6, b2)
+        let a7 = GEMMVector(repeating: pa[7])
+        gemmFMA(&c7_0, a7, b0); gemmFMA(&c7_1, a7, b1); gemmFMA(&c7_2, a7, b2)
+        pa += 8
+        pb += ldb
+    }
+    gemmUpdate(c + 0 * ldc + 0, c0_0, alpha, beta)
+    gemmUpdate(c + 0 * ldc + 16, c0_1, alpha, beta)
+    gemmUpdate(c + 0 * ldc + 32, c0_2, alpha, beta)
+    gemmUpdate(c + 1 * ldc + 0, c1_0, alpha, beta)
+    gemmUpdate(c + 1 * ldc + 16, c1_1, alpha, beta)
+    gemmUpdate(c + 1 * ldc + 32, c1_2, alpha, beta)
+    gemmUpdate(c + 2 * ldc + 0, c2_0, alpha, beta)
+    gemmUpdate(c + 2 * ldc + 16, c2_1, alpha, beta)
+    gemmUpdate(c + 2 * ldc + 32, c2_2, alpha, beta)
+    gemmUpdate(c + 3 * ldc + 0, c3_0, alpha, beta)
+    gemmUpdate(c + 3 * ldc + 16, c3_1, alpha, beta)
+    gemmUpdate(c + 3 * ldc + 32, c3_2, alpha, beta)
+    gemmUpdate(c + 4 * ldc + 0, c4_0, alpha, beta)
+    gemmUpdate(c + 4 * ldc + 16, c4_1, alpha, beta)
+    gemmUpdate(c + 4 * ldc + 32, c4_2, alpha, beta)
+    gemmUpdate(c + 5 * ldc + 0, c5_0, alpha, beta)
+    gemmUpdate(c + 5 * ldc + 16, c5_1, alpha, beta)
+    gemmUpdate(c + 5 * ldc + 32, c5_2, alpha, beta)
+    gemmUpdate(c + 6 * ldc + 0, c6_0, alpha, beta)
+    gemmUpdate(c + 6 * ldc + 16, c6_1, alpha, beta)
+    gemmUpdate(c + 6 * ldc + 32, c6_2, alpha, beta)
+    gemmUpdate(c + 7 * ldc + 0, c7_0, alpha, beta)
+    gemmUpdate(c + 7 * ldc + 16, c7_1, alpha, beta)
+    gemmUpdate(c + 7 * ldc + 32, c7_2, alpha, beta)
+}
+
+/// C[12×32] ← α·Σₚ a[p]⊗b[p] + β·C over `kc` steps: `a` packed 12 floats per step,
+/// `b` 32 contiguous floats per step, `ldb` apart (packed panel or the matrix itself).
+@inline(never)
+func gemmKernel12x32(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ ldb: Int,
+                     _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float) {
+    var c0_0 = GEMMVector(); var c0_1 = GEMMVector()
+    var c1_0 = GEMMVector(); var c1_1 = GEMMVector()
+    var c2_0 = GEMMVector(); var c2_1 = GEMMVector()
+    var c3_0 = GEMMVector(); var c3_1 = GEMMVector()
+    var c4_0 = GEMMVector(); var c4_1 = GEMMVector()
+    var c5_0 = GEMMVector(); var c5_1 = GEMMVector()
+    var c6_0 = GEMMVector(); var c6_1 = GEMMVector()
+    var c7_0 = GEMMVector(); var c7_1 = GEMMVector()
+    var c8_0 = GEMMVector(); var c8_1 = GEMMVector()
+    var c9_0 = GEMMVector(); var c9_1 = GEMMVector()
+    var c10_0 = GEMMVector(); var c10_1 = GEMMVector()
+    var c11_0 = GEMMVector(); var c11_1 = GEMMVector()
+    var pa = a, pb = b
+    for _ in 0..<kc {
+        let b0 = gemmLoad(pb + 0)
+        let b1 = gemmLoad(pb + 16)
+        let a0 = GEMMVector(repeating: pa[0])
+        gemmFMA(&c0_0, a0, b0); gemmFMA(&c0_1, a0, b1)
+        let a1 = GEMMVector(repeating: pa[1])
+        gemmFMA(&c1_0, a1, b0); gemmFMA(&c1_1, a1, b1)
+        let a2 = GEMMVector(repeating: pa[2])
+        gemmFMA(&c2_0, a2, b0); gemmFMA(&c2_1, a2, b1)
+        let a3 = GEMMVector(repeating: pa[3])
+        gemmFMA(&c3_0, a3, b0); gemmFMA(&c3_1, a3, b1)
+        let a4 = GEMMVector(repeating: pa[4])
+        gemmFMA(&c4_0, a4, b0); gemmFMA(&c4_1, a4, b1)
+        let a5 = GEMMVector(repeating: pa[5])
+        gemmFMA(&c5_0, a5, b0); gemmFMA(&c5_1, a5, b1)
+        let a6 = GEMMVector(repeating: pa[6])
+        gemmFMA(&c6_0, a6, b0); gemmFMA(&c6_1, a6, b1)
+        let a7 = GEMMVector(repeating: pa[7])
+        gemmFMA(&c7_0, a7, b0); gemmFMA(&c7_1, a7, b1)
+        let a8 = GEMMVector(repeating: pa[8])
+        gemmFMA(&c8_0, a8, b0); gemmFMA(&c8_1, a8, b1)
+        let a9 = GEMMVector(repeating: pa[9])
+        gemmFMA(&c9_0, a9, b0); gemmFMA(&c9_1, a9, b1)
+        let a10 = GEMMVector(repeating: pa[10])
+        gemmFMA(&c10_0, a10, b0); gemmFMA(&c10_1, a10, b1)
+        let a11 = GEMMVector(repeating: pa[11])
+        gemmFMA(&c11_0, a11, b0); gemmFMA(&c11_1, a11, b1)
+        pa += 12
+        pb += ldb
+    }
+    gemmUpdate(c + 0 * ldc + 0, c0_0, alpha, beta)
+    gemmUpdate(c + 0 * ldc + 16, c0_1, alpha, beta)
+    gemmUpdate(c + 1 * ldc + 0, c1_0, alpha, beta)
+    gemmUpdate(c + 1 * ldc + 16, c1_1, alpha, beta)
+    gemmUpdate(c + 2 * ldc + 0, c2_0, alpha, beta)
+    gemmUpdate(c + 2 * ldc + 16, c2_1, alpha, beta)
+    gemmUpdate(c + 3 * ldc + 0, c3_0, alpha, beta)
+    gemmUpdate(c + 3 * ldc + 16, c3_1, alpha, beta)
+    gemmUpdate(c + 4 * ldc + 0, c4_0, alpha, beta)
+    gemmUpdate(c + 4 * ldc + 16, c4_1, alpha, beta)
+    gemmUpdate(c + 5 * ldc + 0, c5_0, alpha, beta)
+    gemmUpdate(c + 5 * ldc + 16, c5_1, alpha, beta)
+    gemmUpdate(c + 6 * ldc + 0, c6_0, alpha, beta)
+    gemmUpdate(c + 6 * ldc + 16, c6_1, alpha, beta)
+    gemmUpdate(c + 7 * ldc + 0, c7_0, alpha, beta)
+    gemmUpdate(c + 7 * ldc + 16, c7_1, alpha, beta)
+    gemmUpdate(c + 8 * ldc + 0, c8_0, alpha, beta)
+    gemmUpdate(c + 8 * ldc + 16, c8_1, alpha, beta)
+    gemmUpdate(c + 9 * ldc + 0, c9_0, alpha, beta)
+    gemmUpdate(c + 9 * ldc + 16, c9_1, alpha, beta)
+    gemmUpdate(c + 10 * ldc + 0, c10_0, alpha, beta)
+    gemmUpdate(c + 10 * ldc + 16, c10_1, alpha, beta)
+    gemmUpdate(c + 11 * ldc + 0, c11_0, alpha, beta)
+    gemmUpdate(c + 11 * ldc + 16, c11_1, alpha, beta)
+}
+
+#else
+
+/// C[6×16] ← α·Σₚ a[p]⊗b[p] + β·C over `kc` steps: `a` packed 6 floats per step,
+/// `b` 16 contiguous floats per step, `ldb` apart (packed panel or the matrix itself).
+@inline(never)
+func gemmKernel6x16(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ ldb: Int,
+                    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float) {
+    var c0_0 = GEMMVector(); var c0_1 = GEMMVector()
+    var c1_0 = GEMMVector(); var c1_1 = GEMMVector()
+    var c2_0 = GEMMVector(); var c2_1 = GEMMVector()
+    var c3_0 = GEMMVector(); var c3_1 = GEMMVector()
+    var c4_0 = GEMMVector(); var c4_1 = GEMMVector()
+    var c5_0 = GEMMVector(); var c5_1 = GEMMVector()
+    var pa = a, pb = b
+    for _ in 0..<kc {
+        let b0 = gemmLoad(pb + 0)
+        let b1 = gemmLoad(pb + 8)
+        let a0 = GEMMVector(repeating: pa[0])
+        gemmFMA(&c0_0, a0, b0); gemmFMA(&c0_1, a0, b1)
+        let a1 = GEMMVector(repeating: pa[1])
+        gemmFMA(&c1_0, a1, b0); gemmFMA(&c1_1, a1, b1)
+        let a2 = GEMMVector(repeating: pa[2])
+        gemmFMA(&c2_0, a2, b0); gemmFMA(&c2_1, a2, b1)
+        let a3 = GEMMVector(repeating: pa[3])
+        gemmFMA(&c3_0, a3, b0); gemmFMA(&c3_1, a3, b1)
+        let a4 = GEMMVector(repeating: pa[4])
+        gemmFMA(&c4_0, a4, b0); gemmFMA(&c4_1, a4, b1)
+        let a5 = GEMMVector(repeating: pa[5])
+        gemmFMA(&c5_0, a5, b0); gemmFMA(&c5_1, a5, b1)
+        pa += 6
+        pb += ldb
+    }
+    gemmUpdate(c + 0 * ldc + 0, c0_0, alpha, beta)
+    gemmUpdate(c + 0 * ldc + 8, c0_1, alpha, beta)
+    gemmUpdate(c + 1 * ldc + 0, c1_0, alpha, beta)
+    gemmUpdate(c + 1 * ldc + 8, c1_1, alpha, beta)
+    gemmUpdate(c + 2 * ldc + 0, c2_0, alpha, beta)
+    gemmUpdate(c + 2 * ldc + 8, c2_1, alpha, beta)
+    gemmUpdate(c + 3 * ldc + 0, c3_0, alpha, beta)
+    gemmUpdate(c + 3 * ldc + 8, c3_1, alpha, beta)
+    gemmUpdate(c + 4 * ldc + 0, c4_0, alpha, beta)
+    gemmUpdate(c + 4 * ldc + 8, c4_1, alpha, beta)
+    gemmUpdate(c + 5 * ldc + 0, c5_0, alpha, beta)
+    gemmUpdate(c + 5 * ldc + 8, c5_1, alpha, beta)
+}
+
+#endif
