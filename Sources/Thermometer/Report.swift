@@ -1,0 +1,128 @@
+/// The temperature estimators of PHYSICS.md, named exactly as in the reports and exports.
+public enum Estimator: String, Codable, Sendable, CaseIterable {
+    /// (1/(2η n_G)) Σ_i Var_k(Δ_{i,k}) · (1+m): the default.
+    case diffusion
+    /// ⟨‖Δ_G‖²⟩ / n_G · (1+m): Δt = one step.
+    case kinetic
+    /// ⟨‖Δ_G‖²⟩ / (η² n_G) · (1+m): Δt = η.
+    case kineticSDE = "kinetic-sde"
+    /// (1/n_G) Σ_i Var_k(θ_i).
+    case configurational
+}
+
+/// One estimator's value over the whole window and its block error bar.
+///
+/// Every number is finite or absent (nil → JSON `null`): a JSON export never holds NaN or Inf.
+public struct EstimateReport: Codable, Sendable, Equatable {
+    public let estimator: Estimator
+    /// Whole-window estimate (per-coordinate variances from Chan's combination of the blocks).
+    public let value: Double?
+    /// SE(ln T) = sd over blocks of ln T_block / √(number of blocks); nil when a block value is
+    /// not positive or fewer than 2 blocks have at least 2 steps.
+    public let seLogT: Double?
+    /// T over each block (nil where undefined).
+    public let blockValues: [Double?]
+}
+
+/// Observations about a group's measurement; none of them is fatal.
+public enum GroupFlag: String, Codable, Sendable {
+    /// The fluctuation–dissipation ratio lies outside [0.9, 1.1] (not stationary, Yaida 2018).
+    case fdrOutOfRange = "fdr-out-of-range"
+    /// The calibration ratio lies outside [0.95, 1.10] (expected inside only at small ηλ).
+    case calibrationOutOfRange = "calibration-out-of-range"
+    /// No calibration probe was completed, so there is no calibration ratio.
+    case noCalibration = "no-calibration"
+    /// At least one estimator has no value (zero variance, diverged run, too few steps).
+    case undefinedEstimate = "undefined-estimate"
+    /// The run diverged; no estimate is reported.
+    case diverged
+}
+
+/// The four estimators over one conv filter (a contiguous slice of its layer's weights).
+public struct FilterReport: Codable, Sendable, Equatable {
+    public let index: Int
+    public let count: Int
+    public let estimates: [EstimateReport]
+    /// σ̄² of this filter's coordinates (per-sample gradient variance per parameter).
+    public let noiseVariance: Double?
+    public let calibrationRatio: Double?
+    public let fluctuationDissipationRatio: Double?
+
+    /// The estimate named `estimator`.
+    public func estimate(_ estimator: Estimator) -> EstimateReport? {
+        estimates.first { $0.estimator == estimator }
+    }
+}
+
+/// One parameter group's temperatures.
+public struct GroupReport: Codable, Sendable, Equatable {
+    public let name: String
+    /// n_G, the number of parameters.
+    public let count: Int
+    public let estimates: [EstimateReport]
+    /// σ̄²_G = probe batch size × (1/n_G) Σ_i Var_probes(g_i), averaged over the calibration points.
+    public let noiseVariance: Double?
+    /// diffusion / (η_eff σ̄²_G / 2|B|), η_eff = η/(1−m); expected in [0.95, 1.10] at small ηλ.
+    public let calibrationRatio: Double?
+    /// ⟨θ·g_B⟩ / ((1+m)⟨‖Δ‖²⟩ / 2η); 1 in the stationary state.
+    public let fluctuationDissipationRatio: Double?
+    public let flags: [GroupFlag]
+    /// Per conv filter (empty when the group has none).
+    public let filters: [FilterReport]
+
+    /// The estimate named `estimator`.
+    public func estimate(_ estimator: Estimator) -> EstimateReport? {
+        estimates.first { $0.estimator == estimator }
+    }
+}
+
+/// Training loss over the window and the stationarity test.
+///
+/// Stationarity: the window's blocks are split into a first and a second half (⌊b/2⌋ and ⌈b/2⌉
+/// blocks); the half means are the means of their block means, and the SE of their difference is
+/// √(s₁²/b₁ + s₂²/b₂) with s_h the unbiased sd of the block means inside half h (Welch). Blocks of
+/// ≥ 50 steps are far longer than the loss autocorrelation, so block means are nearly independent;
+/// using the within-half spread keeps a steady drift from inflating its own error bar. The window
+/// is `stationary` when |difference| < 2 SE (or the difference is exactly 0).
+public struct LossReport: Codable, Sendable, Equatable {
+    /// Mean training loss per step over the recorded window.
+    public let mean: Double?
+    /// Unbiased sd of the per-step loss.
+    public let standardDeviation: Double?
+    public let blockMeans: [Double?]
+    public let firstHalfMean: Double?
+    public let secondHalfMean: Double?
+    /// SE of (second − first) half mean, from the block means.
+    public let differenceStandardError: Double?
+    /// nil when there are fewer than 4 blocks or the run diverged.
+    public let stationary: Bool?
+}
+
+/// Everything the Thermometer measured over one window; Codable for the JobResult.
+public struct ThermometerReport: Codable, Sendable, Equatable {
+    /// Version of this report's layout; bump when a field changes meaning.
+    public static let currentFormatVersion = 1
+
+    public let formatVersion: Int
+    public let config: ThermometerConfig
+    /// Steps passed to `record` and used (≤ config.measureSteps).
+    public let recordedSteps: Int
+    /// Blocks closed (config.blocks for a complete window).
+    public let blockCount: Int
+    /// Calibration points completed.
+    public let calibrationPointCount: Int
+    /// Why the run counts as diverged, or nil.
+    public let divergence: DivergenceReason?
+    public let loss: LossReport
+    /// The caller's groups in order, then `network` (unless the caller passed one).
+    public let groups: [GroupReport]
+    /// Window-level observations: `incomplete-window`, `extra-steps-ignored`, `diverged`,
+    /// `probe-non-finite-gradient`, `probe-too-few-gradients`, `calibration-incomplete`.
+    public let flags: [String]
+
+    /// The group named `name`.
+    public func group(_ name: String) -> GroupReport? { groups.first { $0.name == name } }
+}
+
+/// `x` when finite, else nil: the one gate every reported number passes.
+@inline(__always) func finite(_ x: Double) -> Double? { x.isFinite ? x : nil }
