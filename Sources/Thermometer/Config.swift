@@ -33,7 +33,10 @@ public struct ThermometerConfig: Codable, Sendable, Equatable {
         self.learningRate = learningRate
         self.batchSize = batchSize
         self.momentum = momentum
-        self.measureSteps = measureSteps ?? Protocol.measureSteps(lr: learningRate)
+        // A bad η is reported by validate(), not trapped here.
+        let usable = learningRate.isFinite && learningRate > 0
+        self.measureSteps = measureSteps
+            ?? (usable ? Protocol.measureSteps(lr: learningRate) : Protocol.minimumSteps)
         self.blocks = blocks
         self.calibrationPoints = calibrationPoints
     }
