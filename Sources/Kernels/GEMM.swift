@@ -17,8 +17,13 @@ public func gemm(_ a: Matrix, _ transA: Transpose = .none,
         gemmScale(cBase, c.stride, m: m, n: n, beta: beta)
         return
     }
-    blockedGEMM(GEMMOperand(a, transA), GEMMOperand(b, transB), c: cBase, ldc: c.stride,
-                m: m, n: n, k: k, alpha: alpha, beta: beta, kernel: gemmKernel(m: m, n: n))
+    let opA = GEMMOperand(a, transA), opB = GEMMOperand(b, transB)
+    if gemmPrefersDot(m: m, n: n, k: k, opA, opB) {
+        dotGEMM(opA, opB, c: cBase, ldc: c.stride, m: m, n: n, k: k, alpha: alpha, beta: beta)
+    } else {
+        blockedGEMM(opA, opB, c: cBase, ldc: c.stride, m: m, n: n, k: k, alpha: alpha, beta: beta,
+                    kernel: gemmKernel(m: m, n: n))
+    }
 }
 
 // Swift cannot skip a defaulted unlabeled parameter that precedes another unlabeled one, so

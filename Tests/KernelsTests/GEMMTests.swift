@@ -124,14 +124,19 @@ private let transposes: [(Transpose, Transpose)] = [
 }
 
 @Test func gemmMatchesReferenceAcrossCacheBlocks() {
-    // More rows than one row block, more columns than one column block, and k over two slices,
-    // with β = 1 so each k slice must add to the previous one.
+    // More rows than one row block, more columns than one column block, and k over two slices
+    // with β ≠ 1: β applies once, and each later k slice must add to the previous ones.
     var rng = TestRandom(seed: 13)
     for (transA, transB) in transposes {
         checkShape(m: gemmMC + 1, n: 20, k: 30, transA, transB, beta: 1, padded: true, &rng)
-        checkShape(m: 9, n: gemmNC + 4, k: 20, transA, transB, alpha: 0.75, beta: 1, &rng)
-        checkShape(m: 20, n: 50, k: 2 * gemmKC + 3, transA, transB, beta: 1, padded: true, &rng)
+        checkShape(m: 9, n: gemmNC + 4, k: 20, transA, transB, alpha: 0.75, beta: -0.5, &rng)
+        checkShape(m: 20, n: 50, k: 2 * gemmKC + 3, transA, transB, beta: 0.5, padded: true, &rng)
+        checkShape(m: 20, n: 50, k: 2 * gemmKC + 3, transA, transB, beta: 0, &rng)
     }
+    // The dot-product path for A·Bᵀ with a long reduction, over several of its k slices.
+    checkShape(m: 5, n: 7, k: 4 * 2048 + 9, .none, .transposed, alpha: -2, beta: 0.5, padded: true,
+               &rng)
+    checkShape(m: 9, n: 13, k: 1000, .none, .transposed, beta: 0, padded: true, &rng)
 }
 
 @Test func gemmMatchesReferenceOnCNNShapes() {

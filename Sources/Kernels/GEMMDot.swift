@@ -1,0 +1,193 @@
+// Dot-product GEMM for C = A·Bᵀ with a long reduction (weight gradients: dW = dY·Xᵀ over all
+// pixels of the batch). Both operands are rows contiguous along k, so the kernel reads them in
+// place, one vector of k per row, and keeps an MR×NR tile of vector partial sums; packing would
+// cost as much as the arithmetic here, since each element is used only MR or NR times.
+
+#if TS_AVX512
+/// Rows of A and of B per dot tile: 24 accumulators + 4 A vectors + 1 B vector registers.
+let gemmDotMR = 4, gemmDotNR = 6
+#else
+/// Rows of A and of B per dot tile: 12 accumulators + 3 A vectors + 1 B vector registers.
+let gemmDotMR = 3, gemmDotNR = 4
+#endif
+
+/// Whether C = A·Bᵀ is better done by `dotGEMM`: a reduction much longer than C is wide or tall,
+/// and few enough rows (m + n) that re-reading them per tile stays cheap; otherwise packing wins.
+func gemmPrefersDot(m: Int, n: Int, k: Int, _ a: GEMMOperand, _ b: GEMMOperand) -> Bool {
+    !a.transposed && b.transposed && k >= 256 && k >= 4 * max(m, n) && m + n <= 256
+}
+
+/// C ← α·A·Bᵀ + β·C with A m×k and B n×k read in place; m, n, k > 0.
+func dotGEMM(_ a: GEMMOperand, _ b: GEMMOperand, c: UnsafeMutablePointer<Float>, ldc: Int,
+             m: Int, n: Int, k: Int, alpha: Float, beta: Float) {
+    // k slices sized so the m + n rows of one slice stay in L2 (512 KiB of it), but no shorter
+    // than 2048: the horizontal sums closing each slice cost more than a few L2 misses.
+    let width = GEMMVector.scalarCount
+    let slice = max(2048, min(8192, (128 * 1024) / (m + n))) / width * width
+    for pc in stride(from: 0, to: k, by: slice) {
+        let kc = min(slice, k - pc)
+        let betaNow = pc == 0 ? beta : 1
+        for i in stride(from: 0, to: m, by: gemmDotMR) {
+            for j in stride(from: 0, to: n, by: gemmDotNR) {
+                gemmDotKernel(kc, a.base + i * a.ld + pc, a.ld, rows: min(gemmDotMR, m - i),
+                              b.base + j * b.ld + pc, b.ld, cols: min(gemmDotNR, n - j),
+                              c + i * ldc + j, ldc, alpha, betaNow)
+            }
+        }
+    }
+}
+
+#if TS_AVX512
+/// C[rows×cols] ← α·A·Bᵀ + β·C for up to 4 rows of A and 6 rows of B, both read along
+/// k in place (`lda`, `ldb` apart); rows past `rows`/`cols` repeat the last one and are dropped.
+@inline(never)
+func gemmDotKernel(_ kc: Int, _ a: UnsafePointer<Float>, _ lda: Int, rows: Int,
+                   _ b: UnsafePointer<Float>, _ ldb: Int, cols: Int,
+                   _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float) {
+    let a0 = a + min(0, rows - 1) * lda
+    let a1 = a + min(1, rows - 1) * lda
+    let a2 = a + min(2, rows - 1) * lda
+    let a3 = a + min(3, rows - 1) * lda
+    let b0 = b + min(0, cols - 1) * ldb
+    let b1 = b + min(1, cols - 1) * ldb
+    let b2 = b + min(2, cols - 1) * ldb
+    let b3 = b + min(3, cols - 1) * ldb
+    let b4 = b + min(4, cols - 1) * ldb
+    let b5 = b + min(5, cols - 1) * ldb
+    var s0_0 = GEMMVector(); var s0_1 = GEMMVector(); var s0_2 = GEMMVector()
+    var s0_3 = GEMMVector(); var s0_4 = GEMMVector(); var s0_5 = GEMMVector()
+    var s1_0 = GEMMVector(); var s1_1 = GEMMVector(); var s1_2 = GEMMVector()
+    var s1_3 = GEMMVector(); var s1_4 = GEMMVector(); var s1_5 = GEMMVector()
+    var s2_0 = GEMMVector(); var s2_1 = GEMMVector(); var s2_2 = GEMMVector()
+    var s2_3 = GEMMVector(); var s2_4 = GEMMVector(); var s2_5 = GEMMVector()
+    var s3_0 = GEMMVector(); var s3_1 = GEMMVector(); var s3_2 = GEMMVector()
+    var s3_3 = GEMMVector(); var s3_4 = GEMMVector(); var s3_5 = GEMMVector()
+    let vectorEnd = kc - kc % GEMMVector.scalarCount
+    var p = 0
+    while p < vectorEnd {
+        let x0 = gemmLoad(a0 + p)
+        let x1 = gemmLoad(a1 + p)
+        let x2 = gemmLoad(a2 + p)
+        let x3 = gemmLoad(a3 + p)
+        let y0 = gemmLoad(b0 + p)
+        gemmFMA(&s0_0, x0, y0); gemmFMA(&s1_0, x1, y0); gemmFMA(&s2_0, x2, y0)
+        gemmFMA(&s3_0, x3, y0)
+        let y1 = gemmLoad(b1 + p)
+        gemmFMA(&s0_1, x0, y1); gemmFMA(&s1_1, x1, y1); gemmFMA(&s2_1, x2, y1)
+        gemmFMA(&s3_1, x3, y1)
+        let y2 = gemmLoad(b2 + p)
+        gemmFMA(&s0_2, x0, y2); gemmFMA(&s1_2, x1, y2); gemmFMA(&s2_2, x2, y2)
+        gemmFMA(&s3_2, x3, y2)
+        let y3 = gemmLoad(b3 + p)
+        gemmFMA(&s0_3, x0, y3); gemmFMA(&s1_3, x1, y3); gemmFMA(&s2_3, x2, y3)
+        gemmFMA(&s3_3, x3, y3)
+        let y4 = gemmLoad(b4 + p)
+        gemmFMA(&s0_4, x0, y4); gemmFMA(&s1_4, x1, y4); gemmFMA(&s2_4, x2, y4)
+        gemmFMA(&s3_4, x3, y4)
+        let y5 = gemmLoad(b5 + p)
+        gemmFMA(&s0_5, x0, y5); gemmFMA(&s1_5, x1, y5); gemmFMA(&s2_5, x2, y5)
+        gemmFMA(&s3_5, x3, y5)
+        p += GEMMVector.scalarCount
+    }
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 24) { sums in
+        sums[0] = s0_0.sum()
+        sums[1] = s0_1.sum()
+        sums[2] = s0_2.sum()
+        sums[3] = s0_3.sum()
+        sums[4] = s0_4.sum()
+        sums[5] = s0_5.sum()
+        sums[6] = s1_0.sum()
+        sums[7] = s1_1.sum()
+        sums[8] = s1_2.sum()
+        sums[9] = s1_3.sum()
+        sums[10] = s1_4.sum()
+        sums[11] = s1_5.sum()
+        sums[12] = s2_0.sum()
+        sums[13] = s2_1.sum()
+        sums[14] = s2_2.sum()
+        sums[15] = s2_3.sum()
+        sums[16] = s2_4.sum()
+        sums[17] = s2_5.sum()
+        sums[18] = s3_0.sum()
+        sums[19] = s3_1.sum()
+        sums[20] = s3_2.sum()
+        sums[21] = s3_3.sum()
+        sums[22] = s3_4.sum()
+        sums[23] = s3_5.sum()
+        for r in 0..<rows {
+            let ar = a + r * lda
+            for j in 0..<cols {
+                let bj = b + j * ldb
+                var sum = sums[r * 6 + j]
+                for q in vectorEnd..<kc { sum += ar[q] * bj[q] }
+                let old = beta == 0 ? 0 : beta * c[r * ldc + j]
+                c[r * ldc + j] = alpha * sum + old
+            }
+        }
+    }
+}
+
+#else
+
+/// C[rows×cols] ← α·A·Bᵀ + β·C for up to 3 rows of A and 4 rows of B, both read along
+/// k in place (`lda`, `ldb` apart); rows past `rows`/`cols` repeat the last one and are dropped.
+@inline(never)
+func gemmDotKernel(_ kc: Int, _ a: UnsafePointer<Float>, _ lda: Int, rows: Int,
+                   _ b: UnsafePointer<Float>, _ ldb: Int, cols: Int,
+                   _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float) {
+    let a0 = a + min(0, rows - 1) * lda
+    let a1 = a + min(1, rows - 1) * lda
+    let a2 = a + min(2, rows - 1) * lda
+    let b0 = b + min(0, cols - 1) * ldb
+    let b1 = b + min(1, cols - 1) * ldb
+    let b2 = b + min(2, cols - 1) * ldb
+    let b3 = b + min(3, cols - 1) * ldb
+    var s0_0 = GEMMVector(); var s0_1 = GEMMVector(); var s0_2 = GEMMVector()
+    var s0_3 = GEMMVector()
+    var s1_0 = GEMMVector(); var s1_1 = GEMMVector(); var s1_2 = GEMMVector()
+    var s1_3 = GEMMVector()
+    var s2_0 = GEMMVector(); var s2_1 = GEMMVector(); var s2_2 = GEMMVector()
+    var s2_3 = GEMMVector()
+    let vectorEnd = kc - kc % GEMMVector.scalarCount
+    var p = 0
+    while p < vectorEnd {
+        let x0 = gemmLoad(a0 + p)
+        let x1 = gemmLoad(a1 + p)
+        let x2 = gemmLoad(a2 + p)
+        let y0 = gemmLoad(b0 + p)
+        gemmFMA(&s0_0, x0, y0); gemmFMA(&s1_0, x1, y0); gemmFMA(&s2_0, x2, y0)
+        let y1 = gemmLoad(b1 + p)
+        gemmFMA(&s0_1, x0, y1); gemmFMA(&s1_1, x1, y1); gemmFMA(&s2_1, x2, y1)
+        let y2 = gemmLoad(b2 + p)
+        gemmFMA(&s0_2, x0, y2); gemmFMA(&s1_2, x1, y2); gemmFMA(&s2_2, x2, y2)
+        let y3 = gemmLoad(b3 + p)
+        gemmFMA(&s0_3, x0, y3); gemmFMA(&s1_3, x1, y3); gemmFMA(&s2_3, x2, y3)
+        p += GEMMVector.scalarCount
+    }
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 12) { sums in
+        sums[0] = s0_0.sum()
+        sums[1] = s0_1.sum()
+        sums[2] = s0_2.sum()
+        sums[3] = s0_3.sum()
+        sums[4] = s1_0.sum()
+        sums[5] = s1_1.sum()
+        sums[6] = s1_2.sum()
+        sums[7] = s1_3.sum()
+        sums[8] = s2_0.sum()
+        sums[9] = s2_1.sum()
+        sums[10] = s2_2.sum()
+        sums[11] = s2_3.sum()
+        for r in 0..<rows {
+            let ar = a + r * lda
+            for j in 0..<cols {
+                let bj = b + j * ldb
+                var sum = sums[r * 4 + j]
+                for q in vectorEnd..<kc { sum += ar[q] * bj[q] }
+                let old = beta == 0 ? 0 : beta * c[r * ldc + j]
+                c[r * ldc + j] = alpha * sum + old
+            }
+        }
+    }
+}
+
+#endif
