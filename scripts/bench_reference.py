@@ -14,7 +14,8 @@ What is timed, per (model, batch): one training step = gather a batch from a pre
 4096 random 28x28 images (N(0, 1)) and random labels, both drawn once, in a fresh random order per
 pass over the pool; forward; mean cross-entropy; backward; plain SGD step (lr 0.05, no momentum).
 After a warm-up, each repetition runs steps until at least --seconds have passed;
-images/s = batch * steps / seconds. The table gives the median and the min-max over repetitions.
+images/s = batch * steps / seconds. The table gives the median and the min-max over repetitions;
+a row is marked "(cpu N%)" when the process got less than 90% of a core while it was timed.
 """
 
 import os
@@ -41,6 +42,7 @@ torch.set_num_interop_threads(1)
 FORMAT = "thermosweep-bench/1"
 POOL = 4096
 LEARNING_RATE = 0.05
+CONTENDED = 0.9  # CPU share below which a row is flagged as slowed by other processes
 
 # Default batches per model, as `thermosweep bench` runs them.
 DEFAULT_BATCHES = {
@@ -125,6 +127,7 @@ def measure(name: str, batch: int, seconds: float, repetitions: int, warmup: flo
 
     rates = []
     loss = None
+    wall_start, cpu_start = time.perf_counter(), time.process_time()
     for _ in range(repetitions):
         steps = 0
         start = time.perf_counter()
@@ -135,6 +138,9 @@ def measure(name: str, batch: int, seconds: float, repetitions: int, warmup: flo
             if elapsed >= seconds:
                 break
         rates.append(batch * steps / elapsed)
+    # Process CPU time / wall time: near 1 for one busy thread; well below 1 means other processes
+    # took the core and the rates are too low.
+    cpu_share = (time.process_time() - cpu_start) / (time.perf_counter() - wall_start)
     final_loss = float(loss.item()) if loss is not None else float("nan")
     if not math.isfinite(final_loss):
         print(f"warning: {name} batch {batch}: loss is {final_loss} (timing may be off)", file=sys.stderr)
@@ -144,6 +150,7 @@ def measure(name: str, batch: int, seconds: float, repetitions: int, warmup: flo
         "images_per_s": statistics.median(rates),
         "repetitions": repetitions,
         "spread": [min(rates), max(rates)],
+        "cpu_share": cpu_share,
     }
 
 
@@ -204,10 +211,16 @@ def main() -> int:
             rows.append(row)
             if not args.json:
                 low, high = row["spread"]
-                print(f"{name:<12} {batch:>6} {row['images_per_s']:>10,.0f}   {low:,.0f}–{high:,.0f}")
+                note = f"  (cpu {row['cpu_share']:.0%})" if row["cpu_share"] < CONTENDED else ""
+                print(f"{name:<12} {batch:>6} {row['images_per_s']:>10,.0f}   {low:,.0f}–{high:,.0f}{note}")
                 sys.stdout.flush()
 
+    if not args.json and any(row["cpu_share"] < CONTENDED for row in rows):
+        print(f"\n(cpu N%): this process got only N% of a core (CPU time / wall time) while timing;"
+              " other processes competed and those rows understate the speed.")
     if args.json:
+        for row in rows:
+            del row["cpu_share"]  # not part of thermosweep-bench/1
         print(json.dumps({"format": FORMAT, "framework": framework, "threads": threads, "rows": rows}))
     return 0
 
