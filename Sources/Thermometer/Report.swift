@@ -34,6 +34,10 @@ public enum GroupFlag: String, Codable, Sendable {
     case noCalibration = "no-calibration"
     /// At least one estimator has no value (zero variance, diverged run, too few steps).
     case undefinedEstimate = "undefined-estimate"
+    /// The mean of the block `configurational` values is under 0.8 × the window value: θ's
+    /// correlation time τ is not short against a block. The sample variance over n steps is biased
+    /// low by ≈ 2τ/n, so the window value is low by ≈ 2τ/K and the block SE is too small.
+    case configurationalCorrelated = "configurational-correlated"
     /// The run diverged; no estimate is reported.
     case diverged
 }

@@ -363,6 +363,11 @@ public final class Thermometer {
                                   blockValues: values.map(finite))
         }
         if !diverged && estimates.contains(where: { $0.value == nil }) { flags.append(.undefinedEstimate) }
+        let blockConfigurational = blockT.compactMap { $0[.configurational] }
+        if let whole = windowT[.configurational], whole > 0, !blockConfigurational.isEmpty {
+            let blockMean = blockConfigurational.reduce(0, +) / Double(blockConfigurational.count)
+            if blockMean < 0.8 * whole { flags.append(.configurationalCorrelated) }
+        }
 
         // ⟨θ·g⟩ / ((1+m)⟨‖Δ‖²⟩/2η) = 2η Σθ·g / ((1+m) ΣΔ²): the step counts cancel.
         let fdr = diverged ? nil : finite(2 * config.learningRate * sum(window.thetaDotGradient)

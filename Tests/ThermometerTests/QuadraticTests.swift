@@ -94,6 +94,32 @@ import Darwin
         #expect(abs(fdr - 1) < 0.03)
     }
 
+    /// Slow modes (ηλ = 0.02: τ ≈ 100 steps, longer than a 50-step block) are flagged, and the
+    /// window `configurational` follows the finite-window expectation, ≈ 18 % under Var θ here,
+    /// while `diffusion` (Δ is nearly white) stays unbiased. Fast modes are not flagged.
+    @Test func slowModesAreFlagged() throws {
+        for (eta, slow) in [(0.02, true), (0.5, false)] {
+            let n = 200, batch = 16, steps = 500
+            var sim = QuadraticSGD(lambda: Array(repeating: 1, count: n),
+                                   sigma2: Array(repeating: 1, count: n), eta: eta, batch: batch,
+                                   seed: 321)
+            let t = try Thermometer(groups: [ParameterGroup(name: "w", range: 0..<n)],
+                                    config: ThermometerConfig(learningRate: eta, batchSize: batch,
+                                                              measureSteps: steps))
+            let report = sim.measure(t)
+            let g = try #require(report.group("w"))
+            #expect(g.flags.contains(.configurationalCorrelated) == slow, "η = \(eta): \(g.flags)")
+            let s2 = 1.0 / Double(batch)
+            let windowed = QuadraticTheory.windowConfigurational(eta: eta, lambda: 1, s2: s2, steps: steps)
+            let stationary = QuadraticTheory.varianceTheta(eta: eta, lambda: 1, s2: s2)
+            // ≈ 2τ/K below for the slow case; the estimate scatters by ≈ √(2τ/(nK)) ≈ 4.5 %.
+            #expect(relativeError(value(report, "w", .configurational), windowed) < 0.12)
+            if slow { #expect(windowed < 0.85 * stationary) }
+            #expect(relativeError(value(report, "w", .diffusion),
+                                  QuadraticTheory.diffusion(eta: eta, lambda: 1, s2: s2)) < 0.03)
+        }
+    }
+
     /// The block SE of ln T against the spread of ln T over independent runs.
     ///
     /// Δ is nearly white (lag-1 correlation −ηλ/2), so the 10 block values of `diffusion` are
