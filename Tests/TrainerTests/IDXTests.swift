@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Trainer
+import Trainer
 
 /// A fresh temporary directory, removed when the value goes away.
 final class DataTestDirectory {
