@@ -7,5 +7,5 @@ struct ThermoSweep: ParsableCommand {
         commandName: "thermosweep",
         abstract: "Measure how SGD temperature scales with learning rate and batch size.",
         version: "0.1.0 (built for CPU \(String(cString: ts_build_cpu())))",
-        subcommands: [])
+        subcommands: [TrainCommand.self])
 }

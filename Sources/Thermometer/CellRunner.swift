@@ -1,0 +1,278 @@
+import Kernels
+import Trainer
+
+/// The warm start that every cell of a seed begins from (PHYSICS.md, protocol step 1).
+public struct WarmStartSpec: Codable, Sendable, Hashable {
+    public var learningRate: Double
+    public var batchSize: Int
+    /// Length in epochs of the training set; 0 starts the cells from the initial weights.
+    public var epochs: Double
+
+    public init(learningRate: Double = 0.05, batchSize: Int = 32, epochs: Double = 3) {
+        self.learningRate = learningRate
+        self.batchSize = batchSize
+        self.epochs = epochs
+    }
+
+    /// SGD steps for a training set of `trainCount` images.
+    public func steps(trainCount: Int) -> Int {
+        Int((epochs * Double(trainCount) / Double(batchSize)).rounded(.up))
+    }
+}
+
+/// One grid cell (η, |B|, seed) and how it is measured. A cell's result is a pure function of its
+/// spec and its data: every random draw comes from a stream derived from `seed` and the cell.
+public struct CellSpec: Codable, Sendable, Hashable {
+    public var model: ModelKind
+    public var learningRate: Double
+    public var batchSize: Int
+    public var seed: UInt64
+    public var momentum: Double
+    public var batchMode: BatchSampler.Mode
+    /// nil: the protocol's max(⌈10/η⌉, 500).
+    public var burnInSteps: Int?
+    /// nil: the protocol's max(⌈10/η⌉, 500).
+    public var measureSteps: Int?
+    public var warmStart: WarmStartSpec
+    /// Probe batches per calibration point (0 turns noise calibration off).
+    public var calibrationProbes: Int
+    public var probeBatchSize: Int
+
+    public init(model: ModelKind = .lenet816, learningRate: Double, batchSize: Int, seed: UInt64,
+                momentum: Double = 0, batchMode: BatchSampler.Mode = .iid, burnInSteps: Int? = nil,
+                measureSteps: Int? = nil, warmStart: WarmStartSpec = WarmStartSpec(),
+                calibrationProbes: Int = 16, probeBatchSize: Int = 32) {
+        self.model = model
+        self.learningRate = learningRate
+        self.batchSize = batchSize
+        self.seed = seed
+        self.momentum = momentum
+        self.batchMode = batchMode
+        self.burnInSteps = burnInSteps
+        self.measureSteps = measureSteps
+        self.warmStart = warmStart
+        self.calibrationProbes = calibrationProbes
+        self.probeBatchSize = probeBatchSize
+    }
+
+    public var resolvedBurnInSteps: Int { burnInSteps ?? Protocol.burnInSteps(lr: learningRate) }
+    public var resolvedMeasureSteps: Int { measureSteps ?? Protocol.measureSteps(lr: learningRate) }
+
+    /// Largest batch size accepted; a batch is one GEMM column block, so this bounds memory.
+    public static let maxBatchSize = 4096
+
+    /// Throws a message naming the offending value and the accepted range.
+    public func validate() throws {
+        func check(_ ok: Bool, _ message: @autoclosure () -> String) throws {
+            if !ok { throw CellSpecError(message()) }
+        }
+        try check(learningRate.isFinite && learningRate > 0 && learningRate <= 10,
+                  "learning rate \(learningRate) is out of range: give a number in (0, 10].")
+        try check((1...Self.maxBatchSize).contains(batchSize),
+                  "batch size \(batchSize) is out of range: give 1 to \(Self.maxBatchSize).")
+        try check(momentum.isFinite && momentum >= 0 && momentum < 1,
+                  "momentum \(momentum) is out of range: give a number in [0, 1).")
+        try check((burnInSteps ?? 0) >= 0, "burn-in \(burnInSteps ?? 0) steps: give 0 or more.")
+        try check((measureSteps ?? 10) >= 10,
+                  "measurement window of \(measureSteps ?? 0) steps is too short: give at least 10 (10 blocks).")
+        try check(warmStart.learningRate.isFinite && warmStart.learningRate > 0,
+                  "warm-start learning rate \(warmStart.learningRate) must be a positive number.")
+        try check((1...Self.maxBatchSize).contains(warmStart.batchSize),
+                  "warm-start batch size \(warmStart.batchSize) is out of range: give 1 to \(Self.maxBatchSize).")
+        try check(warmStart.epochs.isFinite && warmStart.epochs >= 0 && warmStart.epochs <= 1000,
+                  "warm-start length \(warmStart.epochs) epochs is out of range: give 0 to 1000.")
+        try check(calibrationProbes == 0 || (2...1024).contains(calibrationProbes),
+                  "\(calibrationProbes) calibration probes: give 0 (off) or 2 to 1024.")
+        try check((1...Self.maxBatchSize).contains(probeBatchSize),
+                  "probe batch size \(probeBatchSize) is out of range: give 1 to \(Self.maxBatchSize).")
+    }
+}
+
+/// A cell spec that cannot be run; the message names the value and what to give instead.
+public struct CellSpecError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Loss and accuracy of the network on a whole data set.
+public struct Evaluation: Codable, Sendable, Equatable {
+    /// Mean cross-entropy; nil when it is not finite.
+    public let loss: Double?
+    public let accuracy: Double
+
+    init(loss: Double, accuracy: Double) {
+        self.loss = loss.isFinite ? loss : nil
+        self.accuracy = accuracy
+    }
+}
+
+/// Everything one cell produces: the record a sweep job returns (format versioned).
+public struct CellResult: Codable, Sendable {
+    /// Version of this record's JSON shape.
+    public static let currentFormat = "thermosweep-cell/1"
+    public let format: String
+    public let spec: CellSpec
+    public let dataset: String
+    public let datasetHash: String
+    public let parameterCount: Int
+    public let burnInSteps: Int
+    public let measureSteps: Int
+    /// Why the cell counts as diverged (excluded from fits, never imputed), or nil.
+    public let divergence: DivergenceReason?
+    public let thermometer: ThermometerReport
+    public let train: Evaluation
+    public let test: Evaluation
+    /// Training samples per second over burn-in and window (calibration and evaluation excluded).
+    /// This and `wallSeconds` are the only fields that differ between two runs of the same spec.
+    public let samplesPerSecond: Double
+    public let wallSeconds: Double
+
+    public var diverged: Bool { divergence != nil }
+}
+
+/// What the runner is doing, for progress display.
+public enum CellPhase: String, Sendable {
+    case warmStart = "warm start"
+    case burnIn = "burn-in"
+    case measure = "measure"
+    case evaluate = "evaluate"
+}
+
+/// Runs the measurement protocol of PHYSICS.md on one cell: warm start (shared per seed), burn-in,
+/// measurement window with noise calibration, final evaluation.
+public struct CellRunner: Sendable {
+    public let train: Dataset
+    public let test: Dataset
+
+    /// Called with (phase, step, steps in the phase) every `progressInterval` steps.
+    public typealias Progress = (CellPhase, Int, Int) -> Void
+    static let progressInterval = 100
+    /// Evaluation batch: large, for GEMM efficiency; the trainer reuses the workspace.
+    static let evaluationBatch = 256
+
+    public init(train: Dataset, test: Dataset) {
+        self.train = train
+        self.test = test
+    }
+
+    // Stream labels of the random draws, so that no two purposes share a stream.
+    private enum Stream: UInt64 {
+        case initialWeights = 1, warmStartBatches, cellBatches, probeBatches
+    }
+
+    /// The first draw of a stream: the seed handed to a component that owns its own generator.
+    private static func draw(_ stream: SeededRNG) -> UInt64 {
+        var rng = stream
+        return rng.next()
+    }
+
+    /// Trains the seed's shared starting point: He init, then plain SGD per `spec`.
+    public func warmStart(model: ModelKind, seed: UInt64, _ spec: WarmStartSpec,
+                          progress: Progress? = nil) -> Checkpoint {
+        var weightSeed = SeededRNG(seed: seed, stream: Stream.initialWeights.rawValue)
+        let network = Network(model: model, seed: weightSeed.next(), maxBatch: spec.batchSize)
+        let sgd = SGD(config: SGDConfig(learningRate: Float(spec.learningRate)),
+                      parameterCount: network.parameterCount)
+        var sampler = BatchSampler(count: train.count, batchSize: spec.batchSize, mode: .iid,
+                                   seed: Self.draw(SeededRNG(seed: seed, stream: Stream.warmStartBatches.rawValue)))
+        var indices = [Int]()
+        let steps = spec.steps(trainCount: train.count)
+        for step in 0..<steps {
+            sampler.next(into: &indices)
+            network.loadBatch(train, indices: indices)
+            _ = network.forwardBackward()
+            sgd.step(network)
+            if step % Self.progressInterval == 0 { progress?(.warmStart, step, steps) }
+        }
+        return Checkpoint(network)
+    }
+
+    /// Runs the cell from `start` (the seed's warm-start checkpoint).
+    public func run(_ spec: CellSpec, from start: Checkpoint, progress: Progress? = nil) throws -> CellResult {
+        try spec.validate()
+        let clock = ContinuousClock()
+        let began = clock.now
+        let network = Network(model: spec.model, seed: 0,
+                              maxBatch: max(spec.batchSize, spec.probeBatchSize, Self.evaluationBatch))
+        try network.restore(start)
+        let sgd = SGD(config: SGDConfig(learningRate: Float(spec.learningRate), momentum: Float(spec.momentum)),
+                      parameterCount: network.parameterCount)
+        let cell = [spec.learningRate.bitPattern, UInt64(spec.batchSize)]
+        var sampler = BatchSampler(
+            count: train.count, batchSize: spec.batchSize, mode: spec.batchMode,
+            seed: Self.draw(SeededRNG(seed: spec.seed, stream: Stream.cellBatches.rawValue, cell[0], cell[1])))
+        var probeSampler = BatchSampler(
+            count: train.count, batchSize: spec.probeBatchSize, mode: .iid,
+            seed: Self.draw(SeededRNG(seed: spec.seed, stream: Stream.probeBatches.rawValue, cell[0], cell[1])))
+        let burnIn = spec.resolvedBurnInSteps, window = spec.resolvedMeasureSteps
+        let thermometer = try Thermometer(
+            groups: network.groups,
+            config: ThermometerConfig(learningRate: spec.learningRate, batchSize: spec.batchSize,
+                                      momentum: spec.momentum, measureSteps: window,
+                                      calibrationPoints: spec.calibrationProbes > 0 ? 4 : 0))
+        var indices = [Int]()
+        var trainingTime = Duration.zero
+        var divergence: DivergenceReason?
+
+        // Burn-in: only NaN/Inf can end it; the loss limit applies after burn-in (PHYSICS.md).
+        var t0 = clock.now
+        for step in 0..<burnIn {
+            sampler.next(into: &indices)
+            network.loadBatch(train, indices: indices)
+            let (loss, _) = network.forwardBackward()
+            guard loss.isFinite else {
+                divergence = DivergenceReason(kind: .nonFiniteLoss, step: step - burnIn, value: nil)
+                break
+            }
+            sgd.step(network)
+            if step % Self.progressInterval == 0 { progress?(.burnIn, step, burnIn) }
+        }
+        trainingTime += clock.now - t0
+
+        // Window: θ_k is copied before the step, so the thermometer sees θ_k, Δ_k and g_B(θ_k).
+        let before = Buffer(count: network.parameterCount)
+        if divergence == nil {
+            for step in 0..<window where !thermometer.diverged {
+                if thermometer.calibrationDue {
+                    thermometer.calibrate(probes: spec.calibrationProbes, probeBatchSize: spec.probeBatchSize) { _ in
+                        probeSampler.next(into: &indices)
+                        network.loadBatch(train, indices: indices)
+                        _ = network.forwardBackward()
+                        return network.gradients
+                    }
+                }
+                t0 = clock.now
+                sampler.next(into: &indices)
+                network.loadBatch(train, indices: indices)
+                let (loss, _) = network.forwardBackward()
+                before.copy(from: network.parameters, count: network.parameterCount)
+                sgd.step(network)
+                thermometer.record(parameters: before, update: sgd.update, gradient: network.gradients, loss: loss)
+                trainingTime += clock.now - t0
+                if step % Self.progressInterval == 0 { progress?(.measure, step, window) }
+            }
+        }
+        let report = thermometer.finish()
+        divergence = divergence ?? report.divergence
+
+        progress?(.evaluate, 0, 2)
+        let trainEval = network.evaluate(train, batchSize: Self.evaluationBatch)
+        let testEval = network.evaluate(test, batchSize: Self.evaluationBatch)
+        if divergence == nil {
+            var check = DivergenceCheck(chunkLength: 1)
+            check.observe(accuracy: trainEval.accuracy)
+            divergence = check.reason
+        }
+        let trainedSamples = Double((burnIn + thermometer.recordedSteps) * spec.batchSize)
+        let seconds = Double(trainingTime.components.seconds) + Double(trainingTime.components.attoseconds) * 1e-18
+        let wall = clock.now - began
+        return CellResult(
+            format: CellResult.currentFormat, spec: spec, dataset: train.name, datasetHash: train.contentHash,
+            parameterCount: network.parameterCount, burnInSteps: burnIn, measureSteps: window,
+            divergence: divergence, thermometer: report,
+            train: Evaluation(loss: trainEval.loss, accuracy: trainEval.accuracy),
+            test: Evaluation(loss: testEval.loss, accuracy: testEval.accuracy),
+            samplesPerSecond: seconds > 0 ? trainedSamples / seconds : 0,
+            wallSeconds: Double(wall.components.seconds) + Double(wall.components.attoseconds) * 1e-18)
+    }
+}

@@ -1,0 +1,118 @@
+import ArgumentParser
+import Foundation
+import Thermometer
+import Trainer
+
+/// `thermosweep train`: one cell in the foreground, no network.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train one cell (η, |B|, seed) and print its layer temperatures.",
+        discussion: """
+            Follows the measurement protocol: a warm start (η = 0.05, |B| = 32, 3 epochs by default), \
+            burn-in and a measurement window of max(⌈10/η⌉, 500) steps each, noise calibration at 4 \
+            points of the window. The same command gives the same numbers, bit for bit (timings aside).
+            """)
+
+    @Option(help: "Network: \(ModelKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var model: String = ModelKind.lenet816.rawValue
+
+    @Option(help: "SGD learning rate η.")
+    var lr: Double = 0.05
+
+    @Option(help: "Batch size |B|.")
+    var batch: Int = 32
+
+    @Option(help: "Seed: initial weights, batches and probes all derive from it.")
+    var seed: UInt64 = 1
+
+    @Option(help: "SGD momentum (0: plain SGD, which the theory assumes).")
+    var momentum: Double = 0
+
+    @Flag(help: "Shuffle once per epoch instead of drawing batches i.i.d. with replacement.")
+    var shuffle = false
+
+    @Option(help: "Burn-in steps (default: max(⌈10/η⌉, 500)).")
+    var burnIn: Int?
+
+    @Option(help: "Measurement window in steps (default: max(⌈10/η⌉, 500)).")
+    var measure: Int?
+
+    @Option(help: "Warm-start length in epochs (0: start from the initial weights).")
+    var warmStartEpochs: Double = 3
+
+    @Option(help: "Warm-start learning rate.")
+    var warmStartLr: Double = 0.05
+
+    @Option(help: "Warm-start batch size.")
+    var warmStartBatch: Int = 32
+
+    @Option(help: "Probe batches per calibration point (0: no noise calibration).")
+    var calibrationProbes: Int = 16
+
+    @OptionGroup var dataOptions: DataOptions
+
+    @Flag(help: "Print the result as one JSON record (format thermosweep-cell/1).")
+    var json = false
+
+    var modelKind: ModelKind? { ModelKind(rawValue: model) }
+
+    var spec: CellSpec {
+        CellSpec(model: modelKind ?? .lenet816, learningRate: lr, batchSize: batch, seed: seed,
+                 momentum: momentum, batchMode: shuffle ? .shuffle : .iid, burnInSteps: burnIn,
+                 measureSteps: measure,
+                 warmStart: WarmStartSpec(learningRate: warmStartLr, batchSize: warmStartBatch,
+                                          epochs: warmStartEpochs),
+                 calibrationProbes: calibrationProbes)
+    }
+
+    func validate() throws {
+        guard modelKind != nil else {
+            throw ValidationError("unknown model '\(model)': choose one of \(ModelKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        do { try spec.validate() } catch let error as CellSpecError {
+            throw ValidationError(error.description)
+        }
+    }
+
+    func run() throws {
+        let data: (train: Dataset, test: Dataset)
+        do { data = try dataOptions.load() } catch {
+            throw ValidationError("\(error)")
+        }
+        let spec = self.spec
+        let runner = CellRunner(train: data.train, test: data.test)
+        let progress = ProgressLine(enabled: !json)
+        let start = runner.warmStart(model: spec.model, seed: spec.seed, spec.warmStart) {
+            progress.show($0, $1, $2)
+        }
+        let result = try runner.run(spec, from: start) { progress.show($0, $1, $2) }
+        progress.clear()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+        } else {
+            print(CellReportText(result: result, warmStartSteps: spec.warmStart.steps(trainCount: data.train.count)).render())
+        }
+    }
+}
+
+/// A single updating status line on a terminal (stderr); silent when stderr is not a terminal.
+struct ProgressLine {
+    let enabled: Bool
+
+    init(enabled: Bool) {
+        self.enabled = enabled && isatty(STDERR_FILENO) != 0
+    }
+
+    func show(_ phase: CellPhase, _ step: Int, _ total: Int) {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(phase.rawValue): step \(step)/\(total)".utf8))
+    }
+
+    func clear() {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+}
