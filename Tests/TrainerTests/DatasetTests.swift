@@ -2,16 +2,23 @@ import Foundation
 import Testing
 import Trainer
 
-/// Mean and standard deviation of all pixels.
-private func pixelStatistics(_ data: Dataset) -> (mean: Double, std: Double) {
-    var sum = 0.0, sumSquares = 0.0
-    for p in data.images {
-        sum += Double(p)
-        sumSquares += Double(p) * Double(p)
+/// Mean, standard deviation, minimum and maximum of all pixels (one pass over a buffer pointer,
+/// so that the 47 M Fashion-MNIST pixels take a second, not ten, in debug builds).
+private func pixelStatistics(_ data: Dataset) -> (mean: Double, std: Double, min: Float, max: Float) {
+    data.images.withUnsafeBufferPointer { pixels in
+        var sum = 0.0, sumSquares = 0.0
+        var low = Float.infinity, high = -Float.infinity
+        for i in 0..<pixels.count {
+            let p = pixels[i]
+            sum += Double(p)
+            sumSquares += Double(p) * Double(p)
+            low = min(low, p)
+            high = max(high, p)
+        }
+        let n = Double(pixels.count)
+        let mean = sum / n
+        return (mean, (sumSquares / n - mean * mean).squareRoot(), low, high)
     }
-    let n = Double(data.images.count)
-    let mean = sum / n
-    return (mean, (sumSquares / n - mean * mean).squareRoot())
 }
 
 /// Accuracy on `test` of the classifier that picks the class whose mean training image is closest.
@@ -109,8 +116,8 @@ struct FashionMNISTTests {
         #expect(abs(stats.mean) < 0.01, "normalised pixel mean \(stats.mean)")
         #expect(abs(stats.std - 1) < 0.01, "normalised pixel std \(stats.std)")
         // Background is exactly 0 → (0 − mean) / std.
-        #expect(train.images.min() == (0 - Normalization.mean) / Normalization.std)
-        #expect(train.images.max() == (1 - Normalization.mean) / Normalization.std)
+        #expect(stats.min == (0 - Normalization.mean) / Normalization.std)
+        #expect(stats.max == (1 - Normalization.mean) / Normalization.std)
 
         #expect(train.contentHash == test.contentHash)
         #expect(train.contentHash.count == 16)
@@ -217,9 +224,9 @@ struct SyntheticTests {
     @Test("pixels lie in the normalised [0, 1] range with Fashion-MNIST-like statistics")
     func statistics() {
         let data = SyntheticDataset.make(seed: 3, count: 500)
-        let low = (0 - Normalization.mean) / Normalization.std, high = (1 - Normalization.mean) / Normalization.std
-        #expect(data.images.allSatisfy { $0 >= low && $0 <= high })
         let stats = pixelStatistics(data)
+        #expect(stats.min >= (0 - Normalization.mean) / Normalization.std)
+        #expect(stats.max <= (1 - Normalization.mean) / Normalization.std)
         #expect(abs(stats.mean) < 0.25, "mean \(stats.mean)")
         #expect(abs(stats.std - 1) < 0.25, "std \(stats.std)")
         var histogram = [Int](repeating: 0, count: 10)
