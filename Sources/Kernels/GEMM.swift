@@ -48,10 +48,12 @@ public func gemm(_ a: Matrix, _ b: Matrix, _ transB: Transpose,
 
 /// The micro-kernel whose register tile wastes the least work on padding for an m×n C.
 func gemmKernel(m: Int, n: Int) -> GEMMKernel {
-    let wide = gemmKernelWide, tall = gemmKernelTall
-    let wideWork = roundUp(m, wide.mr) * roundUp(n, wide.nr)
-    let tallWork = roundUp(m, tall.mr) * roundUp(n, tall.nr)
-    return tallWork < wideWork ? tall : wide
+    var best = gemmKernelWide
+    for kernel in gemmKernels
+    where roundUp(m, kernel.mr) * roundUp(n, kernel.nr) < roundUp(m, best.mr) * roundUp(n, best.nr) {
+        best = kernel
+    }
+    return best
 }
 
 /// Checks the shapes of a GEMM call and returns (m, n, k).

@@ -94,7 +94,10 @@ func gemmPackB(_ b: GEMMOperand, p0: Int, kc: Int, j0: Int, nc: Int, nr: Int,
 func blockedGEMM(_ a: GEMMOperand, _ b: GEMMOperand, c: UnsafeMutablePointer<Float>, ldc: Int,
                  m: Int, n: Int, k: Int, alpha: Float, beta: Float, kernel: GEMMKernel) {
     let mr = kernel.mr, nr = kernel.nr
-    let kcMax = min(k, gemmKC)
+    // Equal k slices (288 = 144 + 144, not 256 + 32): a short last slice would cost a full pass
+    // over C for little arithmetic.
+    let slices = (k + gemmKC - 1) / gemmKC
+    let kcMax = (k + slices - 1) / slices
     let mcMax = min(roundUp(m, mr), roundUp(gemmMC, mr))
     let ncMax = min(roundUp(n, nr), roundUp(gemmNC, nr))
     // B rows already hold NR contiguous floats when op(B) = B: read them in place, unless many

@@ -1,7 +1,8 @@
 // Dot-product GEMM for C = A·Bᵀ with a long reduction (weight gradients: dW = dY·Xᵀ over all
 // pixels of the batch). Both operands are rows contiguous along k, so the kernel reads them in
-// place, one vector of k per row, and keeps an MR×NR tile of vector partial sums; packing would
-// cost as much as the arithmetic here, since each element is used only MR or NR times.
+// place, one vector of k per row, and keeps an MR×NR tile of vector partial sums. The blocked
+// path would have to pack Bᵀ with a scalar transpose, which costs about as much as the
+// arithmetic when C is this small.
 
 #if TS_AVX512
 /// Rows of A and of B per dot tile: 24 accumulators + 4 A vectors + 1 B vector registers.
@@ -12,18 +13,20 @@ let gemmDotMR = 3, gemmDotNR = 4
 #endif
 
 /// Whether C = A·Bᵀ is better done by `dotGEMM`: a reduction much longer than C is wide or tall,
-/// and few enough rows (m + n) that re-reading them per tile stays cheap; otherwise packing wins.
+/// and few enough rows (m + n) that re-reading them per tile stays cheap. (Packing Bᵀ for the
+/// blocked path is a scalar transpose: 64×288×3872 ran at ≈ 78 GFLOP/s blocked, ≈ 95 here.)
 func gemmPrefersDot(m: Int, n: Int, k: Int, _ a: GEMMOperand, _ b: GEMMOperand) -> Bool {
-    !a.transposed && b.transposed && k >= 256 && k >= 4 * max(m, n) && m + n <= 256
+    !a.transposed && b.transposed && k >= 256 && k >= 4 * max(m, n) && m + n <= 512
 }
 
 /// C ← α·A·Bᵀ + β·C with A m×k and B n×k read in place; m, n, k > 0.
 func dotGEMM(_ a: GEMMOperand, _ b: GEMMOperand, c: UnsafeMutablePointer<Float>, ldc: Int,
              m: Int, n: Int, k: Int, alpha: Float, beta: Float) {
-    // k slices sized so the m + n rows of one slice stay in L2 (512 KiB of it), but no shorter
-    // than 2048: the horizontal sums closing each slice cost more than a few L2 misses.
+    // Each tile re-reads its rows of the current k slice, so the m + n rows of a slice should stay
+    // cached (≈ 4 MiB, a share of L3); but slices shorter than 2048 lose more to the horizontal
+    // sums that close each slice than they gain (measured on Zen 4 with 2048 ... 16384).
     let width = GEMMVector.scalarCount
-    let slice = max(2048, min(8192, (128 * 1024) / (m + n))) / width * width
+    let slice = max(2048, min(8192, (1024 * 1024) / (m + n))) / width * width
     for pc in stride(from: 0, to: k, by: slice) {
         let kc = min(slice, k - pc)
         let betaNow = pc == 0 ? beta : 1

@@ -55,11 +55,18 @@ struct GEMMKernel: Sendable {
 let gemmKernelWide = GEMMKernel(mr: 8, nr: 48, run: gemmKernel8x48)
 // The same register budget, shaped for C with 32 or fewer columns.
 let gemmKernelTall = GEMMKernel(mr: 12, nr: 32, run: gemmKernel12x32)
+// The same register budget, shaped for C with few rows (conv layers with 4 output channels).
+let gemmKernelFlat = GEMMKernel(mr: 4, nr: 96, run: gemmKernel4x96)
 #else
 // 12 accumulators + 2 B vectors + 1 broadcast = 15 of the 16 ymm registers.
 let gemmKernelWide = GEMMKernel(mr: 6, nr: 16, run: gemmKernel6x16)
 let gemmKernelTall = gemmKernelWide
+// 12 accumulators + 4 B vectors (folded into the FMAs as memory operands) for C with few rows.
+let gemmKernelFlat = GEMMKernel(mr: 3, nr: 32, run: gemmKernel3x32)
 #endif
+
+/// The kernels `gemm` chooses from, preferred first when they waste the same padding.
+let gemmKernels = [gemmKernelWide, gemmKernelTall, gemmKernelFlat]
 
 #if TS_AVX512
 /// C[8×48] ← α·Σₚ a[p]⊗b[p] + β·C over `kc` steps: `a` packed 8 floats per step,
@@ -199,6 +206,60 @@ func gemmKernel12x32(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Fl
     gemmUpdate(c + 11 * ldc + 16, c11_1, alpha, beta)
 }
 
+/// C[4×96] ← α·Σₚ a[p]⊗b[p] + β·C over `kc` steps: `a` packed 4 floats per step,
+/// `b` 96 contiguous floats per step, `ldb` apart (packed panel or the matrix itself).
+@inline(never)
+func gemmKernel4x96(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ ldb: Int,
+                    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float) {
+    var c0_0 = GEMMVector(); var c0_1 = GEMMVector(); var c0_2 = GEMMVector(); var c0_3 = GEMMVector(); var c0_4 = GEMMVector(); var c0_5 = GEMMVector()
+    var c1_0 = GEMMVector(); var c1_1 = GEMMVector(); var c1_2 = GEMMVector(); var c1_3 = GEMMVector(); var c1_4 = GEMMVector(); var c1_5 = GEMMVector()
+    var c2_0 = GEMMVector(); var c2_1 = GEMMVector(); var c2_2 = GEMMVector(); var c2_3 = GEMMVector(); var c2_4 = GEMMVector(); var c2_5 = GEMMVector()
+    var c3_0 = GEMMVector(); var c3_1 = GEMMVector(); var c3_2 = GEMMVector(); var c3_3 = GEMMVector(); var c3_4 = GEMMVector(); var c3_5 = GEMMVector()
+    var pa = a, pb = b
+    for _ in 0..<kc {
+        let b0 = gemmLoad(pb + 0)
+        let b1 = gemmLoad(pb + 16)
+        let b2 = gemmLoad(pb + 32)
+        let b3 = gemmLoad(pb + 48)
+        let b4 = gemmLoad(pb + 64)
+        let b5 = gemmLoad(pb + 80)
+        let a0 = GEMMVector(repeating: pa[0])
+        gemmFMA(&c0_0, a0, b0); gemmFMA(&c0_1, a0, b1); gemmFMA(&c0_2, a0, b2); gemmFMA(&c0_3, a0, b3); gemmFMA(&c0_4, a0, b4); gemmFMA(&c0_5, a0, b5)
+        let a1 = GEMMVector(repeating: pa[1])
+        gemmFMA(&c1_0, a1, b0); gemmFMA(&c1_1, a1, b1); gemmFMA(&c1_2, a1, b2); gemmFMA(&c1_3, a1, b3); gemmFMA(&c1_4, a1, b4); gemmFMA(&c1_5, a1, b5)
+        let a2 = GEMMVector(repeating: pa[2])
+        gemmFMA(&c2_0, a2, b0); gemmFMA(&c2_1, a2, b1); gemmFMA(&c2_2, a2, b2); gemmFMA(&c2_3, a2, b3); gemmFMA(&c2_4, a2, b4); gemmFMA(&c2_5, a2, b5)
+        let a3 = GEMMVector(repeating: pa[3])
+        gemmFMA(&c3_0, a3, b0); gemmFMA(&c3_1, a3, b1); gemmFMA(&c3_2, a3, b2); gemmFMA(&c3_3, a3, b3); gemmFMA(&c3_4, a3, b4); gemmFMA(&c3_5, a3, b5)
+        pa += 4
+        pb += ldb
+    }
+    gemmUpdate(c + 0 * ldc + 0, c0_0, alpha, beta)
+    gemmUpdate(c + 0 * ldc + 16, c0_1, alpha, beta)
+    gemmUpdate(c + 0 * ldc + 32, c0_2, alpha, beta)
+    gemmUpdate(c + 0 * ldc + 48, c0_3, alpha, beta)
+    gemmUpdate(c + 0 * ldc + 64, c0_4, alpha, beta)
+    gemmUpdate(c + 0 * ldc + 80, c0_5, alpha, beta)
+    gemmUpdate(c + 1 * ldc + 0, c1_0, alpha, beta)
+    gemmUpdate(c + 1 * ldc + 16, c1_1, alpha, beta)
+    gemmUpdate(c + 1 * ldc + 32, c1_2, alpha, beta)
+    gemmUpdate(c + 1 * ldc + 48, c1_3, alpha, beta)
+    gemmUpdate(c + 1 * ldc + 64, c1_4, alpha, beta)
+    gemmUpdate(c + 1 * ldc + 80, c1_5, alpha, beta)
+    gemmUpdate(c + 2 * ldc + 0, c2_0, alpha, beta)
+    gemmUpdate(c + 2 * ldc + 16, c2_1, alpha, beta)
+    gemmUpdate(c + 2 * ldc + 32, c2_2, alpha, beta)
+    gemmUpdate(c + 2 * ldc + 48, c2_3, alpha, beta)
+    gemmUpdate(c + 2 * ldc + 64, c2_4, alpha, beta)
+    gemmUpdate(c + 2 * ldc + 80, c2_5, alpha, beta)
+    gemmUpdate(c + 3 * ldc + 0, c3_0, alpha, beta)
+    gemmUpdate(c + 3 * ldc + 16, c3_1, alpha, beta)
+    gemmUpdate(c + 3 * ldc + 32, c3_2, alpha, beta)
+    gemmUpdate(c + 3 * ldc + 48, c3_3, alpha, beta)
+    gemmUpdate(c + 3 * ldc + 64, c3_4, alpha, beta)
+    gemmUpdate(c + 3 * ldc + 80, c3_5, alpha, beta)
+}
+
 #else
 
 /// C[6×16] ← α·Σₚ a[p]⊗b[p] + β·C over `kc` steps: `a` packed 6 floats per step,
@@ -243,6 +304,43 @@ func gemmKernel6x16(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Flo
     gemmUpdate(c + 4 * ldc + 8, c4_1, alpha, beta)
     gemmUpdate(c + 5 * ldc + 0, c5_0, alpha, beta)
     gemmUpdate(c + 5 * ldc + 8, c5_1, alpha, beta)
+}
+
+/// C[3×32] ← α·Σₚ a[p]⊗b[p] + β·C over `kc` steps: `a` packed 3 floats per step,
+/// `b` 32 contiguous floats per step, `ldb` apart (packed panel or the matrix itself).
+@inline(never)
+func gemmKernel3x32(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ ldb: Int,
+                    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float) {
+    var c0_0 = GEMMVector(); var c0_1 = GEMMVector(); var c0_2 = GEMMVector(); var c0_3 = GEMMVector()
+    var c1_0 = GEMMVector(); var c1_1 = GEMMVector(); var c1_2 = GEMMVector(); var c1_3 = GEMMVector()
+    var c2_0 = GEMMVector(); var c2_1 = GEMMVector(); var c2_2 = GEMMVector(); var c2_3 = GEMMVector()
+    var pa = a, pb = b
+    for _ in 0..<kc {
+        let b0 = gemmLoad(pb + 0)
+        let b1 = gemmLoad(pb + 8)
+        let b2 = gemmLoad(pb + 16)
+        let b3 = gemmLoad(pb + 24)
+        let a0 = GEMMVector(repeating: pa[0])
+        gemmFMA(&c0_0, a0, b0); gemmFMA(&c0_1, a0, b1); gemmFMA(&c0_2, a0, b2); gemmFMA(&c0_3, a0, b3)
+        let a1 = GEMMVector(repeating: pa[1])
+        gemmFMA(&c1_0, a1, b0); gemmFMA(&c1_1, a1, b1); gemmFMA(&c1_2, a1, b2); gemmFMA(&c1_3, a1, b3)
+        let a2 = GEMMVector(repeating: pa[2])
+        gemmFMA(&c2_0, a2, b0); gemmFMA(&c2_1, a2, b1); gemmFMA(&c2_2, a2, b2); gemmFMA(&c2_3, a2, b3)
+        pa += 3
+        pb += ldb
+    }
+    gemmUpdate(c + 0 * ldc + 0, c0_0, alpha, beta)
+    gemmUpdate(c + 0 * ldc + 8, c0_1, alpha, beta)
+    gemmUpdate(c + 0 * ldc + 16, c0_2, alpha, beta)
+    gemmUpdate(c + 0 * ldc + 24, c0_3, alpha, beta)
+    gemmUpdate(c + 1 * ldc + 0, c1_0, alpha, beta)
+    gemmUpdate(c + 1 * ldc + 8, c1_1, alpha, beta)
+    gemmUpdate(c + 1 * ldc + 16, c1_2, alpha, beta)
+    gemmUpdate(c + 1 * ldc + 24, c1_3, alpha, beta)
+    gemmUpdate(c + 2 * ldc + 0, c2_0, alpha, beta)
+    gemmUpdate(c + 2 * ldc + 8, c2_1, alpha, beta)
+    gemmUpdate(c + 2 * ldc + 16, c2_2, alpha, beta)
+    gemmUpdate(c + 2 * ldc + 24, c2_3, alpha, beta)
 }
 
 #endif
