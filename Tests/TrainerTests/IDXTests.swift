@@ -264,4 +264,17 @@ struct IDXTests {
         let error = expectDataError(dir.path, rank: 3)
         #expect(error == .cannotOpen(path: dir.path, reason: "it is a directory, not an IDX file"))
     }
+
+    @Test("a gzip file cut inside its 8-byte trailer, after a complete payload, is still refused")
+    func gzipCutInTrailer() throws {
+        let dir = try DataTestDirectory()
+        let (dims, payload) = IDXTestSupport.labels(count: 1000)
+        let gz = try dir.gzipped(IDX.encode(dimensions: dims, payload: payload))
+        let path = try dir.write("cut-trailer.gz", bytes: Array(gz.dropLast(4)))
+        let error = expectDataError(path, rank: 1)
+        guard case .corruptGzip(path, _, true, let offset)? = error else {
+            Issue.record("expected a cut-off gzip stream, got \(String(describing: error))"); return
+        }
+        #expect(offset == 1008)
+    }
 }

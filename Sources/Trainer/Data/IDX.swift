@@ -80,7 +80,12 @@ public enum IDX {
         var scratch = [UInt8](repeating: 0, count: 1 << 16)
         var extra = 0
         while true {
-            let got = try file.read(into: &scratch, range: 0..<scratch.count)
+            let got: Int
+            do {
+                got = try file.read(into: &scratch, range: 0..<scratch.count)
+            } catch {
+                throw error.afterDecompressing(4 + sizes.count + expected + extra)
+            }
             if got == 0 { break }
             extra += got
         }
