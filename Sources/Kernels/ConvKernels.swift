@@ -156,7 +156,7 @@ public func maxPoolBiasReLU(_ pre: Buffer, channels c: Int, batch n: Int, height
     let src = UnsafePointer(pre.base), dst = out.base, code = codes.base
     for ch in 0..<c {
         let b = bias.base[biasOffset + ch]
-        let bv = SIMD8<Float>(repeating: b)
+        let b8 = SIMD8<Float>(repeating: b), b4 = SIMD4<Float>(repeating: b)
         for s in 0..<n {
             let image = src + (ch * n + s) * h * w
             var o = dst + (ch * n + s) * ph * pw
@@ -164,22 +164,19 @@ public func maxPoolBiasReLU(_ pre: Buffer, channels c: Int, batch n: Int, height
             for i in 0..<ph {
                 let r0 = image + 2 * i * w, r1 = r0 + w
                 var j = 0
-                while j + 8 <= pw {
-                    let a = VectorAccess.load16(r0 + 2 * j), bb = VectorAccess.load16(r1 + 2 * j)
-                    var m = a.evenHalf
-                    var win = SIMD8<Float>(repeating: 0)
-                    let a1 = a.oddHalf, b0 = bb.evenHalf, b1 = bb.oddHalf
-                    var gt = a1 .> m
-                    m.replace(with: a1, where: gt); win.replace(with: 1, where: gt)
-                    gt = b0 .> m
-                    m.replace(with: b0, where: gt); win.replace(with: 2, where: gt)
-                    gt = b1 .> m
-                    m.replace(with: b1, where: gt); win.replace(with: 3, where: gt)
-                    let v = m + bv
-                    let off = v .<= 0   // false for NaN, so NaN is kept
-                    VectorAccess.store(v.replacing(with: 0, where: off), o + j)
-                    VectorAccess.store(win.replacing(with: poolCodeInactive, where: off), k + j)
+                while j + 8 <= pw {   // 8 windows from two rows of 16
+                    let top = VectorAccess.load16(r0 + 2 * j), bottom = VectorAccess.load16(r1 + 2 * j)
+                    let (v, win) = poolWindows(evens(top), odds(top), evens(bottom), odds(bottom), bias: b8)
+                    VectorAccess.store(v, o + j)
+                    VectorAccess.store(win, k + j)
                     j += 8
+                }
+                if j + 4 <= pw {
+                    let top = VectorAccess.load8(r0 + 2 * j), bottom = VectorAccess.load8(r1 + 2 * j)
+                    let (v, win) = poolWindows(evens(top), odds(top), evens(bottom), odds(bottom), bias: b4)
+                    VectorAccess.store(v, o + j)
+                    VectorAccess.store(win, k + j)
+                    j += 4
                 }
                 while j < pw {
                     let (m, win) = poolWindow(r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1])
@@ -192,6 +189,59 @@ public func maxPoolBiasReLU(_ pre: Buffer, channels c: Int, batch n: Int, height
             }
         }
     }
+}
+
+// Lane shuffles written element by element: LLVM turns these into single permutes, while the
+// standard library's generic `evenHalf`/`oddHalf` setters compiled to slow per-lane code here.
+// (Generic SIMD helpers were also not specialised well, hence one copy per width.)
+@inline(__always) @usableFromInline
+func evens(_ v: SIMD16<Float>) -> SIMD8<Float> { SIMD8(v[0], v[2], v[4], v[6], v[8], v[10], v[12], v[14]) }
+@inline(__always) @usableFromInline
+func odds(_ v: SIMD16<Float>) -> SIMD8<Float> { SIMD8(v[1], v[3], v[5], v[7], v[9], v[11], v[13], v[15]) }
+@inline(__always) @usableFromInline
+func evens(_ v: SIMD8<Float>) -> SIMD4<Float> { SIMD4(v[0], v[2], v[4], v[6]) }
+@inline(__always) @usableFromInline
+func odds(_ v: SIMD8<Float>) -> SIMD4<Float> { SIMD4(v[1], v[3], v[5], v[7]) }
+/// Each lane twice: (v0, v0, v1, v1, ...).
+@inline(__always) @usableFromInline
+func doubled(_ v: SIMD8<Float>) -> SIMD16<Float> {
+    SIMD16(v[0], v[0], v[1], v[1], v[2], v[2], v[3], v[3], v[4], v[4], v[5], v[5], v[6], v[6], v[7], v[7])
+}
+@inline(__always) @usableFromInline
+func doubled(_ v: SIMD4<Float>) -> SIMD8<Float> { SIMD8(v[0], v[0], v[1], v[1], v[2], v[2], v[3], v[3]) }
+
+/// Lane-wise `poolWindow` + bias + ReLU over 8 windows: (output, code).
+@inline(__always) @usableFromInline
+func poolWindows(_ x00: SIMD8<Float>, _ x01: SIMD8<Float>, _ x10: SIMD8<Float>, _ x11: SIMD8<Float>,
+                 bias: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
+    var m = x00
+    var win = SIMD8<Float>(repeating: 0)
+    var gt = x01 .> m
+    m.replace(with: x01, where: gt); win.replace(with: 1, where: gt)
+    gt = x10 .> m
+    m.replace(with: x10, where: gt); win.replace(with: 2, where: gt)
+    gt = x11 .> m
+    m.replace(with: x11, where: gt); win.replace(with: 3, where: gt)
+    let v = m + bias
+    let off = v .<= 0   // false for NaN, so NaN is kept
+    return (v.replacing(with: 0, where: off), win.replacing(with: poolCodeInactive, where: off))
+}
+
+/// `poolWindows` over 4 windows.
+@inline(__always) @usableFromInline
+func poolWindows(_ x00: SIMD4<Float>, _ x01: SIMD4<Float>, _ x10: SIMD4<Float>, _ x11: SIMD4<Float>,
+                 bias: SIMD4<Float>) -> (SIMD4<Float>, SIMD4<Float>) {
+    var m = x00
+    var win = SIMD4<Float>(repeating: 0)
+    var gt = x01 .> m
+    m.replace(with: x01, where: gt); win.replace(with: 1, where: gt)
+    gt = x10 .> m
+    m.replace(with: x10, where: gt); win.replace(with: 2, where: gt)
+    gt = x11 .> m
+    m.replace(with: x11, where: gt); win.replace(with: 3, where: gt)
+    let v = m + bias
+    let off = v .<= 0
+    return (v.replacing(with: 0, where: off), win.replacing(with: poolCodeInactive, where: off))
 }
 
 /// Max of a 2×2 window (x00, x01, x10, x11) and its code 2·row + column; the first maximum wins.
@@ -234,7 +284,11 @@ public func maxPoolBiasReLUBackward(_ dOut: Buffer, codes: Buffer, channels c: I
     precondition(dPre.count >= c * n * h * w && dOut.count >= c * n * ph * pw && codes.count >= c * n * ph * pw,
                  "maxPoolBiasReLUBackward: buffers too small for \(c)×\(n)×\(h)×\(w)")
     let src = UnsafePointer(dOut.base), code = UnsafePointer(codes.base), dst = dPre.base
-    let zero = SIMD8<Float>(repeating: 0)
+    // Lane 2j / 2j+1 of an input row belongs to window j, column 0 / 1: compare each window's
+    // code, doubled across its two lanes, with the code that lane would have.
+    let top16 = SIMD16<Float>(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1), bottom16 = top16 + 2
+    let top8 = SIMD8<Float>(0, 1, 0, 1, 0, 1, 0, 1), bottom8 = top8 + 2
+    let zero16 = SIMD16<Float>(repeating: 0), zero8 = SIMD8<Float>(repeating: 0)
     for image in 0..<(c * n) {
         let d = dst + image * h * w
         var g = src + image * ph * pw
@@ -243,15 +297,16 @@ public func maxPoolBiasReLUBackward(_ dOut: Buffer, codes: Buffer, channels c: I
             let r0 = d + 2 * i * w, r1 = r0 + w
             var j = 0
             while j + 8 <= pw {
-                let gv = VectorAccess.load8(g + j), kv = VectorAccess.load8(k + j)
-                var top = SIMD16<Float>(repeating: 0), bottom = SIMD16<Float>(repeating: 0)
-                top.evenHalf = zero.replacing(with: gv, where: kv .== 0)
-                top.oddHalf = zero.replacing(with: gv, where: kv .== 1)
-                bottom.evenHalf = zero.replacing(with: gv, where: kv .== 2)
-                bottom.oddHalf = zero.replacing(with: gv, where: kv .== 3)
-                VectorAccess.store(top, r0 + 2 * j)
-                VectorAccess.store(bottom, r1 + 2 * j)
+                let gv = doubled(VectorAccess.load8(g + j)), kv = doubled(VectorAccess.load8(k + j))
+                VectorAccess.store(zero16.replacing(with: gv, where: kv .== top16), r0 + 2 * j)
+                VectorAccess.store(zero16.replacing(with: gv, where: kv .== bottom16), r1 + 2 * j)
                 j += 8
+            }
+            if j + 4 <= pw {
+                let gv = doubled(VectorAccess.load4(g + j)), kv = doubled(VectorAccess.load4(k + j))
+                VectorAccess.store(zero8.replacing(with: gv, where: kv .== top8), r0 + 2 * j)
+                VectorAccess.store(zero8.replacing(with: gv, where: kv .== bottom8), r1 + 2 * j)
+                j += 4
             }
             while j < pw {
                 let gj = g[j], kj = k[j]

@@ -1,0 +1,205 @@
+// Training throughput and the time per layer and kernel, in release builds only.
+// Run with: TS_BENCH=1 swift test -c release ... --filter NetworkBenchmarkTests
+import Foundation
+import Kernels
+import Testing
+@testable import Trainer
+
+private let benchmarkEnabled = ProcessInfo.processInfo.environment["TS_BENCH"] != nil
+
+private func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+
+/// CPU time of the calling thread: on a machine shared with other jobs it counts only our own work
+/// (cache and memory-bandwidth contention still show).
+private func threadCPUTime() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
+
+/// Time per named section, summed over calls.
+private final class Profile {
+    var names: [String] = []
+    var seconds: [Double] = []
+    var isGEMM: [Bool] = []
+
+    func time(_ name: String, gemm: Bool = false, _ body: () -> Void) {
+        let start = threadCPUTime()
+        body()
+        let elapsed = threadCPUTime() - start
+        if let i = names.firstIndex(of: name) { seconds[i] += elapsed } else {
+            names.append(name); seconds.append(elapsed); isGEMM.append(gemm)
+        }
+    }
+}
+
+@Suite("Network benchmark", .enabled(if: benchmarkEnabled))
+struct NetworkBenchmarkTests {
+    static let cases: [(ModelKind, Int)] = [(.lenet816, 8), (.lenet816, 32), (.lenet816, 128),
+                                            (.cnn3264, 16), (.cnn3264, 64), (.cnn3264, 256)]
+
+    @Test("training images/s (forward + backward + SGD), median of 5; wall and thread CPU time")
+    func throughput() {
+        let data = randomDataset(count: 2048, seed: 1)
+        var lines: [String] = []
+        for (model, batch) in Self.cases {
+            let net = Network(model: model, seed: 1, maxBatch: batch)
+            let sgd = SGD(config: SGDConfig(learningRate: 0.01), parameterCount: net.parameterCount)
+            var rng = SeededRNG(seed: 2)
+            var indices = [Int](repeating: 0, count: batch)
+            func step() {
+                for k in 0..<batch { indices[k] = rng.int(below: data.count) }
+                net.loadBatch(data, indices: indices)
+                _ = net.forwardBackward()
+                sgd.step(net)
+            }
+            for _ in 0..<3 { step() }
+            // Steps per trial: about 0.3 s of work.
+            let probe = now()
+            step()
+            let steps = max(3, Int(0.3 / max(now() - probe, 1e-6)))
+            var rates: [Double] = [], cpuRates: [Double] = []
+            for _ in 0..<5 {
+                let start = now(), cpuStart = threadCPUTime()
+                for _ in 0..<steps { step() }
+                rates.append(Double(steps * batch) / (now() - start))
+                cpuRates.append(Double(steps * batch) / (threadCPUTime() - cpuStart))
+            }
+            rates.sort()
+            cpuRates.sort()
+            lines.append(model.rawValue + String(format: " batch %3d: %8.0f images/s wall (min %8.0f, max %8.0f), "
+                                                 + "%8.0f per CPU-second (min %8.0f, max %8.0f), %5.1f GFLOP/CPU-s",
+                                                 batch, rates[2], rates[0], rates[4], cpuRates[2], cpuRates[0], cpuRates[4],
+                                                 cpuRates[2] * Double(net.flopsPerSample) * 1e-9))
+            #expect(net.parameters.array.allSatisfy { $0.isFinite })
+        }
+        print("THROUGHPUT\n" + lines.joined(separator: "\n"))
+    }
+
+    @Test("time per layer and kernel", arguments: cases)
+    func breakdown(model: ModelKind, batch n: Int) {
+        let data = randomDataset(count: 1024, seed: 3)
+        let net = Network(model: model, seed: 1, maxBatch: n)
+        let sgd = SGD(config: SGDConfig(learningRate: 1e-4), parameterCount: net.parameterCount)
+        let profile = Profile()
+        var rng = SeededRNG(seed: 4)
+        var indices = [Int](repeating: 0, count: n)
+        let steps = max(20, 20_000 / n)
+        let p = net.parameters, g = net.gradients
+        for step in 0..<(steps + 5) {
+            if step == 5 { profile.names.removeAll(); profile.seconds.removeAll(); profile.isGEMM.removeAll() }
+            for k in 0..<n { indices[k] = rng.int(below: data.count) }
+            profile.time("load batch") { net.loadBatch(data, indices: indices) }
+            // The same sequence as Network.forwardBackward, one kernel at a time.
+            var x = net.input
+            for (i, conv) in net.convs.enumerated() {
+                let s = conv.spec, geo = s.geometry, columns = n * geo.outputPixels
+                profile.time("conv\(i + 1) fwd im2col") { im2col(x, geo, batch: n, into: conv.col) }
+                profile.time("conv\(i + 1) fwd gemm", gemm: true) {
+                    gemm(Matrix(p, offset: conv.weightRange.lowerBound, rows: s.outChannels, columns: geo.patchSize), .none,
+                         Matrix(conv.col, rows: geo.patchSize, columns: columns), .none,
+                         into: Matrix(conv.pre, rows: s.outChannels, columns: columns))
+                }
+                profile.time("conv\(i + 1) fwd pool+bias+relu") {
+                    maxPoolBiasReLU(conv.pre, channels: s.outChannels, batch: n, height: geo.outHeight, width: geo.outWidth,
+                                    bias: p, biasOffset: conv.biasRange.lowerBound, into: conv.output, codes: conv.codes)
+                }
+                x = conv.output
+            }
+            let last = net.convs[net.convs.count - 1].spec
+            let size = last.pooledHeight * last.pooledWidth
+            profile.time("flatten") {
+                channelMajorToSampleMajor(x, channels: last.outChannels, batch: n, size: size, into: net.features)
+            }
+            x = net.features
+            for (i, dense) in net.denses.enumerated() {
+                let s = dense.spec
+                let input = x
+                profile.time("dense\(i + 1) fwd gemm", gemm: true) {
+                    gemm(Matrix(input, rows: n, columns: s.inputs), .none,
+                         Matrix(p, offset: dense.weightRange.lowerBound, rows: s.outputs, columns: s.inputs), .transposed,
+                         into: Matrix(dense.output, rows: n, columns: s.outputs))
+                }
+                profile.time("dense\(i + 1) fwd bias(+relu)") {
+                    addBias(dense.output, rows: n, columns: s.outputs, bias: p, biasOffset: dense.biasRange.lowerBound,
+                            relu: s.relu)
+                }
+                x = dense.output
+            }
+            var loss = 0.0
+            profile.time("softmax-CE") {
+                loss = softmaxCrossEntropy(logits: x, labels: net.labels, batch: n, classes: 10,
+                                           gradient: net.logitGradient).loss
+            }
+            var dOut = net.logitGradient
+            for k in stride(from: net.denses.count - 1, through: 0, by: -1) {
+                let dense = net.denses[k], s = dense.spec
+                let input = k == 0 ? net.features : net.denses[k - 1].output
+                let d = dOut
+                profile.time("dense\(k + 1) bwd relu+bias") {
+                    if s.relu { reluBackward(activation: dense.output, gradient: d, count: n * s.outputs) }
+                    columnSums(d, rows: n, columns: s.outputs, into: g, offset: dense.biasRange.lowerBound)
+                }
+                profile.time("dense\(k + 1) bwd gemm dW", gemm: true) {
+                    gemm(Matrix(d, rows: n, columns: s.outputs), .transposed, Matrix(input, rows: n, columns: s.inputs), .none,
+                         into: Matrix(g, offset: dense.weightRange.lowerBound, rows: s.outputs, columns: s.inputs))
+                }
+                profile.time("dense\(k + 1) bwd gemm dX", gemm: true) {
+                    gemm(Matrix(d, rows: n, columns: s.outputs), .none,
+                         Matrix(p, offset: dense.weightRange.lowerBound, rows: s.outputs, columns: s.inputs), .none,
+                         into: Matrix(dense.inputGradient, rows: n, columns: s.inputs))
+                }
+                dOut = dense.inputGradient
+            }
+            let dFeatures = dOut
+            profile.time("unflatten") {
+                sampleMajorToChannelMajor(dFeatures, channels: last.outChannels, batch: n, size: size, into: net.featureGradient)
+            }
+            dOut = net.featureGradient
+            for k in stride(from: net.convs.count - 1, through: 0, by: -1) {
+                let conv = net.convs[k], s = conv.spec, geo = s.geometry, columns = n * geo.outputPixels
+                let d = dOut
+                profile.time("conv\(k + 1) bwd pool") {
+                    maxPoolBiasReLUBackward(d, codes: conv.codes, channels: s.outChannels, batch: n,
+                                            height: geo.outHeight, width: geo.outWidth, into: conv.pre)
+                }
+                profile.time("conv\(k + 1) bwd bias rowsums") {
+                    rowSums(conv.pre, rows: s.outChannels, columns: columns, into: g, offset: conv.biasRange.lowerBound)
+                }
+                let dPre = Matrix(conv.pre, rows: s.outChannels, columns: columns)
+                let col = Matrix(conv.col, rows: geo.patchSize, columns: columns)
+                profile.time("conv\(k + 1) bwd gemm dW", gemm: true) {
+                    gemm(dPre, .none, col, .transposed,
+                         into: Matrix(g, offset: conv.weightRange.lowerBound, rows: s.outChannels, columns: geo.patchSize))
+                }
+                if let dInput = conv.inputGradient {
+                    profile.time("conv\(k + 1) bwd gemm dCol", gemm: true) {
+                        gemm(Matrix(p, offset: conv.weightRange.lowerBound, rows: s.outChannels, columns: geo.patchSize),
+                             .transposed, dPre, .none, into: col)
+                    }
+                    profile.time("conv\(k + 1) bwd col2im") { col2im(conv.col, geo, batch: n, into: dInput) }
+                    dOut = dInput
+                }
+            }
+            if step == steps + 4 {
+                // The hand-run sequence must be the network's: same loss and gradients.
+                let mine = g.array
+                let (reference, _) = net.forwardBackward()
+                #expect(loss == reference)
+                #expect(mine == g.array)
+            }
+            profile.time("sgd") { sgd.step(net) }
+        }
+        let total = profile.seconds.reduce(0, +)
+        let gemmTime = zip(profile.seconds, profile.isGEMM).filter(\.1).reduce(0) { $0 + $1.0 }
+        var lines = [model.rawValue + String(format: " batch %d: %.1f CPU-µs/step, %.0f images/CPU-s; GEMM %.0f %%, other kernels %.0f %%",
+                            n, total / Double(steps) * 1e6, Double(steps * n) / total,
+                            100 * gemmTime / total, 100 * (total - gemmTime) / total)]
+        for (name, seconds) in zip(profile.names, profile.seconds) {
+            let padded = name.padding(toLength: 30, withPad: " ", startingAt: 0)
+            lines.append("  " + padded + String(format: "%8.2f µs/step %5.1f %%", seconds / Double(steps) * 1e6,
+                                                 100 * seconds / total))
+        }
+        print("BREAKDOWN\n" + lines.joined(separator: "\n"))
+    }
+}
