@@ -46,13 +46,14 @@ public func gemm(_ a: Matrix, _ b: Matrix, _ transB: Transpose,
     gemm(a, .none, b, transB, into: c, alpha: alpha, beta: beta)
 }
 
-/// The micro-kernel whose register tile wastes the least work on padding for an m×n C.
+/// The micro-kernel with the least expected time for an m×n C: its speed times the work of its
+/// register tiles, padding included (m = 4 wastes half of an 8-row tile).
 func gemmKernel(m: Int, n: Int) -> GEMMKernel {
-    var best = gemmKernelWide
-    for kernel in gemmKernels
-    where roundUp(m, kernel.mr) * roundUp(n, kernel.nr) < roundUp(m, best.mr) * roundUp(n, best.nr) {
-        best = kernel
+    func cost(_ kernel: GEMMKernel) -> Double {
+        kernel.relativeCost * Double(roundUp(m, kernel.mr)) * Double(roundUp(n, kernel.nr))
     }
+    var best = gemmKernelWide
+    for kernel in gemmKernels where cost(kernel) < cost(best) { best = kernel }
     return best
 }
 

@@ -45,6 +45,8 @@ struct GEMMKernel: Sendable {
     let mr: Int
     /// Columns of the C tile (B is read `nr` contiguous floats per k step).
     let nr: Int
+    /// Time per multiply-add relative to the preferred kernel, for choosing between kernels.
+    let relativeCost: Double
     /// (kc, packed A, B, ldb, C, ldc, α, β).
     let run: @Sendable (Int, UnsafePointer<Float>, UnsafePointer<Float>, Int,
               UnsafeMutablePointer<Float>, Int, Float, Float) -> Void
@@ -52,17 +54,18 @@ struct GEMMKernel: Sendable {
 
 #if TS_AVX512
 // 24 accumulators + 3 B vectors + 1 broadcast = 28 of the 32 zmm registers.
-let gemmKernelWide = GEMMKernel(mr: 8, nr: 48, run: gemmKernel8x48)
+let gemmKernelWide = GEMMKernel(mr: 8, nr: 48, relativeCost: 1, run: gemmKernel8x48)
 // The same register budget, shaped for C with 32 or fewer columns.
-let gemmKernelTall = GEMMKernel(mr: 12, nr: 32, run: gemmKernel12x32)
+let gemmKernelTall = GEMMKernel(mr: 12, nr: 32, relativeCost: 1.1, run: gemmKernel12x32)
 // The same register budget, shaped for C with few rows (conv layers with 4 output channels).
-let gemmKernelFlat = GEMMKernel(mr: 4, nr: 96, run: gemmKernel4x96)
+let gemmKernelFlat = GEMMKernel(mr: 4, nr: 96, relativeCost: 1.1, run: gemmKernel4x96)
 #else
-// 12 accumulators + 2 B vectors + 1 broadcast = 15 of the 16 ymm registers.
-let gemmKernelWide = GEMMKernel(mr: 6, nr: 16, run: gemmKernel6x16)
-let gemmKernelTall = gemmKernelWide
-// 12 accumulators + 4 B vectors (folded into the FMAs as memory operands) for C with few rows.
-let gemmKernelFlat = GEMMKernel(mr: 3, nr: 32, run: gemmKernel3x32)
+// 12 accumulators + 3 B vectors + 1 broadcast = the 16 ymm registers. Few broadcasts per FMA
+// matter on Zen 4: 6×16 (6 broadcasts per 12 FMAs) ran at ≈ 40 GFLOP/s at 512³, this ≈ 90.
+let gemmKernelWide = GEMMKernel(mr: 4, nr: 24, relativeCost: 1, run: gemmKernel4x24)
+// The same accumulators as 6 rows of 16 columns, for C with 16 or fewer columns.
+let gemmKernelTall = GEMMKernel(mr: 6, nr: 16, relativeCost: 2, run: gemmKernel6x16)
+let gemmKernelFlat = gemmKernelWide
 #endif
 
 /// The kernels `gemm` chooses from, preferred first when they waste the same padding.
@@ -306,41 +309,43 @@ func gemmKernel6x16(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Flo
     gemmUpdate(c + 5 * ldc + 8, c5_1, alpha, beta)
 }
 
-/// C[3×32] ← α·Σₚ a[p]⊗b[p] + β·C over `kc` steps: `a` packed 3 floats per step,
-/// `b` 32 contiguous floats per step, `ldb` apart (packed panel or the matrix itself).
+/// C[4×24] ← α·Σₚ a[p]⊗b[p] + β·C over `kc` steps: `a` packed 4 floats per step,
+/// `b` 24 contiguous floats per step, `ldb` apart (packed panel or the matrix itself).
 @inline(never)
-func gemmKernel3x32(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ ldb: Int,
+func gemmKernel4x24(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ ldb: Int,
                     _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float) {
-    var c0_0 = GEMMVector(); var c0_1 = GEMMVector(); var c0_2 = GEMMVector(); var c0_3 = GEMMVector()
-    var c1_0 = GEMMVector(); var c1_1 = GEMMVector(); var c1_2 = GEMMVector(); var c1_3 = GEMMVector()
-    var c2_0 = GEMMVector(); var c2_1 = GEMMVector(); var c2_2 = GEMMVector(); var c2_3 = GEMMVector()
+    var c0_0 = GEMMVector(); var c0_1 = GEMMVector(); var c0_2 = GEMMVector()
+    var c1_0 = GEMMVector(); var c1_1 = GEMMVector(); var c1_2 = GEMMVector()
+    var c2_0 = GEMMVector(); var c2_1 = GEMMVector(); var c2_2 = GEMMVector()
+    var c3_0 = GEMMVector(); var c3_1 = GEMMVector(); var c3_2 = GEMMVector()
     var pa = a, pb = b
     for _ in 0..<kc {
         let b0 = gemmLoad(pb + 0)
         let b1 = gemmLoad(pb + 8)
         let b2 = gemmLoad(pb + 16)
-        let b3 = gemmLoad(pb + 24)
         let a0 = GEMMVector(repeating: pa[0])
-        gemmFMA(&c0_0, a0, b0); gemmFMA(&c0_1, a0, b1); gemmFMA(&c0_2, a0, b2); gemmFMA(&c0_3, a0, b3)
+        gemmFMA(&c0_0, a0, b0); gemmFMA(&c0_1, a0, b1); gemmFMA(&c0_2, a0, b2)
         let a1 = GEMMVector(repeating: pa[1])
-        gemmFMA(&c1_0, a1, b0); gemmFMA(&c1_1, a1, b1); gemmFMA(&c1_2, a1, b2); gemmFMA(&c1_3, a1, b3)
+        gemmFMA(&c1_0, a1, b0); gemmFMA(&c1_1, a1, b1); gemmFMA(&c1_2, a1, b2)
         let a2 = GEMMVector(repeating: pa[2])
-        gemmFMA(&c2_0, a2, b0); gemmFMA(&c2_1, a2, b1); gemmFMA(&c2_2, a2, b2); gemmFMA(&c2_3, a2, b3)
-        pa += 3
+        gemmFMA(&c2_0, a2, b0); gemmFMA(&c2_1, a2, b1); gemmFMA(&c2_2, a2, b2)
+        let a3 = GEMMVector(repeating: pa[3])
+        gemmFMA(&c3_0, a3, b0); gemmFMA(&c3_1, a3, b1); gemmFMA(&c3_2, a3, b2)
+        pa += 4
         pb += ldb
     }
     gemmUpdate(c + 0 * ldc + 0, c0_0, alpha, beta)
     gemmUpdate(c + 0 * ldc + 8, c0_1, alpha, beta)
     gemmUpdate(c + 0 * ldc + 16, c0_2, alpha, beta)
-    gemmUpdate(c + 0 * ldc + 24, c0_3, alpha, beta)
     gemmUpdate(c + 1 * ldc + 0, c1_0, alpha, beta)
     gemmUpdate(c + 1 * ldc + 8, c1_1, alpha, beta)
     gemmUpdate(c + 1 * ldc + 16, c1_2, alpha, beta)
-    gemmUpdate(c + 1 * ldc + 24, c1_3, alpha, beta)
     gemmUpdate(c + 2 * ldc + 0, c2_0, alpha, beta)
     gemmUpdate(c + 2 * ldc + 8, c2_1, alpha, beta)
     gemmUpdate(c + 2 * ldc + 16, c2_2, alpha, beta)
-    gemmUpdate(c + 2 * ldc + 24, c2_3, alpha, beta)
+    gemmUpdate(c + 3 * ldc + 0, c3_0, alpha, beta)
+    gemmUpdate(c + 3 * ldc + 8, c3_1, alpha, beta)
+    gemmUpdate(c + 3 * ldc + 16, c3_2, alpha, beta)
 }
 
 #endif
