@@ -61,10 +61,10 @@ let gemmKernelTall = GEMMKernel(mr: 12, nr: 32, relativeCost: 1.1, run: gemmKern
 let gemmKernelFlat = GEMMKernel(mr: 4, nr: 96, relativeCost: 1.1, run: gemmKernel4x96)
 #else
 // 12 accumulators + 3 B vectors + 1 broadcast = the 16 ymm registers. Few broadcasts per FMA
-// matter on Zen 4: 6×16 (6 broadcasts per 12 FMAs) ran at ≈ 40 GFLOP/s at 512³, this ≈ 90.
+// matter on Zen 4: a 6×16 tile (6 broadcasts per 12 FMAs) ran at ≈ 40 GFLOP/s at 512³, this
+// one at ≈ 90, so it is the only one here even where 6×16 would pad less.
 let gemmKernelWide = GEMMKernel(mr: 4, nr: 24, relativeCost: 1, run: gemmKernel4x24)
-// The same accumulators as 6 rows of 16 columns, for C with 16 or fewer columns.
-let gemmKernelTall = GEMMKernel(mr: 6, nr: 16, relativeCost: 2, run: gemmKernel6x16)
+let gemmKernelTall = gemmKernelWide
 let gemmKernelFlat = gemmKernelWide
 #endif
 
@@ -264,50 +264,6 @@ func gemmKernel4x96(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Flo
 }
 
 #else
-
-/// C[6×16] ← α·Σₚ a[p]⊗b[p] + β·C over `kc` steps: `a` packed 6 floats per step,
-/// `b` 16 contiguous floats per step, `ldb` apart (packed panel or the matrix itself).
-@inline(never)
-func gemmKernel6x16(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ ldb: Int,
-                    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float) {
-    var c0_0 = GEMMVector(); var c0_1 = GEMMVector()
-    var c1_0 = GEMMVector(); var c1_1 = GEMMVector()
-    var c2_0 = GEMMVector(); var c2_1 = GEMMVector()
-    var c3_0 = GEMMVector(); var c3_1 = GEMMVector()
-    var c4_0 = GEMMVector(); var c4_1 = GEMMVector()
-    var c5_0 = GEMMVector(); var c5_1 = GEMMVector()
-    var pa = a, pb = b
-    for _ in 0..<kc {
-        let b0 = gemmLoad(pb + 0)
-        let b1 = gemmLoad(pb + 8)
-        let a0 = GEMMVector(repeating: pa[0])
-        gemmFMA(&c0_0, a0, b0); gemmFMA(&c0_1, a0, b1)
-        let a1 = GEMMVector(repeating: pa[1])
-        gemmFMA(&c1_0, a1, b0); gemmFMA(&c1_1, a1, b1)
-        let a2 = GEMMVector(repeating: pa[2])
-        gemmFMA(&c2_0, a2, b0); gemmFMA(&c2_1, a2, b1)
-        let a3 = GEMMVector(repeating: pa[3])
-        gemmFMA(&c3_0, a3, b0); gemmFMA(&c3_1, a3, b1)
-        let a4 = GEMMVector(repeating: pa[4])
-        gemmFMA(&c4_0, a4, b0); gemmFMA(&c4_1, a4, b1)
-        let a5 = GEMMVector(repeating: pa[5])
-        gemmFMA(&c5_0, a5, b0); gemmFMA(&c5_1, a5, b1)
-        pa += 6
-        pb += ldb
-    }
-    gemmUpdate(c + 0 * ldc + 0, c0_0, alpha, beta)
-    gemmUpdate(c + 0 * ldc + 8, c0_1, alpha, beta)
-    gemmUpdate(c + 1 * ldc + 0, c1_0, alpha, beta)
-    gemmUpdate(c + 1 * ldc + 8, c1_1, alpha, beta)
-    gemmUpdate(c + 2 * ldc + 0, c2_0, alpha, beta)
-    gemmUpdate(c + 2 * ldc + 8, c2_1, alpha, beta)
-    gemmUpdate(c + 3 * ldc + 0, c3_0, alpha, beta)
-    gemmUpdate(c + 3 * ldc + 8, c3_1, alpha, beta)
-    gemmUpdate(c + 4 * ldc + 0, c4_0, alpha, beta)
-    gemmUpdate(c + 4 * ldc + 8, c4_1, alpha, beta)
-    gemmUpdate(c + 5 * ldc + 0, c5_0, alpha, beta)
-    gemmUpdate(c + 5 * ldc + 8, c5_1, alpha, beta)
-}
 
 /// C[4×24] ← α·Σₚ a[p]⊗b[p] + β·C over `kc` steps: `a` packed 4 floats per step,
 /// `b` 24 contiguous floats per step, `ldb` apart (packed panel or the matrix itself).
