@@ -20,34 +20,35 @@ struct CLI {
         return candidates[0].appendingPathComponent("thermosweep")
     }
 
-    /// Runs `executable args`, killing it after `timeout` seconds.
+    /// Runs `executable args`, killing it after `timeout` seconds. Output goes to temporary files,
+    /// so a chatty child never blocks on a full pipe.
     static func run(_ args: [String], executable: URL = binary, timeout: Double = 120) throws -> Output {
+        let dir = FileManager.default.temporaryDirectory
+            .appendingPathComponent("thermosweep-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outURL = dir.appendingPathComponent("stdout"), errURL = dir.appendingPathComponent("stderr")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+        defer { try? out.close(); try? err.close() }
+
         let process = Process()
         process.executableURL = executable
         process.arguments = args
-        let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
         let deadline = Date().addingTimeInterval(timeout)
-        // Drain the pipes while waiting so a chatty child never blocks on a full pipe.
-        var stdoutData = Data(), stderrData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async { stdoutData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        group.enter()
-        DispatchQueue.global().async { stderrData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
             Issue.record("\(executable.lastPathComponent) \(args.joined(separator: " ")) ran past \(timeout) s and was killed")
         }
         process.waitUntilExit()
-        group.wait()
         return Output(status: process.terminationStatus,
-                      stdout: String(decoding: stdoutData, as: UTF8.self),
-                      stderr: String(decoding: stderrData, as: UTF8.self))
+                      stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
+                      stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
     }
 
     /// Path of a program on PATH, or nil.

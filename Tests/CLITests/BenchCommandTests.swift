@@ -1,0 +1,21 @@
+import Foundation
+import Testing
+
+@Suite struct BenchCommandTests {
+    @Test func jsonRowsHavePositiveThroughput() throws {
+        let r = try CLI.run(["bench", "--models", "lenet-4-8", "--batches", "8", "--seconds", "0.05",
+                             "--repetitions", "1", "--no-gemm", "--json"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        #expect(object?["format"] as? String == "thermosweep-bench/1")
+        let rows = try #require(object?["rows"] as? [[String: Any]])
+        #expect(rows.count == 1)
+        #expect((rows.first?["images_per_s"] as? Double ?? 0) > 0)
+    }
+
+    @Test func unknownModelIsRefused() throws {
+        let r = try CLI.run(["bench", "--models", "lenet-9"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("unknown model 'lenet-9'"))
+    }
+}

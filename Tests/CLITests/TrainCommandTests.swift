@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+
+@Suite struct TrainCommandTests {
+    /// A small synthetic cell: seconds in release, no data files needed.
+    static let quick = ["train", "--model", "lenet-4-8", "--synthetic", "--synthetic-count", "600",
+                        "--lr", "0.1", "--batch", "16", "--seed", "3", "--warm-start-epochs", "0.5",
+                        "--burn-in", "30", "--measure", "60", "--calibration-probes", "4", "--json"]
+
+    static func decode(_ text: String) throws -> [String: Any] {
+        let object = try JSONSerialization.jsonObject(with: Data(text.utf8))
+        return try #require(object as? [String: Any], "train --json must print one JSON object")
+    }
+
+    @Test func jsonRecordIsVersionedAndComplete() throws {
+        let r = try CLI.run(Self.quick)
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let record = try Self.decode(r.stdout)
+        #expect(record["format"] as? String == "thermosweep-cell/1")
+        let thermometer = try #require(record["thermometer"] as? [String: Any])
+        let groups = try #require(thermometer["groups"] as? [[String: Any]])
+        let names = groups.compactMap { $0["name"] as? String }
+        #expect(names == ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias",
+                          "dense1.weight", "dense1.bias", "network"])
+        let estimators = Set((groups.last?["estimates"] as? [[String: Any]] ?? []).compactMap { $0["estimator"] as? String })
+        #expect(estimators == ["diffusion", "kinetic", "kinetic-sde", "configurational"])
+        // Per-filter temperatures for every conv filter: 4 in conv1, 8 in conv2.
+        #expect((groups[0]["filters"] as? [Any])?.count == 4)
+        #expect((groups[2]["filters"] as? [Any])?.count == 8)
+        let test = try #require(record["test"] as? [String: Any])
+        #expect((test["accuracy"] as? Double ?? -1) > 0.2, "a learnable synthetic set must train above chance")
+    }
+
+    /// A run is a pure function of its inputs: the same command prints the same record, timings aside.
+    @Test func sameCommandGivesBitIdenticalResults() throws {
+        let a = try CLI.run(Self.quick), b = try CLI.run(Self.quick)
+        #expect(a.status == 0 && b.status == 0, "stderr: \(a.stderr) \(b.stderr)")
+        var x = try Self.decode(a.stdout), y = try Self.decode(b.stdout)
+        for key in ["samplesPerSecond", "wallSeconds"] {
+            #expect(x.removeValue(forKey: key) != nil && y.removeValue(forKey: key) != nil, "missing \(key)")
+        }
+        let encode = { (o: [String: Any]) in
+            try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])
+        }
+        #expect(try encode(x) == encode(y), "two runs of the same command differ")
+        // And a different seed gives different numbers (the test above could not fail otherwise).
+        var other = Self.quick
+        other[other.firstIndex(of: "3")!] = "4"
+        let c = try CLI.run(other)
+        var z = try Self.decode(c.stdout)
+        z.removeValue(forKey: "samplesPerSecond"); z.removeValue(forKey: "wallSeconds")
+        #expect(try encode(x) != encode(z))
+    }
+
+    @Test func tableNamesGroupsEstimatorsAndFinalMetrics() throws {
+        let r = try CLI.run(Array(Self.quick.dropLast()))
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        for needle in ["conv1.weight", "network", "kinetic-sde", "configurational", "per-filter",
+                       "train  loss", "test   loss", "samples/s"] {
+            #expect(r.stdout.contains(needle), "table lacks '\(needle)':\n\(r.stdout)")
+        }
+    }
+
+    @Test(arguments: [
+        (["--lr=-0.5"], "learning rate -0.5"),
+        (["--lr", "nan"], "learning rate nan"),
+        (["--batch", "0"], "batch size 0"),
+        (["--model", "resnet"], "unknown model 'resnet'"),
+        (["--momentum", "1"], "momentum 1.0"),
+        (["--measure", "5"], "window of 5 steps"),
+        (["--data", "/nonexistent/fmnist", "--no-synthetic"], "dataset-fashion-mnist"),
+    ])
+    func badInputIsRefusedWithTheOffendingValue(extra: [String], message: String) throws {
+        var args = Array(Self.quick.dropLast())
+        if extra.contains("--no-synthetic") {
+            args.removeAll { $0 == "--synthetic" }
+        }
+        args += extra.filter { $0 != "--no-synthetic" }
+        let r = try CLI.run(args)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains(message), "stderr lacks '\(message)': \(r.stderr)")
+    }
+}
