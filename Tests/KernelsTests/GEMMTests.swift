@@ -195,3 +195,24 @@ private let transposes: [(Transpose, Transpose)] = [
     gemm(x, Matrix(Buffer(count: 0), rows: 2, columns: 0), into: flat)
     #expect(empty.buffer.count == 0 && flat.buffer.count == 0)
 }
+
+@Test func gemmShortSpellingsMatchTheFullCall() {
+    var rng = TestRandom(seed: 23)
+    let a = randomView(rows: 6, columns: 6, padded: false, &rng)
+    let b = randomView(rows: 6, columns: 6, padded: false, &rng)
+    let full = Matrix(Buffer(count: 36), rows: 6, columns: 6)
+    let short = Matrix(Buffer(count: 36), rows: 6, columns: 6)
+    for (transA, transB) in transposes {
+        gemm(a, transA, b, transB, into: full, alpha: 0.5)
+        switch (transA, transB) {
+        case (.none, .none): gemm(a, b, into: short, alpha: 0.5)
+        case (.transposed, .none): gemm(a, .transposed, b, into: short, alpha: 0.5)
+        case (.none, .transposed): gemm(a, b, .transposed, into: short, alpha: 0.5)
+        case (.transposed, .transposed): gemm(a, .transposed, b, .transposed, into: short, alpha: 0.5)
+        }
+        #expect(short.buffer.array == full.buffer.array)
+    }
+    gemm(a, .none, b, into: short)   // explicit `.none` with a defaulted transB still resolves
+    gemm(a, .none, b, .none, into: full)
+    #expect(short.buffer.array == full.buffer.array)
+}
