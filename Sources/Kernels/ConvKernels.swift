@@ -37,12 +37,14 @@ public struct ConvGeometry: Sendable, Hashable, Codable {
 // MARK: - im2col
 
 /// Unfolds patches: input (IC, N, H, W) -> col [IC·KH·KW × N·OH·OW], row (ic, kh, kw), column (n, oh, ow).
-public func im2col(_ input: Buffer, _ g: ConvGeometry, batch n: Int, into col: Buffer) {
+/// `inputOffset` is where the input tensor starts in `input` (a slice of samples of a larger
+/// single-channel batch).
+public func im2col(_ input: Buffer, inputOffset: Int = 0, _ g: ConvGeometry, batch n: Int, into col: Buffer) {
     let (oh, ow) = (g.outHeight, g.outWidth)
     let columns = n * oh * ow
-    precondition(n >= 0 && input.count >= g.channels * n * g.inputPixels && col.count >= g.patchSize * columns,
-                 "im2col: buffers too small for batch \(n) of \(g)")
-    let src = UnsafePointer(input.base), dst = col.base
+    precondition(n >= 0 && inputOffset >= 0 && input.count >= inputOffset + g.channels * n * g.inputPixels
+                 && col.count >= g.patchSize * columns, "im2col: buffers too small for batch \(n) of \(g)")
+    let src = UnsafePointer(input.base + inputOffset), dst = col.base
     for ic in 0..<g.channels {
         for kh in 0..<g.kernelHeight {
             for kw in 0..<g.kernelWidth {
@@ -63,7 +65,7 @@ public func im2col(_ input: Buffer, _ g: ConvGeometry, batch n: Int, into col: B
 }
 
 /// Plain version of `im2col`.
-public func referenceIm2col(_ input: Buffer, _ g: ConvGeometry, batch n: Int, into col: Buffer) {
+public func referenceIm2col(_ input: Buffer, inputOffset: Int = 0, _ g: ConvGeometry, batch n: Int, into col: Buffer) {
     let (oh, ow) = (g.outHeight, g.outWidth)
     let columns = n * oh * ow
     for ic in 0..<g.channels {
@@ -74,7 +76,7 @@ public func referenceIm2col(_ input: Buffer, _ g: ConvGeometry, batch n: Int, in
                     for y in 0..<oh {
                         for x in 0..<ow {
                             col[row * columns + (s * oh + y) * ow + x] =
-                                input[((ic * n + s) * g.height + y + kh) * g.width + x + kw]
+                                input[inputOffset + ((ic * n + s) * g.height + y + kh) * g.width + x + kw]
                         }
                     }
                 }

@@ -70,8 +70,8 @@ public func referenceReluBackward(activation: Buffer, gradient: Buffer, count: I
 
 // MARK: - Reductions
 
-/// out[outOffset + r] = Σ_j x[r × columns + j] for x [rows × columns] (overwrites).
-public func rowSums(_ x: Buffer, rows: Int, columns: Int, into out: Buffer, offset: Int) {
+/// out[offset + r] = Σ_j x[r × columns + j] for x [rows × columns]; with `accumulate`, += instead of =.
+public func rowSums(_ x: Buffer, rows: Int, columns: Int, into out: Buffer, offset: Int, accumulate: Bool = false) {
     precondition(x.count >= rows * columns && offset >= 0 && offset + rows <= out.count, "rowSums: buffers too small")
     let src = UnsafePointer(x.base)
     for r in 0..<rows {
@@ -89,54 +89,57 @@ public func rowSums(_ x: Buffer, rows: Int, columns: Int, into out: Buffer, offs
         while j + 16 <= columns { s0 += VectorAccess.load16(p + j); j += 16 }
         var total = ((s0 + s1) + (s2 + s3)).sum()
         while j < columns { total += p[j]; j += 1 }
-        out.base[offset + r] = total
+        if accumulate { out.base[offset + r] += total } else { out.base[offset + r] = total }
     }
 }
 
 /// Plain version of `rowSums` (accumulates in Double).
-public func referenceRowSums(_ x: Buffer, rows: Int, columns: Int, into out: Buffer, offset: Int) {
+public func referenceRowSums(_ x: Buffer, rows: Int, columns: Int, into out: Buffer, offset: Int,
+                             accumulate: Bool = false) {
     for r in 0..<rows {
         var s = 0.0
         for j in 0..<columns { s += Double(x[r * columns + j]) }
-        out[offset + r] = Float(s)
+        out[offset + r] = Float(s) + (accumulate ? out[offset + r] : 0)
     }
 }
 
-/// out[outOffset + j] = Σ_r x[r × columns + j] for x [rows × columns] (overwrites).
-public func columnSums(_ x: Buffer, rows: Int, columns: Int, into out: Buffer, offset: Int) {
+/// out[offset + j] = Σ_r x[r × columns + j] for x [rows × columns]; with `accumulate`, += instead of =.
+public func columnSums(_ x: Buffer, rows: Int, columns: Int, into out: Buffer, offset: Int, accumulate: Bool = false) {
     precondition(x.count >= rows * columns && offset >= 0 && offset + columns <= out.count,
                  "columnSums: buffers too small")
     let dst = out.base + offset
-    dst.update(repeating: 0, count: columns)
+    if !accumulate { dst.update(repeating: 0, count: columns) }
     for r in 0..<rows { VectorAccess.add(UnsafePointer(x.base + r * columns), dst, columns) }
 }
 
 /// Plain version of `columnSums` (accumulates in Double).
-public func referenceColumnSums(_ x: Buffer, rows: Int, columns: Int, into out: Buffer, offset: Int) {
+public func referenceColumnSums(_ x: Buffer, rows: Int, columns: Int, into out: Buffer, offset: Int,
+                                accumulate: Bool = false) {
     for j in 0..<columns {
         var s = 0.0
         for r in 0..<rows { s += Double(x[r * columns + j]) }
-        out[offset + j] = Float(s)
+        out[offset + j] = Float(s) + (accumulate ? out[offset + j] : 0)
     }
 }
 
 // MARK: - Softmax cross-entropy
 
-/// Mean softmax cross-entropy of logits [N × K] against `labels[0..<N]`, with log-sum-exp for
-/// stability. Returns the mean loss (summed in Double) and how many rows have their label as
-/// the first maximum. If `gradient` is given it is overwritten with d(mean loss)/d(logits) =
-/// (softmax − onehot) / N.
-public func softmaxCrossEntropy(logits: Buffer, labels: [Int32], batch n: Int, classes k: Int,
-                                gradient: Buffer?) -> (loss: Double, correct: Int) {
-    precondition(n > 0 && k > 0 && logits.count >= n * k && labels.count >= n
+/// Mean softmax cross-entropy of logits [N × K] against `labels[labelOffset ..< labelOffset + N]`,
+/// with log-sum-exp for stability. Returns the mean loss (summed in Double) and how many rows have
+/// their label as the first maximum. If `gradient` is given it is overwritten with
+/// d(mean loss)/d(logits) = (softmax − onehot) / N, or (softmax − onehot) · `gradientScale` when
+/// the rows are one slice of a larger batch (scale 1 / whole batch).
+public func softmaxCrossEntropy(logits: Buffer, labels: [Int32], labelOffset: Int = 0, batch n: Int, classes k: Int,
+                                gradient: Buffer?, gradientScale: Float? = nil) -> (loss: Double, correct: Int) {
+    precondition(n > 0 && k > 0 && logits.count >= n * k && labelOffset >= 0 && labels.count >= labelOffset + n
                  && (gradient.map { $0.count >= n * k } ?? true), "softmaxCrossEntropy: buffers too small")
     var loss = 0.0
     var correct = 0
-    let scale = 1 / Float(n)
+    let scale = gradientScale ?? 1 / Float(n)
     labels.withUnsafeBufferPointer { y in
         for i in 0..<n {
             let z = UnsafePointer(logits.base + i * k)
-            let label = Int(y[i])
+            let label = Int(y[labelOffset + i])
             precondition(label >= 0 && label < k, "label \(label) out of 0..<\(k)")
             var m = z[0], best = 0
             for j in 1..<max(k, 1) where z[j] > m { m = z[j]; best = j }
@@ -157,13 +160,15 @@ public func softmaxCrossEntropy(logits: Buffer, labels: [Int32], batch n: Int, c
 }
 
 /// Plain version of `softmaxCrossEntropy`, computed in Double.
-public func referenceSoftmaxCrossEntropy(logits: Buffer, labels: [Int32], batch n: Int, classes k: Int,
-                                         gradient: Buffer?) -> (loss: Double, correct: Int) {
+public func referenceSoftmaxCrossEntropy(logits: Buffer, labels: [Int32], labelOffset: Int = 0, batch n: Int,
+                                         classes k: Int, gradient: Buffer?,
+                                         gradientScale: Float? = nil) -> (loss: Double, correct: Int) {
+    let scale = gradientScale.map(Double.init) ?? 1 / Double(n)
     var loss = 0.0
     var correct = 0
     for i in 0..<n {
         let z = (0..<k).map { Double(logits[i * k + $0]) }
-        let label = Int(labels[i])
+        let label = Int(labels[labelOffset + i])
         let m = z.max() ?? 0
         if z.firstIndex(of: m) == label { correct += 1 }
         let sum = z.reduce(0) { $0 + exp($1 - m) }
@@ -171,7 +176,7 @@ public func referenceSoftmaxCrossEntropy(logits: Buffer, labels: [Int32], batch 
         if let g = gradient {
             for j in 0..<k {
                 let p = exp(z[j] - m) / sum
-                g[i * k + j] = Float((p - (j == label ? 1 : 0)) / Double(n))
+                g[i * k + j] = Float((p - (j == label ? 1 : 0)) * scale)
             }
         }
     }

@@ -51,6 +51,14 @@ struct ConvKernelsTests {
         referenceIm2col(input, g, batch: n, into: ref)
         #expect(fast.slice(0..<colCount) == ref.slice(0..<colCount))
         #expect(fast[colCount].isNaN, "im2col wrote past its matrix")
+        // The same patches read from an offset inside a larger buffer.
+        let shifted = Buffer(count: ic * n * h * w + 3)
+        shifted.copy(from: input, sourceOffset: 0, to: 3, count: ic * n * h * w)
+        let fromOffset = Buffer(count: colCount)
+        im2col(shifted, inputOffset: 3, g, batch: n, into: fromOffset)
+        #expect(fromOffset.array == ref.slice(0..<colCount))
+        referenceIm2col(shifted, inputOffset: 3, g, batch: n, into: fromOffset)
+        #expect(fromOffset.array == ref.slice(0..<colCount))
 
         let col = randomTestBuffer(colCount, seed: 2)
         let back = Buffer(count: ic * n * h * w), backRef = Buffer(count: ic * n * h * w)

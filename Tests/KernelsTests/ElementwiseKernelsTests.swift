@@ -43,6 +43,16 @@ struct ElementwiseKernelsTests {
         columnSums(x, rows: rows, columns: columns, into: c, offset: 0)
         referenceColumnSums(x, rows: rows, columns: columns, into: d, offset: 0)
         #expect(testRelativeError(c.array, d.array) < 1e-5)
+        // accumulate adds to what is there.
+        rowSums(x, rows: rows, columns: columns, into: a, offset: 2, accumulate: true)
+        referenceRowSums(x, rows: rows, columns: columns, into: b, offset: 2, accumulate: true)
+        #expect(testRelativeError(a.slice(2..<(rows + 2)), b.slice(2..<(rows + 2))) < 1e-5)
+        columnSums(x, rows: rows, columns: columns, into: c, offset: 0, accumulate: true)
+        referenceColumnSums(x, rows: rows, columns: columns, into: d, offset: 0, accumulate: true)
+        #expect(testRelativeError(c.array, d.array) < 1e-5)
+        let once = Buffer(count: columns)
+        columnSums(x, rows: rows, columns: columns, into: once, offset: 0)
+        #expect(testRelativeError(c.array, once.array.map { 2 * $0 }) < 1e-5)
     }
 
     @Test("softmax cross-entropy: loss, correct count and gradient", arguments: [(1, 10), (7, 10), (17, 3), (5, 1)])
@@ -68,6 +78,15 @@ struct ElementwiseKernelsTests {
                 #expect(abs(rowSum) < 1e-6)
             }
         }
+        // A slice of a larger batch: labels from an offset, gradient scaled by 1 / whole batch.
+        let logits = randomTestBuffer(n * k, seed: 9)
+        let padded = [Int32](repeating: 0, count: 3) + labels
+        let g = Buffer(count: n * k), gRef = Buffer(count: n * k)
+        let fast = softmaxCrossEntropy(logits: logits, labels: padded, labelOffset: 3, batch: n, classes: k,
+                                       gradient: g, gradientScale: 0.125)
+        let ref = referenceSoftmaxCrossEntropy(logits: logits, labels: labels, batch: n, classes: k, gradient: gRef)
+        #expect(abs(fast.loss - ref.loss) <= 1e-5 * max(ref.loss, 1e-3) && fast.correct == ref.correct)
+        #expect(testRelativeError(g.array, gRef.array.map { $0 * Float(n) * 0.125 }) < 1e-5)
         // Ten equal logits: loss ln 10; label 0 is the first maximum, so it counts as correct.
         let flat = Buffer(count: 10)
         let uniform = softmaxCrossEntropy(logits: flat, labels: [0], batch: 1, classes: 10, gradient: nil)

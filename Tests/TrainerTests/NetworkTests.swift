@@ -102,11 +102,13 @@ struct NetworkTests {
         }
     }
 
-    @Test("fast network gradient matches the reference model", arguments: [ModelKind.lenet48, .lenet816])
-    func fastMatchesReference(model kind: ModelKind) {
+    @Test("fast network gradient matches the reference model (whole batch and in slices of 2, 2, 1)",
+          arguments: [(ModelKind.lenet48, 32), (.lenet816, 32), (.lenet48, 2)])
+    func fastMatchesReference(model kind: ModelKind, sliceSize: Int) {
         let n = 5
         let data = randomDataset(count: 9, seed: 11)
-        let net = Network(model: kind, seed: 12, maxBatch: 8)
+        let net = Network(model: kind, seed: 12, maxBatch: 8, sliceSize: sliceSize)
+        #expect(net.sliceSize == min(sliceSize, 8))
         // Non-zero biases.
         for group in net.groups where group.name.hasSuffix("bias") {
             for i in group.range { net.parameters[i] = 0.02 * Float(i % 5) - 0.04 }
@@ -148,6 +150,17 @@ struct NetworkTests {
             #expect(a.loss == b.loss && a.correct == b.correct)
             #expect(small.gradients.array == large.gradients.array)
         }
+        // Slices of 3 give the same loss and gradients up to Float32 summation order.
+        let sliced = Network(model: .lenet48, seed: 9, maxBatch: 17, sliceSize: 3)
+        #expect(sliced.convs[0].maxBatch == 3)
+        let batch = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5]
+        sliced.loadBatch(data, indices: batch)
+        large.loadBatch(data, indices: batch)
+        let a = sliced.forwardBackward(), b = large.forwardBackward()
+        #expect(abs(a.loss - b.loss) <= 1e-6 * b.loss && a.correct == b.correct)
+        #expect(relativeError(sliced.gradients.array.map(Double.init), large.gradients.array.map(Double.init)) < 1e-5)
+        let c = sliced.forward()
+        #expect(c.loss == a.loss && c.correct == a.correct)
     }
 
     @Test("evaluate: whole set in order, any batch size")

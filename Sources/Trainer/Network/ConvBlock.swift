@@ -10,7 +10,8 @@ import Kernels
 ///   dPre [OC × P] from dOutput and codes                   (written over `pre`)
 ///   db = row sums of dPre, dW [OC × K] = dPre · colᵀ
 ///   dCol [K × P] = Wᵀ · dPre (written over `col`), dInput = col2im(dCol), skipped for the first layer.
-/// Every workspace is allocated once for `maxBatch`.
+/// Every workspace is allocated once for `maxBatch` samples. With `accumulate` the backward pass
+/// adds to the parameter gradients instead of overwriting them (a batch processed in slices).
 public final class ConvBlock {
     public let spec: ConvSpec
     public let maxBatch: Int
@@ -45,12 +46,12 @@ public final class ConvBlock {
         inputGradient = needsInputGradient ? Buffer(count: g.channels * maxBatch * g.inputPixels) : nil
     }
 
-    /// Computes `output` for the first `batch` samples of `input` (IC, N, H, W).
-    public func forward(input: Buffer, batch n: Int, parameters: Buffer) {
+    /// Computes `output` for `batch` samples of `input` (IC, N, H, W) starting at `inputOffset`.
+    public func forward(input: Buffer, inputOffset: Int = 0, batch n: Int, parameters: Buffer) {
         precondition(n > 0 && n <= maxBatch, "batch \(n) out of 1...\(maxBatch)")
         let g = spec.geometry
         let columns = n * g.outputPixels
-        im2col(input, g, batch: n, into: col)
+        im2col(input, inputOffset: inputOffset, g, batch: n, into: col)
         gemm(Matrix(parameters, offset: weightRange.lowerBound, rows: spec.outChannels, columns: g.patchSize), .none,
              Matrix(col, rows: g.patchSize, columns: columns), .none,
              into: Matrix(pre, rows: spec.outChannels, columns: columns))
@@ -60,18 +61,21 @@ public final class ConvBlock {
 
     /// Overwrites this layer's parameter gradients (and `inputGradient`) from `outputGradient`
     /// (OC, N, PH, PW). Must follow `forward` on the same batch; it consumes the forward workspaces.
-    public func backward(outputGradient: Buffer, batch n: Int, parameters: Buffer, gradients: Buffer) {
+    public func backward(outputGradient: Buffer, batch n: Int, parameters: Buffer, gradients: Buffer,
+                         accumulate: Bool = false) {
         precondition(n > 0 && n <= maxBatch, "batch \(n) out of 1...\(maxBatch)")
         let g = spec.geometry
         let columns = n * g.outputPixels
         let dPre = pre
         maxPoolBiasReLUBackward(outputGradient, codes: codes, channels: spec.outChannels, batch: n,
                                 height: g.outHeight, width: g.outWidth, into: dPre)
-        rowSums(dPre, rows: spec.outChannels, columns: columns, into: gradients, offset: biasRange.lowerBound)
+        rowSums(dPre, rows: spec.outChannels, columns: columns, into: gradients, offset: biasRange.lowerBound,
+                accumulate: accumulate)
         let dPreMatrix = Matrix(dPre, rows: spec.outChannels, columns: columns)
         let colMatrix = Matrix(col, rows: g.patchSize, columns: columns)
         gemm(dPreMatrix, .none, colMatrix, .transposed,
-             into: Matrix(gradients, offset: weightRange.lowerBound, rows: spec.outChannels, columns: g.patchSize))
+             into: Matrix(gradients, offset: weightRange.lowerBound, rows: spec.outChannels, columns: g.patchSize),
+             beta: accumulate ? 1 : 0)
         if let dInput = inputGradient {
             let dCol = colMatrix   // col is no longer needed once dW is done
             gemm(Matrix(parameters, offset: weightRange.lowerBound, rows: spec.outChannels, columns: g.patchSize),

@@ -36,14 +36,18 @@ public final class DenseLayer {
     }
 
     /// Overwrites this layer's parameter gradients and `inputGradient` from `outputGradient` [N × O]
-    /// (taken after the ReLU; it is masked in place for hidden layers).
-    public func backward(input: Buffer, outputGradient: Buffer, batch n: Int, parameters: Buffer, gradients: Buffer) {
+    /// (taken after the ReLU; it is masked in place for hidden layers). With `accumulate` the
+    /// parameter gradients are added to instead.
+    public func backward(input: Buffer, outputGradient: Buffer, batch n: Int, parameters: Buffer, gradients: Buffer,
+                         accumulate: Bool = false) {
         precondition(n > 0 && n <= maxBatch, "batch \(n) out of 1...\(maxBatch)")
         if spec.relu { reluBackward(activation: output, gradient: outputGradient, count: n * spec.outputs) }
         let dOut = Matrix(outputGradient, rows: n, columns: spec.outputs)
-        columnSums(outputGradient, rows: n, columns: spec.outputs, into: gradients, offset: biasRange.lowerBound)
+        columnSums(outputGradient, rows: n, columns: spec.outputs, into: gradients, offset: biasRange.lowerBound,
+                   accumulate: accumulate)
         gemm(dOut, .transposed, Matrix(input, rows: n, columns: spec.inputs), .none,
-             into: Matrix(gradients, offset: weightRange.lowerBound, rows: spec.outputs, columns: spec.inputs))
+             into: Matrix(gradients, offset: weightRange.lowerBound, rows: spec.outputs, columns: spec.inputs),
+             beta: accumulate ? 1 : 0)
         gemm(dOut, .none, Matrix(parameters, offset: weightRange.lowerBound, rows: spec.outputs, columns: spec.inputs), .none,
              into: Matrix(inputGradient, rows: n, columns: spec.inputs))
     }
