@@ -20,6 +20,9 @@ public func gemm(_ a: Matrix, _ transA: Transpose = .none,
     let opA = GEMMOperand(a, transA), opB = GEMMOperand(b, transB)
     if gemmPrefersDot(m: m, n: n, k: k, opA, opB) {
         dotGEMM(opA, opB, c: cBase, ldc: c.stride, m: m, n: n, k: k, alpha: alpha, beta: beta)
+    } else if gemmPrefersDotWithBTransposed(m: m, n: n, k: k, opA, opB) {
+        dotGEMMTransposingB(opA, opB, c: cBase, ldc: c.stride, m: m, n: n, k: k,
+                            alpha: alpha, beta: beta)
     } else {
         blockedGEMM(opA, opB, c: cBase, ldc: c.stride, m: m, n: n, k: k, alpha: alpha, beta: beta,
                     kernel: gemmKernel(m: m, n: n))

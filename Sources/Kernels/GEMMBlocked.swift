@@ -22,6 +22,12 @@ struct GEMMOperand {
         transposed = trans == .transposed
     }
 
+    init(base: UnsafeMutablePointer<Float>, ld: Int, transposed: Bool) {
+        self.base = base
+        self.ld = ld
+        self.transposed = transposed
+    }
+
     /// Element (r, c) of op(X).
     @inline(__always) subscript(r: Int, c: Int) -> Float {
         transposed ? base[c * ld + r] : base[r * ld + c]

@@ -19,6 +19,29 @@ func gemmPrefersDot(m: Int, n: Int, k: Int, _ a: GEMMOperand, _ b: GEMMOperand) 
     !a.transposed && b.transposed && k >= 256 && k >= 4 * max(m, n) && m + n <= 512
 }
 
+/// Whether C = A·B with few columns is better done as A·(Bᵀ)ᵀ by `dotGEMM`, after copying B
+/// transposed: dense layers at small batch (128×8×1600 ran at ≈ 30 GFLOP/s blocked, where
+/// packing A, a transpose of m·k elements, outweighs the arithmetic; copying B moves only n·k).
+/// Short k loses to the scalar k % 16 tail of the dot kernel (64×32×300 ran at ≈ 39).
+func gemmPrefersDotWithBTransposed(m: Int, n: Int, k: Int, _ a: GEMMOperand,
+                                   _ b: GEMMOperand) -> Bool {
+    !a.transposed && !b.transposed && n <= 32 && k >= 1024 && m >= 2 * n
+}
+
+/// C ← α·A·B + β·C through `dotGEMM` on a transposed copy of B (k×n, n small); m, n, k > 0.
+func dotGEMMTransposingB(_ a: GEMMOperand, _ b: GEMMOperand, c: UnsafeMutablePointer<Float>,
+                         ldc: Int, m: Int, n: Int, k: Int, alpha: Float, beta: Float) {
+    // bt (n, k) = Bᵀ
+    let bt = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
+    defer { bt.deallocate() }
+    for p in 0..<k {
+        let row = b.base + p * b.ld
+        for j in 0..<n { bt[j * k + p] = row[j] }
+    }
+    dotGEMM(a, GEMMOperand(base: bt, ld: k, transposed: true), c: c, ldc: ldc,
+            m: m, n: n, k: k, alpha: alpha, beta: beta)
+}
+
 /// C ← α·A·Bᵀ + β·C with A m×k and B n×k read in place; m, n, k > 0.
 func dotGEMM(_ a: GEMMOperand, _ b: GEMMOperand, c: UnsafeMutablePointer<Float>, ldc: Int,
              m: Int, n: Int, k: Int, alpha: Float, beta: Float) {

@@ -62,6 +62,8 @@ let gemmKernelWide = GEMMKernel(mr: 8, nr: 48, relativeCost: 1, run: gemmKernel8
 let gemmKernelTall = GEMMKernel(mr: 12, nr: 32, relativeCost: 1.1, run: gemmKernel12x32)
 // The same register budget, shaped for C with few rows (conv layers with 4 output channels).
 let gemmKernelFlat = GEMMKernel(mr: 4, nr: 96, relativeCost: 1.1, run: gemmKernel4x96)
+// The same register budget, for C with few columns (dense layers at batch 8).
+let gemmKernelNarrow = GEMMKernel(mr: 48, nr: 8, relativeCost: 1.2, run: gemmKernel48x8)
 #else
 // 12 accumulators + 3 B vectors + 1 broadcast = the 16 ymm registers. Few broadcasts per FMA
 // matter on Zen 4: a 6×16 tile (6 broadcasts per 12 FMAs) ran at ≈ 40 GFLOP/s at 512³, this
@@ -69,10 +71,12 @@ let gemmKernelFlat = GEMMKernel(mr: 4, nr: 96, relativeCost: 1.1, run: gemmKerne
 let gemmKernelWide = GEMMKernel(mr: 4, nr: 24, relativeCost: 1, run: gemmKernel4x24)
 let gemmKernelTall = gemmKernelWide
 let gemmKernelFlat = gemmKernelWide
+// 12 accumulators down 24 rows of 4 columns, for C with few columns (dense layers at batch 8).
+let gemmKernelNarrow = GEMMKernel(mr: 24, nr: 4, relativeCost: 1.2, run: gemmKernel24x4)
 #endif
 
 /// The kernels `gemm` chooses from, preferred first when they waste the same padding.
-let gemmKernels = [gemmKernelWide, gemmKernelTall, gemmKernelFlat]
+let gemmKernels = [gemmKernelWide, gemmKernelTall, gemmKernelFlat, gemmKernelNarrow]
 
 #if TS_AVX512
 /// C[8×48] ← α·Σₚ a[p]⊗b[p] + β·C over `kc` steps: `a` packed 8 floats per step,
@@ -266,6 +270,82 @@ func gemmKernel4x96(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Flo
     gemmUpdate(c + 3 * ldc + 80, c3_5, alpha, beta)
 }
 
+/// C[48×8] ← α·Σₚ a[p]⊗b[p] + β·C over `kc` steps, for C with few columns: the
+/// accumulators run down the columns (48 packed floats of `a` per step), each b[p] value is
+/// broadcast, and the tile goes out through a column-major scratch at the end.
+@inline(never)
+func gemmKernel48x8(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ ldb: Int,
+                    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float) {
+    var c0_0 = GEMMVector(); var c1_0 = GEMMVector(); var c2_0 = GEMMVector()
+    var c0_1 = GEMMVector(); var c1_1 = GEMMVector(); var c2_1 = GEMMVector()
+    var c0_2 = GEMMVector(); var c1_2 = GEMMVector(); var c2_2 = GEMMVector()
+    var c0_3 = GEMMVector(); var c1_3 = GEMMVector(); var c2_3 = GEMMVector()
+    var c0_4 = GEMMVector(); var c1_4 = GEMMVector(); var c2_4 = GEMMVector()
+    var c0_5 = GEMMVector(); var c1_5 = GEMMVector(); var c2_5 = GEMMVector()
+    var c0_6 = GEMMVector(); var c1_6 = GEMMVector(); var c2_6 = GEMMVector()
+    var c0_7 = GEMMVector(); var c1_7 = GEMMVector(); var c2_7 = GEMMVector()
+    var pa = a, pb = b
+    for _ in 0..<kc {
+        let a0 = gemmLoad(pa + 0)
+        let a1 = gemmLoad(pa + 16)
+        let a2 = gemmLoad(pa + 32)
+        let b0 = GEMMVector(repeating: pb[0])
+        gemmFMA(&c0_0, a0, b0); gemmFMA(&c1_0, a1, b0); gemmFMA(&c2_0, a2, b0)
+        let b1 = GEMMVector(repeating: pb[1])
+        gemmFMA(&c0_1, a0, b1); gemmFMA(&c1_1, a1, b1); gemmFMA(&c2_1, a2, b1)
+        let b2 = GEMMVector(repeating: pb[2])
+        gemmFMA(&c0_2, a0, b2); gemmFMA(&c1_2, a1, b2); gemmFMA(&c2_2, a2, b2)
+        let b3 = GEMMVector(repeating: pb[3])
+        gemmFMA(&c0_3, a0, b3); gemmFMA(&c1_3, a1, b3); gemmFMA(&c2_3, a2, b3)
+        let b4 = GEMMVector(repeating: pb[4])
+        gemmFMA(&c0_4, a0, b4); gemmFMA(&c1_4, a1, b4); gemmFMA(&c2_4, a2, b4)
+        let b5 = GEMMVector(repeating: pb[5])
+        gemmFMA(&c0_5, a0, b5); gemmFMA(&c1_5, a1, b5); gemmFMA(&c2_5, a2, b5)
+        let b6 = GEMMVector(repeating: pb[6])
+        gemmFMA(&c0_6, a0, b6); gemmFMA(&c1_6, a1, b6); gemmFMA(&c2_6, a2, b6)
+        let b7 = GEMMVector(repeating: pb[7])
+        gemmFMA(&c0_7, a0, b7); gemmFMA(&c1_7, a1, b7); gemmFMA(&c2_7, a2, b7)
+        pa += 48
+        pb += ldb
+    }
+    // scratch (8, 48): column j of the tile
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 384) { scratch in
+        guard let t = scratch.baseAddress else { return }
+        let raw = UnsafeMutableRawPointer(t)
+        raw.storeBytes(of: c0_0, toByteOffset: 0, as: GEMMVector.self)
+        raw.storeBytes(of: c1_0, toByteOffset: 64, as: GEMMVector.self)
+        raw.storeBytes(of: c2_0, toByteOffset: 128, as: GEMMVector.self)
+        raw.storeBytes(of: c0_1, toByteOffset: 192, as: GEMMVector.self)
+        raw.storeBytes(of: c1_1, toByteOffset: 256, as: GEMMVector.self)
+        raw.storeBytes(of: c2_1, toByteOffset: 320, as: GEMMVector.self)
+        raw.storeBytes(of: c0_2, toByteOffset: 384, as: GEMMVector.self)
+        raw.storeBytes(of: c1_2, toByteOffset: 448, as: GEMMVector.self)
+        raw.storeBytes(of: c2_2, toByteOffset: 512, as: GEMMVector.self)
+        raw.storeBytes(of: c0_3, toByteOffset: 576, as: GEMMVector.self)
+        raw.storeBytes(of: c1_3, toByteOffset: 640, as: GEMMVector.self)
+        raw.storeBytes(of: c2_3, toByteOffset: 704, as: GEMMVector.self)
+        raw.storeBytes(of: c0_4, toByteOffset: 768, as: GEMMVector.self)
+        raw.storeBytes(of: c1_4, toByteOffset: 832, as: GEMMVector.self)
+        raw.storeBytes(of: c2_4, toByteOffset: 896, as: GEMMVector.self)
+        raw.storeBytes(of: c0_5, toByteOffset: 960, as: GEMMVector.self)
+        raw.storeBytes(of: c1_5, toByteOffset: 1024, as: GEMMVector.self)
+        raw.storeBytes(of: c2_5, toByteOffset: 1088, as: GEMMVector.self)
+        raw.storeBytes(of: c0_6, toByteOffset: 1152, as: GEMMVector.self)
+        raw.storeBytes(of: c1_6, toByteOffset: 1216, as: GEMMVector.self)
+        raw.storeBytes(of: c2_6, toByteOffset: 1280, as: GEMMVector.self)
+        raw.storeBytes(of: c0_7, toByteOffset: 1344, as: GEMMVector.self)
+        raw.storeBytes(of: c1_7, toByteOffset: 1408, as: GEMMVector.self)
+        raw.storeBytes(of: c2_7, toByteOffset: 1472, as: GEMMVector.self)
+        for r in 0..<48 {
+            let row = c + r * ldc
+            for j in 0..<8 {
+                let value = alpha * t[j * 48 + r]
+                row[j] = beta == 0 ? value : value + beta * row[j]
+            }
+        }
+    }
+}
+
 #else
 
 /// C[4×24] ← α·Σₚ a[p]⊗b[p] + β·C over `kc` steps: `a` packed 4 floats per step,
@@ -305,6 +385,58 @@ func gemmKernel4x24(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Flo
     gemmUpdate(c + 3 * ldc + 0, c3_0, alpha, beta)
     gemmUpdate(c + 3 * ldc + 8, c3_1, alpha, beta)
     gemmUpdate(c + 3 * ldc + 16, c3_2, alpha, beta)
+}
+
+/// C[24×4] ← α·Σₚ a[p]⊗b[p] + β·C over `kc` steps, for C with few columns: the
+/// accumulators run down the columns (24 packed floats of `a` per step), each b[p] value is
+/// broadcast, and the tile goes out through a column-major scratch at the end.
+@inline(never)
+func gemmKernel24x4(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ ldb: Int,
+                    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float) {
+    var c0_0 = GEMMVector(); var c1_0 = GEMMVector(); var c2_0 = GEMMVector()
+    var c0_1 = GEMMVector(); var c1_1 = GEMMVector(); var c2_1 = GEMMVector()
+    var c0_2 = GEMMVector(); var c1_2 = GEMMVector(); var c2_2 = GEMMVector()
+    var c0_3 = GEMMVector(); var c1_3 = GEMMVector(); var c2_3 = GEMMVector()
+    var pa = a, pb = b
+    for _ in 0..<kc {
+        let a0 = gemmLoad(pa + 0)
+        let a1 = gemmLoad(pa + 8)
+        let a2 = gemmLoad(pa + 16)
+        let b0 = GEMMVector(repeating: pb[0])
+        gemmFMA(&c0_0, a0, b0); gemmFMA(&c1_0, a1, b0); gemmFMA(&c2_0, a2, b0)
+        let b1 = GEMMVector(repeating: pb[1])
+        gemmFMA(&c0_1, a0, b1); gemmFMA(&c1_1, a1, b1); gemmFMA(&c2_1, a2, b1)
+        let b2 = GEMMVector(repeating: pb[2])
+        gemmFMA(&c0_2, a0, b2); gemmFMA(&c1_2, a1, b2); gemmFMA(&c2_2, a2, b2)
+        let b3 = GEMMVector(repeating: pb[3])
+        gemmFMA(&c0_3, a0, b3); gemmFMA(&c1_3, a1, b3); gemmFMA(&c2_3, a2, b3)
+        pa += 24
+        pb += ldb
+    }
+    // scratch (4, 24): column j of the tile
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 96) { scratch in
+        guard let t = scratch.baseAddress else { return }
+        let raw = UnsafeMutableRawPointer(t)
+        raw.storeBytes(of: c0_0, toByteOffset: 0, as: GEMMVector.self)
+        raw.storeBytes(of: c1_0, toByteOffset: 32, as: GEMMVector.self)
+        raw.storeBytes(of: c2_0, toByteOffset: 64, as: GEMMVector.self)
+        raw.storeBytes(of: c0_1, toByteOffset: 96, as: GEMMVector.self)
+        raw.storeBytes(of: c1_1, toByteOffset: 128, as: GEMMVector.self)
+        raw.storeBytes(of: c2_1, toByteOffset: 160, as: GEMMVector.self)
+        raw.storeBytes(of: c0_2, toByteOffset: 192, as: GEMMVector.self)
+        raw.storeBytes(of: c1_2, toByteOffset: 224, as: GEMMVector.self)
+        raw.storeBytes(of: c2_2, toByteOffset: 256, as: GEMMVector.self)
+        raw.storeBytes(of: c0_3, toByteOffset: 288, as: GEMMVector.self)
+        raw.storeBytes(of: c1_3, toByteOffset: 320, as: GEMMVector.self)
+        raw.storeBytes(of: c2_3, toByteOffset: 352, as: GEMMVector.self)
+        for r in 0..<24 {
+            let row = c + r * ldc
+            for j in 0..<4 {
+                let value = alpha * t[j * 24 + r]
+                row[j] = beta == 0 ? value : value + beta * row[j]
+            }
+        }
+    }
 }
 
 #endif
