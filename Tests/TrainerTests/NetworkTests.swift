@@ -36,6 +36,14 @@ struct NetworkTests {
         #expect(cnn.denses[0].inputs == 1_600)
     }
 
+    @Test("default slice sizes")
+    func slices() {
+        #expect(Network.defaultSliceSize(for: ModelKind.lenet816.architecture) == 32)
+        #expect(Network.defaultSliceSize(for: ModelKind.cnn3264.architecture) == 16)
+        #expect(Network(model: .lenet816, seed: 1, maxBatch: 8).sliceSize == 8)
+        #expect(Network(model: .cnn3264, seed: 1, maxBatch: 256).convs[1].maxBatch == 16)
+    }
+
     @Test("FLOPs per training step")
     func flops() {
         // lenet-8-16: conv1 fwd + dW 2·(2·8·25·576), conv2 3·(2·16·200·64), dense 3·(2·10·256).
