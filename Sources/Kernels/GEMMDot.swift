@@ -12,11 +12,14 @@ let gemmDotMR = 4, gemmDotNR = 6
 let gemmDotMR = 3, gemmDotNR = 4
 #endif
 
-/// Whether C = A·Bᵀ is better done by `dotGEMM`: a reduction much longer than C is wide or tall,
-/// and few enough rows (m + n) that re-reading them per tile stays cheap. (Packing Bᵀ for the
-/// blocked path is a scalar transpose: 64×288×3872 ran at ≈ 78 GFLOP/s blocked, ≈ 95 here.)
+/// Whether C = A·Bᵀ is better done by `dotGEMM`: few enough rows (m + n) that re-reading them
+/// per tile stays cheap, and either a reduction much longer than C is wide or tall, or so few
+/// rows of C that the blocked path's packing of Bᵀ (a scalar transpose of n·k elements) would
+/// cost more than the m·n·k arithmetic. Measured: 64×288×3872 ran at ≈ 78 GFLOP/s blocked and
+/// ≈ 95 here, 16×200×512 at ≈ 48 and ≈ 70, but 64×288×968 at ≈ 85 and ≈ 74.
 func gemmPrefersDot(m: Int, n: Int, k: Int, _ a: GEMMOperand, _ b: GEMMOperand) -> Bool {
-    !a.transposed && b.transposed && k >= 256 && k >= 4 * max(m, n) && m + n <= 512
+    !a.transposed && b.transposed && k >= 256 && m + n <= 512
+        && (k >= 4 * max(m, n) || (m <= 16 && k >= n))
 }
 
 /// Whether C = A·B with few columns is better done as A·(Bᵀ)ᵀ by `dotGEMM`, after copying B
