@@ -3,7 +3,8 @@
 // MR-tall strips and the micro-kernel sweeps the tiles. All raw-pointer work of GEMM lives in the
 // GEMM*.swift files; the public entry point is `gemm` in GEMM.swift.
 
-/// Depth of one k slice: a packed A strip (MR×KC) stays in L1 while B strips stream from L2.
+/// Depth of one k slice: each B strip (KC×NR, 48 KiB at 256×48) serves every row tile of a block
+/// from L1/L2 while the A strips (MR×KC, 8 KiB) stream from L2.
 let gemmKC = 256
 /// Rows of C per block: the packed A block (MC×KC, 144 KiB at 144×256) sits in L2.
 let gemmMC = 144

@@ -1,7 +1,7 @@
 // GEMM micro-kernels: one register tile of C each, accumulated over a packed strip of A and a
 // strip of B. The bodies are spelled out (one variable per accumulator) because that is what
 // keeps every accumulator in a vector register; loops over an array of accumulators spill.
-// The kernels were written out by a small script from (MR, vectors per row, vector width).
+// They were generated from (rows, vectors per row, vector width) and are kept as plain code.
 
 #if TS_AVX512
 /// The SIMD type of one accumulator: a full AVX-512 register (32 of them).
