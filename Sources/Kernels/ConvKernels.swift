@@ -97,15 +97,17 @@ public func col2im(_ col: Buffer, _ g: ConvGeometry, batch n: Int, into input: B
                  "col2im: buffers too small for batch \(n) of \(g)")
     let src = UnsafePointer(col.base), dst = input.base
     for ic in 0..<g.channels {
-        for s in 0..<n {
-            // One H × W image (at most a few KB) stays in L1 while its KH·KW patch rows add into it.
-            let image = dst + (ic * n + s) * pixels
-            image.update(repeating: 0, count: pixels)
-            for kh in 0..<g.kernelHeight {
-                for kw in 0..<g.kernelWidth {
-                    let row = (ic * g.kernelHeight + kh) * g.kernelWidth + kw
-                    var c = src + row * columns + s * oh * ow
-                    var d = image + kh * g.width + kw
+        // The N images of channel ic (N·H·W floats, in L1 or L2) take the KH·KW column rows one
+        // after the other, each read front to back: the reads stream, the adds stay in cache.
+        // Every input element still sums its (kh, kw) terms in the reference's order.
+        let images = dst + ic * n * pixels
+        images.update(repeating: 0, count: n * pixels)
+        for kh in 0..<g.kernelHeight {
+            for kw in 0..<g.kernelWidth {
+                let row = (ic * g.kernelHeight + kh) * g.kernelWidth + kw
+                var c = src + row * columns
+                for s in 0..<n {
+                    var d = images + s * pixels + kh * g.width + kw
                     for _ in 0..<oh {
                         VectorAccess.add(c, d, ow)
                         c += ow
