@@ -45,7 +45,7 @@ public struct Checkpoint: Codable, Sendable, Equatable {
         self.init(model: network.model, parameters: network.snapshot())
     }
 
-    /// JSON bytes (Float values round-trip exactly).
+    /// JSON bytes (Float values round-trip exactly); throws `EncodingError` for NaN or infinity.
     public func encoded() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

@@ -25,6 +25,7 @@ public final class Network {
     /// Number of samples in the batch loaded last.
     public private(set) var batchSize = 0
 
+    /// The conv stages and dense layers, in order (their workspaces hold up to `sliceSize` samples).
     public let convs: [ConvBlock]
     public let denses: [DenseLayer]
     // input (1, maxBatch, 28, 28): with one channel, N×1×H×W is already channel-major, and any
@@ -76,6 +77,8 @@ public final class Network {
             offset = layer.biasRange.upperBound
         }
         precondition(offset == count, "layer ranges cover \(offset) of \(count) parameters")
+        // Slicing the input batch by sample offset needs a single input channel.
+        precondition(arch.convs.first?.geometry.channels == 1, "the first conv layer must read one channel")
         self.convs = convs
         self.denses = denses
         input = Buffer(count: maxBatch * arch.inputHeight * arch.inputWidth)
