@@ -14,12 +14,12 @@ let gemmDotMR = 3, gemmDotNR = 4
 
 /// Whether C = A·Bᵀ is better done by `dotGEMM`: few enough rows (m + n) that re-reading them
 /// per tile stays cheap, and either a reduction much longer than C is wide or tall, or so few
-/// rows of C that the blocked path's packing of Bᵀ (a scalar transpose of n·k elements) would
-/// cost more than the m·n·k arithmetic. Measured: 64×288×3872 ran at ≈ 78 GFLOP/s blocked and
+/// rows or columns in C that the blocked path's packing of A and Bᵀ (scalar transposes of
+/// (m + n)·k elements) would cost more than the m·n·k arithmetic. Measured: 64×288×3872 ran at ≈ 78 GFLOP/s blocked and
 /// ≈ 95 here, 16×200×512 at ≈ 48 and ≈ 70, but 64×288×968 at ≈ 85 and ≈ 74.
 func gemmPrefersDot(m: Int, n: Int, k: Int, _ a: GEMMOperand, _ b: GEMMOperand) -> Bool {
     !a.transposed && b.transposed && k >= 256 && m + n <= 512
-        && (k >= 4 * max(m, n) || (m <= 16 && k >= n))
+        && (k >= 4 * max(m, n) || (min(m, n) <= 16 && k >= max(m, n)))
 }
 
 /// Whether C = A·B with few columns is better done as A·(Bᵀ)ᵀ by `dotGEMM`, after copying B

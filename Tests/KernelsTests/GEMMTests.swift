@@ -137,6 +137,7 @@ private let transposes: [(Transpose, Transpose)] = [
     checkShape(m: 5, n: 7, k: 4 * 2048 + 9, .none, .transposed, alpha: -2, beta: 0.5, padded: true,
                &rng)
     checkShape(m: 9, n: 13, k: 1000, .none, .transposed, beta: 0, padded: true, &rng)
+    checkShape(m: 70, n: 10, k: 300, .none, .transposed, beta: -1, padded: true, &rng)
     // A·B with few columns goes the same way through a transposed copy of B.
     checkShape(m: 37, n: 8, k: 1100, .none, .none, alpha: 1.5, beta: 0.5, padded: true, &rng)
     checkShape(m: 70, n: 31, k: 1030, .none, .none, &rng)
