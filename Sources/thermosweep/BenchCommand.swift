@@ -7,7 +7,7 @@ import Trainer
 /// `thermosweep bench`: single-thread training throughput and GEMM GFLOP/s on this machine.
 ///
 /// Training rows time what `scripts/bench_reference.py` times for PyTorch: per step, gather a batch
-/// from a pool of 4096 random N(0,1) images (new random order per pass), forward, mean
+/// from a pool of 4096 synthetic 28×28 images (new random order per pass), forward, mean
 /// cross-entropy, backward, plain SGD (η = 0.05). `+thermometer` rows add what the measurement
 /// window adds per step (copy of θ, `Thermometer.record`, a new thermometer every 500 steps);
 /// noise-calibration probes are not included.
@@ -142,7 +142,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func measure(model: ModelKind, batch: Int, thermometer withThermometer: Bool) -> Row {
-        let pool = Self.randomPool(count: 4096)
+        let pool = SyntheticDataset.make(seed: 1, count: 4096)
         let network = Network(model: model, seed: 1, maxBatch: batch)
         let sgd = SGD(config: SGDConfig(learningRate: 0.05), parameterCount: network.parameterCount)
         var sampler = BatchSampler(count: pool.count, batchSize: batch, mode: .shuffle, seed: 2)
@@ -194,15 +194,6 @@ struct BenchCommand: ParsableCommand {
         return Row(model: model.rawValue, batch: batch, mode: withThermometer ? "+thermometer" : "train",
                    images_per_s: rates[rates.count / 2], repetitions: repetitions,
                    spread: [rates[0], rates[rates.count - 1]], cpu_share: share)
-    }
-
-    /// count random N(0,1) 28×28 images with random labels, as the PyTorch reference uses.
-    static func randomPool(count: Int) -> Dataset {
-        var rng = SeededRNG(seed: 1)
-        let images = (0..<(count * 784)).map { _ in Float(rng.normal()) }
-        let labels = (0..<count).map { _ in Int32(rng.int(below: 10)) }
-        return Dataset(name: "random", count: count, rows: 28, columns: 28, classes: 10,
-                       images: images, labels: labels, contentHash: "random")
     }
 
     func cpuSeconds() -> Double {

@@ -5,11 +5,11 @@ import Trainer
 /// Mean, standard deviation, minimum and maximum of all pixels (one pass over a buffer pointer,
 /// so that the 47 M Fashion-MNIST pixels take a second, not ten, in debug builds).
 private func pixelStatistics(_ data: Dataset) -> (mean: Double, std: Double, min: Float, max: Float) {
-    data.images.withUnsafeBufferPointer { pixels in
+    data.pixels.withUnsafeBufferPointer { pixels in
         var sum = 0.0, sumSquares = 0.0
         var low = Float.infinity, high = -Float.infinity
         for i in 0..<pixels.count {
-            let p = pixels[i]
+            let p = Normalization.pixelValues[Int(pixels[i])]
             sum += Double(p)
             sumSquares += Double(p) * Double(p)
             low = min(low, p)
@@ -29,7 +29,7 @@ private func nearestMeanAccuracy(train: Dataset, test: Dataset) -> Double {
     for i in 0..<train.count {
         let c = Int(train.labels[i])
         counts[c] += 1
-        for p in 0..<size { means[c * size + p] += Double(train.images[i * size + p]) }
+        for p in 0..<size { means[c * size + p] += Double(Normalization.pixelValues[Int(train.pixels[i * size + p])]) }
     }
     for c in 0..<train.classes where counts[c] > 0 {
         for p in 0..<size { means[c * size + p] /= Double(counts[c]) }
@@ -40,7 +40,7 @@ private func nearestMeanAccuracy(train: Dataset, test: Dataset) -> Double {
         for c in 0..<test.classes {
             var d = 0.0
             for p in 0..<size {
-                let diff = Double(test.images[i * size + p]) - means[c * size + p]
+                let diff = Double(Normalization.pixelValues[Int(test.pixels[i * size + p])]) - means[c * size + p]
                 d += diff * diff
             }
             if d < bestDistance { bestDistance = d; best = c }
@@ -131,12 +131,12 @@ struct FashionMNISTTests {
         _ = try writeFakeFashionMNIST(in: plainDir, gzip: false)
         let a = try FashionMNIST.load(directory: gzDir.path)
         let b = try FashionMNIST.load(directory: plainDir.path + "/")
-        #expect(a.train.images == b.train.images && a.test.labels == b.test.labels)
+        #expect(a.train.pixels == b.train.pixels && a.test.labels == b.test.labels)
         #expect(a.train.contentHash == b.train.contentHash)
         #expect(a.train.count == 12 && a.test.count == 5 && a.train.rows == 4 && a.train.columns == 3)
         let raw = IDXTestSupport.images(count: 12).payload
         for k in [0, 1, 100, 143] {
-            #expect(a.train.images[k] == (Float(raw[k]) / 255 - Normalization.mean) / Normalization.std)
+            #expect(a.train.image(k / 12)[k % 12] == (Float(raw[k]) / 255 - Normalization.mean) / Normalization.std)
         }
         #expect(a.train.labels == IDXTestSupport.labels(count: 12).payload.map(Int32.init))
     }
@@ -188,12 +188,12 @@ struct FashionMNISTTests {
         let train = try FashionMNIST.load(directory: dir.path).train
         let part = train.subset(3..<7)
         #expect(part.count == 4 && part.rows == 4 && part.columns == 3 && part.classes == 10)
-        #expect(part.images == Array(train.images[(3 * 12)..<(7 * 12)]))
+        #expect(part.pixels == Array(train.pixels[(3 * 12)..<(7 * 12)]))
         #expect(part.labels == Array(train.labels[3..<7]))
         #expect(part.name == "fashion-mnist/train[3..<7]")
         #expect(part.contentHash != train.contentHash && part.contentHash.count == 16)
         #expect(part.contentHash == train.subset(3..<7).contentHash)
-        #expect(train.subset(0..<12).images == train.images)
+        #expect(train.subset(0..<12).pixels == train.pixels)
     }
 }
 
@@ -204,15 +204,15 @@ struct SyntheticTests {
         let a = SyntheticDataset.make(seed: 7, count: 200)
         let b = SyntheticDataset.make(seed: 7, count: 200)
         let c = SyntheticDataset.make(seed: 8, count: 200)
-        #expect(a.images.map(\.bitPattern) == b.images.map(\.bitPattern))
+        #expect(a.pixels == b.pixels)
         #expect(a.labels == b.labels && a.contentHash == b.contentHash)
-        #expect(a.images != c.images && a.contentHash != c.contentHash)
+        #expect(a.pixels != c.pixels && a.contentHash != c.contentHash)
         #expect(a.name == "synthetic/seed=7")
         #expect(a.count == 200 && a.rows == 28 && a.columns == 28 && a.classes == 10)
         #expect(a.labels.allSatisfy { (0..<10).contains($0) })
         // Image i has its own stream: a smaller set is a prefix of a larger one.
         let small = SyntheticDataset.make(seed: 7, count: 50)
-        #expect(small.images == Array(a.images.prefix(50 * 784)) && small.labels == Array(a.labels.prefix(50)))
+        #expect(small.pixels == Array(a.pixels.prefix(50 * 784)) && small.labels == Array(a.labels.prefix(50)))
     }
 
     @Test("the bytes are pinned: a change to the generator must be deliberate")
@@ -240,11 +240,11 @@ struct SyntheticTests {
         #expect(train.count == 300 && test.count == 100)
         #expect(train.contentHash == test.contentHash)
         #expect(train.name == "synthetic/seed=5/train" && test.name == "synthetic/seed=5/test")
-        #expect(Array(train.images.prefix(100 * 784)) != test.images)
+        #expect(Array(train.pixels.prefix(100 * 784)) != test.pixels)
         let whole = SyntheticDataset.make(seed: 5, count: 300)
-        #expect(whole.images != train.images && whole.contentHash != train.contentHash)
+        #expect(whole.pixels != train.pixels && whole.contentHash != train.contentHash)
         let again = SyntheticDataset.makeSplit(seed: 5, trainCount: 300, testCount: 100)
-        #expect(again.train.images == train.images && again.test.labels == test.labels)
+        #expect(again.train.pixels == train.pixels && again.test.labels == test.labels)
         let small = SyntheticDataset.make(seed: 5, count: 10, classes: 3, rows: 8, columns: 12)
         #expect(small.rows == 8 && small.columns == 12 && small.labels.allSatisfy { $0 < 3 })
     }

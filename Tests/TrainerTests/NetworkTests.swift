@@ -5,13 +5,13 @@ import Kernels
 import Testing
 @testable import Trainer
 
-/// `count` random 28×28 images with random labels (pixels ~ N(0, 1) like standardised data).
+/// `count` random 28×28 images (uniform pixel bytes) with random labels.
 func randomDataset(count: Int, seed: UInt64) -> Dataset {
     var rng = SeededRNG(seed: seed)
-    let images = (0..<(count * 784)).map { _ in Float(rng.normal()) }
+    let pixels = (0..<(count * 784)).map { _ in UInt8(rng.int(below: 256)) }
     let labels = (0..<count).map { _ in Int32(rng.int(below: 10)) }
     return Dataset(name: "random/seed=\(seed)", count: count, rows: 28, columns: 28, classes: 10,
-                   images: images, labels: labels, contentHash: "random-\(seed)")
+                   pixels: pixels, labels: labels, contentHash: "random-\(seed)")
 }
 
 @Suite("Network")
@@ -79,7 +79,7 @@ struct NetworkTests {
         let model = ReferenceModel(architecture: arch)
         let n = 2
         let data = randomDataset(count: n, seed: 3)
-        let images = data.images.map(Double.init)
+        let images = (0..<n).flatMap { data.image($0).map(Double.init) }
         let net = Network(model: .lenet48, seed: 5, maxBatch: n)
         // Non-zero biases so their gradients are exercised through every ReLU.
         var p = net.snapshot().map(Double.init)
@@ -125,7 +125,7 @@ struct NetworkTests {
         net.loadBatch(data, indices: indices)
         net.gradients.fill(.nan)
         let (loss, correct) = net.forwardBackward()
-        let images = indices.flatMap { i in data.images[(i * 784)..<((i + 1) * 784)].map(Double.init) }
+        let images = indices.flatMap { i in data.image(i).map(Double.init) }
         let labels = indices.map { data.labels[$0] }
         let reference = ReferenceModel(architecture: kind.architecture)
         let (refLoss, refGrad) = reference.lossAndGradient(parameters: net.snapshot().map(Double.init),

@@ -3,20 +3,24 @@ import Kernels
 import Testing
 @testable import Trainer
 
-/// Ten random class prototypes plus Gaussian noise of standard deviation `noise`.
+/// Ten random class prototypes plus Gaussian noise of standard deviation `noise` (in units of the
+/// prototypes' spread, 40 pixel levels), as pixel bytes.
 func prototypeDataset(count: Int, noise: Double, seed: UInt64) -> Dataset {
     var rng = SeededRNG(seed: seed)
     let prototypes = (0..<(10 * 784)).map { _ in rng.normal() }
-    var images: [Float] = []
-    images.reserveCapacity(count * 784)
+    var pixels: [UInt8] = []
+    pixels.reserveCapacity(count * 784)
     var labels: [Int32] = []
     for _ in 0..<count {
         let label = rng.int(below: 10)
         labels.append(Int32(label))
-        for p in 0..<784 { images.append(Float(prototypes[label * 784 + p] + noise * rng.normal())) }
+        for p in 0..<784 {
+            let level = 128 + 40 * (prototypes[label * 784 + p] + noise * rng.normal())
+            pixels.append(UInt8(min(255, max(0, level.rounded()))))
+        }
     }
     return Dataset(name: "prototypes/seed=\(seed)", count: count, rows: 28, columns: 28, classes: 10,
-                   images: images, labels: labels, contentHash: "prototypes-\(seed)")
+                   pixels: pixels, labels: labels, contentHash: "prototypes-\(seed)")
 }
 
 /// Runs `steps` SGD steps on batches drawn with replacement from `data`.

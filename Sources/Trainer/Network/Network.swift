@@ -112,7 +112,7 @@ public final class Network {
     public func loadBatch(_ data: Dataset, indices: [Int]) {
         checkShape(data)
         precondition(!indices.isEmpty && indices.count <= maxBatch, "batch of \(indices.count) out of 1...\(maxBatch)")
-        gatherRows(data.images, rowLength: data.imageSize, rows: indices, into: input)
+        gatherPixelRows(data.pixels, lookup: Normalization.pixelValues, rowLength: data.imageSize, rows: indices, into: input)
         for (k, i) in indices.enumerated() { labels[k] = data.labels[i] }
         batchSize = indices.count
     }
@@ -122,7 +122,7 @@ public final class Network {
         checkShape(data)
         precondition(!range.isEmpty && range.count <= maxBatch && range.upperBound <= data.count,
                      "batch \(range) out of range for \(data.count) samples and maxBatch \(maxBatch)")
-        copyRows(data.images, rowLength: data.imageSize, range: range, into: input)
+        copyPixelRows(data.pixels, lookup: Normalization.pixelValues, rowLength: data.imageSize, range: range, into: input)
         for (k, i) in range.enumerated() { labels[k] = data.labels[i] }
         batchSize = range.count
     }
