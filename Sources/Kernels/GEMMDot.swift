@@ -1,8 +1,8 @@
-// Dot-product GEMM for C = A·Bᵀ with a long reduction (weight gradients: dW = dY·Xᵀ over all
-// pixels of the batch). Both operands are rows contiguous along k, so the kernel reads them in
-// place, one vector of k per row, and keeps an MR×NR tile of vector partial sums. The blocked
-// path would have to pack Bᵀ with a scalar transpose, which costs about as much as the
-// arithmetic when C is this small.
+// Dot-product GEMM for C = A·Bᵀ with a long reduction (conv weight gradients dW = dY·Colᵀ
+// over all pixels of the batch, dense forward X·Wᵀ). Both operands are rows contiguous along k,
+// so the kernel reads them in place, one vector of k per row, and keeps an MR×NR tile of vector
+// partial sums. The blocked path would have to pack A and Bᵀ with scalar transposes, which cost
+// about as much as the arithmetic when C is this small.
 
 #if TS_AVX512
 /// Rows of A and of B per dot tile: 24 accumulators + 4 A vectors + 1 B vector registers.
@@ -15,8 +15,9 @@ let gemmDotMR = 3, gemmDotNR = 4
 /// Whether C = A·Bᵀ is better done by `dotGEMM`: few enough rows (m + n) that re-reading them
 /// per tile stays cheap, and either a reduction much longer than C is wide or tall, or so few
 /// rows or columns in C that the blocked path's packing of A and Bᵀ (scalar transposes of
-/// (m + n)·k elements) would cost more than the m·n·k arithmetic. Measured: 64×288×3872 ran at ≈ 78 GFLOP/s blocked and
-/// ≈ 95 here, 16×200×512 at ≈ 48 and ≈ 70, but 64×288×968 at ≈ 85 and ≈ 74.
+/// (m + n)·k elements) would cost more than the m·n·k arithmetic. Measured: 64×288×3872 ran at
+/// ≈ 78 GFLOP/s blocked and ≈ 95 here, 16×200×512 at ≈ 48 and ≈ 70, 128×10×256 at ≈ 28 and
+/// ≈ 47, but 64×288×968 at ≈ 85 and ≈ 74.
 func gemmPrefersDot(m: Int, n: Int, k: Int, _ a: GEMMOperand, _ b: GEMMOperand) -> Bool {
     !a.transposed && b.transposed && k >= 256 && m + n <= 512
         && (k >= 4 * max(m, n) || (min(m, n) <= 16 && k >= max(m, n)))

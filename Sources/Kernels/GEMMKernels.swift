@@ -221,10 +221,14 @@ func gemmKernel12x32(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Fl
 @inline(never)
 func gemmKernel4x96(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ ldb: Int,
                     _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float) {
-    var c0_0 = GEMMVector(); var c0_1 = GEMMVector(); var c0_2 = GEMMVector(); var c0_3 = GEMMVector(); var c0_4 = GEMMVector(); var c0_5 = GEMMVector()
-    var c1_0 = GEMMVector(); var c1_1 = GEMMVector(); var c1_2 = GEMMVector(); var c1_3 = GEMMVector(); var c1_4 = GEMMVector(); var c1_5 = GEMMVector()
-    var c2_0 = GEMMVector(); var c2_1 = GEMMVector(); var c2_2 = GEMMVector(); var c2_3 = GEMMVector(); var c2_4 = GEMMVector(); var c2_5 = GEMMVector()
-    var c3_0 = GEMMVector(); var c3_1 = GEMMVector(); var c3_2 = GEMMVector(); var c3_3 = GEMMVector(); var c3_4 = GEMMVector(); var c3_5 = GEMMVector()
+    var c0_0 = GEMMVector(); var c0_1 = GEMMVector(); var c0_2 = GEMMVector()
+    var c0_3 = GEMMVector(); var c0_4 = GEMMVector(); var c0_5 = GEMMVector()
+    var c1_0 = GEMMVector(); var c1_1 = GEMMVector(); var c1_2 = GEMMVector()
+    var c1_3 = GEMMVector(); var c1_4 = GEMMVector(); var c1_5 = GEMMVector()
+    var c2_0 = GEMMVector(); var c2_1 = GEMMVector(); var c2_2 = GEMMVector()
+    var c2_3 = GEMMVector(); var c2_4 = GEMMVector(); var c2_5 = GEMMVector()
+    var c3_0 = GEMMVector(); var c3_1 = GEMMVector(); var c3_2 = GEMMVector()
+    var c3_3 = GEMMVector(); var c3_4 = GEMMVector(); var c3_5 = GEMMVector()
     var pa = a, pb = b
     for _ in 0..<kc {
         let b0 = gemmLoad(pb + 0)
@@ -234,13 +238,17 @@ func gemmKernel4x96(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Flo
         let b4 = gemmLoad(pb + 64)
         let b5 = gemmLoad(pb + 80)
         let a0 = GEMMVector(repeating: pa[0])
-        gemmFMA(&c0_0, a0, b0); gemmFMA(&c0_1, a0, b1); gemmFMA(&c0_2, a0, b2); gemmFMA(&c0_3, a0, b3); gemmFMA(&c0_4, a0, b4); gemmFMA(&c0_5, a0, b5)
+        gemmFMA(&c0_0, a0, b0); gemmFMA(&c0_1, a0, b1); gemmFMA(&c0_2, a0, b2)
+        gemmFMA(&c0_3, a0, b3); gemmFMA(&c0_4, a0, b4); gemmFMA(&c0_5, a0, b5)
         let a1 = GEMMVector(repeating: pa[1])
-        gemmFMA(&c1_0, a1, b0); gemmFMA(&c1_1, a1, b1); gemmFMA(&c1_2, a1, b2); gemmFMA(&c1_3, a1, b3); gemmFMA(&c1_4, a1, b4); gemmFMA(&c1_5, a1, b5)
+        gemmFMA(&c1_0, a1, b0); gemmFMA(&c1_1, a1, b1); gemmFMA(&c1_2, a1, b2)
+        gemmFMA(&c1_3, a1, b3); gemmFMA(&c1_4, a1, b4); gemmFMA(&c1_5, a1, b5)
         let a2 = GEMMVector(repeating: pa[2])
-        gemmFMA(&c2_0, a2, b0); gemmFMA(&c2_1, a2, b1); gemmFMA(&c2_2, a2, b2); gemmFMA(&c2_3, a2, b3); gemmFMA(&c2_4, a2, b4); gemmFMA(&c2_5, a2, b5)
+        gemmFMA(&c2_0, a2, b0); gemmFMA(&c2_1, a2, b1); gemmFMA(&c2_2, a2, b2)
+        gemmFMA(&c2_3, a2, b3); gemmFMA(&c2_4, a2, b4); gemmFMA(&c2_5, a2, b5)
         let a3 = GEMMVector(repeating: pa[3])
-        gemmFMA(&c3_0, a3, b0); gemmFMA(&c3_1, a3, b1); gemmFMA(&c3_2, a3, b2); gemmFMA(&c3_3, a3, b3); gemmFMA(&c3_4, a3, b4); gemmFMA(&c3_5, a3, b5)
+        gemmFMA(&c3_0, a3, b0); gemmFMA(&c3_1, a3, b1); gemmFMA(&c3_2, a3, b2)
+        gemmFMA(&c3_3, a3, b3); gemmFMA(&c3_4, a3, b4); gemmFMA(&c3_5, a3, b5)
         pa += 4
         pb += ldb
     }

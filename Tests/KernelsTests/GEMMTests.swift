@@ -63,7 +63,11 @@ private func checkAgainstReference(_ a: Matrix, _ transA: Transpose, _ b: Matrix
             worst = max(worst, abs(fast[i, j] - slow[i, j]) / bound)
         }
     }
-    #expect(worst <= tolerance, "relative error \(worst) > \(tolerance) for C \(c.rows)x\(c.columns), k \(k), \(transA)/\(transB), α \(alpha), β \(beta)",
+    #expect(worst <= tolerance,
+            """
+            relative error \(worst) > \(tolerance) for C \(c.rows)x\(c.columns), k \(k), \
+            \(transA)/\(transB), α \(alpha), β \(beta)
+            """,
             sourceLocation: sourceLocation)
     // Padding and elements outside the view must be untouched.
     var inside = Set<Int>()
