@@ -5,21 +5,32 @@
 # FMA, `CPU=x86-64` for any x86-64). Names are LLVM's (`swiftc -target-cpu help` lists them).
 CPU ?= skylake-avx512
 SWIFT ?= swift
-BIN := .build/release/thermosweep
+# A build for another CPU belongs in its own folder: make release CPU=haswell BUILD_DIR=.build-haswell
+BUILD_DIR ?= .build
+BIN := $(BUILD_DIR)/release/thermosweep
 APT_PACKAGES := libzmq3-dev zlib1g-dev pkg-config dataset-fashion-mnist
+# Tests also run the binary on an emulated CPU without AVX-512.
+APT_TEST_PACKAGES := qemu-user
 # Target CPUs without FMA: the kernels then multiply and add separately instead of calling fmaf.
 NO_FMA_CPUS := x86-64 core2 nehalem corei7 westmere sandybridge corei7-avx ivybridge core-avx-i
 # Target CPUs with AVX-512 (32 vector registers): the kernels use their wider register tiles.
 AVX512_CPUS := skylake-avx512 skx cascadelake cooperlake icelake-server icelake-client tigerlake \
 	rocketlake sapphirerapids emeraldrapids graniterapids znver4 znver5
-SWIFT_FLAGS := -c release -Xswiftc -target-cpu -Xswiftc $(CPU) -Xcc -DTS_BUILD_CPU=$(CPU) \
+SWIFT_FLAGS := -c release --scratch-path $(BUILD_DIR) -Xswiftc -target-cpu -Xswiftc $(CPU) -Xcc -DTS_BUILD_CPU=$(CPU) \
 	$(if $(filter $(CPU),$(NO_FMA_CPUS)),,-Xswiftc -DTS_FMA) \
 	$(if $(filter $(CPU),$(AVX512_CPUS)),-Xswiftc -DTS_AVX512,)
 
-.PHONY: deps build release test run bench clean
+.PHONY: deps test-deps apt-install build release test run bench check-portable clean
 
 deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+
+test-deps:
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES) $(APT_TEST_PACKAGES)"
+
+# Installs the Debian packages in PACKAGES that are not installed yet.
+apt-install:
+	@missing=""; for p in $(PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -28,12 +39,12 @@ deps:
 	fi
 
 build: deps
-	$(SWIFT) build
+	$(SWIFT) build --scratch-path $(BUILD_DIR)
 
 release: deps
 	$(SWIFT) build $(SWIFT_FLAGS)
 
-test: deps
+test: test-deps
 	$(SWIFT) test $(SWIFT_FLAGS)
 
 run: release
@@ -42,5 +53,9 @@ run: release
 bench: release
 	$(BIN) bench
 
+# The portable build (CPU=haswell) on an emulated Haswell gives the same cell as the default build.
+check-portable: test-deps
+	scripts/check_portable.sh
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-haswell

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Checks the portable build: a binary built for CPU=haswell (AVX2 + FMA, no AVX-512) runs on an
+# emulated Haswell (qemu-user) and gives the same cell as the default AVX-512 build, within float
+# tolerance. Usage: scripts/check_portable.sh   (from the repository root; needs qemu-user)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+make release >/dev/null
+make release CPU=haswell BUILD_DIR=.build-haswell >/dev/null
+cell=(train --model lenet-4-8 --synthetic --synthetic-count 600 --lr 0.1 --batch 16 --seed 3
+      --warm-start-epochs 0.5 --burn-in 30 --measure 60 --calibration-probes 4 --json)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+.build/release/thermosweep "${cell[@]}" > "$tmp/avx512.json"
+timeout 300 qemu-x86_64 -cpu Haswell .build-haswell/release/thermosweep "${cell[@]}" \
+    > "$tmp/haswell.json" 2> "$tmp/qemu.err" || { cat "$tmp/qemu.err" >&2; exit 1; }
+python3 - "$tmp/avx512.json" "$tmp/haswell.json" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+worst = 0.0
+def compare(x, y, path):
+    global worst
+    if isinstance(x, dict):
+        assert x.keys() == y.keys(), f"{path}: keys differ"
+        for k in x:
+            if k not in ("samplesPerSecond", "wallSeconds"):
+                compare(x[k], y[k], f"{path}.{k}")
+    elif isinstance(x, list):
+        assert len(x) == len(y), f"{path}: lengths differ"
+        for i, (u, v) in enumerate(zip(x, y)):
+            compare(u, v, f"{path}[{i}]")
+    elif isinstance(x, float) or isinstance(y, float):
+        rel = abs(x - y) / max(abs(x), abs(y), 1e-30)
+        worst = max(worst, rel)
+        assert rel < 1e-3, f"{path}: {x} vs {y} (relative {rel:.2e})"
+    else:
+        assert x == y, f"{path}: {x!r} vs {y!r}"
+compare(a, b, "cell")
+print(f"portable build (haswell, under qemu) matches the AVX-512 build: worst relative difference {worst:.1e}")
+PY
