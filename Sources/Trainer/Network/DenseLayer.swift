@@ -48,7 +48,8 @@ public final class DenseLayer {
         gemm(dOut, .transposed, Matrix(input, rows: n, columns: spec.inputs), .none,
              into: Matrix(gradients, offset: weightRange.lowerBound, rows: spec.outputs, columns: spec.inputs),
              beta: accumulate ? 1 : 0)
-        gemm(dOut, .none, Matrix(parameters, offset: weightRange.lowerBound, rows: spec.outputs, columns: spec.inputs), .none,
+        let weights = Matrix(parameters, offset: weightRange.lowerBound, rows: spec.outputs, columns: spec.inputs)
+        gemm(dOut, .none, weights, .none,
              into: Matrix(inputGradient, rows: n, columns: spec.inputs))
     }
 }

@@ -102,7 +102,9 @@ public final class Network {
             for i in 0..<biases { parameters[offset + i] = 0 }
             offset += biases
         }
-        for conv in arch.convs { fill(weights: conv.weightCount, fanIn: conv.geometry.patchSize, biases: conv.outChannels) }
+        for conv in arch.convs {
+            fill(weights: conv.weightCount, fanIn: conv.geometry.patchSize, biases: conv.outChannels)
+        }
         for dense in arch.denses { fill(weights: dense.weightCount, fanIn: dense.inputs, biases: dense.outputs) }
     }
 
@@ -112,7 +114,8 @@ public final class Network {
     public func loadBatch(_ data: Dataset, indices: [Int]) {
         checkShape(data)
         precondition(!indices.isEmpty && indices.count <= maxBatch, "batch of \(indices.count) out of 1...\(maxBatch)")
-        gatherPixelRows(data.pixels, lookup: Normalization.pixelValues, rowLength: data.imageSize, rows: indices, into: input)
+        gatherPixelRows(data.pixels, lookup: Normalization.pixelValues, rowLength: data.imageSize, rows: indices,
+                        into: input)
         for (k, i) in indices.enumerated() { labels[k] = data.labels[i] }
         batchSize = indices.count
     }
@@ -122,7 +125,8 @@ public final class Network {
         checkShape(data)
         precondition(!range.isEmpty && range.count <= maxBatch && range.upperBound <= data.count,
                      "batch \(range) out of range for \(data.count) samples and maxBatch \(maxBatch)")
-        copyPixelRows(data.pixels, lookup: Normalization.pixelValues, rowLength: data.imageSize, range: range, into: input)
+        copyPixelRows(data.pixels, lookup: Normalization.pixelValues, rowLength: data.imageSize, range: range,
+                      into: input)
         for (k, i) in range.enumerated() { labels[k] = data.labels[i] }
         batchSize = range.count
     }
@@ -131,7 +135,8 @@ public final class Network {
         precondition(data.rows == architecture.inputHeight && data.columns == architecture.inputWidth
                      && data.classes <= architecture.classes,
                      "data set \(data.name) is \(data.rows)×\(data.columns) with \(data.classes) classes; "
-                     + "\(model.rawValue) needs \(architecture.inputHeight)×\(architecture.inputWidth), ≤ \(architecture.classes)")
+                     + "\(model.rawValue) needs \(architecture.inputHeight)×\(architecture.inputWidth), "
+                     + "≤ \(architecture.classes)")
     }
 
     // MARK: Forward and backward
