@@ -22,10 +22,14 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ", pkgConfig: "libzmq",
+                       providers: [.apt(["libzmq3-dev"])]),
         .target(name: "CPUCheck", path: "Sources/CPUCheck"),
         .target(name: "Kernels", swiftSettings: kernelFlags),
         .target(name: "Trainer", dependencies: ["Kernels", "CZlib"]),
         .target(name: "Thermometer", dependencies: ["Trainer"]),
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        .target(name: "ScalingLaw"),
         .executableTarget(
             name: "thermosweep",
             dependencies: [
@@ -35,6 +39,8 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Kernels"]),
         .testTarget(name: "ThermometerTests", dependencies: ["Thermometer", "Trainer"]),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "ScalingLawTests", dependencies: ["ScalingLaw"]),
         .testTarget(name: "CLITests", dependencies: ["thermosweep"]),
     ]
 )

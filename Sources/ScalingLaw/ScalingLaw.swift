@@ -1,0 +1,1 @@
+// Weighted least squares, bootstrap and hypothesis tests for the scaling law.
