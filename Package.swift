@@ -30,6 +30,7 @@ let package = Package(
         .target(name: "Thermometer", dependencies: ["Trainer"]),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         .target(name: "ScalingLaw"),
+        .target(name: "SweepProtocol"),
         .executableTarget(
             name: "thermosweep",
             dependencies: [
@@ -41,6 +42,7 @@ let package = Package(
         .testTarget(name: "ThermometerTests", dependencies: ["Thermometer", "Trainer"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "ScalingLawTests", dependencies: ["ScalingLaw"]),
+        .testTarget(name: "SweepProtocolTests", dependencies: ["SweepProtocol"]),
         .testTarget(name: "CLITests", dependencies: ["thermosweep"]),
     ]
 )
