@@ -246,27 +246,3 @@ public func referenceSGDStep(parameters: Buffer, gradients: Buffer, velocity: Bu
     }
 }
 
-// MARK: - Batch assembly
-
-/// dst[k × rowLength ..< (k+1) × rowLength] = source[rows[k] × rowLength ...] for each k: gathers
-/// the images of a batch into one buffer.
-public func gatherRows(_ source: [Float], rowLength: Int, rows: [Int], into dst: Buffer) {
-    precondition(dst.count >= rows.count * rowLength, "gatherRows: \(rows.count) rows do not fit \(dst.count)")
-    source.withUnsafeBufferPointer { src in
-        guard let s = src.baseAddress else { return }
-        for (k, r) in rows.enumerated() {
-            precondition(r >= 0 && (r + 1) * rowLength <= src.count, "gatherRows: row \(r) out of range")
-            VectorAccess.copy(s + r * rowLength, dst.base + k * rowLength, rowLength)
-        }
-    }
-}
-
-/// dst[0 ..< range.count × rowLength] = source rows `range` (a contiguous block).
-public func copyRows(_ source: [Float], rowLength: Int, range: Range<Int>, into dst: Buffer) {
-    precondition(range.lowerBound >= 0 && range.upperBound * rowLength <= source.count
-                 && dst.count >= range.count * rowLength, "copyRows: \(range) out of range")
-    source.withUnsafeBufferPointer { src in
-        guard let s = src.baseAddress else { return }
-        dst.base.update(from: s + range.lowerBound * rowLength, count: range.count * rowLength)
-    }
-}

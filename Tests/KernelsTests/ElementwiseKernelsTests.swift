@@ -112,13 +112,18 @@ struct ElementwiseKernelsTests {
         }
     }
 
-    @Test("gather and copy rows")
-    func gather() {
-        let source = (0..<(5 * 7)).map { Float($0) }
-        let dst = Buffer(count: 3 * 7 + 1)
-        gatherRows(source, rowLength: 7, rows: [4, 0, 4], into: dst)
-        #expect(dst.slice(0..<21) == Array(source[28..<35]) + Array(source[0..<7]) + Array(source[28..<35]))
-        copyRows(source, rowLength: 7, range: 1..<4, into: dst)
-        #expect(dst.slice(0..<21) == Array(source[7..<28]))
+    @Test("gather and copy pixel rows through the lookup table", arguments: [1, 7, 17])
+    func gatherPixels(rowLength: Int) {
+        let pixels = (0..<(5 * rowLength)).map { UInt8(($0 * 37 + 11) % 256) }
+        let lookup = (0..<256).map { Float($0) * 0.5 - 3 }
+        let dst = Buffer(count: 3 * rowLength + 2)
+        dst.fill(.nan)
+        gatherPixelRows(pixels, lookup: lookup, rowLength: rowLength, rows: [4, 0, 4], into: dst, offset: 1)
+        #expect(dst.slice(1..<(1 + 3 * rowLength))
+                == referenceGatherPixelRows(pixels, lookup: lookup, rowLength: rowLength, rows: [4, 0, 4]))
+        #expect(dst[0].isNaN && dst[3 * rowLength + 1].isNaN, "nothing outside the rows is written")
+        copyPixelRows(pixels, lookup: lookup, rowLength: rowLength, range: 1..<4, into: dst)
+        #expect(dst.slice(0..<(3 * rowLength))
+                == referenceGatherPixelRows(pixels, lookup: lookup, rowLength: rowLength, rows: [1, 2, 3]))
     }
 }
