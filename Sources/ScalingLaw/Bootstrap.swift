@@ -1,0 +1,123 @@
+/// SplitMix64 (Steele, Lea & Flood 2014): a tiny deterministic generator, written here because the
+/// module has no dependencies and the standard library promises no stable stream.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    /// A generator whose stream is fixed by `seed`.
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform integer in 0..<n by the multiply-high method (bias ≤ n / 2⁶⁴, irrelevant here).
+    public mutating func below(_ n: Int) -> Int {
+        Int(truncatingIfNeeded: next().multipliedFullWidth(by: UInt64(n)).high)
+    }
+
+    /// Uniform double in [0, 1) with 53 random bits.
+    public mutating func uniform() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+}
+
+extension ScalingLaw {
+    /// Why the bootstrap was not made.
+    struct BootstrapUnavailable: Error { var message: String }
+
+    /// The seed bootstrap. A seed is shared by all cells (its warm start), so one draw picks S seed
+    /// indices with replacement and applies that multiset to every cell: cell means, between-seed
+    /// variances and weights are recomputed from it, then the fit is redone. Draws that leave
+    /// fewer than 4 cells or a singular design are counted as failed and left out.
+    static func bootstrap(_ table: CellTable, options: FitOptions)
+        -> Result<BootstrapSummary, BootstrapUnavailable>
+    {
+        let seedCount = table.seeds.count
+        guard seedCount >= 2 else {
+            return .failure(BootstrapUnavailable(
+                message: "only one seed (\(table.seeds.first.map(String.init) ?? "none")): "
+                    + "resampling seeds is impossible, only the analytic intervals exist"))
+        }
+        guard options.bootstrapDraws >= 2 else {
+            return .failure(BootstrapUnavailable(
+                message: "bootstrap disabled (bootstrapDraws = \(options.bootstrapDraws))"))
+        }
+        let m = table.count
+        let uBar = table.lnEta.reduce(0, +) / Double(m)
+        let vBar = table.lnBatch.reduce(0, +) / Double(m)
+        var rng = SplitMix64(seed: options.bootstrapSeed)
+        var aDraws: [Double] = [], bDraws: [Double] = [], cDraws: [Double] = []
+        var gammaDraws: [Double] = []
+        var failed = 0
+        var multiplicity = [Int](repeating: 0, count: seedCount)
+        var design: [Double] = [], zDesign: [Double] = [], y: [Double] = [], w: [Double] = []
+        var etas = Set<Double>(), batches = Set<Int>()
+        for _ in 0..<options.bootstrapDraws {
+            for s in 0..<seedCount { multiplicity[s] = 0 }
+            for _ in 0..<seedCount { multiplicity[rng.below(seedCount)] += 1 }
+            let moments = CellMoments(
+                table, multiplicity: multiplicity,
+                minimumFraction: options.minimumVarianceFraction)
+            design.removeAll(keepingCapacity: true)
+            zDesign.removeAll(keepingCapacity: true)
+            y.removeAll(keepingCapacity: true)
+            w.removeAll(keepingCapacity: true)
+            etas.removeAll(keepingCapacity: true)
+            batches.removeAll(keepingCapacity: true)
+            for i in 0..<m where moments.n[i] > 0 {
+                let u = table.lnEta[i] - uBar, v = table.lnBatch[i] - vBar
+                design += [1, u, v]
+                zDesign += [1, u - v]
+                y.append(moments.mean[i])
+                w.append(1 / moments.variance[i])
+                etas.insert(table.eta[i])
+                batches.insert(table.batchSize[i])
+            }
+            guard y.count >= 4, etas.count >= 2, batches.count >= 2,
+                let fit = weightedLeastSquares(design: design, columns: 3, y: y, w: w)
+            else { failed += 1; continue }
+            aDraws.append(fit.beta[1])
+            bDraws.append(fit.beta[2])
+            cDraws.append(fit.beta[0] - fit.beta[1] * uBar - fit.beta[2] * vBar)
+            // γ's intercept is not reported, so the centring of z does not matter here.
+            if let g = weightedLeastSquares(design: zDesign, columns: 2, y: y, w: w) {
+                gammaDraws.append(g.beta[1])
+            }
+        }
+        guard aDraws.count >= 2 else {
+            return .failure(BootstrapUnavailable(
+                message: "all but \(aDraws.count) of \(options.bootstrapDraws) bootstrap refits "
+                    + "failed (too few cells or a singular design per draw)"))
+        }
+        let level = options.confidenceLevel
+        // Number of multisets of size S from S seeds: C(2S − 1, S).
+        var distinct = 1.0
+        for k in 1...seedCount { distinct *= Double(seedCount + k - 1) / Double(k) }
+        return .success(BootstrapSummary(
+            draws: options.bootstrapDraws, failedDraws: failed, seeds: seedCount,
+            distinctResamples: distinct.rounded(), generatorSeed: options.bootstrapSeed,
+            a: summarize(aDraws, level: level), b: summarize(bDraws, level: level),
+            c: summarize(cDraws, level: level),
+            gamma: gammaDraws.count == aDraws.count ? summarize(gammaDraws, level: level) : nil))
+    }
+
+    /// Mean, SD and percentile interval (linear interpolation between order statistics, R type 7).
+    static func summarize(_ draws: [Double], level: Double) -> BootstrapEstimate {
+        let sorted = draws.sorted()
+        let n = sorted.count
+        let mean = sorted.reduce(0, +) / Double(n)
+        var ss = 0.0
+        for x in sorted { ss += (x - mean) * (x - mean) }
+        func quantile(_ p: Double) -> Double {
+            let h = Double(n - 1) * p
+            let lo = Int(h.rounded(.down)), hi = min(lo + 1, n - 1)
+            return sorted[lo] + (h - Double(lo)) * (sorted[hi] - sorted[lo])
+        }
+        let alpha = (1 - level) / 2
+        return BootstrapEstimate(
+            mean: mean, standardError: (ss / Double(n - 1)).squareRoot(),
+            percentileInterval: Interval(lower: quantile(alpha), upper: quantile(1 - alpha)))
+    }
+}

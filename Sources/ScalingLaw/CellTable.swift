@@ -1,0 +1,220 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The usable observations grouped by cell, flat, plus everything that was excluded and why.
+struct CellTable {
+    /// Per cell: η, |B| and their logarithms.
+    var eta: [Double] = []
+    var batchSize: [Int] = []
+    var lnEta: [Double] = []
+    var lnBatch: [Double] = []
+    /// Observations of cell i are start[i]..<start[i + 1] in the flat arrays below.
+    var start: [Int] = [0]
+    /// Per observation: seed slot (index into `seeds`), ln T, SE(ln T)² (NaN when missing).
+    var slot: [Int] = []
+    var logT: [Double] = []
+    var blockSE2: [Double] = []
+    /// The distinct seed indices, sorted; slots index this.
+    var seeds: [Int] = []
+    var excludedObservations: [ExcludedObservation] = []
+    var excludedCells: [ExcludedCell] = []
+
+    var count: Int { eta.count }
+
+    /// Groups observations by (η, |B|), applies the exclusions, and keeps cell order sorted by
+    /// (η, |B|) so the result does not depend on the input order.
+    init(_ observations: [Observation], options: FitOptions) {
+        struct Key: Hashable, Comparable {
+            var eta: Double, batch: Int
+            static func < (l: Key, r: Key) -> Bool {
+                l.eta != r.eta ? l.eta < r.eta : l.batch < r.batch
+            }
+        }
+        var groups: [Key: [Observation]] = [:]
+        for o in observations {
+            guard o.eta > 0, o.eta.isFinite, o.batchSize > 0 else {
+                excludedObservations.append(ExcludedObservation(o, reason: .invalidCell))
+                continue
+            }
+            groups[Key(eta: o.eta, batch: o.batchSize), default: []].append(o)
+        }
+        var seedSet = Set<Int>()
+        var kept: [(Key, [(seed: Int, y: Double, se2: Double)])] = []
+        for key in groups.keys.sorted() {
+            var usable: [(seed: Int, y: Double, se2: Double)] = []
+            var reasons = Set<ExclusionReason>()
+            var seen = Set<Int>()
+            for o in groups[key, default: []] {
+                let reason: ExclusionReason?
+                if let r = o.exclusion {
+                    reason = r
+                } else if seen.contains(o.seed) {
+                    reason = .duplicateSeed
+                } else if let t = o.temperature {
+                    reason = t > 0 && t.isFinite ? nil : .nonPositiveEstimate
+                } else {
+                    reason = .missingEstimate
+                }
+                seen.insert(o.seed)
+                if let reason {
+                    excludedObservations.append(ExcludedObservation(o, reason: reason))
+                    if reason != .duplicateSeed { reasons.insert(reason) }
+                    continue
+                }
+                let se = o.blockStandardErrorOfLog ?? .nan
+                let se2 = se.isFinite && se >= 0 ? se * se : .nan
+                usable.append((o.seed, log(o.temperature ?? 1), se2))
+            }
+            if usable.isEmpty || (!reasons.isEmpty && options.excludeWholeCellWhenAnySeedExcluded) {
+                for u in usable {
+                    excludedObservations.append(ExcludedObservation(
+                        eta: key.eta, batchSize: key.batch, seed: u.seed,
+                        reason: .otherSeedExcluded))
+                }
+                excludedCells.append(ExcludedCell(
+                    eta: key.eta, batchSize: key.batch, reasons: reasons.sorted(),
+                    excludedSeeds: groups[key, default: []].map(\.seed).sorted()))
+                continue
+            }
+            for u in usable { seedSet.insert(u.seed) }
+            kept.append((key, usable.sorted { $0.seed < $1.seed }))
+        }
+        seeds = seedSet.sorted()
+        var slotOf: [Int: Int] = [:]
+        for (i, s) in seeds.enumerated() { slotOf[s] = i }
+        for (key, usable) in kept {
+            eta.append(key.eta)
+            batchSize.append(key.batch)
+            lnEta.append(log(key.eta))
+            lnBatch.append(log(Double(key.batch)))
+            for u in usable {
+                slot.append(slotOf[u.seed] ?? 0)
+                logT.append(u.y)
+                blockSE2.append(u.se2)
+            }
+            start.append(logT.count)
+        }
+        excludedObservations.sort {
+            ($0.eta, $0.batchSize, $0.seed) < ($1.eta, $1.batchSize, $1.seed)
+        }
+    }
+
+    /// The same table restricted to the cells for which `keep` is true.
+    func subset(_ keep: (Int) -> Bool) -> CellTable {
+        var t = self
+        t.eta = []; t.batchSize = []; t.lnEta = []; t.lnBatch = []
+        t.start = [0]; t.slot = []; t.logT = []; t.blockSE2 = []
+        for i in 0..<count where keep(i) {
+            t.eta.append(eta[i]); t.batchSize.append(batchSize[i])
+            t.lnEta.append(lnEta[i]); t.lnBatch.append(lnBatch[i])
+            for j in start[i]..<start[i + 1] {
+                t.slot.append(slot[j]); t.logT.append(logT[j]); t.blockSE2.append(blockSE2[j])
+            }
+            t.start.append(t.logT.count)
+        }
+        return t
+    }
+}
+
+/// How the cell variances were obtained (reported, so the weighting is never silent).
+public enum WeightingRule: String, Codable, Sendable {
+    /// Every cell has a variance from its seeds and/or block SEs.
+    case cellVariances = "cell-variances"
+    /// Some cells had no variance information and got the median of the others.
+    case someCellsGotMedianVariance = "some-cells-median-variance"
+    /// No variance information anywhere: equal weights (the fit is then an ordinary least squares,
+    /// and only the reduced-χ² covariance is meaningful).
+    case equalWeights = "equal-weights"
+}
+
+/// Cell means of ln T and the variances of those means, for one multiset of seeds.
+struct CellMoments {
+    /// Per cell: number of observations counted (with multiplicity), mean ln T, variance of the
+    /// mean (after floor and fallbacks), the between-seed variance s² (NaN when fewer than 2),
+    /// and the mean block SE² (NaN when none).
+    var n: [Int]
+    var mean: [Double]
+    var variance: [Double]
+    var between: [Double]
+    var block: [Double]
+    var pooledBetween: Double?
+    var rule: WeightingRule
+
+    /// Computes the moments. `multiplicity[slot]` is how often each seed was drawn (nil: once).
+    ///
+    /// Variance of a cell mean, PHYSICS.md "Fit" (with n seeds and block SEs s_b,j):
+    ///     v = s² / n + mean_j(s_b,j²) / n
+    /// s² is the between-seed sample variance of ln T. It already contains the within-window noise
+    /// that the block SEs measure, so the sum counts that noise twice (at most a factor 2 too large
+    /// when seeds differ only by window noise); the default reduced-χ² covariance cancels any
+    /// common factor, and the block term steadies weights that would otherwise rest on a 2-dof
+    /// variance estimate (1/s² with 2 dof has infinite mean).
+    /// One seed: s² is replaced by the pooled between-seed variance Σ(n−1)s² / Σ(n−1) of the cells
+    /// with ≥ 2 seeds; when there are none, v = block SE² alone.
+    /// A cell with no information at all gets the median variance of the others; if no cell has
+    /// any, all weights are equal. Every variance is floored at `minimumFraction` × median.
+    init(_ table: CellTable, multiplicity: [Int]?, minimumFraction: Double) {
+        let m = table.count
+        n = [Int](repeating: 0, count: m)
+        mean = [Double](repeating: 0, count: m)
+        variance = [Double](repeating: .nan, count: m)
+        between = [Double](repeating: .nan, count: m)
+        block = [Double](repeating: .nan, count: m)
+        var pooledSum = 0.0, pooledDof = 0
+        for i in 0..<m {
+            var count = 0, sum = 0.0, blockCount = 0, blockSum = 0.0
+            for j in table.start[i]..<table.start[i + 1] {
+                let k = multiplicity?[table.slot[j]] ?? 1
+                if k == 0 { continue }
+                count += k
+                sum += Double(k) * table.logT[j]
+                let se2 = table.blockSE2[j]
+                if !se2.isNaN { blockCount += k; blockSum += Double(k) * se2 }
+            }
+            n[i] = count
+            guard count > 0 else { continue }
+            let mu = sum / Double(count)
+            mean[i] = mu
+            if blockCount > 0 { block[i] = blockSum / Double(blockCount) }
+            if count >= 2 {
+                var ss = 0.0
+                for j in table.start[i]..<table.start[i + 1] {
+                    let k = multiplicity?[table.slot[j]] ?? 1
+                    let d = table.logT[j] - mu
+                    ss += Double(k) * d * d
+                }
+                between[i] = ss / Double(count - 1)
+                pooledSum += ss
+                pooledDof += count - 1
+            }
+        }
+        pooledBetween = pooledDof > 0 ? pooledSum / Double(pooledDof) : nil
+        var positive: [Double] = []
+        for i in 0..<m where n[i] > 0 {
+            let s2 = n[i] >= 2 ? between[i] : (pooledBetween ?? .nan)
+            let hasBetween = !s2.isNaN, hasBlock = !block[i].isNaN
+            guard hasBetween || hasBlock else { continue }
+            let v = ((hasBetween ? s2 : 0) + (hasBlock ? block[i] : 0)) / Double(n[i])
+            variance[i] = v
+            if v > 0 { positive.append(v) }
+        }
+        guard !positive.isEmpty else {
+            rule = .equalWeights
+            for i in 0..<m where n[i] > 0 { variance[i] = 1 }
+            return
+        }
+        positive.sort()
+        let median = positive.count % 2 == 1
+            ? positive[positive.count / 2]
+            : 0.5 * (positive[positive.count / 2 - 1] + positive[positive.count / 2])
+        rule = .cellVariances
+        let floor = max(minimumFraction, 1e-12) * median
+        for i in 0..<m where n[i] > 0 {
+            if variance[i].isNaN { variance[i] = median; rule = .someCellsGotMedianVariance }
+            variance[i] = max(variance[i], floor)
+        }
+    }
+}

@@ -1,0 +1,103 @@
+/// Why an observation or a cell takes no part in a fit. Open set: callers may use their own words.
+public struct ExclusionReason: RawRepresentable, Hashable, Codable, Sendable, Comparable,
+    CustomStringConvertible
+{
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    /// Shorthand for `init(rawValue:)`.
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+    public static func < (l: Self, r: Self) -> Bool { l.rawValue < r.rawValue }
+
+    /// NaN/Inf, loss above ln 10 after burn-in, or accuracy under 20 % (set by the caller).
+    public static let diverged = ExclusionReason("diverged")
+    /// Failed the stationarity checks (set by the caller).
+    public static let nonStationary = ExclusionReason("non-stationary")
+    /// The estimator is undefined for this group (set by the caller).
+    public static let undefined = ExclusionReason("undefined")
+    /// No temperature estimate was given.
+    public static let missingEstimate = ExclusionReason("missing-estimate")
+    /// T was zero, negative, NaN or infinite, so ln T does not exist.
+    public static let nonPositiveEstimate = ExclusionReason("non-positive-estimate")
+    /// η or |B| not positive and finite.
+    public static let invalidCell = ExclusionReason("invalid-cell")
+    /// A second observation for the same (η, |B|, seed); the first one is kept.
+    public static let duplicateSeed = ExclusionReason("duplicate-seed")
+    /// Usable itself, but another seed of its cell was excluded and the options drop whole cells.
+    public static let otherSeedExcluded = ExclusionReason("other-seed-excluded")
+}
+
+/// One training run: a cell (η, |B|) and a seed, with its temperature estimate.
+public struct Observation: Codable, Sendable, Hashable {
+    /// Learning rate η.
+    public var eta: Double
+    /// Batch size |B|.
+    public var batchSize: Int
+    /// Seed index. Seeds are shared by all cells (each seed has its own warm start), which is why
+    /// the bootstrap resamples seed indices, not observations.
+    public var seed: Int
+    /// The temperature estimate T; nil when missing.
+    public var temperature: Double?
+    /// SE(ln T) from the window's blocks; nil when missing.
+    public var blockStandardErrorOfLog: Double?
+    /// Set by the caller when the run must not be used (`diverged`, `non-stationary`, …).
+    public var exclusion: ExclusionReason?
+
+    /// An observation; `exclusion` nil means the caller considers it usable.
+    public init(eta: Double, batchSize: Int, seed: Int, temperature: Double?,
+                blockStandardErrorOfLog: Double? = nil, exclusion: ExclusionReason? = nil)
+    {
+        self.eta = eta
+        self.batchSize = batchSize
+        self.seed = seed
+        self.temperature = temperature
+        self.blockStandardErrorOfLog = blockStandardErrorOfLog
+        self.exclusion = exclusion
+    }
+}
+
+/// The exponents (a, b) of a null hypothesis T ∝ η^a · |B|^b.
+public struct ExponentPair: Codable, Sendable, Hashable {
+    public var a: Double
+    public var b: Double
+    public init(a: Double, b: Double) { self.a = a; self.b = b }
+    /// The η/|B| law of the diffusion and configurational estimators.
+    public static let etaOverBatch = ExponentPair(a: 1, b: -1)
+}
+
+/// How the parameter covariance is obtained from the weighted fit.
+public enum CovarianceScaling: String, Codable, Sendable {
+    /// (XᵀWX)⁻¹ · χ²/dof, t(dof) intervals and F tests: only the relative weights are trusted.
+    /// Default, because the cell variances are estimated (3 seeds) and conservatively summed; the
+    /// coverage tests (Tests/ScalingLawTests/CoverageTests.swift) show this is the honest choice.
+    case reducedChiSquare
+    /// (XᵀWX)⁻¹ as is, normal intervals and χ² tests: the weights are taken as exact inverse
+    /// variances. Only right when they are; with the default weights it over-covers.
+    case weightsOnly
+}
+
+/// Settings of a scaling-law fit.
+public struct FitOptions: Codable, Sendable, Hashable {
+    /// Number of seed-resampling bootstrap draws (PHYSICS.md: at least 1000).
+    public var bootstrapDraws: Int = 1000
+    /// Seed of the bootstrap's generator; the same seed gives the same intervals.
+    public var bootstrapSeed: UInt64 = 0x7E57_5EED
+    /// Confidence level of every interval.
+    public var confidenceLevel: Double = 0.95
+    /// Null hypothesis of the joint Wald test (the `p` of the summary line).
+    public var expectedExponents: ExponentPair = .etaOverBatch
+    /// See `CovarianceScaling`.
+    public var covariance: CovarianceScaling = .reducedChiSquare
+    /// When one seed of a cell is excluded, drop the whole cell (true) or keep its other seeds.
+    /// Default true: a cell where one seed diverged sits at the stability edge, and its surviving
+    /// seeds are a biased sample (survivors), so the cell is not averaged from them.
+    public var excludeWholeCellWhenAnySeedExcluded: Bool = true
+    /// Floor on a cell's variance as a fraction of the median cell variance, so one cell whose
+    /// seeds agree by chance cannot take all the weight.
+    public var minimumVarianceFraction: Double = 1e-3
+    /// Also refit without the largest-η column and the smallest-|B| row.
+    public var restrictedRefit: Bool = true
+
+    /// Default options.
+    public init() {}
+}
