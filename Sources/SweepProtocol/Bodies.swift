@@ -1,0 +1,458 @@
+// JSON bodies (frame 2) of every command (PROTOCOL.md, "Commands"). Each decodes strictly (no
+// unknown or duplicate keys) and has a `validate()` that both the decoder and the encoder run.
+
+/// Largest job id and attempt number accepted on the wire.
+let maxJobID = 10_000_000
+let maxAttempt = 1_000
+/// Largest step counter or cost (samples) accepted: far above any real job, far below overflow.
+let maxCount = 1 << 50
+
+/// A lease's identity: which job, which attempt. The ACK body; also listed in READY.
+public struct JobRef: Codable, Sendable, Hashable {
+    public var jobId: Int
+    public var attempt: Int
+
+    public init(jobId: Int, attempt: Int) {
+        self.jobId = jobId
+        self.attempt = attempt
+    }
+
+    enum CodingKeys: String, CodingKey { case jobId, attempt }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(CodingKeys.self)
+        jobId = try c.decode(Int.self, forKey: .jobId)
+        attempt = try c.decode(Int.self, forKey: .attempt)
+    }
+
+    func validate(_ prefix: String = "") throws {
+        try Check.int(jobId, prefix + "jobId", 1...maxJobID)
+        try Check.int(attempt, prefix + "attempt", 1...maxAttempt)
+    }
+}
+
+/// A data set a worker has loaded: its canonical name and content hash.
+public struct DatasetOffer: Codable, Sendable, Hashable {
+    /// `fashion-mnist` or `synthetic/seed=1/count=12000` (`DatasetSelection.name`).
+    public var name: String
+    /// Trainer's `contentHash` of the training set (16 hex digits).
+    public var hash: String
+
+    public init(name: String, hash: String) {
+        self.name = name
+        self.hash = hash
+    }
+
+    enum CodingKeys: String, CodingKey { case name, hash }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        hash = try c.decode(String.self, forKey: .hash)
+    }
+
+    func validate(_ prefix: String) throws {
+        try Check.string(name, prefix + "name")
+        try Check.hash(hash, prefix + "hash")
+    }
+}
+
+/// READY, worker → coordinator: who the worker is and what it can run.
+public struct Ready: Codable, Sendable, Equatable {
+    /// Display name, e.g. `node-3/2` (host and local index).
+    public var name: String
+    public var host: String
+    public var pid: Int
+    /// Per-process random nonce (8 hex digits), also part of the routing id.
+    public var nonce: String
+    public var cores: Int
+    /// CPU features the machine has (`avx512f`, `fma`, …).
+    public var cpuFeatures: [String]
+    /// The CPU the binary was compiled for (`skylake-avx512`).
+    public var buildCPU: String
+    /// Binary version, compared for equality with the coordinator's.
+    public var version: String
+    public var datasets: [DatasetOffer]
+    /// Jobs it runs at once.
+    public var slots: Int
+    /// Leases the worker still holds (running, or result not yet ACKed), for re-adoption after a
+    /// coordinator restart; empty on a first connect.
+    public var running: [JobRef]
+
+    public init(name: String, host: String, pid: Int, nonce: String, cores: Int, cpuFeatures: [String],
+                buildCPU: String, version: String, datasets: [DatasetOffer], slots: Int, running: [JobRef] = []) {
+        self.name = name
+        self.host = host
+        self.pid = pid
+        self.nonce = nonce
+        self.cores = cores
+        self.cpuFeatures = cpuFeatures
+        self.buildCPU = buildCPU
+        self.version = version
+        self.datasets = datasets
+        self.slots = slots
+        self.running = running
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, host, pid, nonce, cores, cpuFeatures, buildCPU, version, datasets, slots, running
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        host = try c.decode(String.self, forKey: .host)
+        pid = try c.decode(Int.self, forKey: .pid)
+        nonce = try c.decode(String.self, forKey: .nonce)
+        cores = try c.decode(Int.self, forKey: .cores)
+        cpuFeatures = try c.decode([String].self, forKey: .cpuFeatures)
+        buildCPU = try c.decode(String.self, forKey: .buildCPU)
+        version = try c.decode(String.self, forKey: .version)
+        datasets = try c.decode([DatasetOffer].self, forKey: .datasets)
+        slots = try c.decode(Int.self, forKey: .slots)
+        running = try c.decode([JobRef].self, forKey: .running)
+    }
+
+    func validate() throws {
+        try Check.string(name, "name")
+        try Check.string(host, "host")
+        try Check.int(pid, "pid", 1...Int(Int32.max))
+        try Check.string(nonce, "nonce", maxLength: 64)
+        try Check.int(cores, "cores", 1...65_536)
+        try Check.list(cpuFeatures.count, "cpuFeatures")
+        for (i, feature) in cpuFeatures.enumerated() { try Check.string(feature, "cpuFeatures[\(i)]", maxLength: 64) }
+        try Check.string(buildCPU, "buildCPU", maxLength: 64)
+        try Check.string(version, "version")
+        try Check.list(datasets.count, "datasets", max: 64)
+        for (i, offer) in datasets.enumerated() { try offer.validate("datasets[\(i)].") }
+        try Check.int(slots, "slots", 1...1_024)
+        try Check.list(running.count, "running")
+        for (i, ref) in running.enumerated() { try ref.validate("running[\(i)].") }
+    }
+}
+
+/// WELCOME, coordinator → worker: the worker is admitted; the timing in force.
+public struct Welcome: Codable, Sendable, Equatable {
+    /// The coordinator process's instance nonce; a new one after a restart.
+    public var coordinator: String
+    public var heartbeatMs: Int
+    public var liveness: Int
+    /// Minimum stall window; the coordinator applies max(this, stallStepFactor × median step time).
+    public var stallWindowMs: Int
+    public var stallStepFactor: Int
+
+    public init(coordinator: String, heartbeatMs: Int = TimingDefaults.heartbeatMs,
+                liveness: Int = TimingDefaults.liveness, stallWindowMs: Int = TimingDefaults.stallWindowMinimumMs,
+                stallStepFactor: Int = TimingDefaults.stallStepFactor) {
+        self.coordinator = coordinator
+        self.heartbeatMs = heartbeatMs
+        self.liveness = liveness
+        self.stallWindowMs = stallWindowMs
+        self.stallStepFactor = stallStepFactor
+    }
+
+    enum CodingKeys: String, CodingKey { case coordinator, heartbeatMs, liveness, stallWindowMs, stallStepFactor }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(CodingKeys.self)
+        coordinator = try c.decode(String.self, forKey: .coordinator)
+        heartbeatMs = try c.decode(Int.self, forKey: .heartbeatMs)
+        liveness = try c.decode(Int.self, forKey: .liveness)
+        stallWindowMs = try c.decode(Int.self, forKey: .stallWindowMs)
+        stallStepFactor = try c.decode(Int.self, forKey: .stallStepFactor)
+    }
+
+    func validate() throws {
+        try Check.string(coordinator, "coordinator", maxLength: 64)
+        try Check.int(heartbeatMs, "heartbeatMs", 10...60_000)
+        try Check.int(liveness, "liveness", 1...100)
+        try Check.int(stallWindowMs, "stallWindowMs", 100...86_400_000)
+        try Check.int(stallStepFactor, "stallStepFactor", 1...1_000)
+    }
+}
+
+/// Why a worker was refused.
+public enum RefuseReason: String, Codable, Sendable, CaseIterable {
+    /// Binary version differs from the coordinator's.
+    case version
+    /// No offered data set has the sweep's content hash.
+    case dataset
+    /// The worker's CPU cannot run what the sweep needs.
+    case cpu
+    /// The READY was malformed.
+    case malformed
+    /// The coordinator admits no more workers.
+    case full
+}
+
+/// REFUSE, coordinator → worker: not admitted; the message names both sides' values.
+public struct Refuse: Codable, Sendable, Equatable {
+    public var reason: RefuseReason
+    public var message: String
+
+    public init(reason: RefuseReason, message: String) {
+        self.reason = reason
+        self.message = message
+    }
+
+    /// The refusal of a worker built from another version, naming both versions.
+    public static func versionMismatch(worker: String, coordinator: String) -> Refuse {
+        Refuse(reason: .version,
+               message: "worker version \(worker) differs from coordinator version \(coordinator); "
+                   + "run the same thermosweep binary on every node")
+    }
+
+    /// The refusal of a worker that serves none of the sweep's data.
+    public static func datasetMismatch(offered: [DatasetOffer], needed: DatasetOffer) -> Refuse {
+        let list = offered.isEmpty ? "no data set" : offered.map { "\($0.name) \($0.hash)" }.joined(separator: ", ")
+        return Refuse(reason: .dataset,
+                      message: "worker serves \(list) but the sweep needs \(needed.name) \(needed.hash); "
+                          + "start the worker with the sweep's data files")
+    }
+
+    enum CodingKeys: String, CodingKey { case reason, message }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(CodingKeys.self)
+        reason = try c.decode(RefuseReason.self, forKey: .reason)
+        message = try c.decode(String.self, forKey: .message)
+    }
+
+    func validate() throws {
+        try Check.string(message, "message", maxLength: Wire.maxMessageText)
+    }
+}
+
+/// Progress of one running job in a HEARTBEAT.
+public struct JobProgress: Codable, Sendable, Hashable {
+    public var jobId: Int
+    public var attempt: Int
+    /// Steps done so far over all phases of the job.
+    public var step: Int
+    public var totalSteps: Int
+
+    public init(jobId: Int, attempt: Int, step: Int, totalSteps: Int) {
+        self.jobId = jobId
+        self.attempt = attempt
+        self.step = step
+        self.totalSteps = totalSteps
+    }
+
+    enum CodingKeys: String, CodingKey { case jobId, attempt, step, totalSteps }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(CodingKeys.self)
+        jobId = try c.decode(Int.self, forKey: .jobId)
+        attempt = try c.decode(Int.self, forKey: .attempt)
+        step = try c.decode(Int.self, forKey: .step)
+        totalSteps = try c.decode(Int.self, forKey: .totalSteps)
+    }
+
+    func validate(_ prefix: String) throws {
+        try JobRef(jobId: jobId, attempt: attempt).validate(prefix)
+        try Check.int(totalSteps, prefix + "totalSteps", 0...maxCount)
+        try Check.int(step, prefix + "step", 0...totalSteps)
+    }
+}
+
+/// HEARTBEAT, both ways: the worker lists its running jobs; the coordinator sends none.
+public struct Heartbeat: Codable, Sendable, Equatable {
+    public var jobs: [JobProgress]
+
+    public init(jobs: [JobProgress] = []) { self.jobs = jobs }
+
+    enum CodingKeys: String, CodingKey { case jobs }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(CodingKeys.self)
+        jobs = try c.decode([JobProgress].self, forKey: .jobs)
+    }
+
+    func validate() throws {
+        try Check.list(jobs.count, "jobs", max: 1_024)
+        var seen = Set<Int>()
+        for (i, job) in jobs.enumerated() {
+            try job.validate("jobs[\(i)].")
+            try Check.require(seen.insert(job.jobId).inserted, "jobs[\(i)].jobId", "job \(job.jobId) is listed twice")
+        }
+    }
+}
+
+/// Why a lease was withdrawn.
+public enum CancelReason: String, Codable, Sendable, CaseIterable {
+    /// The lease expired (lost or stalled); the job went back to the queue.
+    case expired
+    /// Another attempt already completed the job.
+    case completed
+    /// The sweep is over.
+    case finished
+}
+
+/// CANCEL, coordinator → worker: stop this attempt and drop its result.
+public struct Cancel: Codable, Sendable, Equatable {
+    public var jobId: Int
+    public var attempt: Int
+    public var reason: CancelReason
+
+    public init(jobId: Int, attempt: Int, reason: CancelReason) {
+        self.jobId = jobId
+        self.attempt = attempt
+        self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey { case jobId, attempt, reason }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(CodingKeys.self)
+        jobId = try c.decode(Int.self, forKey: .jobId)
+        attempt = try c.decode(Int.self, forKey: .attempt)
+        reason = try c.decode(CancelReason.self, forKey: .reason)
+    }
+
+    func validate() throws { try JobRef(jobId: jobId, attempt: attempt).validate() }
+}
+
+/// One worker in a STATUS-REPLY.
+public struct WorkerStatus: Codable, Sendable, Equatable {
+    public var name: String
+    /// Ids of the jobs it holds.
+    public var jobs: [Int]
+
+    public init(name: String, jobs: [Int]) {
+        self.name = name
+        self.jobs = jobs
+    }
+
+    enum CodingKeys: String, CodingKey { case name, jobs }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        jobs = try c.decode([Int].self, forKey: .jobs)
+    }
+
+    func validate(_ prefix: String) throws {
+        try Check.string(name, prefix + "name")
+        try Check.list(jobs.count, prefix + "jobs", max: 1_024)
+        for (i, id) in jobs.enumerated() { try Check.int(id, prefix + "jobs[\(i)]", 1...maxJobID) }
+    }
+}
+
+/// STATUS-REPLY, coordinator → status client: the sweep at a glance.
+public struct StatusReply: Codable, Sendable, Equatable {
+    public var specHash: String
+    public var total: Int
+    public var done: Int
+    public var failed: Int
+    public var running: Int
+    public var queued: Int
+    public var workers: [WorkerStatus]
+    public var uptimeSeconds: Double
+
+    public init(specHash: String, total: Int, done: Int, failed: Int, running: Int, queued: Int,
+                workers: [WorkerStatus], uptimeSeconds: Double) {
+        self.specHash = specHash
+        self.total = total
+        self.done = done
+        self.failed = failed
+        self.running = running
+        self.queued = queued
+        self.workers = workers
+        self.uptimeSeconds = uptimeSeconds
+    }
+
+    enum CodingKeys: String, CodingKey { case specHash, total, done, failed, running, queued, workers, uptimeSeconds }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(CodingKeys.self)
+        specHash = try c.decode(String.self, forKey: .specHash)
+        total = try c.decode(Int.self, forKey: .total)
+        done = try c.decode(Int.self, forKey: .done)
+        failed = try c.decode(Int.self, forKey: .failed)
+        running = try c.decode(Int.self, forKey: .running)
+        queued = try c.decode(Int.self, forKey: .queued)
+        workers = try c.decode([WorkerStatus].self, forKey: .workers)
+        uptimeSeconds = try c.decode(Double.self, forKey: .uptimeSeconds)
+    }
+
+    func validate() throws {
+        try Check.hash(specHash, "specHash")
+        try Check.int(total, "total", 0...maxJobID)
+        try Check.int(done, "done", 0...total)
+        try Check.int(failed, "failed", 0...total)
+        try Check.int(running, "running", 0...total)
+        try Check.int(queued, "queued", 0...total)
+        try Check.require(done + failed + running + queued <= total, "total",
+                          "done + failed + running + queued = \(done + failed + running + queued) exceeds total \(total)")
+        try Check.list(workers.count, "workers")
+        for (i, worker) in workers.enumerated() { try worker.validate("workers[\(i)].") }
+        try Check.double(uptimeSeconds, "uptimeSeconds", 0...1e9)
+    }
+}
+
+/// Error codes of an ERROR reply.
+public enum ErrorCode: String, Codable, Sendable, CaseIterable {
+    /// The peer's message was refused by the decoder; the message says why.
+    case malformed
+    /// The coordinator does not know this peer (e.g. after a restart): send READY.
+    case unknownPeer
+    /// The job id is not part of this sweep.
+    case unknownJob
+    /// The (job, attempt) is not a lease this peer holds.
+    case notLeased
+}
+
+/// ERROR, coordinator → peer: its traffic was refused.
+public struct ErrorReply: Codable, Sendable, Equatable {
+    public var code: ErrorCode
+    public var message: String
+
+    public init(code: ErrorCode, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    enum CodingKeys: String, CodingKey { case code, message }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(CodingKeys.self)
+        code = try c.decode(ErrorCode.self, forKey: .code)
+        message = try c.decode(String.self, forKey: .message)
+    }
+
+    func validate() throws { try Check.string(message, "message", maxLength: Wire.maxMessageText) }
+}
+
+/// BYE, either way: the worker leaves (its leases are released), or the sweep is over.
+public struct Bye: Codable, Sendable, Equatable {
+    public var reason: String
+
+    public init(reason: String) { self.reason = reason }
+
+    enum CodingKeys: String, CodingKey { case reason }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(CodingKeys.self)
+        reason = try c.decode(String.self, forKey: .reason)
+    }
+
+    func validate() throws { try Check.string(reason, "reason", maxLength: Wire.maxMessageText, allowEmpty: true) }
+}
+
+/// STATUS, status client → coordinator: a request; the body is `{}`.
+public struct StatusRequest: Codable, Sendable, Equatable {
+    public init() {}
+
+    public init(from decoder: any Decoder) throws {
+        _ = try decoder.strictContainer(EmptyKeys.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        _ = encoder.container(keyedBy: EmptyKeys.self)
+    }
+
+    func validate() throws {}
+}
+
+/// The keys of an empty object: none.
+enum EmptyKeys: CodingKey {}

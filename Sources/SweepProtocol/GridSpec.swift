@@ -1,0 +1,266 @@
+// The grid of a sweep: its axes, the protocol every cell follows, the data. A database holds one
+// grid; a resume with a different one is refused with `GridSpec.differences` (PROTOCOL.md, "Grid").
+import Foundation
+
+/// A grid spec that cannot be used; the message names the value and what to give instead.
+public struct GridSpecError: Error, Equatable, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// What the jobs of a grid do.
+public enum GridJobKind: String, Codable, Sendable, CaseIterable {
+    /// Warm-start and measure jobs that train.
+    case train
+    /// Jobs that only wait (`trivialMillis`): tests of the distributed machinery.
+    case trivial
+}
+
+/// The measurement protocol of every cell (PHYSICS.md, "Protocol of one cell").
+public struct CellSettings: Codable, Sendable, Hashable {
+    public var momentum: Double
+    /// `iid` or `shuffle`.
+    public var batchMode: String
+    /// nil: max(⌈10/η⌉, 500).
+    public var burnInSteps: Int?
+    /// nil: max(⌈10/η⌉, 500).
+    public var measureSteps: Int?
+    public var calibrationProbes: Int
+    public var probeBatchSize: Int
+
+    public init(momentum: Double = 0, batchMode: String = "iid", burnInSteps: Int? = nil, measureSteps: Int? = nil,
+                calibrationProbes: Int = 16, probeBatchSize: Int = 32) {
+        self.momentum = momentum
+        self.batchMode = batchMode
+        self.burnInSteps = burnInSteps
+        self.measureSteps = measureSteps
+        self.calibrationProbes = calibrationProbes
+        self.probeBatchSize = probeBatchSize
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case momentum, batchMode, burnInSteps, measureSteps, calibrationProbes, probeBatchSize
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(CodingKeys.self)
+        momentum = try c.decode(Double.self, forKey: .momentum)
+        batchMode = try c.decode(String.self, forKey: .batchMode)
+        burnInSteps = try c.decodeIfPresent(Int.self, forKey: .burnInSteps)
+        measureSteps = try c.decodeIfPresent(Int.self, forKey: .measureSteps)
+        calibrationProbes = try c.decode(Int.self, forKey: .calibrationProbes)
+        probeBatchSize = try c.decode(Int.self, forKey: .probeBatchSize)
+    }
+}
+
+/// A sweep's grid: η × |B| × seeds, and everything that makes its results what they are.
+public struct GridSpec: Codable, Sendable, Hashable {
+    /// `FormatTag.grid`.
+    public var format: String
+    public var model: String
+    public var learningRates: [Double]
+    public var batchSizes: [Int]
+    /// Number of seeds; seed index s = 1…seeds trains with seed gridSeed + s.
+    public var seeds: Int
+    public var gridSeed: UInt64
+    public var jobKind: GridJobKind
+    public var dataset: DatasetSelection
+    /// The training set's content hash the sweep needs (filled in by `sweep` after loading the
+    /// data); nil accepts any.
+    public var datasetHash: String?
+    public var warmStart: WarmStartSettings
+    public var cell: CellSettings
+    /// Duration of one trivial job.
+    public var trivialMillis: Int
+
+    /// The physics default grid: η ∈ {0.0125 … 0.2} × |B| ∈ {8 … 128}, factor 2 on both axes.
+    public static let defaultLearningRates = [0.0125, 0.025, 0.05, 0.1, 0.2]
+    public static let defaultBatchSizes = [8, 16, 32, 64, 128]
+
+    public init(model: String = "lenet-8-16", learningRates: [Double] = GridSpec.defaultLearningRates,
+                batchSizes: [Int] = GridSpec.defaultBatchSizes, seeds: Int = 3, gridSeed: UInt64 = 0,
+                jobKind: GridJobKind = .train, dataset: DatasetSelection = .fashionMNIST(),
+                datasetHash: String? = nil, warmStart: WarmStartSettings = WarmStartSettings(),
+                cell: CellSettings = CellSettings(), trivialMillis: Int = 200) {
+        format = FormatTag.grid
+        self.model = model
+        self.learningRates = learningRates
+        self.batchSizes = batchSizes
+        self.seeds = seeds
+        self.gridSeed = gridSeed
+        self.jobKind = jobKind
+        self.dataset = dataset
+        self.datasetHash = datasetHash
+        self.warmStart = warmStart
+        self.cell = cell
+        self.trivialMillis = trivialMillis
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case format, model, learningRates, batchSizes, seeds, gridSeed, jobKind, dataset, datasetHash, warmStart,
+             cell, trivialMillis
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.strictContainer(CodingKeys.self)
+        format = try c.decode(String.self, forKey: .format)
+        model = try c.decode(String.self, forKey: .model)
+        learningRates = try c.decode([Double].self, forKey: .learningRates)
+        batchSizes = try c.decode([Int].self, forKey: .batchSizes)
+        seeds = try c.decode(Int.self, forKey: .seeds)
+        gridSeed = try c.decode(UInt64.self, forKey: .gridSeed)
+        jobKind = try c.decode(GridJobKind.self, forKey: .jobKind)
+        dataset = try c.decode(DatasetSelection.self, forKey: .dataset)
+        datasetHash = try c.decodeIfPresent(String.self, forKey: .datasetHash)
+        warmStart = try c.decode(WarmStartSettings.self, forKey: .warmStart)
+        cell = try c.decode(CellSettings.self, forKey: .cell)
+        trivialMillis = try c.decode(Int.self, forKey: .trivialMillis)
+    }
+
+    /// Number of jobs: one per cell and seed, plus one warm start per seed for a train grid.
+    public var jobCount: Int {
+        let cells = learningRates.count * batchSizes.count * seeds
+        return jobKind == .train ? cells + seeds : cells
+    }
+
+    /// Throws a message naming the offending value and what to give instead.
+    public func validate() throws(GridSpecError) {
+        func check(_ ok: Bool, _ message: @autoclosure () -> String) throws(GridSpecError) {
+            if !ok { throw GridSpecError(message()) }
+        }
+        try check(format == FormatTag.grid, "grid format '\(format)' is not \(FormatTag.grid); this build cannot read it.")
+        try check(GridLimits.knownModels.contains(model),
+                  "unknown model '\(model)': choose one of \(GridLimits.knownModels.joined(separator: ", ")).")
+        try check(!learningRates.isEmpty, "no learning rates: give --lr, e.g. 0.0125:0.2:x2.")
+        try check(!batchSizes.isEmpty, "no batch sizes: give --batch, e.g. 8:128:x2.")
+        for lr in learningRates {
+            try check(lr.isFinite && lr > 0 && lr <= 10, "learning rate \(lr) is out of range: give a number in (0, 10].")
+        }
+        for b in batchSizes {
+            try check((1...GridLimits.maxBatchSize).contains(b),
+                      "batch size \(b) is out of range: give 1 to \(GridLimits.maxBatchSize).")
+        }
+        if let lr = firstDuplicate(learningRates) { try check(false, "learning rate \(lr) is listed twice.") }
+        if let b = firstDuplicate(batchSizes) { try check(false, "batch size \(b) is listed twice.") }
+        try check((1...10_000).contains(seeds), "\(seeds) seeds: give 1 to 10000.")
+        try check(gridSeed <= UInt64.max - UInt64(max(seeds, 0)),
+                  "grid seed \(gridSeed) is too large: seeds gridSeed + 1 … gridSeed + \(seeds) would overflow.")
+        let cells = learningRates.count.multipliedReportingOverflow(by: batchSizes.count)
+        let jobs = cells.partialValue.multipliedReportingOverflow(by: seeds)
+        try check(!cells.overflow && !jobs.overflow && jobCount <= GridLimits.maxJobs,
+                  "\(learningRates.count) learning rates × \(batchSizes.count) batch sizes × \(seeds) seeds is too many jobs: "
+                      + "at most \(GridLimits.maxJobs).")
+        try check((0...3_600_000).contains(trivialMillis), "trivial job length \(trivialMillis) ms: give 0 to 3600000.")
+        if let datasetHash {
+            do { try Check.hash(datasetHash, "datasetHash") } catch {
+                throw GridSpecError("data-set hash '\(datasetHash)' is not 16 lowercase hex digits.")
+            }
+        }
+        // The remaining settings are checked as the job spec of one cell, with messages naming them.
+        do {
+            for kind in jobKind == .train ? [JobKind.warmStart, .measure] : [.trivial] {
+                try spec(kind: kind, seedIndex: 1, learningRate: learningRates[0], batchSize: batchSizes[0])
+                    .validate(kind: kind, "")
+            }
+        } catch let failure as FieldFailure {
+            throw GridSpecError("\(failure.field) \(failure.detail).")
+        } catch {
+            throw GridSpecError("\(error)")
+        }
+    }
+
+    /// The same grid with both axes sorted ascending: a grid is a set of cells, so the order the
+    /// user typed them in does not change its identity.
+    public var normalized: GridSpec {
+        var copy = self
+        copy.learningRates.sort()
+        copy.batchSizes.sort()
+        return copy
+    }
+
+    /// Canonical JSON of the normalized spec: sorted keys, no whitespace, shortest round-trip
+    /// numbers. Equal grids give equal bytes.
+    public func canonicalJSON() throws(GridSpecError) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        do {
+            return Array(try encoder.encode(normalized))
+        } catch {
+            throw GridSpecError("the grid cannot be written as JSON: \(error)")
+        }
+    }
+
+    /// FNV-1a-64 of the canonical JSON, 16 hex digits: a short name for the grid. Collisions do
+    /// not matter: the database stores the whole spec and resume compares specs.
+    public func hash() throws(GridSpecError) -> String {
+        FNV1a.hex(try canonicalJSON())
+    }
+
+    /// Reads a spec written by `canonicalJSON()` (or by hand), strictly, and validates it.
+    public static func decode(_ bytes: [UInt8]) throws(GridSpecError) -> GridSpec {
+        let spec: GridSpec
+        do {
+            spec = try JSONDecoder().decode(GridSpec.self, from: Data(bytes))
+        } catch {
+            throw GridSpecError("grid spec refused: \(Message.protocolError(error, command: .job).fieldText)")
+        }
+        try spec.validate()
+        return spec
+    }
+
+    /// The training seed of seed index `s` (1-based).
+    public func trainingSeed(_ seedIndex: Int) -> UInt64 {
+        gridSeed &+ UInt64(seedIndex)
+    }
+
+    /// The job spec of one job of this grid; `learningRate`/`batchSize` nil for a warm start.
+    public func spec(kind: JobKind, seedIndex: Int, learningRate: Double?, batchSize: Int?) -> JobSpec {
+        JobSpec(model: model, seed: trainingSeed(seedIndex),
+                learningRate: kind == .warmStart ? nil : learningRate,
+                batchSize: kind == .warmStart ? nil : batchSize,
+                momentum: cell.momentum, batchMode: cell.batchMode, burnInSteps: cell.burnInSteps,
+                measureSteps: cell.measureSteps, warmStart: warmStart, calibrationProbes: cell.calibrationProbes,
+                probeBatchSize: cell.probeBatchSize, dataset: dataset, datasetHash: datasetHash,
+                trivialMillis: kind == .trivial ? trivialMillis : nil)
+    }
+
+    /// One line per difference, `label: old → new`, labels as the CLI options; empty if equal.
+    public static func differences(_ old: GridSpec, _ new: GridSpec) -> [String] {
+        let before = old.normalized.labelledValues, after = new.normalized.labelledValues
+        var lines: [String] = []
+        for ((label, a), (_, b)) in zip(before, after) where a != b {
+            lines.append("\(label): \(a) → \(b)")
+        }
+        return lines
+    }
+
+    /// Every setting as (CLI label, display text), in a fixed order.
+    var labelledValues: [(String, String)] {
+        func list<T>(_ values: [T]) -> String { "[" + values.map { "\($0)" }.joined(separator: ", ") + "]" }
+        func optional(_ value: Int?) -> String { value.map { "\($0)" } ?? "default" }
+        let data: String
+        switch dataset.kind {
+        case .fashionMNIST: data = "fashion-mnist in \(dataset.directory ?? "?")"
+        case .synthetic: data = "synthetic seed=\(dataset.seed ?? 0) count=\(dataset.count ?? 0)"
+        }
+        return [
+            ("format", format), ("model", model), ("lr", list(learningRates)), ("batch", list(batchSizes)),
+            ("seeds", "\(seeds)"), ("grid-seed", "\(gridSeed)"), ("job-kind", jobKind.rawValue), ("data", data),
+            ("data-hash", datasetHash ?? "any"), ("warm-start-lr", "\(warmStart.learningRate)"),
+            ("warm-start-batch", "\(warmStart.batchSize)"), ("warm-start-epochs", "\(warmStart.epochs)"),
+            ("momentum", "\(cell.momentum)"), ("batch-mode", cell.batchMode), ("burn-in", optional(cell.burnInSteps)),
+            ("measure", optional(cell.measureSteps)), ("calibration-probes", "\(cell.calibrationProbes)"),
+            ("probe-batch", "\(cell.probeBatchSize)"), ("trivial-ms", "\(trivialMillis)"),
+        ]
+    }
+}
+
+extension ProtocolError {
+    /// The field and detail without the tag and command (for errors outside a message).
+    var fieldText: String { field.map { "field '\($0)' \(detail)" } ?? detail }
+}
+
+private func firstDuplicate<T: Hashable>(_ values: [T]) -> T? {
+    var seen = Set<T>()
+    return values.first { !seen.insert($0).inserted }
+}

@@ -1,0 +1,230 @@
+// One message ↔ its frames: `[TSW1] [COMMAND] [JSON body] [attachment …]` (PROTOCOL.md, "Frames").
+// The decoder refuses anything that is not exactly a valid message, with a typed error; it never
+// traps, whatever the bytes. The encoder runs the same checks, so nothing leaves that a peer
+// would refuse.
+import Foundation
+
+/// A protocol message: one case per command.
+public enum Message: Sendable, Equatable {
+    case ready(Ready)
+    case welcome(Welcome)
+    case refuse(Refuse)
+    case heartbeat(Heartbeat)
+    case job(Job)
+    case result(JobResult)
+    case ack(JobRef)
+    case cancel(Cancel)
+    case status(StatusRequest)
+    case statusReply(StatusReply)
+    case error(ErrorReply)
+    case bye(Bye)
+
+    public var command: Command {
+        switch self {
+        case .ready: return .ready
+        case .welcome: return .welcome
+        case .refuse: return .refuse
+        case .heartbeat: return .heartbeat
+        case .job: return .job
+        case .result: return .result
+        case .ack: return .ack
+        case .cancel: return .cancel
+        case .status: return .status
+        case .statusReply: return .statusReply
+        case .error: return .error
+        case .bye: return .bye
+        }
+    }
+
+    private static let tagBytes = Array(Wire.versionTag.utf8)
+
+    /// The frames of this message; throws if a field is out of range (the receiver would refuse it).
+    public func encode() throws(ProtocolError) -> [[UInt8]] {
+        let command = self.command
+        do {
+            let body: [UInt8]
+            var attachments: [[UInt8]] = []
+            switch self {
+            case .ready(let b): try b.validate(); body = try Self.json(b)
+            case .welcome(let b): try b.validate(); body = try Self.json(b)
+            case .refuse(let b): try b.validate(); body = try Self.json(b)
+            case .heartbeat(let b): try b.validate(); body = try Self.json(b)
+            case .job(let b):
+                try b.validate()
+                try Check.require(b.attachments.count == b.attachmentCount, "checkpoint",
+                                  "a \(b.kind.rawValue) job carries \(b.attachmentCount) checkpoint frames")
+                body = try Self.json(b)
+                attachments = b.attachments
+            case .result(let b):
+                try b.validate()
+                body = try Self.json(b)
+                attachments = b.attachments
+                if let result = b.result { try checkResultRecord(result, kind: b.kind) }
+            case .ack(let b): try b.validate(); body = try Self.json(b)
+            case .cancel(let b): try b.validate(); body = try Self.json(b)
+            case .status(let b): body = try Self.json(b)
+            case .statusReply(let b): try b.validate(); body = try Self.json(b)
+            case .error(let b): try b.validate(); body = try Self.json(b)
+            case .bye(let b): try b.validate(); body = try Self.json(b)
+            }
+            return [Self.tagBytes, Array(command.rawValue.utf8), body] + attachments
+        } catch {
+            throw Self.protocolError(error, command: command)
+        }
+    }
+
+    /// The message in `frames` (routing id already removed), or the reason it is refused.
+    public static func decode(_ frames: [[UInt8]]) throws(ProtocolError) -> Message {
+        guard frames.count >= 3 else {
+            throw ProtocolError(.tooFewFrames, "\(frames.count) frames; every message has at least 3 (tag, command, body)")
+        }
+        guard frames[0] == tagBytes else {
+            throw ProtocolError(.wrongVersion, "protocol tag '\(printable(frames[0]))'; this build speaks \(Wire.versionTag)")
+        }
+        guard let name = String(validating: frames[1], as: UTF8.self), let command = Command(rawValue: name) else {
+            throw ProtocolError(.unknownCommand, "unknown command '\(printable(frames[1]))'")
+        }
+        let body = frames[2]
+        guard body.count <= Wire.maxBodySize else {
+            throw ProtocolError(.frameTooLarge, command: command,
+                                "body of \(body.count) bytes; the limit is \(Wire.maxBodySize)")
+        }
+        guard String(validating: body, as: UTF8.self) != nil else {
+            throw ProtocolError(.badUTF8, command: command, "body is not valid UTF-8")
+        }
+        let attachments = frames[3...]
+        do {
+            let message: Message
+            var expected = 0
+            switch command {
+            case .ready: message = .ready(try decodeBody(body))
+            case .welcome: message = .welcome(try decodeBody(body))
+            case .refuse: message = .refuse(try decodeBody(body))
+            case .heartbeat: message = .heartbeat(try decodeBody(body))
+            case .ack: message = .ack(try decodeBody(body))
+            case .cancel: message = .cancel(try decodeBody(body))
+            case .status: message = .status(try decodeBody(body))
+            case .statusReply: message = .statusReply(try decodeBody(body))
+            case .error: message = .error(try decodeBody(body))
+            case .bye: message = .bye(try decodeBody(body))
+            case .job:
+                var job: Job = try decodeBody(body)
+                expected = job.attachmentCount
+                try checkCount(command, attachments.count, expected)
+                try job.attach(attachments)
+                message = .job(job)
+            case .result:
+                var result: JobResult = try decodeBody(body)
+                expected = result.attachmentCount
+                try checkCount(command, attachments.count, expected)
+                try result.attach(attachments)
+                message = .result(result)
+            }
+            try checkCount(command, attachments.count, expected)
+            try message.validateBody()
+            return message
+        } catch {
+            throw protocolError(error, command: command)
+        }
+    }
+
+    private func validateBody() throws {
+        switch self {
+        case .ready(let b): try b.validate()
+        case .welcome(let b): try b.validate()
+        case .refuse(let b): try b.validate()
+        case .heartbeat(let b): try b.validate()
+        case .job(let b): try b.validate()
+        case .result(let b): try b.validate()
+        case .ack(let b): try b.validate()
+        case .cancel(let b): try b.validate()
+        case .status(let b): try b.validate()
+        case .statusReply(let b): try b.validate()
+        case .error(let b): try b.validate()
+        case .bye(let b): try b.validate()
+        }
+    }
+
+    private static func checkCount(_ command: Command, _ got: Int, _ expected: Int) throws {
+        guard got == expected else {
+            throw ProtocolError(.wrongFrameCount, command: command,
+                                "\(3 + got) frames; this \(command.rawValue) has \(3 + expected) (\(expected) attachments)")
+        }
+    }
+
+    private static func decodeBody<T: Decodable>(_ body: [UInt8]) throws -> T {
+        // The body was validated before; each field is checked by the caller's validate() after
+        // the whole message is assembled (attachments can change what is required).
+        try JSONDecoder().decode(T.self, from: Data(body))
+    }
+
+    private static func json<T: Encodable>(_ value: T) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(value))
+    }
+
+    /// Any error of decoding or checking as a `ProtocolError` of `command`.
+    static func protocolError(_ error: any Error, command: Command) -> ProtocolError {
+        switch error {
+        case var error as ProtocolError:
+            error.command = command
+            return error
+        case let failure as FieldFailure:
+            return ProtocolError(failure.kind, command: command, field: failure.field, failure.detail)
+        case DecodingError.keyNotFound(let key, let context):
+            return ProtocolError(.missingField, command: command, field: fieldPath(context.codingPath + [key]),
+                                 "is missing")
+        case DecodingError.typeMismatch(let type, let context):
+            if context.codingPath.isEmpty {
+                return ProtocolError(.badJSON, command: command, "the body is not a JSON object")
+            }
+            return ProtocolError(.wrongType, command: command, field: fieldPath(context.codingPath),
+                                 "is not of type \(type)")
+        case DecodingError.valueNotFound(let type, let context):
+            return ProtocolError(.wrongType, command: command, field: fieldPath(context.codingPath),
+                                 "is null where \(type) is required")
+        case DecodingError.dataCorrupted(let context):
+            if context.codingPath.isEmpty {
+                return ProtocolError(.badJSON, command: command, "the body is not valid JSON: \(context.debugDescription)")
+            }
+            return ProtocolError(.invalidValue, command: command, field: fieldPath(context.codingPath),
+                                 context.debugDescription)
+        case let error as EncodingError:
+            return ProtocolError(.invalidValue, command: command, "cannot encode: \(error)")
+        default:
+            return ProtocolError(.badJSON, command: command, "\(error)")
+        }
+    }
+}
+
+/// The format a job kind's result record must declare.
+func resultFormat(_ kind: JobKind) -> String {
+    switch kind {
+    case .warmStart: return FormatTag.warmStart
+    case .measure: return FormatTag.cell
+    case .trivial: return FormatTag.trivial
+    }
+}
+
+/// Refuses a result attachment that is not a UTF-8 JSON object whose `format` matches the job kind.
+/// The record is otherwise opaque here: the Store keeps it as text, the Report reads it.
+func checkResultRecord(_ bytes: [UInt8], kind: JobKind) throws {
+    let expected = resultFormat(kind)
+    guard String(validating: bytes, as: UTF8.self) != nil else {
+        throw FieldFailure(kind: .badUTF8, field: "result", detail: "the result frame is not valid UTF-8")
+    }
+    let object: Any
+    do {
+        object = try JSONSerialization.jsonObject(with: Data(bytes))
+    } catch {
+        throw FieldFailure(kind: .badAttachment, field: "result", detail: "the result frame is not valid JSON")
+    }
+    guard let record = object as? [String: Any] else {
+        throw FieldFailure(kind: .badAttachment, field: "result", detail: "the result frame is not a JSON object")
+    }
+    guard let format = record["format"] as? String, format == expected else {
+        throw FieldFailure(kind: .badAttachment, field: "result.format",
+                           detail: "a \(kind.rawValue) result must have format \(expected)")
+    }
+}
