@@ -52,38 +52,41 @@ extension ScalingLaw {
         var gammaDraws: [Double] = []
         var failed = 0
         var multiplicity = [Int](repeating: 0, count: seedCount)
-        var design: [Double] = [], zDesign: [Double] = [], y: [Double] = [], w: [Double] = []
-        var etas = Set<Double>(), batches = Set<Int>()
         for _ in 0..<options.bootstrapDraws {
             for s in 0..<seedCount { multiplicity[s] = 0 }
             for _ in 0..<seedCount { multiplicity[rng.below(seedCount)] += 1 }
             let moments = CellMoments(
-                table, multiplicity: multiplicity,
+                table, multiplicity: multiplicity, model: options.cellVariance,
                 minimumFraction: options.minimumVarianceFraction)
-            design.removeAll(keepingCapacity: true)
-            zDesign.removeAll(keepingCapacity: true)
-            y.removeAll(keepingCapacity: true)
-            w.removeAll(keepingCapacity: true)
-            etas.removeAll(keepingCapacity: true)
-            batches.removeAll(keepingCapacity: true)
+            // Normal equations accumulated directly (no design matrix per draw):
+            // columns 1, u = ln η − ū, v = ln|B| − v̄; and 1, z = u − v for γ.
+            var xtwx = [Double](repeating: 0, count: 9)  // (3, 3)
+            var xtwy = [Double](repeating: 0, count: 3)  // (3)
+            var present = 0
             for i in 0..<m where moments.n[i] > 0 {
                 let u = table.lnEta[i] - uBar, v = table.lnBatch[i] - vBar
-                design += [1, u, v]
-                zDesign += [1, u - v]
-                y.append(moments.mean[i])
-                w.append(1 / moments.variance[i])
-                etas.insert(table.eta[i])
-                batches.insert(table.batchSize[i])
+                let w = 1 / moments.variance[i], y = moments.mean[i]
+                xtwx[0] += w; xtwx[1] += w * u; xtwx[2] += w * v
+                xtwx[4] += w * u * u; xtwx[5] += w * u * v; xtwx[8] += w * v * v
+                xtwy[0] += w * y; xtwy[1] += w * u * y; xtwy[2] += w * v * y
+                present += 1
             }
-            guard y.count >= 4, etas.count >= 2, batches.count >= 2,
-                let fit = weightedLeastSquares(design: design, columns: 3, y: y, w: w)
+            xtwx[3] = xtwx[1]; xtwx[6] = xtwx[2]; xtwx[7] = xtwx[5]
+            // A draw whose cells all share one η (or |B|) has a constant, hence collinear, column:
+            // the inverse reports it as singular.
+            guard present >= 4, let inverse = symmetricPositiveDefiniteInverse(xtwx, size: 3)
             else { failed += 1; continue }
-            aDraws.append(fit.beta[1])
-            bDraws.append(fit.beta[2])
-            cDraws.append(fit.beta[0] - fit.beta[1] * uBar - fit.beta[2] * vBar)
-            // γ's intercept is not reported, so the centring of z does not matter here.
-            if let g = weightedLeastSquares(design: zDesign, columns: 2, y: y, w: w) {
-                gammaDraws.append(g.beta[1])
+            var beta = [0.0, 0.0, 0.0]
+            for r in 0..<3 { for c in 0..<3 { beta[r] += inverse[r * 3 + c] * xtwy[c] } }
+            aDraws.append(beta[1])
+            bDraws.append(beta[2])
+            cDraws.append(beta[0] - beta[1] * uBar - beta[2] * vBar)
+            // γ: slope of the weighted regression of y on z = u − v, from the same sums.
+            let sw = xtwx[0], swz = xtwx[1] - xtwx[2]
+            let swzz = xtwx[4] - 2 * xtwx[5] + xtwx[8], swzy = xtwy[1] - xtwy[2]
+            let denominator = sw * swzz - swz * swz
+            if denominator > 1e-10 * sw * swzz {
+                gammaDraws.append((sw * swzy - swz * xtwy[0]) / denominator)
             }
         }
         guard aDraws.count >= 2 else {

@@ -141,22 +141,17 @@ struct CellMoments {
     var between: [Double]
     var block: [Double]
     var pooledBetween: Double?
+    /// τ̂² of `blockPlusPooledExcess` (0 when not estimable).
+    var excessVariance: Double = 0
     var rule: WeightingRule
 
     /// Computes the moments. `multiplicity[slot]` is how often each seed was drawn (nil: once).
-    ///
-    /// Variance of a cell mean, PHYSICS.md "Fit" (with n seeds and block SEs s_b,j):
-    ///     v = s² / n + mean_j(s_b,j²) / n
-    /// s² is the between-seed sample variance of ln T. It already contains the within-window noise
-    /// that the block SEs measure, so the sum counts that noise twice (at most a factor 2 too large
-    /// when seeds differ only by window noise); the default reduced-χ² covariance cancels any
-    /// common factor, and the block term steadies weights that would otherwise rest on a 2-dof
-    /// variance estimate (1/s² with 2 dof has infinite mean).
-    /// One seed: s² is replaced by the pooled between-seed variance Σ(n−1)s² / Σ(n−1) of the cells
-    /// with ≥ 2 seeds; when there are none, v = block SE² alone.
-    /// A cell with no information at all gets the median variance of the others; if no cell has
-    /// any, all weights are equal. Every variance is floored at `minimumFraction` × median.
-    init(_ table: CellTable, multiplicity: [Int]?, minimumFraction: Double) {
+    /// The variance of each cell mean follows `model` (see `CellVarianceModel`); then a cell with
+    /// no information at all gets the median variance of the others, and if no cell has any, all
+    /// weights are equal. Every variance is floored at `minimumFraction` × median.
+    init(_ table: CellTable, multiplicity: [Int]?, model: CellVarianceModel,
+         minimumFraction: Double)
+    {
         let m = table.count
         n = [Int](repeating: 0, count: m)
         mean = [Double](repeating: 0, count: m)
@@ -164,6 +159,7 @@ struct CellMoments {
         between = [Double](repeating: .nan, count: m)
         block = [Double](repeating: .nan, count: m)
         var pooledSum = 0.0, pooledDof = 0
+        var excessSum = 0.0, excessDof = 0
         for i in 0..<m {
             var count = 0, sum = 0.0, blockCount = 0, blockSum = 0.0
             for j in table.start[i]..<table.start[i + 1] {
@@ -189,32 +185,78 @@ struct CellMoments {
                 between[i] = ss / Double(count - 1)
                 pooledSum += ss
                 pooledDof += count - 1
+                if blockCount > 0 {
+                    excessSum += ss - Double(count - 1) * block[i]
+                    excessDof += count - 1
+                }
             }
         }
         pooledBetween = pooledDof > 0 ? pooledSum / Double(pooledDof) : nil
-        var positive: [Double] = []
+        // τ̂²: between-seed variance beyond the window noise, pooled over cells (never negative).
+        let excess = excessDof > 0 ? max(0, excessSum / Double(excessDof)) : 0
+        excessVariance = excess
         for i in 0..<m where n[i] > 0 {
+            let hasBlock = !block[i].isNaN
             let s2 = n[i] >= 2 ? between[i] : (pooledBetween ?? .nan)
-            let hasBetween = !s2.isNaN, hasBlock = !block[i].isNaN
-            guard hasBetween || hasBlock else { continue }
-            let v = ((hasBetween ? s2 : 0) + (hasBlock ? block[i] : 0)) / Double(n[i])
+            let v: Double
+            switch model {
+            case .blockPlusPooledExcess:
+                if hasBlock {
+                    v = (block[i] + excess) / Double(n[i])
+                } else if !s2.isNaN {
+                    v = s2 / Double(n[i])
+                } else {
+                    continue
+                }
+            case .betweenPlusBlock:
+                let hasBetween = !s2.isNaN
+                guard hasBetween || hasBlock else { continue }
+                v = ((hasBetween ? s2 : 0) + (hasBlock ? block[i] : 0)) / Double(n[i])
+            }
             variance[i] = v
-            if v > 0 { positive.append(v) }
         }
+        var positive: [Double] = []
+        for i in 0..<m where n[i] > 0 && variance[i] > 0 { positive.append(variance[i]) }
         guard !positive.isEmpty else {
             rule = .equalWeights
             for i in 0..<m where n[i] > 0 { variance[i] = 1 }
             return
         }
-        positive.sort()
-        let median = positive.count % 2 == 1
-            ? positive[positive.count / 2]
-            : 0.5 * (positive[positive.count / 2 - 1] + positive[positive.count / 2])
+        let median = CellMoments.median(&positive)
         rule = .cellVariances
         let floor = max(minimumFraction, 1e-12) * median
         for i in 0..<m where n[i] > 0 {
             if variance[i].isNaN { variance[i] = median; rule = .someCellsGotMedianVariance }
             variance[i] = max(variance[i], floor)
         }
+    }
+
+    /// Median by quickselect, O(n) on average (a sort per bootstrap draw was the main cost on
+    /// 10,000-cell tables). Reorders `values`; `values` must not be empty.
+    static func median(_ values: inout [Double]) -> Double {
+        let n = values.count
+        func select(_ k: Int) -> Double {
+            var lo = 0, hi = n - 1
+            while lo < hi {
+                // Median-of-three pivot, Hoare partition.
+                let mid = lo + (hi - lo) / 2
+                let pivot = max(min(values[lo], values[mid]), min(max(values[lo], values[mid]),
+                                                                  values[hi]))
+                var i = lo, j = hi
+                while i <= j {
+                    while values[i] < pivot { i += 1 }
+                    while values[j] > pivot { j -= 1 }
+                    if i <= j { values.swapAt(i, j); i += 1; j -= 1 }
+                }
+                if k <= j { hi = j } else if k >= i { lo = i } else { return values[k] }
+            }
+            return values[k]
+        }
+        if n % 2 == 1 { return select(n / 2) }
+        let upper = select(n / 2)
+        // After selecting n/2, everything left of it is ≤ it: the lower middle is their maximum.
+        var lower = -Double.infinity
+        for i in 0..<(n / 2) { lower = max(lower, values[i]) }
+        return 0.5 * (lower + upper)
     }
 }

@@ -186,6 +186,9 @@ public struct ScalingLawResult: Codable, Sendable, Hashable {
     public var bootstrapUnavailable: String?
     public var restricted: RestrictedRefit?
     public var weighting: WeightingRule
+    /// τ̂², the pooled between-seed variance of ln T beyond the block SEs (0 when not estimable;
+    /// used by the default `CellVarianceModel`). Includes any offset a seed shares by all cells.
+    public var excessSeedVariance: Double
     public var cells: [CellSummary]
     public var excludedCells: [ExcludedCell]
     public var excludedObservations: [ExcludedObservation]

@@ -11,10 +11,11 @@ public enum ScalingLaw {
     {
         let table = CellTable(observations, options: options)
         let moments = CellMoments(
-            table, multiplicity: nil, minimumFraction: options.minimumVarianceFraction)
+            table, multiplicity: nil, model: options.cellVariance,
+            minimumFraction: options.minimumVarianceFraction)
         var result = ScalingLawResult(
             fit: nil, failure: nil, bootstrap: nil, bootstrapUnavailable: nil, restricted: nil,
-            weighting: moments.rule, cells: [], excludedCells: table.excludedCells,
+            weighting: moments.rule, excessSeedVariance: moments.excessVariance, cells: [], excludedCells: table.excludedCells,
             excludedObservations: table.excludedObservations, options: options)
         let full = fitPowerLaw(table, moments, options: options)
         for i in 0..<table.count {
@@ -49,7 +50,8 @@ public enum ScalingLaw {
         {
             let sub = table.subset { table.eta[$0] != maxEta && table.batchSize[$0] != minBatch }
             let subMoments = CellMoments(
-                sub, multiplicity: nil, minimumFraction: options.minimumVarianceFraction)
+                sub, multiplicity: nil, model: options.cellVariance,
+                minimumFraction: options.minimumVarianceFraction)
             var refit = RestrictedRefit(droppedEta: maxEta, droppedBatchSize: minBatch)
             switch fitPowerLaw(sub, subMoments, options: options) {
             case .success(let fit): refit.fit = fit
