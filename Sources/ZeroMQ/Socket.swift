@@ -19,6 +19,9 @@ import Darwin
 /// The zmq socket patterns this project uses.
 public enum SocketType: Sendable, CustomStringConvertible {
     case router, dealer, req, rep, pair, pub, sub, push, pull
+    /// Raw TCP (ZMQ_STREAM): frames are [connection id, bytes]; tests use it to play a broken or
+    /// silent ZMTP peer.
+    case stream
 
     var rawValue: Int32 {
         switch self {
@@ -31,6 +34,7 @@ public enum SocketType: Sendable, CustomStringConvertible {
         case .sub: ZMQ_SUB
         case .push: ZMQ_PUSH
         case .pull: ZMQ_PULL
+        case .stream: ZMQ_STREAM
         }
     }
 
@@ -45,6 +49,7 @@ public enum SocketType: Sendable, CustomStringConvertible {
         case .sub: "SUB"
         case .push: "PUSH"
         case .pull: "PULL"
+        case .stream: "STREAM"
         }
     }
 }

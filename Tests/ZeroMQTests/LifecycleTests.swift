@@ -1,7 +1,7 @@
 // Sockets close themselves; a context terminates as soon as its sockets are gone.
 import Foundation
 import Testing
-@testable import ZeroMQ
+import ZeroMQ
 
 @Suite struct LifecycleTests {
     @Test func socketsCloseInDeinitAndTheContextTerminatesPromptly() throws {

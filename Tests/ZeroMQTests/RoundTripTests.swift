@@ -1,7 +1,7 @@
 // ROUTER <-> DEALER messaging, poll, and the ROUTER options the coordinator relies on.
 import Foundation
 import Testing
-@testable import ZeroMQ
+import ZeroMQ
 
 @Suite struct RoundTripTests {
     /// DEALER -> ROUTER -> DEALER with a multipart message; the ROUTER sees the identity first.

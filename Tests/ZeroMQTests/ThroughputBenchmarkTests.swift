@@ -6,7 +6,7 @@
 #if !DEBUG
 import Foundation
 import Testing
-@testable import ZeroMQ
+import ZeroMQ
 
 @Suite(.serialized) struct ThroughputBenchmarkTests {
     static let payload = [UInt8](repeating: 0xAB, count: 64)

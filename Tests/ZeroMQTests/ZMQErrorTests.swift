@@ -1,6 +1,6 @@
 // Error values: code, operation and zmq_strerror text.
 import Testing
-@testable import ZeroMQ
+import ZeroMQ
 
 @Suite struct ZMQErrorTests {
     @Test func unknownTransportIsEPROTONOSUPPORT() throws {

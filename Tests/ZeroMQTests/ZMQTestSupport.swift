@@ -1,7 +1,7 @@
 // Shared helpers: bounded waits only (poll with a timeout, then a non-blocking receive).
 import Foundation
 import Testing
-@testable import ZeroMQ
+import ZeroMQ
 
 /// Receives one message from `socket`, waiting at most `timeout`.
 func receive(_ socket: Socket, within timeout: Duration = .seconds(3)) throws -> [[UInt8]]? {
