@@ -161,27 +161,29 @@ struct CellMoments {
         var pooledSum = 0.0, pooledDof = 0
         var excessSum = 0.0, excessDof = 0
         for i in 0..<m {
-            var count = 0, sum = 0.0, blockCount = 0, blockSum = 0.0
-            for j in table.start[i]..<table.start[i + 1] {
-                let k = multiplicity?[table.slot[j]] ?? 1
+            let first = table.start[i], end = table.start[i + 1]
+            guard first < end else { continue }
+            // One pass with sums shifted by the cell's first value (the seeds of a cell agree to
+            // a few per cent, so the shifted sum of squares loses no precision).
+            let shift = table.logT[first]
+            var count = 0, sum = 0.0, sumSquares = 0.0, blockCount = 0, blockSum = 0.0
+            for j in first..<end {
+                let k = multiplicity.map { $0[table.slot[j]] } ?? 1
                 if k == 0 { continue }
+                let weight = Double(k), d = table.logT[j] - shift
                 count += k
-                sum += Double(k) * table.logT[j]
+                sum += weight * d
+                sumSquares += weight * d * d
                 let se2 = table.blockSE2[j]
-                if !se2.isNaN { blockCount += k; blockSum += Double(k) * se2 }
+                if !se2.isNaN { blockCount += k; blockSum += weight * se2 }
             }
             n[i] = count
             guard count > 0 else { continue }
-            let mu = sum / Double(count)
-            mean[i] = mu
+            let meanShifted = sum / Double(count)
+            mean[i] = shift + meanShifted
             if blockCount > 0 { block[i] = blockSum / Double(blockCount) }
             if count >= 2 {
-                var ss = 0.0
-                for j in table.start[i]..<table.start[i + 1] {
-                    let k = multiplicity?[table.slot[j]] ?? 1
-                    let d = table.logT[j] - mu
-                    ss += Double(k) * d * d
-                }
+                let ss = max(0, sumSquares - Double(count) * meanShifted * meanShifted)
                 between[i] = ss / Double(count - 1)
                 pooledSum += ss
                 pooledDof += count - 1

@@ -119,4 +119,21 @@ public struct FitOptions: Codable, Sendable, Hashable {
 
     /// Default options.
     public init() {}
+
+    /// The options actually used: a confidence level outside [0.5, 0.999999] or a non-finite
+    /// variance floor falls back to the default (so no NaN quantile reaches the result), and the
+    /// expected exponents must be finite. The result echoes these, not the requested ones.
+    var sanitized: FitOptions {
+        var o = self
+        let defaults = FitOptions()
+        if !(0.5...0.999_999).contains(o.confidenceLevel) { o.confidenceLevel = defaults.confidenceLevel }
+        if !o.minimumVarianceFraction.isFinite || o.minimumVarianceFraction < 0 {
+            o.minimumVarianceFraction = defaults.minimumVarianceFraction
+        }
+        if !o.expectedExponents.a.isFinite || !o.expectedExponents.b.isFinite {
+            o.expectedExponents = defaults.expectedExponents
+        }
+        o.bootstrapDraws = max(0, o.bootstrapDraws)
+        return o
+    }
 }

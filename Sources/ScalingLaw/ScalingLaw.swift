@@ -6,9 +6,10 @@
 public enum ScalingLaw {
     /// Fits one (group, estimator). Never traps and never puts NaN or ±∞ in the result: what cannot
     /// be computed is nil with a reason (`failure`, `bootstrapUnavailable`, `PowerLawFit.notes`).
-    public static func fit(_ observations: [Observation], options: FitOptions = FitOptions())
-        -> ScalingLawResult
+    public static func fit(_ observations: [Observation],
+                           options requested: FitOptions = FitOptions()) -> ScalingLawResult
     {
+        let options = requested.sanitized
         let table = CellTable(observations, options: options)
         let moments = CellMoments(
             table, multiplicity: nil, model: options.cellVariance,
@@ -172,8 +173,10 @@ public enum ScalingLaw {
     }
 
     static func waldTest(_ hypothesis: String, statistic: Double, constraints q: Int,
-                         denominatorDof: Int?) -> WaldTest
+                         denominatorDof: Int?) -> WaldTest?
     {
+        // A residual variance of ~1e-300 can overflow W; such a test says nothing: skip it.
+        guard statistic.isFinite else { return nil }
         let asymptotic = Distributions.chiSquareUpperTail(statistic, dof: Double(q))
         let p = denominatorDof.map {
             Distributions.fUpperTail(statistic / Double(q), dof1: Double(q), dof2: Double($0))
@@ -251,6 +254,10 @@ public enum ScalingLaw {
                             interval: Interval(lower: v - q * se, upper: v + q * se))
         }
         let statistic = scaled ? (reduction / 3) / s2 : reduction
+        guard statistic.isFinite else {
+            notes.append("curvature test skipped: the F statistic overflows (near-exact fit)")
+            return nil
+        }
         let p = scaled
             ? Distributions.fUpperTail(statistic, dof1: 3, dof2: Double(quad.dof))
             : Distributions.chiSquareUpperTail(statistic, dof: 3)

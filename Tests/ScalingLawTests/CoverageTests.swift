@@ -66,6 +66,29 @@ private var analyticOnly: FitOptions {
     }
 }
 
+@Test func exactWeightsGiveExactCoverage() {
+    // One seed with the true σ as block SE: the weights are exact inverse variances up to a
+    // common factor, so t(22) intervals and F tests are exact. This checks the machinery (WLS,
+    // covariance, t and F laws) apart from the noise of estimated weights.
+    let n = repetitions(release: 1000, debug: 100)
+    var sweep = SyntheticSweep()
+    sweep.seeds = 1
+    sweep.exactBlockSE = true
+    let r = simulate(sweep, repetitions: n, options: analyticOnly, seed: 71)
+    print("exact weights (\(n) reps): coverage a \(r.rate(r.coveredA)), b \(r.rate(r.coveredB)), "
+        + "γ \(r.rate(r.coveredGamma)); false positives collapse \(r.rate(r.collapseRejected)), "
+        + "joint \(r.rate(r.jointRejected)), curvature \(r.rate(r.curvatureRejected))")
+    #if !DEBUG
+    for rate in [r.rate(r.coveredA), r.rate(r.coveredB), r.rate(r.coveredGamma)] {
+        #expect((0.93...0.97).contains(rate))
+    }
+    for rate in [r.rate(r.collapseRejected), r.rate(r.jointRejected),
+                 r.rate(r.curvatureRejected)] {
+        #expect((0.03...0.07).contains(rate))
+    }
+    #endif
+}
+
 @Test func collapseAndJointTestsHoldTheirLevelUnderTheNull() {
     // a = 1, b = −1 satisfies both nulls: a + b = 0 and (a, b) = (1, −1).
     let n = repetitions(release: 1000, debug: 100)

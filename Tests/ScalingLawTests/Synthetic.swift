@@ -21,6 +21,8 @@ struct SyntheticSweep {
     var seeds = 3
     /// SD of a shared per-seed offset (a warm-start effect common to all cells of a seed).
     var seedEffect = 0.0
+    /// Report the true σ as the block SE instead of estimating it from the blocks.
+    var exactBlockSE = false
     /// Per-run noise SD of ln T; heteroscedastic so that the weights matter.
     var sigma: (Double, Int) -> Double = { eta, batch in
         0.02 * (128 / Double(batch)).squareRoot().squareRoot() * (1 + 2 * eta)
@@ -47,7 +49,8 @@ struct SyntheticSweep {
                     let y = logLaw(eta, batch) + offsets[seed] + mean
                     out.append(Observation(eta: eta, batchSize: batch, seed: seed,
                                            temperature: exp(y),
-                                           blockStandardErrorOfLog: sd / 10.0.squareRoot()))
+                                           blockStandardErrorOfLog: exactBlockSE
+                                               ? s : sd / 10.0.squareRoot()))
                 }
             }
         }
