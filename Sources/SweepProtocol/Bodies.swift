@@ -21,8 +21,8 @@ public struct JobRef: Codable, Sendable, Hashable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.strictContainer(CodingKeys.self)
-        jobId = try c.decode(Int.self, forKey: .jobId)
-        attempt = try c.decode(Int.self, forKey: .attempt)
+        jobId = try c.field(Int.self, forKey: .jobId)
+        attempt = try c.field(Int.self, forKey: .attempt)
     }
 
     func validate(_ prefix: String = "") throws {
@@ -47,8 +47,8 @@ public struct DatasetOffer: Codable, Sendable, Hashable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.strictContainer(CodingKeys.self)
-        name = try c.decode(String.self, forKey: .name)
-        hash = try c.decode(String.self, forKey: .hash)
+        name = try c.field(String.self, forKey: .name)
+        hash = try c.field(String.self, forKey: .hash)
     }
 
     func validate(_ prefix: String) throws {
@@ -100,17 +100,17 @@ public struct Ready: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.strictContainer(CodingKeys.self)
-        name = try c.decode(String.self, forKey: .name)
-        host = try c.decode(String.self, forKey: .host)
-        pid = try c.decode(Int.self, forKey: .pid)
-        nonce = try c.decode(String.self, forKey: .nonce)
-        cores = try c.decode(Int.self, forKey: .cores)
-        cpuFeatures = try c.decode([String].self, forKey: .cpuFeatures)
-        buildCPU = try c.decode(String.self, forKey: .buildCPU)
-        version = try c.decode(String.self, forKey: .version)
-        datasets = try c.decode([DatasetOffer].self, forKey: .datasets)
-        slots = try c.decode(Int.self, forKey: .slots)
-        running = try c.decode([JobRef].self, forKey: .running)
+        name = try c.field(String.self, forKey: .name)
+        host = try c.field(String.self, forKey: .host)
+        pid = try c.field(Int.self, forKey: .pid)
+        nonce = try c.field(String.self, forKey: .nonce)
+        cores = try c.field(Int.self, forKey: .cores)
+        cpuFeatures = try c.field([String].self, forKey: .cpuFeatures)
+        buildCPU = try c.field(String.self, forKey: .buildCPU)
+        version = try c.field(String.self, forKey: .version)
+        datasets = try c.field([DatasetOffer].self, forKey: .datasets)
+        slots = try c.field(Int.self, forKey: .slots)
+        running = try c.field([JobRef].self, forKey: .running)
     }
 
     func validate() throws {
@@ -155,11 +155,11 @@ public struct Welcome: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.strictContainer(CodingKeys.self)
-        coordinator = try c.decode(String.self, forKey: .coordinator)
-        heartbeatMs = try c.decode(Int.self, forKey: .heartbeatMs)
-        liveness = try c.decode(Int.self, forKey: .liveness)
-        stallWindowMs = try c.decode(Int.self, forKey: .stallWindowMs)
-        stallStepFactor = try c.decode(Int.self, forKey: .stallStepFactor)
+        coordinator = try c.field(String.self, forKey: .coordinator)
+        heartbeatMs = try c.field(Int.self, forKey: .heartbeatMs)
+        liveness = try c.field(Int.self, forKey: .liveness)
+        stallWindowMs = try c.field(Int.self, forKey: .stallWindowMs)
+        stallStepFactor = try c.field(Int.self, forKey: .stallStepFactor)
     }
 
     func validate() throws {
@@ -214,8 +214,8 @@ public struct Refuse: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.strictContainer(CodingKeys.self)
-        reason = try c.decode(RefuseReason.self, forKey: .reason)
-        message = try c.decode(String.self, forKey: .message)
+        reason = try c.field(RefuseReason.self, forKey: .reason)
+        message = try c.field(String.self, forKey: .message)
     }
 
     func validate() throws {
@@ -242,10 +242,10 @@ public struct JobProgress: Codable, Sendable, Hashable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.strictContainer(CodingKeys.self)
-        jobId = try c.decode(Int.self, forKey: .jobId)
-        attempt = try c.decode(Int.self, forKey: .attempt)
-        step = try c.decode(Int.self, forKey: .step)
-        totalSteps = try c.decode(Int.self, forKey: .totalSteps)
+        jobId = try c.field(Int.self, forKey: .jobId)
+        attempt = try c.field(Int.self, forKey: .attempt)
+        step = try c.field(Int.self, forKey: .step)
+        totalSteps = try c.field(Int.self, forKey: .totalSteps)
     }
 
     func validate(_ prefix: String) throws {
@@ -265,7 +265,7 @@ public struct Heartbeat: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.strictContainer(CodingKeys.self)
-        jobs = try c.decode([JobProgress].self, forKey: .jobs)
+        jobs = try c.field([JobProgress].self, forKey: .jobs)
     }
 
     func validate() throws {
@@ -304,9 +304,9 @@ public struct Cancel: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.strictContainer(CodingKeys.self)
-        jobId = try c.decode(Int.self, forKey: .jobId)
-        attempt = try c.decode(Int.self, forKey: .attempt)
-        reason = try c.decode(CancelReason.self, forKey: .reason)
+        jobId = try c.field(Int.self, forKey: .jobId)
+        attempt = try c.field(Int.self, forKey: .attempt)
+        reason = try c.field(CancelReason.self, forKey: .reason)
     }
 
     func validate() throws { try JobRef(jobId: jobId, attempt: attempt).validate() }
@@ -327,8 +327,8 @@ public struct WorkerStatus: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.strictContainer(CodingKeys.self)
-        name = try c.decode(String.self, forKey: .name)
-        jobs = try c.decode([Int].self, forKey: .jobs)
+        name = try c.field(String.self, forKey: .name)
+        jobs = try c.field([Int].self, forKey: .jobs)
     }
 
     func validate(_ prefix: String) throws {
@@ -365,14 +365,14 @@ public struct StatusReply: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.strictContainer(CodingKeys.self)
-        specHash = try c.decode(String.self, forKey: .specHash)
-        total = try c.decode(Int.self, forKey: .total)
-        done = try c.decode(Int.self, forKey: .done)
-        failed = try c.decode(Int.self, forKey: .failed)
-        running = try c.decode(Int.self, forKey: .running)
-        queued = try c.decode(Int.self, forKey: .queued)
-        workers = try c.decode([WorkerStatus].self, forKey: .workers)
-        uptimeSeconds = try c.decode(Double.self, forKey: .uptimeSeconds)
+        specHash = try c.field(String.self, forKey: .specHash)
+        total = try c.field(Int.self, forKey: .total)
+        done = try c.field(Int.self, forKey: .done)
+        failed = try c.field(Int.self, forKey: .failed)
+        running = try c.field(Int.self, forKey: .running)
+        queued = try c.field(Int.self, forKey: .queued)
+        workers = try c.field([WorkerStatus].self, forKey: .workers)
+        uptimeSeconds = try c.field(Double.self, forKey: .uptimeSeconds)
     }
 
     func validate() throws {
@@ -416,8 +416,8 @@ public struct ErrorReply: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.strictContainer(CodingKeys.self)
-        code = try c.decode(ErrorCode.self, forKey: .code)
-        message = try c.decode(String.self, forKey: .message)
+        code = try c.field(ErrorCode.self, forKey: .code)
+        message = try c.field(String.self, forKey: .message)
     }
 
     func validate() throws { try Check.string(message, "message", maxLength: Wire.maxMessageText) }
@@ -433,7 +433,7 @@ public struct Bye: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.strictContainer(CodingKeys.self)
-        reason = try c.decode(String.self, forKey: .reason)
+        reason = try c.field(String.self, forKey: .reason)
     }
 
     func validate() throws { try Check.string(reason, "reason", maxLength: Wire.maxMessageText, allowEmpty: true) }

@@ -44,12 +44,12 @@ public struct CellSettings: Codable, Sendable, Hashable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.strictContainer(CodingKeys.self)
-        momentum = try c.decode(Double.self, forKey: .momentum)
-        batchMode = try c.decode(String.self, forKey: .batchMode)
-        burnInSteps = try c.decodeIfPresent(Int.self, forKey: .burnInSteps)
-        measureSteps = try c.decodeIfPresent(Int.self, forKey: .measureSteps)
-        calibrationProbes = try c.decode(Int.self, forKey: .calibrationProbes)
-        probeBatchSize = try c.decode(Int.self, forKey: .probeBatchSize)
+        momentum = try c.field(Double.self, forKey: .momentum)
+        batchMode = try c.field(String.self, forKey: .batchMode)
+        burnInSteps = try c.optionalField(Int.self, forKey: .burnInSteps)
+        measureSteps = try c.optionalField(Int.self, forKey: .measureSteps)
+        calibrationProbes = try c.field(Int.self, forKey: .calibrationProbes)
+        probeBatchSize = try c.field(Int.self, forKey: .probeBatchSize)
     }
 }
 
@@ -103,18 +103,18 @@ public struct GridSpec: Codable, Sendable, Hashable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.strictContainer(CodingKeys.self)
-        format = try c.decode(String.self, forKey: .format)
-        model = try c.decode(String.self, forKey: .model)
-        learningRates = try c.decode([Double].self, forKey: .learningRates)
-        batchSizes = try c.decode([Int].self, forKey: .batchSizes)
-        seeds = try c.decode(Int.self, forKey: .seeds)
-        gridSeed = try c.decode(UInt64.self, forKey: .gridSeed)
-        jobKind = try c.decode(GridJobKind.self, forKey: .jobKind)
-        dataset = try c.decode(DatasetSelection.self, forKey: .dataset)
-        datasetHash = try c.decodeIfPresent(String.self, forKey: .datasetHash)
-        warmStart = try c.decode(WarmStartSettings.self, forKey: .warmStart)
-        cell = try c.decode(CellSettings.self, forKey: .cell)
-        trivialMillis = try c.decode(Int.self, forKey: .trivialMillis)
+        format = try c.field(String.self, forKey: .format)
+        model = try c.field(String.self, forKey: .model)
+        learningRates = try c.field([Double].self, forKey: .learningRates)
+        batchSizes = try c.field([Int].self, forKey: .batchSizes)
+        seeds = try c.field(Int.self, forKey: .seeds)
+        gridSeed = try c.field(UInt64.self, forKey: .gridSeed)
+        jobKind = try c.field(GridJobKind.self, forKey: .jobKind)
+        dataset = try c.field(DatasetSelection.self, forKey: .dataset)
+        datasetHash = try c.optionalField(String.self, forKey: .datasetHash)
+        warmStart = try c.field(WarmStartSettings.self, forKey: .warmStart)
+        cell = try c.field(CellSettings.self, forKey: .cell)
+        trivialMillis = try c.field(Int.self, forKey: .trivialMillis)
     }
 
     /// Number of jobs: one per cell and seed, plus one warm start per seed for a train grid.
@@ -200,7 +200,7 @@ public struct GridSpec: Codable, Sendable, Hashable {
     public static func decode(_ bytes: [UInt8]) throws(GridSpecError) -> GridSpec {
         let spec: GridSpec
         do {
-            spec = try JSONDecoder().decode(GridSpec.self, from: Data(bytes))
+            spec = try Message.decodeBody(bytes)
         } catch {
             throw GridSpecError("grid spec refused: \(Message.protocolError(error, command: .job).fieldText)")
         }

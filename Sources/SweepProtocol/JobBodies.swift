@@ -36,14 +36,14 @@ public struct Job: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.strictContainer(CodingKeys.self)
-        jobId = try c.decode(Int.self, forKey: .jobId)
-        attempt = try c.decode(Int.self, forKey: .attempt)
-        kind = try c.decode(JobKind.self, forKey: .kind)
-        key = try c.decode(String.self, forKey: .key)
-        expectedCost = try c.decode(Int.self, forKey: .expectedCost)
-        spec = try c.decode(JobSpec.self, forKey: .spec)
-        checkpointBytes = try c.decodeIfPresent(Int.self, forKey: .checkpointBytes)
-        checkpointHash = try c.decodeIfPresent(String.self, forKey: .checkpointHash)
+        jobId = try c.field(Int.self, forKey: .jobId)
+        attempt = try c.field(Int.self, forKey: .attempt)
+        kind = try c.field(JobKind.self, forKey: .kind)
+        key = try c.field(String.self, forKey: .key)
+        expectedCost = try c.field(Int.self, forKey: .expectedCost)
+        spec = try c.field(JobSpec.self, forKey: .spec)
+        checkpointBytes = try c.optionalField(Int.self, forKey: .checkpointBytes)
+        checkpointHash = try c.optionalField(String.self, forKey: .checkpointHash)
     }
 
     var attachmentCount: Int { kind == .measure ? 1 : 0 }
@@ -140,17 +140,17 @@ public struct JobResult: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.strictContainer(CodingKeys.self)
-        jobId = try c.decode(Int.self, forKey: .jobId)
-        attempt = try c.decode(Int.self, forKey: .attempt)
-        kind = try c.decode(JobKind.self, forKey: .kind)
-        outcome = try c.decode(Outcome.self, forKey: .outcome)
-        wallSeconds = try c.decode(Double.self, forKey: .wallSeconds)
-        errorKind = try c.decodeIfPresent(FailureKind.self, forKey: .errorKind)
-        message = try c.decodeIfPresent(String.self, forKey: .message)
-        resultBytes = try c.decodeIfPresent(Int.self, forKey: .resultBytes)
-        resultHash = try c.decodeIfPresent(String.self, forKey: .resultHash)
-        checkpointBytes = try c.decodeIfPresent(Int.self, forKey: .checkpointBytes)
-        checkpointHash = try c.decodeIfPresent(String.self, forKey: .checkpointHash)
+        jobId = try c.field(Int.self, forKey: .jobId)
+        attempt = try c.field(Int.self, forKey: .attempt)
+        kind = try c.field(JobKind.self, forKey: .kind)
+        outcome = try c.field(Outcome.self, forKey: .outcome)
+        wallSeconds = try c.field(Double.self, forKey: .wallSeconds)
+        errorKind = try c.optionalField(FailureKind.self, forKey: .errorKind)
+        message = try c.optionalField(String.self, forKey: .message)
+        resultBytes = try c.optionalField(Int.self, forKey: .resultBytes)
+        resultHash = try c.optionalField(String.self, forKey: .resultHash)
+        checkpointBytes = try c.optionalField(Int.self, forKey: .checkpointBytes)
+        checkpointHash = try c.optionalField(String.self, forKey: .checkpointHash)
     }
 
     var attachmentCount: Int {

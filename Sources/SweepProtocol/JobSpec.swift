@@ -30,9 +30,9 @@ public struct WarmStartSettings: Codable, Sendable, Hashable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.strictContainer(CodingKeys.self)
-        learningRate = try c.decode(Double.self, forKey: .learningRate)
-        batchSize = try c.decode(Int.self, forKey: .batchSize)
-        epochs = try c.decode(Double.self, forKey: .epochs)
+        learningRate = try c.field(Double.self, forKey: .learningRate)
+        batchSize = try c.field(Int.self, forKey: .batchSize)
+        epochs = try c.field(Double.self, forKey: .epochs)
     }
 
     func validate(_ prefix: String) throws {
@@ -98,10 +98,10 @@ public struct DatasetSelection: Codable, Sendable, Hashable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.strictContainer(CodingKeys.self)
-        kind = try c.decode(Kind.self, forKey: .kind)
-        directory = try c.decodeIfPresent(String.self, forKey: .directory)
-        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed)
-        count = try c.decodeIfPresent(Int.self, forKey: .count)
+        kind = try c.field(Kind.self, forKey: .kind)
+        directory = try c.optionalField(String.self, forKey: .directory)
+        seed = try c.optionalField(UInt64.self, forKey: .seed)
+        count = try c.optionalField(Int.self, forKey: .count)
     }
 
     func validate(_ prefix: String) throws {
@@ -172,20 +172,20 @@ public struct JobSpec: Codable, Sendable, Hashable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.strictContainer(CodingKeys.self)
-        model = try c.decode(String.self, forKey: .model)
-        seed = try c.decode(UInt64.self, forKey: .seed)
-        learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate)
-        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize)
-        momentum = try c.decode(Double.self, forKey: .momentum)
-        batchMode = try c.decode(String.self, forKey: .batchMode)
-        burnInSteps = try c.decodeIfPresent(Int.self, forKey: .burnInSteps)
-        measureSteps = try c.decodeIfPresent(Int.self, forKey: .measureSteps)
-        warmStart = try c.decode(WarmStartSettings.self, forKey: .warmStart)
-        calibrationProbes = try c.decode(Int.self, forKey: .calibrationProbes)
-        probeBatchSize = try c.decode(Int.self, forKey: .probeBatchSize)
-        dataset = try c.decode(DatasetSelection.self, forKey: .dataset)
-        datasetHash = try c.decodeIfPresent(String.self, forKey: .datasetHash)
-        trivialMillis = try c.decodeIfPresent(Int.self, forKey: .trivialMillis)
+        model = try c.field(String.self, forKey: .model)
+        seed = try c.field(UInt64.self, forKey: .seed)
+        learningRate = try c.optionalField(Double.self, forKey: .learningRate)
+        batchSize = try c.optionalField(Int.self, forKey: .batchSize)
+        momentum = try c.field(Double.self, forKey: .momentum)
+        batchMode = try c.field(String.self, forKey: .batchMode)
+        burnInSteps = try c.optionalField(Int.self, forKey: .burnInSteps)
+        measureSteps = try c.optionalField(Int.self, forKey: .measureSteps)
+        warmStart = try c.field(WarmStartSettings.self, forKey: .warmStart)
+        calibrationProbes = try c.field(Int.self, forKey: .calibrationProbes)
+        probeBatchSize = try c.field(Int.self, forKey: .probeBatchSize)
+        dataset = try c.field(DatasetSelection.self, forKey: .dataset)
+        datasetHash = try c.optionalField(String.self, forKey: .datasetHash)
+        trivialMillis = try c.optionalField(Int.self, forKey: .trivialMillis)
     }
 
     /// Checks every field; `kind` says which of the optional ones must be present.

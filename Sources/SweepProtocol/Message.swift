@@ -94,35 +94,39 @@ public enum Message: Sendable, Equatable {
         }
         let attachments = frames[3...]
         do {
-            let message: Message
-            var expected = 0
+            // Order: body syntax, body fields, frame count (which the body decides), attachments.
             switch command {
-            case .ready: message = .ready(try decodeBody(body))
-            case .welcome: message = .welcome(try decodeBody(body))
-            case .refuse: message = .refuse(try decodeBody(body))
-            case .heartbeat: message = .heartbeat(try decodeBody(body))
-            case .ack: message = .ack(try decodeBody(body))
-            case .cancel: message = .cancel(try decodeBody(body))
-            case .status: message = .status(try decodeBody(body))
-            case .statusReply: message = .statusReply(try decodeBody(body))
-            case .error: message = .error(try decodeBody(body))
-            case .bye: message = .bye(try decodeBody(body))
             case .job:
                 var job: Job = try decodeBody(body)
-                expected = job.attachmentCount
-                try checkCount(command, attachments.count, expected)
+                try job.validate()
+                try checkCount(command, attachments.count, job.attachmentCount)
                 try job.attach(attachments)
-                message = .job(job)
+                return .job(job)
             case .result:
                 var result: JobResult = try decodeBody(body)
-                expected = result.attachmentCount
-                try checkCount(command, attachments.count, expected)
+                try result.validate()
+                try checkCount(command, attachments.count, result.attachmentCount)
                 try result.attach(attachments)
-                message = .result(result)
+                return .result(result)
+            default:
+                let message: Message
+                switch command {
+                case .ready: message = .ready(try decodeBody(body))
+                case .welcome: message = .welcome(try decodeBody(body))
+                case .refuse: message = .refuse(try decodeBody(body))
+                case .heartbeat: message = .heartbeat(try decodeBody(body))
+                case .ack: message = .ack(try decodeBody(body))
+                case .cancel: message = .cancel(try decodeBody(body))
+                case .status: message = .status(try decodeBody(body))
+                case .statusReply: message = .statusReply(try decodeBody(body))
+                case .error: message = .error(try decodeBody(body))
+                case .bye: message = .bye(try decodeBody(body))
+                case .job, .result: throw ProtocolError(.unknownCommand, "unreachable")
+                }
+                try message.validateBody()
+                try checkCount(command, attachments.count, 0)
+                return message
             }
-            try checkCount(command, attachments.count, expected)
-            try message.validateBody()
-            return message
         } catch {
             throw protocolError(error, command: command)
         }
@@ -152,10 +156,11 @@ public enum Message: Sendable, Equatable {
         }
     }
 
-    private static func decodeBody<T: Decodable>(_ body: [UInt8]) throws -> T {
-        // The body was validated before; each field is checked by the caller's validate() after
-        // the whole message is assembled (attachments can change what is required).
-        try JSONDecoder().decode(T.self, from: Data(body))
+    /// The body as `T`, refusing what JSONDecoder alone would let through. Ranges are checked
+    /// by the body's `validate()`.
+    static func decodeBody<T: Decodable>(_ body: [UInt8]) throws -> T {
+        try JSONSyntaxCheck.check(body)
+        return try JSONDecoder().decode(T.self, from: Data(body))
     }
 
     private static func json<T: Encodable>(_ value: T) throws -> [UInt8] {
@@ -171,7 +176,8 @@ public enum Message: Sendable, Equatable {
             error.command = command
             return error
         case let failure as FieldFailure:
-            return ProtocolError(failure.kind, command: command, field: failure.field, failure.detail)
+            return ProtocolError(failure.kind, command: command, field: failure.field.isEmpty ? nil : failure.field,
+                                 failure.detail)
         case DecodingError.keyNotFound(let key, let context):
             return ProtocolError(.missingField, command: command, field: fieldPath(context.codingPath + [key]),
                                  "is missing")
@@ -182,6 +188,9 @@ public enum Message: Sendable, Equatable {
             return ProtocolError(.wrongType, command: command, field: fieldPath(context.codingPath),
                                  "is not of type \(type)")
         case DecodingError.valueNotFound(let type, let context):
+            if context.codingPath.isEmpty {
+                return ProtocolError(.badJSON, command: command, "the body is not a JSON object")
+            }
             return ProtocolError(.wrongType, command: command, field: fieldPath(context.codingPath),
                                  "is null where \(type) is required")
         case DecodingError.dataCorrupted(let context):

@@ -33,20 +33,91 @@ func fieldPath(_ path: [any CodingKey]) -> String {
 }
 
 extension Decoder {
-    /// A keyed container that has refused unknown and duplicate keys.
+    /// A keyed container that has refused unknown keys. (Duplicate keys are invisible here:
+    /// `JSONSyntaxCheck` finds them in the bytes.)
     func strictContainer<Key: CodingKey>(_ type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         let all = try container(keyedBy: AnyKey.self)
-        var seen = Set<String>()
-        for key in all.allKeys {
-            let path = fieldPath(codingPath + [key])
-            guard seen.insert(key.stringValue).inserted else {
-                throw FieldFailure(kind: .duplicateField, field: path, detail: "appears twice")
-            }
-            guard Key(stringValue: key.stringValue) != nil else {
-                throw FieldFailure(kind: .unknownField, field: path, detail: "is not a field of this body")
-            }
+        for key in all.allKeys where Key(stringValue: key.stringValue) == nil {
+            throw FieldFailure(kind: .unknownField, field: fieldPath(codingPath + [key]),
+                               detail: "is not a field of this body")
         }
         return try container(keyedBy: Key.self)
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// `decode` that names the field when a number does not fit its type (JSONDecoder reports
+    /// those without a coding path).
+    func field<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
+        do { return try decode(type, forKey: key) } catch { throw located(error, key, T.self) }
+    }
+
+    /// `decodeIfPresent` that names the field when a number does not fit its type.
+    func optionalField<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        do { return try decodeIfPresent(type, forKey: key) } catch { throw located(error, key, T.self) }
+    }
+
+    private func located(_ error: any Error, _ key: Key, _ type: Any.Type) -> any Error {
+        if error is FieldFailure { return error }
+        if let decoding = error as? DecodingError {
+            guard case .dataCorrupted(let context) = decoding, context.codingPath.isEmpty else { return decoding }
+        }
+        // JSONDecoder's internal number errors (`numberIsNotRepresentableInSwift`) reach the top
+        // as "not valid JSON" without a path; this is the one place that knows the field.
+        return FieldFailure(kind: .invalidValue, field: fieldPath(codingPath + [key]),
+                            detail: "is not a valid \(type) (a fraction, or out of range)")
+    }
+}
+
+/// What JSONDecoder lets through but JSON (RFC 8259) does not, or this protocol does not want:
+/// duplicate keys (JSONDecoder keeps the first), trailing commas, a byte-order mark, a top level
+/// other than an object. Runs before JSONDecoder, on any bytes: it only scans, never traps, and
+/// leaves every other syntax error to JSONDecoder.
+enum JSONSyntaxCheck {
+    static func check(_ bytes: [UInt8]) throws {
+        let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
+        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
+        guard let first = bytes.first(where: { !isSpace($0) }), first == UInt8(ascii: "{") else {
+            throw FieldFailure(kind: .badJSON, field: "", detail: "the body is not a JSON object")
+        }
+        // Per open container: is it an object, its keys so far, does a key come next.
+        var stack: [(object: Bool, keys: Set<ArraySlice<UInt8>>, expectKey: Bool)] = []
+        var lastSignificant: UInt8 = 0
+        var i = 0
+        while i < bytes.count {
+            let b = bytes[i]
+            switch b {
+            case UInt8(ascii: "{"):
+                stack.append((true, [], true))
+            case UInt8(ascii: "["):
+                stack.append((false, [], false))
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                if lastSignificant == UInt8(ascii: ",") {
+                    throw FieldFailure(kind: .badJSON, field: "", detail: "the body has a trailing comma")
+                }
+                _ = stack.popLast()
+            case UInt8(ascii: ","):
+                if let top = stack.indices.last, stack[top].object { stack[top].expectKey = true }
+            case quote:
+                let start = i + 1
+                i += 1
+                while i < bytes.count && bytes[i] != quote {
+                    i += bytes[i] == backslash ? 2 : 1
+                }
+                if let top = stack.indices.last, stack[top].object, stack[top].expectKey {
+                    let key = bytes[start..<min(i, bytes.count)]
+                    guard stack[top].keys.insert(key).inserted else {
+                        throw FieldFailure(kind: .duplicateField, field: String(decoding: key, as: UTF8.self),
+                                           detail: "appears twice in one object")
+                    }
+                    stack[top].expectKey = false
+                }
+            default:
+                break
+            }
+            if !isSpace(b) { lastSignificant = b }
+            i += 1
+        }
     }
 }
 

@@ -1,0 +1,136 @@
+import Foundation
+import Testing
+@testable import SweepProtocol
+
+@Suite("Grid spec: validation, canonical JSON, hash, diff")
+struct GridSpecTests {
+    private func refusal(_ spec: GridSpec) -> String? {
+        do {
+            try spec.validate()
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
+    @Test("the default grid is valid")
+    func defaults() throws {
+        try GridSpec().validate()
+        try GridSpec(jobKind: .trivial, dataset: .synthetic()).validate()
+    }
+
+    @Test("invalid grids are refused with the offending value")
+    func validation() {
+        func expectRefusal(_ change: (inout GridSpec) -> Void, _ text: String, sourceLocation: SourceLocation = #_sourceLocation) {
+            var spec = GridSpec()
+            change(&spec)
+            let message = refusal(spec)
+            #expect(message?.contains(text) == true, "\(message ?? "accepted")", sourceLocation: sourceLocation)
+        }
+        expectRefusal({ $0.learningRates = [] }, "no learning rates")
+        expectRefusal({ $0.batchSizes = [] }, "no batch sizes")
+        expectRefusal({ $0.learningRates = [0.05, 0.1, 0.05] }, "learning rate 0.05 is listed twice")
+        expectRefusal({ $0.batchSizes = [8, 8] }, "batch size 8 is listed twice")
+        expectRefusal({ $0.learningRates = [0] }, "learning rate 0.0 is out of range")
+        expectRefusal({ $0.learningRates = [-0.1] }, "learning rate -0.1 is out of range")
+        expectRefusal({ $0.learningRates = [.nan] }, "learning rate nan is out of range")
+        expectRefusal({ $0.batchSizes = [0] }, "batch size 0 is out of range")
+        expectRefusal({ $0.batchSizes = [4097] }, "batch size 4097 is out of range")
+        expectRefusal({ $0.seeds = 0 }, "0 seeds")
+        expectRefusal({ $0.model = "resnet" }, "unknown model 'resnet'")
+        expectRefusal({ $0.learningRates = (1...1000).map { Double($0) / 1000 }; $0.batchSizes = Array(1...200) },
+                      "1000 learning rates × 200 batch sizes × 3 seeds is too many jobs")
+        expectRefusal({ $0.gridSeed = UInt64.max }, "grid seed")
+        expectRefusal({ $0.datasetHash = "ABC" }, "data-set hash 'ABC'")
+        expectRefusal({ $0.dataset = .synthetic(count: 5) }, "dataset.count 5 is out of range")
+        expectRefusal({ $0.warmStart.batchSize = 0 }, "warmStart.batchSize 0 is out of range")
+        expectRefusal({ $0.cell.batchMode = "sorted" }, "batchMode 'sorted'")
+        expectRefusal({ $0.cell.measureSteps = 5 }, "measureSteps 5 is out of range")
+        expectRefusal({ $0.format = "thermosweep-grid/9" }, "thermosweep-grid/9")
+    }
+
+    @Test("canonical JSON: sorted keys, no whitespace, independent of axis order")
+    func canonical() throws {
+        let spec = GridSpec(learningRates: [0.2, 0.0125, 0.05], batchSizes: [64, 8])
+        let text = String(decoding: try spec.canonicalJSON(), as: UTF8.self)
+        #expect(!text.contains(" ") && !text.contains("\n"))
+        #expect(text.hasPrefix(#"{"batchSizes":[8,64],"cell":{"batchMode":"iid","calibrationProbes":16,"#))
+        #expect(text.contains(#""learningRates":[0.0125,0.05,0.2]"#))
+        #expect(text.contains(#""directory":"/usr/share/datasets/fashion-mnist""#))
+        let sorted = GridSpec(learningRates: [0.0125, 0.05, 0.2], batchSizes: [8, 64])
+        #expect(try spec.canonicalJSON() == sorted.canonicalJSON())
+        #expect(try spec.hash() == sorted.hash())
+    }
+
+    @Test("the hash of a fixed spec is pinned: it must not change between builds or machines")
+    func pinnedHash() throws {
+        let spec = GridSpec()
+        #expect(try spec.hash() == "d172e932e825edf6")
+        let small = GridSpec(model: "lenet-4-8", learningRates: [0.05, 0.1], batchSizes: [16], seeds: 1, gridSeed: 7,
+                             jobKind: .trivial, dataset: .synthetic(seed: 2, count: 1_000), trivialMillis: 50)
+        #expect(try small.hash() == "9ebfb9888da305c2")
+        #expect(String(decoding: try small.canonicalJSON(), as: UTF8.self) == #"{"batchSizes":[16],"cell":{"batchMode":"iid","calibrationProbes":16,"momentum":0,"probeBatchSize":32},"#
+            + #""dataset":{"count":1000,"kind":"synthetic","seed":2},"format":"thermosweep-grid/1","gridSeed":7,"#
+            + #""jobKind":"trivial","learningRates":[0.05,0.1],"model":"lenet-4-8","seeds":1,"trivialMillis":50,"#
+            + #""warmStart":{"batchSize":32,"epochs":3,"learningRate":0.05}}"#)
+        // The pinned hash is FNV-1a-64 of exactly those bytes.
+        #expect(try FNV1a.hex(small.canonicalJSON()) == small.hash())
+        #expect(FNV1a.hex(Array("a".utf8)) == "af63dc4c8601ec8c")  // published FNV-1a-64 test vector
+    }
+
+    @Test("every setting changes the hash")
+    func hashSensitivity() throws {
+        let base = try GridSpec().hash()
+        var changes: [GridSpec] = []
+        for change: (inout GridSpec) -> Void in [
+            { $0.learningRates[0] = 0.0126 }, { $0.batchSizes[0] = 9 }, { $0.seeds = 4 }, { $0.gridSeed = 1 },
+            { $0.model = "lenet-4-8" }, { $0.jobKind = .trivial }, { $0.dataset = .synthetic() }, { $0.datasetHash = "0000000000000000" },
+            { $0.warmStart.epochs = 2 }, { $0.cell.momentum = 0.5 }, { $0.cell.burnInSteps = 600 }, { $0.trivialMillis = 1 },
+        ] {
+            var spec = GridSpec()
+            change(&spec)
+            changes.append(spec)
+        }
+        let hashes = try changes.map { try $0.hash() }
+        #expect(!hashes.contains(base))
+        #expect(Set(hashes).count == hashes.count)
+    }
+
+    @Test("a spec decodes from its canonical JSON; unknown fields and invalid values are refused")
+    func decode() throws {
+        let spec = GridSpec(learningRates: [0.1, 0.05], datasetHash: "0123456789abcdef")
+        #expect(try GridSpec.decode(spec.canonicalJSON()) == spec.normalized)
+        let text = String(decoding: try spec.canonicalJSON(), as: UTF8.self)
+        for (bad, reason) in [
+            (text.replacingOccurrences(of: #""seeds":3"#, with: #""seeds":3,"epochs":1"#), "field 'epochs' is not a field"),
+            (text.replacingOccurrences(of: #""seeds":3"#, with: #""seeds":0"#), "0 seeds"),
+            (text.replacingOccurrences(of: #""seeds":3,"#, with: ""), "field 'seeds' is missing"),
+            (String(text.dropLast()), "not valid JSON"),
+        ] {
+            do {
+                _ = try GridSpec.decode(Array(bad.utf8))
+                Issue.record("accepted \(bad)")
+            } catch {
+                #expect(error.description.contains(reason), "\(error)")
+            }
+        }
+    }
+
+    @Test("the diff names each changed setting with old and new values")
+    func diff() {
+        let old = GridSpec(learningRates: [0.0125, 0.025])
+        var new = GridSpec(learningRates: [0.05, 0.0125])
+        #expect(GridSpec.differences(old, new) == ["lr: [0.0125, 0.025] → [0.0125, 0.05]"])
+        new.seeds = 5
+        new.cell.measureSteps = 800
+        new.dataset = .synthetic(seed: 1, count: 12_000)
+        #expect(GridSpec.differences(old, new) == [
+            "lr: [0.0125, 0.025] → [0.0125, 0.05]", "seeds: 3 → 5",
+            "data: fashion-mnist in /usr/share/datasets/fashion-mnist → synthetic seed=1 count=12000",
+            "measure: default → 800",
+        ])
+        #expect(GridSpec.differences(old, GridSpec(learningRates: [0.025, 0.0125])).isEmpty)
+        // Every label differs for some change, so no difference goes unreported.
+        #expect(Set(GridSpec().labelledValues.map(\.0)).count == GridSpec().labelledValues.count)
+    }
+}

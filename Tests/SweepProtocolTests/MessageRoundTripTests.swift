@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+@testable import SweepProtocol
+
+@Suite("Message round trips")
+struct MessageRoundTripTests {
+    @Test("every sample message decodes to itself, with identical bytes when re-encoded")
+    func roundTrip() throws {
+        let samples = Fixtures.all
+        #expect(Set(samples.map(\.command)) == Set(Command.allCases))
+        for message in samples {
+            let frames = try message.encode()
+            #expect(frames[0] == Array("TSW1".utf8))
+            #expect(frames[1] == Array(message.command.rawValue.utf8))
+            let decoded = try Message.decode(frames)
+            #expect(decoded == message, "\(message.command)")
+            #expect(try decoded.encode() == frames)
+        }
+    }
+
+    @Test("attachments travel as their own frames, declared in the body by length and hash")
+    func attachments() throws {
+        let job = try Message.job(Fixtures.measureJob).encode()
+        #expect(job.count == 4)
+        #expect(job[3] == Fixtures.checkpoint)
+        let body = try Fixtures.bodyObject(.job(Fixtures.measureJob))
+        #expect(body["checkpointBytes"] as? Int == Fixtures.checkpoint.count)
+        #expect(body["checkpointHash"] as? String == FNV1a.hex(Fixtures.checkpoint))
+        #expect(try Message.job(Fixtures.warmJob).encode().count == 3)
+        let warm = JobResult.done(jobId: 2, attempt: 3, kind: .warmStart, wallSeconds: 1, result: Fixtures.warmResult,
+                                  checkpoint: Fixtures.checkpoint)
+        let frames = try Message.result(warm).encode()
+        #expect(frames.count == 5)
+        #expect(frames[3] == Fixtures.warmResult && frames[4] == Fixtures.checkpoint)
+        guard case .result(let decoded) = try Message.decode(frames) else {
+            Issue.record("not a result")
+            return
+        }
+        #expect(decoded.result == Fixtures.warmResult && decoded.checkpoint == Fixtures.checkpoint)
+        #expect(decoded.ref == JobRef(jobId: 2, attempt: 3))
+    }
+
+    @Test("large UInt64 seeds and an empty checkpoint survive")
+    func edgeValues() throws {
+        var spec = Fixtures.spec(.measure)
+        spec.seed = UInt64.max
+        let job = Job(jobId: 1, attempt: 1, kind: .measure, key: "k", expectedCost: 0, spec: spec, checkpoint: [])
+        #expect(try Message.decode(Message.job(job).encode()) == .job(job))
+    }
+
+    @Test("the job spec has every key of Thermometer's CellSpec, so a worker decodes a CellSpec from it")
+    func cellSpecKeys() throws {
+        let body = try Fixtures.bodyObject(.job(Fixtures.measureJob))
+        let spec = try #require(body["spec"] as? [String: Any])
+        for key in ["model", "learningRate", "batchSize", "seed", "momentum", "batchMode", "warmStart",
+                    "calibrationProbes", "probeBatchSize"] {
+            #expect(spec[key] != nil, "\(key)")
+        }
+        let warm = try #require(spec["warmStart"] as? [String: Any])
+        #expect(Set(warm.keys) == ["learningRate", "batchSize", "epochs"])
+        #expect(spec["model"] as? String == "lenet-8-16" && spec["batchMode"] as? String == "iid")
+    }
+
+    @Test("refusals name both versions and both data sets")
+    func refusalMessages() {
+        let version = Refuse.versionMismatch(worker: "0.3.0 (aaa)", coordinator: "0.4.0 (bbb)")
+        #expect(version.reason == .version)
+        #expect(version.message.contains("0.3.0 (aaa)") && version.message.contains("0.4.0 (bbb)"))
+        let data = Refuse.datasetMismatch(offered: [DatasetOffer(name: "fashion-mnist", hash: "1111111111111111")],
+                                          needed: DatasetOffer(name: "fashion-mnist", hash: "2222222222222222"))
+        #expect(data.message.contains("1111111111111111") && data.message.contains("2222222222222222"))
+        #expect(Refuse.datasetMismatch(offered: [], needed: DatasetOffer(name: "x", hash: "2222222222222222"))
+            .message.contains("no data set"))
+    }
+
+    @Test("the encoder refuses what the decoder would refuse")
+    func encoderChecks() {
+        func encodeError(_ message: Message) -> ProtocolError? {
+            do {
+                _ = try message.encode()
+                return nil
+            } catch { return error }
+        }
+        #expect(encodeError(.ack(JobRef(jobId: 0, attempt: 1)))?.field == "jobId")
+        #expect(encodeError(.heartbeat(Heartbeat(jobs: [JobProgress(jobId: 1, attempt: 1, step: 5, totalSteps: 4)])))?.field
+            == "jobs[0].step")
+        #expect(encodeError(.result(.failed(jobId: 1, attempt: 1, kind: .measure, wallSeconds: .nan,
+                                            errorKind: .transient, message: "x")))?.field == "wallSeconds")
+        let noCheckpoint = Job(jobId: 1, attempt: 1, kind: .measure, key: "k", expectedCost: 1, spec: Fixtures.spec(.measure))
+        #expect(encodeError(.job(noCheckpoint))?.field == "checkpointBytes")
+        let badRecord = JobResult.done(jobId: 1, attempt: 1, kind: .measure, wallSeconds: 1,
+                                       result: Array(#"{"format":"thermosweep-warm/1"}"#.utf8))
+        #expect(encodeError(.result(badRecord))?.kind == .badAttachment)
+        #expect(encodeError(.welcome(Welcome(coordinator: "c", heartbeatMs: 0)))?.field == "heartbeatMs")
+    }
+
+    @Test("routing ids are host/pid/nonce")
+    func routingID() {
+        #expect(Wire.routingID(host: "node-3", pid: 42, nonce: "9f3a11c0") == "node-3/42/9f3a11c0")
+    }
+}
