@@ -89,6 +89,30 @@ private var analyticOnly: FitOptions {
     #endif
 }
 
+@Test func reducedChiSquareSurvivesMiscalibratedBlockSEs() {
+    // The quick run has one seed, so nothing but the block SEs sets the noise level. If they are
+    // half the truth (correlated blocks), unscaled errors are half too small; the reduced-χ²
+    // covariance takes the level from the residuals and keeps its coverage.
+    let n = repetitions(release: 500, debug: 50)
+    var sweep = SyntheticSweep()
+    sweep.seeds = 1
+    sweep.exactBlockSE = true
+    sweep.blockSEFactor = 0.5
+    var unscaled = analyticOnly
+    unscaled.covariance = .weightsOnly
+    let scaledRates = simulate(sweep, repetitions: n, options: analyticOnly, seed: 83)
+    let unscaledRates = simulate(sweep, repetitions: n, options: unscaled, seed: 83)
+    print("block SE understated 2×, 1 seed (\(n) reps): reduced-χ² coverage a "
+        + "\(scaledRates.rate(scaledRates.coveredA)), b \(scaledRates.rate(scaledRates.coveredB)); "
+        + "weights-only a \(unscaledRates.rate(unscaledRates.coveredA)), "
+        + "b \(unscaledRates.rate(unscaledRates.coveredB))")
+    #if !DEBUG
+    #expect((0.92...0.98).contains(scaledRates.rate(scaledRates.coveredA)))
+    #expect((0.92...0.98).contains(scaledRates.rate(scaledRates.coveredB)))
+    #endif
+    #expect(unscaledRates.rate(unscaledRates.coveredA) < 0.8)
+}
+
 @Test func collapseAndJointTestsHoldTheirLevelUnderTheNull() {
     // a = 1, b = −1 satisfies both nulls: a + b = 0 and (a, b) = (1, −1).
     let n = repetitions(release: 1000, debug: 100)
@@ -125,13 +149,14 @@ private var analyticOnly: FitOptions {
 @Test func alternativeWeightingsAreReported() {
     // The choices the defaults were picked against: PHYSICS.md's literal cell variance
     // (s² + block SE²)/n, and the unscaled (XᵀWX)⁻¹ with normal intervals.
-    let n = repetitions(release: 500, debug: 20)
+    // Same sweeps as `analyticIntervalsCoverTheTruth` (seed 11), so the rates compare directly.
+    let n = repetitions(release: 1000, debug: 20)
     var literal = analyticOnly
     literal.cellVariance = .betweenPlusBlock
     var unscaled = analyticOnly
     unscaled.covariance = .weightsOnly
     for (name, options) in [("between-plus-block", literal), ("weights-only", unscaled)] {
-        let r = simulate(SyntheticSweep(), repetitions: n, options: options, seed: 53)
+        let r = simulate(SyntheticSweep(), repetitions: n, options: options, seed: 11)
         print("\(name) (\(n) reps): coverage a \(r.rate(r.coveredA)), b \(r.rate(r.coveredB)); "
             + "false positives collapse \(r.rate(r.collapseRejected)), "
             + "joint \(r.rate(r.jointRejected)), curvature \(r.rate(r.curvatureRejected))")

@@ -23,6 +23,8 @@ struct SyntheticSweep {
     var seedEffect = 0.0
     /// Report the true σ as the block SE instead of estimating it from the blocks.
     var exactBlockSE = false
+    /// Multiplies the reported block SE (< 1 mimics correlated blocks, which understate it).
+    var blockSEFactor = 1.0
     /// Per-run noise SD of ln T; heteroscedastic so that the weights matter.
     var sigma: (Double, Int) -> Double = { eta, batch in
         0.02 * (128 / Double(batch)).squareRoot().squareRoot() * (1 + 2 * eta)
@@ -49,8 +51,8 @@ struct SyntheticSweep {
                     let y = logLaw(eta, batch) + offsets[seed] + mean
                     out.append(Observation(eta: eta, batchSize: batch, seed: seed,
                                            temperature: exp(y),
-                                           blockStandardErrorOfLog: exactBlockSE
-                                               ? s : sd / 10.0.squareRoot()))
+                                           blockStandardErrorOfLog: blockSEFactor
+                                               * (exactBlockSE ? s : sd / 10.0.squareRoot())))
                 }
             }
         }
