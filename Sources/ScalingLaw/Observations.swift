@@ -88,8 +88,8 @@ public enum CellVarianceModel: String, Codable, Sendable {
     /// is the between-seed variance beyond the window noise, pooled over all cells: variance
     /// components, with a cell-specific window-noise term and a common seed term. A cell without
     /// block SEs uses s²/n (one seed: the pooled s² of the cells with ≥ 2 seeds); with one seed
-    /// everywhere τ̂² = 0 and v = block SE². The relative weights then rest on 9 dof per seed (the blocks) instead
-    /// of on a 2-dof s² per cell. On the same 1000 synthetic 5 × 5 × 3 sweeps (CoverageTests) the
+    /// everywhere τ̂² = 0 and v = block SE². The relative weights then rest on 9 dof per seed (the
+    /// blocks) instead of on a 2-dof s² per cell. On the same 1000 synthetic 5 × 5 × 3 sweeps (CoverageTests) the
     /// 95 % intervals of a, b cover 94.2 % / 93.8 % and the 5 % tests reject 5.6–6.7 % under
     /// their nulls; the literal formula below gave 92.1 % / 91.9 % and 6.6–8.4 %. The remaining
     /// excess over 5 % comes from the weights being estimated (exact weights give 5.2–5.7 %).
@@ -134,7 +134,9 @@ public struct FitOptions: Codable, Sendable, Hashable {
     var sanitized: FitOptions {
         var o = self
         let defaults = FitOptions()
-        if !(0.5...0.999_999).contains(o.confidenceLevel) { o.confidenceLevel = defaults.confidenceLevel }
+        if !(0.5...0.999_999).contains(o.confidenceLevel) {
+            o.confidenceLevel = defaults.confidenceLevel
+        }
         if !o.minimumVarianceFraction.isFinite || o.minimumVarianceFraction < 0 {
             o.minimumVarianceFraction = defaults.minimumVarianceFraction
         }

@@ -144,7 +144,8 @@ public struct CellSummary: Codable, Sendable, Hashable {
     public var eta: Double
     public var batchSize: Int
     public var seeds: Int
-    /// Mean of ln T over the seeds, and its variance as used for the weight (weight = 1/variance).
+    /// Mean of ln T over the seeds, and its variance as used for the weight (weight = 1/variance;
+    /// the variance is 1, not a variance, when `ScalingLawResult.weighting` is equal-weights).
     public var meanLogT: Double
     public var varianceOfMean: Double
     /// Between-seed sample variance of ln T (nil with 1 seed) and mean block SE² (nil if none).

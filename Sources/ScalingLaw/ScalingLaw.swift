@@ -16,8 +16,8 @@ public enum ScalingLaw {
             minimumFraction: options.minimumVarianceFraction)
         var result = ScalingLawResult(
             fit: nil, failure: nil, bootstrap: nil, bootstrapUnavailable: nil, restricted: nil,
-            weighting: moments.rule, excessSeedVariance: moments.excessVariance, cells: [], excludedCells: table.excludedCells,
-            excludedObservations: table.excludedObservations, options: options)
+            weighting: moments.rule, excessSeedVariance: moments.excessVariance, cells: [],
+            excludedCells: table.excludedCells, excludedObservations: table.excludedObservations, options: options)
         let full = fitPowerLaw(table, moments, options: options)
         for i in 0..<table.count {
             var cell = CellSummary(
@@ -110,7 +110,9 @@ public enum ScalingLaw {
         for r in 0..<3 {
             for c in 0..<3 {
                 var s = 0.0
-                for k in 0..<3 { for l in 0..<3 { s += t[r * 3 + k] * lin.inverse[k * 3 + l] * t[c * 3 + l] } }
+                for k in 0..<3 {
+                    for l in 0..<3 { s += t[r * 3 + k] * lin.inverse[k * 3 + l] * t[c * 3 + l] }
+                }
                 cov[r * 3 + c] = s * residualVariance
             }
         }

@@ -21,7 +21,8 @@ func largeTableFitsQuickly() throws {
         let median = times.sorted()[1]
         let fit = try #require(result?.fit)
         print("benchmark \(side)×\(side) cells × \(seeds) seeds (\(observations.count) runs, "
-            + "bootstrap \(result?.bootstrap?.draws ?? 0) draws): one fit \(median) s (median of 3: "
+            + "bootstrap \(result?.bootstrap?.draws ?? 0) draws): one fit \(median) s "
+            + "(median of 3: "
             + "\(times)), 32 fits ≈ \(32 * median) s")
         #expect(fit.cellsUsed == side * side)
         #expect(abs(fit.a.value - 1) < 5 * fit.a.standardError)

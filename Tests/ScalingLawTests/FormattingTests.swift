@@ -12,7 +12,8 @@ import Testing
 
 @Test func valueWithErrorPicksDecimalsFromTheSE() {
     func e(_ v: Double, _ se: Double) -> Estimate {
-        Estimate(value: v, standardError: se, interval: Interval(lower: v - 2 * se, upper: v + 2 * se))
+        Estimate(value: v, standardError: se,
+                 interval: Interval(lower: v - 2 * se, upper: v + 2 * se))
     }
     #expect(Format.valueWithError(e(1.0234, 0.0312)) == "1.02±0.03")
     #expect(Format.valueWithError(e(-0.98123, 0.0043)) == "-0.981±0.004")

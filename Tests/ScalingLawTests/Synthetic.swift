@@ -47,7 +47,8 @@ struct SyntheticSweep {
                     var blocks = [Double](repeating: 0, count: 10)
                     for k in 0..<10 { blocks[k] = 10.0.squareRoot() * s * rng.gaussian() }
                     let mean = blocks.reduce(0, +) / 10
-                    let sd = (blocks.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 9).squareRoot()
+                    let ss = blocks.map { ($0 - mean) * ($0 - mean) }.reduce(0, +)
+                    let sd = (ss / 9).squareRoot()
                     let y = logLaw(eta, batch) + offsets[seed] + mean
                     out.append(Observation(eta: eta, batchSize: batch, seed: seed,
                                            temperature: exp(y),
