@@ -60,21 +60,31 @@ public struct CellSpec: Codable, Sendable, Hashable {
 
     /// Largest batch size accepted; a batch is one GEMM column block, so this bounds memory.
     public static let maxBatchSize = 4096
+    /// Longest burn-in or window accepted (the window keeps one loss per step).
+    public static let maxSteps = 10_000_000
+    /// Smallest η accepted: the protocol's ⌈10/η⌉ steps stay within `maxSteps`.
+    public static let minimumLearningRate = Protocol.sdeTime / Double(maxSteps)
+    /// Shortest window: the Thermometer's 10 blocks of at least 2 steps each.
+    public static let minimumMeasureSteps = 20
 
     /// Throws a message naming the offending value and the accepted range.
     public func validate() throws {
         func check(_ ok: Bool, _ message: @autoclosure () -> String) throws {
             if !ok { throw CellSpecError(message()) }
         }
-        try check(learningRate.isFinite && learningRate > 0 && learningRate <= 10,
-                  "learning rate \(learningRate) is out of range: give a number in (0, 10].")
+        try check(learningRate.isFinite && learningRate >= Self.minimumLearningRate && learningRate <= 10,
+                  "learning rate \(learningRate) is out of range: give a number in [\(Self.minimumLearningRate), 10].")
         try check((1...Self.maxBatchSize).contains(batchSize),
                   "batch size \(batchSize) is out of range: give 1 to \(Self.maxBatchSize).")
         try check(momentum.isFinite && momentum >= 0 && momentum < 1,
                   "momentum \(momentum) is out of range: give a number in [0, 1).")
-        try check((burnInSteps ?? 0) >= 0, "burn-in \(burnInSteps ?? 0) steps: give 0 or more.")
-        try check((measureSteps ?? 10) >= 10,
-                  "measurement window of \(measureSteps ?? 0) steps is too short: give at least 10 (10 blocks).")
+        try check((0...Self.maxSteps).contains(burnInSteps ?? 0),
+                  "burn-in \(burnInSteps ?? 0) steps is out of range: give 0 to \(Self.maxSteps).")
+        try check((measureSteps ?? Self.minimumMeasureSteps) >= Self.minimumMeasureSteps,
+                  "measurement window of \(measureSteps ?? 0) steps is too short: give at least "
+                  + "\(Self.minimumMeasureSteps) (10 blocks of 2 steps).")
+        try check((measureSteps ?? 0) <= Self.maxSteps,
+                  "measurement window of \(measureSteps ?? 0) steps is too long: give at most \(Self.maxSteps).")
         try check(warmStart.learningRate.isFinite && warmStart.learningRate > 0,
                   "warm-start learning rate \(warmStart.learningRate) must be a positive number.")
         try check((1...Self.maxBatchSize).contains(warmStart.batchSize),
