@@ -103,7 +103,11 @@ extension ScalingLaw {
             distinctResamples: distinct.rounded(), generatorSeed: options.bootstrapSeed,
             a: summarize(aDraws, level: level), b: summarize(bDraws, level: level),
             c: summarize(cDraws, level: level),
-            gamma: gammaDraws.count == aDraws.count ? summarize(gammaDraws, level: level) : nil))
+            gamma: gammaDraws.count == aDraws.count ? summarize(gammaDraws, level: level) : nil,
+            caution: seedCount >= 20 ? nil
+                : "only \(seedCount) seeds (\(Int(distinct.rounded())) distinct resamples): "
+                    + "percentile intervals are too narrow; in CoverageTests nominal 95 % covered "
+                    + "≈ 78 % with 3 seeds and ≈ 89 % with 10; prefer the analytic intervals"))
     }
 
     /// Mean, SD and percentile interval (linear interpolation between order statistics, R type 7).

@@ -112,6 +112,8 @@ public struct BootstrapSummary: Codable, Sendable, Hashable {
     public var b: BootstrapEstimate
     public var c: BootstrapEstimate
     public var gamma: BootstrapEstimate?
+    /// A caution for few seeds (fewer than 20), else nil.
+    public var caution: String?
 }
 
 /// An observation that took no part in the fit.

@@ -19,6 +19,7 @@ func exponentsAreRecovered(a: Double, b: Double, c: Double) throws {
     #expect(fit.reducedChiSquare > 0.3 && fit.reducedChiSquare < 3)
     let bs = try #require(result.bootstrap)
     #expect(bs.seeds == 3 && bs.distinctResamples == 10 && bs.failedDraws == 0)
+    #expect(bs.caution?.contains("10 distinct resamples") == true)
     #expect(abs(bs.a.mean - a) < 4 * fit.a.standardError)
     // The bootstrap SE and the analytic SE measure the same spread (loosely: 3 seeds).
     #expect(bs.a.standardError > 0.3 * fit.a.standardError)
