@@ -222,6 +222,8 @@ public struct CellRunner: Sendable {
                                       calibrationPoints: spec.calibrationProbes > 0 ? 4 : 0))
         var indices = [Int]()
         var trainingTime = Duration.zero
+        // SGD steps taken: a burn-in that diverges stops early, and its speed must count only these.
+        var trainedSteps = 0
         var divergence: DivergenceReason?
 
         // Burn-in: only NaN/Inf can end it; the loss limit applies after burn-in (PHYSICS.md).
@@ -235,6 +237,7 @@ public struct CellRunner: Sendable {
                 break
             }
             sgd.step(network)
+            trainedSteps += 1
             if step % Self.progressInterval == 0 { progress?(.burnIn, step, burnIn) }
         }
         trainingTime += clock.now - t0
@@ -257,6 +260,7 @@ public struct CellRunner: Sendable {
                 let (loss, _) = network.forwardBackward()
                 before.copy(from: network.parameters, count: network.parameterCount)
                 sgd.step(network)
+                trainedSteps += 1
                 thermometer.record(parameters: before, update: sgd.update, gradient: network.gradients, loss: loss)
                 trainingTime += clock.now - t0
                 if step % Self.progressInterval == 0 { progress?(.measure, step, window) }
@@ -273,7 +277,7 @@ public struct CellRunner: Sendable {
             check.observe(accuracy: trainEval.accuracy)
             divergence = check.reason
         }
-        let trainedSamples = Double((burnIn + thermometer.recordedSteps) * spec.batchSize)
+        let trainedSamples = Double(trainedSteps * spec.batchSize)
         let seconds = Double(trainingTime.components.seconds) + Double(trainingTime.components.attoseconds) * 1e-18
         let wall = clock.now - began
         return CellResult(

@@ -15,7 +15,8 @@ public struct DivergenceReason: Codable, Sendable, Equatable, CustomStringConver
     }
 
     public let kind: Kind
-    /// Window step at which it was detected (nil for the end-of-run accuracy check).
+    /// Window step at which it was detected; a burn-in step counts back from the window start
+    /// (−K_burn … −1); nil for the end-of-run accuracy check.
     public let step: Int?
     /// The offending value when it is finite (mean loss of the chunk, accuracy); never NaN/Inf.
     public let value: Double?

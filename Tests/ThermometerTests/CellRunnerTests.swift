@@ -2,7 +2,8 @@ import Testing
 import Thermometer
 import Trainer
 
-/// One cell end to end on a small synthetic set.
+/// One cell end to end on a small synthetic set: spec checks, divergence in burn-in, and that
+/// noise calibration leaves the training trajectory alone.
 @Suite struct CellRunnerTests {
     static let data = SyntheticDataset.makeSplit(seed: 5, trainCount: 200, testCount: 100)
 
@@ -39,5 +40,32 @@ import Trainer
         let result = try Self.runner.run(s, from: Self.start)
         #expect(result.divergence == nil)
         #expect(result.thermometer.recordedSteps == CellSpec.minimumMeasureSteps)
+    }
+
+    /// A start that is already NaN fails at the first burn-in step: the cell is a diverged result,
+    /// and its speed counts the steps trained (none), not the whole planned burn-in.
+    @Test func divergenceInBurnInIsReportedAndNotCountedAsTraining() throws {
+        let count = ModelKind.lenet48.architecture.parameterCount
+        let start = Checkpoint(model: .lenet48, parameters: Array(repeating: .nan, count: count))
+        let result = try Self.runner.run(spec(), from: start)
+        #expect(result.divergence == DivergenceReason(kind: .nonFiniteLoss, step: -10, value: nil))
+        #expect(result.thermometer.recordedSteps == 0)
+        #expect(result.samplesPerSecond == 0, "speed \(result.samplesPerSecond) for a cell that trained no step")
+    }
+
+    /// Probes draw from their own stream and run before the step's batch, so the training batches,
+    /// updates and final weights are the same with and without calibration.
+    @Test func calibrationDoesNotDisturbTraining() throws {
+        let plain = try Self.runner.run(spec(probes: 0), from: Self.start)
+        let probed = try Self.runner.run(spec(probes: 4), from: Self.start)
+        #expect(plain.divergence == nil && probed.divergence == nil)
+        #expect(plain.thermometer.group("network")?.estimate(.diffusion)?.value != nil)
+        #expect(probed.thermometer.calibrationPointCount == 4 && plain.thermometer.calibrationPointCount == 0)
+        #expect(probed.train == plain.train && probed.test == plain.test)
+        for (a, b) in zip(plain.thermometer.groups, probed.thermometer.groups) {
+            #expect(a.estimates == b.estimates, "\(a.name)")
+            #expect(a.fluctuationDissipationRatio == b.fluctuationDissipationRatio)
+        }
+        #expect(probed.thermometer.group("network")?.calibrationRatio != nil)
     }
 }
