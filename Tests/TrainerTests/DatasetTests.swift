@@ -173,6 +173,19 @@ struct FashionMNISTTests {
         #expect(error?.description.contains("label 10 at index 7 is outside 0..<10") == true)
     }
 
+    @Test("a data set built in code with a label outside its classes traps at once")
+    func labelOutOfRangeInCode() async {
+        // The release softmax kernel indexes logits by label unchecked: the set must refuse it.
+        await #expect(processExitsWith: .failure) {
+            _ = Dataset(name: "bad", count: 2, rows: 1, columns: 1, classes: 10, pixels: [0, 0],
+                        labels: [3, 10], contentHash: "bad")
+        }
+        await #expect(processExitsWith: .failure) {
+            _ = Dataset(name: "negative", count: 1, rows: 1, columns: 1, classes: 10, pixels: [0],
+                        labels: [-1], contentHash: "negative")
+        }
+    }
+
     @Test("train and test images of different sizes are refused")
     func shapeMismatch() throws {
         let dir = try DataTestDirectory()

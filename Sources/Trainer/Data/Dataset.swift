@@ -28,6 +28,10 @@ public struct Dataset: Sendable {
                 pixels: [UInt8], labels: [Int32], contentHash: String) {
         precondition(pixels.count == count * rows * columns && labels.count == count,
                      "dataset \(name): \(pixels.count) pixels and \(labels.count) labels for \(count) images")
+        // Checked here, once: the release kernels index the logits by label without bounds checks.
+        if let bad = labels.firstIndex(where: { $0 < 0 || Int($0) >= classes }) {
+            preconditionFailure("dataset \(name): label \(labels[bad]) of image \(bad) is not in 0..<\(classes)")
+        }
         self.name = name
         self.count = count
         self.rows = rows

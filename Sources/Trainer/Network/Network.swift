@@ -123,7 +123,7 @@ public final class Network {
     /// Copies the contiguous samples `range` of `data` (1 ≤ count ≤ maxBatch).
     public func loadBatch(_ data: Dataset, range: Range<Int>) {
         checkShape(data)
-        precondition(!range.isEmpty && range.count <= maxBatch && range.upperBound <= data.count,
+        precondition(!range.isEmpty && range.count <= maxBatch && range.lowerBound >= 0 && range.upperBound <= data.count,
                      "batch \(range) out of range for \(data.count) samples and maxBatch \(maxBatch)")
         copyPixelRows(data.pixels, lookup: Normalization.pixelValues, rowLength: data.imageSize, range: range,
                       into: input)
