@@ -21,12 +21,21 @@ struct DataOptions: ParsableArguments {
         }
     }
 
-    /// Loads (train, test); errors name the file and what to do.
-    func load() throws -> (train: Dataset, test: Dataset) {
+    /// Loads (train, test) for `model`; errors name the file and what to do.
+    func load(for model: ModelKind) throws -> (train: Dataset, test: Dataset) {
         if synthetic {
             return SyntheticDataset.makeSplit(seed: syntheticSeed, trainCount: syntheticCount,
                                               testCount: max(100, syntheticCount / 6))
         }
-        return try FashionMNIST.load(directory: data)
+        let sets = try FashionMNIST.load(directory: data)
+        // Other IDX files load too; refuse a shape the network cannot read here, not in the trainer.
+        let arch = model.architecture
+        for set in [sets.train, sets.test]
+        where set.rows != arch.inputHeight || set.columns != arch.inputWidth || set.classes > arch.classes {
+            throw ValidationError("\(data) holds \(set.rows)×\(set.columns) images of \(set.classes) classes "
+                                  + "(\(set.name)); \(model.rawValue) needs \(arch.inputHeight)×\(arch.inputWidth) "
+                                  + "images of at most \(arch.classes) classes.")
+        }
+        return sets
     }
 }

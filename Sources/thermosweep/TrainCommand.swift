@@ -76,11 +76,11 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        let spec = self.spec
         let data: (train: Dataset, test: Dataset)
-        do { data = try dataOptions.load() } catch {
+        do { data = try dataOptions.load(for: spec.model) } catch {
             throw ValidationError("\(error)")
         }
-        let spec = self.spec
         let runner = CellRunner(train: data.train, test: data.test)
         let progress = ProgressLine(enabled: !json)
         let start = runner.warmStart(model: spec.model, seed: spec.seed, spec.warmStart) {

@@ -61,6 +61,28 @@ import Testing
         }
     }
 
+    /// IDX files of another image size load fine; the command must refuse them with the shape,
+    /// not trap inside the trainer.
+    @Test func dataOfAnotherImageSizeIsRefused() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("thermosweep-idx-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func idx(_ dimensions: [Int]) -> Data {
+            var bytes: [UInt8] = [0, 0, 8, UInt8(dimensions.count)]
+            for d in dimensions { bytes += [0, 0, UInt8(d >> 8), UInt8(d & 255)] }
+            return Data(bytes + [UInt8](repeating: 1, count: dimensions.reduce(1, *)))
+        }
+        for (name, dimensions) in [("train-images-idx3-ubyte", [12, 4, 3]), ("train-labels-idx1-ubyte", [12]),
+                                   ("t10k-images-idx3-ubyte", [5, 4, 3]), ("t10k-labels-idx1-ubyte", [5])] {
+            try idx(dimensions).write(to: dir.appendingPathComponent(name))
+        }
+        var args = Array(Self.quick.dropLast())
+        args.removeAll { $0 == "--synthetic" }
+        let r = try CLI.run(args + ["--data", dir.path])
+        #expect(r.status == 64, "stderr: \(r.stderr)")
+        #expect(r.stderr.contains("holds 4×3 images of 10 classes"), "stderr: \(r.stderr)")
+    }
+
     @Test(arguments: [
         (["--measure", "15"], "window of 15 steps"),
         (["--lr", "1e-300"], "learning rate 1e-300"),
