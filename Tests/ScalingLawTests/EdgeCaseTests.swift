@@ -141,3 +141,13 @@ private var quick: FitOptions {
     #expect(fit.curvature == nil)
     #expect(fit.notes.contains { $0.hasPrefix("curvature test skipped") })
 }
+
+@Test func resultRoundTripsThroughJSON() throws {
+    var observations = SyntheticSweep().observations(seed: 21)
+    observations[0].exclusion = .diverged
+    let result = ScalingLaw.fit(observations, options: quick)
+    let data = try JSONEncoder().encode(result)
+    let text = try #require(String(data: data, encoding: .utf8))
+    #expect(text.contains(#""reason":"diverged""#))  // reasons encode as plain strings
+    #expect(try JSONDecoder().decode(ScalingLawResult.self, from: data) == result)
+}
