@@ -19,6 +19,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
@@ -31,6 +32,8 @@ let package = Package(
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         .target(name: "ScalingLaw"),
         .target(name: "SweepProtocol"),
+        .target(name: "Store", dependencies: ["SweepProtocol", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Coordinator", dependencies: ["SweepProtocol", "Store", "ZeroMQ"]),
         .executableTarget(
             name: "thermosweep",
             dependencies: [
@@ -43,6 +46,8 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "ScalingLawTests", dependencies: ["ScalingLaw"]),
         .testTarget(name: "SweepProtocolTests", dependencies: ["SweepProtocol"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "SweepProtocol"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "SweepProtocol"]),
         .testTarget(name: "CLITests", dependencies: ["thermosweep"]),
     ]
 )
