@@ -121,10 +121,21 @@ private func z85String(_ text: [CChar]) -> String {
 
 extension Socket {
     /// Makes this socket a CURVE server with `keys` (ZMQ_CURVE_SERVER + ZMQ_CURVE_SECRETKEY);
-    /// call before `bind`. Clients are checked by the context's ZAP handler, if one is bound.
+    /// call before `bind`. Clients are checked by the context's ZAP handler if one is bound;
+    /// without one, libzmq admits every client that knows the server's public key (traffic is
+    /// still encrypted). Prefer `makeCurveServer(_:authenticatedBy:)`.
     public func makeCurveServer(_ keys: CurveKeyPair) throws {
         try set(.curveServer, true)
         try set(.curveSecretKey, keys.secretKey)
+    }
+
+    /// Makes this socket a CURVE server whose clients `authenticator` admits; taking the
+    /// authenticator here makes sure it is bound (in this socket's context) before any client
+    /// can connect, since libzmq would admit everyone while no ZAP handler is bound.
+    public func makeCurveServer(_ keys: CurveKeyPair, authenticatedBy authenticator: ZAPAuthenticator) throws {
+        precondition(authenticator.socket.context === context,
+                     "ZeroMQ: the ZAP authenticator must live in the CURVE server socket's context")
+        try makeCurveServer(keys)
     }
 
     /// Makes this socket a CURVE client of a server with public key `serverKey`; call before

@@ -62,7 +62,7 @@ import ZeroMQ
             decisions.append($0)
         }
         let router = try Socket(context, .router)
-        try router.makeCurveServer(serverKeys)
+        try router.makeCurveServer(serverKeys, authenticatedBy: authenticator)
         let monitor = try SocketMonitor(router, events: [.handshakeFailed, .handshakeSucceeded])
         let endpoint = try router.bind("tcp://127.0.0.1:*")
 
@@ -119,6 +119,21 @@ import ZeroMQ
         #expect(try receive(good) == [bytes("welcome")])
         #expect(try wrong.receive(dontWait: true) == nil)
         #expect(try plain.receive(dontWait: true) == nil)
+    }
+
+    /// Why `makeCurveServer(_:authenticatedBy:)` exists: with no ZAP handler bound, libzmq admits
+    /// any CURVE client that knows the server key.
+    @Test func withoutAnAuthenticatorAnyClientKeyIsAdmitted() throws {
+        let context = try Context()
+        let serverKeys = try CurveKeyPair.generate()
+        let router = try Socket(context, .router)
+        try router.makeCurveServer(serverKeys)
+        let endpoint = try router.bind("tcp://127.0.0.1:*")
+        let dealer = try Socket(context, .dealer)
+        try dealer.makeCurveClient(try CurveKeyPair.generate(), serverKey: serverKeys.publicKey)
+        try dealer.connect(endpoint)
+        try dealer.send([bytes("anyone")])
+        #expect(try receive(router)?.last == bytes("anyone"))
     }
 
     @Test func onlyOneAuthenticatorPerContext() throws {

@@ -144,9 +144,20 @@ import ZeroMQ
         try small.set(.routingID, bytes("small"))
         try small.connect(endpoint)
 
+        let monitor = try SocketMonitor(router, events: .disconnected)
         try big.send([Array(repeating: 1, count: 2000)])
         try small.send([bytes("hello")])
-        let received = try collect(router, for: .milliseconds(300))
+        // Wait (bounded) until the big sender was cut off, collecting what the ROUTER receives.
+        var received: [[[UInt8]]] = []
+        var disconnects = 0
+        let deadline = ContinuousClock.now + .seconds(3)
+        while disconnects == 0 || received.isEmpty, ContinuousClock.now < deadline {
+            _ = try poll([router.pollItem(), monitor.pollItem], timeout: .milliseconds(20))
+            while let message = try router.receive(dontWait: true) { received.append(message) }
+            disconnects += try monitor.drain().count
+        }
+        received += try collect(router, for: .milliseconds(50))
+        #expect(disconnects >= 1)
         #expect(received == [[bytes("small"), bytes("hello")]])
 
         // Still usable for the well-behaved peer.
