@@ -76,8 +76,9 @@ public struct CellSpec: Codable, Sendable, Hashable {
                   "learning rate \(learningRate) is out of range: give a number in [\(Self.minimumLearningRate), 10].")
         try check((1...Self.maxBatchSize).contains(batchSize),
                   "batch size \(batchSize) is out of range: give 1 to \(Self.maxBatchSize).")
-        try check(momentum.isFinite && momentum >= 0 && momentum < 1,
-                  "momentum \(momentum) is out of range: give a number in [0, 1).")
+        // SGD runs in Float32: a value that rounds to 1 there would trap in SGDConfig.
+        try check(momentum.isFinite && momentum >= 0 && Float(momentum) < 1,
+                  "momentum \(momentum) is out of range: give a number in [0, 1) that stays below 1 in Float32.")
         try check((0...Self.maxSteps).contains(burnInSteps ?? 0),
                   "burn-in \(burnInSteps ?? 0) steps is out of range: give 0 to \(Self.maxSteps).")
         try check((measureSteps ?? Self.minimumMeasureSteps) >= Self.minimumMeasureSteps,
@@ -85,8 +86,10 @@ public struct CellSpec: Codable, Sendable, Hashable {
                   + "\(Self.minimumMeasureSteps) (10 blocks of 2 steps).")
         try check((measureSteps ?? 0) <= Self.maxSteps,
                   "measurement window of \(measureSteps ?? 0) steps is too long: give at most \(Self.maxSteps).")
-        try check(warmStart.learningRate.isFinite && warmStart.learningRate > 0,
-                  "warm-start learning rate \(warmStart.learningRate) must be a positive number.")
+        try check(warmStart.learningRate.isFinite && warmStart.learningRate >= Self.minimumLearningRate
+                      && warmStart.learningRate <= 10,
+                  "warm-start learning rate \(warmStart.learningRate) is out of range: "
+                  + "give a number in [\(Self.minimumLearningRate), 10].")
         try check((1...Self.maxBatchSize).contains(warmStart.batchSize),
                   "warm-start batch size \(warmStart.batchSize) is out of range: give 1 to \(Self.maxBatchSize).")
         try check(warmStart.epochs.isFinite && warmStart.epochs >= 0 && warmStart.epochs <= 1000,

@@ -86,6 +86,8 @@ import Testing
     @Test(arguments: [
         (["--measure", "15"], "window of 15 steps"),
         (["--lr", "1e-300"], "learning rate 1e-300"),
+        (["--momentum", "0.99999999"], "momentum 0.99999999"),
+        (["--warm-start-lr", "1e300"], "warm-start learning rate 1e+300"),
         (["--lr=-0.5"], "learning rate -0.5"),
         (["--lr", "nan"], "learning rate nan"),
         (["--batch", "0"], "batch size 0"),

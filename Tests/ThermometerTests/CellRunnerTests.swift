@@ -25,6 +25,12 @@ import Trainer
         (CellSpec(learningRate: 0.1, batchSize: 8, seed: 1, measureSteps: Int.max), "window of \(Int.max) steps"),
         (CellSpec(learningRate: 0.1, batchSize: 8, seed: 1, burnInSteps: Int.max), "burn-in \(Int.max) steps"),
         (CellSpec(learningRate: 1e-300, batchSize: 8, seed: 1), "learning rate 1e-300"),
+        // These round to a Float32 that SGDConfig traps on (∞, 0 and 1).
+        (CellSpec(learningRate: 0.1, batchSize: 8, seed: 1, warmStart: WarmStartSpec(learningRate: 1e300)),
+         "warm-start learning rate 1e+300"),
+        (CellSpec(learningRate: 0.1, batchSize: 8, seed: 1, warmStart: WarmStartSpec(learningRate: 1e-50)),
+         "warm-start learning rate 1e-50"),
+        (CellSpec(learningRate: 0.1, batchSize: 8, seed: 1, momentum: 0.99999999), "momentum 0.99999999"),
     ])
     func specsTheRunCannotMeasureAreRefused(spec: CellSpec, message: String) {
         #expect {
