@@ -103,7 +103,7 @@ struct MalformedMessageTests {
     @Test("bad or truncated JSON, NaN and Infinity literals, numbers out of Double range")
     func badJSON() throws {
         for body in ["", "{", "}", "[1]", "null", "1", "\"x\"", #"{"attempt":1,"jobId":1} x"#, #"{"attempt":1,"jobId":1,}"#,
-                     "\u{FEFF}" + ack, #"{"attempt":1,"jobId":1,"x":[1,]}"#,
+                     "\u{FEFF}" + ack, #"{"attempt":1,"jobId":1,"x":[1,]}"#, #"{"a\"#, #"{""#, #"{"\""#, "{\"a\":\"\\",
                      #"{"attempt":1 "jobId":1}"#, #"{attempt:1,jobId:1}"#, String(repeating: "[", count: 10_000),
                      String(repeating: "{\"a\":", count: 5_000)] {
             expectRefused(Fixtures.frames("ACK", body), .badJSON)
