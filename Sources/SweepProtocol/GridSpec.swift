@@ -202,7 +202,7 @@ public struct GridSpec: Codable, Sendable, Hashable {
         do {
             spec = try Message.decodeBody(bytes)
         } catch {
-            throw GridSpecError("grid spec refused: \(Message.protocolError(error, command: .job).fieldText)")
+            throw GridSpecError("grid spec refused: \(Message.protocolError(error, command: nil).fieldText)")
         }
         try spec.validate()
         return spec

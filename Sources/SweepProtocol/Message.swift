@@ -95,7 +95,23 @@ public enum Message: Sendable, Equatable {
         let attachments = frames[3...]
         do {
             // Order: body syntax, body fields, frame count (which the body decides), attachments.
+            func plain<Body: Decodable>(_ wrap: (Body) -> Message) throws -> Message {
+                let message = wrap(try decodeBody(body))
+                try message.validateBody()
+                try checkCount(command, attachments.count, 0)
+                return message
+            }
             switch command {
+            case .ready: return try plain(Message.ready)
+            case .welcome: return try plain(Message.welcome)
+            case .refuse: return try plain(Message.refuse)
+            case .heartbeat: return try plain(Message.heartbeat)
+            case .ack: return try plain(Message.ack)
+            case .cancel: return try plain(Message.cancel)
+            case .status: return try plain(Message.status)
+            case .statusReply: return try plain(Message.statusReply)
+            case .error: return try plain(Message.error)
+            case .bye: return try plain(Message.bye)
             case .job:
                 var job: Job = try decodeBody(body)
                 try job.validate()
@@ -108,24 +124,6 @@ public enum Message: Sendable, Equatable {
                 try checkCount(command, attachments.count, result.attachmentCount)
                 try result.attach(attachments)
                 return .result(result)
-            default:
-                let message: Message
-                switch command {
-                case .ready: message = .ready(try decodeBody(body))
-                case .welcome: message = .welcome(try decodeBody(body))
-                case .refuse: message = .refuse(try decodeBody(body))
-                case .heartbeat: message = .heartbeat(try decodeBody(body))
-                case .ack: message = .ack(try decodeBody(body))
-                case .cancel: message = .cancel(try decodeBody(body))
-                case .status: message = .status(try decodeBody(body))
-                case .statusReply: message = .statusReply(try decodeBody(body))
-                case .error: message = .error(try decodeBody(body))
-                case .bye: message = .bye(try decodeBody(body))
-                case .job, .result: throw ProtocolError(.unknownCommand, "unreachable")
-                }
-                try message.validateBody()
-                try checkCount(command, attachments.count, 0)
-                return message
             }
         } catch {
             throw protocolError(error, command: command)
@@ -170,7 +168,7 @@ public enum Message: Sendable, Equatable {
     }
 
     /// Any error of decoding or checking as a `ProtocolError` of `command`.
-    static func protocolError(_ error: any Error, command: Command) -> ProtocolError {
+    static func protocolError(_ error: any Error, command: Command?) -> ProtocolError {
         switch error {
         case var error as ProtocolError:
             error.command = command
