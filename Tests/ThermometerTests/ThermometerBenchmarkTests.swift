@@ -1,3 +1,4 @@
+import Foundation
 import Kernels
 import Testing
 import Thermometer
@@ -8,8 +9,11 @@ import Trainer
 ///
 /// Target: under 10 % of a 0.3 ms lenet-8-16 step (≈ 30 µs) for 5,994 parameters. Each sample is
 /// one whole 500-step window (block closes included) divided by 500; the median of 7 is printed.
-/// The bounds asserted are loose because the build machine is shared and noisy.
-@Suite(.serialized) struct ThermometerBenchmarkTests {
+/// Opt-in (`TS_BENCH=1 swift test -c release ... --filter ThermometerBenchmarkTests`): a timing
+/// belongs in a benchmark report, not in the pass/fail of the suite on a shared machine; the bounds
+/// asserted are loose, to catch only a gross regression when it is run.
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["TS_BENCH"] != nil, "set TS_BENCH=1"))
+struct ThermometerBenchmarkTests {
     /// lenet-8-16 and cnn-32-64 parameter layouts (PHYSICS.md, "Networks").
     static let layouts: [(name: String, groups: [ParameterGroup], bound: Double)] = [
         ("lenet-8-16", layout([("conv1.weight", 200, 8), ("conv1.bias", 8, 0),

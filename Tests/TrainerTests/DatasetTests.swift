@@ -95,11 +95,8 @@ struct FashionMNISTTests {
         let start = clock.now
         let (train, test) = try FashionMNIST.load()
         let elapsed = clock.now - start
+        // Reported, not asserted: timings are for benchmarks, not for the pass/fail of a test.
         print("Fashion-MNIST loaded in \(elapsed) (hash \(train.contentHash))")
-        #if !DEBUG
-        // Well under a second on an idle machine; generous for a loaded shared one.
-        #expect(elapsed < .seconds(2))
-        #endif
 
         #expect(train.count == 60_000 && test.count == 10_000)
         #expect(train.rows == 28 && train.columns == 28 && test.rows == 28 && test.columns == 28)
