@@ -13,9 +13,7 @@ public func measureGEMM(m: Int, n: Int, k: Int, transA: Transpose = .none,
     let clock = ContinuousClock()
     var seconds: [Double] = []
     for _ in 0..<repetitions {
-        let elapsed = clock.measure { gemm(a, transA, b, transB, into: c) }
-        let parts = elapsed.components
-        seconds.append(Double(parts.seconds) + Double(parts.attoseconds) * 1e-18)
+        seconds.append(clock.measure { gemm(a, transA, b, transB, into: c) } / .seconds(1))
     }
     seconds.sort()
     let median = seconds[seconds.count / 2]

@@ -281,7 +281,7 @@ public struct CellRunner: Sendable {
             divergence = check.reason
         }
         let trainedSamples = Double(trainedSteps * spec.batchSize)
-        let seconds = Double(trainingTime.components.seconds) + Double(trainingTime.components.attoseconds) * 1e-18
+        let seconds = trainingTime / .seconds(1)
         let wall = clock.now - began
         return CellResult(
             format: CellResult.currentFormat, spec: spec, dataset: train.name, datasetHash: train.contentHash,
@@ -290,6 +290,6 @@ public struct CellRunner: Sendable {
             train: Evaluation(loss: trainEval.loss, accuracy: trainEval.accuracy),
             test: Evaluation(loss: testEval.loss, accuracy: testEval.accuracy),
             samplesPerSecond: seconds > 0 ? trainedSamples / seconds : 0,
-            wallSeconds: Double(wall.components.seconds) + Double(wall.components.attoseconds) * 1e-18)
+            wallSeconds: wall / .seconds(1))
     }
 }

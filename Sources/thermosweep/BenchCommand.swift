@@ -49,7 +49,8 @@ struct BenchCommand: ParsableCommand {
 
     func selectedModels() throws -> [ModelKind] {
         guard let models else { return [.lenet816, .lenet48, .cnn3264] }
-        return try models.split(separator: ",").map { name in
+        guard !models.isEmpty else { throw ValidationError("--models is empty: give model names separated by commas.") }
+        return try models.split(separator: ",", omittingEmptySubsequences: false).map { name in
             guard let kind = ModelKind(rawValue: String(name)) else {
                 throw ValidationError("unknown model '\(name)' in --models: choose from \(ModelKind.allCases.map(\.rawValue).joined(separator: ", ")).")
             }
@@ -59,7 +60,8 @@ struct BenchCommand: ParsableCommand {
 
     func selectedBatches() throws -> [Int]? {
         guard let batches else { return nil }
-        return try batches.split(separator: ",").map { text in
+        guard !batches.isEmpty else { throw ValidationError("--batches is empty: give batch sizes separated by commas.") }
+        return try batches.split(separator: ",", omittingEmptySubsequences: false).map { text in
             guard let b = Int(text), (1...CellSpec.maxBatchSize).contains(b) else {
                 throw ValidationError("batch '\(text)' in --batches: give whole numbers from 1 to \(CellSpec.maxBatchSize).")
             }
@@ -185,11 +187,11 @@ struct BenchCommand: ParsableCommand {
             repeat {
                 step()
                 steps += 1
-                elapsed = (clock.now - start).seconds
+                elapsed = (clock.now - start) / .seconds(1)
             } while elapsed < seconds
             rates.append(Double(batch * steps) / elapsed)
         }
-        let share = (cpuSeconds() - cpuStart) / (clock.now - wallStart).seconds
+        let share = (cpuSeconds() - cpuStart) / ((clock.now - wallStart) / .seconds(1))
         rates.sort()
         return Row(model: model.rawValue, batch: batch, mode: withThermometer ? "+thermometer" : "train",
                    images_per_s: rates[rates.count / 2], repetitions: repetitions,
@@ -209,12 +211,5 @@ struct BenchCommand: ParsableCommand {
             return line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
         }
         return "unknown"
-    }
-}
-
-extension Duration {
-    /// The duration in seconds as a Double.
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) * 1e-18
     }
 }

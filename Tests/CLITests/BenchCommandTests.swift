@@ -13,9 +13,16 @@ import Testing
         #expect((rows.first?["images_per_s"] as? Double ?? 0) > 0)
     }
 
-    @Test func unknownModelIsRefused() throws {
-        let r = try CLI.run(["bench", "--models", "lenet-9"])
+    @Test(arguments: [
+        (["--models", "lenet-9"], "unknown model 'lenet-9'"),
+        (["--models", ""], "--models is empty"),
+        (["--batches", ""], "--batches is empty"),
+        (["--batches", "8,,16"], "batch '' in --batches"),
+        (["--batches", "0"], "batch '0' in --batches"),
+    ])
+    func badListsAreRefused(args: [String], message: String) throws {
+        let r = try CLI.run(["bench"] + args)
         #expect(r.status != 0)
-        #expect(r.stderr.contains("unknown model 'lenet-9'"))
+        #expect(r.stderr.contains(message), "stderr lacks '\(message)': \(r.stderr)")
     }
 }
