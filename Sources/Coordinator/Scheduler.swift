@@ -1,0 +1,649 @@
+// The coordinator's scheduler as a pure state machine: `handle(event, now)` → effects. No sockets,
+// no clock, no database: the event loop feeds it decoded messages and ticks, and performs what it
+// returns. That keeps every rule of PROTOCOL.md (leases, heartbeats, stall window, retries,
+// first-valid-result-wins, re-adoption after a restart, longest-first dispatch, warm-start
+// dependencies) testable with a fake clock in microseconds.
+//
+// Contract for the event loop (the reason effects are data):
+//   1. Apply every `.journal` effect of ONE `handle` call in ONE transaction.
+//   2. Only after it commits, perform the `.send` effects, in order. The array always lists every
+//      `.journal` first, then `.log`s, then `.send`s, then `.finished`; so "ACK only after the
+//      result is committed" and "JOB only after its lease is journaled" hold by construction.
+//   3. If the commit fails, stop the coordinator loudly (RELIABILITY.md): the in-memory state is
+//      then ahead of the journal, and the restart recovers from the journal.
+//   4. A `.send` to a peer that is gone (`ZMQ_ROUTER_MANDATORY` → EHOSTUNREACH) is logged and
+//      dropped; CANCEL to a lost worker is best effort by nature.
+//   5. Send `.tick` at least every heartbeat interval (a shorter tick detects loss sooner: a silent
+//      worker is declared lost on the first tick after `heartbeat × liveness`).
+//
+// Decisions beyond PROTOCOL.md:
+//   - Retry limit counts *failed attempts* (lost, stalled, transient failure, dropped by its
+//     worker). A BYE release and an orphan not re-adopted after a coordinator restart are not the
+//     job's fault: they re-queue with attempt + 1 but do not count. Attempts stop at the wire's
+//     limit (1000) whatever the cause.
+//   - Stall window of a job = max(minimum, factor × max(median step time of its kind, the job's
+//     own mean step time since its lease began)). The kind median comes from the last 255
+//     heartbeat advances of that kind; the job's own mean protects a slow worker among fast ones
+//     (its steps may be 10× the median and it is still progressing).
+//   - A result counts when its (job, attempt) is the job's current lease, running or orphaned,
+//     whoever sends it: results are pure functions of the spec. `duplicate` = the job already has
+//     a counted result; `stale` = anything else that does not match (older attempt, a job failed
+//     after retries). Both are journaled and ACKed, never counted.
+//   - A warm start that fails (deterministic or after retries) fails its measure jobs at once,
+//     naming it, so the sweep still finishes.
+//   - STATUS is answered for any peer (status clients never send READY); ERROR from a peer is
+//     logged and never answered (no error ping-pong); a worker-bound command sent to the
+//     coordinator is answered ERROR malformed.
+//   - A worker that re-sends READY (it lost the coordinator for a while) keeps the leases it lists;
+//     leases it no longer lists are ended as `dropped`.
+//   - After `.finished`, every worker gets BYE, and a new READY is answered BYE.
+//   - Dispatch order among idle workers is registration order (deterministic for a given event
+//     sequence, which the seeded chaos test relies on).
+//
+// Cost: a HEARTBEAT costs O(jobs it lists); a RESULT O(log queued) plus its dependents; a tick
+// O(workers + running jobs); STATUS O(all jobs).
+import SweepProtocol
+
+/// The coordinator's job scheduler: in-memory state of jobs and workers, driven by events.
+public struct Scheduler: Sendable {
+    /// One job and its current lease.
+    struct JobRecord: Sendable {
+        let descriptor: JobDescriptor
+        var state: JobState = .queued
+        var attempt = 1
+        var failures = 0
+        var holder: PeerID?
+        var leaseStart = Instant(milliseconds: 0)
+        var lastHeartbeat = Instant(milliseconds: 0)
+        var lastStep = 0
+        var lastProgressAt = Instant(milliseconds: 0)
+        var lastReason: String?
+        /// Whether a result (done or failed deterministic) was counted.
+        var counted = false
+
+        var ref: JobRef { JobRef(jobId: descriptor.id, attempt: attempt) }
+    }
+
+    /// One admitted worker.
+    struct WorkerRecord: Sendable {
+        let peer: PeerID
+        var name: String
+        var host: String
+        var slots: Int
+        var lastSeen: Instant
+        /// Ids of the jobs it holds, in lease order.
+        var running: [Int] = []
+
+        var freeSlots: Int { max(0, slots - running.count) }
+    }
+
+    /// Timing and admission rules.
+    public let config: SchedulerConfig
+
+    private(set) var jobs: [JobRecord]
+    private var indexOf: [Int: Int] = [:]
+    /// Warm-start id → ids of the measure jobs that need its checkpoint.
+    private var dependents: [Int: [Int]] = [:]
+    /// Warm-start id → its checkpoint, attached to every JOB of its measure jobs.
+    private var checkpoints: [Int: [UInt8]] = [:]
+    private(set) var workers: [PeerID: WorkerRecord] = [:]
+    /// Admitted peers in admission order: the dispatch order among idle workers.
+    private var workerOrder: [PeerID] = []
+    private var ready = ReadyQueue()
+    private var freeSlots = 0
+    private var orphans: [Int] = []
+    private var graceDeadline: Instant?
+    private var medians: [JobKind: StepTimeMedian] = [:]
+    private var startedAt: Instant?
+    private var nextHeartbeatAt: Instant?
+    private var endedCount = 0
+    private var finishedEmitted = false
+
+    /// A scheduler for `jobs` (ids unique), all queued at attempt 1 until `Event.start` says otherwise.
+    public init(jobs descriptors: [JobDescriptor], config: SchedulerConfig) {
+        self.config = config
+        jobs = descriptors.map { JobRecord(descriptor: $0) }
+        for (i, job) in descriptors.enumerated() {
+            indexOf[job.id] = i
+            if let dep = job.dependsOn { dependents[dep, default: []].append(job.id) }
+        }
+        rebuildReadyQueue()
+    }
+
+    // MARK: - Queries
+
+    /// The state of job `id`, or nil if it is not part of the sweep.
+    public func state(of id: Int) -> JobState? { indexOf[id].map { jobs[$0].state } }
+
+    /// The current attempt of job `id`.
+    public func attempt(of id: Int) -> Int? { indexOf[id].map { jobs[$0].attempt } }
+
+    /// The peer holding job `id`'s lease, if it is running.
+    public func holder(of id: Int) -> PeerID? { indexOf[id].flatMap { jobs[$0].holder } }
+
+    /// Ids of the jobs `peer` holds, in lease order (empty for an unknown peer).
+    public func jobs(of peer: PeerID) -> [Int] { workers[peer]?.running ?? [] }
+
+    /// Number of admitted workers.
+    public var workerCount: Int { workers.count }
+
+    /// Whether every job has ended.
+    public var isFinished: Bool { endedCount == jobs.count }
+
+    /// Counts per state.
+    public var counts: [JobState: Int] {
+        var result: [JobState: Int] = [:]
+        for job in jobs { result[job.state, default: 0] += 1 }
+        return result
+    }
+
+    // MARK: - Events
+
+    /// Applies `event` at `now` and returns what the event loop must do, journal effects first.
+    public mutating func handle(_ event: Event, now: Instant) -> [Effect] {
+        var out = Output()
+        if startedAt == nil {
+            startedAt = now
+            nextHeartbeatAt = now.advanced(byMilliseconds: config.heartbeatMs)
+        }
+        switch event {
+        case .start(let restored):
+            start(restored, now: now, out: &out)
+        case .tick:
+            tick(now: now, out: &out)
+        case .message(let peer, let message):
+            receive(message, from: peer, now: now, out: &out)
+        }
+        if !finishedEmitted && endedCount == jobs.count {
+            finishedEmitted = true
+            out.log("all \(jobs.count) jobs have ended")
+            for peer in workerOrder { out.send(peer, .bye(Bye(reason: "the sweep is over"))) }
+            out.finished = true
+        }
+        return out.effects
+    }
+
+    private var hasStarted = false
+
+    private mutating func start(_ restored: [RestoredJob], now: Instant, out: inout Output) {
+        guard !hasStarted && workers.isEmpty else {
+            out.log("start event after traffic ignored: the journal is read once, before any peer")
+            return
+        }
+        hasStarted = true
+        for record in restored {
+            guard let i = indexOf[record.id] else {
+                out.log("journal names job #\(record.id), which this grid does not have; ignored")
+                continue
+            }
+            jobs[i].attempt = min(max(record.attempt, 1), maxAttempt)
+            jobs[i].failures = max(record.failures, 0)
+            if let checkpoint = record.checkpoint { checkpoints[record.id] = checkpoint }
+            switch record.state {
+            case .queued:
+                jobs[i].state = .queued
+            case .running, .orphaned:
+                jobs[i].state = .orphaned
+                orphans.append(i)
+            case .done, .failed:
+                jobs[i].state = record.state
+                jobs[i].counted = true
+                endedCount += 1
+            }
+        }
+        // A warm start that ended without a checkpoint cannot feed its measure jobs.
+        for (warm, measures) in dependents.sorted(by: { $0.key < $1.key }) {
+            guard let w = indexOf[warm] else { continue }
+            if jobs[w].state == .failed {
+                for id in measures { if let m = indexOf[id], !jobs[m].state.isEnded { failDependent(m, warm: w, now: now, out: &out) } }
+            } else if jobs[w].state == .done && checkpoints[warm] == nil {
+                out.log("warm start #\(warm) is done but the journal gave no checkpoint; its \(measures.count) measure jobs cannot run")
+            }
+        }
+        rebuildReadyQueue()
+        if !orphans.isEmpty {
+            graceDeadline = now.advanced(byMilliseconds: config.readoptGraceMs)
+            out.log("\(orphans.count) leases orphaned by the restart; re-adoption grace \(config.readoptGraceMs) ms")
+        }
+    }
+
+    private mutating func rebuildReadyQueue() {
+        ready = ReadyQueue()
+        for i in jobs.indices where jobs[i].state == .queued && isReady(i) {
+            ready.push(id: jobs[i].descriptor.id, cost: jobs[i].descriptor.cost)
+        }
+    }
+
+    /// Whether queued job `i` may run: no dependency, or its warm start is done with a checkpoint.
+    private func isReady(_ i: Int) -> Bool {
+        guard let dep = jobs[i].descriptor.dependsOn else { return true }
+        guard let d = indexOf[dep] else { return false }
+        return jobs[d].state == .done && checkpoints[dep] != nil
+    }
+
+    // MARK: - Messages
+
+    private mutating func receive(_ message: Message, from peer: PeerID, now: Instant, out: inout Output) {
+        if case .ready(let ready) = message {
+            admit(ready, peer: peer, now: now, out: &out)
+            return
+        }
+        if case .status = message {
+            out.send(peer, .statusReply(statusReply(now: now)))
+            return
+        }
+        if case .error(let error) = message {
+            out.log("peer \(peer) reported error \(error.code.rawValue): \(error.message)")
+            return
+        }
+        guard workers[peer] != nil else {
+            out.send(peer, .error(ErrorReply(code: .unknownPeer,
+                                             message: "this coordinator does not know peer \(peer); send READY")))
+            return
+        }
+        workers[peer]?.lastSeen = now
+        switch message {
+        case .heartbeat(let beat):
+            heartbeat(beat, peer: peer, now: now, out: &out)
+        case .result(let result):
+            self.result(result, peer: peer, now: now, out: &out)
+        case .bye(let bye):
+            out.log("worker \(name(peer)) leaves: \(bye.reason.isEmpty ? "no reason given" : bye.reason)")
+            removeWorker(peer, end: .released, cancel: false, now: now, out: &out)
+            dispatch(first: nil, now: now, out: &out)
+        case .welcome, .refuse, .job, .ack, .cancel, .statusReply:
+            out.send(peer, .error(ErrorReply(code: .malformed,
+                                             message: "\(message.command.rawValue) is sent by the coordinator, not to it")))
+        case .ready, .status, .error:
+            break  // handled above
+        }
+    }
+
+    private func name(_ peer: PeerID) -> String { workers[peer]?.name ?? peer.description }
+
+    private mutating func admit(_ hello: Ready, peer: PeerID, now: Instant, out: inout Output) {
+        if finishedEmitted {
+            out.send(peer, .bye(Bye(reason: "the sweep is over")))
+            return
+        }
+        var refusal: Refuse?
+        if hello.version != config.version {
+            refusal = .versionMismatch(worker: hello.version, coordinator: config.version)
+        } else if let needed = config.dataset, !hello.datasets.contains(where: { $0.hash == needed.hash }) {
+            refusal = .datasetMismatch(offered: hello.datasets, needed: needed)
+        }
+        if let refusal {
+            out.log("refused \(hello.name) (\(peer)): \(refusal.message)")
+            if workers[peer] != nil { removeWorker(peer, end: .released, cancel: false, now: now, out: &out) }
+            out.send(peer, .refuse(refusal))
+            dispatch(first: nil, now: now, out: &out)
+            return
+        }
+        let listed = Set(hello.running)
+        if var worker = workers[peer] {
+            // Re-admission: the worker lost us for a while. Leases it no longer lists are gone.
+            for id in worker.running {
+                guard let i = indexOf[id], !listed.contains(jobs[i].ref) else { continue }
+                endLease(i, .dropped, cancel: false, now: now, out: &out)
+            }
+            worker = workers[peer] ?? worker
+            freeSlots -= worker.freeSlots
+            worker.name = hello.name
+            worker.host = hello.host
+            worker.slots = hello.slots
+            worker.lastSeen = now
+            freeSlots += worker.freeSlots
+            workers[peer] = worker
+            out.log("worker \(hello.name) (\(peer)) re-admitted with \(hello.slots) slots")
+        } else {
+            let worker = WorkerRecord(peer: peer, name: hello.name, host: hello.host, slots: hello.slots, lastSeen: now)
+            workers[peer] = worker
+            workerOrder.append(peer)
+            freeSlots += worker.freeSlots
+            out.log("worker \(hello.name) (\(peer)) admitted with \(hello.slots) slots")
+        }
+        out.record(.workerSeen(peer: peer, name: hello.name, host: hello.host, at: now))
+        out.send(peer, .welcome(Welcome(coordinator: config.coordinatorNonce, heartbeatMs: Int(config.heartbeatMs),
+                                        liveness: Int(config.liveness),
+                                        stallWindowMs: Int(config.stallWindowMinimumMs),
+                                        stallStepFactor: Int(config.stallStepFactor))))
+        for ref in hello.running {
+            guard let i = indexOf[ref.jobId] else {
+                out.log("worker \(hello.name) lists job #\(ref.jobId), which this grid does not have")
+                continue
+            }
+            let job = jobs[i]
+            if job.attempt == ref.attempt && job.state == .orphaned {
+                adopt(i, peer: peer, now: now, out: &out)
+            } else if job.attempt == ref.attempt && job.state == .running && job.holder == peer {
+                continue
+            } else {
+                out.send(peer, .cancel(Cancel(jobId: ref.jobId, attempt: ref.attempt,
+                                              reason: job.state.isEnded ? .completed : .expired)))
+            }
+        }
+        dispatch(first: peer, now: now, out: &out)
+    }
+
+    private mutating func heartbeat(_ beat: Heartbeat, peer: PeerID, now: Instant, out: inout Output) {
+        var unknown: [Int] = []
+        for progress in beat.jobs {
+            guard let i = indexOf[progress.jobId] else {
+                unknown.append(progress.jobId)
+                continue
+            }
+            let job = jobs[i]
+            if job.attempt == progress.attempt && job.state == .orphaned {
+                adopt(i, peer: peer, now: now, out: &out)
+            }
+            if jobs[i].attempt == progress.attempt && jobs[i].state == .running && jobs[i].holder == peer {
+                jobs[i].lastHeartbeat = now
+                if progress.step > jobs[i].lastStep {
+                    let elapsed = Double(now.milliseconds(since: jobs[i].lastProgressAt))
+                    medians[job.descriptor.kind, default: StepTimeMedian()]
+                        .add(elapsed / Double(progress.step - jobs[i].lastStep))
+                    jobs[i].lastStep = progress.step
+                    jobs[i].lastProgressAt = now
+                }
+            } else if job.state == .running && job.attempt == progress.attempt {
+                out.send(peer, .error(ErrorReply(code: .notLeased,
+                                                 message: "job #\(job.descriptor.id) attempt \(job.attempt) is leased to another worker")))
+            } else {
+                out.send(peer, .cancel(Cancel(jobId: progress.jobId, attempt: progress.attempt,
+                                              reason: job.state.isEnded ? .completed : .expired)))
+            }
+        }
+        if !unknown.isEmpty {
+            out.send(peer, .error(ErrorReply(code: .unknownJob,
+                                             message: "jobs \(unknown.prefix(20).map { "#\($0)" }.joined(separator: ", ")) are not part of this sweep")))
+        }
+    }
+
+    private mutating func result(_ result: JobResult, peer: PeerID, now: Instant, out: inout Output) {
+        guard let i = indexOf[result.jobId] else {
+            out.send(peer, .error(ErrorReply(code: .unknownJob, message: "job #\(result.jobId) is not part of this sweep")))
+            return
+        }
+        let job = jobs[i]
+        let ack = Message.ack(result.ref)
+        if job.counted {
+            out.record(.resultDuplicate(result.ref, peer: peer, at: now))
+            out.log("duplicate result #\(result.jobId) attempt \(result.attempt) from \(name(peer)); already counted")
+            out.send(peer, ack)
+            return
+        }
+        guard (job.state == .running || job.state == .orphaned) && job.attempt == result.attempt else {
+            out.record(.resultStale(result.ref, peer: peer, at: now))
+            out.log("stale result #\(result.jobId) attempt \(result.attempt) from \(name(peer)); "
+                        + "current attempt \(job.attempt) is \(job.state.rawValue)")
+            out.send(peer, ack)
+            return
+        }
+        let holder = job.holder
+        if job.state == .orphaned { removeOrphan(i) }
+        if let holder { detach(i, from: holder) }
+        if result.outcome == .failed && result.errorKind == .transient {
+            let message = result.message ?? "no message"
+            jobs[i].holder = nil
+            out.send(peer, ack)
+            out.record(.leaseEnded(result.ref, .transientFailure(message), at: now))
+            requeueOrFail(i, .transientFailure(message), now: now, out: &out)
+        } else {
+            out.record(.resultCounted(result, peer: peer, at: now))
+            out.send(peer, ack)
+            if let holder, holder != peer {
+                out.send(holder, .cancel(Cancel(jobId: result.jobId, attempt: result.attempt, reason: .completed)))
+            }
+            jobs[i].holder = nil
+            jobs[i].counted = true
+            endedCount += 1
+            if result.outcome == .done {
+                jobs[i].state = .done
+                out.log("#\(result.jobId) \(job.descriptor.key) done by \(name(peer)) (attempt \(result.attempt))")
+                if job.descriptor.kind == .warmStart {
+                    if let checkpoint = result.checkpoint { checkpoints[result.jobId] = checkpoint }
+                    for id in dependents[result.jobId] ?? [] {
+                        if let m = indexOf[id], jobs[m].state == .queued, isReady(m) {
+                            ready.push(id: id, cost: jobs[m].descriptor.cost)
+                        }
+                    }
+                }
+            } else {
+                jobs[i].state = .failed
+                let message = result.message ?? "no message"
+                jobs[i].lastReason = message
+                out.log("#\(result.jobId) \(job.descriptor.key) failed deterministically on \(name(peer)): \(message)")
+                for id in dependents[result.jobId] ?? [] {
+                    if let m = indexOf[id], !jobs[m].state.isEnded { failDependent(m, warm: i, now: now, out: &out) }
+                }
+            }
+        }
+        dispatch(first: peer, now: now, out: &out)
+    }
+
+    // MARK: - Time
+
+    private mutating func tick(now: Instant, out: inout Output) {
+        // Lost workers: silent longer than heartbeat × liveness.
+        let lost = workerOrder.filter { peer in
+            guard let worker = workers[peer] else { return false }
+            return now.milliseconds(since: worker.lastSeen) > config.livenessWindowMs
+        }
+        for peer in lost {
+            out.log("worker \(name(peer)) lost: silent for \(now.milliseconds(since: workers[peer]?.lastSeen ?? now)) ms")
+            removeWorker(peer, end: .lost, cancel: true, now: now, out: &out)
+        }
+        // Stalled jobs: heartbeating worker, step counter stuck.
+        var kindMedian: [JobKind: Double] = [:]
+        for kind in medians.keys { kindMedian[kind] = medians[kind]?.median() }
+        for peer in workerOrder {
+            for id in workers[peer]?.running ?? [] {
+                guard let i = indexOf[id] else { continue }
+                let window = stallWindow(i, kindMedian: kindMedian[jobs[i].descriptor.kind] ?? 0)
+                if now.milliseconds(since: jobs[i].lastProgressAt) > window {
+                    out.log("#\(id) stalled on \(name(peer)) at step \(jobs[i].lastStep) for "
+                                + "\(now.milliseconds(since: jobs[i].lastProgressAt)) ms (window \(window) ms)")
+                    endLease(i, .stalled, cancel: true, now: now, out: &out)
+                }
+            }
+        }
+        // Orphans past the re-adoption grace.
+        if let deadline = graceDeadline, now >= deadline {
+            graceDeadline = nil
+            for i in orphans where jobs[i].state == .orphaned {
+                endLease(i, .orphanExpired, cancel: false, now: now, out: &out)
+            }
+            orphans.removeAll()
+        }
+        if let next = nextHeartbeatAt, now >= next {
+            nextHeartbeatAt = now.advanced(byMilliseconds: config.heartbeatMs)
+            for peer in workerOrder { out.send(peer, .heartbeat(Heartbeat())) }
+        }
+        dispatch(first: nil, now: now, out: &out)
+    }
+
+    /// The stall window of running job `i` in ms.
+    private func stallWindow(_ i: Int, kindMedian: Double) -> Int64 {
+        let job = jobs[i]
+        let ownMean = job.lastStep > 0
+            ? Double(job.lastProgressAt.milliseconds(since: job.leaseStart)) / Double(job.lastStep) : 0
+        let stepTime = max(kindMedian, ownMean)
+        let scaled = Double(config.stallStepFactor) * stepTime
+        return max(config.stallWindowMinimumMs, scaled < 1e15 ? Int64(scaled.rounded(.up)) : Int64(1e15))
+    }
+
+    // MARK: - Leases
+
+    private mutating func dispatch(first: PeerID?, now: Instant, out: inout Output) {
+        if let first { fill(first, now: now, out: &out) }
+        guard freeSlots > 0 && !ready.isEmpty else { return }
+        for peer in workerOrder {
+            fill(peer, now: now, out: &out)
+            if freeSlots == 0 || ready.isEmpty { return }
+        }
+    }
+
+    private mutating func fill(_ peer: PeerID, now: Instant, out: inout Output) {
+        while let worker = workers[peer], worker.freeSlots > 0, let i = nextReady() {
+            lease(i, to: peer, now: now, out: &out)
+        }
+    }
+
+    private mutating func nextReady() -> Int? {
+        while let id = ready.pop() {
+            if let i = indexOf[id], jobs[i].state == .queued { return i }
+        }
+        return nil
+    }
+
+    private mutating func lease(_ i: Int, to peer: PeerID, now: Instant, out: inout Output) {
+        jobs[i].state = .running
+        jobs[i].holder = peer
+        jobs[i].leaseStart = now
+        jobs[i].lastHeartbeat = now
+        jobs[i].lastStep = 0
+        jobs[i].lastProgressAt = now
+        attach(i, to: peer)
+        let d = jobs[i].descriptor
+        let worker = name(peer)
+        out.record(.lease(jobs[i].ref, peer: peer, worker: worker, at: now))
+        let checkpoint = d.kind == .measure ? d.dependsOn.flatMap { checkpoints[$0] } : nil
+        out.send(peer, .job(Job(jobId: d.id, attempt: jobs[i].attempt, kind: d.kind, key: d.key, expectedCost: d.cost,
+                                spec: d.spec, checkpoint: checkpoint)))
+        out.log("#\(d.id) \(d.key) → worker \(worker) (attempt \(jobs[i].attempt))")
+    }
+
+    private mutating func adopt(_ i: Int, peer: PeerID, now: Instant, out: inout Output) {
+        removeOrphan(i)
+        jobs[i].state = .running
+        jobs[i].holder = peer
+        jobs[i].leaseStart = now
+        jobs[i].lastHeartbeat = now
+        jobs[i].lastStep = 0
+        jobs[i].lastProgressAt = now
+        attach(i, to: peer)
+        out.record(.adopt(jobs[i].ref, peer: peer, worker: name(peer), at: now))
+        out.log("#\(jobs[i].descriptor.id) attempt \(jobs[i].attempt) re-adopted by \(name(peer))")
+    }
+
+    private mutating func removeOrphan(_ i: Int) {
+        if let k = orphans.firstIndex(of: i) { orphans.remove(at: k) }
+    }
+
+    private mutating func attach(_ i: Int, to peer: PeerID) {
+        guard var worker = workers[peer] else { return }
+        freeSlots -= worker.freeSlots
+        worker.running.append(jobs[i].descriptor.id)
+        freeSlots += worker.freeSlots
+        workers[peer] = worker
+    }
+
+    private mutating func detach(_ i: Int, from peer: PeerID) {
+        guard var worker = workers[peer], let k = worker.running.firstIndex(of: jobs[i].descriptor.id) else { return }
+        freeSlots -= worker.freeSlots
+        worker.running.remove(at: k)
+        freeSlots += worker.freeSlots
+        workers[peer] = worker
+    }
+
+    /// Ends job `i`'s current lease without a result, then re-queues or fails it.
+    private mutating func endLease(_ i: Int, _ end: LeaseEnd, cancel: Bool, now: Instant, out: inout Output) {
+        let ref = jobs[i].ref
+        out.record(.leaseEnded(ref, end, at: now))
+        if jobs[i].state == .orphaned { removeOrphan(i) }
+        if let holder = jobs[i].holder {
+            detach(i, from: holder)
+            if cancel { out.send(holder, .cancel(Cancel(jobId: ref.jobId, attempt: ref.attempt, reason: .expired))) }
+        }
+        jobs[i].holder = nil
+        requeueOrFail(i, end, now: now, out: &out)
+    }
+
+    private mutating func requeueOrFail(_ i: Int, _ end: LeaseEnd, now: Instant, out: inout Output) {
+        if end.countsAsFailure { jobs[i].failures += 1 }
+        jobs[i].lastReason = end.reason
+        let id = jobs[i].descriptor.id
+        if jobs[i].failures >= config.retryLimit || jobs[i].attempt >= maxAttempt {
+            let reason = "failed after \(jobs[i].failures) failed attempts (attempt \(jobs[i].attempt)); last: \(end.reason)"
+            fail(i, reason: reason, now: now, out: &out)
+            return
+        }
+        jobs[i].attempt += 1
+        jobs[i].state = .queued
+        out.record(.requeued(jobs[i].ref, failures: jobs[i].failures))
+        out.log("#\(id) \(jobs[i].descriptor.key) re-queued as attempt \(jobs[i].attempt): \(end.reason)")
+        if isReady(i) { ready.push(id: id, cost: jobs[i].descriptor.cost) }
+    }
+
+    private mutating func fail(_ i: Int, reason: String, now: Instant, out: inout Output) {
+        jobs[i].state = .failed
+        jobs[i].lastReason = reason
+        endedCount += 1
+        out.record(.failed(jobs[i].ref, reason: reason, at: now))
+        out.log("#\(jobs[i].descriptor.id) \(jobs[i].descriptor.key) \(reason)")
+        for id in dependents[jobs[i].descriptor.id] ?? [] {
+            if let m = indexOf[id], !jobs[m].state.isEnded { failDependent(m, warm: i, now: now, out: &out) }
+        }
+    }
+
+    /// Fails measure job `m` because its warm start `w` failed.
+    private mutating func failDependent(_ m: Int, warm w: Int, now: Instant, out: inout Output) {
+        if jobs[m].state == .orphaned { removeOrphan(m) }
+        if let holder = jobs[m].holder {
+            detach(m, from: holder)
+            out.send(holder, .cancel(Cancel(jobId: jobs[m].descriptor.id, attempt: jobs[m].attempt, reason: .expired)))
+        }
+        jobs[m].holder = nil
+        fail(m, reason: "its warm start #\(jobs[w].descriptor.id) failed: \(jobs[w].lastReason ?? "no reason")",
+             now: now, out: &out)
+    }
+
+    /// Ends all of `peer`'s leases and forgets it.
+    private mutating func removeWorker(_ peer: PeerID, end: LeaseEnd, cancel: Bool, now: Instant, out: inout Output) {
+        guard let worker = workers[peer] else { return }
+        for id in worker.running {
+            if let i = indexOf[id], jobs[i].holder == peer { endLease(i, end, cancel: cancel, now: now, out: &out) }
+        }
+        freeSlots -= workers[peer]?.freeSlots ?? 0
+        workers[peer] = nil
+        if let k = workerOrder.firstIndex(of: peer) { workerOrder.remove(at: k) }
+    }
+
+    // MARK: - Status
+
+    private func statusReply(now: Instant) -> StatusReply {
+        let counts = self.counts
+        let workerList = workerOrder.prefix(Wire.maxListCount).compactMap { peer in
+            workers[peer].map { WorkerStatus(name: $0.name, jobs: Array($0.running.prefix(1_024))) }
+        }
+        let uptime = Double(now.milliseconds(since: startedAt ?? now)) / 1_000
+        return StatusReply(specHash: config.specHash, total: jobs.count, done: counts[.done] ?? 0,
+                           failed: counts[.failed] ?? 0,
+                           running: (counts[.running] ?? 0) + (counts[.orphaned] ?? 0),
+                           queued: counts[.queued] ?? 0, workers: workerList, uptimeSeconds: max(0, uptime))
+    }
+}
+
+/// Highest attempt number the wire accepts (`JobRef` validation).
+private let maxAttempt = 1_000
+
+/// Effects of one `handle` call, kept apart by kind so they come out in contract order.
+private struct Output {
+    var journal: [Effect] = []
+    var logs: [Effect] = []
+    var sends: [Effect] = []
+    var finished = false
+
+    mutating func record(_ change: Change) { journal.append(.journal(change)) }
+    mutating func send(_ peer: PeerID, _ message: Message) { sends.append(.send(peer, message)) }
+    mutating func log(_ line: String) { logs.append(.log(line)) }
+
+    var effects: [Effect] {
+        var all = journal
+        all.reserveCapacity(journal.count + logs.count + sends.count + 1)
+        all += logs
+        all += sends
+        if finished { all.append(.finished) }
+        return all
+    }
+}

@@ -1,0 +1,190 @@
+// The vocabulary of the scheduler state machine: time, peers, configuration, the events it consumes
+// and the effects it returns. Effects are data; the event loop performs them (see `Scheduler`).
+import SweepProtocol
+
+/// A point on the coordinator's monotonic clock, in milliseconds since an arbitrary origin.
+/// Tests drive it by hand; the event loop derives it from `ContinuousClock`.
+public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
+    public var milliseconds: Int64
+
+    public init(milliseconds: Int64) { self.milliseconds = milliseconds }
+
+    public static func < (a: Instant, b: Instant) -> Bool { a.milliseconds < b.milliseconds }
+
+    /// `self` moved `ms` milliseconds forward.
+    public func advanced(byMilliseconds ms: Int64) -> Instant { Instant(milliseconds: milliseconds + ms) }
+
+    /// Milliseconds from `earlier` to `self`.
+    public func milliseconds(since earlier: Instant) -> Int64 { milliseconds - earlier.milliseconds }
+
+    public var description: String { "t=\(milliseconds)ms" }
+}
+
+/// A peer's ZeroMQ routing id (workers use "host/pid/nonce"; status clients anything).
+public struct PeerID: Hashable, Sendable, CustomStringConvertible {
+    public var bytes: [UInt8]
+
+    public init(bytes: [UInt8]) { self.bytes = bytes }
+    public init(_ string: String) { bytes = Array(string.utf8) }
+
+    /// The id as text when it is printable UTF-8, else as hex.
+    public var description: String {
+        if let text = String(validating: bytes, as: UTF8.self), text.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value < 0x7f }) {
+            return text
+        }
+        return "0x" + bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+}
+
+/// Timing, limits and admission rules of one sweep (defaults from `TimingDefaults`).
+public struct SchedulerConfig: Sendable, Equatable {
+    /// Coordinator heartbeat period and the worker's expected one, in ms.
+    public var heartbeatMs: Int64 = Int64(TimingDefaults.heartbeatMs)
+    /// Missed beats before a silent worker is lost.
+    public var liveness: Int64 = Int64(TimingDefaults.liveness)
+    /// Minimum stall window in ms.
+    public var stallWindowMinimumMs: Int64 = Int64(TimingDefaults.stallWindowMinimumMs)
+    /// Stall window = max(minimum, factor × step time); see `Scheduler.stallWindow(of:)`.
+    public var stallStepFactor: Int64 = Int64(TimingDefaults.stallStepFactor)
+    /// Failed attempts (expiries and transient failures) after which a job is failed.
+    public var retryLimit: Int = TimingDefaults.retryLimit
+    /// How long orphaned leases wait for their worker after a coordinator restart, in ms.
+    public var readoptGraceMs: Int64 = Int64(TimingDefaults.readoptGraceMs)
+    /// This binary's version; a READY with another is refused.
+    public var version: String
+    /// The data set the sweep needs; nil accepts any worker (trivial sweeps).
+    public var dataset: DatasetOffer?
+    /// The grid spec hash, for STATUS-REPLY.
+    public var specHash: String
+    /// This coordinator process's nonce, sent in WELCOME.
+    public var coordinatorNonce: String
+
+    public init(version: String, dataset: DatasetOffer?, specHash: String, coordinatorNonce: String) {
+        self.version = version
+        self.dataset = dataset
+        self.specHash = specHash
+        self.coordinatorNonce = coordinatorNonce
+    }
+
+    /// Silence after which a worker is lost, in ms.
+    public var livenessWindowMs: Int64 { heartbeatMs * liveness }
+}
+
+/// Where a job is in its life.
+public enum JobState: String, Sendable, Equatable, CaseIterable {
+    /// Waiting for a worker (or for its warm start, if it has one).
+    case queued
+    /// Leased to a worker.
+    case running
+    /// Leased before a coordinator restart; waiting for its worker to re-adopt it.
+    case orphaned
+    /// Ended with a counted `done` result.
+    case done
+    /// Ended without a result: a counted `failed deterministic` result, the retry limit, or a
+    /// failed warm start it depended on.
+    case failed
+
+    /// Whether the job has ended.
+    public var isEnded: Bool { self == .done || self == .failed }
+}
+
+/// One job's state as the journal holds it, for `Event.start`.
+public struct RestoredJob: Sendable, Equatable {
+    public var id: Int
+    /// `.running` and `.orphaned` both come back as `.orphaned`.
+    public var state: JobState
+    /// The current attempt (the lease's, if running).
+    public var attempt: Int
+    /// Failed attempts so far (counted against the retry limit).
+    public var failures: Int
+    /// A done warm start's checkpoint, which its measure jobs carry; nil otherwise.
+    public var checkpoint: [UInt8]?
+
+    public init(id: Int, state: JobState, attempt: Int, failures: Int = 0, checkpoint: [UInt8]? = nil) {
+        self.id = id
+        self.state = state
+        self.attempt = attempt
+        self.failures = failures
+        self.checkpoint = checkpoint
+    }
+}
+
+/// What happens to the scheduler.
+public enum Event: Sendable {
+    /// The coordinator starts from its journal. Jobs not listed are queued at attempt 1.
+    /// Only valid as the first event.
+    case start([RestoredJob])
+    /// A decoded message from a peer.
+    case message(PeerID, Message)
+    /// Time passes; the loop sends one at least every heartbeat interval.
+    case tick
+}
+
+/// Why a lease ended without a counted result.
+public enum LeaseEnd: Sendable, Equatable {
+    /// The worker fell silent for the liveness window.
+    case lost
+    /// The job's step counter did not advance for the stall window.
+    case stalled
+    /// The worker sent BYE (not counted as a failure).
+    case released
+    /// An orphaned lease was not re-adopted within the grace (not counted as a failure).
+    case orphanExpired
+    /// The worker reported `failed transient`.
+    case transientFailure(String)
+    /// The worker re-sent READY without this lease: it no longer holds it.
+    case dropped
+
+    /// Whether this end counts against the retry limit.
+    public var countsAsFailure: Bool {
+        switch self {
+        case .lost, .stalled, .transientFailure, .dropped: return true
+        case .released, .orphanExpired: return false
+        }
+    }
+
+    /// Human-readable reason, journaled with a job that fails.
+    public var reason: String {
+        switch self {
+        case .lost: return "worker lost (no heartbeat for the liveness window)"
+        case .stalled: return "stalled (step counter did not advance for the stall window)"
+        case .released: return "released by its worker (BYE)"
+        case .orphanExpired: return "orphaned lease not re-adopted after coordinator restart"
+        case .transientFailure(let message): return "transient failure: \(message)"
+        case .dropped: return "dropped by its worker (READY without it)"
+        }
+    }
+}
+
+/// A state change the event loop must journal (all of one `handle` call in one transaction).
+public enum Change: Sendable, Equatable {
+    /// A worker was admitted (or re-admitted) at `at`.
+    case workerSeen(peer: PeerID, name: String, host: String, at: Instant)
+    /// A new lease: `job` attempt `ref.attempt` runs on `peer`.
+    case lease(JobRef, peer: PeerID, worker: String, at: Instant)
+    /// An orphaned lease was taken back by `peer` after a coordinator restart.
+    case adopt(JobRef, peer: PeerID, worker: String, at: Instant)
+    /// The first valid result of the job: it has ended (done, or failed deterministic).
+    case resultCounted(JobResult, peer: PeerID, at: Instant)
+    /// A result for a job that already has a counted result: logged, never counted.
+    case resultDuplicate(JobRef, peer: PeerID, at: Instant)
+    /// A result for an attempt that is not the current lease: logged, never counted.
+    case resultStale(JobRef, peer: PeerID, at: Instant)
+    /// A lease ended without a result.
+    case leaseEnded(JobRef, LeaseEnd, at: Instant)
+    /// The job is queued again under the new attempt; `failures` is its count against the limit.
+    case requeued(JobRef, failures: Int)
+    /// The job ended without a result; `attempt` is its last attempt.
+    case failed(JobRef, reason: String, at: Instant)
+}
+
+/// What the event loop must do, in this order: journal every `.journal` of one `handle` call in
+/// ONE transaction, and only after it commits perform `.send`s in order; `.log` lines may go at any
+/// time; `.finished` last.
+public enum Effect: Sendable, Equatable {
+    case journal(Change)
+    case send(PeerID, Message)
+    case log(String)
+    /// Every job has ended (emitted exactly once).
+    case finished
+}

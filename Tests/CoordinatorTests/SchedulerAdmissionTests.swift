@@ -1,0 +1,105 @@
+import Coordinator
+import SweepProtocol
+import Testing
+
+@Suite struct SchedulerAdmissionTests {
+    @Test func readyIsWelcomedThenGivenOneJobPerSlot() {
+        var h = Harness(jobs: Harness.trivialJobs())
+        let effects = h.ready("w1", slots: 2)
+        #expect(effects.isInContractOrder)
+        let messages = effects.messages(to: "w1")
+        #expect(messages.count == 3)
+        guard case .welcome(let welcome) = messages.first else {
+            Issue.record("first message is \(String(describing: messages.first))")
+            return
+        }
+        #expect(welcome.coordinator == "c0ffee00")
+        #expect(welcome.heartbeatMs == 1_000 && welcome.liveness == 3 && welcome.stallWindowMs == 60_000)
+        // Longest first: b=32 (id 3), then b=16 (id 2).
+        #expect(effects.jobs(to: "w1").map(\.jobId) == [3, 2])
+        #expect(effects.jobs(to: "w1").allSatisfy { $0.attempt == 1 })
+        let changes = effects.changes
+        #expect(changes.count == 3)
+        if case .workerSeen(let peer, let name, _, _) = changes.first {
+            #expect(peer == PeerID("w1") && name == "w1")
+        } else {
+            Issue.record("first change is not workerSeen: \(changes)")
+        }
+        #expect(h.scheduler.jobs(of: PeerID("w1")) == [3, 2])
+        #expect(h.scheduler.state(of: 1) == .queued)
+    }
+
+    @Test func versionMismatchIsRefusedNamingBothVersions() {
+        var h = Harness(jobs: Harness.trivialJobs())
+        let effects = h.ready("w1", version: "0.3.9 (old)")
+        #expect(effects.changes.isEmpty)
+        guard case .refuse(let refuse) = effects.messages(to: "w1").first else {
+            Issue.record("no REFUSE: \(effects)")
+            return
+        }
+        #expect(refuse.reason == .version)
+        #expect(refuse.message.contains("0.3.9 (old)") && refuse.message.contains(Harness.version))
+        #expect(effects.jobs.isEmpty)
+        #expect(h.scheduler.workerCount == 0)
+        // The refused peer is forgotten.
+        let after = h.heartbeat("w1", [])
+        #expect(after.errors(to: "w1").map(\.code) == [.unknownPeer])
+    }
+
+    @Test func datasetMismatchIsRefused() {
+        var h = Harness(jobs: Harness.trivialJobs()) {
+            $0.dataset = DatasetOffer(name: "fashion-mnist", hash: "fedcba9876543210")
+        }
+        let effects = h.ready("w1", datasets: [DatasetOffer(name: "fashion-mnist", hash: "0000000000000001")])
+        guard case .refuse(let refuse) = effects.messages(to: "w1").first else {
+            Issue.record("no REFUSE: \(effects)")
+            return
+        }
+        #expect(refuse.reason == .dataset)
+        #expect(refuse.message.contains("fedcba9876543210") && refuse.message.contains("0000000000000001"))
+        #expect(effects.changes.isEmpty)
+        let good = h.ready("w2", datasets: [DatasetOffer(name: "fashion-mnist", hash: "fedcba9876543210")])
+        #expect(good.jobs(to: "w2").count == 1)
+    }
+
+    @Test func unknownPeerGetsErrorAndNothingIsJournaled() {
+        var h = Harness(jobs: Harness.trivialJobs())
+        for message: Message in [.heartbeat(Heartbeat()), .result(Harness.doneResult(1, attempt: 1, kind: .trivial)),
+                                 .bye(Bye(reason: "x"))] {
+            let effects = h.send("ghost", message)
+            #expect(effects.changes.isEmpty)
+            #expect(effects.errors(to: "ghost").map(\.code) == [.unknownPeer])
+        }
+        // An ERROR from a peer is logged, never answered.
+        let error = h.send("ghost", .error(ErrorReply(code: .malformed, message: "x")))
+        #expect(error.sends.isEmpty)
+        #expect(h.scheduler.state(of: 1) == .queued)
+    }
+
+    @Test func coordinatorCommandsSentToTheCoordinatorAreMalformed() {
+        var h = Harness(jobs: Harness.trivialJobs())
+        h.ready("w1")
+        let effects = h.send("w1", .ack(JobRef(jobId: 3, attempt: 1)))
+        #expect(effects.errors(to: "w1").map(\.code) == [.malformed])
+        #expect(effects.changes.isEmpty)
+    }
+
+    @Test func statusRepliesWithCountsAndWorkers() {
+        var h = Harness(jobs: Harness.trivialJobs())
+        h.ready("w1", slots: 2)
+        h.done("w1", 3, attempt: 1)
+        h.now = Instant(milliseconds: 2_500)
+        let effects = h.send("client", .status(StatusRequest()))
+        #expect(effects.changes.isEmpty)
+        guard case .statusReply(let reply) = effects.messages(to: "client").first else {
+            Issue.record("no STATUS-REPLY: \(effects)")
+            return
+        }
+        #expect(reply.total == 3 && reply.done == 1 && reply.running == 2 && reply.queued == 0 && reply.failed == 0)
+        #expect(reply.workers == [WorkerStatus(name: "w1", jobs: [2, 1])])
+        #expect(reply.uptimeSeconds == 2.5)
+        #expect(reply.specHash == "00000000000000ff")
+        // The reply passes the protocol's own validation.
+        #expect(throws: Never.self) { _ = try Message.statusReply(reply).encode() }
+    }
+}

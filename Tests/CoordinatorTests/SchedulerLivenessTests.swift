@@ -1,0 +1,149 @@
+import Coordinator
+import SweepProtocol
+import Testing
+
+@Suite struct SchedulerLivenessTests {
+    static let tickMs: Int64 = 100
+
+    @Test func heartbeatsKeepALeaseAlive() {
+        var h = Harness(jobs: Harness.trivialJobs())
+        h.ready("w1")
+        var step = 0
+        for _ in 0..<600 {  // ten minutes of beats, progressing
+            step += 1
+            h.heartbeat("w1", [(3, 1, step)])
+            for _ in 0..<10 {
+                let effects = h.advance(Self.tickMs)
+                #expect(effects.leaseEnds.isEmpty)
+            }
+        }
+        #expect(h.scheduler.state(of: 3) == .running)
+    }
+
+    @Test func silentWorkerIsLostOnTheFirstTickAfterTheLivenessWindow() {
+        var h = Harness(jobs: Harness.trivialJobs())
+        h.ready("w1", slots: 2)
+        h.advance(500)
+        h.heartbeat("w1", [(3, 1, 5), (2, 1, 5)])
+        let lastHeard = h.now
+        var detectedAt: Instant?
+        var ends: [(JobRef, LeaseEnd)] = []
+        var requeued: [JobRef] = []
+        var cancels: [Cancel] = []
+        for _ in 0..<100 {  // 10 s of ticks; only the first detection may end leases
+            let effects = h.advance(Self.tickMs)
+            if !effects.leaseEnds.isEmpty && detectedAt == nil { detectedAt = h.now }
+            ends += effects.leaseEnds
+            requeued += effects.requeued
+            cancels += effects.cancels(to: "w1")
+        }
+        guard let detectedAt else {
+            Issue.record("the silent worker was never declared lost")
+            return
+        }
+        let window = h.scheduler.config.livenessWindowMs
+        #expect(detectedAt.milliseconds(since: lastHeard) > window)
+        #expect(detectedAt.milliseconds(since: lastHeard) <= window + Self.tickMs)
+        #expect(ends.map(\.0) == [JobRef(jobId: 3, attempt: 1), JobRef(jobId: 2, attempt: 1)])
+        #expect(ends.allSatisfy { $0.1 == .lost })
+        #expect(requeued == [JobRef(jobId: 3, attempt: 2), JobRef(jobId: 2, attempt: 2)])
+        #expect(cancels.map(\.reason) == [.expired, .expired])
+        #expect(h.scheduler.workerCount == 0)
+        // The re-queued jobs go to the next worker under their new attempt, longest first.
+        #expect(h.ready("w2", slots: 3).jobs(to: "w2").map { JobRef(jobId: $0.jobId, attempt: $0.attempt) }
+                == [JobRef(jobId: 3, attempt: 2), JobRef(jobId: 2, attempt: 2), JobRef(jobId: 1, attempt: 1)])
+    }
+
+    @Test func lostWorkersJobsGoToAnIdleWorkerAtOnce() {
+        var h = Harness(jobs: Harness.trivialJobs(batchSizes: [8]))
+        h.ready("a")
+        h.ready("idle")
+        var moved: [Job] = []
+        for _ in 0..<40 {
+            h.heartbeat("idle", [])
+            moved += h.advance(Self.tickMs).jobs(to: "idle")
+        }
+        #expect(moved.map { JobRef(jobId: $0.jobId, attempt: $0.attempt) } == [JobRef(jobId: 1, attempt: 2)])
+    }
+
+    @Test func stalledJobExpiresAndItsWorkerIsCancelled() {
+        var h = Harness(jobs: Harness.trivialJobs(batchSizes: [8]))
+        h.ready("w1")
+        h.heartbeat("w1", [(1, 1, 10)])
+        let stuckSince = h.now
+        var expiredAt: Instant?
+        var cancels: [Cancel] = []
+        var regranted: [Job] = []
+        while h.now.milliseconds(since: stuckSince) < 120_000 {
+            h.now = h.now.advanced(byMilliseconds: 1_000)
+            h.heartbeat("w1", h.scheduler.state(of: 1) == .running && h.scheduler.holder(of: 1) == PeerID("w1")
+                        && h.scheduler.attempt(of: 1) == 1 ? [(1, 1, 10)] : [])
+            let effects = h.tick()
+            if !effects.leaseEnds.isEmpty {
+                #expect(effects.leaseEnds.map(\.1) == [.stalled])
+                expiredAt = expiredAt ?? h.now
+            }
+            cancels += effects.cancels(to: "w1")
+            regranted += effects.jobs(to: "w1")
+        }
+        guard let expiredAt else {
+            Issue.record("the stalled job never expired")
+            return
+        }
+        let elapsed = expiredAt.milliseconds(since: stuckSince)
+        #expect(elapsed > 60_000 && elapsed <= 61_000)
+        #expect(cancels == [Cancel(jobId: 1, attempt: 1, reason: .expired)])
+        // The worker itself is alive (it heartbeats): it stays admitted and gets attempt 2 back.
+        #expect(h.scheduler.workerCount == 1)
+        #expect(regranted.map(\.attempt) == [2])
+    }
+
+    @Test func slowButProgressingWorkerIsNeverRequeued() {
+        var h = Harness(jobs: Harness.trivialJobs(batchSizes: [8]))
+        h.ready("w1")
+        var step = 0
+        var lastStepAt = h.now
+        // Two hours at 50 s per step, then ten steps at 5 min each (10 × median > 5 min): progress,
+        // however slow, keeps the lease.
+        var schedule: [Int64] = Array(repeating: 50_000, count: 144)
+        schedule += Array(repeating: 300_000, count: 10)
+        for stepTime in schedule {
+            while h.now.milliseconds(since: lastStepAt) < stepTime {
+                h.now = h.now.advanced(byMilliseconds: 1_000)
+                h.heartbeat("w1", [(1, 1, step)])
+                let effects = h.tick()
+                #expect(effects.leaseEnds.isEmpty)
+                #expect(effects.cancels(to: "w1").isEmpty)
+            }
+            step += 1
+            lastStepAt = h.now
+        }
+        #expect(h.scheduler.state(of: 1) == .running && h.scheduler.attempt(of: 1) == 1)
+    }
+
+    @Test func stallWindowScalesWithMedianStepTime() {
+        // 20 s per step: the window is 10 × 20 s = 200 s, not the 60 s minimum.
+        var h = Harness(jobs: Harness.trivialJobs(batchSizes: [8]))
+        h.ready("w1")
+        for step in 1...10 {
+            for _ in 0..<20 {
+                h.now = h.now.advanced(byMilliseconds: 1_000)
+                h.heartbeat("w1", [(1, 1, step - 1)])
+                #expect(h.tick().leaseEnds.isEmpty)
+            }
+            h.heartbeat("w1", [(1, 1, step)])
+        }
+        let frozeAt = h.now
+        var expiredAfter: Int64?
+        while expiredAfter == nil && h.now.milliseconds(since: frozeAt) < 400_000 {
+            h.now = h.now.advanced(byMilliseconds: 1_000)
+            h.heartbeat("w1", [(1, 1, 10)])
+            if !h.tick().leaseEnds.isEmpty { expiredAfter = h.now.milliseconds(since: frozeAt) }
+        }
+        guard let expiredAfter else {
+            Issue.record("the frozen job never expired")
+            return
+        }
+        #expect(expiredAfter > 200_000 && expiredAfter <= 201_000)
+    }
+}

@@ -1,0 +1,90 @@
+import Coordinator
+import SweepProtocol
+import Testing
+
+@Suite struct SchedulerRestartTests {
+    /// Jobs 1…3 (b=8, 16, 32): 1 was running attempt 2, 2 is done, 3 was running attempt 1.
+    static func restarted() -> Harness {
+        var h = Harness(jobs: Harness.trivialJobs())
+        let effects = h.handle(.start([
+            RestoredJob(id: 1, state: .running, attempt: 2, failures: 1),
+            RestoredJob(id: 2, state: .done, attempt: 1),
+            RestoredJob(id: 3, state: .running, attempt: 1),
+        ]))
+        #expect(effects.changes.isEmpty)
+        return h
+    }
+
+    @Test func runningLeasesComeBackOrphaned() {
+        let h = Self.restarted()
+        #expect(h.scheduler.state(of: 1) == .orphaned && h.scheduler.state(of: 3) == .orphaned)
+        #expect(h.scheduler.state(of: 2) == .done)
+    }
+
+    @Test func readyListingAnOrphanReadoptsIt() {
+        var h = Self.restarted()
+        let effects = h.ready("w1", slots: 2, running: [JobRef(jobId: 1, attempt: 2), JobRef(jobId: 3, attempt: 7)])
+        #expect(effects.isInContractOrder)
+        let adopted = effects.changes.compactMap { if case .adopt(let r, _, _, _) = $0 { return r } else { return nil } }
+        #expect(adopted == [JobRef(jobId: 1, attempt: 2)])
+        // The wrong attempt of job 3 is cancelled; job 3 stays orphaned for its real holder.
+        #expect(effects.cancels(to: "w1") == [Cancel(jobId: 3, attempt: 7, reason: .expired)])
+        #expect(h.scheduler.state(of: 3) == .orphaned)
+        #expect(effects.jobs.isEmpty)  // nothing is queued; the second slot stays free
+        #expect(h.scheduler.holder(of: 1) == PeerID("w1"))
+    }
+
+    @Test func heartbeatNamingAnOrphanReadoptsIt() {
+        var h = Self.restarted()
+        h.ready("w1", slots: 2)
+        let effects = h.heartbeat("w1", [(3, 1, 40)])
+        #expect(effects.changes.contains(.adopt(JobRef(jobId: 3, attempt: 1), peer: PeerID("w1"), worker: "w1", at: h.now)))
+        #expect(h.scheduler.state(of: 3) == .running)
+        #expect(effects.cancels(to: "w1").isEmpty)
+    }
+
+    @Test func resultMatchingAnOrphanCounts() {
+        var h = Self.restarted()
+        h.ready("w1")
+        let effects = h.done("w1", 1, attempt: 2)
+        #expect(effects.counted.map(\.ref) == [JobRef(jobId: 1, attempt: 2)])
+        #expect(h.scheduler.state(of: 1) == .done)
+        // The other orphan's result counts too, from whichever admitted worker sends it.
+        #expect(h.done("w1", 3, attempt: 1).counted.map(\.ref) == [JobRef(jobId: 3, attempt: 1)])
+    }
+
+    @Test func orphansAreRequeuedAfterTheGraceWithoutCountingAFailure() {
+        var h = Self.restarted()
+        var ends: [(JobRef, LeaseEnd)] = []
+        var requeues: [Change] = []
+        var endedAt: Instant?
+        for _ in 0..<150 {
+            let effects = h.advance(100)
+            if !effects.leaseEnds.isEmpty { endedAt = endedAt ?? h.now }
+            ends += effects.leaseEnds
+            requeues += effects.changes.filter { if case .requeued = $0 { true } else { false } }
+        }
+        #expect(endedAt == Instant(milliseconds: 10_000))
+        #expect(ends.map(\.0) == [JobRef(jobId: 1, attempt: 2), JobRef(jobId: 3, attempt: 1)])
+        #expect(ends.allSatisfy { $0.1 == .orphanExpired })
+        #expect(requeues == [.requeued(JobRef(jobId: 1, attempt: 3), failures: 1),
+                             .requeued(JobRef(jobId: 3, attempt: 2), failures: 0)])
+        // A late result of the orphaned attempt is stale now.
+        h.ready("w1", slots: 2)
+        #expect(h.done("w1", 1, attempt: 2).changes == [.resultStale(JobRef(jobId: 1, attempt: 2), peer: PeerID("w1"), at: h.now)])
+    }
+
+    @Test func restartWithEverythingDoneFinishesAtOnce() {
+        var h = Harness(jobs: Harness.trivialJobs(batchSizes: [8]))
+        let effects = h.handle(.start([RestoredJob(id: 1, state: .done, attempt: 3)]))
+        #expect(effects.isFinished)
+    }
+
+    @Test func restoredWarmStartCheckpointFeedsItsMeasureJobs() {
+        var h = Harness(jobs: Harness.trainJobs(seeds: 1))  // 1 warm, 2 and 3 measure
+        h.handle(.start([RestoredJob(id: 1, state: .done, attempt: 1, checkpoint: [9, 9, 9])]))
+        let jobs = h.ready("w1", slots: 2).jobs(to: "w1")
+        #expect(jobs.map(\.jobId) == [3, 2])
+        #expect(jobs.allSatisfy { $0.checkpoint == [9, 9, 9] })
+    }
+}

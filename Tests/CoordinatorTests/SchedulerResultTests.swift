@@ -1,0 +1,131 @@
+import Coordinator
+import SweepProtocol
+import Testing
+
+@Suite struct SchedulerResultTests {
+    @Test func firstResultCountsAndIsAckedAfterItsJournalEntry() {
+        var h = Harness(jobs: Harness.trivialJobs(batchSizes: [8]))
+        h.ready("w1")
+        let effects = h.done("w1", 1, attempt: 1)
+        #expect(effects.isInContractOrder)
+        #expect(effects.counted.map(\.ref) == [JobRef(jobId: 1, attempt: 1)])
+        #expect(effects.acks(to: "w1") == [JobRef(jobId: 1, attempt: 1)])
+        // The ACK comes after the journal entry that records the result.
+        let journalIndex = effects.firstIndex { if case .journal(.resultCounted) = $0 { return true } else { return false } }
+        let ackIndex = effects.firstIndex { if case .send(_, .ack) = $0 { return true } else { return false } }
+        #expect(journalIndex != nil && ackIndex != nil && journalIndex! < ackIndex!)
+        #expect(h.scheduler.state(of: 1) == .done)
+        #expect(effects.isFinished)
+    }
+
+    @Test func duplicateResultIsJournaledAckedAndNotCounted() {
+        var h = Harness(jobs: Harness.trivialJobs())
+        h.ready("w1")
+        h.done("w1", 3, attempt: 1)
+        let again = h.done("w1", 3, attempt: 1)
+        #expect(again.counted.isEmpty)
+        #expect(again.changes == [.resultDuplicate(JobRef(jobId: 3, attempt: 1), peer: PeerID("w1"), at: h.now)])
+        #expect(again.acks(to: "w1") == [JobRef(jobId: 3, attempt: 1)])
+        #expect(again.jobs.isEmpty)  // no slot was freed by a duplicate
+    }
+
+    @Test func lateResultOfAnExpiredLeaseIsStale() {
+        var h = Harness(jobs: Harness.trivialJobs(batchSizes: [8]))
+        h.ready("frozen")
+        h.ready("b")
+        for _ in 0..<40 {  // frozen stays silent, b heartbeats
+            h.heartbeat("b", h.scheduler.jobs(of: PeerID("b")).map { ($0, 2, 1) })
+            h.advance(100)
+        }
+        #expect(h.scheduler.holder(of: 1) == PeerID("b") && h.scheduler.attempt(of: 1) == 2)
+        // The frozen worker wakes up: unknown now, its result is refused; after READY it is stale.
+        let refused = h.done("frozen", 1, attempt: 1)
+        #expect(refused.errors(to: "frozen").map(\.code) == [.unknownPeer] && refused.changes.isEmpty)
+        let readmit = h.ready("frozen", running: [JobRef(jobId: 1, attempt: 1)])
+        #expect(readmit.cancels(to: "frozen") == [Cancel(jobId: 1, attempt: 1, reason: .expired)])
+        let stale = h.done("frozen", 1, attempt: 1)
+        #expect(stale.changes == [.resultStale(JobRef(jobId: 1, attempt: 1), peer: PeerID("frozen"), at: h.now)])
+        #expect(stale.acks(to: "frozen") == [JobRef(jobId: 1, attempt: 1)])
+        #expect(h.scheduler.state(of: 1) == .running)
+        let valid = h.done("b", 1, attempt: 2)
+        #expect(valid.counted.map(\.ref) == [JobRef(jobId: 1, attempt: 2)])
+        #expect(valid.isFinished)
+    }
+
+    @Test func resultForUnknownJobIsAnErrorWithoutJournal() {
+        var h = Harness(jobs: Harness.trivialJobs())
+        h.ready("w1")
+        let effects = h.done("w1", 99, attempt: 1)
+        #expect(effects.changes.isEmpty)
+        #expect(effects.errors(to: "w1").map(\.code) == [.unknownJob])
+    }
+
+    @Test func transientFailureRequeuesUntilTheRetryLimitThenFailsWithItsReason() {
+        var h = Harness(jobs: Harness.trivialJobs(batchSizes: [8]))
+        h.ready("w1")
+        for attempt in 1...2 {
+            let effects = h.failed("w1", 1, attempt: attempt, .transient, message: "out of memory \(attempt)")
+            #expect(effects.acks(to: "w1") == [JobRef(jobId: 1, attempt: attempt)])
+            #expect(effects.requeued == [JobRef(jobId: 1, attempt: attempt + 1)])
+            #expect(effects.jobs(to: "w1").map(\.attempt) == [attempt + 1])
+        }
+        let last = h.failed("w1", 1, attempt: 3, .transient, message: "out of memory 3")
+        #expect(last.requeued.isEmpty)
+        let reasons = last.changes.compactMap { change -> String? in
+            if case .failed(let ref, let reason, _) = change, ref == JobRef(jobId: 1, attempt: 3) { return reason }
+            return nil
+        }
+        #expect(reasons.count == 1 && reasons[0].contains("out of memory 3"))
+        #expect(h.scheduler.state(of: 1) == .failed)
+        #expect(last.isFinished)
+        #expect(last.counted.isEmpty)
+    }
+
+    @Test func deterministicFailureIsAResultNotARetry() {
+        var h = Harness(jobs: Harness.trivialJobs(batchSizes: [8, 16]))
+        h.ready("w1")
+        let effects = h.failed("w1", 2, attempt: 1, .deterministic, message: "diverged: loss NaN at step 12")
+        #expect(effects.counted.map(\.ref) == [JobRef(jobId: 2, attempt: 1)])
+        #expect(effects.requeued.isEmpty)
+        #expect(effects.acks(to: "w1") == [JobRef(jobId: 2, attempt: 1)])
+        #expect(h.scheduler.state(of: 2) == .failed && h.scheduler.attempt(of: 2) == 1)
+        #expect(effects.jobs(to: "w1").map(\.jobId) == [1])
+        // A re-sent copy is a duplicate.
+        #expect(h.failed("w1", 2, attempt: 1, .deterministic).changes
+                == [.resultDuplicate(JobRef(jobId: 2, attempt: 1), peer: PeerID("w1"), at: h.now)])
+    }
+
+    @Test func byeReleasesLeasesWithoutCountingARetry() {
+        var h = Harness(jobs: Harness.trivialJobs(batchSizes: [8])) { $0.retryLimit = 1 }
+        for round in 1...4 {
+            let peer = "w\(round)"
+            #expect(h.ready(peer).jobs(to: peer).map(\.attempt) == [round])
+            let effects = h.send(peer, .bye(Bye(reason: "SIGTERM")))
+            #expect(effects.leaseEnds.map(\.1) == [.released])
+            #expect(effects.requeued == [JobRef(jobId: 1, attempt: round + 1)])
+            #expect(effects.sends.isEmpty)
+        }
+        #expect(h.scheduler.state(of: 1) == .queued)
+        #expect(h.scheduler.workerCount == 0)
+        // One lost lease is a counted failure: with a limit of 1 the job now fails.
+        h.ready("w5")
+        var failed = false
+        for _ in 0..<40 where !failed { failed = h.advance(100).changes.contains { if case .failed = $0 { true } else { false } } }
+        #expect(failed && h.scheduler.state(of: 1) == .failed)
+    }
+
+    @Test func finishedIsEmittedExactlyOnce() {
+        var h = Harness(jobs: Harness.trivialJobs())
+        h.ready("w1", slots: 3)
+        var finishes = 0
+        for id in [3, 2, 1] { finishes += h.done("w1", id, attempt: 1).filter { $0 == .finished }.count }
+        let byes = h.now
+        _ = byes
+        for _ in 0..<5 { finishes += h.advance(1_000).filter { $0 == .finished }.count }
+        finishes += h.done("w1", 1, attempt: 1).filter { $0 == .finished }.count
+        #expect(finishes == 1)
+        // After the end a READY is told to leave.
+        let late = h.ready("w2")
+        #expect(late.messages(to: "w2") == [.bye(Bye(reason: "the sweep is over"))])
+    }
+}
