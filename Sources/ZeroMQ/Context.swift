@@ -1,4 +1,22 @@
 // The libzmq context: owns the I/O threads and every socket made from it.
+//
+// The ZeroMQ module is the only Swift code in ThermoSweep that calls zmq_*. A coordinator loop
+// built on it looks like this (one thread, every wait finite):
+//
+//     let context = try Context()
+//     let zap = try ZAPAuthenticator(context: context, allowedKeys: keys) { log("\($0)") }
+//     let router = try Socket(context, .router)
+//     try router.set(.routerMandatory, true)
+//     try router.set(.routerHandover, true)
+//     try router.set(.maxMessageSize, limit)
+//     try router.makeCurveServer(serverKeys, authenticatedBy: zap)
+//     let endpoint = try router.bind("tcp://0.0.0.0:5555")
+//     while running {
+//         let ready = try poll([router.pollItem(), zap.pollItem], timeout: .milliseconds(100))
+//         if ready[1].contains(.readable) { try zap.handlePending() }
+//         while let frames = try router.receive(dontWait: true) { handle(frames) } // [id, ...]
+//         // timers: leases, heartbeats
+//     }
 import CZeroMQ
 
 /// A libzmq context (`zmq_ctx_new`); thread-safe, terminated when the last reference goes away.
