@@ -227,11 +227,13 @@ public struct CellRunner: Sendable {
         var trainingTime = Duration.zero
         // SGD steps taken: a burn-in that diverges stops early, and its speed must count only these.
         var trainedSteps = 0
-        var divergence: DivergenceReason?
+        // A warm start that blew up is the seed's failure, not this cell's: say so and train nothing.
+        var divergence: DivergenceReason? = start.parameters.allSatisfy(\.isFinite)
+            ? nil : DivergenceReason(kind: .nonFiniteWarmStart, step: nil, value: nil)
 
         // Burn-in: only NaN/Inf can end it; the loss limit applies after burn-in (PHYSICS.md).
         var t0 = clock.now
-        for step in 0..<burnIn {
+        for step in 0..<(divergence == nil ? burnIn : 0) {
             sampler.next(into: &indices)
             network.loadBatch(train, indices: indices)
             let (loss, _) = network.forwardBackward()

@@ -12,6 +12,8 @@ public struct DivergenceReason: Codable, Sendable, Equatable, CustomStringConver
         case nonFiniteUpdate = "non-finite-update"
         case lossAboveLimit = "loss-above-limit"
         case accuracyBelowLimit = "accuracy-below-limit"
+        /// The seed's warm-start checkpoint holds NaN/Inf: every cell of that seed reports this.
+        case nonFiniteWarmStart = "non-finite-warm-start"
     }
 
     public let kind: Kind

@@ -48,15 +48,26 @@ import Trainer
         #expect(result.thermometer.recordedSteps == CellSpec.minimumMeasureSteps)
     }
 
-    /// A start that is already NaN fails at the first burn-in step: the cell is a diverged result,
-    /// and its speed counts the steps trained (none), not the whole planned burn-in.
+    /// A start whose activations overflow fails at the first burn-in step: the cell is a diverged
+    /// result, and its speed counts the steps trained (none), not the whole planned burn-in.
     @Test func divergenceInBurnInIsReportedAndNotCountedAsTraining() throws {
         let count = ModelKind.lenet48.architecture.parameterCount
-        let start = Checkpoint(model: .lenet48, parameters: Array(repeating: .nan, count: count))
+        let start = Checkpoint(model: .lenet48, parameters: Array(repeating: 1e30, count: count))
         let result = try Self.runner.run(spec(), from: start)
         #expect(result.divergence == DivergenceReason(kind: .nonFiniteLoss, step: -10, value: nil))
         #expect(result.thermometer.recordedSteps == 0)
         #expect(result.samplesPerSecond == 0, "speed \(result.samplesPerSecond) for a cell that trained no step")
+    }
+
+    /// A warm start that is already NaN is the seed's failure: the cell says so instead of blaming
+    /// its own burn-in, and trains nothing.
+    @Test func nonFiniteWarmStartIsNamedAsSuch() throws {
+        let count = ModelKind.lenet48.architecture.parameterCount
+        var parameters = Self.start.parameters
+        parameters[count / 2] = .nan
+        let result = try Self.runner.run(spec(), from: Checkpoint(model: .lenet48, parameters: parameters))
+        #expect(result.divergence == DivergenceReason(kind: .nonFiniteWarmStart, step: nil, value: nil))
+        #expect(result.thermometer.recordedSteps == 0 && result.samplesPerSecond == 0)
     }
 
     /// Probes draw from their own stream and run before the step's batch, so the training batches,
