@@ -44,7 +44,7 @@ public final class Context: @unchecked Sendable {
         guard let handle = zmq_ctx_new() else {
             throw lastZMQError("zmq_ctx_new()")
         }
-        self.handle = handle
+        // Options first: a throw after `self.handle` is set would run deinit (a second term).
         do {
             try Self.set(handle, ZMQ_IO_THREADS, Int32(clamping: ioThreads), name: "ZMQ_IO_THREADS")
             if let maxSockets {
@@ -55,6 +55,7 @@ public final class Context: @unchecked Sendable {
             _ = zmq_ctx_term(handle)
             throw error
         }
+        self.handle = handle
     }
 
     private static func set(_ handle: UnsafeMutableRawPointer, _ option: Int32, _ value: Int32,

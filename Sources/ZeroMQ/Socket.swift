@@ -68,15 +68,16 @@ public final class Socket {
         guard let handle = zmq_socket(context.handle, type.rawValue) else {
             throw lastZMQError("zmq_socket(\(type))")
         }
-        self.context = context
-        self.type = type
-        self.rawHandle = handle
+        // LINGER before the properties are set: a throw after that would run deinit (a second close).
         var zero: Int32 = 0
         if zmq_setsockopt(handle, ZMQ_LINGER, &zero, MemoryLayout<Int32>.size) != 0 {
             let error = lastZMQError("zmq_setsockopt(\(type), ZMQ_LINGER, 0)")
             _ = zmq_close(handle)
             throw error
         }
+        self.context = context
+        self.type = type
+        self.rawHandle = handle
     }
 
     /// The live handle; using a socket after `close()` is a bug.

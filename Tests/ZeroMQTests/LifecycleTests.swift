@@ -72,6 +72,9 @@ import ZeroMQ
         #expect(context.socketLimit >= 2048)
         #expect(zmqVersion().major == 4)
         #expect(zmqHas("curve"))
+        let error = try #require(throws: ZMQError.self) { _ = try Context(ioThreads: -1) }
+        #expect(error.code == .invalidArgument)
+        #expect(error.operation == "zmq_ctx_set(ZMQ_IO_THREADS, -1)")
     }
 
     @Test func maxSocketsLimitsSocketsNotPeers() throws {
