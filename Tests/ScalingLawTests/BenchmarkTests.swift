@@ -1,9 +1,11 @@
+import Foundation
 import ScalingLaw
 import Testing
 
 /// Fit + 1000-draw bootstrap on large tables; the CLI fits ~8 groups × 4 estimators = 32 times.
-/// Timed in release only (debug is ~20× slower and says nothing about the shipped binary).
-@Test(.enabled(if: !isDebugBuild))
+/// Timed in release only (debug is ~20× slower and says nothing about the shipped binary), and
+/// opt-in (`TS_BENCH=1`): timings belong in benchmark reports, not in the pass/fail of the suite.
+@Test(.enabled(if: !isDebugBuild && ProcessInfo.processInfo.environment["TS_BENCH"] != nil, "set TS_BENCH=1"))
 func largeTableFitsQuickly() throws {
     for (side, seeds) in [(5, 3), (50, 4), (100, 4), (100, 1)] {
         var sweep = SyntheticSweep()
