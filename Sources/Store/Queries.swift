@@ -1,0 +1,140 @@
+// Read-only views of the journal: what the scheduler loads on start, what `status`, `export` and
+// `fit` show. Each is one read transaction, so it sees one consistent state.
+import Foundation
+import GRDB
+import SweepProtocol
+
+extension Store {
+    /// Number of jobs in each state.
+    public func counts() throws(StoreError) -> StateCounts {
+        try read("count jobs") { db in
+            var counts = StateCounts()
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state") {
+                let n: Int = row["n"]
+                switch JobState(rawValue: row["state"]) {
+                case .queued: counts.queued = n
+                case .running: counts.running = n
+                case .orphaned: counts.orphaned = n
+                case .done: counts.done = n
+                case .failed: counts.failed = n
+                case nil: break
+                }
+            }
+            return counts
+        }
+    }
+
+    /// Queued jobs whose dependency is done, longest first (cost descending, then id).
+    public func readyJobs(limit: Int? = nil) throws(StoreError) -> [JobRecord] {
+        try read("list ready jobs") { db in
+            try Row.fetchAll(db, sql: """
+                SELECT j.* FROM jobs j LEFT JOIN jobs d ON d.id = j.dependsOn
+                WHERE j.state = 'queued' AND (j.dependsOn IS NULL OR d.state = 'done')
+                ORDER BY j.cost DESC, j.id LIMIT ?
+                """, arguments: [limit ?? -1]).map(jobRecord)
+        }
+    }
+
+    /// One job, or nil if there is no such id.
+    public func job(_ id: Int) throws(StoreError) -> JobRecord? {
+        try read("read job \(id)") { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(jobRecord)
+        }
+    }
+
+    /// Every job in id order (what a starting scheduler loads).
+    public func jobs() throws(StoreError) -> [JobRecord] {
+        try read("list jobs") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM jobs ORDER BY id").map(jobRecord)
+        }
+    }
+
+    /// Every job's first valid result in job id order, for export; checkpoints only when asked
+    /// (they are megabytes each).
+    public func results(includingCheckpoints: Bool = false) throws(StoreError) -> [ResultRecord] {
+        try read("read results") { db in
+            let checkpoint = includingCheckpoints ? "r.checkpoint" : "NULL AS checkpoint"
+            return try Row.fetchAll(db, sql: """
+                SELECT r.jobId, j.key, r.attempt, r.outcome, r.result, \(checkpoint), r.message, r.wallSeconds,
+                  r.worker, r.committedAt
+                FROM results r JOIN jobs j ON j.id = r.jobId ORDER BY r.jobId
+                """).map { row in
+                let result: Data? = row["result"], checkpoint: Data? = row["checkpoint"]
+                return ResultRecord(jobId: row["jobId"], key: row["key"], attempt: row["attempt"],
+                                    outcome: Outcome(rawValue: row["outcome"]) ?? .failed,
+                                    result: result.map { Array($0) }, checkpoint: checkpoint.map { Array($0) },
+                                    message: row["message"], wallSeconds: row["wallSeconds"], worker: row["worker"],
+                                    committedAt: Date(timeIntervalSince1970: row["committedAt"]))
+            }
+        }
+    }
+
+    /// The checkpoint a done warm-start job produced (what its measure jobs receive), or nil.
+    public func checkpoint(jobId: Int) throws(StoreError) -> [UInt8]? {
+        try read("read the checkpoint of job \(jobId)") { db in
+            try Data.fetchOne(db, sql: "SELECT checkpoint FROM results WHERE jobId = ?", arguments: [jobId]).map { Array($0) }
+        }
+    }
+
+    /// The warm-start checkpoint of seed index `seedIndex`, or nil if that warm start is not done.
+    public func warmStartCheckpoint(seedIndex: Int) throws(StoreError) -> [UInt8]? {
+        try read("read the warm start of seed \(seedIndex)") { db in
+            try Data.fetchOne(db, sql: """
+                SELECT r.checkpoint FROM results r JOIN jobs j ON j.id = r.jobId
+                WHERE j.kind = 'warm-start' AND j.seedIndex = ?
+                """, arguments: [seedIndex]).map { Array($0) }
+        }
+    }
+
+    /// The last `limit` events in journal order, of one job or of all.
+    public func events(jobId: Int? = nil, limit: Int = 100) throws(StoreError) -> [EventRecord] {
+        try read("read events") { db in
+            let filter = jobId == nil ? "" : "WHERE jobId = ?"
+            let arguments: StatementArguments = jobId.map { [$0, limit] } ?? [limit]
+            return try Row.fetchAll(db, sql: """
+                SELECT * FROM (SELECT * FROM events \(filter) ORDER BY seq DESC LIMIT ?) ORDER BY seq
+                """, arguments: arguments).map { row in
+                EventRecord(seq: row["seq"], at: Date(timeIntervalSince1970: row["at"]), jobId: row["jobId"],
+                            attempt: row["attempt"], kind: row["kind"], worker: row["worker"], message: row["message"])
+            }
+        }
+    }
+
+    /// The connection's durability settings as SQLite reports them (for `status` and tests).
+    public func connectionSettings() throws(StoreError) -> ConnectionSettings {
+        try read("read the connection settings") { db in
+            let synchronous = try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
+            return ConnectionSettings(
+                journalMode: try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "?",
+                synchronous: ["off", "normal", "full", "extra"].indices.contains(synchronous)
+                    ? ["off", "normal", "full", "extra"][synchronous] : "\(synchronous)",
+                foreignKeys: try Bool.fetchOne(db, sql: "PRAGMA foreign_keys") ?? false,
+                busyTimeoutMs: try Int.fetchOne(db, sql: "PRAGMA busy_timeout") ?? 0)
+        }
+    }
+
+    /// Every worker that announced itself, by first appearance.
+    public func workers() throws(StoreError) -> [WorkerRecord] {
+        try read("read workers") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM workers ORDER BY firstSeen, identity").map { row in
+                WorkerRecord(identity: row["identity"], name: row["name"], host: row["host"], pid: row["pid"],
+                             cores: row["cores"], buildCPU: row["buildCPU"], version: row["version"],
+                             firstSeen: Date(timeIntervalSince1970: row["firstSeen"]),
+                             lastSeen: Date(timeIntervalSince1970: row["lastSeen"]))
+            }
+        }
+    }
+}
+
+private func jobRecord(_ row: Row) -> JobRecord {
+    func date(_ column: String) -> Date? {
+        (row[column] as Double?).map { Date(timeIntervalSince1970: $0) }
+    }
+    return JobRecord(id: row["id"], key: row["key"], kind: JobKind(rawValue: row["kind"]) ?? .trivial,
+                     seedIndex: row["seedIndex"], dependsOn: row["dependsOn"], cost: row["cost"],
+                     state: JobState(rawValue: row["state"]) ?? .failed, attempt: row["attempt"],
+                     leaseWorker: row["leaseWorker"], leaseStartedAt: date("leaseStartedAt"),
+                     orphanedAt: date("orphanedAt"), retries: row["retries"],
+                     failure: (row["failure"] as String?).flatMap(JobFailure.init(rawValue:)),
+                     lastError: row["lastError"], finishedAt: date("finishedAt"))
+}

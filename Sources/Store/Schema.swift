@@ -1,0 +1,100 @@
+// The journal's tables, as GRDB migrations. A migration is never edited once released: a new
+// schema is a new migration appended here. `Schema.version` is also written to `PRAGMA
+// user_version` so that `sqlite3` users can see it.
+import GRDB
+
+enum Schema {
+    /// Number of migrations this build knows.
+    static let version = 1
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            // One row: the grid this journal belongs to.
+            try db.execute(sql: """
+                CREATE TABLE meta (
+                  id INTEGER PRIMARY KEY CHECK (id = 1),
+                  schemaVersion INTEGER NOT NULL,
+                  specJSON BLOB NOT NULL,
+                  specHash TEXT NOT NULL,
+                  jobCount INTEGER NOT NULL,
+                  createdAt REAL NOT NULL
+                ) STRICT;
+                """)
+            // One row per job, inserted once when the file is created. `attempt` is the attempt of
+            // the current lease (running, orphaned), of the next lease (queued) or of the last one
+            // (done, failed). The CHECKs make a half-applied transition impossible to commit.
+            try db.execute(sql: """
+                CREATE TABLE jobs (
+                  id INTEGER PRIMARY KEY,
+                  key TEXT NOT NULL UNIQUE,
+                  kind TEXT NOT NULL CHECK (kind IN ('warm-start', 'measure', 'trivial')),
+                  seedIndex INTEGER NOT NULL,
+                  dependsOn INTEGER REFERENCES jobs(id),
+                  cost INTEGER NOT NULL,
+                  state TEXT NOT NULL DEFAULT 'queued'
+                    CHECK (state IN ('queued', 'running', 'orphaned', 'done', 'failed')),
+                  attempt INTEGER NOT NULL DEFAULT 1 CHECK (attempt >= 1),
+                  leaseWorker TEXT,
+                  leaseStartedAt REAL,
+                  orphanedAt REAL,
+                  retries INTEGER NOT NULL DEFAULT 0 CHECK (retries >= 0),
+                  failure TEXT CHECK (failure IN ('deterministic', 'exhausted', 'dependency')),
+                  lastError TEXT,
+                  finishedAt REAL,
+                  CHECK ((state IN ('running', 'orphaned')) = (leaseWorker IS NOT NULL AND leaseStartedAt IS NOT NULL)),
+                  CHECK ((state = 'orphaned') = (orphanedAt IS NOT NULL)),
+                  CHECK ((state = 'failed') = (failure IS NOT NULL)),
+                  CHECK ((state IN ('done', 'failed')) = (finishedAt IS NOT NULL))
+                ) STRICT;
+                CREATE INDEX jobs_by_state_cost ON jobs(state, cost DESC, id);
+                CREATE INDEX jobs_by_dependency ON jobs(dependsOn);
+                """)
+            // The first valid result of each job, ever: a done result or a deterministic failure.
+            try db.execute(sql: """
+                CREATE TABLE results (
+                  jobId INTEGER PRIMARY KEY REFERENCES jobs(id),
+                  attempt INTEGER NOT NULL,
+                  outcome TEXT NOT NULL CHECK (outcome IN ('done', 'failed')),
+                  result BLOB,
+                  checkpoint BLOB,
+                  message TEXT,
+                  wallSeconds REAL NOT NULL,
+                  worker TEXT NOT NULL,
+                  committedAt REAL NOT NULL,
+                  CHECK ((outcome = 'done') = (result IS NOT NULL)),
+                  CHECK ((outcome = 'failed') = (message IS NOT NULL))
+                ) STRICT;
+                """)
+            // Append-only journal of everything that happened to a job (and to workers). No
+            // foreign key: it also records traffic about jobs that do not exist.
+            try db.execute(sql: """
+                CREATE TABLE events (
+                  seq INTEGER PRIMARY KEY,
+                  at REAL NOT NULL,
+                  jobId INTEGER,
+                  attempt INTEGER,
+                  kind TEXT NOT NULL,
+                  worker TEXT,
+                  message TEXT
+                ) STRICT;
+                CREATE INDEX events_by_job ON events(jobId, seq);
+                """)
+            try db.execute(sql: """
+                CREATE TABLE workers (
+                  identity TEXT PRIMARY KEY,
+                  name TEXT NOT NULL,
+                  host TEXT NOT NULL,
+                  pid INTEGER NOT NULL,
+                  cores INTEGER NOT NULL,
+                  buildCPU TEXT NOT NULL,
+                  version TEXT NOT NULL,
+                  firstSeen REAL NOT NULL,
+                  lastSeen REAL NOT NULL
+                ) STRICT;
+                """)
+            try db.execute(sql: "PRAGMA user_version = 1")
+        }
+        return migrator
+    }
+}
