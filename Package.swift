@@ -48,6 +48,6 @@ let package = Package(
         .testTarget(name: "SweepProtocolTests", dependencies: ["SweepProtocol"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "SweepProtocol"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "SweepProtocol"]),
-        .testTarget(name: "CLITests", dependencies: ["thermosweep"]),
+        .testTarget(name: "CLITests", dependencies: ["thermosweep", "SweepProtocol", "Thermometer", "Trainer"]),
     ]
 )
