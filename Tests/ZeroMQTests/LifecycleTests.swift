@@ -25,6 +25,28 @@ import ZeroMQ
         #expect(ContinuousClock.now - start < .seconds(2))
     }
 
+    @Test func droppedSocketsAreClosed() throws {
+        // With a limit of 16 sockets, a second batch of 16 fits only if the first was closed.
+        // libzmq frees a closed socket's slot on its reaper thread, so the second batch may have
+        // to wait a moment (bounded).
+        let context = try Context(maxSockets: 16)
+        var sockets: [Socket] = []
+        for index in 0..<16 { sockets.append(try Socket(context, index.isMultiple(of: 2) ? .dealer : .router)) }
+        #expect(throws: ZMQError.Code.tooManyOpenFiles.error(in: "zmq_socket(PAIR)")) {
+            _ = try Socket(context, .pair)
+        }
+        sockets.removeAll()
+        let deadline = ContinuousClock.now + .seconds(3)
+        while sockets.count < 16, ContinuousClock.now < deadline {
+            do {
+                sockets.append(try Socket(context, .pair))
+            } catch ZMQError.Code.tooManyOpenFiles {
+                Thread.sleep(forTimeInterval: 0.005)
+            }
+        }
+        #expect(sockets.count == 16)
+    }
+
     @Test func socketsKeepTheirContextAlive() throws {
         weak var weakContext: Context?
         var socket: Socket?
