@@ -11,7 +11,7 @@ extension Store {
             var counts = StateCounts()
             for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state") {
                 let n: Int = row["n"]
-                switch JobState(rawValue: row["state"]) {
+                switch JournalState(rawValue: row["state"]) {
                 case .queued: counts.queued = n
                 case .running: counts.running = n
                 case .orphaned: counts.orphaned = n
@@ -72,7 +72,21 @@ extension Store {
     /// The checkpoint a done warm-start job produced (what its measure jobs receive), or nil.
     public func checkpoint(jobId: Int) throws(StoreError) -> [UInt8]? {
         try read("read the checkpoint of job \(jobId)") { db in
-            try Data.fetchOne(db, sql: "SELECT checkpoint FROM results WHERE jobId = ?", arguments: [jobId]).map { Array($0) }
+            try Data.fetchOne(db, sql: "SELECT checkpoint FROM results WHERE jobId = ?", arguments: [jobId])
+                .map { Array($0) }
+        }
+    }
+
+    /// Every done warm start's checkpoint by job id (what a restarting scheduler hands its measure
+    /// jobs).
+    public func checkpoints() throws(StoreError) -> [Int: [UInt8]] {
+        try read("read checkpoints") { db in
+            var checkpoints: [Int: [UInt8]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT jobId, checkpoint FROM results WHERE checkpoint IS NOT NULL") {
+                let bytes: Data = row["checkpoint"]
+                checkpoints[row["jobId"]] = Array(bytes)
+            }
+            return checkpoints
         }
     }
 
@@ -132,7 +146,7 @@ private func jobRecord(_ row: Row) -> JobRecord {
     }
     return JobRecord(id: row["id"], key: row["key"], kind: JobKind(rawValue: row["kind"]) ?? .trivial,
                      seedIndex: row["seedIndex"], dependsOn: row["dependsOn"], cost: row["cost"],
-                     state: JobState(rawValue: row["state"]) ?? .failed, attempt: row["attempt"],
+                     state: JournalState(rawValue: row["state"]) ?? .failed, attempt: row["attempt"],
                      leaseWorker: row["leaseWorker"], leaseStartedAt: date("leaseStartedAt"),
                      orphanedAt: date("orphanedAt"), retries: row["retries"],
                      failure: (row["failure"] as String?).flatMap(JobFailure.init(rawValue:)),

@@ -4,7 +4,7 @@ import Foundation
 import SweepProtocol
 
 /// Where a job stands.
-public enum JobState: String, Sendable, CaseIterable {
+public enum JournalState: String, Sendable, CaseIterable {
     /// Waiting for a lease (its dependency may not be done yet).
     case queued
     /// Leased to a worker.
@@ -36,11 +36,21 @@ public enum ExpiryReason: String, Sendable, CaseIterable {
     case lost
     /// The step counter did not advance for the stall window. Counts towards the retry limit.
     case stalled
-    /// The worker said BYE, or the lease was not re-adopted after a coordinator restart: not the
-    /// job's fault, so it does not count towards the retry limit.
+    /// The worker re-sent READY without this lease: it no longer holds it. Counts.
+    case dropped
+    /// The worker said BYE: not the job's fault, so it does not count towards the retry limit.
     case released
+    /// An orphaned lease was not re-adopted within the grace after a coordinator restart. Does
+    /// not count.
+    case orphanExpired
 
-    var countsAsRetry: Bool { self != .released }
+    /// Whether this end counts towards the retry limit (as Coordinator's `LeaseEnd`).
+    public var countsAsRetry: Bool {
+        switch self {
+        case .lost, .stalled, .dropped: return true
+        case .released, .orphanExpired: return false
+        }
+    }
 }
 
 /// One job as journaled.
@@ -52,7 +62,7 @@ public struct JobRecord: Sendable, Equatable {
     public let dependsOn: Int?
     /// Expected cost in samples (dispatch priority).
     public let cost: Int
-    public let state: JobState
+    public let state: JournalState
     /// Current lease's attempt (running, orphaned), next lease's (queued), or last one's (ended).
     public let attempt: Int
     public let leaseWorker: String?

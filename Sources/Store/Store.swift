@@ -107,9 +107,9 @@ public final class Store {
                     if Array(stored) != canonical {
                         let storedHash: String = row["specHash"]
                         let old = try? GridSpec.decode(Array(stored))
-                        throw StoreError.specMismatch(path: path,
-                                                      differences: old.map { GridSpec.differences($0, normalized) } ?? [],
-                                                      storedHash: storedHash, requestedHash: hash)
+                        let differences = old.map { GridSpec.differences($0, normalized) } ?? []
+                        throw StoreError.specMismatch(path: path, differences: differences, storedHash: storedHash,
+                                                      requestedHash: hash)
                     }
                     try checkJobList(db, spec: normalized, path: path)
                 } else {
@@ -217,7 +217,8 @@ public final class Store {
         return .io(path: path, detail: "\(operation) failed: \(error)")
     }
 
-    private static func connect(path: String, readOnly: Bool, options: StoreOptions) throws(StoreError) -> DatabaseQueue {
+    private static func connect(path: String, readOnly: Bool, options: StoreOptions) throws(StoreError)
+        -> DatabaseQueue {
         var config = Configuration()
         config.readonly = readOnly
         config.foreignKeysEnabled = true
@@ -249,8 +250,8 @@ public final class Store {
             """)
         guard !tables.isEmpty else { return }
         guard tables.contains("grdb_migrations") else {
-            throw StoreError.notAJournal(path: path, detail: "it holds tables \(tables.sorted().joined(separator: ", ")) "
-                                             + "and no journal schema")
+            let names = tables.sorted().joined(separator: ", ")
+            throw StoreError.notAJournal(path: path, detail: "it holds tables \(names) and no journal schema")
         }
         let applied = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")
         let known = Set(Schema.migrator.migrations)
@@ -258,7 +259,8 @@ public final class Store {
         if !unknown.isEmpty { throw StoreError.newerSchema(path: path, unknownMigrations: unknown.sorted()) }
     }
 
-    private static func insertGrid(_ db: Database, spec: GridSpec, canonical: [UInt8], hash: String, now: Double) throws {
+    private static func insertGrid(_ db: Database, spec: GridSpec, canonical: [UInt8], hash: String,
+                                   now: Double) throws {
         let jobs = spec.jobs()
         try db.execute(sql: """
             INSERT INTO meta (id, schemaVersion, specJSON, specHash, jobCount, createdAt) VALUES (1, ?, ?, ?, ?, ?)
@@ -277,16 +279,18 @@ public final class Store {
         let expected = spec.jobs()
         let rows = try Row.fetchAll(db, sql: "SELECT id, key, kind, dependsOn, cost FROM jobs ORDER BY id")
         guard rows.count == expected.count else {
-            throw StoreError.notAJournal(path: path, detail: "it holds \(rows.count) jobs, its grid has \(expected.count)")
+            throw StoreError.notAJournal(path: path,
+                                         detail: "it holds \(rows.count) jobs, its grid has \(expected.count)")
         }
         for (row, job) in zip(rows, expected) {
             let id: Int = row["id"], key: String = row["key"], kind: String = row["kind"]
             let dependsOn: Int? = row["dependsOn"], cost: Int = row["cost"]
-            guard id == job.id, key == job.key, kind == job.kind.rawValue, dependsOn == job.dependsOn, cost == job.cost else {
+            guard id == job.id, key == job.key, kind == job.kind.rawValue, dependsOn == job.dependsOn,
+                  cost == job.cost else {
                 throw StoreError.notAJournal(
                     path: path,
-                    detail: "job \(id) is '\(key)' (cost \(cost)) there, but '\(job.key)' (cost \(job.cost)) in this build; "
-                        + "it was written by a build that derives jobs differently")
+                    detail: "job \(id) is '\(key)' (cost \(cost)) there, but '\(job.key)' (cost \(job.cost)) "
+                        + "in this build; it was written by a build that derives jobs differently")
             }
         }
     }

@@ -19,7 +19,7 @@ extension Store {
     /// Leases a queued job whose dependency is done: queued → running. `attempt` must be the
     /// job's next attempt (`JobRecord.attempt`).
     public func lease(jobId: Int, attempt: Int, worker: String) throws(StoreError) {
-        try write("lease") { db, now in try applyLease(db, now: now, jobId: jobId, attempt: attempt, worker: worker) }
+        _ = try apply([.lease(jobId: jobId, attempt: attempt, worker: worker)], "lease job \(jobId)")
     }
 
     /// Records a RESULT `done`. Counted only when (job, attempt) is the current running or
@@ -27,10 +27,12 @@ extension Store {
     /// its checkpoint, other kinds none.
     public func recordResult(jobId: Int, attempt: Int, result: [UInt8], checkpoint: [UInt8]?, wallSeconds: Double,
                              worker: String) throws(StoreError) -> ResultVerdict {
-        try write("record the result") { db, now in
-            try applyResult(db, now: now, jobId: jobId, attempt: attempt, result: result, checkpoint: checkpoint,
-                            wallSeconds: wallSeconds, worker: worker)
+        let transition = Transition.result(jobId: jobId, attempt: attempt, result: result, checkpoint: checkpoint,
+                                           wallSeconds: wallSeconds, worker: worker)
+        guard case let .result(verdict) = try apply([transition], "record the result of job \(jobId)")[0] else {
+            fatalError("a result transition answered with another verdict")
         }
+        return verdict
     }
 
     /// Records a RESULT `failed`. Deterministic: the job ends failed with the message as its
@@ -38,31 +40,40 @@ extension Store {
     /// attempt + 1, or failed (exhausted) at the limit.
     public func recordFailure(jobId: Int, attempt: Int, kind: FailureKind, message: String, wallSeconds: Double,
                               worker: String) throws(StoreError) -> FailureVerdict {
-        try write("record the failure") { db, now in
-            try applyFailure(db, now: now, limit: options.retryLimit, jobId: jobId, attempt: attempt, kind: kind, message: message,
-                             wallSeconds: wallSeconds, worker: worker)
+        let transition = Transition.failure(jobId: jobId, attempt: attempt, kind: kind, message: message,
+                                            wallSeconds: wallSeconds, worker: worker)
+        guard case let .failure(verdict) = try apply([transition], "record the failure of job \(jobId)")[0] else {
+            fatalError("a failure transition answered with another verdict")
         }
+        return verdict
     }
 
     /// Ends the current lease without a result: queued again with attempt + 1, or failed
     /// (exhausted) when a counted reason reaches the retry limit.
     public func expire(jobId: Int, attempt: Int, reason: ExpiryReason, message: String) throws(StoreError)
         -> ExpiryVerdict {
-        try write("expire the lease") { db, now in
-            try applyExpire(db, now: now, limit: options.retryLimit, jobId: jobId, attempt: attempt, reason: reason, message: message)
+        let transition = Transition.expire(jobId: jobId, attempt: attempt, reason: reason, message: message)
+        guard case let .expiry(verdict) = try apply([transition], "expire the lease of job \(jobId)")[0] else {
+            fatalError("an expiry transition answered with another verdict")
         }
+        return verdict
     }
 
     /// Re-adopts an orphaned lease for the worker that still runs it: orphaned → running.
     public func adopt(jobId: Int, attempt: Int, worker: String) throws(StoreError) {
-        try write("adopt the lease") { db, now in try applyAdopt(db, now: now, jobId: jobId, attempt: attempt, worker: worker) }
+        _ = try apply([.adopt(jobId: jobId, attempt: attempt, worker: worker)], "adopt the lease of job \(jobId)")
     }
 
     /// Applies many transitions in one transaction (one fsync): all of them or, if any throws,
     /// none. The event loop batches what one poll round received, commits, then ACKs.
     public func commit(_ transitions: [Transition]) throws(StoreError) -> [TransitionVerdict] {
         if transitions.isEmpty { return [] }
-        return try write("commit \(transitions.count) transitions") { db, now in
+        return try apply(transitions, "commit \(transitions.count) transitions")
+    }
+
+    private func apply(_ transitions: [Transition], _ operation: String) throws(StoreError) -> [TransitionVerdict] {
+        let limit = options.retryLimit
+        return try write(operation) { db, now in
             var verdicts: [TransitionVerdict] = []
             verdicts.reserveCapacity(transitions.count)
             for transition in transitions {
@@ -71,16 +82,16 @@ extension Store {
                     try applyLease(db, now: now, jobId: jobId, attempt: attempt, worker: worker)
                     verdicts.append(.leased)
                 case let .result(jobId, attempt, result, checkpoint, wallSeconds, worker):
-                    verdicts.append(.result(try applyResult(db, now: now, jobId: jobId, attempt: attempt, result: result,
-                                                            checkpoint: checkpoint, wallSeconds: wallSeconds,
-                                                            worker: worker)))
+                    verdicts.append(.result(try applyResult(db, now: now, jobId: jobId, attempt: attempt,
+                                                            result: result, checkpoint: checkpoint,
+                                                            wallSeconds: wallSeconds, worker: worker)))
                 case let .failure(jobId, attempt, kind, message, wallSeconds, worker):
-                    verdicts.append(.failure(try applyFailure(db, now: now, limit: options.retryLimit, jobId: jobId, attempt: attempt, kind: kind,
-                                                              message: message, wallSeconds: wallSeconds,
-                                                              worker: worker)))
+                    verdicts.append(.failure(try applyFailure(db, now: now, limit: limit, jobId: jobId,
+                                                              attempt: attempt, kind: kind, message: message,
+                                                              wallSeconds: wallSeconds, worker: worker)))
                 case let .expire(jobId, attempt, reason, message):
-                    verdicts.append(.expiry(try applyExpire(db, now: now, limit: options.retryLimit, jobId: jobId, attempt: attempt, reason: reason,
-                                                            message: message)))
+                    verdicts.append(.expiry(try applyExpire(db, now: now, limit: limit, jobId: jobId, attempt: attempt,
+                                                            reason: reason, message: message)))
                 case let .adopt(jobId, attempt, worker):
                     try applyAdopt(db, now: now, jobId: jobId, attempt: attempt, worker: worker)
                     verdicts.append(.adopted)
@@ -126,7 +137,8 @@ extension Store {
                     UPDATE jobs SET state = 'queued', attempt = attempt + 1, leaseWorker = NULL, leaseStartedAt = NULL,
                       orphanedAt = NULL WHERE id = ?
                     """, arguments: [id])
-                try appendEvent(db, now: now, jobId: id, attempt: attempt + 1, kind: "requeued", worker: row["leaseWorker"],
+                try appendEvent(db, now: now, jobId: id, attempt: attempt + 1, kind: "requeued",
+                                worker: row["leaseWorker"],
                                 message: "attempt \(attempt) was not re-adopted after the coordinator restart")
                 requeued.append((id, attempt + 1))
             }
@@ -189,7 +201,7 @@ private struct JobRow {
     let id: Int
     let key: String
     let kind: JobKind
-    let state: JobState
+    let state: JournalState
     let attempt: Int
     let dependsOn: Int?
     let retries: Int
@@ -198,11 +210,12 @@ private struct JobRow {
     var isLeased: Bool { state == .running || state == .orphaned }
 
     static func fetch(_ db: Database, _ id: Int) throws -> JobRow? {
-        guard let row = try Row.fetchOne(db, sql: """
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
             SELECT id, key, kind, state, attempt, dependsOn, retries, leaseWorker FROM jobs WHERE id = ?
-            """, arguments: [id]) else { return nil }
-        guard let kind = JobKind(rawValue: row["kind"]), let state = JobState(rawValue: row["state"]) else {
-            throw StoreError.invalidArgument(operation: "read job \(id)", detail: "unknown kind or state in the journal")
+            """), arguments: [id]) else { return nil }
+        guard let kind = JobKind(rawValue: row["kind"]), let state = JournalState(rawValue: row["state"]) else {
+            throw StoreError.invalidArgument(operation: "read job \(id)",
+                                             detail: "unknown kind or state in the journal")
         }
         return JobRow(id: row["id"], key: row["key"], kind: kind, state: state, attempt: row["attempt"],
                       dependsOn: row["dependsOn"], retries: row["retries"], leaseWorker: row["leaseWorker"])
@@ -217,7 +230,7 @@ private func requireJob(_ db: Database, _ operation: String, _ jobId: Int, _ att
 }
 
 /// The current lease, or a refusal naming what the journal holds instead.
-private func requireLease(_ job: JobRow, _ operation: String, _ attempt: Int, states: Set<JobState>) throws {
+private func requireLease(_ job: JobRow, _ operation: String, _ attempt: Int, states: Set<JournalState>) throws {
     guard states.contains(job.state), job.attempt == attempt else {
         throw StoreError.invalidTransition(
             operation: operation, jobId: job.id, attempt: attempt,
@@ -230,23 +243,25 @@ private func applyLease(_ db: Database, now: Double, jobId: Int, attempt: Int, w
     let job = try requireJob(db, "lease", jobId, attempt)
     try requireLease(job, "lease", attempt, states: [.queued])
     if let dependency = job.dependsOn {
-        let state = try String.fetchOne(db, sql: "SELECT state FROM jobs WHERE id = ?", arguments: [dependency])
-        guard state == JobState.done.rawValue else {
-            throw StoreError.invalidTransition(operation: "lease", jobId: jobId, attempt: attempt,
-                                               detail: "its dependency, job \(dependency), is \(state ?? "missing"), not done")
+        let state = try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM jobs WHERE id = ?"),
+                                        arguments: [dependency])
+        guard state == JournalState.done.rawValue else {
+            throw StoreError.invalidTransition(
+                operation: "lease", jobId: jobId, attempt: attempt,
+                detail: "its dependency, job \(dependency), is \(state ?? "missing"), not done")
         }
     }
-    try db.execute(sql: """
+    try db.cachedStatement(sql: """
         UPDATE jobs SET state = 'running', leaseWorker = ?, leaseStartedAt = ? WHERE id = ?
-        """, arguments: [worker, now, jobId])
+        """).execute(arguments: [worker, now, jobId])
     try appendEvent(db, now: now, jobId: jobId, attempt: attempt, kind: "dispatched", worker: worker, message: nil)
 }
 
 private func applyAdopt(_ db: Database, now: Double, jobId: Int, attempt: Int, worker: String) throws {
     let job = try requireJob(db, "adopt", jobId, attempt)
     try requireLease(job, "adopt", attempt, states: [.orphaned])
-    try db.execute(sql: "UPDATE jobs SET state = 'running', leaseWorker = ?, orphanedAt = NULL WHERE id = ?",
-                   arguments: [worker, jobId])
+    try db.cachedStatement(sql: "UPDATE jobs SET state = 'running', leaseWorker = ?, orphanedAt = NULL WHERE id = ?")
+        .execute(arguments: [worker, jobId])
     try appendEvent(db, now: now, jobId: jobId, attempt: attempt, kind: "adopted", worker: worker,
                     message: job.leaseWorker == worker ? nil : "leased to \(job.leaseWorker ?? "?") before")
 }
@@ -258,7 +273,8 @@ private enum Misfit: String {
 }
 
 private func classifyMisfit(_ db: Database, _ job: JobRow, attempt: Int) throws -> Misfit {
-    let resultAttempt = try Int.fetchOne(db, sql: "SELECT attempt FROM results WHERE jobId = ?", arguments: [job.id])
+    let resultAttempt = try Int.fetchOne(db.cachedStatement(sql: "SELECT attempt FROM results WHERE jobId = ?"),
+                                         arguments: [job.id])
     if resultAttempt == attempt { return .duplicate }
     if attempt < job.attempt { return .stale }
     // The job's own attempt: leased and ended without a result (failed after its last lease).
@@ -285,20 +301,20 @@ private func applyResult(_ db: Database, now: Double, jobId: Int, attempt: Int, 
         case .notLeased: return .notLeased
         }
     }
-    try db.execute(sql: """
+    try db.cachedStatement(sql: """
         INSERT INTO results (jobId, attempt, outcome, result, checkpoint, wallSeconds, worker, committedAt)
         VALUES (?, ?, 'done', ?, ?, ?, ?, ?)
-        """, arguments: [jobId, attempt, Data(result), checkpoint.map { Data($0) }, wallSeconds, worker, now])
-    try db.execute(sql: """
+        """).execute(arguments: [jobId, attempt, Data(result), checkpoint.map { Data($0) }, wallSeconds, worker, now])
+    try db.cachedStatement(sql: """
         UPDATE jobs SET state = 'done', leaseWorker = NULL, leaseStartedAt = NULL, orphanedAt = NULL, finishedAt = ?
         WHERE id = ?
-        """, arguments: [now, jobId])
+        """).execute(arguments: [now, jobId])
     try appendEvent(db, now: now, jobId: jobId, attempt: attempt, kind: "done", worker: worker, message: nil)
     return .counted
 }
 
-private func applyFailure(_ db: Database, now: Double, limit: Int, jobId: Int, attempt: Int, kind: FailureKind, message: String,
-                          wallSeconds: Double, worker: String) throws -> FailureVerdict {
+private func applyFailure(_ db: Database, now: Double, limit: Int, jobId: Int, attempt: Int, kind: FailureKind,
+                          message: String, wallSeconds: Double, worker: String) throws -> FailureVerdict {
     guard let job = try JobRow.fetch(db, jobId) else { return .unknownJob }
     guard job.isLeased && job.attempt == attempt else {
         let misfit = try classifyMisfit(db, job, attempt: attempt)
@@ -312,14 +328,15 @@ private func applyFailure(_ db: Database, now: Double, limit: Int, jobId: Int, a
     }
     switch kind {
     case .deterministic:
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO results (jobId, attempt, outcome, message, wallSeconds, worker, committedAt)
             VALUES (?, ?, 'failed', ?, ?, ?, ?)
-            """, arguments: [jobId, attempt, message, wallSeconds, worker, now])
+            """).execute(arguments: [jobId, attempt, message, wallSeconds, worker, now])
         let blocked = try endFailed(db, now: now, job: job, failure: .deterministic, reason: message, worker: worker)
         return .failed(blocked: blocked)
     case .transient:
-        try appendEvent(db, now: now, jobId: jobId, attempt: attempt, kind: "transient", worker: worker, message: message)
+        try appendEvent(db, now: now, jobId: jobId, attempt: attempt, kind: "transient", worker: worker,
+                        message: message)
         switch try retryOrFail(db, now: now, limit: limit, job: job, counted: true, reason: message, worker: worker) {
         case let .requeued(attempt): return .requeued(attempt: attempt)
         case let .failed(blocked): return .failed(blocked: blocked)
@@ -343,15 +360,16 @@ private func retryOrFail(_ db: Database, now: Double, limit: Int, job: JobRow, c
                          worker: String?) throws -> ExpiryVerdict {
     let retries = job.retries + (counted ? 1 : 0)
     if retries >= limit {
-        try db.execute(sql: "UPDATE jobs SET retries = ? WHERE id = ?", arguments: [retries, job.id])
+        try db.cachedStatement(sql: "UPDATE jobs SET retries = ? WHERE id = ?")
+            .execute(arguments: [retries, job.id])
         let blocked = try endFailed(db, now: now, job: job, failure: .exhausted,
                                     reason: "\(retries) failed attempts; last: \(reason)", worker: worker)
         return .failed(blocked: blocked)
     }
-    try db.execute(sql: """
+    try db.cachedStatement(sql: """
         UPDATE jobs SET state = 'queued', attempt = attempt + 1, retries = ?, lastError = ?, leaseWorker = NULL,
           leaseStartedAt = NULL, orphanedAt = NULL WHERE id = ?
-        """, arguments: [retries, reason, job.id])
+        """).execute(arguments: [retries, reason, job.id])
     try appendEvent(db, now: now, jobId: job.id, attempt: job.attempt + 1, kind: "requeued", worker: nil,
                     message: "retry \(retries) of \(limit)")
     return .requeued(attempt: job.attempt + 1)
@@ -361,21 +379,22 @@ private func retryOrFail(_ db: Database, now: Double, limit: Int, job: JobRow, c
 /// could never run. Returns those dependents' ids.
 private func endFailed(_ db: Database, now: Double, job: JobRow, failure: JobFailure, reason: String,
                        worker: String?) throws -> [Int] {
-    try db.execute(sql: """
+    try db.cachedStatement(sql: """
         UPDATE jobs SET state = 'failed', failure = ?, lastError = ?, finishedAt = ?, leaseWorker = NULL,
           leaseStartedAt = NULL, orphanedAt = NULL WHERE id = ?
-        """, arguments: [failure.rawValue, reason, now, job.id])
+        """).execute(arguments: [failure.rawValue, reason, now, job.id])
     try appendEvent(db, now: now, jobId: job.id, attempt: job.attempt, kind: "failed", worker: worker,
                     message: "\(failure.rawValue): \(reason)")
     var blocked: [Int] = []
     var frontier = [job.id]
     while let parent = frontier.popLast() {
-        let children = try Int.fetchAll(db, sql: "SELECT id FROM jobs WHERE dependsOn = ? AND state = 'queued' ORDER BY id",
-                                        arguments: [parent])
+        let children = try Int.fetchAll(
+            db.cachedStatement(sql: "SELECT id FROM jobs WHERE dependsOn = ? AND state = 'queued' ORDER BY id"),
+            arguments: [parent])
         for child in children {
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE jobs SET state = 'failed', failure = 'dependency', lastError = ?, finishedAt = ? WHERE id = ?
-                """, arguments: ["job \(job.id) (\(job.key)) failed: \(reason)", now, child])
+                """).execute(arguments: ["job \(job.id) (\(job.key)) failed: \(reason)", now, child])
             try appendEvent(db, now: now, jobId: child, attempt: nil, kind: "failed", worker: nil,
                             message: "dependency: job \(job.id) failed")
         }
@@ -387,6 +406,8 @@ private func endFailed(_ db: Database, now: Double, job: JobRow, failure: JobFai
 
 func appendEvent(_ db: Database, now: Double, jobId: Int?, attempt: Int?, kind: String, worker: String?,
                  message: String?) throws {
-    try db.execute(sql: "INSERT INTO events (at, jobId, attempt, kind, worker, message) VALUES (?, ?, ?, ?, ?, ?)",
-                   arguments: [now, jobId, attempt, kind, worker, message])
+    try db.cachedStatement(sql: """
+        INSERT INTO events (at, jobId, attempt, kind, worker, message) VALUES (?, ?, ?, ?, ?, ?)
+        """)
+        .execute(arguments: [now, jobId, attempt, kind, worker, message])
 }

@@ -77,6 +77,7 @@ import Testing
         #expect(try store.checkpoint(jobId: 1) == Fixtures.checkpoint)
         #expect(try store.warmStartCheckpoint(seedIndex: 1) == Fixtures.checkpoint)
         #expect(try store.warmStartCheckpoint(seedIndex: 2) == nil)
+        #expect(try store.checkpoints() == [1: Fixtures.checkpoint])
         let measure = try #require(try store.readyJobs().first)
         try store.lease(jobId: measure.id, attempt: 1, worker: "w1")
         #expect(throws: StoreError.self) { try done(store, measure.id, 1, checkpoint: Fixtures.checkpoint) }
