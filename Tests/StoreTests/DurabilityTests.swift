@@ -27,6 +27,30 @@ import Testing
         #expect(try reader.results().map(\.jobId) == [4])
     }
 
+    /// A process killed with -9 leaves the database file and its WAL as they are after the last
+    /// commit, never checkpointed or closed. Copies of exactly those two files open with every
+    /// commit in place (SQLite replays the WAL).
+    @Test func theFilesOfAKilledCoordinatorHoldEveryCommit() throws {
+        let store = try Store.open(path: folder.database, spec: Fixtures.trivialGrid)
+        try store.lease(jobId: 1, attempt: 1, worker: "w1")
+        try store.lease(jobId: 2, attempt: 1, worker: "w2")
+        #expect(try store.recordResult(jobId: 1, attempt: 1, result: Fixtures.result, checkpoint: nil, wallSeconds: 1,
+                                       worker: "w1") == .counted)
+        let copy = folder.path + "/after-kill/journal.sqlite"
+        try FileManager.default.createDirectory(atPath: folder.path + "/after-kill", withIntermediateDirectories: true)
+        #expect(try sqlite3(folder.database, "SELECT COUNT(*) FROM results") == "1")
+        let walSize = try FileManager.default.attributesOfItem(atPath: folder.database + "-wal")[.size] as? Int
+        #expect((walSize ?? 0) > 0)  // the commits are still in the WAL, not checkpointed
+        for suffix in ["", "-wal"] {
+            try FileManager.default.copyItem(atPath: folder.database + suffix, toPath: copy + suffix)
+        }
+        let restarted = try Store.open(path: copy, spec: Fixtures.trivialGrid)
+        #expect(try restarted.results().map(\.jobId) == [1])
+        #expect(try restarted.orphanRunningLeases().map(\.jobId) == [2])
+        #expect(try restarted.recordResult(jobId: 1, attempt: 1, result: Fixtures.result, checkpoint: nil,
+                                           wallSeconds: 1, worker: "w1") == .duplicate)
+    }
+
     @Test func theConnectionRunsInWALWithFullSync() throws {
         let store = try Store.open(path: folder.database, spec: Fixtures.trivialGrid)
         let settings = try store.connectionSettings()

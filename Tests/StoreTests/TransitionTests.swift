@@ -145,21 +145,29 @@ import Testing
         // A worker leaving (BYE) is not the job's fault.
         #expect(try store.expire(jobId: 1, attempt: 2, reason: .released, message: "BYE") == .requeued(attempt: 3))
         try store.lease(jobId: 1, attempt: 3, worker: "w3")
-        #expect(try store.expire(jobId: 1, attempt: 3, reason: .stalled, message: "step 17 for 60 s") == .requeued(attempt: 4))
+        #expect(try store.expire(jobId: 1, attempt: 3, reason: .stalled, message: "step 17 for 60 s")
+                    == .requeued(attempt: 4))
         #expect(try store.job(1)?.retries == 2)
+        // Neither is an orphan that was not re-adopted.
         try store.lease(jobId: 1, attempt: 4, worker: "w4")
+        _ = try store.orphanRunningLeases()
+        #expect(try store.expire(jobId: 1, attempt: 4, reason: .orphanExpired, message: "grace over")
+                    == .requeued(attempt: 5))
+        #expect(try store.job(1)?.retries == 2)
+        try store.lease(jobId: 1, attempt: 5, worker: "w4")
         let blocked = Fixtures.trainGrid.jobs().filter { $0.dependsOn == 1 }.map(\.id)
-        #expect(try store.expire(jobId: 1, attempt: 4, reason: .lost, message: "no heartbeat") == .failed(blocked: blocked))
+        #expect(try store.expire(jobId: 1, attempt: 5, reason: .dropped, message: "READY without it")
+                    == .failed(blocked: blocked))
         let job = try #require(try store.job(1))
-        #expect(job.state == .failed && job.failure == .exhausted && job.retries == 3 && job.attempt == 4)
-        #expect(job.lastError?.contains("lost: no heartbeat") == true)
+        #expect(job.state == .failed && job.failure == .exhausted && job.retries == 3 && job.attempt == 5)
+        #expect(job.lastError?.contains("dropped: READY without it") == true)
         // The last lease's late result is stale; nothing is counted for a failed job.
-        #expect(try done(store, 1, 4, checkpoint: Fixtures.checkpoint) == .stale)
+        #expect(try done(store, 1, 5, checkpoint: Fixtures.checkpoint) == .stale)
         #expect(try store.results().isEmpty)
-        // Another round: attempt 5, retries reset; its dependents come back too.
+        // Another round: attempt 6, retries reset; its dependents come back too.
         #expect(try store.retryFailed() == [1] + blocked)
         let retried = try #require(try store.job(1))
-        #expect(retried.state == .queued && retried.attempt == 5 && retried.retries == 0 && retried.failure == nil)
+        #expect(retried.state == .queued && retried.attempt == 6 && retried.retries == 0 && retried.failure == nil)
         #expect(try store.job(blocked[0])?.state == .queued)
     }
 
