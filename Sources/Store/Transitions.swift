@@ -206,19 +206,21 @@ private struct JobRow {
     let dependsOn: Int?
     let retries: Int
     let leaseWorker: String?
+    let failure: JobFailure?
 
     var isLeased: Bool { state == .running || state == .orphaned }
 
     static func fetch(_ db: Database, _ id: Int) throws -> JobRow? {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: """
-            SELECT id, key, kind, state, attempt, dependsOn, retries, leaseWorker FROM jobs WHERE id = ?
+            SELECT id, key, kind, state, attempt, dependsOn, retries, leaseWorker, failure FROM jobs WHERE id = ?
             """), arguments: [id]) else { return nil }
         guard let kind = JobKind(rawValue: row["kind"]), let state = JournalState(rawValue: row["state"]) else {
             throw StoreError.invalidArgument(operation: "read job \(id)",
                                              detail: "unknown kind or state in the journal")
         }
         return JobRow(id: row["id"], key: row["key"], kind: kind, state: state, attempt: row["attempt"],
-                      dependsOn: row["dependsOn"], retries: row["retries"], leaseWorker: row["leaseWorker"])
+                      dependsOn: row["dependsOn"], retries: row["retries"], leaseWorker: row["leaseWorker"],
+                      failure: (row["failure"] as String?).flatMap(JobFailure.init(rawValue:)))
     }
 }
 
@@ -277,8 +279,9 @@ private func classifyMisfit(_ db: Database, _ job: JobRow, attempt: Int) throws 
                                          arguments: [job.id])
     if resultAttempt == attempt { return .duplicate }
     if attempt < job.attempt { return .stale }
-    // The job's own attempt: leased and ended without a result (failed after its last lease).
-    if attempt == job.attempt && job.state == .failed && attempt >= 1 { return .stale }
+    // The job's own attempt, leased and ended without a result: failed after its last lease (a
+    // job failed for its dependency never held a lease at its attempt).
+    if attempt == job.attempt && job.state == .failed && job.failure != .dependency { return .stale }
     return .notLeased
 }
 

@@ -122,6 +122,7 @@ import Testing
             let dependent = try #require(try store.job(id))
             #expect(dependent.state == .failed && dependent.failure == .dependency)
         }
+        #expect(try done(store, dependents[0], 1) == .notLeased)  // it never ran
         // It is the job's result: re-delivered it is a duplicate; a done result for it is too late.
         #expect(try store.recordFailure(jobId: 2, attempt: 1, kind: .deterministic, message: "diverged at step 40",
                                         wallSeconds: 3, worker: "w1") == .duplicate)
