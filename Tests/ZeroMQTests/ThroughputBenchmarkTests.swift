@@ -25,13 +25,34 @@ import ZeroMQ
         return done
     }
 
-    /// An echo ROUTER on its own thread until it receives "stop"; every wait bounded by RCVTIMEO.
-    static func echoRouter(_ context: Context, _ endpoint: String) -> DispatchSemaphore {
-        spawn {
+    /// Binds a ROUTER on `tcp://127.0.0.1:*` on a new thread, runs `body` with it there, and
+    /// returns the real endpoint and a semaphore signalled when the thread ends.
+    static func routerThread(_ context: Context,
+                             _ body: @escaping @Sendable (Socket) throws -> Void) throws -> (String, DispatchSemaphore) {
+        let bound = DispatchSemaphore(value: 0)
+        let endpoint = Mutex<String>("")
+        let done = spawn {
             do {
                 let router = try Socket(context, .router)
                 try router.set(.receiveTimeout, .seconds(5))
-                try router.bind(endpoint)
+                endpoint.set(try router.bind("tcp://127.0.0.1:*"))
+                bound.signal()
+                try body(router)
+            } catch {
+                print("router thread: \(error)")
+                bound.signal()
+            }
+        }
+        try #require(bound.wait(timeout: .now() + 5) == .success)
+        let real = endpoint.get()
+        try #require(!real.isEmpty)
+        return (real, done)
+    }
+
+    /// An echo ROUTER on its own thread until it receives "stop"; every wait bounded by RCVTIMEO.
+    static func echoRouter(_ context: Context) throws -> (String, DispatchSemaphore) {
+        try routerThread(context) { router in
+            do {
                 while let message = try router.receive() {
                     if message.last == bytes("stop") { return }
                     try router.send(message)
@@ -44,8 +65,7 @@ import ZeroMQ
 
     @Test func roundTripsPerSecond() throws {
         let context = try Context()
-        let endpoint = "tcp://127.0.0.1:\(Int.random(in: 40000..<60000))"
-        let done = Self.echoRouter(context, endpoint)
+        let (endpoint, done) = try Self.echoRouter(context)
         let dealer = try Socket(context, .dealer)
         try dealer.set(.receiveTimeout, .seconds(5))
         try dealer.connect(endpoint)
@@ -72,14 +92,10 @@ import ZeroMQ
 
     @Test func oneWayMessagesPerSecond() throws {
         let context = try Context()
-        let endpoint = "tcp://127.0.0.1:\(Int.random(in: 40000..<60000))"
         let count = 200_000
         let received = Mutex<[Double]>([])
-        let done = Self.spawn {
+        let (endpoint, done) = try Self.routerThread(context) { router in
             do {
-                let router = try Socket(context, .router)
-                try router.set(.receiveTimeout, .seconds(5))
-                try router.bind(endpoint)
                 var samples: [Double] = []
                 for _ in 0..<5 {
                     _ = try router.receive() // "go"
