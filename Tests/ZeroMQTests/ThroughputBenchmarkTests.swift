@@ -4,12 +4,14 @@
 // of that budget the transport takes. Each figure is the median of 5 (jobs: 3) samples, printed;
 // the bounds asserted are far below the quiet-machine numbers because the build machine is shared
 // (round trips are latency-bound and drop ten-fold when 2 cores run 15 compiler processes).
+// Opt-in (`TS_BENCH=1`): timings belong in benchmark reports, not in the pass/fail of the suite.
 #if !DEBUG
 import Foundation
 import Testing
 import ZeroMQ
 
-@Suite(.serialized) struct ThroughputBenchmarkTests {
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["TS_BENCH"] != nil, "set TS_BENCH=1"))
+struct ThroughputBenchmarkTests {
     static let payload = [UInt8](repeating: 0xAB, count: 64)
 
     static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
