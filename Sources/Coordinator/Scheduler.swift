@@ -98,6 +98,8 @@ public struct Scheduler: Sendable {
     private var nextHeartbeatAt: Instant?
     private var endedCount = 0
     private var finishedEmitted = false
+    /// Whether `Event.start` was applied (the journal is read once).
+    private var hasStarted = false
 
     /// A scheduler for `jobs` (ids unique), all queued at attempt 1 until `Event.start` says otherwise.
     public init(jobs descriptors: [JobDescriptor], config: SchedulerConfig) {
@@ -163,8 +165,6 @@ public struct Scheduler: Sendable {
         return out.effects
     }
 
-    private var hasStarted = false
-
     private mutating func start(_ restored: [RestoredJob], now: Instant, out: inout Output) {
         guard !hasStarted && workers.isEmpty else {
             out.log("start event after traffic ignored: the journal is read once, before any peer")
@@ -224,6 +224,8 @@ public struct Scheduler: Sendable {
     // MARK: - Messages
 
     private mutating func receive(_ message: Message, from peer: PeerID, now: Instant, out: inout Output) {
+        // Any traffic proves a worker alive (PROTOCOL.md: "no traffic ... for 3 s → lost").
+        workers[peer]?.lastSeen = now
         if case .ready(let ready) = message {
             admit(ready, peer: peer, now: now, out: &out)
             return
@@ -241,7 +243,6 @@ public struct Scheduler: Sendable {
                                              message: "this coordinator does not know peer \(peer); send READY")))
             return
         }
-        workers[peer]?.lastSeen = now
         switch message {
         case .heartbeat(let beat):
             heartbeat(beat, peer: peer, now: now, out: &out)

@@ -146,4 +146,28 @@ import Testing
         }
         #expect(expiredAfter > 200_000 && expiredAfter <= 201_000)
     }
+
+    @Test func heartbeatNamingAJobTheWorkerDoesNotHoldIsCancelled() {
+        var h = Harness(jobs: Harness.trivialJobs())  // a gets 3, b gets 2; after 3 is done a gets 1
+        h.ready("a")
+        h.ready("b")
+        #expect(h.done("a", 3, attempt: 1).jobs(to: "a").map(\.jobId) == [1])
+        // b names a finished job, a's job and a job of no sweep: nothing is journaled or moved.
+        let effects = h.heartbeat("b", [(3, 1, 3), (1, 1, 3), (2, 1, 3), (99, 1, 0)])
+        #expect(effects.changes.isEmpty)
+        #expect(effects.cancels(to: "b") == [Cancel(jobId: 3, attempt: 1, reason: .completed)])
+        #expect(effects.errors(to: "b").map(\.code) == [.notLeased, .unknownJob])
+        #expect(h.scheduler.holder(of: 1) == PeerID("a") && h.scheduler.holder(of: 2) == PeerID("b"))
+    }
+
+    @Test func readyAgainWithoutALeaseEndsItAsDropped() {
+        var h = Harness(jobs: Harness.trivialJobs(batchSizes: [8, 16]))
+        h.ready("a", slots: 2)
+        let effects = h.ready("a", slots: 2, running: [JobRef(jobId: 2, attempt: 1)])
+        #expect(effects.leaseEnds.map(\.0) == [JobRef(jobId: 1, attempt: 1)])
+        #expect(effects.leaseEnds.map(\.1) == [.dropped])
+        // The job comes straight back to the same worker under attempt 2.
+        #expect(effects.jobs(to: "a").map { JobRef(jobId: $0.jobId, attempt: $0.attempt) } == [JobRef(jobId: 1, attempt: 2)])
+        #expect(h.scheduler.jobs(of: PeerID("a")) == [2, 1])
+    }
 }
