@@ -3,14 +3,17 @@ import Foundation
 import SweepProtocol
 import Testing
 
-/// Throughput and scaling of the scheduler alone (no sockets, no journal). Sizes and thresholds
-/// apply in release builds; debug builds run a small version that checks only correctness.
+/// Throughput and scaling of the scheduler alone (no sockets, no journal). Release builds run the
+/// full sizes; the timing thresholds apply only when benchmarking (`TS_BENCH=1`), because a timing
+/// belongs in a benchmark report, not in the pass/fail of the suite on a shared machine. Debug
+/// builds run a small version; every build checks correctness.
 @Suite struct SchedulerBenchmarkTests {
     #if DEBUG
     static let isRelease = false
     #else
     static let isRelease = true
     #endif
+    static let benchmarking = isRelease && ProcessInfo.processInfo.environment["TS_BENCH"] != nil
 
     /// Trivial jobs: `lrCount` learning rates × `batchCount` batch sizes × `seeds`.
     static func jobs(lrCount: Int, batchCount: Int, seeds: Int) -> [JobDescriptor] {
@@ -26,9 +29,7 @@ import Testing
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
-    static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    }
+    static func seconds(_ d: Duration) -> Double { d / .seconds(1) }
 
     /// READY → JOB → RESULT → ACK + JOB cycles of trivial jobs through 8 one-slot workers.
     @Test func dispatchThroughputThroughEightWorkers() {
@@ -79,7 +80,7 @@ import Testing
         let jobsPerSecond = Double(descriptors.count) / elapsed
         print("scheduler throughput: \(descriptors.count) jobs, \(events) events in \(String(format: "%.3f", elapsed)) s: "
               + "\(Int(jobsPerSecond)) jobs/s, \(Int(Double(events) / elapsed)) events/s (8 workers, 1 slot)")
-        if Self.isRelease { #expect(jobsPerSecond >= 5_000) }
+        if Self.benchmarking { #expect(jobsPerSecond >= 5_000) }
     }
 
     /// Admits `workerCount` two-slot workers over `jobs`, then times `rounds` rounds in which every
@@ -143,7 +144,7 @@ import Testing
               + "\(small.count) jobs, \(String(format: "%.2f", largeMedian * 1e6)) µs/beat with \(large.count) jobs; "
               + "tick \(String(format: "%.1f", tickMedian * 1e6)) µs; building \(large.count) jobs "
               + "\(String(format: "%.1f", buildTime * 1e3)) ms, RSS +\(rss.map { "\($0) KiB" } ?? "n/a")")
-        if Self.isRelease {
+        if Self.benchmarking {
             // O(jobs of that worker): ten times the jobs may not make a heartbeat much dearer.
             #expect(largeMedian < 3 * smallMedian)
             #expect(largeMedian < 50e-6)
