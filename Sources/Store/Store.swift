@@ -74,6 +74,8 @@ public final class Store {
 
     /// Creates the journal of `spec` (and its folder), or resumes it; refuses another grid with
     /// the difference, a newer schema, a foreign file and a file another coordinator holds.
+    /// A resumed journal may hold running leases of the previous coordinator: call
+    /// `orphanRunningLeases()` before dispatching.
     public static func open(path: String, spec: GridSpec, options: StoreOptions = StoreOptions())
         throws(StoreError) -> Store {
         do { try spec.validate() } catch { throw .invalidSpec(error.description) }
