@@ -1,6 +1,7 @@
 // A 10,000-job grid through the journal: creation, the result-commit path one transaction per
-// change and batched, and memory. Prints its numbers; the batched path must carry the
-// coordinator's 5,000 trivial jobs/s (asserted in release builds only: debug GRDB is far slower).
+// change, per message and batched, and memory. Always checks the outcome and prints its numbers;
+// the batched path must carry the coordinator's 5,000 trivial jobs/s, asserted only when
+// benchmarking: TS_BENCH=1 swift test -c release ... --filter ThroughputTests
 import Foundation
 import SweepProtocol
 import Store
@@ -120,8 +121,11 @@ import Testing
               export \(results.count) results  \(fmt(exportSeconds * 1000)) ms
               file \(fileKiB) KiB, wal \(walKiB) KiB
             """)
+        // Timings belong in benchmark reports: the threshold is checked only when benchmarking.
         #if !DEBUG
-        #expect(batchRate >= 5_000, "batched commits carry \(batchRate) jobs/s, the coordinator needs 5,000")
+        if ProcessInfo.processInfo.environment["TS_BENCH"] != nil {
+            #expect(batchRate >= 5_000, "batched commits carry \(batchRate) jobs/s, the coordinator needs 5,000")
+        }
         #endif
     }
 }
