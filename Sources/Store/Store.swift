@@ -189,7 +189,7 @@ public final class Store {
         for (file, identity) in fileIdentities where FileIdentity(path: file) != identity {
             let failure = StoreError.io(
                 path: file,
-                detail: "\(operation) could not be recorded: the file was deleted or replaced while the coordinator "
+                detail: "could not \(operation): the file was deleted or replaced while the coordinator "
                     + "had it open, so the change went to a vanished file. The coordinator stops here; restore the "
                     + "file and re-run the same command to resume.")
             storageFailure = failure

@@ -52,7 +52,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .readOnly(path, operation):
             return "\(path) is open read-only: cannot \(operation)."
         case let .sqlite(path, operation, code, message):
-            return "\(path): \(operation) could not be recorded: SQLite error \(code): \(message). "
+            return "\(path): could not \(operation): SQLite error \(code): \(message). "
                 + "The coordinator stops here; fix the file (free space, permissions, was it moved or deleted?) "
                 + "and re-run the same command to resume."
         case let .io(path, detail):

@@ -96,8 +96,10 @@ import Testing
             try store.recordResult(jobId: 1, attempt: 1, result: Fixtures.result, checkpoint: nil, wallSeconds: 1,
                                    worker: "w1")
         } throws: { error in
-            guard case let .sqlite(path, _, _, _) = error as? StoreError else { return false }
-            return path == folder.database
+            // SQLITE_IOERR (778, IOERR_WRITE, here): the WAL append was refused.
+            guard case let .sqlite(path, _, code, _) = error as? StoreError else { return false }
+            return path == folder.database && code & 0xff == 10
+                && "\(error)".contains("could not record the result of job 1: SQLite error") && "\(error)".contains("I/O error")
         }
         #expect(throws: StoreError.self) { try store.lease(jobId: 2, attempt: 1, worker: "w1") }
         _ = try? store.close()
