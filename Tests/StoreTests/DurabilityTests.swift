@@ -99,7 +99,8 @@ import Testing
             // SQLITE_IOERR (778, IOERR_WRITE, here): the WAL append was refused.
             guard case let .sqlite(path, _, code, _) = error as? StoreError else { return false }
             return path == folder.database && code & 0xff == 10
-                && "\(error)".contains("could not record the result of job 1: SQLite error") && "\(error)".contains("I/O error")
+                && "\(error)".contains("could not record the result of job 1: SQLite error")
+                && "\(error)".contains("I/O error")
         }
         #expect(throws: StoreError.self) { try store.lease(jobId: 2, attempt: 1, worker: "w1") }
         _ = try? store.close()
