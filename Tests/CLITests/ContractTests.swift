@@ -1,3 +1,4 @@
+import Foundation
 import SweepProtocol
 import Testing
 import Thermometer
@@ -16,5 +17,29 @@ import Trainer
     func costModelStepsMatchTheProtocol(lr: Double) {
         #expect(CostModel.defaultSteps(learningRate: lr) == Protocol.burnInSteps(lr: lr))
         #expect(CostModel.defaultSteps(learningRate: lr) == Protocol.measureSteps(lr: lr))
+    }
+}
+
+/// A worker decodes its `CellSpec` from the JSON of the protocol's `JobSpec`: every measure job of
+/// a grid must decode to the cell it names, with the grid's protocol settings.
+@Suite struct JobSpecDecodesAsCellSpecTests {
+    @Test func everyMeasureJobOfAGridIsACellSpec() throws {
+        let grid = GridSpec(model: "lenet-4-8", learningRates: [0.0125, 0.2], batchSizes: [8, 128], seeds: 2,
+                            datasetHash: "0123456789abcdef",
+                            warmStart: WarmStartSettings(learningRate: 0.04, batchSize: 16, epochs: 2),
+                            cell: CellSettings(momentum: 0.5, batchMode: "shuffle", burnInSteps: 600,
+                                               measureSteps: 700, calibrationProbes: 8, probeBatchSize: 16))
+        let measures = grid.jobs().filter { $0.kind == .measure }
+        #expect(measures.count == 8)
+        for job in measures {
+            let cell = try JSONDecoder().decode(CellSpec.self, from: JSONEncoder().encode(job.spec))
+            try cell.validate()
+            #expect(cell.model == .lenet48)
+            #expect(cell.learningRate == job.spec.learningRate && cell.batchSize == job.spec.batchSize)
+            #expect(cell.seed == job.spec.seed && cell.momentum == 0.5 && cell.batchMode == .shuffle)
+            #expect(cell.burnInSteps == 600 && cell.measureSteps == 700)
+            #expect(cell.calibrationProbes == 8 && cell.probeBatchSize == 16)
+            #expect(cell.warmStart == WarmStartSpec(learningRate: 0.04, batchSize: 16, epochs: 2))
+        }
     }
 }
