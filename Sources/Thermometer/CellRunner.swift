@@ -223,7 +223,7 @@ public struct CellRunner: Sendable {
             config: ThermometerConfig(learningRate: spec.learningRate, batchSize: spec.batchSize,
                                       momentum: spec.momentum, measureSteps: window,
                                       calibrationPoints: spec.calibrationProbes > 0 ? 4 : 0))
-        var indices = [Int]()
+        var indices = [Int](), probeIndices = [Int]()
         var trainingTime = Duration.zero
         // SGD steps taken: a burn-in that diverges stops early, and its speed must count only these.
         var trainedSteps = 0
@@ -253,8 +253,8 @@ public struct CellRunner: Sendable {
             for step in 0..<window where !thermometer.diverged {
                 if thermometer.calibrationDue {
                     thermometer.calibrate(probes: spec.calibrationProbes, probeBatchSize: spec.probeBatchSize) { _ in
-                        probeSampler.next(into: &indices)
-                        network.loadBatch(train, indices: indices)
+                        probeSampler.next(into: &probeIndices)
+                        network.loadBatch(train, indices: probeIndices)
                         _ = network.forwardBackward()
                         return network.gradients
                     }
