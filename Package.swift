@@ -34,6 +34,7 @@ let package = Package(
         .target(name: "SweepProtocol"),
         .target(name: "Store", dependencies: ["SweepProtocol", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Coordinator", dependencies: ["SweepProtocol", "Store", "ZeroMQ"]),
+        .target(name: "Worker", dependencies: ["SweepProtocol", "ZeroMQ", "Trainer", "Thermometer"]),
         .executableTarget(
             name: "thermosweep",
             dependencies: [
@@ -47,7 +48,8 @@ let package = Package(
         .testTarget(name: "ScalingLawTests", dependencies: ["ScalingLaw"]),
         .testTarget(name: "SweepProtocolTests", dependencies: ["SweepProtocol"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "SweepProtocol"]),
-        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "SweepProtocol"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "SweepProtocol", "Store", "ZeroMQ"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "SweepProtocol", "ZeroMQ"]),
         .testTarget(name: "CLITests", dependencies: ["thermosweep", "SweepProtocol", "Thermometer", "Trainer"]),
     ]
 )
