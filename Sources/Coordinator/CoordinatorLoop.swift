@@ -1,0 +1,225 @@
+// The coordinator's ROUTER event loop: the thin, effectful shell around the pure `Scheduler`.
+//
+// One poll round: wait (finite timeout) for traffic, drain every waiting message, feed each to the
+// scheduler (plus a `.tick` when due), then journal ALL `.journal` effects of the round in ONE
+// `Store.commit` (one fsync for many messages: that is where the throughput comes from), and only
+// after it committed send the round's messages in order. Batching several `handle` calls into one
+// transaction keeps the scheduler's contract: each call's changes are still all-or-nothing, and no
+// send of any of them happens before the commit, so "ACK only after the result is in the database"
+// and "JOB only after its lease is journaled" hold.
+//
+// A commit that fails stops the loop with the error: memory is then ahead of the journal, and a
+// restart recovers from the journal. Malformed traffic is logged and answered `ERROR malformed`; it
+// never reaches the scheduler or the database.
+import Foundation
+import Store
+import SweepProtocol
+import Synchronization
+import ZeroMQ
+
+/// A thread-safe stop request for a running `CoordinatorLoop` (Ctrl-C, tests).
+public final class StopFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+
+    public init() {}
+
+    /// Asks the loop to stop after its current round.
+    public func request() { flag.store(true, ordering: .relaxed) }
+
+    /// Whether a stop was requested.
+    public var isRequested: Bool { flag.load(ordering: .relaxed) }
+}
+
+/// Socket and timing settings of the loop (defaults from PROTOCOL.md).
+public struct CoordinatorLoopOptions: Sendable {
+    /// ZMTP heartbeat settings of the ROUTER (transport liveness, below the protocol's HEARTBEAT).
+    public var zmtpHeartbeatInterval: Duration = .milliseconds(Wire.zmtpHeartbeatIntervalMs)
+    public var zmtpHeartbeatTimeout: Duration = .milliseconds(Wire.zmtpHeartbeatTimeoutMs)
+    public var zmtpHeartbeatTTL: Duration = .milliseconds(Wire.zmtpHeartbeatTTLMs)
+    /// Largest inbound frame: above the largest checkpoint, plus room for the envelope.
+    public var maxMessageSize: Int = Wire.maxCheckpointSize + Wire.maxBodySize
+    /// Most messages read in one round before the round is journaled (bounds the round's latency).
+    public var maxMessagesPerRound: Int = 4096
+    /// After `.finished`, how long the loop keeps serving (BYE to late READYs, ACKs to re-sent
+    /// results) so that the BYEs leave the socket before it closes with LINGER 0.
+    public var finishGrace: Duration = .milliseconds(300)
+
+    public init() {}
+}
+
+/// How `CoordinatorLoop.run()` ended.
+public enum CoordinatorLoopEnd: Sendable, Equatable {
+    /// Every job ended; BYE was sent to every worker.
+    case finished
+    /// `StopFlag.request()` was called.
+    case stopped
+}
+
+/// The ROUTER event loop of one sweep. Construct, read `endpoint`, then call `run()` on one thread;
+/// `stopFlag` may be set from any thread.
+public final class CoordinatorLoop: @unchecked Sendable {
+    // @unchecked: every mutable member is used only by the thread inside `run()` (construction
+    // happens-before it through the thread start); `stopFlag` is atomic.
+
+    /// The bound endpoint (`tcp://host:port` with the actual port, or `ipc://path`).
+    public let endpoint: String
+    /// Set to stop the loop after its current round.
+    public let stopFlag = StopFlag()
+
+    private let store: Store
+    private var scheduler: Scheduler
+    private var mapping: JournalMapping
+    private let socket: Socket
+    private let options: CoordinatorLoopOptions
+    private let log: @Sendable (String) -> Void
+    private let origin = ContinuousClock.now
+    private var lastTick: Instant
+    private var finished = false
+
+    /// Binds a ROUTER on `endpoint` and starts the scheduler from `start` (journaling what the
+    /// start decides). Throws a `ZMQError` (bind, options) or a `StoreError`.
+    public init(start: CoordinatorStart, context: Context, endpoint: String,
+                options: CoordinatorLoopOptions = CoordinatorLoopOptions(),
+                log: @escaping @Sendable (String) -> Void) throws {
+        store = start.store
+        scheduler = start.scheduler
+        mapping = JournalMapping(leases: start.orphans)
+        self.options = options
+        self.log = log
+        lastTick = Instant(milliseconds: 0)
+        let socket = try Socket(context, .router)
+        do {
+            try socket.set(.routerMandatory, Wire.routerMandatory)
+            try socket.set(.maxMessageSize, options.maxMessageSize)
+            try socket.set(.linger, .milliseconds(Wire.lingerMs))
+            try socket.set(.heartbeatInterval, options.zmtpHeartbeatInterval)
+            try socket.set(.heartbeatTimeout, options.zmtpHeartbeatTimeout)
+            try socket.set(.heartbeatTTL, options.zmtpHeartbeatTTL)
+            self.endpoint = try socket.bind(endpoint)
+        } catch {
+            socket.close()
+            throw error
+        }
+        self.socket = socket
+        let now = self.now()
+        lastTick = now
+        do {
+            try perform(scheduler.handle(.start(start.restored), now: now))
+        } catch {
+            socket.close()
+            throw error
+        }
+    }
+
+    deinit { socket.close() }
+
+    /// Milliseconds since this loop was made, on the monotonic clock.
+    private func now() -> Instant {
+        let elapsed = ContinuousClock.now - origin
+        let (seconds, attoseconds) = elapsed.components
+        return Instant(milliseconds: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+    }
+
+    /// Serves until every job ended (after sending BYE) or a stop is requested. Throws a
+    /// `StoreError` when the journal refuses a commit (the loop stops: memory is ahead of it) or
+    /// a `ZMQError` when the socket fails; the socket is closed either way.
+    public func run() throws -> CoordinatorLoopEnd {
+        defer { socket.close() }
+        let heartbeat = max(scheduler.config.heartbeatMs, 4)
+        let pollTimeout = Duration.milliseconds(heartbeat / 4)
+        var finishedAt: ContinuousClock.Instant?
+        while !stopFlag.isRequested {
+            if let finishedAt, ContinuousClock.now - finishedAt >= options.finishGrace { return .finished }
+            let events = try socket.poll(.readable, timeout: pollTimeout)
+            var effects: [Effect] = []
+            if events.contains(.readable) {
+                var count = 0
+                while count < options.maxMessagesPerRound, let frames = try socket.receive(dontWait: true) {
+                    count += 1
+                    effects += receive(frames)
+                }
+            }
+            let now = self.now()
+            if now.milliseconds(since: lastTick) >= heartbeat / 4 {
+                lastTick = now
+                effects += scheduler.handle(.tick, now: now)
+            }
+            try perform(effects)
+            if finished && finishedAt == nil { finishedAt = ContinuousClock.now }
+        }
+        return finished ? .finished : .stopped
+    }
+
+    /// Decodes one ROUTER message and feeds it to the scheduler; malformed traffic is answered
+    /// here and never reaches the scheduler.
+    private func receive(_ frames: [[UInt8]]) -> [Effect] {
+        guard frames.count >= 2 else {
+            log("dropped a message of \(frames.count) frame(s) without a body")
+            return []
+        }
+        let peer = PeerID(bytes: frames[0])
+        let body = Array(frames.dropFirst())
+        let message: Message
+        do {
+            message = try Message.decode(body)
+        } catch {
+            log("malformed message from \(peer): \(error.description)")
+            // No answer to what claims to be an ERROR or a BYE: no error ping-pong, and a peer
+            // that leaves does not listen.
+            let command = String(decoding: body.count > 1 ? body[1].prefix(16) : [], as: UTF8.self)
+            if command == Command.error.rawValue || command == Command.bye.rawValue { return [] }
+            return [.send(peer, .error(ErrorReply(code: .malformed, message: Self.printable(error.description))))]
+        }
+        return scheduler.handle(.message(peer, message), now: now())
+    }
+
+    /// `text` with control characters replaced and cut to the protocol's message limit.
+    private static func printable(_ text: String) -> String {
+        let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? " " : $0 }))
+        var cut = cleaned
+        while cut.utf8.count > Wire.maxMessageText - 16 { cut = String(cut.prefix(cut.count * 3 / 4)) }
+        return cut
+    }
+
+    /// Journals every `.journal` effect in one transaction, then logs, sends and notes `.finished`.
+    private func perform(_ effects: [Effect]) throws {
+        var transitions: [Transition] = []
+        for case .journal(let change) in effects {
+            if let transition = mapping.transition(for: change) { transitions.append(transition) }
+        }
+        if !transitions.isEmpty {
+            let verdicts = try store.commit(transitions)
+            for (transition, verdict) in zip(transitions, verdicts) where !JournalMapping.agrees(transition, verdict) {
+                log("JOURNAL DISAGREES with the scheduler: \(transition) → \(verdict)")
+            }
+        }
+        for effect in effects {
+            switch effect {
+            case .journal: break
+            case .log(let line): log(line)
+            case .send(let peer, let message): send(message, to: peer)
+            case .finished: finished = true
+            }
+        }
+    }
+
+    /// Sends one message; a vanished peer (EHOSTUNREACH) or a full queue is logged and dropped.
+    private func send(_ message: Message, to peer: PeerID) {
+        let frames: [[UInt8]]
+        do {
+            frames = try message.encode()
+        } catch {
+            log("could not encode \(message.command.rawValue) for \(peer): \(error.description)")
+            return
+        }
+        do {
+            if try !socket.send([peer.bytes] + frames, dontWait: true) {
+                log("\(message.command.rawValue) to \(peer) dropped: its queue is full")
+            }
+        } catch let error as ZMQError where error.code == .hostUnreachable {
+            log("\(message.command.rawValue) to \(peer) dropped: the peer is gone")
+        } catch {
+            log("\(message.command.rawValue) to \(peer) dropped: \(error)")
+        }
+    }
+}

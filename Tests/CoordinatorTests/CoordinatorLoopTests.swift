@@ -1,0 +1,143 @@
+// The ROUTER loop end to end: a real journal, a real ROUTER, workers played by hand.
+import Coordinator
+import Foundation
+import Store
+import SweepProtocol
+import Testing
+import ZeroMQ
+
+@Suite(.serialized)
+struct CoordinatorLoopTests {
+    @Test func trivialGridCompletesThroughTwoWorkers() throws {
+        let fixture = try LoopFixture()
+        let endpoint = try fixture.start()
+        let a = try HandWorker(fixture, endpoint: endpoint, name: "a")
+        let b = try HandWorker(fixture, endpoint: endpoint, name: "b")
+        try a.ready()
+        try b.ready()
+        let done = try serve([a, b])
+        #expect(a.gotBye && b.gotBye)
+        #expect(try fixture.waitForEnd() == .finished)
+        #expect(done["a", default: []].count > 0 && done["b", default: []].count > 0)
+        let store = try fixture.readOnly()
+        let jobs = try store.jobs()
+        #expect(jobs.count == 8)
+        #expect(jobs.allSatisfy { $0.state == .done && $0.attempt == 1 })
+        #expect(try store.results().map(\.jobId) == jobs.map(\.id))
+        #expect(try store.events(limit: 1000).filter { $0.kind == "done" }.count == 8)
+        #expect(!fixture.logContains("JOURNAL DISAGREES"))
+    }
+
+    @Test func resultIsAckedOnlyOnceCommittedAndDuplicatesAreNotCounted() throws {
+        let fixture = try LoopFixture(learningRates: [0.0125], batchSizes: [8, 16], seeds: 1)
+        let endpoint = try fixture.start()
+        let worker = try HandWorker(fixture, endpoint: endpoint, name: "w")
+        try worker.ready()
+        guard case .welcome = try worker.expect() else { Issue.record("no WELCOME"); return }
+        guard case .job(let job) = try worker.expect() else { Issue.record("no JOB"); return }
+        let ref = JobRef(jobId: job.jobId, attempt: job.attempt)
+        #expect(try fixture.readOnly().job(job.jobId)?.state == .running)
+        try worker.send(.result(worker.result(for: ref)))
+        guard case .ack(let acked) = try worker.expect() else { Issue.record("no ACK"); return }
+        #expect(acked == ref)
+        // The ACK came after the commit: the database already holds the result.
+        let reader = try fixture.readOnly()
+        #expect(try reader.job(job.jobId)?.state == .done)
+        #expect(try reader.results().count == 1)
+        guard case .job(let next) = try worker.expect() else { Issue.record("no second JOB"); return }
+        // A re-sent result is ACKed again, never counted.
+        try worker.send(.result(worker.result(for: ref)))
+        guard case .ack(let again) = try worker.expect() else { Issue.record("duplicate not ACKed"); return }
+        #expect(again == ref)
+        #expect(try fixture.readOnly().results().count == 1)
+        #expect(fixture.logContains("duplicate result #\(job.jobId)"))
+        try worker.send(.result(worker.result(for: JobRef(jobId: next.jobId, attempt: next.attempt))))
+        guard case .ack = try worker.expect() else { Issue.record("no ACK for the second job"); return }
+        guard case .bye = try worker.expect() else { Issue.record("no BYE"); return }
+        #expect(try fixture.waitForEnd() == .finished)
+        let results = try fixture.readOnly().results()
+        #expect(results.map(\.jobId).sorted() == [job.jobId, next.jobId].sorted())
+    }
+
+    @Test func malformedTrafficLeavesTheJournalAloneAndTheLoopRunning() throws {
+        let fixture = try LoopFixture()
+        let endpoint = try fixture.start()
+        let before = try fixture.readOnly().events(limit: 10_000)
+        let peer = try HandWorker(fixture, endpoint: endpoint, name: "junk")
+        let garbage: [[[UInt8]]] = [
+            [[0xff, 0x00, 0x13]],
+            [Array("TSW2".utf8), Array("READY".utf8), Array("{}".utf8)],
+            [Array("TSW1".utf8), Array("FROB".utf8), Array("{}".utf8)],
+            [Array("TSW1".utf8), Array("HEARTBEAT".utf8), Array(#"{"jobs":[],"extra":1}"#.utf8)],
+            [Array("TSW1".utf8), Array("RESULT".utf8), [0xc3, 0x28]],
+        ]
+        for frames in garbage {
+            try peer.sendRaw(frames)
+            guard case .error(let error) = try peer.expect(timeout: .seconds(3)) else {
+                Issue.record("no ERROR for \(frames.count) frames"); continue
+            }
+            #expect(error.code == .malformed)
+        }
+        // A claimed ERROR that does not decode is not answered (no error ping-pong).
+        try peer.sendRaw([Array("TSW1".utf8), Array("ERROR".utf8), Array("{".utf8)])
+        try peer.send(.status(StatusRequest()))
+        guard case .statusReply(let status) = try peer.expect() else { Issue.record("no STATUS-REPLY"); return }
+        #expect(status.total == 8 && status.queued == 8)
+        #expect(status.specHash == (try fixture.readOnly().specHash))
+        #expect(try fixture.readOnly().events(limit: 10_000) == before)
+        #expect(try fixture.stop() == .stopped)
+    }
+
+    @Test func restartedLoopCountsTheResultOfAnOrphanedLease() throws {
+        let fixture = try LoopFixture(learningRates: [0.0125], batchSizes: [8, 16], seeds: 1)
+        let first = try fixture.start()
+        var worker = try HandWorker(fixture, endpoint: first, name: "w")
+        try worker.ready()
+        guard case .welcome = try worker.expect() else { Issue.record("no WELCOME"); return }
+        guard case .job(let job) = try worker.expect() else { Issue.record("no JOB"); return }
+        let ref = JobRef(jobId: job.jobId, attempt: job.attempt)
+        #expect(try fixture.stop() == .stopped)
+        #expect(try fixture.readOnly().job(job.jobId)?.state == .running)
+
+        // A new coordinator on the same journal; the worker reconnects with the same routing id.
+        let second = try fixture.start()
+        #expect(try fixture.readOnly().job(job.jobId)?.state == .orphaned)
+        worker = try HandWorker(fixture, endpoint: second, name: "w")
+        try worker.ready(running: [ref])
+        guard case .welcome = try worker.expect() else { Issue.record("no WELCOME after restart"); return }
+        try worker.send(.result(worker.result(for: ref)))
+        let done = try serve([worker])
+        #expect(worker.gotBye)
+        #expect(try fixture.waitForEnd() == .finished)
+        let store = try fixture.readOnly()
+        let restarted = try store.job(job.jobId)
+        #expect(restarted?.state == .done && restarted?.attempt == 1)
+        #expect(try store.results().count == 2)
+        #expect(try store.jobs().allSatisfy { $0.state == .done })
+        #expect(try store.events(jobId: job.jobId).contains { $0.kind == "adopted" })
+        #expect(done["w", default: []].count == 1)
+        #expect(!fixture.logContains("JOURNAL DISAGREES"))
+    }
+
+    @Test func silentWorkersJobIsRequeuedAndDoneByTheOther() throws {
+        let fixture = try LoopFixture(learningRates: [0.0125], batchSizes: [8, 16], seeds: 1)
+        let endpoint = try fixture.start()
+        let silent = try HandWorker(fixture, endpoint: endpoint, name: "silent")
+        try silent.ready()
+        guard case .welcome = try silent.expect() else { Issue.record("no WELCOME"); return }
+        guard case .job(let lost) = try silent.expect() else { Issue.record("no JOB"); return }
+        // From now on `silent` says nothing; `busy` does the rest, including the re-queued job.
+        let busy = try HandWorker(fixture, endpoint: endpoint, name: "busy")
+        try busy.ready()
+        let done = try serve([busy])
+        #expect(busy.gotBye)
+        #expect(try fixture.waitForEnd() == .finished)
+        #expect(done["busy", default: []].contains(JobRef(jobId: lost.jobId, attempt: lost.attempt + 1)))
+        let store = try fixture.readOnly()
+        let requeued = try store.job(lost.jobId)
+        #expect(requeued?.state == .done && requeued?.attempt == 2 && requeued?.retries == 1)
+        #expect(try store.events(jobId: lost.jobId).contains { $0.kind == "lost" })
+        #expect(try store.jobs().allSatisfy { $0.state == .done })
+        #expect(!fixture.logContains("JOURNAL DISAGREES"))
+    }
+}
