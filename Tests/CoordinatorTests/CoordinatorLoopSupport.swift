@@ -115,6 +115,7 @@ final class HandWorker {
     var lastBeat = ContinuousClock.now
     var held: [Job] = []
     var gotBye = false
+    var slots = 1
 
     init(_ fixture: LoopFixture, endpoint: String, name: String) throws {
         self.name = name
@@ -131,6 +132,7 @@ final class HandWorker {
     func sendRaw(_ frames: [[UInt8]]) throws { try socket.send(frames) }
 
     func ready(slots: Int = 1, running: [JobRef] = []) throws {
+        self.slots = slots
         try send(.ready(Ready(name: name, host: "host", pid: 100, nonce: "0000abcd", cores: 2,
                               cpuFeatures: ["avx512f"], buildCPU: "skylake-avx512", version: LoopFixture.version,
                               datasets: [], slots: slots, running: running)))
@@ -193,6 +195,10 @@ func serve(_ workers: [HandWorker], timeout: Duration = .seconds(10),
                     }
                 case .bye:
                     worker.gotBye = true
+                case .error(let error) where error.code == .unknownPeer:
+                    // Declared lost while this thread was starved (a loaded machine): come back,
+                    // as a real worker does.
+                    try worker.ready(slots: worker.slots, running: worker.held.map { JobRef(jobId: $0.jobId, attempt: $0.attempt) })
                 default:
                     break
                 }
