@@ -1,0 +1,180 @@
+// What runs one job on a worker thread. The loop thread owns the socket; a runner only computes
+// and reports its step counter through a `JobProgressCounter`, which the loop reads for heartbeats.
+import Foundation
+import SweepProtocol
+import Thermometer
+import Trainer
+
+/// A job's step counter and cancel flag, shared between its thread and the loop thread.
+public final class JobProgressCounter: @unchecked Sendable {
+    // Safe to share: every field is read and written under `lock`.
+    private let lock = NSLock()
+    private var _step = 0
+    private var _total: Int
+    private var _cancelled = false
+
+    public init(totalSteps: Int) { _total = max(0, totalSteps) }
+
+    /// Steps done so far.
+    public var step: Int { lock.withLock { _step } }
+    public var totalSteps: Int { lock.withLock { _total } }
+    /// Whether the coordinator withdrew the lease; a runner may stop early.
+    public var isCancelled: Bool { lock.withLock { _cancelled } }
+
+    /// Sets the step counter (never backwards; clamped to the total).
+    public func report(step: Int) {
+        lock.withLock { _step = min(max(_step, step), _total) }
+    }
+
+    public func cancel() { lock.withLock { _cancelled = true } }
+}
+
+/// Runs one job to its end on the calling thread.
+public protocol JobRunner: Sendable {
+    /// Steps the job will report in heartbeats (its `totalSteps`).
+    func totalSteps(of job: Job) -> Int
+    /// Runs `job`, reporting progress; nil when it gave up because the lease was cancelled.
+    func run(_ job: Job, progress: JobProgressCounter) -> JobResult?
+}
+
+/// Seconds since `start`.
+func seconds(since start: ContinuousClock.Instant) -> Double {
+    max(0, (ContinuousClock.now - start) / .seconds(1))
+}
+
+/// JSON bytes of a small record with sorted keys.
+func recordJSON(_ object: [String: Any]) -> [UInt8] {
+    (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map { Array($0) } ?? []
+}
+
+/// Runs `trivial` jobs: waits `trivialMillis` in 10 ms steps, trains nothing.
+public struct TrivialJobRunner: JobRunner {
+    /// Length of one step.
+    public static let stepMillis = 10
+
+    public init() {}
+
+    public func totalSteps(of job: Job) -> Int {
+        let millis = job.spec.trivialMillis ?? 0
+        return max(1, (millis + Self.stepMillis - 1) / Self.stepMillis)
+    }
+
+    public func run(_ job: Job, progress: JobProgressCounter) -> JobResult? {
+        let start = ContinuousClock.now
+        guard job.kind == .trivial, let millis = job.spec.trivialMillis else {
+            return .failed(jobId: job.jobId, attempt: job.attempt, kind: job.kind, wallSeconds: 0,
+                           errorKind: .deterministic,
+                           message: "this worker runs only trivial jobs, not \(job.kind.rawValue)")
+        }
+        let steps = totalSteps(of: job)
+        for step in 1...steps {
+            // A cancelled trivial job is abandoned: nothing of it will be counted.
+            if progress.isCancelled { return nil }
+            let done = (step - 1) * Self.stepMillis
+            Thread.sleep(forTimeInterval: Double(min(Self.stepMillis, max(0, millis - done))) / 1000)
+            progress.report(step: step)
+        }
+        let result = recordJSON(["format": FormatTag.trivial, "jobId": job.jobId, "attempt": job.attempt,
+                                 "key": job.key, "millis": millis, "steps": steps])
+        return .done(jobId: job.jobId, attempt: job.attempt, kind: .trivial, wallSeconds: seconds(since: start),
+                     result: result)
+    }
+}
+
+/// Runs warm-start and measure jobs with the Thermometer's `CellRunner` on one loaded data set;
+/// trivial jobs go to a `TrivialJobRunner`.
+public struct CellJobRunner: JobRunner {
+    public let runner: CellRunner
+    /// The name offered in READY (`DatasetSelection.name`).
+    public let datasetName: String
+
+    public init(train: Dataset, test: Dataset, datasetName: String) {
+        runner = CellRunner(train: train, test: test)
+        self.datasetName = datasetName
+    }
+
+    /// A runner on the synthetic set `synthetic/seed=…/count=…` (for tests and smoke runs).
+    public static func synthetic(seed: UInt64, trainCount: Int, testCount: Int) -> CellJobRunner {
+        let split = SyntheticDataset.makeSplit(seed: seed, trainCount: trainCount, testCount: testCount)
+        return CellJobRunner(train: split.train, test: split.test,
+                             datasetName: DatasetSelection.synthetic(seed: seed, count: trainCount).name)
+    }
+
+    /// What READY offers: this data set's name and content hash.
+    public var offer: DatasetOffer { DatasetOffer(name: datasetName, hash: runner.train.contentHash) }
+
+    public func totalSteps(of job: Job) -> Int {
+        switch job.kind {
+        case .trivial: return TrivialJobRunner().totalSteps(of: job)
+        case .warmStart: return max(1, settings(job.spec.warmStart).steps(trainCount: runner.train.count))
+        case .measure:
+            guard let cell = try? cellSpec(job.spec) else { return 1 }
+            return cell.resolvedBurnInSteps + cell.resolvedMeasureSteps + 1
+        }
+    }
+
+    public func run(_ job: Job, progress: JobProgressCounter) -> JobResult? {
+        let start = ContinuousClock.now
+        func fail(_ message: String, _ kind: FailureKind = .deterministic) -> JobResult {
+            .failed(jobId: job.jobId, attempt: job.attempt, kind: job.kind, wallSeconds: seconds(since: start),
+                    errorKind: kind, message: String(message.prefix(Wire.maxMessageText)))
+        }
+        if job.kind == .trivial { return TrivialJobRunner().run(job, progress: progress) }
+        if let needed = job.spec.datasetHash, needed != runner.train.contentHash {
+            return fail("job needs data set \(job.spec.dataset.name) with hash \(needed); this worker serves "
+                        + "\(datasetName) with hash \(runner.train.contentHash)")
+        }
+        do {
+            switch job.kind {
+            case .trivial:
+                return nil
+            case .warmStart:
+                guard let model = ModelKind(rawValue: job.spec.model) else {
+                    return fail("unknown model '\(job.spec.model)'")
+                }
+                let checkpoint = runner.warmStart(model: model, seed: job.spec.seed, settings(job.spec.warmStart)) {
+                    _, step, _ in progress.report(step: step)
+                }
+                guard checkpoint.parameters.allSatisfy(\.isFinite) else {
+                    return fail("the warm start of \(model.rawValue) seed \(job.spec.seed) diverged (NaN or infinite weights)")
+                }
+                let bytes = Array(try checkpoint.encoded())
+                let record = recordJSON(["format": FormatTag.warmStart, "model": model.rawValue,
+                                         "seed": job.spec.seed, "parameterCount": checkpoint.parameters.count,
+                                         "steps": progress.totalSteps])
+                progress.report(step: progress.totalSteps)
+                return .done(jobId: job.jobId, attempt: job.attempt, kind: .warmStart,
+                             wallSeconds: seconds(since: start), result: record, checkpoint: bytes)
+            case .measure:
+                let cell = try cellSpec(job.spec)
+                guard let attachment = job.checkpoint else { return fail("a measure job without its checkpoint") }
+                let checkpoint = try Checkpoint.decode(Data(attachment))
+                let burnIn = cell.resolvedBurnInSteps, window = cell.resolvedMeasureSteps
+                let result = try runner.run(cell, from: checkpoint) { phase, step, _ in
+                    switch phase {
+                    case .warmStart, .burnIn: progress.report(step: step)
+                    case .measure: progress.report(step: burnIn + step)
+                    case .evaluate: progress.report(step: burnIn + window)
+                    }
+                }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                let bytes = Array(try encoder.encode(result))
+                progress.report(step: progress.totalSteps)
+                return .done(jobId: job.jobId, attempt: job.attempt, kind: .measure,
+                             wallSeconds: seconds(since: start), result: bytes)
+            }
+        } catch {
+            return fail("\(job.key): \(error)")
+        }
+    }
+
+    private func settings(_ warm: WarmStartSettings) -> WarmStartSpec {
+        WarmStartSpec(learningRate: warm.learningRate, batchSize: warm.batchSize, epochs: warm.epochs)
+    }
+
+    /// The job's cell: a JobSpec's keys are CellSpec's (plus data-set fields CellSpec ignores).
+    private func cellSpec(_ spec: JobSpec) throws -> CellSpec {
+        try JSONDecoder().decode(CellSpec.self, from: JSONEncoder().encode(spec))
+    }
+}

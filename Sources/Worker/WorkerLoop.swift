@@ -1,0 +1,273 @@
+// The worker's conversation with the coordinator (PROTOCOL.md, "Conversation"). One thread, the
+// one that calls `run()`, owns the DEALER socket; each job runs on a thread of its own and hands
+// its result back through a lock-protected queue, which the loop drains between finite polls.
+import Foundation
+import SweepProtocol
+import ZeroMQ
+
+/// Results finished on job threads, waiting for the loop thread.
+final class CompletionQueue: @unchecked Sendable {
+    // Safe to share: `items` is only touched under `lock`.
+    private let lock = NSLock()
+    private var items: [(JobRef, JobResult?)] = []
+
+    func push(_ ref: JobRef, _ result: JobResult?) { lock.withLock { items.append((ref, result)) } }
+
+    func drain() -> [(JobRef, JobResult?)] {
+        lock.withLock {
+            defer { items.removeAll() }
+            return items
+        }
+    }
+}
+
+/// The worker process's main loop: connect, READY, run leased jobs, report, repeat until told to stop.
+public final class WorkerLoop: @unchecked Sendable {
+    // Shared with other threads: only `config`, `runner` (immutable, Sendable) and `stopRequested`
+    // (under `lock`). The socket and all lease state live inside `run()`, on the calling thread.
+    public let config: WorkerConfig
+    public let runner: any JobRunner
+    private let context: Context
+    private let lock = NSLock()
+    private var stopRequested = false
+
+    public init(config: WorkerConfig, runner: any JobRunner, context: Context? = nil) throws {
+        self.config = config
+        self.runner = runner
+        self.context = try context ?? Context()
+    }
+
+    /// Asks `run()` to say BYE and return `.stopped` (from any thread).
+    public func stop() { lock.withLock { stopRequested = true } }
+
+    private var shouldStop: Bool { lock.withLock { stopRequested } }
+
+    /// Runs until the coordinator refuses or dismisses the worker, is lost (local workers), or
+    /// `stop()` is called. Every wait is finite.
+    public func run() -> WorkerExit {
+        var session = Session(loop: self)
+        return session.run()
+    }
+
+    /// A job running on its own thread.
+    struct Running {
+        let job: Job
+        let progress: JobProgressCounter
+    }
+
+    /// A finished result kept until ACK.
+    struct Held {
+        let result: JobResult
+        var lastSent: ContinuousClock.Instant
+    }
+
+    /// The state of one `run()`: owned by the loop thread.
+    struct Session {
+        let loop: WorkerLoop
+        var config: WorkerConfig { loop.config }
+        var socket: Socket?
+        var running: [JobRef: Running] = [:]
+        var held: [JobRef: Held] = [:]
+        /// Cancelled leases whose thread has not finished yet: their result is dropped.
+        var cancelled: Set<JobRef> = []
+        let completions = CompletionQueue()
+        var heartbeat: Duration
+        var liveness: Int
+        var backoff: Duration
+        var lastHeard = ContinuousClock.now
+        var lastBeat = ContinuousClock.now
+        var welcomed = false
+
+        init(loop: WorkerLoop) {
+            self.loop = loop
+            heartbeat = loop.config.heartbeatInterval
+            liveness = max(1, loop.config.liveness)
+            backoff = loop.config.reconnectInitial
+        }
+
+        mutating func run() -> WorkerExit {
+            do {
+                try connect()
+                while true {
+                    if loop.shouldStop {
+                        send(.bye(Bye(reason: "worker \(config.name) is leaving")))
+                        return .stopped
+                    }
+                    let now = ContinuousClock.now
+                    if now - lastHeard > heartbeat * liveness {
+                        if config.exitOnCoordinatorLoss {
+                            config.log("coordinator silent for \(liveness) heartbeats; exiting")
+                            return .coordinatorLost
+                        }
+                        config.log("coordinator silent for \(liveness) heartbeats; reconnecting in \(backoff)")
+                        if !sleepUnlessStopped(backoff) { continue }
+                        backoff = min(backoff * 2, config.reconnectMaximum)
+                        try connect()
+                        continue
+                    }
+                    collectCompletions()
+                    // Before WELCOME the coordinator does not know this peer: a HEARTBEAT would only
+                    // earn an ERROR unknownPeer. Held results go out again on WELCOME.
+                    if welcomed {
+                        if now - lastBeat >= heartbeat { sendHeartbeat() }
+                        resendDue()
+                    }
+                    guard let socket else { return .failed("no socket") }
+                    _ = try socket.poll(.readable, timeout: min(heartbeat, .milliseconds(20)))
+                    while let frames = try socket.receive(dontWait: true) {
+                        lastHeard = ContinuousClock.now
+                        if let exit = handle(frames) { return exit }
+                    }
+                }
+            } catch {
+                return .failed("\(error)")
+            }
+        }
+
+        /// A new DEALER (same routing id), then READY listing every lease still held.
+        mutating func connect() throws {
+            socket?.close()
+            let dealer = try Socket(loop.context, .dealer)
+            try dealer.set(.routingID, Array(config.routingID.utf8))
+            try dealer.set(.maxMessageSize, Wire.maxMessageSize)
+            try dealer.set(.heartbeatInterval, .milliseconds(Wire.zmtpHeartbeatIntervalMs))
+            try dealer.set(.heartbeatTimeout, .milliseconds(Wire.zmtpHeartbeatTimeoutMs))
+            try dealer.set(.heartbeatTTL, .milliseconds(Wire.zmtpHeartbeatTTLMs))
+            try dealer.connect(config.endpoint)
+            socket = dealer
+            welcomed = false
+            lastHeard = ContinuousClock.now
+            sendReady()
+        }
+
+        func sendReady() {
+            let holding = (Array(running.keys) + Array(held.keys)).sorted { ($0.jobId, $0.attempt) < ($1.jobId, $1.attempt) }
+            send(.ready(config.ready(holding: holding)))
+        }
+
+        /// Sleeps `duration` in short steps; false if `stop()` came meanwhile.
+        func sleepUnlessStopped(_ duration: Duration) -> Bool {
+            let end = ContinuousClock.now + duration
+            while ContinuousClock.now < end {
+                if loop.shouldStop { return false }
+                Thread.sleep(forTimeInterval: min(0.02, max(0, (end - ContinuousClock.now) / .seconds(1))))
+            }
+            return true
+        }
+
+        func send(_ message: Message) {
+            guard let socket else { return }
+            do {
+                let frames = try message.encode()
+                if try !socket.send(frames, dontWait: true) {
+                    config.log("\(message.command.rawValue) not sent: the connection is not ready")
+                }
+            } catch {
+                config.log("\(message.command.rawValue) not sent: \(error)")
+            }
+        }
+
+        mutating func sendHeartbeat() {
+            lastBeat = ContinuousClock.now
+            let jobs = running.sorted { $0.key.jobId < $1.key.jobId }.map { ref, job in
+                let total = min(job.progress.totalSteps, 1 << 50)
+                return JobProgress(jobId: ref.jobId, attempt: ref.attempt, step: min(job.progress.step, total),
+                                   totalSteps: total)
+            }
+            send(.heartbeat(Heartbeat(jobs: jobs)))
+        }
+
+        /// Moves finished jobs from their threads into `held` and sends their RESULT.
+        mutating func collectCompletions() {
+            for (ref, result) in completions.drain() {
+                running[ref] = nil
+                if cancelled.remove(ref) != nil { continue }
+                guard let result else { continue }
+                held[ref] = Held(result: result, lastSent: ContinuousClock.now)
+                if welcomed { send(.result(result)) }
+            }
+        }
+
+        mutating func resendDue() {
+            let now = ContinuousClock.now
+            for (ref, entry) in held where now - entry.lastSent >= config.resultResend {
+                held[ref]?.lastSent = now
+                send(.result(entry.result))
+            }
+        }
+
+        mutating func resendAll() {
+            let now = ContinuousClock.now
+            for (ref, entry) in held {
+                held[ref]?.lastSent = now
+                send(.result(entry.result))
+            }
+        }
+
+        /// Handles one message; an exit reason ends the loop.
+        mutating func handle(_ frames: [[UInt8]]) -> WorkerExit? {
+            let message: Message
+            do {
+                message = try Message.decode(frames)
+            } catch {
+                config.log("ignored a message: \(error)")
+                return nil
+            }
+            switch message {
+            case .welcome(let welcome):
+                welcomed = true
+                heartbeat = .milliseconds(welcome.heartbeatMs)
+                liveness = welcome.liveness
+                backoff = config.reconnectInitial
+                resendAll()
+            case .refuse(let refuse):
+                config.log("refused (\(refuse.reason.rawValue)): \(refuse.message)")
+                return .refused(refuse.reason, refuse.message)
+            case .heartbeat:
+                break
+            case .job(let job):
+                start(job)
+            case .ack(let ref):
+                held[ref] = nil
+            case .cancel(let cancel):
+                let ref = JobRef(jobId: cancel.jobId, attempt: cancel.attempt)
+                if let job = running[ref] {
+                    job.progress.cancel()
+                    cancelled.insert(ref)
+                }
+                held[ref] = nil
+            case .bye(let bye):
+                return .bye(bye.reason)
+            case .error(let error):
+                config.log("coordinator error \(error.code.rawValue): \(error.message)")
+                if error.code == .unknownPeer { sendReady() }
+            case .ready, .result, .status, .statusReply:
+                config.log("ignored an unexpected \(message.command.rawValue)")
+            }
+            return nil
+        }
+
+        /// Starts `job` on a thread of its own if a slot is free; otherwise answers a transient failure.
+        mutating func start(_ job: Job) {
+            let ref = JobRef(jobId: job.jobId, attempt: job.attempt)
+            if running[ref] != nil || held[ref] != nil { return }  // a duplicate lease message
+            guard running.count < config.slots else {
+                let result = JobResult.failed(jobId: job.jobId, attempt: job.attempt, kind: job.kind, wallSeconds: 0,
+                                              errorKind: .transient,
+                                              message: "worker \(config.name) has no free slot (\(config.slots) busy)")
+                held[ref] = Held(result: result, lastSent: ContinuousClock.now)
+                send(.result(result))
+                return
+            }
+            let progress = JobProgressCounter(totalSteps: loop.runner.totalSteps(of: job))
+            running[ref] = Running(job: job, progress: progress)
+            let runner = loop.runner, completions = self.completions
+            let thread = Thread {
+                completions.push(ref, runner.run(job, progress: progress))
+            }
+            thread.name = "job-\(job.jobId)"
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+    }
+}

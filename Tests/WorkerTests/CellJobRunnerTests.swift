@@ -1,0 +1,77 @@
+import Foundation
+import SweepProtocol
+import Testing
+import Worker
+import ZeroMQ
+
+/// A tiny synthetic cell: lenet-4-8 on 300 images, 0.2 warm-start epochs, 20 + 20 steps, no probes.
+@Suite struct CellJobRunnerTests {
+    static let runner = CellJobRunner.synthetic(seed: 1, trainCount: 300, testCount: 100)
+
+    static func spec(kind: JobKind, hash: String?) -> JobSpec {
+        JobSpec(model: "lenet-4-8", seed: 1, learningRate: kind == .measure ? 0.05 : nil,
+                batchSize: kind == .measure ? 16 : nil, burnInSteps: 20, measureSteps: 20,
+                warmStart: WarmStartSettings(learningRate: 0.05, batchSize: 16, epochs: 0.2),
+                calibrationProbes: 0, probeBatchSize: 16, dataset: .synthetic(seed: 1, count: 300),
+                datasetHash: hash)
+    }
+
+    static func warmJob(hash: String?) -> Job {
+        Job(jobId: 1, attempt: 1, kind: .warmStart, key: "warm/seed=1", expectedCost: 64,
+            spec: spec(kind: .warmStart, hash: hash))
+    }
+
+    static func measureJob(checkpoint: [UInt8]) -> Job {
+        Job(jobId: 2, attempt: 1, kind: .measure, key: "cell/lr=0.05/b=16/seed=1", expectedCost: 640,
+            spec: spec(kind: .measure, hash: runner.offer.hash), checkpoint: checkpoint)
+    }
+
+    @Test func offersItsDataSet() {
+        #expect(Self.runner.offer.name == "synthetic/seed=1/count=300")
+        #expect(Self.runner.offer.hash.count == 16)
+    }
+
+    @Test func refusesAJobForAnotherDataSetNamingBothHashes() throws {
+        let job = Self.warmJob(hash: "ffffffffffffffff")
+        let result = try #require(Self.runner.run(job, progress: JobProgressCounter(totalSteps: 1)))
+        #expect(result.outcome == .failed && result.errorKind == .deterministic)
+        let message = try #require(result.message)
+        #expect(message.contains("ffffffffffffffff") && message.contains(Self.runner.offer.hash))
+    }
+
+    @Test func refusesACorruptCheckpoint() throws {
+        let job = Self.measureJob(checkpoint: Array("{\"not\":1}".utf8))
+        let result = try #require(Self.runner.run(job, progress: JobProgressCounter(totalSteps: 41)))
+        #expect(result.outcome == .failed && result.errorKind == .deterministic)
+    }
+
+    /// Warm start, then the cell from its checkpoint, both through the socket as a coordinator would.
+    @Test func warmStartThenMeasureThroughTheSocket() throws {
+        let coordinator = try FakeCoordinator()
+        let (worker, ready) = try startWorker(coordinator, runner: Self.runner, heartbeatMs: 100,
+                                              datasets: [Self.runner.offer])
+        #expect(ready.datasets == [Self.runner.offer])
+        let warm = Self.warmJob(hash: Self.runner.offer.hash)
+        #expect(Self.runner.totalSteps(of: warm) == 4)  // ⌈0.2 × 300 / 16⌉
+        try coordinator.send(.job(warm))
+        let warmResult = try #require(try coordinator.receive(within: .seconds(20), result))
+        try coordinator.send(.ack(warmResult.ref))
+        #expect(warmResult.outcome == .done && warmResult.kind == .warmStart)
+        let checkpoint = try #require(warmResult.checkpoint)
+        let warmRecord = try JSONSerialization.jsonObject(with: Data(try #require(warmResult.result))) as? [String: Any]
+        #expect(warmRecord?["format"] as? String == FormatTag.warmStart)
+
+        let measure = Self.measureJob(checkpoint: checkpoint)
+        #expect(Self.runner.totalSteps(of: measure) == 41)
+        try coordinator.send(.job(measure))
+        let cell = try #require(try coordinator.receive(within: .seconds(30), result))
+        try coordinator.send(.ack(cell.ref))
+        #expect(cell.outcome == .done && cell.kind == .measure && cell.ref == JobRef(jobId: 2, attempt: 1))
+        let record = try JSONSerialization.jsonObject(with: Data(try #require(cell.result))) as? [String: Any]
+        #expect(record?["format"] as? String == FormatTag.cell)
+        #expect(record?["datasetHash"] as? String == Self.runner.offer.hash)
+        #expect(record?["burnInSteps"] as? Int == 20 && record?["measureSteps"] as? Int == 20)
+        try coordinator.send(.bye(Bye(reason: "over")))
+        #expect(worker.exit() == .bye("over"))
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import SweepProtocol
+import Testing
+import Worker
+import ZeroMQ
+
+@Suite struct WorkerLoopTests {
+    @Test func readyNamesTheWorker() throws {
+        let coordinator = try FakeCoordinator()
+        let (worker, ready) = try startWorker(coordinator)
+        #expect(ready.name == "test/1" && ready.version == "0.1.0 (test)" && ready.buildCPU == "x86-64")
+        #expect(ready.datasets == [DatasetOffer(name: "synthetic/seed=1/count=300", hash: testHash)])
+        #expect(ready.slots == 1 && ready.running.isEmpty && ready.cpuFeatures == ["avx2"])
+        #expect(ready.nonce.count == 8 && ready.pid == Int(ProcessInfo.processInfo.processIdentifier))
+        #expect(coordinator.peer == Array(worker.loop.config.routingID.utf8))
+        try coordinator.send(.bye(Bye(reason: "done")))
+        #expect(worker.exit() == .bye("done"))
+    }
+
+    @Test func trivialJobBeatsWithAdvancingStepsThenResults() throws {
+        let coordinator = try FakeCoordinator()
+        let (worker, _) = try startWorker(coordinator)
+        try coordinator.send(.job(trivialJob(millis: 400)))
+        var steps: [Int] = []
+        let done = try coordinator.receive(within: .seconds(3)) { message -> JobResult? in
+            if case .heartbeat(let beat) = message, let job = beat.jobs.first {
+                #expect(job.jobId == 1 && job.attempt == 1 && job.totalSteps == 40)
+                steps.append(job.step)
+            }
+            return result(message)
+        }
+        let record = try #require(done)
+        #expect(record.outcome == .done && record.kind == .trivial && record.ref == JobRef(jobId: 1, attempt: 1))
+        let json = try JSONSerialization.jsonObject(with: Data(try #require(record.result))) as? [String: Any]
+        #expect(json?["format"] as? String == FormatTag.trivial)
+        #expect(steps.count >= 3)
+        #expect(steps == steps.sorted() && (steps.last ?? 0) > (steps.first ?? 0))
+        try coordinator.send(.bye(Bye(reason: "over")))
+        #expect(worker.exit() == .bye("over"))
+    }
+
+    @Test func resultIsResentUntilAcked() throws {
+        let coordinator = try FakeCoordinator()
+        let (worker, _) = try startWorker(coordinator)
+        try coordinator.send(.job(trivialJob(millis: 20)))
+        #expect(try coordinator.receive(result) != nil)
+        // resultResend is 300 ms: within 800 ms at least one more copy arrives.
+        let again = try coordinator.collect(for: .milliseconds(800)).compactMap(result)
+        #expect(again.count >= 1 && again.allSatisfy { $0.ref == JobRef(jobId: 1, attempt: 1) })
+        try coordinator.send(.ack(JobRef(jobId: 1, attempt: 1)))
+        Thread.sleep(forTimeInterval: 0.1)
+        _ = try coordinator.collect(for: .milliseconds(50))  // anything already in flight
+        let after = try coordinator.collect(for: .milliseconds(700))
+        #expect(after.compactMap(result).isEmpty)
+        #expect(after.contains { if case .heartbeat = $0 { true } else { false } })
+        try coordinator.send(.bye(Bye(reason: "over")))
+        #expect(worker.exit() == .bye("over"))
+    }
+
+    @Test func refuseEndsTheLoopWithTheReason() throws {
+        let coordinator = try FakeCoordinator()
+        let worker = WorkerThread(try WorkerLoop(config: testConfig(coordinator.endpoint), runner: TrivialJobRunner()))
+        #expect(try coordinator.receive { if case .ready(let r) = $0 { r } else { nil } } != nil)
+        let refusal = Refuse.versionMismatch(worker: "0.1.0 (test)", coordinator: "0.2.0 (x)")
+        try coordinator.send(.refuse(refusal))
+        let exit = worker.exit()
+        #expect(exit == .refused(.version, refusal.message))
+        #expect(exit?.exitStatus == 2)
+    }
+
+    @Test func silentCoordinatorEndsALocalWorker() throws {
+        let coordinator = try FakeCoordinator()
+        coordinator.beating = false
+        let clock = ContinuousClock()
+        let began = clock.now
+        let (worker, _) = try startWorker(coordinator, heartbeatMs: 50, exitOnLoss: true)
+        // Liveness 3 × 50 ms: the worker gives up after 150 ms of silence.
+        let exit = worker.exit(within: .seconds(2))
+        #expect(exit == .coordinatorLost)
+        #expect(clock.now - began < .seconds(1))
+    }
+
+    @Test func lostCoordinatorIsReconnectedWithHeldLeases() throws {
+        let coordinator = try FakeCoordinator()
+        coordinator.beating = false
+        let (worker, _) = try startWorker(coordinator, heartbeatMs: 50, exitOnLoss: false)
+        try coordinator.send(.job(trivialJob(millis: 20)))
+        #expect(try coordinator.receive(result) != nil)
+        // No traffic from the coordinator: after 150 ms + 100 ms backoff a new READY lists the lease.
+        let ready = try coordinator.receive(within: .seconds(2)) { if case .ready(let r) = $0 { r } else { nil } }
+        #expect(ready?.running == [JobRef(jobId: 1, attempt: 1)])
+        try coordinator.send(.welcome(Welcome(coordinator: "c0ffee02", heartbeatMs: 50, liveness: 3)))
+        #expect(try coordinator.receive(within: .seconds(1), result)?.ref == JobRef(jobId: 1, attempt: 1))
+        worker.loop.stop()
+        #expect(worker.exit() == .stopped)
+        #expect(try coordinator.receive { if case .bye(let b) = $0 { b } else { nil } } != nil)
+    }
+
+    @Test func unknownPeerErrorResendsReady() throws {
+        let coordinator = try FakeCoordinator()
+        let (worker, _) = try startWorker(coordinator)
+        try coordinator.send(.error(ErrorReply(code: .unknownPeer, message: "who are you")))
+        #expect(try coordinator.receive { if case .ready(let r) = $0 { r } else { nil } } != nil)
+        try coordinator.send(.bye(Bye(reason: "over")))
+        #expect(worker.exit() == .bye("over"))
+    }
+
+    /// A cancelled running trivial job is abandoned: no RESULT is sent for it, and it leaves the
+    /// heartbeats once its thread notices (within one 10 ms step).
+    @Test func cancelledJobSendsNoResult() throws {
+        let coordinator = try FakeCoordinator()
+        let (worker, _) = try startWorker(coordinator)
+        try coordinator.send(.job(trivialJob(millis: 400)))
+        #expect(try coordinator.receive { if case .heartbeat(let h) = $0, !h.jobs.isEmpty { h } else { nil } } != nil)
+        try coordinator.send(.cancel(Cancel(jobId: 1, attempt: 1, reason: .expired)))
+        let after = try coordinator.collect(for: .milliseconds(700))
+        #expect(after.compactMap(result).isEmpty)
+        let lastBeat = after.compactMap { if case .heartbeat(let h) = $0 { h } else { nil } }.last
+        #expect(lastBeat?.jobs.isEmpty == true)
+        try coordinator.send(.bye(Bye(reason: "over")))
+        #expect(worker.exit() == .bye("over"))
+    }
+
+    @Test func secondJobBeyondTheSlotsFailsTransient() throws {
+        let coordinator = try FakeCoordinator()
+        let (worker, _) = try startWorker(coordinator)
+        try coordinator.send(.job(trivialJob(id: 1, millis: 400)))
+        try coordinator.send(.job(trivialJob(id: 2, millis: 10)))
+        let refused = try #require(try coordinator.receive(result))
+        #expect(refused.ref == JobRef(jobId: 2, attempt: 1) && refused.outcome == .failed)
+        #expect(refused.errorKind == .transient)
+        try coordinator.send(.bye(Bye(reason: "over")))
+        #expect(worker.exit() == .bye("over"))
+    }
+}
