@@ -231,7 +231,8 @@ func poolWindows(_ x00: SIMD8<Float>, _ x01: SIMD8<Float>, _ x10: SIMD8<Float>, 
     return (v.replacing(with: 0, where: off), win.replacing(with: poolCodeInactive, where: off))
 }
 
-/// `poolWindows` over 4 windows.
+/// `poolWindows` over 4 windows. Spelled out rather than generic over `SIMD`: a generic version
+/// (`V: SIMD, V.Scalar == Float`) measured lenet-8-16 training at 16,000 instead of 35,000 images/s.
 @inline(__always) @usableFromInline
 func poolWindows(_ x00: SIMD4<Float>, _ x01: SIMD4<Float>, _ x10: SIMD4<Float>, _ x11: SIMD4<Float>,
                  bias: SIMD4<Float>) -> (SIMD4<Float>, SIMD4<Float>) {
