@@ -38,7 +38,7 @@ let package = Package(
         .executableTarget(
             name: "thermosweep",
             dependencies: [
-                "CPUCheck", "Kernels", "Trainer", "Thermometer",
+                "CPUCheck", "Kernels", "Trainer", "Thermometer", "SweepProtocol", "Store", "Coordinator", "Worker", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),

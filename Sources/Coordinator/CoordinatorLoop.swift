@@ -43,8 +43,41 @@ public struct CoordinatorLoopOptions: Sendable {
     /// After `.finished`, how long the loop keeps serving (BYE to late READYs, ACKs to re-sent
     /// results) so that the BYEs leave the socket before it closes with LINGER 0.
     public var finishGrace: Duration = .milliseconds(300)
+    /// CURVE on the ROUTER: only workers holding an allowed public key complete the handshake;
+    /// nil leaves the socket open to any peer (loopback, ipc, trusted networks).
+    public var curve: CoordinatorCurve?
+    /// Called on the loop thread at most every `observeInterval` (and once at the end) with the
+    /// job counts: the live progress line.
+    public var observer: (@Sendable (CoordinatorProgress) -> Void)?
+    public var observeInterval: Duration = .milliseconds(500)
 
     public init() {}
+}
+
+/// The coordinator's CURVE identity and the worker keys it admits.
+public struct CoordinatorCurve: Sendable {
+    public var serverKeys: CurveKeyPair
+    public var allowedWorkers: Set<CurvePublicKey>
+
+    public init(serverKeys: CurveKeyPair, allowedWorkers: Set<CurvePublicKey>) {
+        self.serverKeys = serverKeys
+        self.allowedWorkers = allowedWorkers
+    }
+}
+
+/// A snapshot of the sweep for progress lines.
+public struct CoordinatorProgress: Sendable, Equatable {
+    public var counts: [JobState: Int]
+    public var total: Int
+    public var workers: Int
+    /// Jobs that ended since this loop started (not those the journal already had).
+    public var endedSinceStart: Int
+    /// Seconds since this loop started.
+    public var elapsedSeconds: Double
+    /// The last snapshot: the loop is returning.
+    public var isFinal: Bool
+
+    public func count(_ state: JobState) -> Int { counts[state] ?? 0 }
 }
 
 /// How `CoordinatorLoop.run()` ended.
@@ -70,6 +103,10 @@ public final class CoordinatorLoop: @unchecked Sendable {
     private var scheduler: Scheduler
     private var mapping: JournalMapping
     private let socket: Socket
+    /// Answers the ROUTER's ZAP requests when CURVE is on.
+    private let authenticator: ZAPAuthenticator?
+    private let endedAtStart: Int
+    private var lastObserved: ContinuousClock.Instant?
     private let options: CoordinatorLoopOptions
     private let log: @Sendable (String) -> Void
     private let origin = ContinuousClock.now
@@ -87,8 +124,20 @@ public final class CoordinatorLoop: @unchecked Sendable {
         self.options = options
         self.log = log
         lastTick = Instant(milliseconds: 0)
+        let log = self.log
+        if let curve = options.curve {
+            authenticator = try ZAPAuthenticator(context: context, allowedKeys: curve.allowedWorkers) { decision in
+                if !decision.accepted { log("CURVE \(decision)") }
+            }
+        } else {
+            authenticator = nil
+        }
         let socket = try Socket(context, .router)
         do {
+            if let curve = options.curve {
+                try socket.set(.curveServer, true)
+                try socket.set(.curveSecretKey, curve.serverKeys.secretKey)
+            }
             try socket.set(.routerMandatory, Wire.routerMandatory)
             try socket.set(.maxMessageSize, options.maxMessageSize)
             try socket.set(.linger, .milliseconds(Wire.lingerMs))
@@ -101,6 +150,7 @@ public final class CoordinatorLoop: @unchecked Sendable {
             throw error
         }
         self.socket = socket
+        endedAtStart = start.restored.filter(\.state.isEnded).count
         let now = self.now()
         lastTick = now
         do {
@@ -111,7 +161,10 @@ public final class CoordinatorLoop: @unchecked Sendable {
         }
     }
 
-    deinit { socket.close() }
+    deinit {
+        socket.close()
+        authenticator?.socket.close()
+    }
 
     /// Milliseconds since this loop was made, on the monotonic clock.
     private func now() -> Instant {
@@ -124,13 +177,23 @@ public final class CoordinatorLoop: @unchecked Sendable {
     /// `StoreError` when the journal refuses a commit (the loop stops: memory is ahead of it) or
     /// a `ZMQError` when the socket fails; the socket is closed either way.
     public func run() throws -> CoordinatorLoopEnd {
-        defer { socket.close() }
+        defer {
+            socket.close()
+            authenticator?.socket.close()
+        }
         let heartbeat = max(scheduler.config.heartbeatMs, 4)
         let pollTimeout = Duration.milliseconds(heartbeat / 4)
         var finishedAt: ContinuousClock.Instant?
         while !stopFlag.isRequested {
             if let finishedAt, ContinuousClock.now - finishedAt >= options.finishGrace { return .finished }
-            let events = try socket.poll(.readable, timeout: pollTimeout)
+            let events: PollEvents
+            if let authenticator {
+                let ready = try poll([socket.pollItem(.readable), authenticator.pollItem], timeout: pollTimeout)
+                if ready[1].contains(.readable) { try authenticator.handlePending() }
+                events = ready[0]
+            } else {
+                events = try socket.poll(.readable, timeout: pollTimeout)
+            }
             var effects: [Effect] = []
             if events.contains(.readable) {
                 var count = 0
@@ -146,8 +209,26 @@ public final class CoordinatorLoop: @unchecked Sendable {
             }
             try perform(effects)
             if finished && finishedAt == nil { finishedAt = ContinuousClock.now }
+            observe(force: false)
         }
+        observe(force: true)
         return finished ? .finished : .stopped
+    }
+
+    /// Calls the observer when it is due (or `force`).
+    private func observe(force: Bool) {
+        guard let observer = options.observer else { return }
+        let now = ContinuousClock.now
+        if !force, let last = lastObserved, now - last < options.observeInterval { return }
+        lastObserved = now
+        let counts = scheduler.counts
+        let ended = (counts[.done] ?? 0) + (counts[.failed] ?? 0)
+        let elapsed = now - origin
+        observer(CoordinatorProgress(counts: counts, total: counts.values.reduce(0, +), workers: scheduler.workerCount,
+                                     endedSinceStart: ended - endedAtStart,
+                                     elapsedSeconds: Double(elapsed.components.seconds)
+                                         + Double(elapsed.components.attoseconds) / 1e18,
+                                     isFinal: force))
     }
 
     /// Decodes one ROUTER message and feeds it to the scheduler; malformed traffic is answered
@@ -217,6 +298,8 @@ public final class CoordinatorLoop: @unchecked Sendable {
                 log("\(message.command.rawValue) to \(peer) dropped: its queue is full")
             }
         } catch let error as ZMQError where error.code == .hostUnreachable {
+            // A heartbeat to a peer that just left is routine; anything else is worth a line.
+            if case .heartbeat = message { return }
             log("\(message.command.rawValue) to \(peer) dropped: the peer is gone")
         } catch {
             log("\(message.command.rawValue) to \(peer) dropped: \(error)")

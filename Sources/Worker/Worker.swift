@@ -1,6 +1,7 @@
 // A worker's identity and timing (PROTOCOL.md, "Conversation" and "Timing"), and how it ends.
 import Foundation
 import SweepProtocol
+import ZeroMQ
 
 /// Everything a worker needs to know before it connects.
 public struct WorkerConfig: Sendable {
@@ -33,6 +34,8 @@ public struct WorkerConfig: Sendable {
     /// Per-process nonce (8 hex digits), part of the routing id.
     public var nonce: String
     public var cores: Int
+    /// CURVE: the coordinator's public key and this worker's key pair; nil for a plain connection.
+    public var curve: WorkerCurve?
     /// Where the loop reports what it does (stderr by default).
     public var log: @Sendable (String) -> Void
 
@@ -48,6 +51,7 @@ public struct WorkerConfig: Sendable {
                 pid: Int = Int(ProcessInfo.processInfo.processIdentifier),
                 nonce: String = WorkerConfig.randomNonce(),
                 cores: Int = ProcessInfo.processInfo.activeProcessorCount,
+                curve: WorkerCurve? = nil,
                 log: @escaping @Sendable (String) -> Void = WorkerConfig.logToStandardError) {
         self.endpoint = endpoint
         self.name = name
@@ -66,6 +70,7 @@ public struct WorkerConfig: Sendable {
         self.pid = pid
         self.nonce = nonce
         self.cores = cores
+        self.curve = curve
         self.log = log
     }
 
@@ -88,6 +93,17 @@ public struct WorkerConfig: Sendable {
     func ready(holding running: [JobRef]) -> Ready {
         Ready(name: name, host: host, pid: pid, nonce: nonce, cores: max(1, cores), cpuFeatures: cpuFeatures,
               buildCPU: buildCPU, version: version, datasets: datasets, slots: slots, running: running)
+    }
+}
+
+/// A worker's CURVE settings: whom it talks to and who it is.
+public struct WorkerCurve: Sendable {
+    public var serverKey: CurvePublicKey
+    public var keys: CurveKeyPair
+
+    public init(serverKey: CurvePublicKey, keys: CurveKeyPair) {
+        self.serverKey = serverKey
+        self.keys = keys
     }
 }
 

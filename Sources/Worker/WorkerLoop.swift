@@ -133,6 +133,14 @@ public final class WorkerLoop: @unchecked Sendable {
             try dealer.set(.heartbeatInterval, .milliseconds(Wire.zmtpHeartbeatIntervalMs))
             try dealer.set(.heartbeatTimeout, .milliseconds(Wire.zmtpHeartbeatTimeoutMs))
             try dealer.set(.heartbeatTTL, .milliseconds(Wire.zmtpHeartbeatTTLMs))
+            // Long enough to flush a BYE to a live coordinator, bounded so that exiting never waits on a
+            // dead one.
+            try dealer.set(.linger, .milliseconds(500))
+            if let curve = config.curve {
+                try dealer.set(.curveServerKey, curve.serverKey)
+                try dealer.set(.curvePublicKey, curve.keys.publicKey)
+                try dealer.set(.curveSecretKey, curve.keys.secretKey)
+            }
             try dealer.connect(config.endpoint)
             socket = dealer
             welcomed = false

@@ -1,0 +1,29 @@
+import ArgumentParser
+import Foundation
+import ZeroMQ
+
+/// `thermosweep keygen`: a CURVE key pair for a coordinator or a worker.
+struct KeygenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keygen",
+        abstract: "Write a CURVE key pair: PREFIX.key (secret, mode 0600) and PREFIX.pub (public).",
+        discussion: """
+            The coordinator takes its .key with `sweep --curve-secret` and the workers' .pub files \
+            (concatenated, one key per line) with `--curve-allow`; a worker takes its own .key with \
+            `--curve-key` and the coordinator's .pub with `--curve-server-key`. Existing files are \
+            never overwritten.
+            """)
+
+    @Option(help: "Path prefix of the two files, e.g. keys/coordinator.")
+    var out: String
+
+    func run() throws {
+        let pair = try CurveKeyPair.generate()
+        let created = Date().ISO8601Format()
+        try KeyFiles.write("# thermosweep CURVE secret key, \(created); keep it private\n\(pair.secretKey.z85)\n",
+                           to: out + ".key", mode: 0o600)
+        try KeyFiles.write("# thermosweep CURVE public key, \(created)\n\(pair.publicKey.z85)\n",
+                           to: out + ".pub", mode: 0o644)
+        print("wrote \(out).key (secret) and \(out).pub (public key \(pair.publicKey.z85))")
+    }
+}

@@ -1,0 +1,139 @@
+// `sweep --local-workers N`: worker processes of this same binary, started with posix_spawn, watched
+// with waitpid, restarted when they die early, and stopped by pid when the sweep ends.
+import Foundation
+
+/// The local worker processes of one sweep.
+final class LocalWorkers: @unchecked Sendable {
+    // Safe to share: every member is used under `lock`.
+    private let lock = NSLock()
+    private let executable: String
+    private let arguments: (Int) -> [String]
+    private let log: @Sendable (String) -> Void
+    /// Slot index → pid of its running process.
+    private var pids: [Int: pid_t] = [:]
+    private var restarts: [Int: Int] = [:]
+    /// Early deaths of one slot after which it is not restarted again.
+    static let restartLimit = 5
+
+    /// `arguments(slot)` are the worker's arguments after the executable.
+    init(count: Int, executable: String, arguments: @escaping (Int) -> [String],
+         log: @escaping @Sendable (String) -> Void) throws {
+        self.executable = executable
+        self.arguments = arguments
+        self.log = log
+        for slot in 1...max(1, count) where count > 0 { try lock.withLock { try spawn(slot) } }
+    }
+
+    /// This process's own executable.
+    static func currentExecutable() -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    /// Pids of the workers still running.
+    var running: [pid_t] { lock.withLock { Array(pids.values) } }
+
+    /// Starts slot `slot` (lock held). Each worker gets its own process group so that a Ctrl-C in
+    /// the terminal reaches only the coordinator, which then stops the workers in order.
+    private func spawn(_ slot: Int) throws {
+        let argv = [executable] + arguments(slot)
+        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for pointer in cArgs { free(pointer) } }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var defaults = sigset_t(), empty = sigset_t()
+        sigemptyset(&defaults)
+        sigemptyset(&empty)
+        for signal in [SIGINT, SIGTERM, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
+        var pid: pid_t = 0
+        let status = posix_spawn(&pid, executable, nil, &attributes, &cArgs, environ)
+        guard status == 0 else {
+            throw WorkerSpawnError(description: "cannot start local worker \(slot) (\(executable)): \(String(cString: strerror(status)))")
+        }
+        pids[slot] = pid
+    }
+
+    /// Reaps workers that exited; restarts those that crashed (killed by a signal, or status 1:
+    /// a failure or a lost coordinator) up to `restartLimit` times per slot, never one that exited
+    /// 0 (the sweep is over) or 2 (refused: it would be refused again). Returns how many run.
+    @discardableResult
+    func reap(restart: Bool) -> Int {
+        lock.withLock {
+            for (slot, pid) in pids {
+                var status: Int32 = 0
+                guard waitpid(pid, &status, WNOHANG) == pid else { continue }
+                pids[slot] = nil
+                let how = Self.describe(status)
+                let crashed = (status & 0x7f) != 0 || (status >> 8) & 0xff == 1
+                guard restart && crashed else {
+                    if (status >> 8) & 0xff == 2 { log("local worker \(slot) (pid \(pid)) was refused; not restarted") }
+                    continue
+                }
+                restarts[slot, default: 0] += 1
+                if restarts[slot, default: 0] > Self.restartLimit {
+                    log("local worker \(slot) (pid \(pid)) \(how); not restarted: it died \(Self.restartLimit) times")
+                    continue
+                }
+                log("local worker \(slot) (pid \(pid)) \(how); restarting it")
+                do { try spawn(slot) } catch { log("\(error)") }
+            }
+            return pids.count
+        }
+    }
+
+    /// Sends `signal` to every running worker.
+    func signalAll(_ signal: Int32) {
+        lock.withLock { for pid in pids.values { kill(pid, signal) } }
+    }
+
+    /// SIGTERM, then waits up to `grace` for them to exit, then SIGKILL and reap: no orphans.
+    func stop(grace: TimeInterval) {
+        signalAll(SIGTERM)
+        let deadline = Date().addingTimeInterval(grace)
+        while reap(restart: false) > 0 && Date() < deadline { usleep(20_000) }
+        let left = running
+        if !left.isEmpty {
+            log("local workers \(left.map(String.init).joined(separator: ", ")) did not exit in \(grace) s; killing them")
+            signalAll(SIGKILL)
+            while reap(restart: false) > 0 { usleep(5_000) }
+        }
+    }
+
+    /// Waits up to `timeout` for every worker to exit by itself (after BYE).
+    func waitForExit(timeout: TimeInterval) {
+        let deadline = Date().addingTimeInterval(timeout)
+        while reap(restart: false) > 0 && Date() < deadline { usleep(20_000) }
+    }
+
+    static func describe(_ status: Int32) -> String {
+        let signal = status & 0x7f
+        if signal == 0 { return "exited with status \((status >> 8) & 0xff)" }
+        return "was killed by signal \(signal)"
+    }
+}
+
+struct WorkerSpawnError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// SIGINT/SIGTERM delivered to a handler on a dispatch queue instead of killing the process.
+final class SignalTrap: @unchecked Sendable {
+    // Safe to share: `sources` is immutable after init; Dispatch sources are thread-safe.
+    private let sources: [any DispatchSourceSignal]
+
+    init(_ signals: [Int32] = [SIGINT, SIGTERM], handler: @escaping @Sendable (Int32) -> Void) {
+        sources = signals.map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { handler(number) }
+            source.resume()
+            return source
+        }
+    }
+
+    deinit { for source in sources { source.cancel() } }
+}

@@ -1,0 +1,153 @@
+// Option groups shared by `sweep`, `worker` and `status`: the grid, timing, and CURVE keys.
+import ArgumentParser
+import Foundation
+import SweepProtocol
+import ZeroMQ
+
+/// The grid of a sweep, as flags (PROTOCOL.md, "Grid and jobs").
+struct GridOptions: ParsableArguments {
+    @Option(help: "Network: \(GridLimits.knownModels.joined(separator: ", ")).")
+    var model = "lenet-8-16"
+
+    @Option(help: "Learning rates: 0.0125:0.2:x2 (geometric), 0.05:0.2:+0.05 (arithmetic) or a list 0.01,0.02.")
+    var lr = "0.0125:0.2:x2"
+
+    @Option(help: "Batch sizes: 8:128:x2, 8:64:+8 or a list 16,32.")
+    var batch = "8:128:x2"
+
+    @Option(help: "Seeds per cell (seed s trains with seed grid-seed + s).")
+    var seeds = 3
+
+    @Option(help: "Offset of the training seeds.")
+    var gridSeed: UInt64 = 0
+
+    @Option(help: "Trivial job kind: no training, every job waits this many ms (tests and benchmarks).")
+    var trivialMs: Int?
+
+    @Option(help: "Warm-start length in epochs (η 0.05, |B| 32).")
+    var warmEpochs: Double = 3
+
+    @Option(help: "Burn-in steps per cell (default: max(⌈10/η⌉, 500)).")
+    var burnInSteps: Int?
+
+    @Option(help: "Measurement window per cell in steps (default: max(⌈10/η⌉, 500)).")
+    var measureSteps: Int?
+
+    /// The grid these flags describe, on `dataset` (its hash is filled in by the caller).
+    func spec(dataset: DatasetSelection) throws -> GridSpec {
+        do {
+            var spec = GridSpec(model: model, learningRates: try GridAxis.learningRates(lr),
+                                batchSizes: try GridAxis.batchSizes(batch), seeds: seeds, gridSeed: gridSeed,
+                                jobKind: trivialMs == nil ? .train : .trivial, dataset: dataset)
+            spec.warmStart.epochs = warmEpochs
+            spec.cell.burnInSteps = burnInSteps
+            spec.cell.measureSteps = measureSteps
+            if let trivialMs { spec.trivialMillis = trivialMs }
+            try spec.validate()
+            return spec
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+}
+
+/// Heartbeat and lease timing (PROTOCOL.md, "Timing"); never part of the grid.
+struct TimingOptions: ParsableArguments {
+    @Option(help: "Heartbeat period in ms, both directions.")
+    var heartbeatMs = TimingDefaults.heartbeatMs
+
+    @Option(help: "Missed heartbeats after which a peer counts as lost.")
+    var liveness = TimingDefaults.liveness
+
+    func validate() throws {
+        guard (10...60_000).contains(heartbeatMs) else {
+            throw ValidationError("--heartbeat-ms \(heartbeatMs) is out of range: give 10 to 60000.")
+        }
+        guard (1...100).contains(liveness) else {
+            throw ValidationError("--liveness \(liveness) is out of range: give 1 to 100.")
+        }
+    }
+}
+
+/// CURVE keys of a client (`worker`, `status --connect`).
+struct CurveClientOptions: ParsableArguments {
+    @Option(help: "The coordinator's public key file (from `thermosweep keygen`); turns CURVE on.")
+    var curveServerKey: String?
+
+    @Option(help: "This client's secret key file (from `thermosweep keygen`).")
+    var curveKey: String?
+
+    func validate() throws {
+        if (curveServerKey == nil) != (curveKey == nil) {
+            throw ValidationError("CURVE needs both --curve-server-key and --curve-key (or neither).")
+        }
+    }
+
+    /// The worker's CURVE settings, or nil when off.
+    func load() throws -> (server: CurvePublicKey, keys: CurveKeyPair)? {
+        guard let curveServerKey, let curveKey else { return nil }
+        return (try KeyFiles.publicKeys(curveServerKey, expectOne: true)[0], try KeyFiles.secret(curveKey))
+    }
+}
+
+/// Reading and writing the Z85 key files of `keygen`.
+enum KeyFiles {
+    /// The non-empty, non-comment lines of `path`, with their line numbers.
+    static func lines(_ path: String) throws -> [(Int, String)] {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ValidationError("cannot read key file \(path): \(error.localizedDescription)")
+        }
+        return text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().compactMap { index, line in
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            return trimmed.isEmpty || trimmed.hasPrefix("#") ? nil : (index + 1, trimmed)
+        }
+    }
+
+    /// Public keys, one per line (`#` comments allowed).
+    static func publicKeys(_ path: String, expectOne: Bool = false) throws -> [CurvePublicKey] {
+        let entries = try lines(path)
+        guard !entries.isEmpty else { throw ValidationError("key file \(path) holds no key: run `thermosweep keygen`.") }
+        if expectOne && entries.count > 1 {
+            throw ValidationError("key file \(path) holds \(entries.count) keys; give the file with the coordinator's one public key.")
+        }
+        return try entries.map { number, line in
+            do { return try CurvePublicKey(z85: line) } catch {
+                throw ValidationError("\(path) line \(number): \(error)")
+            }
+        }
+    }
+
+    /// A secret key file and the key pair it implies.
+    static func secret(_ path: String) throws -> CurveKeyPair {
+        let entries = try lines(path)
+        guard entries.count == 1 else {
+            throw ValidationError("secret key file \(path) must hold exactly one key (found \(entries.count)): use a .key file from `thermosweep keygen`.")
+        }
+        do {
+            return try CurveKeyPair(secretKey: CurveSecretKey(z85: entries[0].1))
+        } catch {
+            throw ValidationError("\(path) line \(entries[0].0): \(error)")
+        }
+    }
+
+    /// Writes `text` to `path` atomically with `mode`, refusing to replace an existing file.
+    static func write(_ text: String, to path: String, mode: mode_t) throws {
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw ValidationError("\(path) exists; keys are never overwritten: choose another --out or remove it first.")
+        }
+        let temporary = path + ".tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, mode)
+        guard fd >= 0 else { throw ValidationError("cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        let synced = fsync(fd) == 0
+        close(fd)
+        guard written == bytes.count, synced, link(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw ValidationError("cannot write \(path): \(reason)")
+        }
+        unlink(temporary)
+    }
+}

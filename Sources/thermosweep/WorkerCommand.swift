@@ -1,0 +1,85 @@
+import ArgumentParser
+import CPUCheck
+import Foundation
+import SweepProtocol
+import Trainer
+import Worker
+
+/// `thermosweep worker`: connects to a coordinator and runs the jobs it hands out.
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run jobs for a sweep's coordinator until the sweep is over.",
+        discussion: """
+            Exit status: 0 when the coordinator ends the sweep (BYE) or after SIGINT/SIGTERM (the \
+            worker says BYE and its jobs go back to the queue); 2 when the coordinator refuses this \
+            worker (version or data set differ; the message names both); 1 when the coordinator is \
+            lost and --exit-on-coordinator-loss is set, or on a failure. Without that flag a lost \
+            coordinator is reconnected with backoff 1 s doubling to 32 s.
+            """)
+
+    @Option(help: "The coordinator's endpoint, e.g. tcp://head-node:5555.")
+    var connect: String
+
+    @Option(help: "Jobs run at once, one thread each.")
+    var jobs = 1
+
+    @Option(help: "Display name (default: host/pid).")
+    var name: String?
+
+    @OptionGroup var dataOptions: DataOptions
+
+    @Flag(help: "Load no data set: serve only trivial jobs (tests, benchmarks).")
+    var noData = false
+
+    @OptionGroup var timing: TimingOptions
+
+    @Flag(help: "Exit when the coordinator falls silent instead of reconnecting (local workers).")
+    var exitOnCoordinatorLoss = false
+
+    @OptionGroup var curve: CurveClientOptions
+
+    func validate() throws {
+        guard (1...1024).contains(jobs) else { throw ValidationError("--jobs \(jobs) is out of range: give 1 to 1024.") }
+        guard connect.hasPrefix("tcp://") || connect.hasPrefix("ipc://") else {
+            throw ValidationError("--connect '\(connect)' is not a tcp:// or ipc:// endpoint, e.g. tcp://head-node:5555.")
+        }
+    }
+
+    func run() throws {
+        let runner: any JobRunner
+        var offers: [DatasetOffer] = []
+        if noData {
+            runner = TrivialJobRunner()
+        } else {
+            let data: (train: Dataset, test: Dataset)
+            do { data = try dataOptions.load(for: .lenet816) } catch { throw ValidationError("\(error)") }
+            let selection: DatasetSelection = dataOptions.synthetic
+                ? .synthetic(seed: dataOptions.syntheticSeed, count: dataOptions.syntheticCount)
+                : .fashionMNIST(directory: dataOptions.data)
+            let cells = CellJobRunner(train: data.train, test: data.test, datasetName: selection.name)
+            offers = [cells.offer]
+            runner = cells
+        }
+        let host = ProcessInfo.processInfo.hostName
+        let pid = Int(getpid())
+        var config = WorkerConfig(
+            endpoint: connect, name: name ?? "\(host.split(separator: ".").first.map(String.init) ?? host)/\(pid)",
+            slots: jobs, heartbeatInterval: .milliseconds(timing.heartbeatMs), liveness: timing.liveness,
+            exitOnCoordinatorLoss: exitOnCoordinatorLoss, version: ThermoSweep.version,
+            buildCPU: String(cString: ts_build_cpu()), datasets: offers, host: host, pid: pid)
+        if let keys = try curve.load() { config.curve = WorkerCurve(serverKey: keys.server, keys: keys.keys) }
+        let loop = try WorkerLoop(config: config, runner: runner)
+        let trap = SignalTrap { _ in loop.stop() }
+        let exit = loop.run()
+        withExtendedLifetime(trap) {}
+        switch exit {
+        case .refused(_, let message): config.log("refused: \(message)")
+        case .bye(let reason): config.log("the coordinator ended the sweep: \(reason)")
+        case .coordinatorLost: config.log("the coordinator is gone; exiting")
+        case .stopped: config.log("stopped")
+        case .failed(let message): config.log("failed: \(message)")
+        }
+        if exit.exitStatus != 0 { throw ExitCode(exit.exitStatus) }
+    }
+}
