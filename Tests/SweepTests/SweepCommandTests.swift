@@ -1,0 +1,84 @@
+import Foundation
+import Store
+import Testing
+
+/// `sweep` end to end with local workers: every job once, resume, refusal of another grid, Ctrl-C.
+@Suite(.serialized) struct SweepCommandTests {
+    static let grid = ["--trivial-ms", "100", "--lr", "0.05:0.2:x2", "--batch", "8:32:x2", "--seeds", "2",
+                       "--heartbeat-ms", "100", "--readopt-grace-ms", "500"]
+
+    @Test func trivialSweepWithLocalWorkersEndsEveryJobOnceAndLeavesNoProcess() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let db = scratch.file("runs/sweep.sqlite")
+        let sweep = try Spawned(["sweep", "--db", db, "--local-workers", "2"] + Self.grid, outputPrefix: scratch.file("sweep"))
+        let status = sweep.wait(timeout: 60)
+        #expect(status == 0, "sweep exit \(String(describing: status)): \(sweep.stderr)")
+        let store = try Store.openReadOnly(path: db)
+        defer { try? store.close() }
+        let results = try store.results()
+        #expect(results.count == 18)
+        #expect(Set(results.map(\.jobId)).count == 18)
+        #expect(try store.counts().done == 18)
+        #expect(sweep.stdout.contains("18 jobs: 18 done, 0 failed"))
+        // Both local workers served jobs, and none outlived the sweep.
+        #expect(Set(results.map(\.worker)).count == 2)
+        #expect(childWorkers(of: sweep.pid).isEmpty)
+
+        // The same command again: nothing re-runs.
+        let again = try Spawned(["sweep", "--db", db, "--local-workers", "2"] + Self.grid, outputPrefix: scratch.file("again"))
+        #expect(again.wait(timeout: 30) == 0)
+        #expect(again.stderr.contains("18 already ended"))
+        #expect(try store.results().map(\.committedAt) == results.map(\.committedAt))
+    }
+
+    @Test func anotherGridOnTheSameDatabaseIsRefusedWithTheDifference() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let db = scratch.file("sweep.sqlite")
+        let first = try Spawned(["sweep", "--db", db, "--trivial-ms", "0", "--lr", "0.1", "--batch", "8", "--seeds", "1",
+                                 "--local-workers", "1"], outputPrefix: scratch.file("first"))
+        #expect(first.wait(timeout: 30) == 0)
+        let second = try Spawned(["sweep", "--db", db, "--trivial-ms", "0", "--lr", "0.1,0.2", "--batch", "8", "--seeds", "1"],
+                                 outputPrefix: scratch.file("second"))
+        #expect(second.wait(timeout: 30) == 2)
+        #expect(second.stderr.contains("lr: [0.1] → [0.1, 0.2]"), "\(second.stderr)")
+        #expect(try counts(db).total == 1)
+    }
+
+    @Test func sigintStopsWorkersAndLeavesAResumableDatabase() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let db = scratch.file("sweep.sqlite")
+        let args = ["sweep", "--db", db, "--local-workers", "2", "--trivial-ms", "400", "--lr", "0.05:0.2:x2",
+                    "--batch", "8:32:x2", "--seeds", "2", "--heartbeat-ms", "100"]
+        let sweep = try Spawned(args, outputPrefix: scratch.file("sweep"))
+        #expect(eventually(timeout: 30) { ((try? counts(db))?.done ?? 0) >= 2 })
+        let workers = childWorkers(of: sweep.pid)
+        #expect(workers.count == 2)
+        sweep.signal(SIGINT)
+        #expect(sweep.wait(timeout: 15) == 130, "\(sweep.stderr)")
+        for pid in workers { #expect(kill(pid, 0) != 0, "local worker \(pid) outlived the sweep") }
+        let afterStop = try counts(db)
+        #expect(afterStop.running == 0, "BYE released the running jobs")
+        #expect(afterStop.done < 18)
+        let resumed = try Spawned(args, outputPrefix: scratch.file("resumed"))
+        #expect(resumed.wait(timeout: 60) == 0)
+        #expect(try counts(db).done == 18)
+    }
+}
+
+/// Pids of the running `thermosweep worker` processes whose parent is `parent`.
+func childWorkers(of parent: pid_t) -> [pid_t] {
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+    return entries.compactMap { entry -> pid_t? in
+        guard let pid = pid_t(entry),
+              let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // fields[0] = state, fields[1] = ppid; a zombie is gone for our purpose.
+        guard fields.count > 1, fields[0] != "Z", pid_t(fields[1]) == parent else { return nil }
+        let cmdline = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
+        return String(decoding: cmdline, as: UTF8.self).contains("worker") ? pid : nil
+    }
+}
