@@ -47,8 +47,12 @@ release: deps
 test: test-deps
 	$(SWIFT) test $(SWIFT_FLAGS)
 
+# The main job: the default grid (η 0.0125…0.2 × |B| 8…128, 3 seeds) on Fashion-MNIST with one local
+# worker per core. Re-running it resumes (or, when finished, only prints the results).
+RUN_DB ?= runs/fmnist/sweep.sqlite
+WORKERS ?= $(shell nproc)
 run: release
-	$(BIN) train --model lenet-8-16 --lr 0.05 --batch 32 --seed 1
+	$(BIN) sweep --db $(RUN_DB) --local-workers $(WORKERS)
 
 bench: release
 	$(BIN) bench

@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+
+/// `status --db` and `status --connect` against a running sweep; `keygen` files.
+@Suite(.serialized) struct StatusCommandTests {
+    @Test func statusReadsTheDatabaseAndTheLiveCoordinator() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let db = scratch.file("sweep.sqlite"), endpointFile = scratch.file("endpoint")
+        let sweep = try Spawned(["sweep", "--db", db, "--endpoint-file", endpointFile, "--trivial-ms", "60000",
+                                 "--lr", "0.1,0.2", "--batch", "8", "--seeds", "3", "--heartbeat-ms", "100"],
+                                outputPrefix: scratch.file("sweep"))
+        defer { sweep.kill9() }
+        let url = try #require(endpoint(in: endpointFile))
+        let worker = try Spawned(["worker", "--connect", url, "--no-data", "--name", "w1", "--jobs", "2",
+                                  "--heartbeat-ms", "100"], outputPrefix: scratch.file("worker"))
+        defer { worker.kill9() }
+        #expect(eventually(timeout: 20) { ((try? counts(db))?.running ?? 0) == 2 })
+
+        let live = try Spawned(["status", "--connect", url, "--json"], outputPrefix: scratch.file("live"))
+        #expect(live.wait(timeout: 20) == 0, "\(live.stderr)")
+        let reply = try #require(try JSONSerialization.jsonObject(with: Data(live.stdout.utf8)) as? [String: Any])
+        #expect(reply["total"] as? Int == 6)
+        #expect(reply["running"] as? Int == 2)
+        let workers = try #require(reply["workers"] as? [[String: Any]])
+        #expect(workers.map { $0["name"] as? String } == ["w1"])
+
+        let table = try Spawned(["status", "--db", db], outputPrefix: scratch.file("table"))
+        #expect(table.wait(timeout: 20) == 0)
+        #expect(table.stdout.contains("6 jobs: 0 done, 0 failed, 2 running, 4 queued"), "\(table.stdout)")
+        #expect(table.stdout.contains("trivial/lr=0.2/b=8/seed=3"))
+
+        let json = try Spawned(["status", "--db", db, "--json"], outputPrefix: scratch.file("json"))
+        #expect(json.wait(timeout: 20) == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let jobs = try #require(object["jobs"] as? [[String: Any]])
+        #expect(jobs.count == 6)
+        #expect(jobs.filter { $0["state"] as? String == "running" }.count == 2)
+    }
+
+    @Test func statusNamesWhatIsWrong() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let missing = try Spawned(["status", "--db", scratch.file("nothing.sqlite")], outputPrefix: scratch.file("a"))
+        #expect(missing.wait(timeout: 20) != 0)
+        #expect(missing.stderr.contains("no database at"))
+        let silent = try Spawned(["status", "--connect", "tcp://127.0.0.1:1", "--timeout-ms", "300"],
+                                 outputPrefix: scratch.file("b"))
+        #expect(silent.wait(timeout: 20) != 0)
+        #expect(silent.stderr.contains("no answer from tcp://127.0.0.1:1"))
+        let both = try Spawned(["status"], outputPrefix: scratch.file("c"))
+        #expect(both.wait(timeout: 20) != 0)
+        #expect(both.stderr.contains("give either --db PATH or --connect URL"))
+    }
+
+    @Test func keygenWritesAPrivateSecretAndAPublicKeyAndNeverOverwrites() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let prefix = scratch.file("coordinator")
+        let first = try Spawned(["keygen", "--out", prefix], outputPrefix: scratch.file("k1"))
+        #expect(first.wait(timeout: 20) == 0)
+        let attributes = try FileManager.default.attributesOfItem(atPath: prefix + ".key")
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let publicKey = try String(contentsOfFile: prefix + ".pub", encoding: .utf8)
+            .split(separator: "\n").last { !$0.hasPrefix("#") }
+        #expect(publicKey?.count == 40)
+        #expect(first.stdout.contains(String(publicKey ?? "?")))
+        let before = try Data(contentsOf: URL(fileURLWithPath: prefix + ".key"))
+        let second = try Spawned(["keygen", "--out", prefix], outputPrefix: scratch.file("k2"))
+        #expect(second.wait(timeout: 20) != 0)
+        #expect(second.stderr.contains("exists; keys are never overwritten"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: prefix + ".key")) == before)
+    }
+}
