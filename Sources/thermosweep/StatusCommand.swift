@@ -72,6 +72,18 @@ struct SweepStatus: Encodable {
         var error: String?
     }
 
+    /// Work done per host (from the counted results' worker ids `host/pid/nonce`).
+    struct Host: Encodable {
+        var host: String
+        var workers: Int
+        var jobsDone: Int
+        var busySeconds: Double
+        /// Mean training samples/s of its measure jobs (burn-in and window).
+        var samplesPerSecond: Double?
+        /// Jobs per hour between its first and last counted result.
+        var jobsPerHour: Double?
+    }
+
     var database: String
     var specHash: String
     var total: Int
@@ -82,6 +94,7 @@ struct SweepStatus: Encodable {
     var duplicateResults: Int
     var staleResults: Int
     var jobs: [Row]
+    var hosts: [Host]
 
     static func read(path: String) throws -> SweepStatus {
         guard FileManager.default.fileExists(atPath: path) else {
@@ -93,6 +106,7 @@ struct SweepStatus: Encodable {
         let results = Dictionary(try store.results().map { ($0.jobId, $0) }, uniquingKeysWith: { a, _ in a })
         let events = try store.events(limit: 1_000_000)
         let decoder = JSONDecoder()
+        var speeds: [String: [Double]] = [:]
         let rows = try store.jobs().map { job -> Row in
             var row = Row(id: job.id, key: job.key, state: job.state.rawValue, attempt: job.attempt,
                           worker: job.leaseWorker, error: job.lastError)
@@ -106,6 +120,7 @@ struct SweepStatus: Encodable {
                     row.temperatureSE = network?.seLogT
                     row.testAccuracy = cell.test.accuracy
                     row.diverged = cell.divergence?.description
+                    speeds[Self.host(of: result.worker), default: []].append(cell.samplesPerSecond)
                 }
                 if result.outcome != .done { row.error = result.message }
             }
@@ -116,7 +131,22 @@ struct SweepStatus: Encodable {
         return SweepStatus(database: path, specHash: store.specHash, total: counts.total, done: counts.done,
                            failed: counts.failed, running: counts.running, queued: counts.queued + counts.orphaned,
                            duplicateResults: events.filter { $0.kind == "duplicate" }.count,
-                           staleResults: events.filter { $0.kind == "stale" }.count, jobs: rows)
+                           staleResults: events.filter { $0.kind == "stale" }.count, jobs: rows,
+                           hosts: Self.hosts(Array(results.values), speeds: speeds))
+    }
+
+    /// The host part of a worker id `host/pid/nonce`.
+    static func host(of worker: String) -> String { String(worker.split(separator: "/").first ?? "?") }
+
+    static func hosts(_ results: [ResultRecord], speeds: [String: [Double]]) -> [Host] {
+        Dictionary(grouping: results) { host(of: $0.worker) }.map { name, done in
+            let times = done.map(\.committedAt).sorted()
+            let span = times.last.map { $0.timeIntervalSince(times[0]) } ?? 0
+            let speed = speeds[name].map { $0.reduce(0, +) / Double($0.count) }
+            return Host(host: name, workers: Set(done.map(\.worker)).count, jobsDone: done.count,
+                        busySeconds: done.map(\.wallSeconds).reduce(0, +), samplesPerSecond: speed,
+                        jobsPerHour: done.count > 1 && span > 0 ? Double(done.count - 1) / span * 3600 : nil)
+        }.sorted { $0.host < $1.host }
     }
 
     func jsonText() throws -> String {
@@ -141,7 +171,13 @@ struct SweepStatus: Encodable {
         if duplicateResults + staleResults > 0 {
             lines.append("results not counted: \(duplicateResults) duplicate, \(staleResults) stale")
         }
-        return (lines + [table.render()]).joined(separator: "\n")
+        var perHost = TextTable(["host", "workers", "jobs done", "busy s", "jobs/h", "samples/s"], leftAligned: [0])
+        for host in hosts {
+            perHost.add([host.host, "\(host.workers)", "\(host.jobsDone)", String(format: "%.0f", host.busySeconds),
+                         host.jobsPerHour.map { String(format: "%.0f", $0) } ?? "",
+                         host.samplesPerSecond.map { String(format: "%.0f", $0) } ?? ""])
+        }
+        return (lines + [table.render()] + (hosts.isEmpty ? [] : ["", perHost.render()])).joined(separator: "\n")
     }
 }
 
