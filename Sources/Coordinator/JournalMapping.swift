@@ -2,7 +2,8 @@
 //
 // Every change of one poll round becomes part of that round's single transaction, workers and
 // uncounted results included, so the journal never lags what was acknowledged:
-//   - `workerSeen` → `.worker`: the worker table row (first and last seen) and a `worker` event.
+//   - `workerSeen` → `.worker`: the worker table row (first and last seen) and a `worker` event;
+//     `workerGone` → `.workerGone`: its last-seen time and a `workerGone` event with the reason.
 //   - `resultDuplicate` / `resultStale` → `.misfit`: a `duplicate` / `stale` event naming job,
 //     attempt and worker. It carries no bytes, so a misfit warm-start result without its
 //     checkpoint cannot make the Store refuse the round.
@@ -32,6 +33,8 @@ public struct JournalMapping: Sendable {
         case let .workerSeen(peer, ready, _):
             return .worker(identity: peer.description, name: ready.name, host: ready.host, pid: ready.pid,
                            cores: ready.cores, buildCPU: ready.buildCPU, version: ready.version)
+        case let .workerGone(peer, reason, _):
+            return .workerGone(identity: peer.description, reason: reason)
         case let .resultDuplicate(result, peer, _):
             return .misfit(jobId: result.jobId, attempt: result.attempt, kind: .duplicate, outcome: result.outcome,
                            worker: peer.description)
@@ -76,7 +79,7 @@ public struct JournalMapping: Sendable {
     public static func agrees(_ transition: Transition, _ verdict: TransitionVerdict) -> Bool {
         switch (transition, verdict) {
         case (.lease, .leased), (.adopt, .adopted), (.result, .result(.counted)), (.expire, .expiry),
-             (.worker, .workerRecorded), (.misfit, .misfit(.journaled)):
+             (.worker, .workerRecorded), (.workerGone, .workerRecorded), (.misfit, .misfit(.journaled)):
             return true
         case (.failure(_, _, let kind, _, _, _), .failure(let failure)):
             switch (kind, failure) {

@@ -251,8 +251,9 @@ public struct Scheduler: Sendable {
         case .result(let result):
             self.result(result, peer: peer, now: now, out: &out)
         case .bye(let bye):
-            out.log("worker \(name(peer)) leaves: \(bye.reason.isEmpty ? "no reason given" : bye.reason)")
-            removeWorker(peer, end: .released, cancel: false, now: now, out: &out)
+            let reason = bye.reason.isEmpty ? "no reason given" : bye.reason
+            out.log("worker \(name(peer)) leaves: \(reason)")
+            removeWorker(peer, end: .released, cancel: false, why: "left (BYE: \(reason))", now: now, out: &out)
             dispatch(first: nil, now: now, out: &out)
         case .welcome, .refuse, .job, .ack, .cancel, .statusReply:
             out.send(peer, .error(ErrorReply(code: .malformed,
@@ -283,7 +284,10 @@ public struct Scheduler: Sendable {
         }
         if let refusal {
             out.log("refused \(hello.name) (\(peer)): \(refusal.message)")
-            if workers[peer] != nil { removeWorker(peer, end: .released, cancel: false, now: now, out: &out) }
+            if workers[peer] != nil {
+                removeWorker(peer, end: .released, cancel: false, why: "refused on READY: \(refusal.message)", now: now,
+                             out: &out)
+            }
             out.send(peer, .refuse(refusal))
             dispatch(first: nil, now: now, out: &out)
             return
@@ -451,8 +455,9 @@ public struct Scheduler: Sendable {
             return now.milliseconds(since: worker.lastSeen) > config.livenessWindowMs
         }
         for peer in lost {
-            out.log("worker \(name(peer)) lost: silent for \(now.milliseconds(since: workers[peer]?.lastSeen ?? now)) ms")
-            removeWorker(peer, end: .lost, cancel: true, now: now, out: &out)
+            let silence = "silent for \(now.milliseconds(since: workers[peer]?.lastSeen ?? now)) ms"
+            out.log("worker \(name(peer)) lost: \(silence)")
+            removeWorker(peer, end: .lost, cancel: true, why: "lost (\(silence))", now: now, out: &out)
         }
         // Stalled jobs: heartbeating worker, step counter stuck.
         var kindMedian: [JobKind: Double] = [:]
@@ -619,12 +624,14 @@ public struct Scheduler: Sendable {
              now: now, out: &out)
     }
 
-    /// Ends all of `peer`'s leases and forgets it.
-    private mutating func removeWorker(_ peer: PeerID, end: LeaseEnd, cancel: Bool, now: Instant, out: inout Output) {
+    /// Ends all of `peer`'s leases and forgets it; `why` goes to the journal with its departure.
+    private mutating func removeWorker(_ peer: PeerID, end: LeaseEnd, cancel: Bool, why: String, now: Instant,
+                                       out: inout Output) {
         guard let worker = workers[peer] else { return }
         for id in worker.running {
             if let i = indexOf[id], jobs[i].holder == peer { endLease(i, end, cancel: cancel, now: now, out: &out) }
         }
+        out.record(.workerGone(peer: peer, reason: why, at: now))
         freeSlots -= workers[peer]?.freeSlots ?? 0
         workers[peer] = nil
         if let k = workerOrder.firstIndex(of: peer) { workerOrder.remove(at: k) }

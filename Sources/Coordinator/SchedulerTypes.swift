@@ -161,6 +161,8 @@ public enum Change: Sendable, Equatable {
     /// A worker was admitted (or re-admitted) at `at`; `ready` is its READY body (name, host, pid,
     /// cores, build CPU, version: what the journal's worker table holds).
     case workerSeen(peer: PeerID, ready: Ready, at: Instant)
+    /// An admitted worker is gone (BYE, lost, refused on a later READY), after its leases ended.
+    case workerGone(peer: PeerID, reason: String, at: Instant)
     /// A new lease: `job` attempt `ref.attempt` runs on `peer`.
     case lease(JobRef, peer: PeerID, worker: String, at: Instant)
     /// An orphaned lease was taken back by `peer` after a coordinator restart.

@@ -155,6 +155,9 @@ public enum Transition: Sendable, Equatable {
     /// A worker admitted by READY (`identity` is its routing id): inserted, or its details and
     /// last-seen time updated; one `worker` event.
     case worker(identity: String, name: String, host: String, pid: Int, cores: Int, buildCPU: String, version: String)
+    /// An admitted worker left (BYE), was lost or was refused: its last-seen time becomes now and
+    /// one `workerGone` event holds `reason`. A worker the journal never saw gets only the event.
+    case workerGone(identity: String, reason: String)
     /// A RESULT the coordinator did not count, classified by the coordinator: one `duplicate` or
     /// `stale` event naming the job, attempt, outcome and worker; no job changes.
     case misfit(jobId: Int, attempt: Int, kind: MisfitKind, outcome: Outcome, worker: String)
@@ -167,7 +170,7 @@ public enum TransitionVerdict: Sendable, Equatable {
     case result(ResultVerdict)
     case failure(FailureVerdict)
     case expiry(ExpiryVerdict)
-    /// `Transition.worker`: the worker row was written.
+    /// `Transition.worker` or `.workerGone`: the worker row and its event were written.
     case workerRecorded
     case misfit(MisfitVerdict)
 }
@@ -210,13 +213,15 @@ public struct EventRecord: Sendable, Equatable {
     public let jobId: Int?
     public let attempt: Int?
     /// `dispatched`, `adopted`, `orphaned`, `lost`, `stalled`, `released`, `requeued`, `transient`,
-    /// `failed`, `done`, `duplicate`, `stale`, `notLeased`, `retried`, `worker`, `refusedWorker`.
+    /// `failed`, `done`, `duplicate`, `stale`, `notLeased`, `retried`, `worker`, `workerGone`,
+    /// `refusedWorker`.
     public let kind: String
     public let worker: String?
     public let message: String?
 }
 
-/// A worker that announced itself (READY).
+/// A worker that announced itself (READY). `lastSeen` is its last READY, or when the coordinator
+/// saw it leave or declared it lost (the journal does not record every heartbeat).
 public struct WorkerRecord: Sendable, Equatable {
     /// Routing id `host/pid/nonce`.
     public let identity: String

@@ -99,6 +99,12 @@ extension Store {
                     try applyWorker(db, now: now, identity: identity, name: name, host: host, pid: pid, cores: cores,
                                     buildCPU: buildCPU, version: version)
                     verdicts.append(.workerRecorded)
+                case let .workerGone(identity, reason):
+                    try db.cachedStatement(sql: "UPDATE workers SET lastSeen = ? WHERE identity = ?")
+                        .execute(arguments: [now, identity])
+                    try appendEvent(db, now: now, jobId: nil, attempt: nil, kind: "workerGone", worker: identity,
+                                    message: reason)
+                    verdicts.append(.workerRecorded)
                 case let .misfit(jobId, attempt, kind, outcome, worker):
                     verdicts.append(.misfit(try applyMisfit(db, now: now, jobId: jobId, attempt: attempt, kind: kind,
                                                             outcome: outcome, worker: worker)))

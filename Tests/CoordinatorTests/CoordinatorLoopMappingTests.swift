@@ -57,6 +57,8 @@ struct CoordinatorLoopMappingTests {
 
     @Test func workersAndUncountedResultsBecomeTheirOwnTransitions() {
         var mapping = JournalMapping()
+        #expect(mapping.transition(for: .workerGone(peer: peer, reason: "lost", at: at))
+                    == .workerGone(identity: "host/1/0000abcd", reason: "lost"))
         let ready = Ready(name: "node-3/1", host: "node-3", pid: 4242, nonce: "0000abcd", cores: 2,
                           cpuFeatures: ["avx512f"], buildCPU: "skylake-avx512", version: "0.4.0 (abc)",
                           datasets: [], slots: 1)
@@ -151,8 +153,10 @@ struct CoordinatorLoopMappingTests {
         #expect(workers.map(\.pid) == [101, 202] && workers.map(\.cores) == [4, 7])
         #expect(workers.allSatisfy { $0.version == "0.4.0 (abc)" && $0.buildCPU == "skylake-avx512" })
         #expect(workers.allSatisfy { $0.lastSeen >= $0.firstSeen })
-        #expect(try store.events(limit: 1000).filter { $0.kind == "worker" }.map(\.worker)
-                    == [w1.description, w2.description, w1.description])  // w1 twice: admitted again
+        let workerEvents = try store.events(limit: 1000).filter { $0.kind.hasPrefix("worker") }
+        #expect(workerEvents.map(\.kind) == ["worker", "workerGone", "worker", "worker"])
+        #expect(workerEvents.map(\.worker) == [w1, w1, w2, w1].map(\.description))  // w1 lost, then back
+        #expect(workerEvents[1].message?.hasPrefix("lost (silent for 3500 ms)") == true, "\(workerEvents[1])")
         let misfits = try store.events(jobId: 1).filter { $0.kind == "duplicate" || $0.kind == "stale" }
         #expect(misfits.map(\.kind) == ["stale", "stale", "duplicate", "duplicate"])
         #expect(misfits.map(\.attempt) == [1, 1, 2, 2])

@@ -41,7 +41,7 @@ import Testing
 
         mutating func apply(_ change: Change) {
             switch change {
-            case .workerSeen:
+            case .workerSeen, .workerGone:
                 break
             case .lease(let ref, _, _, _):
                 #expect(state[ref.jobId] == .queued, "lease of a job that is \(String(describing: state[ref.jobId]))")

@@ -126,6 +126,7 @@ import Testing
             let effects = h.send(peer, .bye(Bye(reason: "SIGTERM")))
             #expect(effects.leaseEnds.map(\.1) == [.released])
             #expect(effects.requeued == [JobRef(jobId: 1, attempt: round + 1)])
+            #expect(effects.changes.last == .workerGone(peer: PeerID(peer), reason: "left (BYE: SIGTERM)", at: h.now))
             #expect(effects.sends.isEmpty)
         }
         #expect(h.scheduler.state(of: 1) == .queued)

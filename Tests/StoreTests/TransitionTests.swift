@@ -297,10 +297,16 @@ import Testing
         #expect(try store.commit([worker, .lease(jobId: 1, attempt: 1, worker: "n/7/aa")]) == [.workerRecorded, .leased])
         clock.advance(5)
         #expect(try store.commit([worker]) == [.workerRecorded])
+        clock.advance(2)
+        #expect(try store.commit([.workerGone(identity: "n/7/aa", reason: "lost (silent for 3100 ms)"),
+                                  .workerGone(identity: "never/1/bb", reason: "left")])
+                    == [.workerRecorded, .workerRecorded])
         let workers = try store.workers()
         #expect(workers == [WorkerRecord(identity: "n/7/aa", name: "n/1", host: "n", pid: 7, cores: 8,
                                          buildCPU: "skylake-avx512", version: "0.4.0",
-                                         firstSeen: clock.now.addingTimeInterval(-5), lastSeen: clock.now)])
-        #expect(try store.events(limit: 10).map(\.kind) == ["worker", "dispatched", "worker"])
+                                         firstSeen: clock.now.addingTimeInterval(-7), lastSeen: clock.now)])
+        let events = try store.events(limit: 10)
+        #expect(events.map(\.kind) == ["worker", "dispatched", "worker", "workerGone", "workerGone"])
+        #expect(events[3].worker == "n/7/aa" && events[3].message == "lost (silent for 3100 ms)")
     }
 }
