@@ -1,14 +1,15 @@
 // Scheduler `Change`s → Store `Transition`s, and the journal → scheduler start-up.
 //
-// The Store's transitions carry their own consequences, so several scheduler changes need no call
-// of their own:
-//   - `requeued` and `failed`: a `.expire`/`.failure` transition re-queues (attempt + 1) or fails
-//     (exhausted) the job itself, and fails the queued jobs that depend on a failed one.
-//   - `workerSeen`: `Store.recordWorker` needs pid, cores and version, which the change does not
-//     carry; the scheduler keeps the live worker table, the journal only leases.
-//   - `resultDuplicate` and `resultStale`: never counted; the scheduler logs them and ACKs. (The
-//     Store would journal them as events from a `.result` transition, but the change does not
-//     carry the result bytes, and a warm-start `.result` without its checkpoint is refused.)
+// Every change of one poll round becomes part of that round's single transaction, workers and
+// uncounted results included, so the journal never lags what was acknowledged:
+//   - `workerSeen` → `.worker`: the worker table row (first and last seen) and a `worker` event;
+//     `workerGone` → `.workerGone`: its last-seen time and a `workerGone` event with the reason.
+//   - `resultDuplicate` / `resultStale` → `.misfit`: a `duplicate` / `stale` event naming job,
+//     attempt and worker. It carries no bytes, so a misfit warm-start result without its
+//     checkpoint cannot make the Store refuse the round.
+// The Store's transitions carry their own consequences, so `requeued` and `failed` need no call of
+// their own: a `.expire`/`.failure` transition re-queues (attempt + 1) or fails (exhausted) the job
+// itself, and fails the queued jobs that depend on a failed one.
 // Workers are journaled by routing id (`host/pid/nonce`), as `Store.recordWorker` names them.
 import Store
 import SweepProtocol
@@ -27,8 +28,19 @@ public struct JournalMapping: Sendable {
     /// The transition `change` needs, or nil when the Store derives it from another (see above).
     public mutating func transition(for change: Change) -> Transition? {
         switch change {
-        case .workerSeen, .resultDuplicate, .resultStale, .requeued, .failed:
+        case .requeued, .failed:
             return nil
+        case let .workerSeen(peer, ready, _):
+            return .worker(identity: peer.description, name: ready.name, host: ready.host, pid: ready.pid,
+                           cores: ready.cores, buildCPU: ready.buildCPU, version: ready.version)
+        case let .workerGone(peer, reason, _):
+            return .workerGone(identity: peer.description, reason: reason)
+        case let .resultDuplicate(result, peer, _):
+            return .misfit(jobId: result.jobId, attempt: result.attempt, kind: .duplicate, outcome: result.outcome,
+                           worker: peer.description)
+        case let .resultStale(result, peer, _):
+            return .misfit(jobId: result.jobId, attempt: result.attempt, kind: .stale, outcome: result.outcome,
+                           worker: peer.description)
         case let .lease(ref, peer, _, _):
             holders[ref.jobId] = peer.description
             return .lease(jobId: ref.jobId, attempt: ref.attempt, worker: peer.description)
@@ -66,7 +78,8 @@ public struct JournalMapping: Sendable {
     /// (a disagreement is a bug on one side: the loop logs it loudly).
     public static func agrees(_ transition: Transition, _ verdict: TransitionVerdict) -> Bool {
         switch (transition, verdict) {
-        case (.lease, .leased), (.adopt, .adopted), (.result, .result(.counted)), (.expire, .expiry):
+        case (.lease, .leased), (.adopt, .adopted), (.result, .result(.counted)), (.expire, .expiry),
+             (.worker, .workerRecorded), (.workerGone, .workerRecorded), (.misfit, .misfit(.journaled)):
             return true
         case (.failure(_, _, let kind, _, _, _), .failure(let failure)):
             switch (kind, failure) {

@@ -29,6 +29,8 @@
 //     whoever sends it: results are pure functions of the spec. `duplicate` = the job already has
 //     a counted result; `stale` = anything else that does not match (older attempt, a job failed
 //     after retries). Both are journaled and ACKed, never counted.
+//   - A result that would count but names another kind than its job's is answered ERROR
+//     malformed and neither counted nor ACKed (the journal would refuse its shape).
 //   - A warm start that fails (deterministic or after retries) fails its measure jobs at once,
 //     naming it, so the sweep still finishes.
 //   - STATUS is answered for any peer (status clients never send READY); ERROR from a peer is
@@ -249,8 +251,9 @@ public struct Scheduler: Sendable {
         case .result(let result):
             self.result(result, peer: peer, now: now, out: &out)
         case .bye(let bye):
-            out.log("worker \(name(peer)) leaves: \(bye.reason.isEmpty ? "no reason given" : bye.reason)")
-            removeWorker(peer, end: .released, cancel: false, now: now, out: &out)
+            let reason = bye.reason.isEmpty ? "no reason given" : bye.reason
+            out.log("worker \(name(peer)) leaves: \(reason)")
+            removeWorker(peer, end: .released, cancel: false, why: "left (BYE: \(reason))", now: now, out: &out)
             dispatch(first: nil, now: now, out: &out)
         case .welcome, .refuse, .job, .ack, .cancel, .statusReply:
             out.send(peer, .error(ErrorReply(code: .malformed,
@@ -261,6 +264,12 @@ public struct Scheduler: Sendable {
     }
 
     private func name(_ peer: PeerID) -> String { workers[peer]?.name ?? peer.description }
+
+    /// What operations need to know of an admitted worker, for its log line.
+    private static func describe(_ hello: Ready, _ peer: PeerID) -> String {
+        "host \(hello.host), \(hello.cores) cores, \(hello.slots) slot\(hello.slots == 1 ? "" : "s"), "
+            + "build \(hello.buildCPU), version \(hello.version), pid \(hello.pid) (\(peer))"
+    }
 
     private mutating func admit(_ hello: Ready, peer: PeerID, now: Instant, out: inout Output) {
         if finishedEmitted {
@@ -275,7 +284,10 @@ public struct Scheduler: Sendable {
         }
         if let refusal {
             out.log("refused \(hello.name) (\(peer)): \(refusal.message)")
-            if workers[peer] != nil { removeWorker(peer, end: .released, cancel: false, now: now, out: &out) }
+            if workers[peer] != nil {
+                removeWorker(peer, end: .released, cancel: false, why: "refused on READY: \(refusal.message)", now: now,
+                             out: &out)
+            }
             out.send(peer, .refuse(refusal))
             dispatch(first: nil, now: now, out: &out)
             return
@@ -295,15 +307,15 @@ public struct Scheduler: Sendable {
             worker.lastSeen = now
             freeSlots += worker.freeSlots
             workers[peer] = worker
-            out.log("worker \(hello.name) (\(peer)) re-admitted with \(hello.slots) slots")
+            out.log("worker \(hello.name) re-admitted: \(Self.describe(hello, peer))")
         } else {
             let worker = WorkerRecord(peer: peer, name: hello.name, host: hello.host, slots: hello.slots, lastSeen: now)
             workers[peer] = worker
             workerOrder.append(peer)
             freeSlots += worker.freeSlots
-            out.log("worker \(hello.name) (\(peer)) admitted with \(hello.slots) slots")
+            out.log("worker \(hello.name) admitted: \(Self.describe(hello, peer))")
         }
-        out.record(.workerSeen(peer: peer, name: hello.name, host: hello.host, at: now))
+        out.record(.workerSeen(peer: peer, ready: hello, at: now))
         out.send(peer, .welcome(Welcome(coordinator: config.coordinatorNonce, heartbeatMs: Int(config.heartbeatMs),
                                         liveness: Int(config.liveness),
                                         stallWindowMs: Int(config.stallWindowMinimumMs),
@@ -368,16 +380,28 @@ public struct Scheduler: Sendable {
         let job = jobs[i]
         let ack = Message.ack(result.ref)
         if job.counted {
-            out.record(.resultDuplicate(result.ref, peer: peer, at: now))
+            out.record(.resultDuplicate(result, peer: peer, at: now))
             out.log("duplicate result #\(result.jobId) attempt \(result.attempt) from \(name(peer)); already counted")
             out.send(peer, ack)
             return
         }
         guard (job.state == .running || job.state == .orphaned) && job.attempt == result.attempt else {
-            out.record(.resultStale(result.ref, peer: peer, at: now))
+            out.record(.resultStale(result, peer: peer, at: now))
             out.log("stale result #\(result.jobId) attempt \(result.attempt) from \(name(peer)); "
                         + "current attempt \(job.attempt) is \(job.state.rawValue)")
             out.send(peer, ack)
+            return
+        }
+        guard result.kind == job.descriptor.kind else {
+            // A result of another kind would be counted with the wrong shape (a warm start without
+            // its checkpoint): the journal refuses that, which would stop the coordinator. A worker
+            // echoes its JOB's kind, so this is a bug or a foreign peer: not ACKed, never counted.
+            // (Duplicate and stale results are journaled without their bytes, so any kind is fine.)
+            out.log("result #\(result.jobId) attempt \(result.attempt) from \(name(peer)) claims kind "
+                        + "\(result.kind.rawValue), but the job is \(job.descriptor.kind.rawValue); ignored")
+            out.send(peer, .error(ErrorReply(code: .malformed,
+                                             message: "job #\(result.jobId) is a \(job.descriptor.kind.rawValue) job, "
+                                                 + "not \(result.kind.rawValue)")))
             return
         }
         let holder = job.holder
@@ -431,8 +455,9 @@ public struct Scheduler: Sendable {
             return now.milliseconds(since: worker.lastSeen) > config.livenessWindowMs
         }
         for peer in lost {
-            out.log("worker \(name(peer)) lost: silent for \(now.milliseconds(since: workers[peer]?.lastSeen ?? now)) ms")
-            removeWorker(peer, end: .lost, cancel: true, now: now, out: &out)
+            let silence = "silent for \(now.milliseconds(since: workers[peer]?.lastSeen ?? now)) ms"
+            out.log("worker \(name(peer)) lost: \(silence)")
+            removeWorker(peer, end: .lost, cancel: true, why: "lost (\(silence))", now: now, out: &out)
         }
         // Stalled jobs: heartbeating worker, step counter stuck.
         var kindMedian: [JobKind: Double] = [:]
@@ -599,12 +624,14 @@ public struct Scheduler: Sendable {
              now: now, out: &out)
     }
 
-    /// Ends all of `peer`'s leases and forgets it.
-    private mutating func removeWorker(_ peer: PeerID, end: LeaseEnd, cancel: Bool, now: Instant, out: inout Output) {
+    /// Ends all of `peer`'s leases and forgets it; `why` goes to the journal with its departure.
+    private mutating func removeWorker(_ peer: PeerID, end: LeaseEnd, cancel: Bool, why: String, now: Instant,
+                                       out: inout Output) {
         guard let worker = workers[peer] else { return }
         for id in worker.running {
             if let i = indexOf[id], jobs[i].holder == peer { endLease(i, end, cancel: cancel, now: now, out: &out) }
         }
+        out.record(.workerGone(peer: peer, reason: why, at: now))
         freeSlots -= workers[peer]?.freeSlots ?? 0
         workers[peer] = nil
         if let k = workerOrder.firstIndex(of: peer) { workerOrder.remove(at: k) }

@@ -158,18 +158,21 @@ public enum LeaseEnd: Sendable, Equatable {
 
 /// A state change the event loop must journal (all of one `handle` call in one transaction).
 public enum Change: Sendable, Equatable {
-    /// A worker was admitted (or re-admitted) at `at`.
-    case workerSeen(peer: PeerID, name: String, host: String, at: Instant)
+    /// A worker was admitted (or re-admitted) at `at`; `ready` is its READY body (name, host, pid,
+    /// cores, build CPU, version: what the journal's worker table holds).
+    case workerSeen(peer: PeerID, ready: Ready, at: Instant)
+    /// An admitted worker is gone (BYE, lost, refused on a later READY), after its leases ended.
+    case workerGone(peer: PeerID, reason: String, at: Instant)
     /// A new lease: `job` attempt `ref.attempt` runs on `peer`.
     case lease(JobRef, peer: PeerID, worker: String, at: Instant)
     /// An orphaned lease was taken back by `peer` after a coordinator restart.
     case adopt(JobRef, peer: PeerID, worker: String, at: Instant)
     /// The first valid result of the job: it has ended (done, or failed deterministic).
     case resultCounted(JobResult, peer: PeerID, at: Instant)
-    /// A result for a job that already has a counted result: logged, never counted.
-    case resultDuplicate(JobRef, peer: PeerID, at: Instant)
-    /// A result for an attempt that is not the current lease: logged, never counted.
-    case resultStale(JobRef, peer: PeerID, at: Instant)
+    /// A result for a job that already has a counted result: journaled as an event, never counted.
+    case resultDuplicate(JobResult, peer: PeerID, at: Instant)
+    /// A result for an attempt that is not the current lease: journaled as an event, never counted.
+    case resultStale(JobResult, peer: PeerID, at: Instant)
     /// A lease ended without a result.
     case leaseEnded(JobRef, LeaseEnd, at: Instant)
     /// The job is queued again under the new attempt; `failures` is its count against the limit.

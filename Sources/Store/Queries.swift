@@ -114,6 +114,25 @@ extension Store {
         }
     }
 
+    /// How many RESULTs were logged as duplicate and as stale, never counted (for `status`).
+    /// Reads the partial index `events_misfits`, so it stays cheap however long the journal is.
+    public func misfitCounts() throws(StoreError) -> MisfitCounts {
+        try read("count duplicate and stale results") { db in
+            var counts = MisfitCounts()
+            for row in try Row.fetchAll(db, sql: """
+                SELECT kind, COUNT(*) AS n FROM events WHERE kind IN ('duplicate', 'stale') GROUP BY kind
+                """) {
+                let n: Int = row["n"]
+                switch MisfitKind(rawValue: row["kind"]) {
+                case .duplicate: counts.duplicate = n
+                case .stale: counts.stale = n
+                case nil: break
+                }
+            }
+            return counts
+        }
+    }
+
     /// The connection's durability settings as SQLite reports them (for `status` and tests).
     public func connectionSettings() throws(StoreError) -> ConnectionSettings {
         try read("read the connection settings") { db in

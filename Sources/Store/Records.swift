@@ -124,6 +124,27 @@ public enum ExpiryVerdict: Sendable, Equatable {
     case failed(blocked: [Int])
 }
 
+/// Why the coordinator did not count a RESULT (PROTOCOL.md, "first valid result wins").
+public enum MisfitKind: String, Sendable, CaseIterable {
+    /// The job already has its counted result.
+    case duplicate
+    /// Any other attempt that is not the job's current lease (older, expired, failed after retries).
+    case stale
+}
+
+/// What journaling an uncounted RESULT did (`Transition.misfit`). Such a result never changes a
+/// job, so the transition never throws for the job's state: a round's commit must not fail
+/// because of network input.
+public enum MisfitVerdict: Sendable, Equatable {
+    /// The event was written; the journal agrees that (job, attempt) is not the current lease.
+    case journaled
+    /// The event was written, but the journal holds (job, attempt) as the current lease: the
+    /// coordinator and its journal disagree (a bug on one side). The job is left as it is.
+    case currentLease
+    /// No such job: nothing written (garbage must not grow the journal).
+    case unknownJob
+}
+
 /// One state change, for `Store.commit(_:)` (many in one transaction).
 public enum Transition: Sendable, Equatable {
     case lease(jobId: Int, attempt: Int, worker: String)
@@ -131,6 +152,15 @@ public enum Transition: Sendable, Equatable {
     case failure(jobId: Int, attempt: Int, kind: FailureKind, message: String, wallSeconds: Double, worker: String)
     case expire(jobId: Int, attempt: Int, reason: ExpiryReason, message: String)
     case adopt(jobId: Int, attempt: Int, worker: String)
+    /// A worker admitted by READY (`identity` is its routing id): inserted, or its details and
+    /// last-seen time updated; one `worker` event.
+    case worker(identity: String, name: String, host: String, pid: Int, cores: Int, buildCPU: String, version: String)
+    /// An admitted worker left (BYE), was lost or was refused: its last-seen time becomes now and
+    /// one `workerGone` event holds `reason`. A worker the journal never saw gets only the event.
+    case workerGone(identity: String, reason: String)
+    /// A RESULT the coordinator did not count, classified by the coordinator: one `duplicate` or
+    /// `stale` event naming the job, attempt, outcome and worker; no job changes.
+    case misfit(jobId: Int, attempt: Int, kind: MisfitKind, outcome: Outcome, worker: String)
 }
 
 /// What one transition of a batch did.
@@ -140,6 +170,22 @@ public enum TransitionVerdict: Sendable, Equatable {
     case result(ResultVerdict)
     case failure(FailureVerdict)
     case expiry(ExpiryVerdict)
+    /// `Transition.worker` or `.workerGone`: the worker row and its event were written.
+    case workerRecorded
+    case misfit(MisfitVerdict)
+}
+
+/// How many RESULTs the journal logged without counting them (for `status`).
+public struct MisfitCounts: Sendable, Equatable {
+    /// Results for jobs that already had their counted result.
+    public var duplicate: Int
+    /// Results for attempts that were not the current lease.
+    public var stale: Int
+
+    public init(duplicate: Int = 0, stale: Int = 0) {
+        self.duplicate = duplicate
+        self.stale = stale
+    }
 }
 
 /// A job's first valid result, for export.
@@ -167,13 +213,15 @@ public struct EventRecord: Sendable, Equatable {
     public let jobId: Int?
     public let attempt: Int?
     /// `dispatched`, `adopted`, `orphaned`, `lost`, `stalled`, `released`, `requeued`, `transient`,
-    /// `failed`, `done`, `duplicate`, `stale`, `notLeased`, `retried`, `worker`, `refusedWorker`.
+    /// `failed`, `done`, `duplicate`, `stale`, `notLeased`, `retried`, `worker`, `workerGone`,
+    /// `refusedWorker`.
     public let kind: String
     public let worker: String?
     public let message: String?
 }
 
-/// A worker that announced itself (READY).
+/// A worker that announced itself (READY). `lastSeen` is its last READY, or when the coordinator
+/// saw it leave or declared it lost (the journal does not record every heartbeat).
 public struct WorkerRecord: Sendable, Equatable {
     /// Routing id `host/pid/nonce`.
     public let identity: String

@@ -5,7 +5,7 @@ import GRDB
 
 enum Schema {
     /// Number of migrations this build knows.
-    static let version = 1
+    static let version = 2
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -94,6 +94,15 @@ enum Schema {
                 ) STRICT;
                 """)
             try db.execute(sql: "PRAGMA user_version = 1")
+        }
+        migrator.registerMigration("v2") { db in
+            // `status` counts duplicate and stale results; a partial index holds only those rows,
+            // so the count stays cheap on a long journal and the other events cost nothing more.
+            try db.execute(sql: """
+                CREATE INDEX events_misfits ON events(kind) WHERE kind IN ('duplicate', 'stale');
+                UPDATE meta SET schemaVersion = 2;
+                PRAGMA user_version = 2;
+                """)
         }
         return migrator
     }

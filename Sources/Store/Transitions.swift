@@ -95,6 +95,19 @@ extension Store {
                 case let .adopt(jobId, attempt, worker):
                     try applyAdopt(db, now: now, jobId: jobId, attempt: attempt, worker: worker)
                     verdicts.append(.adopted)
+                case let .worker(identity, name, host, pid, cores, buildCPU, version):
+                    try applyWorker(db, now: now, identity: identity, name: name, host: host, pid: pid, cores: cores,
+                                    buildCPU: buildCPU, version: version)
+                    verdicts.append(.workerRecorded)
+                case let .workerGone(identity, reason):
+                    try db.cachedStatement(sql: "UPDATE workers SET lastSeen = ? WHERE identity = ?")
+                        .execute(arguments: [now, identity])
+                    try appendEvent(db, now: now, jobId: nil, attempt: nil, kind: "workerGone", worker: identity,
+                                    message: reason)
+                    verdicts.append(.workerRecorded)
+                case let .misfit(jobId, attempt, kind, outcome, worker):
+                    verdicts.append(.misfit(try applyMisfit(db, now: now, jobId: jobId, attempt: attempt, kind: kind,
+                                                            outcome: outcome, worker: worker)))
                 }
             }
             return verdicts
@@ -172,17 +185,8 @@ extension Store {
     /// Journals a worker's READY (insert, or update of its last-seen time and details).
     public func recordWorker(identity: String, name: String, host: String, pid: Int, cores: Int, buildCPU: String,
                              version: String) throws(StoreError) {
-        try write("record the worker") { db, now in
-            try db.execute(sql: """
-                INSERT INTO workers (identity, name, host, pid, cores, buildCPU, version, firstSeen, lastSeen)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (identity) DO UPDATE SET name = excluded.name, host = excluded.host, pid = excluded.pid,
-                  cores = excluded.cores, buildCPU = excluded.buildCPU, version = excluded.version,
-                  lastSeen = excluded.lastSeen
-                """, arguments: [identity, name, host, pid, cores, buildCPU, version, now, now])
-            try appendEvent(db, now: now, jobId: nil, attempt: nil, kind: "worker", worker: identity,
-                            message: "\(name) on \(host), \(cores) cores, \(buildCPU), \(version)")
-        }
+        _ = try apply([.worker(identity: identity, name: name, host: host, pid: pid, cores: cores, buildCPU: buildCPU,
+                               version: version)], "record the worker")
     }
 
     /// Journals a refused worker (REFUSE) with its reason.
@@ -283,6 +287,32 @@ private func classifyMisfit(_ db: Database, _ job: JobRow, attempt: Int) throws 
     // job failed for its dependency never held a lease at its attempt).
     if attempt == job.attempt && job.state == .failed && job.failure != .dependency { return .stale }
     return .notLeased
+}
+
+private func applyWorker(_ db: Database, now: Double, identity: String, name: String, host: String, pid: Int,
+                         cores: Int, buildCPU: String, version: String) throws {
+    try db.cachedStatement(sql: """
+        INSERT INTO workers (identity, name, host, pid, cores, buildCPU, version, firstSeen, lastSeen)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (identity) DO UPDATE SET name = excluded.name, host = excluded.host, pid = excluded.pid,
+          cores = excluded.cores, buildCPU = excluded.buildCPU, version = excluded.version,
+          lastSeen = excluded.lastSeen
+        """).execute(arguments: [identity, name, host, pid, cores, buildCPU, version, now, now])
+    try appendEvent(db, now: now, jobId: nil, attempt: nil, kind: "worker", worker: identity,
+                    message: "\(name) on \(host), \(cores) cores, \(buildCPU), \(version)")
+}
+
+/// An uncounted RESULT as the coordinator classified it. It carries no result bytes (nothing of it
+/// is kept) and is checked against nothing but the job's existence and current lease, so a
+/// misbehaving worker cannot make the round's transaction fail.
+private func applyMisfit(_ db: Database, now: Double, jobId: Int, attempt: Int, kind: MisfitKind, outcome: Outcome,
+                         worker: String) throws -> MisfitVerdict {
+    guard let job = try JobRow.fetch(db, jobId) else { return .unknownJob }
+    let current = job.isLeased && job.attempt == attempt
+    var message = "\(outcome.rawValue) result, not counted; the job is \(job.state.rawValue) at attempt \(job.attempt)"
+    if current { message += " (the journal holds this attempt as the current lease: the coordinator disagrees)" }
+    try appendEvent(db, now: now, jobId: jobId, attempt: attempt, kind: kind.rawValue, worker: worker, message: message)
+    return current ? .currentLease : .journaled
 }
 
 private func applyResult(_ db: Database, now: Double, jobId: Int, attempt: Int, result: [UInt8], checkpoint: [UInt8]?,

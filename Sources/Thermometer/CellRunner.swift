@@ -151,6 +151,20 @@ public enum CellPhase: String, Sendable {
     case evaluate = "evaluate"
 }
 
+/// Thrown by a `CellRunner.StopCheck` to abandon a run (e.g. a lease the coordinator cancelled).
+public struct CellRunStopped: Error, Sendable, Equatable, CustomStringConvertible {
+    public let phase: CellPhase
+    /// The step of `phase` at which the run stopped.
+    public let step: Int
+
+    public init(phase: CellPhase, step: Int) {
+        self.phase = phase
+        self.step = step
+    }
+
+    public var description: String { "stopped in \(phase.rawValue) at step \(step)" }
+}
+
 /// Runs the measurement protocol of PHYSICS.md on one cell: warm start (shared per seed), burn-in,
 /// measurement window with noise calibration, final evaluation.
 public struct CellRunner: Sendable {
@@ -159,7 +173,15 @@ public struct CellRunner: Sendable {
 
     /// Called with (phase, step, steps in the phase) every `progressInterval` steps.
     public typealias Progress = (CellPhase, Int, Int) -> Void
+    /// Called with (phase, step) every `stopCheckInterval` steps and before the evaluation; throws
+    /// (typically `CellRunStopped`) to abandon the run, and the error propagates to the caller.
+    /// It only reads a flag: training draws nothing from it, so a run that is not stopped is
+    /// bit-identical with or without a check.
+    public typealias StopCheck = (CellPhase, Int) throws -> Void
     static let progressInterval = 100
+    /// Steps between two stop checks: a cancelled run ends within this many steps (plus one
+    /// calibration or the step in flight), for a cost of one flag read per that many SGD steps.
+    public static let stopCheckInterval = 10
     /// Evaluation batch: large, for GEMM efficiency; the trainer reuses the workspace.
     static let evaluationBatch = 256
 
@@ -182,6 +204,19 @@ public struct CellRunner: Sendable {
     /// Trains the seed's shared starting point: He init, then plain SGD per `spec`.
     public func warmStart(model: ModelKind, seed: UInt64, _ spec: WarmStartSpec,
                           progress: Progress? = nil) -> Checkpoint {
+        trainWarmStart(model: model, seed: seed, spec, progress: progress) { (_, _) throws(Never) in }
+    }
+
+    /// `warmStart` that `stopCheck` may abandon: throws only what `stopCheck` throws.
+    public func warmStart(model: ModelKind, seed: UInt64, _ spec: WarmStartSpec, progress: Progress? = nil,
+                          stopCheck: StopCheck) throws -> Checkpoint {
+        try trainWarmStart(model: model, seed: seed, spec, progress: progress, stopCheck: stopCheck)
+    }
+
+    private func trainWarmStart<Failure: Error>(model: ModelKind, seed: UInt64, _ spec: WarmStartSpec,
+                                                progress: Progress?,
+                                                stopCheck: (CellPhase, Int) throws(Failure) -> Void)
+        throws(Failure) -> Checkpoint {
         var weightSeed = SeededRNG(seed: seed, stream: Stream.initialWeights.rawValue)
         let network = Network(model: model, seed: weightSeed.next(), maxBatch: spec.batchSize)
         let sgd = SGD(config: SGDConfig(learningRate: Float(spec.learningRate)),
@@ -191,6 +226,7 @@ public struct CellRunner: Sendable {
         var indices = [Int]()
         let steps = spec.steps(trainCount: train.count)
         for step in 0..<steps {
+            if step % Self.stopCheckInterval == 0 { try stopCheck(.warmStart, step) }
             sampler.next(into: &indices)
             network.loadBatch(train, indices: indices)
             _ = network.forwardBackward()
@@ -200,8 +236,10 @@ public struct CellRunner: Sendable {
         return Checkpoint(network)
     }
 
-    /// Runs the cell from `start` (the seed's warm-start checkpoint).
-    public func run(_ spec: CellSpec, from start: Checkpoint, progress: Progress? = nil) throws -> CellResult {
+    /// Runs the cell from `start` (the seed's warm-start checkpoint). `stopCheck` may abandon it
+    /// (its error is rethrown).
+    public func run(_ spec: CellSpec, from start: Checkpoint, progress: Progress? = nil,
+                    stopCheck: StopCheck = { _, _ in }) throws -> CellResult {
         try spec.validate()
         let clock = ContinuousClock()
         let began = clock.now
@@ -234,6 +272,7 @@ public struct CellRunner: Sendable {
         // Burn-in: only NaN/Inf can end it; the loss limit applies after burn-in (PHYSICS.md).
         var t0 = clock.now
         for step in 0..<(divergence == nil ? burnIn : 0) {
+            if step % Self.stopCheckInterval == 0 { try stopCheck(.burnIn, step) }
             sampler.next(into: &indices)
             network.loadBatch(train, indices: indices)
             let (loss, _) = network.forwardBackward()
@@ -251,6 +290,7 @@ public struct CellRunner: Sendable {
         let before = Buffer(count: network.parameterCount)
         if divergence == nil {
             for step in 0..<window where !thermometer.diverged {
+                if step % Self.stopCheckInterval == 0 { try stopCheck(.measure, step) }
                 if thermometer.calibrationDue {
                     thermometer.calibrate(probes: spec.calibrationProbes, probeBatchSize: spec.probeBatchSize) { _ in
                         probeSampler.next(into: &probeIndices)
@@ -274,6 +314,7 @@ public struct CellRunner: Sendable {
         let report = thermometer.finish()
         divergence = divergence ?? report.divergence
 
+        try stopCheck(.evaluate, 0)
         progress?(.evaluate, 0, 2)
         let trainEval = network.evaluate(train, batchSize: Self.evaluationBatch)
         let testEval = network.evaluate(test, batchSize: Self.evaluationBatch)

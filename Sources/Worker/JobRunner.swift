@@ -120,9 +120,15 @@ public struct CellJobRunner: JobRunner {
                     errorKind: kind, message: String(message.prefix(Wire.maxMessageText)))
         }
         if job.kind == .trivial { return TrivialJobRunner().run(job, progress: progress) }
+        if progress.isCancelled { return nil }
         if let needed = job.spec.datasetHash, needed != runner.train.contentHash {
             return fail("job needs data set \(job.spec.dataset.name) with hash \(needed); this worker serves "
                         + "\(datasetName) with hash \(runner.train.contentHash)")
+        }
+        // A cancelled lease is abandoned within `CellRunner.stopCheckInterval` steps: its result
+        // would be dropped anyway, and the slot is needed for the next job.
+        let stopCheck: CellRunner.StopCheck = { phase, step in
+            if progress.isCancelled { throw CellRunStopped(phase: phase, step: step) }
         }
         do {
             switch job.kind {
@@ -132,9 +138,9 @@ public struct CellJobRunner: JobRunner {
                 guard let model = ModelKind(rawValue: job.spec.model) else {
                     return fail("unknown model '\(job.spec.model)'")
                 }
-                let checkpoint = runner.warmStart(model: model, seed: job.spec.seed, settings(job.spec.warmStart)) {
-                    _, step, _ in progress.report(step: step)
-                }
+                let checkpoint = try runner.warmStart(model: model, seed: job.spec.seed, settings(job.spec.warmStart),
+                                                      progress: { _, step, _ in progress.report(step: step) },
+                                                      stopCheck: stopCheck)
                 guard checkpoint.parameters.allSatisfy(\.isFinite) else {
                     return fail("the warm start of \(model.rawValue) seed \(job.spec.seed) diverged (NaN or infinite weights)")
                 }
@@ -150,13 +156,13 @@ public struct CellJobRunner: JobRunner {
                 guard let attachment = job.checkpoint else { return fail("a measure job without its checkpoint") }
                 let checkpoint = try Checkpoint.decode(Data(attachment))
                 let burnIn = cell.resolvedBurnInSteps, window = cell.resolvedMeasureSteps
-                let result = try runner.run(cell, from: checkpoint) { phase, step, _ in
+                let result = try runner.run(cell, from: checkpoint, progress: { phase, step, _ in
                     switch phase {
                     case .warmStart, .burnIn: progress.report(step: step)
                     case .measure: progress.report(step: burnIn + step)
                     case .evaluate: progress.report(step: burnIn + window)
                     }
-                }
+                }, stopCheck: stopCheck)
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
                 let bytes = Array(try encoder.encode(result))
@@ -164,6 +170,8 @@ public struct CellJobRunner: JobRunner {
                 return .done(jobId: job.jobId, attempt: job.attempt, kind: .measure,
                              wallSeconds: seconds(since: start), result: bytes)
             }
+        } catch is CellRunStopped {
+            return nil
         } catch {
             return fail("\(job.key): \(error)")
         }

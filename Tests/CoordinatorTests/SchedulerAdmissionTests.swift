@@ -20,13 +20,18 @@ import Testing
         #expect(effects.jobs(to: "w1").allSatisfy { $0.attempt == 1 })
         let changes = effects.changes
         #expect(changes.count == 3)
-        if case .workerSeen(let peer, let name, _, _) = changes.first {
-            #expect(peer == PeerID("w1") && name == "w1")
+        if case .workerSeen(let peer, let ready, _) = changes.first {
+            #expect(peer == PeerID("w1") && ready == Harness.readyBody("w1", slots: 2))
         } else {
             Issue.record("first change is not workerSeen: \(changes)")
         }
         #expect(h.scheduler.jobs(of: PeerID("w1")) == [3, 2])
         #expect(h.scheduler.state(of: 1) == .queued)
+        // Operations see each admitted worker's host, cores and version in one line.
+        let logs = effects.compactMap { if case .log(let line) = $0 { line } else { nil } }
+        #expect(logs.contains { $0.hasPrefix("worker w1 admitted: host host, 2 cores, 2 slots,")
+                                    && $0.contains("version \(Harness.version)") && $0.contains("pid 100") },
+                "\(logs)")
     }
 
     @Test func versionMismatchIsRefusedNamingBothVersions() {

@@ -41,7 +41,7 @@ import Testing
 
         mutating func apply(_ change: Change) {
             switch change {
-            case .workerSeen:
+            case .workerSeen, .workerGone:
                 break
             case .lease(let ref, _, _, _):
                 #expect(state[ref.jobId] == .queued, "lease of a job that is \(String(describing: state[ref.jobId]))")
@@ -61,11 +61,11 @@ import Testing
                 state[result.jobId] = result.outcome == .done ? .done : .failed
                 if let checkpoint = result.checkpoint { checkpoints[result.jobId] = checkpoint }
                 stats["counted", default: 0] += 1
-            case .resultDuplicate(let ref, _, _):
-                #expect(counted[ref.jobId] == 1)
+            case .resultDuplicate(let result, _, _):
+                #expect(counted[result.jobId] == 1)
                 stats["duplicate", default: 0] += 1
-            case .resultStale(let ref, _, _):
-                #expect(!isLeased(ref) && counted[ref.jobId] == nil)
+            case .resultStale(let result, _, _):
+                #expect(!isLeased(result.ref) && counted[result.jobId] == nil)
                 stats["stale", default: 0] += 1
             case .leaseEnded(let ref, let end, _):
                 #expect(isLeased(ref), "ended lease \(ref) is not the journaled lease")
@@ -158,8 +158,9 @@ import Testing
             for change in effects.changes {
                 model.apply(change)
                 switch change {
-                case .resultCounted(let r, _, _): journaled.insert(r.ref)
-                case .resultDuplicate(let r, _, _), .resultStale(let r, _, _), .leaseEnded(let r, _, _): journaled.insert(r)
+                case .resultCounted(let r, _, _), .resultDuplicate(let r, _, _), .resultStale(let r, _, _):
+                    journaled.insert(r.ref)
+                case .leaseEnded(let r, _, _): journaled.insert(r)
                 default: break
                 }
             }

@@ -24,7 +24,8 @@ import Testing
         h.done("w1", 3, attempt: 1)
         let again = h.done("w1", 3, attempt: 1)
         #expect(again.counted.isEmpty)
-        #expect(again.changes == [.resultDuplicate(JobRef(jobId: 3, attempt: 1), peer: PeerID("w1"), at: h.now)])
+        #expect(again.changes == [.resultDuplicate(Harness.doneResult(3, attempt: 1, kind: .trivial), peer: PeerID("w1"),
+                                                   at: h.now)])
         #expect(again.acks(to: "w1") == [JobRef(jobId: 3, attempt: 1)])
         #expect(again.jobs.isEmpty)  // no slot was freed by a duplicate
     }
@@ -44,7 +45,8 @@ import Testing
         let readmit = h.ready("frozen", running: [JobRef(jobId: 1, attempt: 1)])
         #expect(readmit.cancels(to: "frozen") == [Cancel(jobId: 1, attempt: 1, reason: .expired)])
         let stale = h.done("frozen", 1, attempt: 1)
-        #expect(stale.changes == [.resultStale(JobRef(jobId: 1, attempt: 1), peer: PeerID("frozen"), at: h.now)])
+        #expect(stale.changes == [.resultStale(Harness.doneResult(1, attempt: 1, kind: .trivial), peer: PeerID("frozen"),
+                                               at: h.now)])
         #expect(stale.acks(to: "frozen") == [JobRef(jobId: 1, attempt: 1)])
         #expect(h.scheduler.state(of: 1) == .running)
         let valid = h.done("b", 1, attempt: 2)
@@ -58,6 +60,23 @@ import Testing
         let effects = h.done("w1", 99, attempt: 1)
         #expect(effects.changes.isEmpty)
         #expect(effects.errors(to: "w1").map(\.code) == [.unknownJob])
+    }
+
+    /// A RESULT of another kind than its job (a warm start answered as a trivial job, so without
+    /// its checkpoint) is neither counted nor ACKed: the journal would refuse its shape and stop
+    /// the coordinator. The lease stays, and the right result still counts.
+    @Test func aResultOfTheWrongKindIsRefusedNotCounted() {
+        var h = Harness(jobs: Harness.trainJobs(seeds: 1))  // 1 warm start, 2 and 3 measure
+        #expect(h.ready("w1").jobs(to: "w1").map(\.jobId) == [1])
+        let wrong = h.send("w1", .result(Harness.doneResult(1, attempt: 1, kind: .trivial)))
+        #expect(wrong.changes.isEmpty && wrong.acks(to: "w1").isEmpty)
+        #expect(wrong.errors(to: "w1").map(\.code) == [.malformed])
+        #expect(wrong.errors(to: "w1").first?.message.contains("warm-start") == true)
+        #expect(h.scheduler.state(of: 1) == .running)
+        #expect(h.done("w1", 1, attempt: 1, kind: .warmStart).counted.map(\.ref) == [JobRef(jobId: 1, attempt: 1)])
+        // Once counted, a copy of any kind is a duplicate (journaled without its bytes) and ACKed.
+        let copy = h.send("w1", .result(Harness.doneResult(1, attempt: 1, kind: .trivial)))
+        #expect(copy.changes.count == 1 && copy.acks(to: "w1") == [JobRef(jobId: 1, attempt: 1)])
     }
 
     @Test func transientFailureRequeuesUntilTheRetryLimitThenFailsWithItsReason() {
@@ -91,8 +110,12 @@ import Testing
         #expect(h.scheduler.state(of: 2) == .failed && h.scheduler.attempt(of: 2) == 1)
         #expect(effects.jobs(to: "w1").map(\.jobId) == [1])
         // A re-sent copy is a duplicate.
-        #expect(h.failed("w1", 2, attempt: 1, .deterministic).changes
-                == [.resultDuplicate(JobRef(jobId: 2, attempt: 1), peer: PeerID("w1"), at: h.now)])
+        let copy = h.failed("w1", 2, attempt: 1, .deterministic)
+        guard case .resultDuplicate(let result, let peer, _) = copy.changes.first, copy.changes.count == 1 else {
+            Issue.record("not one duplicate: \(copy.changes)")
+            return
+        }
+        #expect(result.ref == JobRef(jobId: 2, attempt: 1) && result.outcome == .failed && peer == PeerID("w1"))
     }
 
     @Test func byeReleasesLeasesWithoutCountingARetry() {
@@ -103,6 +126,7 @@ import Testing
             let effects = h.send(peer, .bye(Bye(reason: "SIGTERM")))
             #expect(effects.leaseEnds.map(\.1) == [.released])
             #expect(effects.requeued == [JobRef(jobId: 1, attempt: round + 1)])
+            #expect(effects.changes.last == .workerGone(peer: PeerID(peer), reason: "left (BYE: SIGTERM)", at: h.now))
             #expect(effects.sends.isEmpty)
         }
         #expect(h.scheduler.state(of: 1) == .queued)

@@ -251,4 +251,62 @@ import Testing
         // And the journal goes on.
         #expect(try store.commit([.lease(jobId: 3, attempt: 1, worker: "w")]) == [.leased])
     }
+
+    /// Uncounted results as the coordinator classified them: events naming job, attempt, outcome
+    /// and worker; no job changes; a warm start's misfit needs no checkpoint; garbage writes nothing.
+    @Test func misfitsAreJournaledAsEventsAndNeverCounted() throws {
+        let store = try open(Fixtures.trainGrid)  // jobs 1, 2 warm starts
+        let verdicts = try store.commit([
+            .lease(jobId: 1, attempt: 1, worker: "w1"),
+            .result(jobId: 1, attempt: 1, result: Fixtures.result, checkpoint: Fixtures.checkpoint, wallSeconds: 1,
+                    worker: "w1"),
+            .misfit(jobId: 1, attempt: 1, kind: .duplicate, outcome: .done, worker: "w2"),
+            .misfit(jobId: 2, attempt: 3, kind: .stale, outcome: .failed, worker: "w3"),
+            .misfit(jobId: 99, attempt: 1, kind: .stale, outcome: .done, worker: "w3"),
+        ])
+        #expect(verdicts == [.leased, .result(.counted), .misfit(.journaled), .misfit(.journaled),
+                             .misfit(.unknownJob)])
+        let misfits = try store.events(limit: 100).filter { $0.kind == "duplicate" || $0.kind == "stale" }
+        #expect(misfits.map(\.kind) == ["duplicate", "stale"])
+        #expect(misfits.map(\.jobId) == [1, 2] && misfits.map(\.attempt) == [1, 3])
+        #expect(misfits.map(\.worker) == ["w2", "w3"])
+        #expect(misfits[0].message?.contains("done result") == true && misfits[1].message?.contains("failed") == true)
+        #expect(try store.job(1)?.state == .done && (try store.job(2)?.state) == .queued)
+        #expect(try store.results().map(\.jobId) == [1] && (try store.checkpoint(jobId: 1)) == Fixtures.checkpoint)
+        #expect(try store.misfitCounts() == MisfitCounts(duplicate: 1, stale: 1))
+
+        // A misfit naming the journal's current lease is a disagreement: written and flagged, and
+        // the lease is left alone.
+        try store.lease(jobId: 2, attempt: 1, worker: "w1")
+        #expect(try store.commit([.misfit(jobId: 2, attempt: 1, kind: .stale, outcome: .done, worker: "w1")])
+                    == [.misfit(.currentLease)])
+        #expect(try store.job(2)?.state == .running && (try store.job(2)?.leaseWorker) == "w1")
+        #expect(try store.misfitCounts() == MisfitCounts(duplicate: 1, stale: 2))
+    }
+
+    /// The worker row is part of the batch: written with the round, or not at all.
+    @Test func aWorkerIsRecordedInTheRoundsTransaction() throws {
+        let store = try open()
+        let worker = Transition.worker(identity: "n/7/aa", name: "n/1", host: "n", pid: 7, cores: 8,
+                                       buildCPU: "skylake-avx512", version: "0.4.0")
+        #expect(throws: StoreError.self) {
+            try store.commit([worker, .lease(jobId: 1, attempt: 1, worker: "n/7/aa"),
+                              .expire(jobId: 2, attempt: 1, reason: .lost, message: "never leased")])
+        }
+        #expect(try store.workers().isEmpty)
+        #expect(try store.commit([worker, .lease(jobId: 1, attempt: 1, worker: "n/7/aa")]) == [.workerRecorded, .leased])
+        clock.advance(5)
+        #expect(try store.commit([worker]) == [.workerRecorded])
+        clock.advance(2)
+        #expect(try store.commit([.workerGone(identity: "n/7/aa", reason: "lost (silent for 3100 ms)"),
+                                  .workerGone(identity: "never/1/bb", reason: "left")])
+                    == [.workerRecorded, .workerRecorded])
+        let workers = try store.workers()
+        #expect(workers == [WorkerRecord(identity: "n/7/aa", name: "n/1", host: "n", pid: 7, cores: 8,
+                                         buildCPU: "skylake-avx512", version: "0.4.0",
+                                         firstSeen: clock.now.addingTimeInterval(-7), lastSeen: clock.now)])
+        let events = try store.events(limit: 10)
+        #expect(events.map(\.kind) == ["worker", "dispatched", "worker", "workerGone", "workerGone"])
+        #expect(events[3].worker == "n/7/aa" && events[3].message == "lost (silent for 3100 ms)")
+    }
 }

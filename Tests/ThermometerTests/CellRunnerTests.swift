@@ -85,4 +85,48 @@ import Trainer
         }
         #expect(probed.thermometer.group("network")?.calibrationRatio != nil)
     }
+
+    /// The stop check only reads: a run that is not stopped is bit-identical with and without it,
+    /// and it is asked every `stopCheckInterval` steps of each phase and before the evaluation.
+    @Test func aStopCheckThatNeverStopsChangesNothing() throws {
+        var calls: [String] = []
+        let checked = try Self.runner.run(spec(probes: 4), from: Self.start,
+                                          stopCheck: { phase, step in calls.append("\(phase.rawValue) \(step)") })
+        #expect(calls == ["burn-in 0", "measure 0", "measure 10", "measure 20", "measure 30", "evaluate 0"])
+        let plain = try Self.runner.run(spec(probes: 4), from: Self.start)
+        #expect(checked.train == plain.train && checked.test == plain.test)
+        for (a, b) in zip(plain.thermometer.groups, checked.thermometer.groups) {
+            #expect(a.estimates == b.estimates, "\(a.name)")
+            #expect(a.calibrationRatio == b.calibrationRatio)
+        }
+        let warm = WarmStartSpec(learningRate: 0.05, batchSize: 16, epochs: 1)
+        var warmCalls = 0
+        let stoppable = try Self.runner.warmStart(model: .lenet48, seed: 3, warm, stopCheck: { _, _ in warmCalls += 1 })
+        #expect(warmCalls == 2)  // ⌈200 / 16⌉ = 13 steps: checked at 0 and 10
+        #expect(stoppable.parameters == Self.runner.warmStart(model: .lenet48, seed: 3, warm).parameters)
+    }
+
+    /// What the check throws ends the run where it was asked, in any phase.
+    @Test func aStopCheckEndsTheRunInItsPhase() throws {
+        let stop = { (at: CellPhase, from: Int) -> CellRunner.StopCheck in
+            { phase, step in if phase == at && step >= from { throw CellRunStopped(phase: phase, step: step) } }
+        }
+        var long = spec()
+        long.burnInSteps = 1_000
+        var lastProgress = 0
+        #expect(throws: CellRunStopped(phase: .burnIn, step: 200)) {
+            try Self.runner.run(long, from: Self.start, progress: { _, step, _ in lastProgress = step },
+                                stopCheck: stop(.burnIn, 195))
+        }
+        #expect(lastProgress == 100)
+        #expect(throws: CellRunStopped(phase: .measure, step: 20)) {
+            try Self.runner.run(spec(), from: Self.start, stopCheck: stop(.measure, 20))
+        }
+        #expect(throws: CellRunStopped(phase: .evaluate, step: 0)) {
+            try Self.runner.run(spec(), from: Self.start, stopCheck: stop(.evaluate, 0))
+        }
+        #expect(throws: CellRunStopped(phase: .warmStart, step: 30)) {
+            try Self.runner.warmStart(model: .lenet48, seed: 3, Self.warmStart, stopCheck: stop(.warmStart, 30))
+        }
+    }
 }

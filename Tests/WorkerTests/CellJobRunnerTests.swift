@@ -74,4 +74,85 @@ import ZeroMQ
         try coordinator.send(.bye(Bye(reason: "over")))
         #expect(worker.exit() == .bye("over"))
     }
+
+    /// A job run on a thread of its own, as the worker loop runs it; `finish` waits (bounded).
+    final class JobThread: @unchecked Sendable {
+        // Safe to share: `outcome` is only touched under `lock`.
+        let progress: JobProgressCounter
+        private let lock = NSLock()
+        private var outcome: JobResult??
+
+        init(_ job: Job, progress: JobProgressCounter) {
+            self.progress = progress
+            Thread { [self] in
+                let result = CellJobRunnerTests.runner.run(job, progress: progress)
+                lock.withLock { outcome = .some(result) }
+            }.start()
+        }
+
+        /// The job's return (nil inside: it gave up), or nil if it did not return within `timeout`.
+        func finish(within timeout: Duration) -> JobResult?? {
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                if let outcome = lock.withLock({ outcome }) { return outcome }
+                Thread.sleep(forTimeInterval: 0.005)
+            }
+            return lock.withLock { outcome }
+        }
+
+        /// Waits (bounded) until the step counter reaches `step`.
+        func await(step: Int, within timeout: Duration) -> Bool {
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                if progress.step >= step { return true }
+                Thread.sleep(forTimeInterval: 0.001)
+            }
+            return false
+        }
+    }
+
+    /// Cancels `job` once its counter passed `cancelAt`, and checks that it gives up (nil) within
+    /// a few hundred steps of where the counter stood when cancelled, far from its end.
+    func cancelMidRun(_ job: Job, cancelAt: Int) throws {
+        let total = Self.runner.totalSteps(of: job)
+        let thread = JobThread(job, progress: JobProgressCounter(totalSteps: total))
+        try #require(thread.await(step: cancelAt, within: .seconds(120)), "the job never reached step \(cancelAt)")
+        thread.progress.cancel()
+        // The counter moves in steps of 100 (`CellRunner.progressInterval`); read after the cancel,
+        // it is at most 99 behind the step the job was at when the flag went up.
+        let atCancel = thread.progress.step
+        let outcome = try #require(thread.finish(within: .seconds(120)), "the cancelled job did not return")
+        #expect(outcome.map(\.outcome) == nil, "a cancelled job returned a result")
+        let last = thread.progress.step
+        // The runner checks the flag every 10 steps (`CellRunner.stopCheckInterval`): 200 is ample.
+        #expect(last <= atCancel + 200,
+                "ran on from step \(atCancel) to \(last) of \(total) after its cancel")
+        #expect(last < total)
+    }
+
+    /// A cancelled measure job stops in its burn-in, long before its 200 000 steps.
+    @Test func aCancelledMeasureJobStopsWithinAFewHundredSteps() throws {
+        let warm = try #require(Self.runner.run(Self.warmJob(hash: Self.runner.offer.hash),
+                                                progress: JobProgressCounter(totalSteps: 4)))
+        var job = Self.measureJob(checkpoint: try #require(warm.checkpoint))
+        job.spec.burnInSteps = 200_000
+        #expect(Self.runner.totalSteps(of: job) == 200_021)
+        try cancelMidRun(job, cancelAt: 300)
+    }
+
+    /// A cancelled warm start stops too (3 750 steps planned).
+    @Test func aCancelledWarmStartStopsWithinAFewHundredSteps() throws {
+        var job = Self.warmJob(hash: Self.runner.offer.hash)
+        job.spec.warmStart = WarmStartSettings(learningRate: 0.05, batchSize: 16, epochs: 200)
+        #expect(Self.runner.totalSteps(of: job) == 3_750)
+        try cancelMidRun(job, cancelAt: 300)
+    }
+
+    /// A job whose lease was cancelled before its thread started trains nothing.
+    @Test func aJobCancelledBeforeItStartsTrainsNothing() throws {
+        let progress = JobProgressCounter(totalSteps: 4)
+        progress.cancel()
+        #expect(Self.runner.run(Self.warmJob(hash: Self.runner.offer.hash), progress: progress).map(\.outcome) == nil)
+        #expect(progress.step == 0)
+    }
 }
