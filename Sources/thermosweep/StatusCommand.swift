@@ -104,7 +104,7 @@ struct SweepStatus: Encodable {
         defer { try? store.close() }
         let counts = try store.counts()
         let results = Dictionary(try store.results().map { ($0.jobId, $0) }, uniquingKeysWith: { a, _ in a })
-        let events = try store.events(limit: 1_000_000)
+        let misfits = try store.misfitCounts()
         let decoder = JSONDecoder()
         var speeds: [String: [Double]] = [:]
         let rows = try store.jobs().map { job -> Row in
@@ -130,8 +130,7 @@ struct SweepStatus: Encodable {
         }
         return SweepStatus(database: path, specHash: store.specHash, total: counts.total, done: counts.done,
                            failed: counts.failed, running: counts.running, queued: counts.queued + counts.orphaned,
-                           duplicateResults: events.filter { $0.kind == "duplicate" }.count,
-                           staleResults: events.filter { $0.kind == "stale" }.count, jobs: rows,
+                           duplicateResults: misfits.duplicate, staleResults: misfits.stale, jobs: rows,
                            hosts: Self.hosts(Array(results.values), speeds: speeds))
     }
 
