@@ -96,7 +96,7 @@ struct SweepCommand: ParsableCommand {
         let (selection, hash) = try dataset()
         var spec = try grid.spec(dataset: selection)
         spec.datasetHash = hash
-        var config = SchedulerConfig(version: ThermoSweep.version,
+        var config = SchedulerConfig(version: ThermoSweep.release,
                                      dataset: hash.map { DatasetOffer(name: selection.name, hash: $0) },
                                      specHash: "", coordinatorNonce: WorkerNonce.make())
         config.heartbeatMs = Int64(timing.heartbeatMs)

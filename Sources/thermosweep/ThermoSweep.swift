@@ -10,6 +10,11 @@ struct ThermoSweep: ParsableCommand {
         subcommands: [SweepCommand.self, WorkerCommand.self, StatusCommand.self, KeygenCommand.self,
                       TrainCommand.self, BenchCommand.self])
 
+    /// The release; a coordinator refuses workers of another one (their jobs or results could differ).
+    static let release = "0.1.0"
+
     /// Version and the CPU the build targets (the binary refuses to start on a CPU without it).
-    static let version = "0.1.0 (built for CPU \(String(cString: ts_build_cpu())))"
+    /// Workers built for another CPU (e.g. `make release CPU=haswell` on older nodes) are admitted:
+    /// READY carries the build CPU separately and the journal records it per worker.
+    static let version = "\(release) (built for CPU \(String(cString: ts_build_cpu())))"
 }

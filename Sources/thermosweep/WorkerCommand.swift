@@ -66,7 +66,7 @@ struct WorkerCommand: ParsableCommand {
         var config = WorkerConfig(
             endpoint: connect, name: name ?? "\(host.split(separator: ".").first.map(String.init) ?? host)/\(pid)",
             slots: jobs, heartbeatInterval: .milliseconds(timing.heartbeatMs), liveness: timing.liveness,
-            exitOnCoordinatorLoss: exitOnCoordinatorLoss, version: ThermoSweep.version,
+            exitOnCoordinatorLoss: exitOnCoordinatorLoss, version: ThermoSweep.release,
             buildCPU: String(cString: ts_build_cpu()), datasets: offers, host: host, pid: pid)
         if let keys = try curve.load() { config.curve = WorkerCurve(serverKey: keys.server, keys: keys.keys) }
         let loop = try WorkerLoop(config: config, runner: runner)
