@@ -39,6 +39,10 @@ struct WorkerCommand: ParsableCommand {
 
     @OptionGroup var curve: CurveClientOptions
 
+    /// Tests of the version check announce another release than this binary's.
+    @Option(help: .hidden)
+    var announceRelease: String?
+
     func validate() throws {
         guard (1...1024).contains(jobs) else { throw ValidationError("--jobs \(jobs) is out of range: give 1 to 1024.") }
         guard connect.hasPrefix("tcp://") || connect.hasPrefix("ipc://") else {
@@ -66,7 +70,7 @@ struct WorkerCommand: ParsableCommand {
         var config = WorkerConfig(
             endpoint: connect, name: name ?? "\(host.split(separator: ".").first.map(String.init) ?? host)/\(pid)",
             slots: jobs, heartbeatInterval: .milliseconds(timing.heartbeatMs), liveness: timing.liveness,
-            exitOnCoordinatorLoss: exitOnCoordinatorLoss, version: ThermoSweep.release,
+            exitOnCoordinatorLoss: exitOnCoordinatorLoss, version: announceRelease ?? ThermoSweep.release,
             buildCPU: String(cString: ts_build_cpu()), datasets: offers, host: host, pid: pid)
         if let keys = try curve.load() { config.curve = WorkerCurve(serverKey: keys.server, keys: keys.keys) }
         let loop = try WorkerLoop(config: config, runner: runner)

@@ -72,3 +72,21 @@ import Testing
         #expect(try Data(contentsOf: URL(fileURLWithPath: prefix + ".key")) == before)
     }
 }
+
+/// A worker of another release is refused, and both sides' versions are named.
+@Test func aWorkerOfAnotherReleaseIsRefusedNamingBothVersions() throws {
+    let scratch = try Scratch()
+    defer { scratch.remove() }
+    let db = scratch.file("sweep.sqlite"), endpointFile = scratch.file("endpoint")
+    let sweep = try Spawned(["sweep", "--db", db, "--endpoint-file", endpointFile, "--trivial-ms", "0",
+                             "--lr", "0.1", "--batch", "8", "--seeds", "1"], outputPrefix: scratch.file("sweep"))
+    defer { sweep.kill9() }
+    let url = try #require(endpoint(in: endpointFile))
+    let worker = try Spawned(["worker", "--connect", url, "--no-data", "--announce-release", "9.9.9"],
+                             outputPrefix: scratch.file("worker"))
+    defer { worker.kill9() }
+    #expect(worker.wait(timeout: 20) == 2)
+    #expect(worker.stderr.contains("9.9.9") && worker.stderr.contains("0.1.0"), "\(worker.stderr)")
+    #expect(eventually(timeout: 5) { sweep.stderr.contains("refused") })
+    #expect(try counts(db).done == 0)
+}
