@@ -161,7 +161,11 @@ public struct Scheduler: Sendable {
         if !finishedEmitted && endedCount == jobs.count {
             finishedEmitted = true
             out.log("all \(jobs.count) jobs have ended")
-            for peer in workerOrder { out.send(peer, .bye(Bye(reason: "the sweep is over"))) }
+            // Dismissed workers leave without a word: forget them now, or they would read as lost.
+            for peer in workerOrder {
+                out.send(peer, .bye(Bye(reason: "the sweep is over")))
+                removeWorker(peer, end: .released, cancel: false, why: "dismissed: the sweep is over", now: now, out: &out)
+            }
             out.finished = true
         }
         return out.effects
