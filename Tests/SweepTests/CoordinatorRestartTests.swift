@@ -82,5 +82,44 @@ extension FailureTests {
                 #expect(a == b, "\(mine.key) differs from the uninterrupted run")
             }
         }
+
+        /// A lease orphaned by a coordinator restart and not re-adopted within the grace (here 0) is
+        /// re-queued; the worker, back after its reconnect backoff with the finished result of the old
+        /// attempt, re-sends it on WELCOME: journaled stale, never counted.
+        ///
+        /// Timing: the job ends ≈0.4 s after the kill; the worker notices the silence at 0.3 s and
+        /// says READY again at ≈1.3 s (liveness window + 1 s backoff); the coordinator restarts at
+        /// 0.6 s, after the worker stopped listening and long before its READY. (A coordinator back
+        /// while the job still runs would re-lease it at once to a worker whose slot still holds the
+        /// cancelled attempt: see `aStalledJobOnTheOnlyWorkerIsDoneOnceTheHungThreadLetsGo`.)
+        @Test func aLateResultOfAnOrphanThatWasRequeuedIsStaleNotCounted() throws {
+            let scratch = try Scratch()
+            defer { scratch.remove() }
+            let timing = TestTiming(heartbeatMs: 100, liveness: 3, readoptGraceMs: 0)
+            let sweep = try CoordinatorProcess(scratch, grid: ["--trivial-ms", "500", "--lr", "0.1", "--batch", "8",
+                                                               "--seeds", "1"],
+                                               timing: timing, bind: "ipc://" + scratch.file("sweep.ipc"))
+            defer { sweep.process.kill9() }
+            let url = try #require(sweep.boundEndpoint())
+            let worker = try startWorker(scratch, url: url, name: "w", timing: timing)
+            defer { worker.kill9() }
+            try #require(waitForLease(sweep.db, jobId: 1, attempt: 1, timeout: 30) != nil)
+            pause(0.1)
+            sweep.process.kill9()
+            pause(0.6)
+            try sweep.rerun()
+
+            #expect(sweep.process.wait(timeout: 30) == 0, "\(sweep.stderr)")
+            #expect(worker.wait(timeout: 10) == 0)
+            let events = journalEvents(sweep.db)
+            let kinds = events.filter { $0.jobId == 1 }.map { "\($0.kind) \($0.attempt ?? 0)" }
+            #expect(kinds.contains("orphaned 1") && kinds.contains("orphanExpired 1") && kinds.contains("requeued 2"),
+                    "\(kinds)")
+            let stale = events.filter { $0.kind == "stale" }
+            #expect(!stale.isEmpty, "\(kinds)\n\(sweep.stderr)")
+            #expect(stale.allSatisfy { $0.jobId == 1 && $0.attempt == 1 && pid(ofIdentity: $0.worker) == worker.pid })
+            #expect(try journalResults(sweep.db).map(\.attempt) == [2])
+            try expectExactlyOnce(sweep.db, total: 1)
+        }
     }
 }
