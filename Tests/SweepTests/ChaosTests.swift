@@ -10,7 +10,9 @@ extension FailureTests {
             defer { scratch.remove() }
             let seed = SeededRandom.seed(14)
             var random = SeededRandom(seed: seed)
-            // The invariant is exactly-once, not the retry policy: a job may be hit several times.
+            // The invariant is exactly-once, not the retry policy: a job may be hit several times, and
+            // a lease re-sent at once to a worker still winding down its cancelled attempt earns a
+            // "no free slot" transient failure each time (see StallWatchdogTests).
             let timing = TestTiming(heartbeatMs: 100, liveness: 3, stallMs: 1000, readoptGraceMs: 1000, retryLimit: 50)
             let total = 60
             let sweep = try CoordinatorProcess(scratch, grid: ["--trivial-ms", "300", "--lr", "0.01,0.02,0.03,0.04,0.05",
@@ -60,7 +62,8 @@ extension FailureTests {
             #expect(liveProcesses(mentioning: scratch.path).isEmpty)
             try expectExactlyOnce(sweep.db, total: total)
             let events = journalEvents(sweep.db)
-            let tally = ["lost", "stalled", "dropped", "released", "orphaned", "adopted", "orphanExpired", "requeued", "stale"]
+            let tally = ["lost", "stalled", "dropped", "released", "orphaned", "adopted", "orphanExpired", "requeued",
+                         "transient", "stale"]
                 .map { kind in "\(kind) \(events.filter { $0.kind == kind }.count)" }
             print("chaos: \(byBye) of 3 workers left on BYE; journal: " + tally.joined(separator: ", "))
         }

@@ -52,7 +52,8 @@ extension FailureTests {
         /// With one worker the stalled job goes straight back to the worker whose job thread is still
         /// winding down the cancelled lease; it answers "no free slot" (a transient failure, which
         /// counts as a retry) and gets the job again at once, until the retry limit fails the job.
-        /// A trainer that never returns would hold its slot for good.
+        /// A trainer that never returns would hold its slot for good. A known issue until the worker
+        /// stops counting cancelled jobs against its slots, or the scheduler stops re-leasing to it.
         @Test func aStalledJobOnTheOnlyWorkerIsDoneOnceTheHungThreadLetsGo() throws {
             let scratch = try Scratch()
             defer { scratch.remove() }
@@ -68,8 +69,9 @@ extension FailureTests {
             let events = journalEvents(sweep.db)
             #expect(events.contains { $0.kind == "stalled" && $0.jobId == 1 && $0.attempt == 1 })
             #expect(!events.contains { $0.kind == "lost" })
+            let job = journalJobs(sweep.db).first.map { "\($0.state.rawValue) at attempt \($0.attempt)" } ?? "?"
             print("stall on the only worker: \(events.filter { $0.kind == "transient" }.count) 'no free slot' "
-                  + "answers, job \(journalJobs(sweep.db).first.map { "\($0.state.rawValue) at attempt \($0.attempt)" } ?? "?")")
+                  + "answers, job \(job)")
             let done = try counts(sweep.db).done
             withKnownIssue("a stalled lease is re-leased at once to the worker still holding the hung job thread",
                            isIntermittent: true) {
