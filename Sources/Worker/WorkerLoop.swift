@@ -177,7 +177,7 @@ public final class WorkerLoop: @unchecked Sendable {
 
         mutating func sendHeartbeat() {
             lastBeat = ContinuousClock.now
-            let jobs = running.sorted { $0.key.jobId < $1.key.jobId }.map { ref, job in
+            let jobs = running.filter { !cancelled.contains($0.key) }.sorted { $0.key.jobId < $1.key.jobId }.map { ref, job in
                 let total = min(job.progress.totalSteps, 1 << 50)
                 return JobProgress(jobId: ref.jobId, attempt: ref.attempt, step: min(job.progress.step, total),
                                    totalSteps: total)
@@ -259,7 +259,9 @@ public final class WorkerLoop: @unchecked Sendable {
         mutating func start(_ job: Job) {
             let ref = JobRef(jobId: job.jobId, attempt: job.attempt)
             if running[ref] != nil || held[ref] != nil { return }  // a duplicate lease message
-            guard running.count < config.slots else {
+            // A cancelled job's thread may still be winding down (or hung for good): it no longer
+            // holds a slot, or the coordinator's next lease would bounce off a full worker.
+            guard running.count - cancelled.count < config.slots else {
                 let result = JobResult.failed(jobId: job.jobId, attempt: job.attempt, kind: job.kind, wallSeconds: 0,
                                               errorKind: .transient,
                                               message: "worker \(config.name) has no free slot (\(config.slots) busy)")

@@ -52,8 +52,7 @@ extension FailureTests {
         /// With one worker the stalled job goes straight back to the worker whose job thread is still
         /// winding down the cancelled lease; it answers "no free slot" (a transient failure, which
         /// counts as a retry) and gets the job again at once, until the retry limit fails the job.
-        /// A trainer that never returns would hold its slot for good. A known issue until the worker
-        /// stops counting cancelled jobs against its slots, or the scheduler stops re-leasing to it.
+        /// A hung job thread does not hold its slot: the job is re-leased to the same worker and done.
         @Test func aStalledJobOnTheOnlyWorkerIsDoneOnceTheHungThreadLetsGo() throws {
             let scratch = try Scratch()
             defer { scratch.remove() }
@@ -73,10 +72,8 @@ extension FailureTests {
             print("stall on the only worker: \(events.filter { $0.kind == "transient" }.count) 'no free slot' "
                   + "answers, job \(job)")
             let done = try counts(sweep.db).done
-            withKnownIssue("a stalled lease is re-leased at once to the worker still holding the hung job thread",
-                           isIntermittent: true) {
-                #expect(done == 1, "\(sweep.stderr)")
-            }
+            #expect(done == 1, "\(sweep.stderr)")
+            #expect(!events.contains { $0.kind == "transient" }, "no 'no free slot' answers")
         }
     }
 }
