@@ -35,10 +35,12 @@ let package = Package(
         .target(name: "Store", dependencies: ["SweepProtocol", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Coordinator", dependencies: ["SweepProtocol", "Store", "ZeroMQ"]),
         .target(name: "Worker", dependencies: ["SweepProtocol", "ZeroMQ", "Trainer", "Thermometer"]),
+        // Thermometer: it owns the CellResult format that the journal's results are decoded from.
+        .target(name: "Report", dependencies: ["ScalingLaw", "SweepProtocol", "Store", "Thermometer"]),
         .executableTarget(
             name: "thermosweep",
             dependencies: [
-                "CPUCheck", "Kernels", "Trainer", "Thermometer", "SweepProtocol", "Store", "Coordinator", "Worker", "ZeroMQ",
+                "CPUCheck", "Kernels", "Trainer", "Thermometer", "SweepProtocol", "Store", "Coordinator", "Worker", "ZeroMQ", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
@@ -49,6 +51,7 @@ let package = Package(
         .testTarget(name: "SweepProtocolTests", dependencies: ["SweepProtocol"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "SweepProtocol"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "SweepProtocol", "Store", "ZeroMQ"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "ScalingLaw", "Store", "SweepProtocol", "Thermometer"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "SweepProtocol", "ZeroMQ"]),
         .testTarget(name: "SweepTests", dependencies: ["Store", "SweepProtocol", "ZeroMQ", "Worker", "thermosweep"]),
         .testTarget(name: "CLITests", dependencies: ["thermosweep", "SweepProtocol", "Thermometer", "Trainer"]),

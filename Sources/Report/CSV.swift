@@ -1,0 +1,32 @@
+// RFC 4180 CSV: comma separated, "\n" line ends, fields quoted only when they hold a comma, a
+// quote, a line break or leading/trailing space; a quote inside is doubled.
+import Foundation
+
+/// A CSV table built row by row into one string.
+struct CSVWriter {
+    private(set) var text = ""
+    let columns: Int
+
+    init(header: [String]) {
+        columns = header.count
+        append(header)
+    }
+
+    mutating func append(_ fields: [String]) {
+        precondition(fields.count == columns, "CSV row has \(fields.count) fields, header \(columns)")
+        var first = true
+        for field in fields {
+            if !first { text += "," }
+            first = false
+            text += CSVWriter.quote(field)
+        }
+        text += "\n"
+    }
+
+    static func quote(_ field: String) -> String {
+        let needsQuotes = field.contains { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }
+            || field.first == " " || field.last == " "
+        guard needsQuotes else { return field }
+        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

@@ -1,0 +1,128 @@
+// cells.csv, filters.csv and fits.json (docs/EXPORTS.md describes every column). Equal results
+// give equal bytes: rows in a fixed order, numbers in shortest round-trip form, and everything
+// that depends on the run (samples/s, wall time, worker) in the last columns of cells.csv only.
+import Foundation
+import ScalingLaw
+import SweepProtocol
+import Thermometer
+
+/// The content of fits.json.
+public struct FitsDocument: Codable, Sendable {
+    /// Version of this document's shape.
+    public static let currentFormat = "thermosweep-fits/1"
+    public var format: String
+    /// `GridSpec.hash()` of `grid`.
+    public var gridHash: String
+    /// The journal's grid, exactly as stored (normalized).
+    public var grid: GridSpec
+    public var exclusionPolicy: ExclusionPolicy
+    public var defaultEstimator: String
+    public var groups: [String]
+    public var estimators: [String]
+    /// Done measure jobs, and how many of them diverged.
+    public var runs: Int
+    public var divergedRuns: Int
+    /// Jobs without a usable result (failed, unreadable, not ended).
+    public var problems: [JobProblem]
+    /// The whole-network line of the default estimator.
+    public var summary: String
+    /// Every group × estimator, groups in layer order.
+    public var fits: [GroupFit]
+}
+
+enum Exports {
+    static let cellsHeader = [
+        "lr", "batch", "seed", "group", "estimator", "T", "se_log_T", "excluded", "calibration_ratio", "fdr_ratio",
+        "noise_variance", "flags", "n_params", "diverged", "loss_stationary", "window_loss", "train_loss",
+        "train_accuracy", "test_loss", "test_accuracy", "samples_per_s", "wall_s", "worker",
+    ]
+    static let filtersHeader = [
+        "lr", "batch", "seed", "group", "filter", "n_params", "estimator", "T", "se_log_T", "calibration_ratio",
+        "fdr_ratio", "noise_variance",
+    ]
+
+    /// One row per run × group × estimator.
+    static func cellsCSV(_ data: SweepData, _ fits: SweepFits) -> String {
+        var excluded: [ExclusionKey: String] = [:]
+        for fit in fits.fits {
+            for e in fit.exclusions {
+                excluded[ExclusionKey(group: fit.group, estimator: fit.estimator,
+                                      cell: CellKey(learningRate: e.learningRate, batchSize: e.batchSize, seed: e.seed))] = e.reason
+            }
+        }
+        var csv = CSVWriter(header: cellsHeader)
+        for run in data.runs {
+            let r = run.result
+            let cell = CellKey(learningRate: run.learningRate, batchSize: run.batchSize, seed: run.seed)
+            let common = (diverged: r.divergence.map { "\($0)" } ?? "",
+                          stationary: r.thermometer.loss.stationary.map { $0 ? "true" : "false" } ?? "")
+            for name in data.groups {
+                let group = r.thermometer.group(name)
+                for estimator in SweepData.estimators {
+                    let estimate = group?.estimate(estimator)
+                    csv.append([
+                        Text.eta(run.learningRate), "\(run.batchSize)", "\(run.seed)", name, estimator.rawValue,
+                        Text.number(estimate?.value), Text.number(estimate?.seLogT),
+                        excluded[ExclusionKey(group: name, estimator: estimator.rawValue, cell: cell)] ?? "",
+                        Text.number(group?.calibrationRatio), Text.number(group?.fluctuationDissipationRatio),
+                        Text.number(group?.noiseVariance),
+                        group?.flags.map(\.rawValue).joined(separator: ";") ?? "missing-group",
+                        group.map { "\($0.count)" } ?? "", common.diverged, common.stationary,
+                        Text.number(r.thermometer.loss.mean), Text.number(r.train.loss),
+                        Text.number(r.train.accuracy), Text.number(r.test.loss), Text.number(r.test.accuracy),
+                        Text.number(r.samplesPerSecond), Text.number(run.wallSeconds), run.worker,
+                    ])
+                }
+            }
+        }
+        return csv.text
+    }
+
+    /// One row per run × group × filter × estimator (conv layers only).
+    static func filtersCSV(_ data: SweepData) -> String {
+        var csv = CSVWriter(header: filtersHeader)
+        for run in data.runs {
+            for name in data.groups {
+                guard let group = run.result.thermometer.group(name) else { continue }
+                for filter in group.filters {
+                    for estimator in SweepData.estimators {
+                        let estimate = filter.estimate(estimator)
+                        csv.append([
+                            Text.eta(run.learningRate), "\(run.batchSize)", "\(run.seed)", name, "\(filter.index)",
+                            "\(filter.count)", estimator.rawValue, Text.number(estimate?.value),
+                            Text.number(estimate?.seLogT), Text.number(filter.calibrationRatio),
+                            Text.number(filter.fluctuationDissipationRatio), Text.number(filter.noiseVariance),
+                        ])
+                    }
+                }
+            }
+        }
+        return csv.text
+    }
+
+    static func document(_ data: SweepData, _ fits: SweepFits) -> FitsDocument {
+        FitsDocument(
+            format: FitsDocument.currentFormat, gridHash: data.specHash, grid: data.spec,
+            exclusionPolicy: fits.policy, defaultEstimator: Estimator.diffusion.rawValue, groups: data.groups,
+            estimators: SweepData.estimators.map(\.rawValue), runs: data.runs.count,
+            divergedRuns: data.runs.filter { $0.result.diverged }.count, problems: data.problems,
+            summary: Report.summaryLine(fits), fits: fits.fits)
+    }
+
+    /// fits.json: sorted keys, two-space indentation, a final newline.
+    static func fitsJSON(_ document: FitsDocument) throws(ReportError) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        do {
+            return Array(try encoder.encode(document)) + [UInt8(ascii: "\n")]
+        } catch {
+            throw .write(path: "fits.json", detail: "the fits cannot be written as JSON: \(error)")
+        }
+    }
+}
+
+struct ExclusionKey: Hashable {
+    var group: String
+    var estimator: String
+    var cell: CellKey
+}

@@ -1,0 +1,140 @@
+// The `fit` command's table: per group, the exponents with errors and intervals, the tests, and
+// what was left out and why; it ends with the whole-network line.
+import ScalingLaw
+import Thermometer
+
+/// Entry points for the text forms of the fits.
+public enum Report {
+    /// The whole-network line of `estimator`, e.g.
+    /// `network (diffusion): T ∝ η^1.02±0.03 · |B|^-0.98±0.03  (η/|B| law: p = 0.41)`.
+    public static func summaryLine(_ fits: SweepFits, estimator: Estimator = .diffusion) -> String {
+        let group = Thermometer.networkGroupName
+        guard let fit = fits.fit(group: group, estimator: estimator) else {
+            return "\(group) (\(estimator.rawValue)): not fitted"
+        }
+        return "\(group) (\(estimator.rawValue)): \(fit.result.summaryLine)"
+    }
+
+    /// Loads the journal at `storePath`, fits the whole network with `estimator`, and returns
+    /// its line (what `sweep` prints last).
+    public static func summaryLine(storePath: String, estimator: Estimator = .diffusion) throws(ReportError) -> String {
+        let data = try SweepData.load(storePath: storePath)
+        let groups = data.groups.contains(Thermometer.networkGroupName) ? [Thermometer.networkGroupName] : []
+        return summaryLine(SweepFits(data, groups: groups, estimators: [estimator]), estimator: estimator)
+    }
+
+    /// Parses an estimator name, or throws listing the valid ones.
+    public static func estimator(named name: String) throws(ReportError) -> Estimator {
+        guard let e = Estimator(rawValue: name) else {
+            throw .unknownEstimator(name, valid: Estimator.allCases.map(\.rawValue))
+        }
+        return e
+    }
+
+    /// The `fit` table for `fits` (the groups in `showing`, default all, of one estimator, in layer
+    /// order), ending with the whole-network line.
+    public static func fitText(_ data: SweepData, _ fits: SweepFits, estimator: Estimator,
+                               showing: [String]? = nil) -> String {
+        var out: [String] = []
+        let spec = data.spec
+        let diverged = data.runs.filter { $0.result.diverged }.count
+        out.append("grid \(data.specHash): \(spec.model), \(spec.learningRates.count) η × \(spec.batchSizes.count) |B| × "
+            + "\(spec.seeds) seeds = \(data.gridCellCount * spec.seeds) runs; \(data.runs.count) done "
+            + "(\(diverged) diverged), \(data.problems.filter { $0.state == "failed" || $0.state == "unreadable" }.count) "
+            + "failed, \(data.problems.filter { $0.state != "failed" && $0.state != "unreadable" }.count) not ended")
+        let e = expectedExponents(estimator)
+        out.append("estimator \(estimator.rawValue): ln T = c + a ln η + b ln|B|, expected a = \(Text.fixed(e.a, 0)), "
+            + "b = \(Text.fixed(e.b, 0)); ± is the standard error, [ ] the 95 % interval")
+        for problem in data.problems where problem.state == "failed" || problem.state == "unreadable" {
+            out.append("  \(problem.state) \(problem.key): \(problem.reason)")
+        }
+        let notEnded = data.problems.filter { $0.state != "failed" && $0.state != "unreadable" }
+        if !notEnded.isEmpty {
+            out.append("  not ended: \(notEnded.count) jobs (e.g. \(notEnded[0].key): \(notEnded[0].reason)); "
+                + "the fits use the finished cells only")
+        }
+        for fit in fits.fits where fit.estimator == estimator.rawValue && showing.map({ $0.contains(fit.group) }) ?? true {
+            out.append("")
+            out += groupText(fit)
+        }
+        out.append("")
+        out.append(summaryLine(fits, estimator: estimator))
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    static func groupText(_ fit: GroupFit) -> [String] {
+        let r = fit.result
+        var out: [String] = []
+        let cellsSeen = r.cells.count + r.excludedCells.count
+        guard let f = r.fit else {
+            out.append("\(fit.group): no fit (\(r.failure?.message ?? "unknown reason"))")
+            out += exclusionLines(fit)
+            return out
+        }
+        out.append("\(fit.group)  (\(f.cellsUsed) of \(cellsSeen) cells used, \(fit.exclusions.count) runs excluded)")
+        func row(_ name: String, _ e: Estimate, _ boot: BootstrapEstimate?) -> String {
+            var line = "  \(name) = \(Text.valueWithError(e.value, e.standardError))   95 % "
+                + "[\(Text.fixed(e.interval.lower, 3)), \(Text.fixed(e.interval.upper, 3))]"
+            if let boot {
+                line += "   bootstrap [\(Text.fixed(boot.percentileInterval.lower, 3)), "
+                    + "\(Text.fixed(boot.percentileInterval.upper, 3))]"
+            }
+            return line
+        }
+        out.append(row("a", f.a, r.bootstrap?.a))
+        out.append(row("b", f.b, r.bootstrap?.b))
+        out.append(row("c", f.c, r.bootstrap?.c))
+        if let g = f.oneExponent {
+            out.append(row("γ", g.gamma, r.bootstrap?.gamma) + "   (ln T = c′ + γ ln(η/|B|))")
+        }
+        func test(_ label: String, _ t: WaldTest?) -> String {
+            guard let t else { return "  \(label): not testable" }
+            let law = t.denominatorDegreesOfFreedom.map { "F(\(t.constraints), \($0))" } ?? "χ²(\(t.constraints))"
+            return "  \(label): W = \(Text.significant(t.statistic)), \(law), p = \(Text.pValue(t.pValue))"
+        }
+        out.append(test("collapse a + b = 0", f.collapse))
+        out.append(test("(a, b) = (\(Text.fixed(r.options.expectedExponents.a, 0)), "
+            + "\(Text.fixed(r.options.expectedExponents.b, 0)))", f.expectedExponents))
+        if let c = f.curvature {
+            let law = c.denominatorDegreesOfFreedom.map { "F(3, \($0))" } ?? "χ²(3)"
+            out.append("  curvature ((ln η)², (ln|B|)², ln η·ln|B|): \(law) = \(Text.significant(c.statistic)), "
+                + "p = \(Text.pValue(c.pValue))")
+        } else {
+            out.append("  curvature: not tested")
+        }
+        out.append("  R² = \(Text.fixed(f.rSquared, 4)), χ²/dof = \(Text.fixed(f.reducedChiSquare, 2)) "
+            + "(dof \(f.degreesOfFreedom)), weighting \(r.weighting.rawValue)")
+        if let refit = r.restricted {
+            if let rf = refit.fit {
+                out.append("  without η = \(Text.eta(refit.droppedEta)) and |B| = \(refit.droppedBatchSize): "
+                    + "a = \(Text.valueWithError(rf.a.value, rf.a.standardError)), "
+                    + "b = \(Text.valueWithError(rf.b.value, rf.b.standardError)) (\(rf.cellsUsed) cells)")
+            } else if let failure = refit.failure {
+                out.append("  without η = \(Text.eta(refit.droppedEta)) and |B| = \(refit.droppedBatchSize): "
+                    + "no fit (\(failure.message))")
+            }
+        }
+        if let caution = r.bootstrap?.caution { out.append("  bootstrap: \(caution)") }
+        if let why = r.bootstrapUnavailable { out.append("  bootstrap: \(why)") }
+        for note in f.notes { out.append("  note: \(note)") }
+        out += exclusionLines(fit)
+        return out
+    }
+
+    /// Excluded runs, one line per reason and detail, listing the runs.
+    static func exclusionLines(_ fit: GroupFit) -> [String] {
+        guard !fit.exclusions.isEmpty else { return ["  excluded: none"] }
+        var out = ["  excluded:"]
+        for e in fit.exclusions.prefix(20) {
+            out.append("    η = \(Text.eta(e.learningRate)), |B| = \(e.batchSize), seed \(e.seed): \(e.reason) (\(e.detail))")
+        }
+        if fit.exclusions.count > 20 {
+            var counts: [String: Int] = [:]
+            for e in fit.exclusions.dropFirst(20) { counts[e.reason, default: 0] += 1 }
+            out.append("    … and \(fit.exclusions.count - 20) more: "
+                + counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+                + " (all in fits.json)")
+        }
+        return out
+    }
+}

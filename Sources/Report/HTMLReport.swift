@@ -1,0 +1,502 @@
+// The HTML report: one self-contained XHTML-compatible file (inline SVG and CSS, no script, no
+// network), readable in any browser and parseable as XML.
+import Foundation
+import ScalingLaw
+import Thermometer
+
+struct HTMLReport {
+    let data: SweepData
+    let fits: SweepFits
+    /// The estimator of the per-layer plots, heat map and filter plots.
+    let estimator: Estimator = .diffusion
+    private let runsByKey: [CellKey: CellRun]
+    /// Series drawn at most per plot (|B| or η values), so large grids stay readable.
+    static let maxSeries = 8
+
+    init(_ analysis: SweepAnalysis) {
+        data = analysis.data
+        fits = analysis.fits
+        runsByKey = Dictionary(analysis.data.runs.map {
+            (CellKey(learningRate: $0.learningRate, batchSize: $0.batchSize, seed: $0.seed), $0)
+        }, uniquingKeysWith: { a, _ in a })
+    }
+
+    func render() -> String {
+        var h = "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n"
+            + "<meta charset=\"utf-8\"/>\n<title>ThermoSweep report \(escapeHTML(data.specHash))</title>\n"
+            + "<style>\(Self.css)</style>\n</head>\n<body>\n"
+        h += header()
+        h += verdict()
+        h += exponentTable()
+        h += layerPlots()
+        h += heatMap()
+        h += stationarityTable()
+        h += filterPlots()
+        h += lossCurves()
+        h += exclusions()
+        h += "</body>\n</html>\n"
+        return h
+    }
+
+    static let css = """
+        body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
+        h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ccc}h3{font-size:15px}
+        table{border-collapse:collapse;font-size:13px;margin:8px 0}
+        td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}th{background:#f0f0f0}
+        td.l,th.l{text-align:left}tr.reject td{background:#fde8e8}tr.def td{font-weight:600}
+        .plots{display:flex;flex-wrap:wrap;gap:10px}.plot{border:1px solid #eee}
+        .ptitle{font-size:13px;font-weight:600}.tick{font-size:10px;fill:#444}.axis{font-size:12px}
+        .legend{font-size:10px}.note{font-size:11px;fill:#333}.grid{stroke:#eee}
+        .summary{font-family:monospace;font-size:15px;background:#f6f6f6;padding:8px}
+        .muted{color:#666;font-size:13px}
+        """
+
+    // MARK: Header and verdict
+
+    private func header() -> String {
+        let s = data.spec
+        let diverged = data.runs.filter { $0.result.diverged }.count
+        let failed = data.problems.filter { $0.state == "failed" || $0.state == "unreadable" }.count
+        let notEnded = data.problems.count - failed
+        var h = "<h1>ThermoSweep: T(η, |B|) of \(escapeHTML(s.model))</h1>\n"
+        h += "<p>Grid \(escapeHTML(data.specHash)): η ∈ {\(escapeHTML(s.learningRates.map { "\($0)" }.joined(separator: ", ")))}, "
+            + "|B| ∈ {\(escapeHTML(s.batchSizes.map { "\($0)" }.joined(separator: ", ")))}, \(s.seeds) seeds; data "
+            + "\(escapeHTML(s.dataset.name)). \(data.runs.count) runs done (\(diverged) diverged), \(failed) failed, "
+            + "\(notEnded) not ended.</p>\n"
+        h += "<p class=\"summary\">\(escapeHTML(Report.summaryLine(fits, estimator: estimator)))</p>\n"
+        h += "<p class=\"muted\">Fit: weighted least squares of ln T = c + a ln η + b ln|B| on cell means over seeds; "
+            + "± is the standard error, intervals are 95 %. Excluded from every fit: diverged runs"
+            + (fits.policy.lossNonStationary ? ", runs whose training loss drifts over the window" : "")
+            + (fits.policy.fdrOutOfRange ? ", groups whose fluctuation–dissipation ratio is outside [0.9, 1.1]" : "")
+            + "; a cell with one excluded seed is left out whole. Exports: cells.csv, filters.csv, fits.json.</p>\n"
+        return h
+    }
+
+    private func verdict() -> String {
+        var h = "<h2>Does T ∝ η/|B| hold?</h2>\n"
+        guard let network = fits.fit(group: Thermometer.networkGroupName, estimator: estimator) else {
+            return h + "<p>The results hold no whole-network group.</p>\n"
+        }
+        guard let f = network.result.fit else {
+            return h + "<p>No whole-network fit: \(escapeHTML(network.result.failure?.message ?? "unknown reason")).</p>\n"
+        }
+        let da = f.a.value - 1, db = f.b.value + 1
+        var sentences: [String] = []
+        if abs(da) <= 0.15 && abs(db) <= 0.15 {
+            sentences.append("Whole network, \(estimator.rawValue): a = \(Text.valueWithError(f.a.value, f.a.standardError)) and "
+                + "b = \(Text.valueWithError(f.b.value, f.b.standardError)) are within 0.15 of (1, −1).")
+        } else {
+            sentences.append("Whole network, \(estimator.rawValue): the law does not hold within 0.15: "
+                + "a = \(Text.valueWithError(f.a.value, f.a.standardError)) (a − 1 = \(Text.fixed(da, 3))), "
+                + "b = \(Text.valueWithError(f.b.value, f.b.standardError)) (b + 1 = \(Text.fixed(db, 3))).")
+        }
+        if let t = f.expectedExponents {
+            sentences.append("Joint test of (a, b) = (1, −1): p = \(Text.pValue(t.pValue))"
+                + (t.pValue < 0.05 ? " (rejected at 5 %)." : " (not rejected at 5 %)."))
+        }
+        if let c = f.collapse { sentences.append("Collapse a + b = 0: p = \(Text.pValue(c.pValue)).") }
+        if let c = f.curvature {
+            sentences.append("Curvature F-test: p = \(Text.pValue(c.pValue))"
+                + (c.pValue < 0.05 ? ": ln T is not linear in ln η and ln|B| over this grid." : "."))
+        }
+        if let rf = network.result.restricted, let fit = rf.fit {
+            sentences.append("Without η = \(Text.eta(rf.droppedEta)) and |B| = \(rf.droppedBatchSize) (where finite-η "
+                + "effects are largest): a = \(Text.valueWithError(fit.a.value, fit.a.standardError)), "
+                + "b = \(Text.valueWithError(fit.b.value, fit.b.standardError)).")
+        }
+        let ratios = data.runs.compactMap { $0.result.thermometer.group(Thermometer.networkGroupName)?.calibrationRatio }
+        if let m = median(ratios) {
+            sentences.append("Median noise-calibration ratio \(Text.fixed(m, 2)) (expected 0.95–1.10 at small ηλ; "
+                + "above it, the diffusion is larger than η σ̄²/2|B| predicts).")
+        }
+        let layerA = fits.fits.filter { $0.estimator == estimator.rawValue && $0.group != Thermometer.networkGroupName }
+            .compactMap { $0.result.fit?.a.value }
+        if let lo = layerA.min(), let hi = layerA.max() {
+            sentences.append("Per-group a ranges from \(Text.fixed(lo, 3)) to \(Text.fixed(hi, 3)).")
+        }
+        sentences.append("\(network.exclusions.count) of \(data.runs.count) runs are excluded from this fit (listed below).")
+        h += "<p>" + escapeHTML(sentences.joined(separator: " ")) + "</p>\n"
+        return h
+    }
+
+    // MARK: Exponent table
+
+    private func exponentTable() -> String {
+        var h = "<h2>Exponents</h2>\n<table>\n<tr><th class=\"l\">group</th><th class=\"l\">estimator</th>"
+            + "<th>expected (a, b)</th><th>a</th><th>95 % interval</th><th>b</th><th>95 % interval</th>"
+            + "<th>γ of η/|B|</th><th>p(a+b=0)</th><th>p(expected)</th><th>p(curvature)</th><th>R²</th>"
+            + "<th>cells used</th><th>a, b without largest η, smallest |B|</th></tr>\n"
+        for fit in fits.fits {
+            let r = fit.result
+            let e = r.options.expectedExponents
+            let cls = [fit.estimator == estimator.rawValue ? "def" : nil,
+                       (r.fit?.expectedExponents?.pValue ?? 1) < 0.05 ? "reject" : nil].compactMap { $0 }
+            h += "<tr" + (cls.isEmpty ? "" : " class=\"\(cls.joined(separator: " "))\"") + ">"
+            h += "<td class=\"l\">\(escapeHTML(fit.group))</td><td class=\"l\">\(escapeHTML(fit.estimator))</td>"
+            h += "<td>(\(Text.fixed(e.a, 0)), \(Text.fixed(e.b, 0)))</td>"
+            guard let f = r.fit else {
+                h += "<td class=\"l\" colspan=\"11\">no fit: \(escapeHTML(r.failure?.message ?? "unknown reason"))</td></tr>\n"
+                continue
+            }
+            func ci(_ x: Estimate) -> String { "[\(Text.fixed(x.interval.lower, 3)), \(Text.fixed(x.interval.upper, 3))]" }
+            h += "<td>\(escapeHTML(Text.valueWithError(f.a.value, f.a.standardError)))</td><td>\(ci(f.a))</td>"
+            h += "<td>\(escapeHTML(Text.valueWithError(f.b.value, f.b.standardError)))</td><td>\(ci(f.b))</td>"
+            h += "<td>" + (f.oneExponent.map { escapeHTML(Text.valueWithError($0.gamma.value, $0.gamma.standardError)) } ?? "–") + "</td>"
+            h += "<td>\(Text.pValue(f.collapse?.pValue))</td><td>\(Text.pValue(f.expectedExponents?.pValue))</td>"
+            h += "<td>\(Text.pValue(f.curvature?.pValue))</td><td>\(Text.fixed(f.rSquared, 3))</td>"
+            h += "<td>\(f.cellsUsed) of \(r.cells.count + r.excludedCells.count)</td>"
+            if let rf = r.restricted?.fit {
+                h += "<td>\(Text.fixed(rf.a.value, 3)), \(Text.fixed(rf.b.value, 3))</td>"
+            } else {
+                h += "<td>–</td>"
+            }
+            h += "</tr>\n"
+        }
+        h += "</table>\n<p class=\"muted\">Bold: the default estimator. Red rows: the expected exponents are rejected at 5 %. "
+            + "Bootstrap intervals (seed resampling) are in fits.json.</p>\n"
+        return h
+    }
+
+    // MARK: Per-layer plots
+
+    private func layerPlots() -> String {
+        var h = "<h2>T against η/|B|, η and |B| per group (\(estimator.rawValue))</h2>\n"
+            + "<p class=\"muted\">Points: cell means over seeds (geometric), error bars ±1 SE of the mean of ln T as "
+            + "weighted. Grey ×: excluded runs. Left: solid line the one-exponent fit T ∝ (η/|B|)^γ. Middle and right: "
+            + "dashed lines the fitted law T ∝ η^a |B|^b.</p>\n"
+        for group in data.groups {
+            guard let fit = fits.fit(group: group, estimator: estimator) else { continue }
+            h += "<h3 id=\"group-\(escapeHTML(group))\">\(escapeHTML(group))</h3>\n<div class=\"plots\">"
+            h += collapsePlot(fit) + etaPlot(fit, byEta: true) + etaPlot(fit, byEta: false)
+            h += "</div>\n"
+        }
+        return h
+    }
+
+    private func excludedPoints(_ fit: GroupFit) -> [(eta: Double, batch: Int, t: Double)] {
+        fit.exclusions.compactMap { e in
+            guard let run = runsByKey[CellKey(learningRate: e.learningRate, batchSize: e.batchSize, seed: e.seed)],
+                  let t = run.result.thermometer.group(fit.group)?.estimate(estimator)?.value, t > 0 else { return nil }
+            return (e.learningRate, e.batchSize, t)
+        }
+    }
+
+    private func errorBar(_ c: CellSummary, _ r: ScalingLawResult) -> (Double?, Double?) {
+        guard r.weighting != .equalWeights, c.varianceOfMean > 0 else { return (nil, nil) }
+        let se = c.varianceOfMean.squareRoot()
+        return (exp(c.meanLogT - se), exp(c.meanLogT + se))
+    }
+
+    private func collapsePlot(_ fit: GroupFit) -> String {
+        let r = fit.result
+        let excluded = excludedPoints(fit)
+        let xs = r.cells.map { $0.eta / Double($0.batchSize) } + excluded.map { $0.eta / Double($0.batch) }
+        let ys = r.cells.map { exp($0.meanLogT) } + excluded.map(\.t)
+        var plot = Plot(title: "\(fit.group): T against η/|B|", x: Axis(xs, log: true, label: "η/|B|"),
+                        y: Axis(ys, log: true, label: "T (\(estimator.rawValue))"))
+        let batches = Array(Set(r.cells.map(\.batchSize))).sorted()
+        for (i, b) in batches.enumerated() {
+            let color = rampColor(batches.count > 1 ? Double(i) / Double(batches.count - 1) : 0)
+            let cells = r.cells.filter { $0.batchSize == b }
+            plot.points(cells.map { c in
+                let (lo, hi) = errorBar(c, r)
+                return (c.eta / Double(b), exp(c.meanLogT), lo, hi)
+            }, color: color)
+        }
+        for (i, b) in spread(Array(batches.enumerated()), limit: Self.maxSeries) {
+            plot.addLegend("|B| = \(b)", color: rampColor(batches.count > 1 ? Double(i) / Double(batches.count - 1) : 0))
+        }
+        plot.crosses(excluded.map { ($0.eta / Double($0.batch), $0.t) }, color: "#999")
+        if let g = r.fit?.oneExponent, let lo = xs.min(), let hi = xs.max(), lo > 0 {
+            plot.line([lo, hi].map { ($0, exp(g.intercept.value + g.gamma.value * log($0))) }, color: "#c00", width: 1.8)
+            plot.note("γ = \(Text.valueWithError(g.gamma.value, g.gamma.standardError))")
+        } else if let failure = r.failure {
+            plot.note("no fit: \(failure.kind.rawValue)")
+        }
+        return plot.svg()
+    }
+
+    /// T against η at each |B| (byEta), or against |B| at each η.
+    private func etaPlot(_ fit: GroupFit, byEta: Bool) -> String {
+        let r = fit.result
+        let excluded = excludedPoints(fit)
+        func xOf(_ eta: Double, _ b: Int) -> Double { byEta ? eta : Double(b) }
+        let xs = r.cells.map { xOf($0.eta, $0.batchSize) } + excluded.map { xOf($0.eta, $0.batch) }
+        let ys = r.cells.map { exp($0.meanLogT) } + excluded.map(\.t)
+        let title = byEta ? "\(fit.group): T against η at each |B|" : "\(fit.group): T against |B| at each η"
+        var plot = Plot(title: title, x: Axis(xs, log: true, label: byEta ? "η" : "|B|"),
+                        y: Axis(ys, log: true, label: "T (\(estimator.rawValue))"))
+        let seriesKeys: [Double] = byEta
+            ? Array(Set(r.cells.map { Double($0.batchSize) })).sorted() : Array(Set(r.cells.map(\.eta))).sorted()
+        let shown = spread(seriesKeys, limit: Self.maxSeries)
+        for (i, key) in shown.enumerated() {
+            let color = rampColor(shown.count > 1 ? Double(i) / Double(shown.count - 1) : 0)
+            let cells = r.cells.filter { byEta ? Double($0.batchSize) == key : $0.eta == key }
+                .sorted { xOf($0.eta, $0.batchSize) < xOf($1.eta, $1.batchSize) }
+            plot.points(cells.map { c in
+                let (lo, hi) = errorBar(c, r)
+                return (xOf(c.eta, c.batchSize), exp(c.meanLogT), lo, hi)
+            }, color: color)
+            if let f = r.fit, let lo = xs.min(), let hi = xs.max() {
+                let line = [lo, hi].map { x -> (Double, Double) in
+                    let eta = byEta ? x : key, b = byEta ? key : x
+                    return (x, exp(f.c.value + f.a.value * log(eta) + f.b.value * log(b)))
+                }
+                plot.line(line, color: color, dashed: true, width: 1)
+            }
+            plot.addLegend(byEta ? "|B| = \(Int(key))" : "η = \(key)", color: color)
+        }
+        plot.crosses(excluded.map { (xOf($0.eta, $0.batch), $0.t) }, color: "#999")
+        if seriesKeys.count > shown.count { plot.note("\(shown.count) of \(seriesKeys.count) \(byEta ? "|B|" : "η") values shown") }
+        if let f = r.fit {
+            plot.note("a = \(Text.valueWithError(f.a.value, f.a.standardError)), b = \(Text.valueWithError(f.b.value, f.b.standardError))")
+        }
+        return plot.svg()
+    }
+
+    // MARK: Heat map
+
+    private enum CellState { case fitted(Double), diverged, failed, nonStationary, excluded, pending, missing }
+
+    private func heatMap() -> String {
+        let group = data.groups.contains(Thermometer.networkGroupName) ? Thermometer.networkGroupName : (data.groups.first ?? "")
+        guard let fit = fits.fit(group: group, estimator: estimator) else { return "" }
+        let etas = data.spec.learningRates.sorted(by: >), batches = data.spec.batchSizes.sorted()
+        var residual: [String: Double] = [:], t: [String: Double] = [:]
+        func key(_ eta: Double, _ b: Int) -> String { "\(eta)/\(b)" }
+        for c in fit.result.cells {
+            if let r = c.residual { residual[key(c.eta, c.batchSize)] = r }
+            t[key(c.eta, c.batchSize)] = exp(c.meanLogT)
+        }
+        var failed = Set<String>(), pending = Set<String>(), diverged = Set<String>(), nonStationary = Set<String>()
+        var excluded = Set<String>()
+        for p in data.problems {
+            guard let eta = p.learningRate, let b = p.batchSize else { continue }
+            if p.state == "failed" || p.state == "unreadable" { failed.insert(key(eta, b)) } else { pending.insert(key(eta, b)) }
+        }
+        for run in data.runs where run.result.diverged { diverged.insert(key(run.learningRate, run.batchSize)) }
+        for e in fit.exclusions {
+            if e.reason == ExclusionReason.nonStationary.rawValue { nonStationary.insert(key(e.learningRate, e.batchSize)) }
+            excluded.insert(key(e.learningRate, e.batchSize))
+        }
+        func state(_ k: String) -> CellState {
+            if failed.contains(k) { return .failed }
+            if diverged.contains(k) { return .diverged }
+            if nonStationary.contains(k) { return .nonStationary }
+            if let r = residual[k] { return .fitted(r) }
+            if excluded.contains(k) { return .excluded }
+            if pending.contains(k) { return .pending }
+            return .missing
+        }
+        let limit = max(residual.values.map { abs($0) }.max() ?? 0.1, 0.01)
+        let cell = min(56, max(8, 700 / Double(max(batches.count, etas.count))))
+        let showText = etas.count * batches.count <= 400 && cell >= 30
+        let left = 70.0, top = 30.0
+        let width = left + cell * Double(batches.count) + 20, height = top + cell * Double(etas.count) + 110
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" class=\"plot\" role=\"img\">"
+            + "<title>grid heat map</title>"
+        s += "<text x=\"\(Int(left))\" y=\"18\" class=\"ptitle\">\(escapeHTML(group)): residual ln T − fit (colour); states marked</text>"
+        func f(_ v: Double) -> String { String(format: "%.1f", v) }
+        for (i, eta) in etas.enumerated() {
+            let y = top + cell * Double(i)
+            s += "<text x=\"\(f(left - 4))\" y=\"\(f(y + cell / 2 + 4))\" text-anchor=\"end\" class=\"tick\">η=\(escapeHTML(Axis.label(eta)))</text>"
+            for (j, b) in batches.enumerated() {
+                let x = left + cell * Double(j)
+                let k = key(eta, b)
+                let (fill, label): (String, String)
+                switch state(k) {
+                case .fitted(let r): (fill, label) = (divergingColor(r, limit: limit), String(format: "%+.2f", r))
+                case .diverged: (fill, label) = ("#444", "div")
+                case .failed: (fill, label) = ("#000", "fail")
+                case .nonStationary: (fill, label) = ("#bbb", "n-s")
+                case .excluded: (fill, label) = ("#ddd", "excl")
+                case .pending: (fill, label) = ("#fff", "…")
+                case .missing: (fill, label) = ("#fff", "")
+                }
+                let tip = "η = \(eta), |B| = \(b)" + (t[k].map { ", T = \(Text.significant($0))" } ?? "") + (label.isEmpty ? "" : ": \(label)")
+                s += "<rect x=\"\(f(x))\" y=\"\(f(y))\" width=\"\(f(cell - 1))\" height=\"\(f(cell - 1))\" fill=\"\(fill)\" stroke=\"#999\" stroke-width=\"0.5\"><title>\(escapeHTML(tip))</title></rect>"
+                if showText && !label.isEmpty {
+                    let dark = ["div", "fail"].contains(label)
+                    s += "<text x=\"\(f(x + cell / 2))\" y=\"\(f(y + cell / 2 + 4))\" text-anchor=\"middle\" class=\"tick\"\(dark ? " style=\"fill:#fff\"" : "")>\(escapeHTML(label))</text>"
+                }
+            }
+        }
+        let yAxis = top + cell * Double(etas.count)
+        for (j, b) in batches.enumerated() where batches.count <= 30 || j % ((batches.count + 29) / 30) == 0 {
+            s += "<text x=\"\(f(left + cell * (Double(j) + 0.5)))\" y=\"\(f(yAxis + 14))\" text-anchor=\"middle\" class=\"tick\">\(b)</text>"
+        }
+        s += "<text x=\"\(f(left + cell * Double(batches.count) / 2))\" y=\"\(f(yAxis + 30))\" text-anchor=\"middle\" class=\"axis\">|B|</text>"
+        // Colour bar and state legend.
+        let barY = yAxis + 44
+        for i in 0..<21 {
+            let r = (Double(i) / 10 - 1) * limit
+            s += "<rect x=\"\(f(left + Double(i) * 10))\" y=\"\(f(barY))\" width=\"10\" height=\"12\" fill=\"\(divergingColor(r, limit: limit))\"/>"
+        }
+        s += "<text x=\"\(f(left))\" y=\"\(f(barY + 26))\" class=\"tick\">\(String(format: "%+.2f", -limit))</text>"
+        s += "<text x=\"\(f(left + 210))\" y=\"\(f(barY + 26))\" text-anchor=\"end\" class=\"tick\">\(String(format: "%+.2f", limit))</text>"
+        var lx = left + 230
+        for (fill, label) in [("#444", "div: diverged"), ("#000", "fail: failed"), ("#bbb", "n-s: non-stationary"),
+                              ("#ddd", "excl: other exclusion"), ("#fff", "…: not ended")] {
+            s += "<rect x=\"\(f(lx))\" y=\"\(f(barY))\" width=\"12\" height=\"12\" fill=\"\(fill)\" stroke=\"#999\"/>"
+            s += "<text x=\"\(f(lx + 16))\" y=\"\(f(barY + 10))\" class=\"legend\">\(escapeHTML(label))</text>"
+            lx += 120
+        }
+        s += "</svg>"
+        let svgWidth = max(width, lx + 10)
+        s = s.replacingOccurrences(of: "width=\"\(Int(width))\"", with: "width=\"\(Int(svgWidth))\"")
+        return "<h2>Grid</h2>\n<p class=\"muted\">Whole network, \(estimator.rawValue). Colour: residual of the cell mean "
+            + "of ln T from the fitted law (red above, blue below); hover a cell for its T.</p>\n" + s + "\n"
+    }
+
+    // MARK: Stationarity and calibration
+
+    private func stationarityTable() -> String {
+        let live = data.runs.filter { !$0.result.diverged }
+        let drifting = live.filter { $0.result.thermometer.loss.stationary == false }.count
+        var h = "<h2>Calibration and stationarity</h2>\n<p class=\"muted\">Over the \(live.count) runs that did not diverge. "
+            + "\(drifting) of them have a training loss that drifts over the window (halves differ by ≥ 2 SE). "
+            + "Calibration ratio: diffusion / (η σ̄²/2|B|), expected 0.95–1.10 at small ηλ. FDR: fluctuation–dissipation "
+            + "ratio, 1 when stationary (flagged outside 0.9–1.1).</p>\n<table>\n<tr><th class=\"l\">group</th>"
+            + "<th>median calibration ratio</th><th>outside 0.95–1.10</th><th>median FDR ratio</th>"
+            + "<th>FDR outside 0.9–1.1</th></tr>\n"
+        for group in data.groups {
+            let reports = live.compactMap { $0.result.thermometer.group(group) }
+            let n = max(reports.count, 1)
+            let cal = reports.filter { $0.flags.contains(.calibrationOutOfRange) }.count
+            let fdr = reports.filter { $0.flags.contains(.fdrOutOfRange) }.count
+            h += "<tr><td class=\"l\">\(escapeHTML(group))</td>"
+                + "<td>\(Text.fixed(median(reports.compactMap(\.calibrationRatio)), 2))</td>"
+                + "<td>\(cal) (\(Text.fixed(100 * Double(cal) / Double(n), 0)) %)</td>"
+                + "<td>\(Text.fixed(median(reports.compactMap(\.fluctuationDissipationRatio)), 2))</td>"
+                + "<td>\(fdr) (\(Text.fixed(100 * Double(fdr) / Double(n), 0)) %)</td></tr>\n"
+        }
+        return h + "</table>\n"
+    }
+
+    // MARK: Filters
+
+    private func filterPlots() -> String {
+        var h = "<h2>Filter temperatures (\(estimator.rawValue))</h2>\n<p class=\"muted\">Per conv filter: T of the "
+            + "filter divided by T of its layer, over all runs that did not diverge. Box: quartiles and median; "
+            + "whiskers: 5th to 95th percentile.</p>\n<div class=\"plots\">"
+        var any = false
+        for group in data.groups {
+            var ratios: [Int: [Double]] = [:]
+            for run in data.runs where !run.result.diverged {
+                guard let g = run.result.thermometer.group(group), let layerT = g.estimate(estimator)?.value,
+                      layerT > 0 else { continue }
+                for filter in g.filters {
+                    if let t = filter.estimate(estimator)?.value, t > 0 { ratios[filter.index, default: []].append(t / layerT) }
+                }
+            }
+            guard !ratios.isEmpty else { continue }
+            any = true
+            let indices = ratios.keys.sorted()
+            let all = ratios.values.flatMap { $0 }
+            var plot = Plot(title: "\(group): filter T / layer T",
+                            x: Axis(indices.map(Double.init) + [Double(indices.first ?? 0) - 0.5, Double(indices.last ?? 0) + 0.5],
+                                    log: false, label: "filter"),
+                            y: Axis(all, log: true, label: "T filter / T layer"), width: max(440, 36 * Double(indices.count) + 80))
+            plot.hline(1, color: "#555")
+            var medians: [(Int, Double)] = []
+            for i in indices {
+                let v = (ratios[i] ?? []).sorted()
+                guard !v.isEmpty else { continue }
+                let q = { (p: Double) -> Double in quantile(v, p) }
+                plot.box(at: Double(i), halfWidth: min(12, 300 / Double(indices.count)), low: q(0.05), q1: q(0.25),
+                         median: q(0.5), q3: q(0.75), high: q(0.95), color: "#3b528b")
+                medians.append((i, q(0.5)))
+            }
+            if let hot = medians.max(by: { $0.1 < $1.1 }), let cold = medians.min(by: { $0.1 < $1.1 }) {
+                plot.note("hottest filter \(hot.0) (×\(Text.fixed(hot.1, 2))), coldest \(cold.0) (×\(Text.fixed(cold.1, 2)))")
+            }
+            h += plot.svg()
+        }
+        if !any { h += "<p>The results hold no per-filter temperatures.</p>" }
+        return h + "</div>\n"
+    }
+
+    // MARK: Loss
+
+    private func lossCurves() -> String {
+        var h = "<h2>Training loss over the measurement window</h2>\n<p class=\"muted\">Mean training loss per window "
+            + "block, averaged over seeds (diverged runs left out). The results record the window only, not the warm "
+            + "start or the burn-in, so there is no curve from the start of training.</p>\n<div class=\"plots\">"
+        let etas = spread(data.spec.learningRates.sorted(), limit: Self.maxSeries)
+        let batches = spread(data.spec.batchSizes.sorted(), limit: Self.maxSeries)
+        var drawn = false
+        for eta in etas {
+            var series: [(Int, [(Double, Double)])] = []
+            for b in batches {
+                let runs = data.runs.filter { $0.learningRate == eta && $0.batchSize == b && !$0.result.diverged }
+                let blocks = runs.map { $0.result.thermometer.loss.blockMeans }
+                let n = blocks.map(\.count).max() ?? 0
+                var pts: [(Double, Double)] = []
+                for k in 0..<n {
+                    let values = blocks.compactMap { k < $0.count ? $0[k] : nil }
+                    if !values.isEmpty { pts.append((Double(k + 1), values.reduce(0, +) / Double(values.count))) }
+                }
+                if !pts.isEmpty { series.append((b, pts)) }
+            }
+            guard !series.isEmpty else { continue }
+            drawn = true
+            let xs = series.flatMap { $0.1.map(\.0) }, ys = series.flatMap { $0.1.map(\.1) }
+            var plot = Plot(title: "η = \(eta)", x: Axis(xs, log: false, label: "window block"),
+                            y: Axis(ys, log: false, label: "training loss"), width: 340, height: 260)
+            for (i, (b, pts)) in series.enumerated() {
+                let color = rampColor(series.count > 1 ? Double(i) / Double(series.count - 1) : 0)
+                plot.line(pts, color: color)
+                plot.points(pts.map { ($0.0, $0.1, nil, nil) }, color: color, radius: 2)
+                plot.addLegend("|B| = \(b)", color: color)
+            }
+            h += plot.svg()
+        }
+        if !drawn { h += "<p>No run recorded window losses.</p>" }
+        return h + "</div>\n"
+    }
+
+    // MARK: Exclusions and problems
+
+    private func exclusions() -> String {
+        var h = "<h2>Excluded runs and unfinished jobs</h2>\n"
+        let limit = 300
+        if let fit = fits.fit(group: Thermometer.networkGroupName, estimator: estimator) ?? fits.fits.first {
+            h += "<h3>Excluded from the \(escapeHTML(fit.group)) \(escapeHTML(fit.estimator)) fit</h3>\n"
+            if fit.exclusions.isEmpty {
+                h += "<p>None.</p>\n"
+            } else {
+                h += "<table>\n<tr><th>η</th><th>|B|</th><th>seed</th><th class=\"l\">reason</th><th class=\"l\">detail</th></tr>\n"
+                for e in fit.exclusions.prefix(limit) {
+                    h += "<tr><td>\(e.learningRate)</td><td>\(e.batchSize)</td><td>\(e.seed)</td>"
+                        + "<td class=\"l\">\(escapeHTML(e.reason))</td><td class=\"l\">\(escapeHTML(e.detail))</td></tr>\n"
+                }
+                h += "</table>\n"
+                if fit.exclusions.count > limit { h += "<p>… \(fit.exclusions.count - limit) more in fits.json.</p>\n" }
+            }
+            h += "<p class=\"muted\">Other groups and estimators: see fits.json (an estimator can be undefined in "
+                + "one group and not another).</p>\n"
+        }
+        h += "<h3>Jobs without a result</h3>\n"
+        if data.problems.isEmpty { return h + "<p>None: every job ended with a result.</p>\n" }
+        h += "<table>\n<tr><th class=\"l\">job</th><th class=\"l\">state</th><th class=\"l\">reason</th></tr>\n"
+        for p in data.problems.prefix(limit) {
+            h += "<tr><td class=\"l\">\(escapeHTML(p.key))</td><td class=\"l\">\(escapeHTML(p.state))</td>"
+                + "<td class=\"l\">\(escapeHTML(p.reason))</td></tr>\n"
+        }
+        h += "</table>\n"
+        if data.problems.count > limit { h += "<p>… \(data.problems.count - limit) more in fits.json.</p>\n" }
+        return h
+    }
+}
+
+func median(_ values: [Double]) -> Double? {
+    guard !values.isEmpty else { return nil }
+    return quantile(values.sorted(), 0.5)
+}
+
+/// Quantile of sorted values, linear interpolation between order statistics.
+func quantile(_ sorted: [Double], _ p: Double) -> Double {
+    let h = Double(sorted.count - 1) * p
+    let lo = Int(h.rounded(.down)), hi = min(lo + 1, sorted.count - 1)
+    return sorted[lo] + (h - Double(lo)) * (sorted[hi] - sorted[lo])
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import Report
+
+/// `thermosweep fit`: the scaling-law fits of a sweep, from its database alone.
+struct FitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fit",
+        abstract: "Fit T ∝ η^a · |B|^b per group from a sweep database and print exponents and tests.",
+        discussion: """
+            Per group: a and b with standard errors and 95 % intervals, the one-exponent γ of ln(η/|B|), \
+            the tests a + b = 0 and (a, b) = expected, the curvature F-test, R², and the runs left out and \
+            why (diverged, non-stationary). The last line is the whole-network fit. Reads the database \
+            only (works while a sweep runs). Exit: 0 done, 2 bad input (no database, no results, unknown \
+            group or estimator), 1 other errors.
+            """)
+
+    @Option(help: "Sweep database (SQLite journal written by `sweep`).")
+    var db: String
+
+    @Option(help: "Estimator: diffusion, kinetic, kinetic-sde, configurational.")
+    var estimator: String = "diffusion"
+
+    @Option(help: "Only this parameter group (e.g. conv1.weight); the whole-network line is printed too.")
+    var group: String?
+
+    @Option(help: "table or json (json: every group × estimator, as fits.json).")
+    var format: String = "table"
+
+    func validate() throws {
+        guard ["table", "json"].contains(format) else {
+            throw ValidationError("unknown --format '\(format)': choose table or json.")
+        }
+        do { _ = try Report.estimator(named: estimator) } catch { throw ValidationError(error.description) }
+    }
+
+    func run() throws {
+        try reportExit {
+            let chosen = try Report.estimator(named: estimator)
+            let data = try SweepData.load(storePath: db)
+            if let group, !data.groups.contains(group) {
+                throw ReportError.unknownGroup(group, valid: data.groups)
+            }
+            if format == "json" {
+                let analysis = SweepAnalysis(data: data, fits: SweepFits(data, groups: group.map { [$0] }))
+                print(try analysis.fitsJSON(), terminator: "")
+                return
+            }
+            var groups = group.map { [$0] } ?? data.groups
+            // The whole-network line ends the output even when one group is asked for.
+            if let network = data.groups.first(where: { $0 == "network" }), !groups.contains(network) {
+                groups.append(network)
+            }
+            let fits = SweepFits(data, groups: groups, estimators: [chosen])
+            let text = Report.fitText(data, fits, estimator: chosen, showing: group.map { [$0] })
+            print(text, terminator: "")
+        }
+    }
+}
+
+/// Runs `body`; a `ReportError` is printed on stderr and exits 2 (bad input) or 1 (write failure).
+func reportExit(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as ReportError {
+        FileHandle.standardError.write(Data("Error: \(error.description)\n".utf8))
+        if case .write = error { throw ExitCode(1) }
+        throw ExitCode(2)
+    }
+}

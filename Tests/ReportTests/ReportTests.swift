@@ -1,0 +1,125 @@
+// The HTML report, the fit text, the summary line and the errors of fit / export / report.
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import Store
+import SweepProtocol
+import Testing
+import Thermometer
+@testable import Report
+
+@Suite struct ReportTests {
+    let folder: TemporaryFolder
+    init() throws { folder = try TemporaryFolder() }
+
+    func analysis(_ sweep: SyntheticSweep = ExportTests.sweep) throws -> SweepAnalysis {
+        let db = folder.file("r.sqlite")
+        try sweep.makeDatabase(at: db)
+        return try SweepAnalysis(storePath: db)
+    }
+
+    @Test func theReportParsesAsXMLAndEveryGroupHasItsPlots() throws {
+        var sweep = ExportTests.sweep
+        // Escaped for the JSON the test writes; decoded, the name is `odd <&> "name"`.
+        sweep.groups.append(("odd <&> \\\"name\\\"", 10, 0))
+        let analysis = try analysis(sweep)
+        let file = folder.file("out/report.html")
+        try analysis.writeReport(to: file)
+        let html = try String(contentsOfFile: file, encoding: .utf8)
+        let parser = XMLParser(data: Data(html.utf8))
+        let collector = ElementCollector()
+        parser.delegate = collector
+        #expect(parser.parse(), "not well-formed: \(parser.parserError.map { "\($0)" } ?? "") at line \(parser.lineNumber)")
+        #expect(collector.names.first == "html")
+        #expect(!collector.names.contains("script") && !collector.names.contains("img") && !collector.names.contains("link"))
+        for group in analysis.data.groups {
+            for kind in ["T against η/|B|", "T against η at each |B|", "T against |B| at each η"] {
+                #expect(collector.svgTitles.contains("\(group): \(kind)"), "no plot '\(kind)' for \(group)")
+            }
+        }
+        #expect(collector.svgTitles.contains("conv1.weight: filter T / layer T"))
+        #expect(collector.svgTitles.contains("grid heat map"))
+        #expect(html.contains("odd &lt;&amp;&gt; &quot;name&quot;"))
+        #expect(!html.contains("http://") || html.components(separatedBy: "http://").count - 1
+            == html.components(separatedBy: "xmlns=\"http://").count - 1)
+        // The heat map marks the diverged and the failed cell.
+        #expect(html.contains(">div</text>") && html.contains(">fail</text>") && html.contains(">n-s</text>"))
+    }
+
+    @Test func fitTextHasEveryPartAndEndsWithTheNetworkLine() throws {
+        let analysis = try analysis()
+        let text = Report.fitText(analysis.data, analysis.fits, estimator: .diffusion)
+        for part in ["conv1.weight", "dense1.weight", "  a = ", "  b = ", "  γ = ", "collapse a + b = 0", "(a, b) = (1, -1)",
+                     "curvature", "R² = ", "excluded:", "diverged", "non-stationary", "failed cell/lr=0.1/b=8/seed=3"] {
+            #expect(text.contains(part), "missing '\(part)'")
+        }
+        let last = try #require(text.split(separator: "\n").last)
+        #expect(last.hasPrefix("network (diffusion): T ∝ η^"))
+        #expect(last.contains("(η/|B| law: p = "))
+        #expect(String(last) == Report.summaryLine(analysis.fits))
+        #expect(try Report.summaryLine(storePath: folder.file("r.sqlite")) == String(last))
+        let kinetic = Report.fitText(analysis.data, analysis.fits, estimator: .kinetic)
+        #expect(kinetic.contains("(a, b) = (2, -1)"))
+        #expect(kinetic.split(separator: "\n").last?.contains("a=2, b=-1: p = ") == true)
+    }
+
+    @Test func writeAllWritesExportsAndReport() throws {
+        let db = folder.file("all.sqlite")
+        try ExportTests.sweep.makeDatabase(at: db)
+        let out = folder.file("all")
+        let files = try ReportWriter.writeAll(storePath: db, outDirectory: out)
+        #expect(files.map { ($0 as NSString).lastPathComponent } == ["cells.csv", "filters.csv", "fits.json", "report.html"])
+        for f in files { #expect(FileManager.default.fileExists(atPath: f)) }
+    }
+
+    @Test func errorsNameTheOffendingValue() throws {
+        let missing = folder.file("nope.sqlite")
+        #expect {
+            _ = try SweepData.load(storePath: missing)
+        } throws: { "\($0)".contains(missing) }
+        // A journal with jobs but no finished cell.
+        let empty = folder.file("empty.sqlite")
+        try Store.open(path: empty, spec: ExportTests.sweep.spec).close()
+        #expect {
+            _ = try SweepData.load(storePath: empty)
+        } throws: { error in
+            guard case let ReportError.noResults(path, detail) = error else { return false }
+            return path == empty && detail.contains("78 queued")
+        }
+        let trivial = folder.file("trivial.sqlite")
+        try Store.open(path: trivial, spec: GridSpec(learningRates: [0.1], batchSizes: [8], seeds: 1, jobKind: .trivial,
+                                                      dataset: .synthetic())).close()
+        #expect(throws: ReportError.noTemperatures(path: trivial, jobKind: "trivial")) {
+            _ = try SweepData.load(storePath: trivial)
+        }
+        #expect(throws: ReportError.unknownEstimator("heat", valid: ["diffusion", "kinetic", "kinetic-sde", "configurational"])) {
+            _ = try Report.estimator(named: "heat")
+        }
+        let message = ReportError.unknownGroup("conv9", valid: ["conv1.weight", "network"]).description
+        #expect(message == "unknown group 'conv9': choose one of conv1.weight, network.")
+    }
+}
+
+/// Element names in document order and the text of every `<svg><title>`.
+final class ElementCollector: NSObject, XMLParserDelegate {
+    var names: [String] = []
+    var svgTitles: [String] = []
+    private var inTitle = false, depthInSVG = 0, text = ""
+
+    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+                attributes: [String: String] = [:]) {
+        names.append(name)
+        if name == "svg" { depthInSVG += 1 }
+        if name == "title" && depthInSVG > 0 { inTitle = true; text = "" }
+    }
+
+    func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+        if name == "svg" { depthInSVG -= 1 }
+        if name == "title" && inTitle { svgTitles.append(text); inTitle = false }
+    }
+
+    func parser(_ parser: XMLParser, foundCharacters string: String) {
+        if inTitle { text += string }
+    }
+}

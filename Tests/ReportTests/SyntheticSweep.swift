@@ -1,0 +1,131 @@
+// Journals built in the test with the Store API, holding CellResult JSON drawn from a known law
+// T_G = C_G · η^a · |B|^b · e^ε, so the fits have a truth to recover.
+import Foundation
+import ScalingLaw
+import Store
+import SweepProtocol
+import Testing
+
+/// A synthetic sweep: the grid, the law, the noise, and what goes wrong in which cell.
+struct SyntheticSweep {
+    var learningRates = [0.0125, 0.025, 0.05, 0.1, 0.2]
+    var batchSizes = [8, 16, 32, 64, 128]
+    var seeds = 3
+    /// (name, parameters, filters of 25 parameters each).
+    var groups: [(String, Int, Int)] = [("conv1.weight", 200, 2), ("dense1.weight", 2560, 0), ("network", 5994, 0)]
+    /// sd of ln T between seeds, and the block SE reported.
+    var noise = 0.05
+    var blockSE = 0.05
+    /// Keys (`cell/lr=…/b=…/seed=…`) whose run diverged, drifted, or failed outright.
+    var diverged: Set<String> = []
+    var nonStationary: Set<String> = []
+    var failed: Set<String> = []
+    /// Rounds the JSON numbers through 10 blocks per estimator and filter (as real results do).
+    var blocks = 10
+
+    var spec: GridSpec {
+        GridSpec(learningRates: learningRates, batchSizes: batchSizes, seeds: seeds, dataset: .synthetic(),
+                 cell: CellSettings(burnInSteps: 100, measureSteps: 100))
+    }
+
+    /// Exponents (a, b) of each estimator, as PHYSICS.md predicts.
+    static let law: [(String, Double, Double)] = [
+        ("diffusion", 1, -1), ("kinetic", 2, -1), ("kinetic-sde", 0, -1), ("configurational", 1, -1),
+    ]
+
+    /// The CellResult JSON of one run.
+    func cellJSON(lr: Double, batch: Int, seed: Int, key: String) -> String {
+        var rng = SplitMix64(seed: UInt64(seed) &* 0x9E37_79B9 &+ UInt64(batch) &* 1_000_003 &+ UInt64(lr * 1e6))
+        func gaussian() -> Double {
+            let u = max(rng.uniform(), 1e-300), v = rng.uniform()
+            return (-2 * log(u)).squareRoot() * cos(2 * Double.pi * v)
+        }
+        let isDiverged = diverged.contains(key)
+        let stationary = !nonStationary.contains(key)
+        // One seed offset shared by the groups of the run, plus a little per group.
+        let runOffset = noise * gaussian()
+        func estimates(prefactor: Double) -> String {
+            Self.law.map { (name, a, b) in
+                if isDiverged { return #"{"estimator":"\#(name)","blockValues":[]}"# }
+                let t = prefactor * pow(lr, a) * pow(Double(batch), b) * exp(runOffset + 0.01 * gaussian())
+                let values = (0..<blocks).map { _ in "\(t * exp(blockSE * 3.16 * gaussian()))" }
+                return #"{"estimator":"\#(name)","value":\#(t),"seLogT":\#(blockSE),"blockValues":[\#(values.joined(separator: ","))]}"#
+            }.joined(separator: ",")
+        }
+        let groupsJSON = groups.enumerated().map { (i, g) -> String in
+            let prefactor = 0.02 * Double(i + 1)
+            let filters = (0..<g.2).map { f in
+                #"{"index":\#(f),"count":25,"estimates":[\#(estimates(prefactor: prefactor * (0.5 + Double(f))))],"noiseVariance":0.1,"calibrationRatio":1.02,"fluctuationDissipationRatio":1.0}"#
+            }.joined(separator: ",")
+            let flags = isDiverged ? #"["diverged","undefined-estimate"]"# : "[]"
+            return #"{"name":"\#(g.0)","count":\#(g.1),"estimates":[\#(estimates(prefactor: prefactor))],"noiseVariance":0.07,"calibrationRatio":1.01,"fluctuationDissipationRatio":0.98,"flags":\#(flags),"filters":[\#(filters)]}"#
+        }.joined(separator: ",")
+        let blockMeans = (0..<blocks).map { k in "\(0.5 - (stationary ? 0 : 0.02 * Double(k)) + 0.001 * Double(k % 3))" }
+        let divergence = isDiverged ? #""divergence":{"kind":"loss-above-limit","step":40,"value":2.9},"# : ""
+        return #"""
+            {"format":"thermosweep-cell/1","spec":{"model":"lenet-8-16","learningRate":\#(lr),"batchSize":\#(batch),"seed":\#(seed),"momentum":0,"batchMode":"iid","burnInSteps":100,"measureSteps":100,"warmStart":{"learningRate":0.05,"batchSize":32,"epochs":3},"calibrationProbes":16,"probeBatchSize":32},"dataset":"synthetic/seed=1/train","datasetHash":"3dbb45301de53c63","parameterCount":5994,"burnInSteps":100,"measureSteps":100,\#(divergence)"thermometer":{"formatVersion":1,"config":{"learningRate":\#(lr),"batchSize":\#(batch),"momentum":0,"measureSteps":100,"blocks":10,"calibrationPoints":4},"recordedSteps":100,"blockCount":10,"calibrationPointCount":4,\#(divergence)"loss":{"mean":0.45,"standardDeviation":0.1,"blockMeans":[\#(blockMeans.joined(separator: ","))],"firstHalfMean":0.5,"secondHalfMean":\#(stationary ? 0.5 : 0.41),"differenceStandardError":0.01\#(isDiverged ? "" : #","stationary":\#(stationary)"#)},"groups":[\#(groupsJSON)],"flags":[]},"train":{"loss":0.4,"accuracy":0.85},"test":{"loss":0.5,"accuracy":0.82},"samplesPerSecond":\#(30000 + Double(seed)),"wallSeconds":1.5}
+            """#
+    }
+
+    /// Writes the journal: every warm start done, every measure job done (or failed), committed in
+    /// batches. `worker` and `wall` are what differ between two "runs" of the same sweep.
+    func makeDatabase(at path: String, worker: String = "host-a/1", wall: Double = 2.5,
+                      order: (inout [JobRecord]) -> Void = { _ in }) throws {
+        let store = try Store.open(path: path, spec: spec)
+        var jobs = try store.jobs()
+        var warm: [Transition] = []
+        for job in jobs where job.kind == .warmStart {
+            warm.append(.lease(jobId: job.id, attempt: 1, worker: worker))
+            warm.append(.result(jobId: job.id, attempt: 1, result: Array(#"{"format":"warm"}"#.utf8),
+                                checkpoint: [1, 2, 3], wallSeconds: wall, worker: worker))
+        }
+        _ = try store.commit(warm)
+        jobs.removeAll { $0.kind != .measure }
+        order(&jobs)
+        let descriptors = Dictionary(uniqueKeysWithValues: spec.jobs().map { ($0.key, $0) })
+        for chunk in stride(from: 0, to: jobs.count, by: 500) {
+            var batch: [Transition] = []
+            for job in jobs[chunk..<min(chunk + 500, jobs.count)] {
+                let d = try #require(descriptors[job.key])
+                batch.append(.lease(jobId: job.id, attempt: 1, worker: worker))
+                if failed.contains(job.key) {
+                    batch.append(.failure(jobId: job.id, attempt: 1, kind: .deterministic,
+                                          message: "out of range, \"quoted\"", wallSeconds: wall, worker: worker))
+                } else {
+                    let json = cellJSON(lr: d.spec.learningRate ?? 0, batch: d.spec.batchSize ?? 0,
+                                        seed: job.seedIndex, key: job.key)
+                    batch.append(.result(jobId: job.id, attempt: 1, result: Array(json.utf8), checkpoint: nil,
+                                         wallSeconds: wall + Double(job.id), worker: worker))
+                }
+            }
+            _ = try store.commit(batch)
+        }
+        try store.close()
+    }
+
+    static func key(_ lr: Double, _ b: Int, _ seed: Int) -> String { "cell/lr=\(lr)/b=\(b)/seed=\(seed)" }
+}
+
+/// A fresh folder under the system temporary directory, removed when the value is dropped.
+final class TemporaryFolder {
+    let path: String
+
+    init() throws {
+        path = NSTemporaryDirectory() + "report-tests-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    func file(_ name: String) -> String { path + "/" + name }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+var isDebugBuild: Bool {
+    #if DEBUG
+    return true
+    #else
+    return false
+    #endif
+}
