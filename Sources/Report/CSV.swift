@@ -12,6 +12,11 @@ struct CSVWriter {
         append(header)
     }
 
+    /// A writer for rows only (a chunk of a table whose header another writer holds).
+    init(columns: Int) {
+        self.columns = columns
+    }
+
     mutating func append(_ fields: [String]) {
         precondition(fields.count == columns, "CSV row has \(fields.count) fields, header \(columns)")
         var first = true

@@ -50,54 +50,68 @@ enum Exports {
                                       cell: CellKey(learningRate: e.learningRate, batchSize: e.batchSize, seed: e.seed))] = e.reason
             }
         }
-        var csv = CSVWriter(header: cellsHeader)
-        for run in data.runs {
-            let r = run.result
-            let cell = CellKey(learningRate: run.learningRate, batchSize: run.batchSize, seed: run.seed)
-            let common = (diverged: r.divergence.map { "\($0)" } ?? "",
-                          stationary: r.thermometer.loss.stationary.map { $0 ? "true" : "false" } ?? "")
-            for name in data.groups {
-                let group = r.thermometer.group(name)
-                for estimator in SweepData.estimators {
-                    let estimate = group?.estimate(estimator)
-                    csv.append([
-                        Text.eta(run.learningRate), "\(run.batchSize)", "\(run.seed)", name, estimator.rawValue,
-                        Text.number(estimate?.value), Text.number(estimate?.seLogT),
-                        excluded[ExclusionKey(group: name, estimator: estimator.rawValue, cell: cell)] ?? "",
-                        Text.number(group?.calibrationRatio), Text.number(group?.fluctuationDissipationRatio),
-                        Text.number(group?.noiseVariance),
-                        group?.flags.map(\.rawValue).joined(separator: ";") ?? "missing-group",
-                        group.map { "\($0.count)" } ?? "", common.diverged, common.stationary,
-                        Text.number(r.thermometer.loss.mean), Text.number(r.train.loss),
-                        Text.number(r.train.accuracy), Text.number(r.test.loss), Text.number(r.test.accuracy),
-                        Text.number(r.samplesPerSecond), Text.number(run.wallSeconds), run.worker,
-                    ])
-                }
-            }
-        }
-        return csv.text
-    }
-
-    /// One row per run × group × filter × estimator (conv layers only).
-    static func filtersCSV(_ data: SweepData) -> String {
-        var csv = CSVWriter(header: filtersHeader)
-        for run in data.runs {
-            for name in data.groups {
-                guard let group = run.result.thermometer.group(name) else { continue }
-                for filter in group.filters {
+        let columns = cellsHeader.count, groups = data.groups, exclusions = excluded
+        let chunks = parallelMap(chunked(data.runs)) { runs -> String in
+            var csv = CSVWriter(columns: columns)
+            for run in runs {
+                let r = run.result
+                let cell = CellKey(learningRate: run.learningRate, batchSize: run.batchSize, seed: run.seed)
+                let common = (diverged: r.divergence.map { "\($0)" } ?? "",
+                              stationary: r.thermometer.loss.stationary.map { $0 ? "true" : "false" } ?? "")
+                for name in groups {
+                    let group = r.thermometer.group(name)
                     for estimator in SweepData.estimators {
-                        let estimate = filter.estimate(estimator)
+                        let estimate = group?.estimate(estimator)
                         csv.append([
-                            Text.eta(run.learningRate), "\(run.batchSize)", "\(run.seed)", name, "\(filter.index)",
-                            "\(filter.count)", estimator.rawValue, Text.number(estimate?.value),
-                            Text.number(estimate?.seLogT), Text.number(filter.calibrationRatio),
-                            Text.number(filter.fluctuationDissipationRatio), Text.number(filter.noiseVariance),
+                            Text.eta(run.learningRate), "\(run.batchSize)", "\(run.seed)", name, estimator.rawValue,
+                            Text.number(estimate?.value), Text.number(estimate?.seLogT),
+                            exclusions[ExclusionKey(group: name, estimator: estimator.rawValue, cell: cell)] ?? "",
+                            Text.number(group?.calibrationRatio), Text.number(group?.fluctuationDissipationRatio),
+                            Text.number(group?.noiseVariance),
+                            group?.flags.map(\.rawValue).joined(separator: ";") ?? "missing-group",
+                            group.map { "\($0.count)" } ?? "", common.diverged, common.stationary,
+                            Text.number(r.thermometer.loss.mean), Text.number(r.train.loss),
+                            Text.number(r.train.accuracy), Text.number(r.test.loss), Text.number(r.test.accuracy),
+                            Text.number(r.samplesPerSecond), Text.number(run.wallSeconds), run.worker,
                         ])
                     }
                 }
             }
+            return csv.text
         }
-        return csv.text
+        return CSVWriter(header: cellsHeader).text + chunks.joined()
+    }
+
+    /// Runs in about 64 consecutive chunks, so rows are built on all cores and joined in order.
+    static func chunked(_ runs: [CellRun]) -> [ArraySlice<CellRun>] {
+        let size = max(1, (runs.count + 63) / 64)
+        return stride(from: 0, to: runs.count, by: size).map { runs[$0..<min($0 + size, runs.count)] }
+    }
+
+    /// One row per run × group × filter × estimator (conv layers only).
+    static func filtersCSV(_ data: SweepData) -> String {
+        let columns = filtersHeader.count, groups = data.groups
+        let chunks = parallelMap(chunked(data.runs)) { runs -> String in
+            var csv = CSVWriter(columns: columns)
+            for run in runs {
+                for name in groups {
+                    guard let group = run.result.thermometer.group(name) else { continue }
+                    for filter in group.filters {
+                        for estimator in SweepData.estimators {
+                            let estimate = filter.estimate(estimator)
+                            csv.append([
+                                Text.eta(run.learningRate), "\(run.batchSize)", "\(run.seed)", name, "\(filter.index)",
+                                "\(filter.count)", estimator.rawValue, Text.number(estimate?.value),
+                                Text.number(estimate?.seLogT), Text.number(filter.calibrationRatio),
+                                Text.number(filter.fluctuationDissipationRatio), Text.number(filter.noiseVariance),
+                            ])
+                        }
+                    }
+                }
+            }
+            return csv.text
+        }
+        return CSVWriter(header: filtersHeader).text + chunks.joined()
     }
 
     static func document(_ data: SweepData, _ fits: SweepFits) -> FitsDocument {

@@ -53,22 +53,45 @@ public enum Report {
             out.append("  not ended: \(notEnded.count) jobs (e.g. \(notEnded[0].key): \(notEnded[0].reason)); "
                 + "the fits use the finished cells only")
         }
-        for fit in fits.fits where fit.estimator == estimator.rawValue && showing.map({ $0.contains(fit.group) }) ?? true {
+        let shown = fits.fits.filter { fit in
+            fit.estimator == estimator.rawValue && (showing?.contains(fit.group) ?? true)
+        }
+        // Exclusions of the whole run (diverged, drifting loss) are the same in every group: listed once.
+        var common = shown.first.map { Set($0.exclusions) } ?? []
+        for fit in shown.dropFirst() { common.formIntersection(fit.exclusions) }
+        if shown.count > 1 && !common.isEmpty {
             out.append("")
-            out += groupText(fit)
+            out.append("excluded from every group (\(common.count) runs):")
+            out += exclusionLines(common.sorted(by: Self.cellOrder), indent: "  ")
+        }
+        for fit in shown {
+            out.append("")
+            out += groupText(fit, listedAbove: shown.count > 1 ? common : [])
         }
         out.append("")
         out.append(summaryLine(fits, estimator: estimator))
         return out.joined(separator: "\n") + "\n"
     }
 
-    static func groupText(_ fit: GroupFit) -> [String] {
+    static func cellOrder(_ l: CellExclusion, _ r: CellExclusion) -> Bool {
+        (l.learningRate, l.batchSize, l.seed, l.reason) < (r.learningRate, r.batchSize, r.seed, r.reason)
+    }
+
+    static func groupText(_ fit: GroupFit, listedAbove: Set<CellExclusion> = []) -> [String] {
+        let own = fit.exclusions.filter { !listedAbove.contains($0) }
+        let excluded: [String]
+        if own.isEmpty {
+            excluded = [listedAbove.isEmpty ? "  excluded: none" : "  excluded: the \(listedAbove.count) runs listed above"]
+        } else {
+            excluded = [listedAbove.isEmpty ? "  excluded:" : "  excluded: the \(listedAbove.count) runs listed above, and"]
+                + exclusionLines(own, indent: "    ")
+        }
         let r = fit.result
         var out: [String] = []
         let cellsSeen = r.cells.count + r.excludedCells.count
         guard let f = r.fit else {
             out.append("\(fit.group): no fit (\(r.failure?.message ?? "unknown reason"))")
-            out += exclusionLines(fit)
+            out += excluded
             return out
         }
         out.append("\(fit.group)  (\(f.cellsUsed) of \(cellsSeen) cells used, \(fit.exclusions.count) runs excluded)")
@@ -117,21 +140,20 @@ public enum Report {
         if let caution = r.bootstrap?.caution { out.append("  bootstrap: \(caution)") }
         if let why = r.bootstrapUnavailable { out.append("  bootstrap: \(why)") }
         for note in f.notes { out.append("  note: \(note)") }
-        out += exclusionLines(fit)
+        out += excluded
         return out
     }
 
-    /// Excluded runs, one line per reason and detail, listing the runs.
-    static func exclusionLines(_ fit: GroupFit) -> [String] {
-        guard !fit.exclusions.isEmpty else { return ["  excluded: none"] }
-        var out = ["  excluded:"]
-        for e in fit.exclusions.prefix(20) {
-            out.append("    η = \(Text.eta(e.learningRate)), |B| = \(e.batchSize), seed \(e.seed): \(e.reason) (\(e.detail))")
+    /// One line per excluded run (the first 20), then counts by reason.
+    static func exclusionLines(_ exclusions: [CellExclusion], indent: String) -> [String] {
+        var out: [String] = []
+        for e in exclusions.prefix(20) {
+            out.append("\(indent)η = \(Text.eta(e.learningRate)), |B| = \(e.batchSize), seed \(e.seed): \(e.reason) (\(e.detail))")
         }
-        if fit.exclusions.count > 20 {
+        if exclusions.count > 20 {
             var counts: [String: Int] = [:]
-            for e in fit.exclusions.dropFirst(20) { counts[e.reason, default: 0] += 1 }
-            out.append("    … and \(fit.exclusions.count - 20) more: "
+            for e in exclusions.dropFirst(20) { counts[e.reason, default: 0] += 1 }
+            out.append("\(indent)… and \(exclusions.count - 20) more: "
                 + counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
                 + " (all in fits.json)")
         }

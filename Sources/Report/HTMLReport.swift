@@ -42,9 +42,9 @@ struct HTMLReport {
         body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
         h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ccc}h3{font-size:15px}
         table{border-collapse:collapse;font-size:13px;margin:8px 0}
-        td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}th{background:#f0f0f0}
-        td.l,th.l{text-align:left}tr.reject td{background:#fde8e8}tr.def td{font-weight:600}
-        .plots{display:flex;flex-wrap:wrap;gap:10px}.plot{border:1px solid #eee}
+        td,th{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}td.l{white-space:normal}th{background:#f0f0f0}
+        td.l,th.l{text-align:left}td.reject{background:#f8d0d0}tr.def td{font-weight:600}
+        .plots{display:flex;flex-wrap:wrap;gap:8px}.plot{border:1px solid #eee}
         .ptitle{font-size:13px;font-weight:600}.tick{font-size:10px;fill:#444}.axis{font-size:12px}
         .legend{font-size:10px}.note{font-size:11px;fill:#333}.grid{stroke:#eee}
         .summary{font-family:monospace;font-size:15px;background:#f6f6f6;padding:8px}
@@ -129,9 +129,7 @@ struct HTMLReport {
         for fit in fits.fits {
             let r = fit.result
             let e = r.options.expectedExponents
-            let cls = [fit.estimator == estimator.rawValue ? "def" : nil,
-                       (r.fit?.expectedExponents?.pValue ?? 1) < 0.05 ? "reject" : nil].compactMap { $0 }
-            h += "<tr" + (cls.isEmpty ? "" : " class=\"\(cls.joined(separator: " "))\"") + ">"
+            h += fit.estimator == estimator.rawValue ? "<tr class=\"def\">" : "<tr>"
             h += "<td class=\"l\">\(escapeHTML(fit.group))</td><td class=\"l\">\(escapeHTML(fit.estimator))</td>"
             h += "<td>(\(Text.fixed(e.a, 0)), \(Text.fixed(e.b, 0)))</td>"
             guard let f = r.fit else {
@@ -142,7 +140,8 @@ struct HTMLReport {
             h += "<td>\(escapeHTML(Text.valueWithError(f.a.value, f.a.standardError)))</td><td>\(ci(f.a))</td>"
             h += "<td>\(escapeHTML(Text.valueWithError(f.b.value, f.b.standardError)))</td><td>\(ci(f.b))</td>"
             h += "<td>" + (f.oneExponent.map { escapeHTML(Text.valueWithError($0.gamma.value, $0.gamma.standardError)) } ?? "–") + "</td>"
-            h += "<td>\(Text.pValue(f.collapse?.pValue))</td><td>\(Text.pValue(f.expectedExponents?.pValue))</td>"
+            h += "<td>\(Text.pValue(f.collapse?.pValue))</td>" + ((f.expectedExponents?.pValue ?? 1) < 0.05 ? "<td class=\"reject\">" : "<td>")
+                + "\(Text.pValue(f.expectedExponents?.pValue))</td>"
             h += "<td>\(Text.pValue(f.curvature?.pValue))</td><td>\(Text.fixed(f.rSquared, 3))</td>"
             h += "<td>\(f.cellsUsed) of \(r.cells.count + r.excludedCells.count)</td>"
             if let rf = r.restricted?.fit {
@@ -152,7 +151,7 @@ struct HTMLReport {
             }
             h += "</tr>\n"
         }
-        h += "</table>\n<p class=\"muted\">Bold: the default estimator. Red rows: the expected exponents are rejected at 5 %. "
+        h += "</table>\n<p class=\"muted\">Bold: the default estimator. Red: the expected exponents are rejected at 5 %. "
             + "Bootstrap intervals (seed resampling) are in fits.json.</p>\n"
         return h
     }
@@ -193,7 +192,7 @@ struct HTMLReport {
         let xs = r.cells.map { $0.eta / Double($0.batchSize) } + excluded.map { $0.eta / Double($0.batch) }
         let ys = r.cells.map { exp($0.meanLogT) } + excluded.map(\.t)
         var plot = Plot(title: "\(fit.group): T against η/|B|", x: Axis(xs, log: true, label: "η/|B|"),
-                        y: Axis(ys, log: true, label: "T (\(estimator.rawValue))"))
+                        y: Axis(ys, log: true, label: "T (\(estimator.rawValue))"), legend: true)
         let batches = Array(Set(r.cells.map(\.batchSize))).sorted()
         for (i, b) in batches.enumerated() {
             let color = rampColor(batches.count > 1 ? Double(i) / Double(batches.count - 1) : 0)
@@ -224,8 +223,9 @@ struct HTMLReport {
         let xs = r.cells.map { xOf($0.eta, $0.batchSize) } + excluded.map { xOf($0.eta, $0.batch) }
         let ys = r.cells.map { exp($0.meanLogT) } + excluded.map(\.t)
         let title = byEta ? "\(fit.group): T against η at each |B|" : "\(fit.group): T against |B| at each η"
-        var plot = Plot(title: title, x: Axis(xs, log: true, label: byEta ? "η" : "|B|"),
-                        y: Axis(ys, log: true, label: "T (\(estimator.rawValue))"))
+        var xAxis = Axis(xs, log: true, label: byEta ? "η" : "|B|")
+        xAxis.explicitTicks = byEta ? data.spec.learningRates.sorted() : data.spec.batchSizes.sorted().map(Double.init)
+        var plot = Plot(title: title, x: xAxis, y: Axis(ys, log: true, label: "T (\(estimator.rawValue))"), legend: true)
         let seriesKeys: [Double] = byEta
             ? Array(Set(r.cells.map { Double($0.batchSize) })).sorted() : Array(Set(r.cells.map(\.eta))).sorted()
         let shown = spread(seriesKeys, limit: Self.maxSeries)
@@ -316,7 +316,8 @@ struct HTMLReport {
                 let tip = "η = \(eta), |B| = \(b)" + (t[k].map { ", T = \(Text.significant($0))" } ?? "") + (label.isEmpty ? "" : ": \(label)")
                 s += "<rect x=\"\(f(x))\" y=\"\(f(y))\" width=\"\(f(cell - 1))\" height=\"\(f(cell - 1))\" fill=\"\(fill)\" stroke=\"#999\" stroke-width=\"0.5\"><title>\(escapeHTML(tip))</title></rect>"
                 if showText && !label.isEmpty {
-                    let dark = ["div", "fail"].contains(label)
+                    var dark = ["div", "fail"].contains(label)
+                    if case .fitted(let r) = state(k), abs(r) > 0.6 * limit { dark = true }
                     s += "<text x=\"\(f(x + cell / 2))\" y=\"\(f(y + cell / 2 + 4))\" text-anchor=\"middle\" class=\"tick\"\(dark ? " style=\"fill:#fff\"" : "")>\(escapeHTML(label))</text>"
                 }
             }
@@ -339,7 +340,7 @@ struct HTMLReport {
                               ("#ddd", "excl: other exclusion"), ("#fff", "…: not ended")] {
             s += "<rect x=\"\(f(lx))\" y=\"\(f(barY))\" width=\"12\" height=\"12\" fill=\"\(fill)\" stroke=\"#999\"/>"
             s += "<text x=\"\(f(lx + 16))\" y=\"\(f(barY + 10))\" class=\"legend\">\(escapeHTML(label))</text>"
-            lx += 120
+            lx += 16 + 7 * Double(label.count) + 14
         }
         s += "</svg>"
         let svgWidth = max(width, lx + 10)
@@ -396,7 +397,7 @@ struct HTMLReport {
             var plot = Plot(title: "\(group): filter T / layer T",
                             x: Axis(indices.map(Double.init) + [Double(indices.first ?? 0) - 0.5, Double(indices.last ?? 0) + 0.5],
                                     log: false, label: "filter"),
-                            y: Axis(all, log: true, label: "T filter / T layer"), width: max(440, 36 * Double(indices.count) + 80))
+                            y: Axis(all, log: true, label: "T filter / T layer"), width: max(430, 36 * Double(indices.count) + 80))
             plot.hline(1, color: "#555")
             var medians: [(Int, Double)] = []
             for i in indices {
@@ -408,7 +409,8 @@ struct HTMLReport {
                 medians.append((i, q(0.5)))
             }
             if let hot = medians.max(by: { $0.1 < $1.1 }), let cold = medians.min(by: { $0.1 < $1.1 }) {
-                plot.note("hottest filter \(hot.0) (×\(Text.fixed(hot.1, 2))), coldest \(cold.0) (×\(Text.fixed(cold.1, 2)))")
+                plot.note("median ratio: hottest filter \(hot.0) (×\(Text.significant(hot.1))), coldest \(cold.0) "
+                    + "(×\(Text.significant(cold.1)))")
             }
             h += plot.svg()
         }
@@ -442,9 +444,11 @@ struct HTMLReport {
             drawn = true
             let xs = series.flatMap { $0.1.map(\.0) }, ys = series.flatMap { $0.1.map(\.1) }
             var plot = Plot(title: "η = \(eta)", x: Axis(xs, log: false, label: "window block"),
-                            y: Axis(ys, log: false, label: "training loss"), width: 340, height: 260)
-            for (i, (b, pts)) in series.enumerated() {
-                let color = rampColor(series.count > 1 ? Double(i) / Double(series.count - 1) : 0)
+                            y: Axis(ys, log: false, label: "training loss"), width: 340, height: 260, legend: true)
+            for (b, pts) in series {
+                // Colour by the |B| value's place in the grid, the same in every panel.
+                let i = batches.firstIndex(of: b) ?? 0
+                let color = rampColor(batches.count > 1 ? Double(i) / Double(batches.count - 1) : 0)
                 plot.line(pts, color: color)
                 plot.points(pts.map { ($0.0, $0.1, nil, nil) }, color: color, radius: 2)
                 plot.addLegend("|B| = \(b)", color: color)

@@ -9,6 +9,8 @@ struct Axis {
     var low: Double
     var high: Double
     var label: String
+    /// Ticks to use instead of the computed ones (e.g. the grid's η values).
+    var explicitTicks: [Double]?
 
     /// An axis over `values` (non-positive values ignored on a log axis), padded by 5 %.
     init(_ values: [Double], log: Bool, label: String) {
@@ -32,6 +34,10 @@ struct Axis {
     /// Tick values: decades (then ×2, ×5, then every integer multiple) on a log axis; 1-2-5 steps
     /// on a linear one; 2 to about 8 ticks.
     var ticks: [Double] {
+        if let explicitTicks {
+            let inside = explicitTicks.filter { unit($0).map { $0 >= 0 && $0 <= 1 } ?? false }
+            return Array(thin(inside))
+        }
         if log {
             let a = Int(low.rounded(.down)), b = Int(high.rounded(.up))
             for multiples in [[1.0], [1, 2, 5], [1, 2, 3, 4, 5, 6, 7, 8, 9]] {
@@ -83,13 +89,17 @@ struct Plot {
     var title: String
     var x: Axis
     var y: Axis
-    var width = 440.0
+    var width = 430.0
     var height = 320.0
     private var marks: [String] = []
+    private var notes: [String] = []
     private var legend: [(String, String, Bool)] = []  // label, colour, dashed
-    private let left = 64.0, right = 14.0, top = 30.0, bottom = 46.0
+    private let left = 64.0, top = 42.0, bottom = 46.0
+    /// Room on the right for the legend, which sits outside the frame so it never hides data.
+    private let right: Double
 
-    init(title: String, x: Axis, y: Axis, width: Double = 440, height: Double = 320) {
+    init(title: String, x: Axis, y: Axis, width: Double = 430, height: Double = 320, legend: Bool = false) {
+        right = legend ? 96 : 14
         self.title = title
         self.x = x
         self.y = y
@@ -154,19 +164,23 @@ struct Plot {
         marks.append("<line x1=\"\(f(left))\" y1=\"\(f(cy))\" x2=\"\(f(width - right))\" y2=\"\(f(cy))\" stroke=\"\(color)\" stroke-dasharray=\"2,3\"/>")
     }
 
+    /// Adds a legend entry (drawn only when the plot was made with `legend: true`).
     mutating func addLegend(_ label: String, color: String, dashed: Bool = false) {
         legend.append((label, color, dashed))
     }
 
-    /// A note in the plot's top-left corner.
+    /// A line of text between the title and the frame (at most two are shown).
     mutating func note(_ text: String) {
-        marks.append("<text x=\"\(f(left + 6))\" y=\"\(f(top + 14))\" class=\"note\">\(escapeHTML(text))</text>")
+        notes.append(text)
     }
 
     func svg() -> String {
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(f(width))\" height=\"\(f(height))\" "
             + "viewBox=\"0 0 \(f(width)) \(f(height))\" class=\"plot\" role=\"img\"><title>\(escapeHTML(title))</title>"
-        s += "<text x=\"\(f(width / 2))\" y=\"18\" text-anchor=\"middle\" class=\"ptitle\">\(escapeHTML(title))</text>"
+        s += "<text x=\"\(f(width / 2))\" y=\"15\" text-anchor=\"middle\" class=\"ptitle\">\(escapeHTML(title))</text>"
+        for (i, note) in notes.prefix(2).enumerated() {
+            s += "<text x=\"\(f(left))\" y=\"\(f(28 + 11 * Double(i)))\" class=\"note\">\(escapeHTML(note))</text>"
+        }
         let x0 = left, x1 = width - right, y0 = height - bottom, y1 = top
         s += "<rect x=\"\(f(x0))\" y=\"\(f(y1))\" width=\"\(f(x1 - x0))\" height=\"\(f(y0 - y1))\" fill=\"#fff\" stroke=\"#888\"/>"
         for t in x.ticks {
@@ -181,12 +195,13 @@ struct Plot {
         }
         s += "<text x=\"\(f((x0 + x1) / 2))\" y=\"\(f(height - 8))\" text-anchor=\"middle\" class=\"axis\">\(escapeHTML(x.label))</text>"
         s += "<text transform=\"translate(14,\(f((y0 + y1) / 2))) rotate(-90)\" text-anchor=\"middle\" class=\"axis\">\(escapeHTML(y.label))</text>"
-        s += "<g>" + marks.joined() + "</g>"
-        if !legend.isEmpty {
-            // Legend at the top right, one entry per line.
-            let lx = x1 - 118
-            var ly = y1 + 12
-            s += "<rect x=\"\(f(lx - 6))\" y=\"\(f(y1 + 2))\" width=\"122\" height=\"\(f(Double(legend.count) * 13 + 6))\" fill=\"#fff\" fill-opacity=\"0.85\"/>"
+        // A nested viewport with the frame's own coordinates clips the marks to the frame.
+        s += "<svg x=\"\(f(x0))\" y=\"\(f(y1))\" width=\"\(f(x1 - x0))\" height=\"\(f(y0 - y1))\" "
+            + "viewBox=\"\(f(x0)) \(f(y1)) \(f(x1 - x0)) \(f(y0 - y1))\">" + marks.joined() + "</svg>"
+        if !legend.isEmpty && right > 50 {
+            // Legend right of the frame, one entry per line.
+            let lx = x1 + 8
+            var ly = y1 + 10
             for (label, color, dashed) in legend {
                 s += "<line x1=\"\(f(lx))\" y1=\"\(f(ly - 4))\" x2=\"\(f(lx + 16))\" y2=\"\(f(ly - 4))\" stroke=\"\(color)\" stroke-width=\"2\""
                     + (dashed ? " stroke-dasharray=\"4,2\"" : "") + "/>"

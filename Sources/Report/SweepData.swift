@@ -138,7 +138,7 @@ struct DecodeFailure: Error {
 /// Decodes one journaled result; a wrong format tag or broken JSON is a reason, not a throw.
 func decodeCellResult(_ bytes: [UInt8]) -> Result<CellResult, DecodeFailure> {
     do {
-        let result = try JSONDecoder().decode(CellResult.self, from: Data(bytes))
+        let result = try TreeDecoder.decode(CellResult.self, from: bytes)
         guard result.format == CellResult.currentFormat else {
             return .failure(DecodeFailure(
                 message: "result format '\(result.format)' is not \(CellResult.currentFormat): "

@@ -53,7 +53,7 @@ public func expectedExponents(_ estimator: Estimator) -> ExponentPair {
 func exclusion(of run: CellRun, group: String, policy: ExclusionPolicy) -> (ExclusionReason, String)? {
     let result = run.result
     if policy.diverged, let divergence = result.divergence {
-        return (.diverged, "diverged: \(divergence)")
+        return (.diverged, "\(divergence)")
     }
     let loss = result.thermometer.loss
     if policy.lossNonStationary, loss.stationary == false {

@@ -1,0 +1,273 @@
+// A Decoder over `JSONValue`: decodes any Decodable as JSONDecoder would for plain JSON (no date
+// or data strategies): missing keys and nulls for optionals, exact integers, strings, arrays.
+
+struct TreeDecoder: Decoder {
+    let value: JSONValue
+    let codingPath: [any CodingKey]
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    init(_ value: JSONValue, codingPath: [any CodingKey] = []) {
+        self.value = value
+        self.codingPath = codingPath
+    }
+
+    /// Decodes `T` from JSON bytes.
+    static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+        try T(from: TreeDecoder(try TreeJSON.parse(bytes)))
+    }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
+        guard case .object(let pairs) = value else { throw mismatch([String: Any].self, value, codingPath) }
+        return KeyedDecodingContainer(Keyed<Key>(pairs: pairs, codingPath: codingPath))
+    }
+
+    func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
+        guard case .array(let items) = value else { throw mismatch([Any].self, value, codingPath) }
+        return Unkeyed(items: items, codingPath: codingPath)
+    }
+
+    func singleValueContainer() throws -> any SingleValueDecodingContainer { Single(value: value, codingPath: codingPath) }
+}
+
+private func mismatch(_ type: Any.Type, _ value: JSONValue, _ path: [any CodingKey]) -> DecodingError {
+    let found: String
+    switch value {
+    case .null: found = "null"
+    case .bool: found = "a boolean"
+    case .integer, .unsigned, .number: found = "a number"
+    case .string: found = "a string"
+    case .array: found = "an array"
+    case .object: found = "an object"
+    }
+    return DecodingError.typeMismatch(type, .init(codingPath: path, debugDescription: "expected \(type), found \(found)"))
+}
+
+/// The primitive conversions, shared by the three container kinds.
+private func unbox<T: Decodable>(_ type: T.Type, _ value: JSONValue, _ path: [any CodingKey]) throws -> T {
+    if let primitive = try primitive(type, value, path) {
+        guard let v = primitive as? T else { throw mismatch(T.self, value, path) }
+        return v
+    }
+    if case .null = value, !(T.self is any ExpressibleByNilLiteral.Type) {
+        throw DecodingError.valueNotFound(T.self, .init(codingPath: path, debugDescription: "null where \(T.self) was expected"))
+    }
+    return try T(from: TreeDecoder(value, codingPath: path))
+}
+
+/// The value of a primitive type (numbers, String, Bool), or nil when `type` is not one.
+private func primitive(_ type: Any.Type, _ value: JSONValue, _ path: [any CodingKey]) throws -> Any? {
+    func integer<I: FixedWidthInteger>(_: I.Type) throws -> I {
+        switch value {
+        case .integer(let v): if let i = I(exactly: v) { return i }
+        case .unsigned(let v): if let i = I(exactly: v) { return i }
+        case .number(let d): if let i = I(exactly: d) { return i }
+        default: break
+        }
+        throw mismatch(I.self, value, path)
+    }
+    switch type {
+    case is Double.Type:
+        switch value {
+        case .number(let d): return d
+        case .integer(let i): return Double(i)
+        case .unsigned(let u): return Double(u)
+        default: throw mismatch(Double.self, value, path)
+        }
+    case is Float.Type:
+        switch value {
+        case .number(let d): return Float(d)
+        case .integer(let i): return Float(i)
+        case .unsigned(let u): return Float(u)
+        default: throw mismatch(Float.self, value, path)
+        }
+    case is String.Type:
+        guard case .string(let s) = value else { throw mismatch(String.self, value, path) }
+        return s
+    case is Bool.Type:
+        guard case .bool(let b) = value else { throw mismatch(Bool.self, value, path) }
+        return b
+    case is Int.Type: return try integer(Int.self)
+    case is Int8.Type: return try integer(Int8.self)
+    case is Int16.Type: return try integer(Int16.self)
+    case is Int32.Type: return try integer(Int32.self)
+    case is Int64.Type: return try integer(Int64.self)
+    case is UInt.Type: return try integer(UInt.self)
+    case is UInt8.Type: return try integer(UInt8.self)
+    case is UInt16.Type: return try integer(UInt16.self)
+    case is UInt32.Type: return try integer(UInt32.self)
+    case is UInt64.Type: return try integer(UInt64.self)
+    default: return nil
+    }
+}
+
+private struct Index: CodingKey {
+    var intValue: Int?
+    var stringValue: String { "Index \(intValue ?? 0)" }
+    init(_ i: Int) { intValue = i }
+    init?(stringValue: String) { nil }
+    init?(intValue: Int) { self.intValue = intValue }
+}
+
+private struct Keyed<Key: CodingKey>: KeyedDecodingContainerProtocol {
+    let pairs: [(String, JSONValue)]
+    let codingPath: [any CodingKey]
+
+    var allKeys: [Key] { pairs.compactMap { Key(stringValue: $0.0) } }
+
+    /// Objects hold a dozen keys at most: a linear scan beats hashing them.
+    func lookup(_ key: Key) -> JSONValue? {
+        let name = key.stringValue
+        for (k, v) in pairs where k == name { return v }
+        return nil
+    }
+
+    func require(_ key: Key) throws -> JSONValue {
+        guard let v = lookup(key) else {
+            throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "no key '\(key.stringValue)'"))
+        }
+        return v
+    }
+
+    func contains(_ key: Key) -> Bool { lookup(key) != nil }
+
+    func decodeNil(forKey key: Key) throws -> Bool {
+        if case .null = try require(key) { return true }
+        return false
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
+        try unbox(T.self, try require(key), codingPath + [key])
+    }
+
+    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try decode(type, key) }
+    func decode(_ type: String.Type, forKey key: Key) throws -> String { try decode(type, key) }
+    func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try decode(type, key) }
+    func decode(_ type: Float.Type, forKey key: Key) throws -> Float { try decode(type, key) }
+    func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try decode(type, key) }
+    func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try decode(type, key) }
+    func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 { try decode(type, key) }
+    func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 { try decode(type, key) }
+    func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { try decode(type, key) }
+    func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt { try decode(type, key) }
+    func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 { try decode(type, key) }
+    func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 { try decode(type, key) }
+    func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try decode(type, key) }
+    func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try decode(type, key) }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ key: Key) throws -> T {
+        try unbox(T.self, try require(key), codingPath + [key])
+    }
+
+    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
+        -> KeyedDecodingContainer<NestedKey> {
+        try TreeDecoder(try require(key), codingPath: codingPath + [key]).container(keyedBy: type)
+    }
+
+    func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
+        try TreeDecoder(try require(key), codingPath: codingPath + [key]).unkeyedContainer()
+    }
+
+    func superDecoder() throws -> any Decoder {
+        TreeDecoder(pairs.first { $0.0 == "super" }?.1 ?? .null, codingPath: codingPath)
+    }
+
+    func superDecoder(forKey key: Key) throws -> any Decoder {
+        TreeDecoder(lookup(key) ?? .null, codingPath: codingPath + [key])
+    }
+}
+
+private struct Unkeyed: UnkeyedDecodingContainer {
+    let items: [JSONValue]
+    let codingPath: [any CodingKey]
+    var currentIndex = 0
+
+    init(items: [JSONValue], codingPath: [any CodingKey]) {
+        self.items = items
+        self.codingPath = codingPath
+    }
+
+    var count: Int? { items.count }
+    var isAtEnd: Bool { currentIndex >= items.count }
+
+    mutating func next<T>(_ type: T.Type) throws -> JSONValue {
+        guard !isAtEnd else {
+            throw DecodingError.valueNotFound(T.self, .init(codingPath: codingPath + [Index(currentIndex)],
+                                                            debugDescription: "the array has no more elements"))
+        }
+        defer { currentIndex += 1 }
+        return items[currentIndex]
+    }
+
+    mutating func decodeNil() throws -> Bool {
+        guard !isAtEnd else { return false }
+        if case .null = items[currentIndex] { currentIndex += 1; return true }
+        return false
+    }
+
+    mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        let path = codingPath + [Index(currentIndex)]
+        return try unbox(T.self, try next(T.self), path)
+    }
+
+    mutating func decode(_ type: Bool.Type) throws -> Bool { try decodeValue(type) }
+    mutating func decode(_ type: String.Type) throws -> String { try decodeValue(type) }
+    mutating func decode(_ type: Double.Type) throws -> Double { try decodeValue(type) }
+    mutating func decode(_ type: Float.Type) throws -> Float { try decodeValue(type) }
+    mutating func decode(_ type: Int.Type) throws -> Int { try decodeValue(type) }
+    mutating func decode(_ type: Int8.Type) throws -> Int8 { try decodeValue(type) }
+    mutating func decode(_ type: Int16.Type) throws -> Int16 { try decodeValue(type) }
+    mutating func decode(_ type: Int32.Type) throws -> Int32 { try decodeValue(type) }
+    mutating func decode(_ type: Int64.Type) throws -> Int64 { try decodeValue(type) }
+    mutating func decode(_ type: UInt.Type) throws -> UInt { try decodeValue(type) }
+    mutating func decode(_ type: UInt8.Type) throws -> UInt8 { try decodeValue(type) }
+    mutating func decode(_ type: UInt16.Type) throws -> UInt16 { try decodeValue(type) }
+    mutating func decode(_ type: UInt32.Type) throws -> UInt32 { try decodeValue(type) }
+    mutating func decode(_ type: UInt64.Type) throws -> UInt64 { try decodeValue(type) }
+
+    private mutating func decodeValue<T: Decodable>(_ type: T.Type) throws -> T {
+        let path = codingPath + [Index(currentIndex)]
+        return try unbox(T.self, try next(T.self), path)
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws
+        -> KeyedDecodingContainer<NestedKey> {
+        let path = codingPath + [Index(currentIndex)]
+        return try TreeDecoder(try next([String: Any].self), codingPath: path).container(keyedBy: type)
+    }
+
+    mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
+        let path = codingPath + [Index(currentIndex)]
+        return try TreeDecoder(try next([Any].self), codingPath: path).unkeyedContainer()
+    }
+
+    mutating func superDecoder() throws -> any Decoder {
+        let path = codingPath + [Index(currentIndex)]
+        return TreeDecoder(try next(Any.self), codingPath: path)
+    }
+}
+
+private struct Single: SingleValueDecodingContainer {
+    let value: JSONValue
+    let codingPath: [any CodingKey]
+
+    func decodeNil() -> Bool {
+        if case .null = value { return true }
+        return false
+    }
+
+    func decode<T: Decodable>(_ type: T.Type) throws -> T { try unbox(T.self, value, codingPath) }
+    func decode(_ type: Bool.Type) throws -> Bool { try unbox(type, value, codingPath) }
+    func decode(_ type: String.Type) throws -> String { try unbox(type, value, codingPath) }
+    func decode(_ type: Double.Type) throws -> Double { try unbox(type, value, codingPath) }
+    func decode(_ type: Float.Type) throws -> Float { try unbox(type, value, codingPath) }
+    func decode(_ type: Int.Type) throws -> Int { try unbox(type, value, codingPath) }
+    func decode(_ type: Int8.Type) throws -> Int8 { try unbox(type, value, codingPath) }
+    func decode(_ type: Int16.Type) throws -> Int16 { try unbox(type, value, codingPath) }
+    func decode(_ type: Int32.Type) throws -> Int32 { try unbox(type, value, codingPath) }
+    func decode(_ type: Int64.Type) throws -> Int64 { try unbox(type, value, codingPath) }
+    func decode(_ type: UInt.Type) throws -> UInt { try unbox(type, value, codingPath) }
+    func decode(_ type: UInt8.Type) throws -> UInt8 { try unbox(type, value, codingPath) }
+    func decode(_ type: UInt16.Type) throws -> UInt16 { try unbox(type, value, codingPath) }
+    func decode(_ type: UInt32.Type) throws -> UInt32 { try unbox(type, value, codingPath) }
+    func decode(_ type: UInt64.Type) throws -> UInt64 { try unbox(type, value, codingPath) }
+}
