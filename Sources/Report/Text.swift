@@ -6,7 +6,7 @@ enum Text {
     /// platform): what the CSV files use, so equal numbers give equal bytes. nil → empty field.
     static func number(_ x: Double?) -> String {
         guard let x, x.isFinite else { return "" }
-        return "\(x)"
+        return x.description
     }
 
     /// x with `digits` decimals ("-0.98"); "–" for nil or non-finite.
@@ -44,7 +44,7 @@ enum Text {
     }
 
     /// η as the grid lists it (0.0125), |B| as an integer.
-    static func eta(_ x: Double) -> String { "\(x)" }
+    static func eta(_ x: Double) -> String { x.description }
 }
 
 /// Text escaped for HTML and XML content and attribute values.

@@ -42,60 +42,72 @@ private func mismatch(_ type: Any.Type, _ value: JSONValue, _ path: [any CodingK
     return DecodingError.typeMismatch(type, .init(codingPath: path, debugDescription: "expected \(type), found \(found)"))
 }
 
+// Speed: a CellResult holds ~1,500 numbers, so the per-value path must not allocate. Coding paths
+// are built only for errors and nested containers (`@autoclosure`), and the common leaf types are
+// matched by type identity, not by dynamic casts.
+
 /// The primitive conversions, shared by the three container kinds.
-private func unbox<T: Decodable>(_ type: T.Type, _ value: JSONValue, _ path: [any CodingKey]) throws -> T {
-    if let primitive = try primitive(type, value, path) {
-        guard let v = primitive as? T else { throw mismatch(T.self, value, path) }
+private func unbox<T: Decodable>(_ type: T.Type, _ value: JSONValue, _ path: @autoclosure () -> [any CodingKey]) throws -> T {
+    if T.self == Double.self { return unsafeBitCast(try double(value, path()), to: T.self) }
+    if T.self == Double?.self {
+        if case .null = value { return unsafeBitCast(Double?.none, to: T.self) }
+        return unsafeBitCast(Double?.some(try double(value, path())), to: T.self)
+    }
+    if T.self == Int.self { return unsafeBitCast(try integer(Int.self, value, path()), to: T.self) }
+    if T.self == String.self {
+        guard case .string(let s) = value else { throw mismatch(String.self, value, path()) }
+        return unsafeBitCast(s, to: T.self)
+    }
+    if let primitive = try primitive(type, value, path()) {
+        guard let v = primitive as? T else { throw mismatch(T.self, value, path()) }
         return v
     }
     if case .null = value, !(T.self is any ExpressibleByNilLiteral.Type) {
-        throw DecodingError.valueNotFound(T.self, .init(codingPath: path, debugDescription: "null where \(T.self) was expected"))
+        throw DecodingError.valueNotFound(T.self, .init(codingPath: path(), debugDescription: "null where \(T.self) was expected"))
     }
-    return try T(from: TreeDecoder(value, codingPath: path))
+    return try T(from: TreeDecoder(value, codingPath: path()))
+}
+
+private func double(_ value: JSONValue, _ path: @autoclosure () -> [any CodingKey]) throws -> Double {
+    switch value {
+    case .number(let d): return d
+    case .integer(let i): return Double(i)
+    case .unsigned(let u): return Double(u)
+    default: throw mismatch(Double.self, value, path())
+    }
+}
+
+private func integer<I: FixedWidthInteger>(_: I.Type, _ value: JSONValue, _ path: @autoclosure () -> [any CodingKey]) throws -> I {
+    switch value {
+    case .integer(let v): if let i = I(exactly: v) { return i }
+    case .unsigned(let v): if let i = I(exactly: v) { return i }
+    case .number(let d): if let i = I(exactly: d) { return i }
+    default: break
+    }
+    throw mismatch(I.self, value, path())
 }
 
 /// The value of a primitive type (numbers, String, Bool), or nil when `type` is not one.
-private func primitive(_ type: Any.Type, _ value: JSONValue, _ path: [any CodingKey]) throws -> Any? {
-    func integer<I: FixedWidthInteger>(_: I.Type) throws -> I {
-        switch value {
-        case .integer(let v): if let i = I(exactly: v) { return i }
-        case .unsigned(let v): if let i = I(exactly: v) { return i }
-        case .number(let d): if let i = I(exactly: d) { return i }
-        default: break
-        }
-        throw mismatch(I.self, value, path)
-    }
+private func primitive(_ type: Any.Type, _ value: JSONValue, _ path: @autoclosure () -> [any CodingKey]) throws -> Any? {
     switch type {
-    case is Double.Type:
-        switch value {
-        case .number(let d): return d
-        case .integer(let i): return Double(i)
-        case .unsigned(let u): return Double(u)
-        default: throw mismatch(Double.self, value, path)
-        }
-    case is Float.Type:
-        switch value {
-        case .number(let d): return Float(d)
-        case .integer(let i): return Float(i)
-        case .unsigned(let u): return Float(u)
-        default: throw mismatch(Float.self, value, path)
-        }
+    case is Double.Type: return try double(value, path())
+    case is Float.Type: return Float(try double(value, path()))
     case is String.Type:
-        guard case .string(let s) = value else { throw mismatch(String.self, value, path) }
+        guard case .string(let s) = value else { throw mismatch(String.self, value, path()) }
         return s
     case is Bool.Type:
-        guard case .bool(let b) = value else { throw mismatch(Bool.self, value, path) }
+        guard case .bool(let b) = value else { throw mismatch(Bool.self, value, path()) }
         return b
-    case is Int.Type: return try integer(Int.self)
-    case is Int8.Type: return try integer(Int8.self)
-    case is Int16.Type: return try integer(Int16.self)
-    case is Int32.Type: return try integer(Int32.self)
-    case is Int64.Type: return try integer(Int64.self)
-    case is UInt.Type: return try integer(UInt.self)
-    case is UInt8.Type: return try integer(UInt8.self)
-    case is UInt16.Type: return try integer(UInt16.self)
-    case is UInt32.Type: return try integer(UInt32.self)
-    case is UInt64.Type: return try integer(UInt64.self)
+    case is Int.Type: return try integer(Int.self, value, path())
+    case is Int8.Type: return try integer(Int8.self, value, path())
+    case is Int16.Type: return try integer(Int16.self, value, path())
+    case is Int32.Type: return try integer(Int32.self, value, path())
+    case is Int64.Type: return try integer(Int64.self, value, path())
+    case is UInt.Type: return try integer(UInt.self, value, path())
+    case is UInt8.Type: return try integer(UInt8.self, value, path())
+    case is UInt16.Type: return try integer(UInt16.self, value, path())
+    case is UInt32.Type: return try integer(UInt32.self, value, path())
+    case is UInt64.Type: return try integer(UInt64.self, value, path())
     default: return nil
     }
 }
@@ -139,9 +151,15 @@ private struct Keyed<Key: CodingKey>: KeyedDecodingContainerProtocol {
         try unbox(T.self, try require(key), codingPath + [key])
     }
 
+    func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? {
+        guard let v = lookup(key) else { return nil }
+        if case .null = v { return nil }
+        return try double(v, codingPath + [key])
+    }
+
     func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try decode(type, key) }
     func decode(_ type: String.Type, forKey key: Key) throws -> String { try decode(type, key) }
-    func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try decode(type, key) }
+    func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try double(try require(key), codingPath + [key]) }
     func decode(_ type: Float.Type, forKey key: Key) throws -> Float { try decode(type, key) }
     func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try decode(type, key) }
     func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try decode(type, key) }
@@ -205,8 +223,8 @@ private struct Unkeyed: UnkeyedDecodingContainer {
     }
 
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        let path = codingPath + [Index(currentIndex)]
-        return try unbox(T.self, try next(T.self), path)
+        let index = currentIndex
+        return try unbox(T.self, try next(T.self), codingPath + [Index(index)])
     }
 
     mutating func decode(_ type: Bool.Type) throws -> Bool { try decodeValue(type) }
@@ -225,8 +243,8 @@ private struct Unkeyed: UnkeyedDecodingContainer {
     mutating func decode(_ type: UInt64.Type) throws -> UInt64 { try decodeValue(type) }
 
     private mutating func decodeValue<T: Decodable>(_ type: T.Type) throws -> T {
-        let path = codingPath + [Index(currentIndex)]
-        return try unbox(T.self, try next(T.self), path)
+        let index = currentIndex
+        return try unbox(T.self, try next(T.self), codingPath + [Index(index)])
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws

@@ -10,7 +10,7 @@ import Darwin
 #endif
 
 /// A parsed JSON value. Integers without fraction or exponent keep their exact value.
-indirect enum JSONValue {
+enum JSONValue {
     case null
     case bool(Bool)
     case integer(Int64)
@@ -126,43 +126,75 @@ enum TreeJSON {
         mutating func number() throws(JSONParseError) -> JSONValue {
             let start = position
             var integral = true
-            if position < end && bytes[position] == UInt8(ascii: "-") { position += 1 }
+            let negative = position < end && bytes[position] == UInt8(ascii: "-")
+            if negative { position += 1 }
+            // Significant digits (up to 19) and the power of ten they are scaled by.
+            var mantissa: UInt64 = 0, digits = 0, scale = 0
             let digitsStart = position
-            while position < end, bytes[position] >= 0x30 && bytes[position] <= 0x39 { position += 1 }
+            while position < end, bytes[position] >= 0x30 && bytes[position] <= 0x39 {
+                if digits < 19 {
+                    mantissa = mantissa * 10 + UInt64(bytes[position] - 0x30)
+                    if mantissa > 0 { digits += 1 }
+                } else {
+                    scale += 1
+                }
+                position += 1
+            }
             guard position > digitsStart else { throw error("expected a value") }
             if bytes[digitsStart] == 0x30 && position - digitsStart > 1 { throw error("leading zero") }
+            let integerEnd = position
             if position < end && bytes[position] == UInt8(ascii: ".") {
                 integral = false
                 position += 1
                 let f = position
-                while position < end, bytes[position] >= 0x30 && bytes[position] <= 0x39 { position += 1 }
+                while position < end, bytes[position] >= 0x30 && bytes[position] <= 0x39 {
+                    if digits < 19 {
+                        mantissa = mantissa * 10 + UInt64(bytes[position] - 0x30)
+                        if mantissa > 0 { digits += 1 }
+                        scale -= 1
+                    }
+                    position += 1
+                }
                 guard position > f else { throw error("digits expected after '.'") }
             }
             if position < end && (bytes[position] == UInt8(ascii: "e") || bytes[position] == UInt8(ascii: "E")) {
                 integral = false
                 position += 1
+                var exponentNegative = false
                 if position < end && (bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-")) {
+                    exponentNegative = bytes[position] == UInt8(ascii: "-")
                     position += 1
                 }
                 let e = position
-                while position < end, bytes[position] >= 0x30 && bytes[position] <= 0x39 { position += 1 }
+                var exponent = 0
+                while position < end, bytes[position] >= 0x30 && bytes[position] <= 0x39 {
+                    if exponent < 100_000 { exponent = exponent * 10 + Int(bytes[position] - 0x30) }
+                    position += 1
+                }
                 guard position > e else { throw error("digits expected in the exponent") }
+                scale += exponentNegative ? -exponent : exponent
             }
-            if integral && position - digitsStart <= 20 {
+            if integral && integerEnd - digitsStart <= 20 {
                 var v: UInt64 = 0, overflow = false
-                for i in digitsStart..<position {
+                for i in digitsStart..<integerEnd {
                     let (m, o1) = v.multipliedReportingOverflow(by: 10)
                     let (a, o2) = m.addingReportingOverflow(UInt64(bytes[i] - 0x30))
                     v = a
                     overflow = overflow || o1 || o2
                 }
                 if !overflow {
-                    if bytes[start] != UInt8(ascii: "-") {
-                        return v <= UInt64(Int64.max) ? .integer(Int64(v)) : .unsigned(v)
-                    }
+                    if negative && v == 0 { return .number(-0.0) }  // "-0" keeps its sign as a Double
+                    if !negative { return v <= UInt64(Int64.max) ? .integer(Int64(v)) : .unsigned(v) }
                     if v <= UInt64(Int64.max) { return .integer(-Int64(v)) }
                     if v == UInt64(Int64.max) + 1 { return .integer(Int64.min) }
                 }
+            }
+            // Clinger's fast path: an exact mantissa (≤ 2^53) times an exact power of ten (≤ 10^22)
+            // is one correctly rounded operation, the same double strtod returns.
+            if digits < 19 && mantissa <= (1 << 53) && scale >= -22 && scale <= 22 {
+                let m = Double(mantissa)
+                let d = scale >= 0 ? m * Self.powersOfTen[scale] : m / Self.powersOfTen[-scale]
+                return .number(negative ? -d : d)
             }
             // The grammar was checked above; strtod reads exactly these characters (the process
             // keeps the C locale, so '.' is the decimal point).
@@ -171,6 +203,13 @@ enum TreeJSON {
             let d = strtod(base, nil)
             guard d.isFinite else { throw error("number out of range") }
             return .number(d)
+        }
+
+        /// 10^0 … 10^22, all exact in binary64.
+        static let powersOfTen: [Double] = (0...22).map { e in
+            var p = 1.0
+            for _ in 0..<e { p *= 10 }
+            return p
         }
 
         mutating func string() throws(JSONParseError) -> String {

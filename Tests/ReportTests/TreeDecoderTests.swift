@@ -44,6 +44,26 @@ import Thermometer
         #expect(s.list == [0.1] && s.big == 7 && s.missing == nil)
     }
 
+    @Test func numbersReadBackBitForBit() throws {
+        var rng = SystemRandomNumberGenerator()
+        var values: [Double] = [0, -0.0, 1, 0.1, 1e-5, 7.480877431130349e-05, 0.0027537699402002897, 9007199254740993,
+                                1e22, 1e23, 2.2250738585072014e-308, 5e-324, 1.7976931348623157e308, 123456789012345678]
+        for _ in 0..<20_000 {
+            let bits = UInt64.random(in: 0...UInt64.max, using: &rng)
+            let d = Double(bitPattern: bits)
+            if d.isFinite { values.append(d) }
+            values.append(Double.random(in: -1e3...1e3, using: &rng))
+            values.append(Double(Int.random(in: -1_000_000...1_000_000, using: &rng)) / 1000)
+        }
+        for v in values {
+            for text in [v.description, String(format: "%.17g", v), String(format: "%.6e", v)] {
+                let parsed = try TreeDecoder.decode([Double].self, from: Array("[\(text)]".utf8))
+                let expected = try #require(Double(text))
+                #expect(parsed[0].bitPattern == expected.bitPattern, "\(text) read as \(parsed[0])")
+            }
+        }
+    }
+
     @Test func malformedInputIsRefused() {
         for bad in ["", "{", "[1,]", "{\"a\":1,}", "01", "1.", "-", "\"abc", "[1 2]", "{\"a\" 1}", "nul", "[1]x",
                     "\"\\ud800\"", "\"\\q\"", "\"a\u{01}\""] {
