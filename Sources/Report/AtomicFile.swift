@@ -50,7 +50,8 @@ enum AtomicFile {
             return
         }
         do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
-            throw .write(path: folder, detail: "cannot create the folder: \(error.localizedDescription)")
+            throw .write(path: folder, detail: "cannot create the folder (\(error.localizedDescription)); "
+                + "give an --out whose parent folder exists and is writable")
         }
     }
 }
