@@ -40,7 +40,8 @@ let package = Package(
         .executableTarget(
             name: "thermosweep",
             dependencies: [
-                "CPUCheck", "Kernels", "Trainer", "Thermometer", "SweepProtocol", "Store", "Coordinator", "Worker", "ZeroMQ", "Report",
+                "CPUCheck", "Kernels", "Trainer", "Thermometer", "SweepProtocol", "Store", "Coordinator", "Worker", "ZeroMQ",
+                "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
@@ -51,7 +52,8 @@ let package = Package(
         .testTarget(name: "SweepProtocolTests", dependencies: ["SweepProtocol"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "SweepProtocol"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "SweepProtocol", "Store", "ZeroMQ"]),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "ScalingLaw", "Store", "SweepProtocol", "Thermometer"]),
+        .testTarget(name: "ReportTests",
+                    dependencies: ["Report", "ScalingLaw", "Store", "SweepProtocol", "Thermometer"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "SweepProtocol", "ZeroMQ"]),
         .testTarget(name: "SweepTests", dependencies: ["Store", "SweepProtocol", "ZeroMQ", "Worker", "thermosweep"]),
         .testTarget(name: "CLITests", dependencies: ["thermosweep", "SweepProtocol", "Thermometer", "Trainer"]),

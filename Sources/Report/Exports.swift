@@ -46,8 +46,8 @@ enum Exports {
         var excluded: [ExclusionKey: String] = [:]
         for fit in fits.fits {
             for e in fit.exclusions {
-                excluded[ExclusionKey(group: fit.group, estimator: fit.estimator,
-                                      cell: CellKey(learningRate: e.learningRate, batchSize: e.batchSize, seed: e.seed))] = e.reason
+                let cell = CellKey(learningRate: e.learningRate, batchSize: e.batchSize, seed: e.seed)
+                excluded[ExclusionKey(group: fit.group, estimator: fit.estimator, cell: cell)] = e.reason
             }
         }
         let columns = cellsHeader.count, groups = data.groups, exclusions = excluded

@@ -148,7 +148,8 @@ public enum Report {
     static func exclusionLines(_ exclusions: [CellExclusion], indent: String) -> [String] {
         var out: [String] = []
         for e in exclusions.prefix(20) {
-            out.append("\(indent)η = \(Text.eta(e.learningRate)), |B| = \(e.batchSize), seed \(e.seed): \(e.reason) (\(e.detail))")
+            out.append("\(indent)η = \(Text.eta(e.learningRate)), |B| = \(e.batchSize), seed \(e.seed): "
+                + "\(e.reason) (\(e.detail))")
         }
         if exclusions.count > 20 {
             var counts: [String: Int] = [:]

@@ -59,7 +59,8 @@ struct HTMLReport {
         let failed = data.problems.filter { $0.state == "failed" || $0.state == "unreadable" }.count
         let notEnded = data.problems.count - failed
         var h = "<h1>ThermoSweep: T(η, |B|) of \(escapeHTML(s.model))</h1>\n"
-        h += "<p>Grid \(escapeHTML(data.specHash)): η ∈ {\(escapeHTML(s.learningRates.map { "\($0)" }.joined(separator: ", ")))}, "
+        let etas = s.learningRates.map { "\($0)" }.joined(separator: ", ")
+        h += "<p>Grid \(escapeHTML(data.specHash)): η ∈ {\(escapeHTML(etas))}, "
             + "|B| ∈ {\(escapeHTML(s.batchSizes.map { "\($0)" }.joined(separator: ", ")))}, \(s.seeds) seeds; data "
             + "\(escapeHTML(s.dataset.name)). \(data.runs.count) runs done (\(diverged) diverged), \(failed) failed, "
             + "\(notEnded) not ended.</p>\n"
@@ -83,7 +84,8 @@ struct HTMLReport {
         let da = f.a.value - 1, db = f.b.value + 1
         var sentences: [String] = []
         if abs(da) <= 0.15 && abs(db) <= 0.15 {
-            sentences.append("Whole network, \(estimator.rawValue): a = \(Text.valueWithError(f.a.value, f.a.standardError)) and "
+            sentences.append("Whole network, \(estimator.rawValue): "
+                + "a = \(Text.valueWithError(f.a.value, f.a.standardError)) and "
                 + "b = \(Text.valueWithError(f.b.value, f.b.standardError)) are within 0.15 of (1, −1).")
         } else {
             sentences.append("Whole network, \(estimator.rawValue): the law does not hold within 0.15: "
@@ -139,8 +141,10 @@ struct HTMLReport {
             func ci(_ x: Estimate) -> String { "[\(Text.fixed(x.interval.lower, 3)), \(Text.fixed(x.interval.upper, 3))]" }
             h += "<td>\(escapeHTML(Text.valueWithError(f.a.value, f.a.standardError)))</td><td>\(ci(f.a))</td>"
             h += "<td>\(escapeHTML(Text.valueWithError(f.b.value, f.b.standardError)))</td><td>\(ci(f.b))</td>"
-            h += "<td>" + (f.oneExponent.map { escapeHTML(Text.valueWithError($0.gamma.value, $0.gamma.standardError)) } ?? "–") + "</td>"
-            h += "<td>\(Text.pValue(f.collapse?.pValue))</td>" + ((f.expectedExponents?.pValue ?? 1) < 0.05 ? "<td class=\"reject\">" : "<td>")
+            let gamma = f.oneExponent.map { escapeHTML(Text.valueWithError($0.gamma.value, $0.gamma.standardError)) }
+            h += "<td>" + (gamma ?? "–") + "</td>"
+            h += "<td>\(Text.pValue(f.collapse?.pValue))</td>"
+                + ((f.expectedExponents?.pValue ?? 1) < 0.05 ? "<td class=\"reject\">" : "<td>")
                 + "\(Text.pValue(f.expectedExponents?.pValue))</td>"
             h += "<td>\(Text.pValue(f.curvature?.pValue))</td><td>\(Text.fixed(f.rSquared, 3))</td>"
             h += "<td>\(f.cellsUsed) of \(r.cells.count + r.excludedCells.count)</td>"
@@ -247,9 +251,12 @@ struct HTMLReport {
             plot.addLegend(byEta ? "|B| = \(Int(key))" : "η = \(key)", color: color)
         }
         plot.crosses(excluded.map { (xOf($0.eta, $0.batch), $0.t) }, color: "#999")
-        if seriesKeys.count > shown.count { plot.note("\(shown.count) of \(seriesKeys.count) \(byEta ? "|B|" : "η") values shown") }
+        if seriesKeys.count > shown.count {
+            plot.note("\(shown.count) of \(seriesKeys.count) \(byEta ? "|B|" : "η") values shown")
+        }
         if let f = r.fit {
-            plot.note("a = \(Text.valueWithError(f.a.value, f.a.standardError)), b = \(Text.valueWithError(f.b.value, f.b.standardError))")
+            plot.note("a = \(Text.valueWithError(f.a.value, f.a.standardError)), "
+                + "b = \(Text.valueWithError(f.b.value, f.b.standardError))")
         }
         return plot.svg()
     }
