@@ -1,6 +1,7 @@
 import ArgumentParser
 import Coordinator
 import Foundation
+import Report
 import Store
 import SweepProtocol
 import Synchronization
@@ -55,6 +56,9 @@ struct SweepCommand: ParsableCommand {
 
     @Flag(help: "No line per job event (progress and warnings only).")
     var quiet = false
+
+    @Option(help: "Folder for cells.csv, filters.csv, fits.json and report.html, written when every job has ended (default: the database's folder).")
+    var out: String?
 
     func validate() throws {
         guard (0...256).contains(localWorkers) else {
@@ -196,7 +200,19 @@ struct SweepCommand: ParsableCommand {
             throw ExitCode(130)
         }
         print(try SweepStatus.read(path: db).text())
-        print("results: \(db)  (thermosweep status --db \(db))")
+        print("database: \(db)  (thermosweep status --db \(db))")
+        guard grid.trivialMs == nil else { return }
+        // The fit and exports are redone from the database alone by `fit`, `export` and `report`.
+        let outFolder = out ?? URL(fileURLWithPath: db).deletingLastPathComponent().path
+        do {
+            let written = try ReportWriter.writeAllReturningSummary(storePath: db, outDirectory: outFolder)
+            print("exports: " + written.files.joined(separator: ", "))
+            print(written.summaryLine)
+        } catch {
+            console.event("the sweep is complete, but its exports could not be written: \(error)")
+            console.event("fix the cause and run: thermosweep export --db \(db) --out \(outFolder)")
+            throw ExitCode.failure
+        }
     }
 
     /// What a local worker connects to: a wildcard bind becomes loopback.
