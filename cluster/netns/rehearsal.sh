@@ -76,10 +76,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if ! command -v sqlite3 >/dev/null; then
-    log "installing sqlite3"
+missing=()
+command -v sqlite3 >/dev/null || missing+=(sqlite3)
+command -v ip >/dev/null || missing+=(iproute2)
+if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends sqlite3 >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 q() { sqlite3 -batch -noheader "file:$db?mode=ro" "$1"; }
 now() { date +%s.%N; }

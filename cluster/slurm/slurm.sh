@@ -160,7 +160,11 @@ PartitionName=$partition Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSub
 EOF
 }
 
-port_in_use() { ss -Hltn "sport = :$1" | grep -q .; }
+# Whether a TCP socket listens on port $1 (from /proc: `ss` is not on a bare Debian image).
+port_in_use() {
+    awk -v p="$(printf '%04X' "$1")" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 3) == p { found = 1 }
+        END { exit !found }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
 
 up() {
     [ "$(id -u)" -eq 0 ] || die "up needs root (it installs packages and starts daemons)"

@@ -130,10 +130,9 @@ scancel "${array}_2"
 requeued_pid=$(task_pid 3 0)
 log "scontrol requeue ${array}_3 (worker pid $requeued_pid)"
 scontrol requeue "${array}_3"
-for ((i = 0; i < 100; i++)); do
-    scontrol update jobid="${array}_3" StartTime=now 2>/dev/null && break
-    sleep 0.1
-done
+pending() { [ "$(squeue -h -j "${array}_3" -o %T)" = PENDING ]; }
+wait_until 30 "requeued task 3 pending" pending
+scontrol update jobid="${array}_3" StartTime=now
 restarted_pid=$(task_pid 3 1)
 log "task 3 restarted as worker pid $restarted_pid"
 
