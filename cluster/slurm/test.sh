@@ -53,7 +53,7 @@ cleanup() {
     for f in "$run"/workers/*.pid; do
         [ -f "$f" ] || continue
         read -r pid _ <"$f"
-        if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = thermosweep ]; then
+        if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$bin" ]; then
             log "worker $pid outlived Slurm; killing it"
             kill -KILL "$pid" 2>/dev/null || true
             [ $rc -eq 0 ] && rc=1
