@@ -4,10 +4,12 @@
 #   cluster/slurm/test.sh PATH/TO/thermosweep
 #
 # Starts a private Slurm (slurm.sh), runs a trivial sweep (40 jobs of 2 s) through sweep.sbatch
-# whose 4 workers are Slurm array tasks, `scancel`s one array task while it runs a job, requeues
-# another (`scontrol requeue`: Slurm restarts it as a new worker process), and checks in the
-# database that every job ended exactly once: 40 done, one result each, the cancelled task's job
-# re-queued and finished at attempt 2 by another worker, the requeued task's restart connected.
+# whose 4 workers are Slurm array tasks, `scancel`s one array task while it runs a job (SIGTERM:
+# the worker says BYE), SIGKILLs another's worker process (silence: declared lost),
+# requeues a third (`scontrol requeue`: Slurm restarts it as a new worker process), and checks in
+# the database that every job ended exactly once: 40 done, one result each, the cancelled and the
+# killed tasks' jobs re-queued and finished at attempt 2 by other workers (the kill detected
+# within heartbeat × liveness + 1 s), the requeued task's restart admitted and given jobs.
 # Stops Slurm and everything it started on any exit. Everything waits with a bound; the whole
 # test is bounded to 285 s. Set KEEP=1 to keep the temporary folder.
 set -euo pipefail
@@ -125,13 +127,31 @@ victim_job=$(running_job_of "$victim_pid")
 log "scancel ${array}_2: worker pid $victim_pid holds job $victim_job (done so far: $(done_count)/$JOBS)"
 scancel "${array}_2"
 
+# SIGKILL task 4's worker process (no BYE, as after the OOM killer or on a dead node): the
+# coordinator must notice the silence within heartbeat × liveness (+ 1 s of slack) and re-queue
+# the job. (`scancel --signal=KILL` would not do: slurmctld turns it into a cancel, SIGTERM first.)
+killed_pid=$(task_pid 4 0)
+wait_until 30 "running job on task 4 (pid $killed_pid)" has_running_job "$killed_pid"
+killed_job=$(running_job_of "$killed_pid")
+[ -n "$killed_job" ] || fail "task 4 (pid $killed_pid) lost its job before the kill"
+[ "$(readlink "/proc/$killed_pid/exe")" = "$bin" ] || fail "pid $killed_pid of task 4 is not the worker"
+t_kill=$(date +%s.%N)
+kill -KILL "$killed_pid"
+log "kill -KILL $killed_pid (task ${array}_4's worker), which held job $killed_job"
+
 # Requeue task 3: Slurm restarts it (SLURM_RESTART_COUNT=1), and the new worker process joins.
 # A requeued job is held 120 s before it runs again; StartTime=now releases it at once.
 requeued_pid=$(task_pid 3 0)
 log "scontrol requeue ${array}_3 (worker pid $requeued_pid)"
 scontrol requeue "${array}_3"
+# Released too early, the new run is refused by slurmd ("Job credential revoked": the requeue
+# revoked the job's credential, at one-second resolution): wait until the old worker is gone and
+# the task pending, then 2 s more.
 pending() { [ "$(squeue -h -j "${array}_3" -o %T)" = PENDING ]; }
+gone() { [ "$(readlink "/proc/$1/exe" 2>/dev/null)" != "$bin" ]; }
+wait_until 30 "old worker of task 3 gone" gone "$requeued_pid"
 wait_until 30 "requeued task 3 pending" pending
+sleep 2
 scontrol update jobid="${array}_3" StartTime=now
 restarted_pid=$(task_pid 3 1)
 log "task 3 restarted as worker pid $restarted_pid"
@@ -171,16 +191,31 @@ ended=$(q "SELECT kind FROM events WHERE jobId = $victim_job AND attempt = 1
 [ -n "$ended" ] || fail "job $victim_job: no end of the cancelled worker's lease in the journal: $(q "SELECT kind, attempt, worker FROM events WHERE jobId = $victim_job;")"
 [ "$(q "SELECT count(*) FROM events WHERE jobId = $victim_job AND kind = 'requeued' AND attempt = 2;")" -ge 1 ] \
     || fail "job $victim_job was not re-queued with attempt 2"
-read -r r_attempt r_worker < <(q "SELECT attempt, worker FROM results WHERE jobId = $victim_job;" | tr '|' ' ')
+r_attempt="" r_worker=""
+IFS='|' read -r r_attempt r_worker < <(q "SELECT attempt, worker FROM results WHERE jobId = $victim_job;") || true
 [ "$r_attempt" = 2 ] || fail "job $victim_job's counted result is of attempt $r_attempt, not 2"
 case $r_worker in *"/$victim_pid/"*) fail "job $victim_job's result is from the cancelled worker" ;; esac
 log "job $victim_job: lease of the cancelled worker $ended, re-queued, done at attempt 2 by $r_worker"
+
+# The killed task's job: declared lost within the bound, re-queued, finished elsewhere.
+lost_seq="" lost_at=""
+IFS='|' read -r lost_seq lost_at < <(q "SELECT seq, printf('%.6f', at) FROM events WHERE jobId = $killed_job
+    AND attempt = 1 AND kind = 'lost' AND worker LIKE '%/$killed_pid/%' ORDER BY seq LIMIT 1;") || true
+[ -n "$lost_seq" ] || fail "job $killed_job: the SIGKILLed worker's lease did not end as 'lost': $(q "SELECT kind, attempt, worker FROM events WHERE jobId = $killed_job;")"
+detect=$(awk -v a="$lost_at" -v k="$t_kill" 'BEGIN { printf "%.3f", a - k }')
+bound=$(awk -v h=$HEARTBEAT_MS -v l=$LIVENESS 'BEGIN { printf "%.3f", h * l / 1000 + 1 }')
+awk -v d="$detect" -v b="$bound" 'BEGIN { exit !(d >= 0 && d <= b) }' \
+    || fail "job $killed_job: declared lost $detect s after the SIGKILL, outside [0, $bound] s"
+[ "$(q "SELECT count(*) FROM events WHERE jobId = $killed_job AND kind = 'requeued' AND attempt = 2 AND seq > $lost_seq;")" -ge 1 ] \
+    || fail "job $killed_job was not re-queued with attempt 2 after its loss"
+[ "$(q "SELECT attempt FROM results WHERE jobId = $killed_job;")" -ge 2 ] || fail "job $killed_job's result is of attempt 1"
+log "job $killed_job: SIGKILLed worker declared lost $detect s after the kill (bound $bound s), re-queued, done"
 
 # The requeued task's new process was admitted and worked (a new peer).
 [ "$(q "SELECT count(*) FROM events WHERE kind = 'dispatched' AND worker LIKE '%/$restarted_pid/%';")" -ge 1 ] \
     || fail "the restarted task 3 (pid $restarted_pid) never got a job"
 log "restarted task 3 (pid $restarted_pid) got $(q "SELECT count(*) FROM events WHERE kind = 'dispatched' AND worker LIKE '%/$restarted_pid/%';") job(s)"
 
-stale=$(q "SELECT count(*) FROM events WHERE kind IN ('stale', 'duplicate');")
-log "PASS: $JOBS jobs done once each; $stale stale/duplicate result(s) logged, none counted"
+late=$(grep -cE "(duplicate|stale) result #" "$run/coordinator.log" || true)
+log "PASS: $JOBS jobs done once each; cancel → released, SIGKILL → lost in $detect s, requeue → rejoined; $late late result(s) logged, none counted"
 failed=0
