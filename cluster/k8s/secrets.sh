@@ -23,8 +23,9 @@ else
     ckey=$(cat "$tmp/coordinator.key") cpub=$(cat "$tmp/coordinator.pub")
     wkey=$(cat "$tmp/worker.key") wpub=$(cat "$tmp/worker.pub")
 fi
-# Z85 keys use characters YAML would misread unquoted ('#', ':', '&', '*', …): single-quote them.
-quote() { printf "'%s'" "${1//\'/\'\'}"; }
+# Key files hold a comment line and a Z85 key, whose characters ('#', ':', '&', '*', …) YAML
+# would misread in plain scalars: a literal block keeps every byte and line.
+block() { printf '|\n'; printf '%s\n' "$1" | sed 's/^/    /'; }
 cat <<YAML
 apiVersion: v1
 kind: Secret
@@ -33,8 +34,8 @@ metadata:
   labels: {app.kubernetes.io/name: thermosweep}
 type: Opaque
 stringData:
-  coordinator.key: $(quote "$ckey")
-  workers.allow: $(quote "$wpub")
+  coordinator.key: $(block "$ckey")
+  workers.allow: $(block "$wpub")
 ---
 apiVersion: v1
 kind: Secret
@@ -43,6 +44,6 @@ metadata:
   labels: {app.kubernetes.io/name: thermosweep}
 type: Opaque
 stringData:
-  worker.key: $(quote "$wkey")
-  coordinator.pub: $(quote "$cpub")
+  worker.key: $(block "$wkey")
+  coordinator.pub: $(block "$cpub")
 YAML
