@@ -217,5 +217,5 @@ log "job $killed_job: SIGKILLed worker declared lost $detect s after the kill (b
 log "restarted task 3 (pid $restarted_pid) got $(q "SELECT count(*) FROM events WHERE kind = 'dispatched' AND worker LIKE '%/$restarted_pid/%';") job(s)"
 
 late=$(grep -cE "(duplicate|stale) result #" "$run/coordinator.log" || true)
-log "PASS: $JOBS jobs done once each; cancel → released, SIGKILL → lost in $detect s, requeue → rejoined; $late late result(s) logged, none counted"
+log "PASS: $JOBS jobs done once each; cancel → $ended, SIGKILL → lost in $detect s, requeue → rejoined; $late late result(s) logged, none counted"
 failed=0
