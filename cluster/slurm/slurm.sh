@@ -27,6 +27,7 @@ usage() {
 
 command=${1:-}
 [ $# -gt 0 ] && shift
+case $command in -h|--help) usage ;; esac
 dir="" partition="sweep" oversubscribe=4 ctld_port=6817 slurmd_port=6818
 while [ $# -gt 0 ]; do
     case $1 in
