@@ -79,6 +79,7 @@ wait_for() {
         if "$@" >/dev/null 2>&1; then return 0; fi
         sleep 0.1
     done
+    log "gave up waiting for $what after ${WAIT_S} s"
     return 1
 }
 
@@ -185,6 +186,7 @@ up() {
     chmod 0755 "$dir"
     : >"$pids"
     # From here on, a failure stops what was started.
+    # shellcheck disable=SC2154 # rc is assigned inside the trap
     trap 'rc=$?; if [ $rc -ne 0 ]; then log "start failed; stopping what was started"; down; fi' EXIT
     start_munge
     write_config
@@ -226,7 +228,7 @@ down() {
     while read -r name pid; do
         [ "$name" = dir ] && rm -rf -- "$pid"
     done <"$pids"
-    rm -rf -- "$dir"/{etc,state,spool,log,run} "$pids"
+    rm -rf -- "${dir:?}"/{etc,state,spool,log,run} "$pids"
     rmdir -- "$dir" 2>/dev/null || log "left $dir: it holds files this script did not make"
     log "down: stopped what $dir recorded and removed it"
 }

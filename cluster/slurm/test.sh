@@ -166,7 +166,7 @@ log "sweep ended; checking the database"
 # --- the invariant: every job ended exactly once ---
 status_json=$("$bin" status --db "$db" --json) || fail "thermosweep status --db failed"
 echo "$status_json" >"$run/status.json"
-for field in total done; do
+for field in total "done"; do
     grep -Eq "\"$field\" *: *$JOBS([^0-9]|$)" <<<"$status_json" \
         || fail "status --json does not say $field = $JOBS: $status_json"
 done
