@@ -19,7 +19,7 @@
 set -euo pipefail
 
 if [ -z "${TS_NETNS_INNER:-}" ]; then
-    TS_NETNS_INNER=1 exec timeout -k 20 240 "$0" "$@"
+    TS_NETNS_INNER=1 exec timeout -k 20 240 bash "$0" "$@"
 fi
 
 bin=${1:-}

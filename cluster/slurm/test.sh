@@ -16,7 +16,7 @@ set -euo pipefail
 
 if [ -z "${TS_SLURM_TEST_INNER:-}" ]; then
     # One bound for the whole test; the trap below still cleans up when it fires.
-    TS_SLURM_TEST_INNER=1 exec timeout -k 20 285 "$0" "$@"
+    TS_SLURM_TEST_INNER=1 exec timeout -k 20 285 bash "$0" "$@"
 fi
 
 here=$(cd "$(dirname "$0")" && pwd)
