@@ -1,0 +1,263 @@
+// Support for tests that talk TSW1 to a real coordinator process: a hand-played DEALER peer, a
+// coordinator started with its endpoint file, database snapshots, and /proc readings (CPU time,
+// peak memory) for the benchmarks.
+import Foundation
+import Store
+import SweepProtocol
+import Testing
+import Worker
+import ZeroMQ
+
+/// The binary's `--version` text, which the coordinator compares with every READY.
+let binaryVersion: String = {
+    let folder = NSTemporaryDirectory() + "thermosweep-version-\(getpid())"
+    try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    guard let process = try? Spawned(["--version"], outputPrefix: folder + "/version") else { return "?" }
+    _ = process.wait(timeout: 30)
+    return process.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+}()
+
+/// A coordinator process (`thermosweep sweep`) listening on loopback, with its endpoint.
+struct SweepProcess {
+    let process: Spawned
+    let endpoint: String
+    let db: String
+
+    /// Starts `sweep --db <scratch>/sweep.sqlite --endpoint-file … arguments` and waits (bounded)
+    /// for the endpoint.
+    init(_ arguments: [String], in scratch: Scratch, name: String = "sweep") throws {
+        db = scratch.file("\(name).sqlite")
+        let endpointFile = scratch.file("\(name).endpoint")
+        process = try Spawned(["sweep", "--db", db, "--endpoint-file", endpointFile] + arguments,
+                              outputPrefix: scratch.file(name))
+        guard let found = SweepTests.endpoint(in: endpointFile, timeout: 60) else {
+            process.kill9()
+            throw SpawnError(description: "no endpoint from the coordinator within 60 s: \(process.stderr)")
+        }
+        endpoint = found
+    }
+
+    /// Lines of its standard error that contain `text`.
+    func logLines(containing text: String) -> [Substring] {
+        process.stderr.split(separator: "\n").filter { $0.contains(text) }
+    }
+}
+
+/// A hand-played peer of the coordinator: one DEALER with its own routing id. Every wait is bounded.
+final class RawPeer {
+    let context: Context
+    let socket: Socket
+    let name: String
+    let nonce: String
+
+    /// Connects a DEALER with routing id `test/<pid>/<nonce>`.
+    init(_ endpoint: String, name: String = "raw", nonce: String = WorkerConfig.randomNonce(),
+         context: Context? = nil, configure: (Socket) throws -> Void = { _ in }) throws {
+        self.context = try context ?? Context()
+        self.name = name
+        self.nonce = nonce
+        socket = try Socket(self.context, .dealer)
+        try socket.set(.routingID, Array(Wire.routingID(host: "test", pid: Int(getpid()), nonce: nonce).utf8))
+        try socket.set(.linger, .milliseconds(0))
+        try configure(socket)
+        try socket.connect(endpoint)
+    }
+
+    deinit { socket.close() }
+
+    /// The READY of this peer (the coordinator's version unless told otherwise).
+    func ready(slots: Int = 1, version: String = binaryVersion, running: [JobRef] = []) -> Message {
+        .ready(Ready(name: name, host: "test", pid: Int(getpid()), nonce: nonce, cores: 1, cpuFeatures: [],
+                     buildCPU: "x86-64", version: version, datasets: [], slots: slots, running: running))
+    }
+
+    func send(_ message: Message) throws {
+        #expect(try socket.send(message.encode(), dontWait: true), "\(message.command.rawValue) not queued")
+    }
+
+    /// Sends frames as they are (no encoding, no checks); false when they could not be queued.
+    @discardableResult
+    func sendRaw(_ frames: [[UInt8]]) throws -> Bool { try socket.send(frames, dontWait: true) }
+
+    /// The next message's frames within `timeout`, or nil.
+    func receiveFrames(within timeout: Duration = .seconds(5)) throws -> [[UInt8]]? {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let frames = try socket.receive(dontWait: true) { return frames }
+            let left = deadline - ContinuousClock.now
+            if left <= .zero { return nil }
+            _ = try socket.poll(.readable, timeout: min(left, .milliseconds(50)))
+        }
+    }
+
+    /// The first message within `timeout` that `match` accepts; others (HEARTBEATs, …) are skipped.
+    /// The coordinator never sends what its own decoder would refuse, so decoding must succeed.
+    func receive<T>(within timeout: Duration = .seconds(5), _ match: (Message) -> T?) throws -> T? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            guard let frames = try receiveFrames(within: deadline - ContinuousClock.now) else { return nil }
+            if let value = match(try Message.decode(frames)) { return value }
+        }
+        return nil
+    }
+
+    /// Drops every message waiting now.
+    func drain() throws {
+        while try socket.receive(dontWait: true) != nil {}
+    }
+
+    /// Asks for STATUS and returns the reply (nil if none within `timeout`).
+    func status(within timeout: Duration = .seconds(5)) throws -> StatusReply? {
+        try send(.status(StatusRequest()))
+        return try receive(within: timeout) { if case .statusReply(let r) = $0 { r } else { nil } }
+    }
+}
+
+// Matchers for `RawPeer.receive`.
+func asWelcome(_ m: Message) -> Welcome? { if case .welcome(let w) = m { w } else { nil } }
+func asJob(_ m: Message) -> Job? { if case .job(let j) = m { j } else { nil } }
+func asAck(_ m: Message) -> JobRef? { if case .ack(let r) = m { r } else { nil } }
+func asError(_ m: Message) -> ErrorReply? { if case .error(let e) = m { e } else { nil } }
+func asRefuse(_ m: Message) -> Refuse? { if case .refuse(let r) = m { r } else { nil } }
+func asBye(_ m: Message) -> Bye? { if case .bye(let b) = m { b } else { nil } }
+
+/// A done RESULT for a trivial job.
+func trivialResult(_ job: JobRef, wallSeconds: Double = 0.001) -> Message {
+    let body = Array(#"{"format":"thermosweep-trivial/1","jobId":\#(job.jobId),"attempt":\#(job.attempt)}"#.utf8)
+    return .result(.done(jobId: job.jobId, attempt: job.attempt, kind: .trivial, wallSeconds: wallSeconds, result: body))
+}
+
+/// Everything a sweep database holds about jobs, results and events: equal before and after
+/// traffic that must not write.
+struct DatabaseSnapshot: Equatable {
+    let jobs: [JobRecord]
+    let results: [ResultRecord]
+    let events: [EventRecord]
+    let workers: [WorkerRecord]
+
+    init(_ db: String) throws {
+        let store = try Store.openReadOnly(path: db)
+        defer { try? store.close() }
+        jobs = try store.jobs()
+        results = try store.results()
+        events = try store.events(limit: 1_000_000)
+        workers = try store.workers()
+    }
+}
+
+/// In-process workers (`WorkerLoop`, one thread each) sharing one ZeroMQ context.
+final class WorkerFleet: @unchecked Sendable {
+    // Safe to share: `exits` is only touched under `lock`; `loops` is immutable after init.
+    let context: Context
+    let loops: [WorkerLoop]
+    private let lock = NSLock()
+    private var exits: [Int: WorkerExit] = [:]
+
+    /// `count` trivial workers named `fleet-<i>` (routing nonce = i in hex, so all are distinct).
+    /// `liveness` holds until WELCOME replaces it: a long one lets the fleet wait for a coordinator
+    /// that is not listening yet.
+    init(count: Int, endpoint: String, slots: Int = 1, heartbeatMs: Int = TimingDefaults.heartbeatMs,
+         liveness: Int = TimingDefaults.liveness, ioThreads: Int = 2) throws {
+        let context = try Context(ioThreads: ioThreads, maxSockets: max(1_024, count + 64))
+        self.context = context
+        let version = binaryVersion
+        loops = try (0..<count).map { i in
+            let hex = String(i, radix: 16)
+            let config = WorkerConfig(endpoint: endpoint, name: "fleet-\(i)", slots: slots,
+                                      heartbeatInterval: .milliseconds(heartbeatMs), liveness: liveness,
+                                      exitOnCoordinatorLoss: true, version: version, buildCPU: "x86-64",
+                                      datasets: [], host: "fleet", nonce: String(repeating: "0", count: 8 - hex.count) + hex,
+                                      cores: 1, log: { _ in })
+            return try WorkerLoop(config: config, runner: TrivialJobRunner(), context: context)
+        }
+    }
+
+    /// Starts every loop on a thread of its own.
+    func start() {
+        for (i, loop) in loops.enumerated() {
+            let thread = Thread { [self] in
+                let exit = loop.run()
+                lock.withLock { exits[i] = exit }
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+    }
+
+    /// Exit reasons so far, by worker index.
+    var exited: [Int: WorkerExit] { lock.withLock { exits } }
+
+    /// Waits up to `timeout` seconds for every loop to return; true if all did.
+    func waitForExit(timeout: Double) -> Bool {
+        eventually(timeout: timeout) { exited.count == loops.count }
+    }
+
+    /// Asks every loop to say BYE and return, and waits (bounded).
+    func stop(timeout: Double = 30) {
+        for loop in loops { loop.stop() }
+        _ = waitForExit(timeout: timeout)
+    }
+}
+
+// MARK: - /proc readings (Linux)
+
+/// User + system CPU seconds of process `pid` so far (all its threads), or nil.
+func cpuSeconds(_ pid: pid_t) -> Double? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return nil }
+    // After the ")": state(0) ppid(1) … utime(11) stime(12), in clock ticks.
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+/// A `VmHWM`/`VmRSS`-style line of /proc/<pid>/status in MB (10⁶ bytes), or nil.
+func statusMegabytes(_ pid: pid_t, _ key: String) -> Double? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix(key + ":") {
+        let parts = line.split(separator: " ")
+        if parts.count >= 2, let kB = Double(parts[1]) { return kB * 1024 / 1e6 }
+    }
+    return nil
+}
+
+/// The 1-minute load average.
+func loadAverage() -> String {
+    ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3)
+        .joined(separator: " ")
+}
+
+/// The median of `values` (0 for none).
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return 0 }
+    let mid = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+/// Seconds since `start`.
+func elapsed(since start: ContinuousClock.Instant) -> Double {
+    (ContinuousClock.now - start) / .seconds(1)
+}
+
+/// Whether benchmarks were asked for (`TS_BENCH=1`).
+let benchmarking = ProcessInfo.processInfo.environment["TS_BENCH"] != nil
+
+/// A small seeded generator (SplitMix64) for reproducible garbage.
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+extension Job {
+    /// (job, attempt) of this lease.
+    var leaseRef: JobRef { JobRef(jobId: jobId, attempt: attempt) }
+}
