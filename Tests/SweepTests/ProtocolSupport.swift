@@ -26,16 +26,34 @@ struct SweepProcess {
 
     /// Starts `sweep --db <scratch>/sweep.sqlite --endpoint-file … arguments` and waits (bounded)
     /// for the endpoint.
-    init(_ arguments: [String], in scratch: Scratch, name: String = "sweep") throws {
+    /// With `wrapper` (e.g. `["/usr/bin/time", "-v"]`) the binary runs under that command.
+    init(_ arguments: [String], in scratch: Scratch, name: String = "sweep", wrapper: [String] = []) throws {
         db = scratch.file("\(name).sqlite")
         let endpointFile = scratch.file("\(name).endpoint")
-        process = try Spawned(["sweep", "--db", db, "--endpoint-file", endpointFile] + arguments,
-                              outputPrefix: scratch.file(name))
+        let command = ["sweep", "--db", db, "--endpoint-file", endpointFile] + arguments
+        if let executable = wrapper.first {
+            process = try Spawned(Array(wrapper.dropFirst()) + [Binary.path] + command, outputPrefix: scratch.file(name),
+                                  executable: executable)
+        } else {
+            process = try Spawned(command, outputPrefix: scratch.file(name))
+        }
         guard let found = SweepTests.endpoint(in: endpointFile, timeout: 60) else {
             process.kill9()
             throw SpawnError(description: "no endpoint from the coordinator within 60 s: \(process.stderr)")
         }
         endpoint = found
+    }
+
+    /// The coordinator's own pid: the child of the wrapper, if there is one.
+    var coordinatorPid: pid_t? {
+        guard process.arguments.first != "sweep" else { return process.pid }
+        return children(of: process.pid).first
+    }
+
+    /// SIGKILL to the coordinator (and its wrapper), by pid.
+    func kill9() {
+        if let pid = coordinatorPid, pid != process.pid { kill(pid, SIGKILL) }
+        process.kill9()
     }
 
     /// Lines of its standard error that contain `text`.
@@ -222,7 +240,46 @@ func statusMegabytes(_ pid: pid_t, _ key: String) -> Double? {
     return nil
 }
 
-/// The 1-minute load average.
+/// Pids of the processes whose parent is `parent` (zombies excluded).
+func children(of parent: pid_t) -> [pid_t] {
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+    return entries.compactMap { entry -> pid_t? in
+        guard let pid = pid_t(entry),
+              let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 1, fields[0] != "Z", pid_t(fields[1]) == parent else { return nil }
+        return pid
+    }
+}
+
+/// What `/usr/bin/time -v` reported: peak resident memory (MB, 10⁶ bytes), CPU and wall seconds.
+struct TimeReport {
+    let maxResidentMB: Double
+    let cpuSeconds: Double
+    let wallSeconds: Double
+
+    /// Parses the report at the end of `stderr`; nil if it is not there.
+    init?(_ stderr: String) {
+        func value(_ label: String) -> Substring? {
+            stderr.split(separator: "\n").last { $0.contains(label) }?.split(separator: ":", maxSplits: 1).last
+                .map { $0.drop { $0 == " " } }
+        }
+        guard let rss = value("Maximum resident set size (kbytes)").flatMap({ Double($0) }),
+              let user = value("User time (seconds)").flatMap({ Double($0) }),
+              let system = value("System time (seconds)").flatMap({ Double($0) }),
+              let wallLine = stderr.split(separator: "\n").last(where: { $0.contains("Elapsed (wall clock) time") })
+        else { return nil }
+        // "Elapsed (wall clock) time (h:mm:ss or m:ss): 0:12.34"
+        let clock = wallLine.split(separator: " ").last.map(String.init) ?? ""
+        let parts = clock.split(separator: ":").compactMap { Double($0) }
+        maxResidentMB = rss * 1024 / 1e6
+        cpuSeconds = user + system
+        wallSeconds = parts.reduce(0) { $0 * 60 + $1 }
+    }
+}
+
+/// The load averages (1, 5, 15 minutes).
 func loadAverage() -> String {
     ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3)
         .joined(separator: " ")
