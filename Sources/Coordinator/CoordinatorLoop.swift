@@ -105,6 +105,9 @@ public final class CoordinatorLoop: @unchecked Sendable {
     private let socket: Socket
     /// Answers the ROUTER's ZAP requests when CURVE is on.
     private let authenticator: ZAPAuthenticator?
+    /// With CURVE: handshake failures that never reach the authenticator (a client without CURVE).
+    private var handshakeMonitor: SocketMonitor?
+    private var handshakeFailures = (logged: ContinuousClock.Instant?.none, unlogged: 0)
     private let endedAtStart: Int
     private var lastObserved: ContinuousClock.Instant?
     private let options: CoordinatorLoopOptions
@@ -144,6 +147,7 @@ public final class CoordinatorLoop: @unchecked Sendable {
             try socket.set(.heartbeatInterval, options.zmtpHeartbeatInterval)
             try socket.set(.heartbeatTimeout, options.zmtpHeartbeatTimeout)
             try socket.set(.heartbeatTTL, options.zmtpHeartbeatTTL)
+            if options.curve != nil { handshakeMonitor = try SocketMonitor(socket, events: .handshakeFailedProtocol) }
             self.endpoint = try socket.bind(endpoint)
         } catch {
             socket.close()
@@ -180,6 +184,7 @@ public final class CoordinatorLoop: @unchecked Sendable {
         defer {
             socket.close()
             authenticator?.socket.close()
+            handshakeMonitor?.socket.close()
         }
         let heartbeat = max(scheduler.config.heartbeatMs, 4)
         let pollTimeout = Duration.milliseconds(heartbeat / 4)
@@ -187,9 +192,11 @@ public final class CoordinatorLoop: @unchecked Sendable {
         while !stopFlag.isRequested {
             if let finishedAt, ContinuousClock.now - finishedAt >= options.finishGrace { return .finished }
             let events: PollEvents
-            if let authenticator {
-                let ready = try poll([socket.pollItem(.readable), authenticator.pollItem], timeout: pollTimeout)
+            if let authenticator, let handshakeMonitor {
+                let ready = try poll([socket.pollItem(.readable), authenticator.pollItem, handshakeMonitor.pollItem],
+                                     timeout: pollTimeout)
                 if ready[1].contains(.readable) { try authenticator.handlePending() }
+                if ready[2].contains(.readable) { try logHandshakeFailures(handshakeMonitor) }
                 events = ready[0]
             } else {
                 events = try socket.poll(.readable, timeout: pollTimeout)
@@ -213,6 +220,19 @@ public final class CoordinatorLoop: @unchecked Sendable {
         }
         observe(force: true)
         return finished ? .finished : .stopped
+    }
+
+    /// Logs handshakes refused before ZAP (a client without CURVE, which re-dials every 100 ms):
+    /// the first at once, then at most one line per 10 s with the count. libzmq 4.3's monitor
+    /// names only the local endpoint, not the peer's address.
+    private func logHandshakeFailures(_ monitor: SocketMonitor) throws {
+        handshakeFailures.unlogged += try monitor.drain().count
+        let now = ContinuousClock.now
+        guard handshakeFailures.unlogged > 0,
+              handshakeFailures.logged.map({ now - $0 >= .seconds(10) }) ?? true else { return }
+        log("CURVE refused \(handshakeFailures.unlogged) handshake(s) on \(endpoint) from a client without CURVE "
+                + "(or another mechanism); the address is not reported for these")
+        handshakeFailures = (now, 0)
     }
 
     /// Calls the observer when it is due (or `force`).

@@ -34,6 +34,9 @@ import Testing
         defer { c.kill9() }
         #expect(eventually(timeout: 30) { !sweep.logLines(containing: "key \(keyB) from 127.0.0.1").isEmpty },
                 "no refusal of B logged: \(sweep.process.stderr)")
+        // C fails the handshake before ZAP (no CURVE at all): logged without an address, rate-limited.
+        #expect(eventually(timeout: 30) { !sweep.logLines(containing: "from a client without CURVE").isEmpty },
+                "no refusal of C logged: \(sweep.process.stderr)")
         let a = try worker("worker-a", curve + ["--curve-key", scratch.file("a.key")])
         defer { a.kill9() }
 
@@ -49,6 +52,7 @@ import Testing
                 "B and C never spoke TSW1 to the coordinator")
         #expect(!sweep.logLines(containing: "refused CURVE peer key \(keyB) from 127.0.0.1").isEmpty)
         #expect(sweep.logLines(containing: "key \(keyA)").isEmpty, "A was never refused")
+        #expect(sweep.logLines(containing: "from a client without CURVE").count <= 2, "one line per 10 s at most")
         // B and C never got past the handshake: still dialling, never dismissed with BYE.
         #expect(b.isRunning && c.isRunning)
         #expect(!b.stderr.contains("ended the sweep") && !c.stderr.contains("ended the sweep"))
