@@ -8,14 +8,15 @@ import Testing
 import Worker
 import ZeroMQ
 
-/// The binary's `--version` text, which the coordinator compares with every READY.
+/// The release the coordinator compares with every READY: the first word of `--version`
+/// ("0.1.0 (built for CPU skylake-avx512)"; workers built for another CPU are admitted).
 let binaryVersion: String = {
     let folder = NSTemporaryDirectory() + "thermosweep-version-\(getpid())"
     try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: folder) }
     guard let process = try? Spawned(["--version"], outputPrefix: folder + "/version") else { return "?" }
     _ = process.wait(timeout: 30)
-    return process.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    return process.stdout.split(separator: " ").first.map(String.init) ?? "?"
 }()
 
 /// A coordinator process (`thermosweep sweep`) listening on loopback, with its endpoint.

@@ -92,6 +92,16 @@ import ZeroMQ
         #expect(end.counts.done == 3)
         #expect(end.results.first { $0.jobId == first.jobId }?.wallSeconds == 0.001, "the duplicate's wall time was not kept")
 
+        // Journaled, never counted: three duplicates and two stale results, each naming its attempt.
+        let store = try Store.openReadOnly(path: sweep.db)
+        defer { try? store.close() }
+        #expect(try store.misfitCounts() == MisfitCounts(duplicate: 3, stale: 2))
+        let misfits = try store.events(limit: 1_000_000).filter { $0.kind == "duplicate" || $0.kind == "stale" }
+            .map { "\($0.kind) #\($0.jobId ?? 0)/\($0.attempt ?? 0)" }
+        #expect(misfits == ["duplicate #\(first.jobId)/1", "stale #\(second.jobId)/\(second.attempt)",
+                            "stale #\(second.jobId)/\(future.attempt)", "duplicate #\(second.jobId)/\(retried.attempt)",
+                            "duplicate #\(second.jobId)/\(second.attempt)"])
+
         // Logged: two duplicates of counted results, and the two stale ones.
         #expect(sweep.logLines(containing: "duplicate result #\(first.jobId) attempt 1").count == 1)
         #expect(sweep.logLines(containing: "duplicate result #\(second.jobId) attempt \(retried.attempt)").count == 1)
