@@ -135,7 +135,7 @@ struct SweepBenchmarkTests {
 
     @Test func efficiencyOfTwoLocalWorkers() throws {
         // 4 η × 3 |B| × 2 seeds = 24 cells + 2 warm starts of lenet-8-16 on the synthetic set:
-        // about 1.5 minutes on this machine when it is quiet.
+        // about a minute per run on this 2-core machine.
         let grid = ["--synthetic", "--lr", "0.025:0.2:x2", "--batch", "16:64:x2", "--seeds", "2", "--warm-epochs", "1",
                     "--burn-in-steps", "1000", "--measure-steps", "1000", "--local-workers", "2", "--quiet"]
         let repeats = max(1, Int(ProcessInfo.processInfo.environment["TS_BENCH_EFFICIENCY_REPEATS"] ?? "") ?? Self.repeats)
