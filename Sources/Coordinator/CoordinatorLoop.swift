@@ -190,7 +190,7 @@ public final class CoordinatorLoop: @unchecked Sendable {
         let pollTimeout = Duration.milliseconds(heartbeat / 4)
         var finishedAt: ContinuousClock.Instant?
         while !stopFlag.isRequested {
-            if let finishedAt, ContinuousClock.now - finishedAt >= options.finishGrace { return .finished }
+            if let finishedAt, ContinuousClock.now - finishedAt >= finishGrace() { return .finished }
             let events: PollEvents
             if let authenticator, let handshakeMonitor {
                 let ready = try poll([socket.pollItem(.readable), authenticator.pollItem, handshakeMonitor.pollItem],
@@ -233,6 +233,15 @@ public final class CoordinatorLoop: @unchecked Sendable {
         log("CURVE refused \(handshakeFailures.unlogged) handshake(s) on \(endpoint) from a client without CURVE "
                 + "(or another mechanism); the address is not reported for these")
         handshakeFailures = (now, 0)
+    }
+
+    /// How long to serve after the last job ended. A worker declared lost during the sweep may be
+    /// alive (a frozen process, a healed link) and re-dial after its liveness window and first
+    /// backoff: it should get its BYE rather than re-dial a closed endpoint forever.
+    private func finishGrace() -> Duration {
+        guard scheduler.lostWorkerCount > 0 else { return options.finishGrace }
+        let window = Duration.milliseconds(scheduler.config.livenessWindowMs)
+        return max(options.finishGrace, window + .milliseconds(TimingDefaults.reconnectInitialMs) + .seconds(1))
     }
 
     /// Calls the observer when it is due (or `force`).

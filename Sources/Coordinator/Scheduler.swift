@@ -131,6 +131,9 @@ public struct Scheduler: Sendable {
     /// Number of admitted workers.
     public var workerCount: Int { workers.count }
 
+    /// Workers declared lost so far: they may still be alive behind a healed link or a thaw.
+    public private(set) var lostWorkerCount = 0
+
     /// Whether every job has ended.
     public var isFinished: Bool { endedCount == jobs.count }
 
@@ -298,10 +301,11 @@ public struct Scheduler: Sendable {
         }
         let listed = Set(hello.running)
         if var worker = workers[peer] {
-            // Re-admission: the worker lost us for a while. Leases it no longer lists are gone.
+            // Re-admission: the worker lost us for a while. Leases it does not list are gone, or
+            // crossed this READY in flight: CANCEL them, so that a worker that does get one frees the slot.
             for id in worker.running {
                 guard let i = indexOf[id], !listed.contains(jobs[i].ref) else { continue }
-                endLease(i, .dropped, cancel: false, now: now, out: &out)
+                endLease(i, .dropped, cancel: true, now: now, out: &out)
             }
             worker = workers[peer] ?? worker
             freeSlots -= worker.freeSlots
@@ -461,6 +465,7 @@ public struct Scheduler: Sendable {
         for peer in lost {
             let silence = "silent for \(now.milliseconds(since: workers[peer]?.lastSeen ?? now)) ms"
             out.log("worker \(name(peer)) lost: \(silence)")
+            lostWorkerCount += 1
             removeWorker(peer, end: .lost, cancel: true, why: "lost (\(silence))", now: now, out: &out)
         }
         // Stalled jobs: heartbeating worker, step counter stuck.

@@ -138,8 +138,9 @@ public enum LeaseEnd: Sendable, Equatable {
     /// Whether this end counts against the retry limit.
     public var countsAsFailure: Bool {
         switch self {
-        case .lost, .stalled, .transientFailure, .dropped: return true
-        case .released, .orphanExpired: return false
+        case .lost, .stalled, .transientFailure: return true
+        // The worker never got the lease (lost on a reconnect): nothing is known about the job.
+        case .released, .orphanExpired, .dropped: return false
         }
     }
 

@@ -47,8 +47,9 @@ public enum ExpiryReason: String, Sendable, CaseIterable {
     /// Whether this end counts towards the retry limit (as Coordinator's `LeaseEnd`).
     public var countsAsRetry: Bool {
         switch self {
-        case .lost, .stalled, .dropped: return true
-        case .released, .orphanExpired: return false
+        case .lost, .stalled: return true
+        // A lease its worker never got (lost on a reconnect) says nothing about the job.
+        case .released, .orphanExpired, .dropped: return false
         }
     }
 }

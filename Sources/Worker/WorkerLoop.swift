@@ -77,6 +77,8 @@ public final class WorkerLoop: @unchecked Sendable {
         var lastHeard = ContinuousClock.now
         var lastBeat = ContinuousClock.now
         var welcomed = false
+        /// An exit decided while waiting for the coordinator, returned by the main loop.
+        var pendingExit: WorkerExit?
 
         init(loop: WorkerLoop) {
             self.loop = loop
@@ -89,6 +91,7 @@ public final class WorkerLoop: @unchecked Sendable {
             do {
                 try connect()
                 while true {
+                    if let pendingExit { return pendingExit }
                     if loop.shouldStop {
                         send(.bye(Bye(reason: "worker \(config.name) is leaving")))
                         return .stopped
@@ -100,7 +103,9 @@ public final class WorkerLoop: @unchecked Sendable {
                             return .coordinatorLost
                         }
                         config.log("coordinator silent for \(liveness) heartbeats; reconnecting in \(backoff)")
-                        if !sleepUnlessStopped(backoff) { continue }
+                        // ZeroMQ reconnects the transport by itself: if the coordinator speaks up during the
+                        // wait (e.g. a healed link), its messages are read, not dropped with the socket.
+                        if try !waitForCoordinator(backoff) { continue }
                         backoff = min(backoff * 2, config.reconnectMaximum)
                         try connect()
                         continue
@@ -153,12 +158,24 @@ public final class WorkerLoop: @unchecked Sendable {
             send(.ready(config.ready(holding: holding)))
         }
 
-        /// Sleeps `duration` in short steps; false if `stop()` came meanwhile.
-        func sleepUnlessStopped(_ duration: Duration) -> Bool {
+        /// Waits up to `duration` for the coordinator. Returns false when it spoke meanwhile (its
+        /// messages handled; no reconnect needed) or `stop()` came; true when it stayed silent.
+        mutating func waitForCoordinator(_ duration: Duration) throws -> Bool {
             let end = ContinuousClock.now + duration
             while ContinuousClock.now < end {
                 if loop.shouldStop { return false }
-                Thread.sleep(forTimeInterval: min(0.02, max(0, (end - ContinuousClock.now) / .seconds(1))))
+                guard let socket else { return true }
+                _ = try socket.poll(.readable, timeout: min(.milliseconds(20), end - ContinuousClock.now))
+                var heard = false
+                while let frames = try socket.receive(dontWait: true) {
+                    heard = true
+                    lastHeard = ContinuousClock.now
+                    if let exit = handle(frames) {
+                        pendingExit = exit
+                        return false
+                    }
+                }
+                if heard { return false }
             }
             return true
         }
@@ -248,7 +265,12 @@ public final class WorkerLoop: @unchecked Sendable {
                 return .bye(bye.reason)
             case .error(let error):
                 config.log("coordinator error \(error.code.rawValue): \(error.message)")
-                if error.code == .unknownPeer { sendReady() }
+                // One READY per loss: the heartbeats that crossed it earn more unknownPeer errors, and a
+                // second READY would make the coordinator drop the jobs it leased after the first.
+                if error.code == .unknownPeer && welcomed {
+                    welcomed = false
+                    sendReady()
+                }
             case .ready, .result, .status, .statusReply:
                 config.log("ignored an unexpected \(message.command.rawValue)")
             }

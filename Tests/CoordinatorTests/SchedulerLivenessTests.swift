@@ -166,6 +166,11 @@ import Testing
         let effects = h.ready("a", slots: 2, running: [JobRef(jobId: 2, attempt: 1)])
         #expect(effects.leaseEnds.map(\.0) == [JobRef(jobId: 1, attempt: 1)])
         #expect(effects.leaseEnds.map(\.1) == [.dropped])
+        // The READY may have crossed the JOB in flight: the worker is told to drop attempt 1, so it
+        // never runs it beside attempt 2 on a slot the coordinator counts as free.
+        #expect(effects.cancels(to: "a") == [Cancel(jobId: 1, attempt: 1, reason: .expired)])
+        // A lease its worker never got is no evidence against the job: no retry is used up.
+        #expect(effects.changes.contains { if case .requeued(_, failures: 0) = $0 { return true } else { return false } })
         // The job comes straight back to the same worker under attempt 2.
         #expect(effects.jobs(to: "a").map { JobRef(jobId: $0.jobId, attempt: $0.attempt) } == [JobRef(jobId: 1, attempt: 2)])
         #expect(h.scheduler.jobs(of: PeerID("a")) == [2, 1])

@@ -149,26 +149,29 @@ import Testing
         #expect(try store.expire(jobId: 1, attempt: 3, reason: .stalled, message: "step 17 for 60 s")
                     == .requeued(attempt: 4))
         #expect(try store.job(1)?.retries == 2)
-        // Neither is an orphan that was not re-adopted.
+        // Neither is an orphan that was not re-adopted, nor a lease its worker never got (dropped).
         try store.lease(jobId: 1, attempt: 4, worker: "w4")
         _ = try store.orphanRunningLeases()
         #expect(try store.expire(jobId: 1, attempt: 4, reason: .orphanExpired, message: "grace over")
                     == .requeued(attempt: 5))
-        #expect(try store.job(1)?.retries == 2)
         try store.lease(jobId: 1, attempt: 5, worker: "w4")
-        let blocked = Fixtures.trainGrid.jobs().filter { $0.dependsOn == 1 }.map(\.id)
         #expect(try store.expire(jobId: 1, attempt: 5, reason: .dropped, message: "READY without it")
+                    == .requeued(attempt: 6))
+        #expect(try store.job(1)?.retries == 2)
+        try store.lease(jobId: 1, attempt: 6, worker: "w4")
+        let blocked = Fixtures.trainGrid.jobs().filter { $0.dependsOn == 1 }.map(\.id)
+        #expect(try store.expire(jobId: 1, attempt: 6, reason: .lost, message: "silent for 3 s")
                     == .failed(blocked: blocked))
         let job = try #require(try store.job(1))
-        #expect(job.state == .failed && job.failure == .exhausted && job.retries == 3 && job.attempt == 5)
-        #expect(job.lastError?.contains("dropped: READY without it") == true)
+        #expect(job.state == .failed && job.failure == .exhausted && job.retries == 3 && job.attempt == 6)
+        #expect(job.lastError?.contains("silent for 3 s") == true)
         // The last lease's late result is stale; nothing is counted for a failed job.
-        #expect(try done(store, 1, 5, checkpoint: Fixtures.checkpoint) == .stale)
+        #expect(try done(store, 1, 6, checkpoint: Fixtures.checkpoint) == .stale)
         #expect(try store.results().isEmpty)
-        // Another round: attempt 6, retries reset; its dependents come back too.
+        // Another round: attempt 7, retries reset; its dependents come back too.
         #expect(try store.retryFailed() == [1] + blocked)
         let retried = try #require(try store.job(1))
-        #expect(retried.state == .queued && retried.attempt == 6 && retried.retries == 0 && retried.failure == nil)
+        #expect(retried.state == .queued && retried.attempt == 7 && retried.retries == 0 && retried.failure == nil)
         #expect(try store.job(blocked[0])?.state == .queued)
     }
 

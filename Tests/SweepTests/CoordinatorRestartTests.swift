@@ -87,11 +87,8 @@ extension FailureTests {
         /// re-queued; the worker, back after its reconnect backoff with the finished result of the old
         /// attempt, re-sends it on WELCOME: journaled stale, never counted.
         ///
-        /// Timing: the job ends ≈0.4 s after the kill; the worker notices the silence at 0.3 s and
-        /// says READY again at ≈1.3 s (liveness window + 1 s backoff); the coordinator restarts at
-        /// 0.6 s, after the worker stopped listening and long before its READY. (A coordinator back
-        /// while the job still runs would re-lease it at once to a worker whose slot still holds the
-        /// cancelled attempt: see `aStalledJobOnTheOnlyWorkerIsDoneOnceTheHungThreadLetsGo`.)
+        /// Timing: the job ends ≈0.4 s after the kill; the worker is frozen from 0.7 s until 0.5 s
+        /// after the restart, so the orphan expires before the worker can name it.
         @Test func aLateResultOfAnOrphanThatWasRequeuedIsStaleNotCounted() throws {
             let scratch = try Scratch()
             defer { scratch.remove() }
@@ -107,7 +104,12 @@ extension FailureTests {
             pause(0.1)
             sweep.process.kill9()
             pause(0.6)
+            // The worker keeps listening while it waits to reconnect, and would re-adopt its lease at
+            // once: freeze it until the restarted coordinator has expired the orphan (grace 0).
+            worker.signal(SIGSTOP)
             try sweep.rerun()
+            pause(0.5)
+            worker.signal(SIGCONT)
 
             #expect(sweep.process.wait(timeout: 30) == 0, "\(sweep.stderr)")
             #expect(worker.wait(timeout: 10) == 0)
