@@ -5,16 +5,47 @@ import Foundation
 import SweepProtocol
 import ZeroMQ
 
-/// Results finished on job threads, waiting for the loop thread.
+/// Results finished on job threads, waiting for the loop thread. A push also writes a byte to a
+/// pipe the loop polls beside its socket, so a finished job is reported at once, not at the next
+/// poll timeout.
 final class CompletionQueue: @unchecked Sendable {
-    // Safe to share: `items` is only touched under `lock`.
+    // Safe to share: `items` is only touched under `lock`; the pipe's ends are immutable and
+    // writes/reads of single bytes are atomic.
     private let lock = NSLock()
     private var items: [(JobRef, JobResult?)] = []
+    private let pipeEnds: (read: Int32, write: Int32)
 
-    func push(_ ref: JobRef, _ result: JobResult?) { lock.withLock { items.append((ref, result)) } }
+    init() {
+        var fds: [Int32] = [-1, -1]
+        if pipe(&fds) == 0 {
+            for fd in fds {
+                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            }
+        } else {
+            fds = [-1, -1]  // no wake-ups: the poll timeout still drains the queue
+        }
+        pipeEnds = (fds[0], fds[1])
+    }
+
+    deinit {
+        if pipeEnds.read >= 0 { close(pipeEnds.read) }
+        if pipeEnds.write >= 0 { close(pipeEnds.write) }
+    }
+
+    /// What the loop polls to learn of a push; nil when the pipe could not be made.
+    var pollItem: PollItem? { pipeEnds.read >= 0 ? PollItem(fileDescriptor: pipeEnds.read) : nil }
+
+    func push(_ ref: JobRef, _ result: JobResult?) {
+        lock.withLock { items.append((ref, result)) }
+        var byte: UInt8 = 1
+        _ = write(pipeEnds.write, &byte, 1)  // a full pipe already holds a wake-up
+    }
 
     func drain() -> [(JobRef, JobResult?)] {
-        lock.withLock {
+        var sink = [UInt8](repeating: 0, count: 256)
+        while pipeEnds.read >= 0 && read(pipeEnds.read, &sink, sink.count) > 0 {}
+        return lock.withLock {
             defer { items.removeAll() }
             return items
         }
@@ -118,7 +149,12 @@ public final class WorkerLoop: @unchecked Sendable {
                         resendDue()
                     }
                     guard let socket else { return .failed("no socket") }
-                    _ = try socket.poll(.readable, timeout: min(heartbeat, .milliseconds(20)))
+                    let timeout = min(heartbeat, .milliseconds(20))
+                    if let wakeUp = completions.pollItem {
+                        _ = try poll([socket.pollItem(.readable), wakeUp], timeout: timeout)
+                    } else {
+                        _ = try socket.poll(.readable, timeout: timeout)
+                    }
                     while let frames = try socket.receive(dontWait: true) {
                         lastHeard = ContinuousClock.now
                         if let exit = handle(frames) { return exit }

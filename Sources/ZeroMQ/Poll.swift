@@ -12,15 +12,25 @@ public struct PollEvents: OptionSet, Sendable, Hashable {
     public static let writable = PollEvents(rawValue: Int16(ZMQ_POLLOUT))
 }
 
-/// One socket to poll and what to wait for.
+/// One socket (or plain file descriptor) to poll and what to wait for.
 public struct PollItem {
-    /// The socket (kept alive by the item).
-    public let socket: Socket
+    /// The socket (kept alive by the item); nil for a file descriptor.
+    public let socket: Socket?
+    /// A plain file descriptor (e.g. a pipe another thread writes to wake the poller); -1 for a socket.
+    public let fileDescriptor: Int32
     /// What to wait for.
     public let events: PollEvents
 
     public init(_ socket: Socket, _ events: PollEvents = .readable) {
         self.socket = socket
+        fileDescriptor = -1
+        self.events = events
+    }
+
+    /// Polls a file descriptor: `.readable` when a read would not block.
+    public init(fileDescriptor: Int32, _ events: PollEvents = .readable) {
+        socket = nil
+        self.fileDescriptor = fileDescriptor
         self.events = events
     }
 }
@@ -44,7 +54,7 @@ public func poll(_ items: [PollItem], timeout: Duration) throws -> [PollEvents] 
     seconds = min(seconds, Int64(Int32.max) / 1000)
     let ms = seconds * 1000 + attoseconds / 1_000_000_000_000_000
     var cItems = items.map {
-        zmq_pollitem_t(socket: $0.socket.handle, fd: 0, events: $0.events.rawValue, revents: 0)
+        zmq_pollitem_t(socket: $0.socket?.handle, fd: $0.fileDescriptor, events: $0.events.rawValue, revents: 0)
     }
     let count = cItems.withUnsafeMutableBufferPointer {
         zmq_poll($0.baseAddress, Int32($0.count), Int(ms))
