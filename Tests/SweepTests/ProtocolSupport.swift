@@ -302,19 +302,6 @@ func elapsed(since start: ContinuousClock.Instant) -> Double {
 /// Whether benchmarks were asked for (`TS_BENCH=1`).
 let benchmarking = ProcessInfo.processInfo.environment["TS_BENCH"] != nil
 
-/// A small seeded generator (SplitMix64) for reproducible garbage.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 extension Job {
     /// (job, attempt) of this lease.
     var leaseRef: JobRef { JobRef(jobId: jobId, attempt: attempt) }

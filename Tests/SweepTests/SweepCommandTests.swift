@@ -70,15 +70,8 @@ import Testing
 
 /// Pids of the running `thermosweep worker` processes whose parent is `parent`.
 func childWorkers(of parent: pid_t) -> [pid_t] {
-    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-    return entries.compactMap { entry -> pid_t? in
-        guard let pid = pid_t(entry),
-              let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // fields[0] = state, fields[1] = ppid; a zombie is gone for our purpose.
-        guard fields.count > 1, fields[0] != "Z", pid_t(fields[1]) == parent else { return nil }
+    children(of: parent).filter { pid in
         let cmdline = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
-        return String(decoding: cmdline, as: UTF8.self).contains("worker") ? pid : nil
+        return String(decoding: cmdline, as: UTF8.self).contains("worker")
     }
 }
