@@ -111,6 +111,8 @@ public struct WorkerCurve: Sendable {
 public enum WorkerExit: Sendable, Equatable {
     /// The coordinator refused this worker (version, data set, CPU…); the message names both sides.
     case refused(RefuseReason, String)
+    /// The coordinator's CURVE handshake refused this worker's key (its ZAP handler said no).
+    case unauthorized(String)
     /// The coordinator said BYE: the sweep is over.
     case bye(String)
     /// The coordinator went silent and `exitOnCoordinatorLoss` is set.
@@ -123,7 +125,7 @@ public enum WorkerExit: Sendable, Equatable {
     /// The process exit status: 2 for a refusal (PROTOCOL.md), 1 for a failure or loss, else 0.
     public var exitStatus: Int32 {
         switch self {
-        case .refused: return 2
+        case .refused, .unauthorized: return 2
         case .coordinatorLost, .failed: return 1
         case .bye, .stopped: return 0
         }

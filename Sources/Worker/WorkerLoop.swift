@@ -97,6 +97,8 @@ public final class WorkerLoop: @unchecked Sendable {
         let loop: WorkerLoop
         var config: WorkerConfig { loop.config }
         var socket: Socket?
+        /// With CURVE: reports a handshake the coordinator refused (this worker's key not allowed).
+        var authMonitor: SocketMonitor?
         var running: [JobRef: Running] = [:]
         var held: [JobRef: Held] = [:]
         /// Cancelled leases whose thread has not finished yet: their result is dropped.
@@ -149,11 +151,17 @@ public final class WorkerLoop: @unchecked Sendable {
                         resendDue()
                     }
                     guard let socket else { return .failed("no socket") }
-                    let timeout = min(heartbeat, .milliseconds(20))
-                    if let wakeUp = completions.pollItem {
-                        _ = try poll([socket.pollItem(.readable), wakeUp], timeout: timeout)
-                    } else {
-                        _ = try socket.poll(.readable, timeout: timeout)
+                    var items = [socket.pollItem(.readable)]
+                    if let wakeUp = completions.pollItem { items.append(wakeUp) }
+                    if let authMonitor { items.append(authMonitor.pollItem) }
+                    let ready = try poll(items, timeout: min(heartbeat, .milliseconds(20)))
+                    if let authMonitor, ready.last?.contains(.readable) == true,
+                       let refused = try authMonitor.drain().first {
+                        let message = "the coordinator at \(config.endpoint) refused this worker's CURVE key "
+                            + "\(config.curve?.keys.publicKey.z85 ?? "?") (\(refused)): add its .pub to the sweep's "
+                            + "--curve-allow file, or check --curve-server-key"
+                        config.log(message)
+                        return .unauthorized(message)
                     }
                     while let frames = try socket.receive(dontWait: true) {
                         lastHeard = ContinuousClock.now
@@ -182,6 +190,8 @@ public final class WorkerLoop: @unchecked Sendable {
                 try dealer.set(.curvePublicKey, curve.keys.publicKey)
                 try dealer.set(.curveSecretKey, curve.keys.secretKey)
             }
+            authMonitor?.socket.close()
+            authMonitor = config.curve == nil ? nil : try SocketMonitor(dealer, events: .handshakeFailedAuth)
             try dealer.connect(config.endpoint)
             socket = dealer
             welcomed = false

@@ -96,6 +96,7 @@ struct WorkerCommand: ParsableCommand {
         withExtendedLifetime(trap) {}
         switch exit {
         case .refused(_, let message): config.log("refused: \(message)")
+        case .unauthorized: break  // logged by the loop
         case .bye(let reason): config.log("the coordinator ended the sweep: \(reason)")
         case .coordinatorLost: config.log("the coordinator is gone; exiting")
         case .stopped: config.log("stopped")

@@ -54,8 +54,11 @@ extension FailureTests {
             #expect(!sweep.logLines(containing: "refused CURVE peer key \(keyB) from 127.0.0.1").isEmpty)
             #expect(sweep.logLines(containing: "key \(keyA)").isEmpty, "A was never refused")
             #expect(sweep.logLines(containing: "from a client without CURVE").count <= 2, "one line per 10 s at most")
-            // B and C never got past the handshake: still dialling, never dismissed with BYE.
-            #expect(b.isRunning && c.isRunning)
+            // B learns that its key was refused and exits 2 naming it; C (no CURVE) never gets past
+            // the handshake and keeps dialling; neither was dismissed with BYE.
+            #expect(b.wait(timeout: 10) == 2, "\(b.stderr)")
+            #expect(b.stderr.contains("refused this worker's CURVE key \(keyB)"), "\(b.stderr)")
+            #expect(c.isRunning)
             #expect(!b.stderr.contains("ended the sweep") && !c.stderr.contains("ended the sweep"))
         }
     }
