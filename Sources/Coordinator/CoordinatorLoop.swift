@@ -190,7 +190,10 @@ public final class CoordinatorLoop: @unchecked Sendable {
         let pollTimeout = Duration.milliseconds(heartbeat / 4)
         var finishedAt: ContinuousClock.Instant?
         while !stopFlag.isRequested {
-            if let finishedAt, ContinuousClock.now - finishedAt >= finishGrace() { return .finished }
+            if let finishedAt, ContinuousClock.now - finishedAt >= finishGrace() {
+                observe(force: true)
+                return .finished
+            }
             let events: PollEvents
             if let authenticator, let handshakeMonitor {
                 let ready = try poll([socket.pollItem(.readable), authenticator.pollItem, handshakeMonitor.pollItem],

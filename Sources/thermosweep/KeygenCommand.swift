@@ -18,6 +18,9 @@ struct KeygenCommand: ParsableCommand {
     var out: String
 
     func run() throws {
+        for path in [out + ".key", out + ".pub"] where FileManager.default.fileExists(atPath: path) {
+            throw CommandError("\(path) exists; keys are never overwritten: choose another --out or remove it first.")
+        }
         let pair = try CurveKeyPair.generate()
         let created = Date().ISO8601Format()
         try KeyFiles.write("# thermosweep CURVE secret key, \(created); keep it private\n\(pair.secretKey.z85)\n",

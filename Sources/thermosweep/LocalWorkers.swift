@@ -12,6 +12,8 @@ final class LocalWorkers: @unchecked Sendable {
     /// Slot index → pid of its running process.
     private var pids: [Int: pid_t] = [:]
     private var restarts: [Int: Int] = [:]
+    /// Slots waiting to be restarted, and when (1 s doubling per death, at most 16 s).
+    private var pendingRestarts: [Int: Date] = [:]
     /// Early deaths of one slot after which it is not restarted again.
     static let restartLimit = 5
 
@@ -21,7 +23,13 @@ final class LocalWorkers: @unchecked Sendable {
         self.executable = executable
         self.arguments = arguments
         self.log = log
-        for slot in 1...max(1, count) where count > 0 { try lock.withLock { try spawn(slot) } }
+        do {
+            for slot in 1...max(1, count) where count > 0 { try lock.withLock { try spawn(slot) } }
+        } catch {
+            // Those already started would only exit after their liveness window: stop them now.
+            stop(grace: 0)
+            throw error
+        }
     }
 
     /// This process's own executable.
@@ -57,31 +65,44 @@ final class LocalWorkers: @unchecked Sendable {
         pids[slot] = pid
     }
 
-    /// Reaps workers that exited; restarts those that crashed (killed by a signal, or status 1:
-    /// a failure or a lost coordinator) up to `restartLimit` times per slot, never one that exited
-    /// 0 (the sweep is over) or 2 (refused: it would be refused again). Returns how many run.
+    /// Reaps workers that exited and restarts those that crashed (killed by a signal, or status 1:
+    /// a failure or a lost coordinator) after a backoff, at most `restartLimit` times per slot;
+    /// never one that exited 0 (the sweep is over) or 2 (refused: it would be refused again).
+    /// Returns how many run or wait for a restart.
     @discardableResult
     func reap(restart: Bool) -> Int {
         lock.withLock {
             for (slot, pid) in pids {
                 var status: Int32 = 0
-                guard waitpid(pid, &status, WNOHANG) == pid else { continue }
+                let reaped = waitpid(pid, &status, WNOHANG)
+                // -1 (ECHILD): reaped elsewhere (e.g. SIGCHLD ignored by whoever started us): gone.
+                guard reaped == pid || (reaped == -1 && errno == ECHILD) else { continue }
                 pids[slot] = nil
-                let how = Self.describe(status)
-                let crashed = (status & 0x7f) != 0 || (status >> 8) & 0xff == 1
+                let how = reaped == pid ? Self.describe(status) : "is gone"
+                let code = (status >> 8) & 0xff, signalled = reaped == pid && (status & 0x7f) != 0
+                if reaped == pid && !signalled && code == 0 { continue }
+                let crashed = signalled || code == 1
                 guard restart && crashed else {
-                    if (status >> 8) & 0xff == 2 { log("local worker \(slot) (pid \(pid)) was refused; not restarted") }
+                    log("local worker \(slot) (pid \(pid)) \(how); not restarted"
+                        + (code == 2 ? ": the coordinator refused it" : ""))
                     continue
                 }
                 restarts[slot, default: 0] += 1
-                if restarts[slot, default: 0] > Self.restartLimit {
+                let deaths = restarts[slot, default: 0]
+                if deaths > Self.restartLimit {
                     log("local worker \(slot) (pid \(pid)) \(how); not restarted: it died \(Self.restartLimit) times")
                     continue
                 }
-                log("local worker \(slot) (pid \(pid)) \(how); restarting it")
+                let wait = min(16, 1 << (deaths - 1))
+                log("local worker \(slot) (pid \(pid)) \(how); restarting it in \(wait) s")
+                pendingRestarts[slot] = Date().addingTimeInterval(TimeInterval(wait))
+            }
+            if !restart { pendingRestarts.removeAll() }
+            for (slot, due) in pendingRestarts where due <= Date() {
+                pendingRestarts[slot] = nil
                 do { try spawn(slot) } catch { log("\(error)") }
             }
-            return pids.count
+            return pids.count + pendingRestarts.count
         }
     }
 
@@ -99,7 +120,8 @@ final class LocalWorkers: @unchecked Sendable {
         if !left.isEmpty {
             log("local workers \(left.map(String.init).joined(separator: ", ")) did not exit in \(grace) s; killing them")
             signalAll(SIGKILL)
-            while reap(restart: false) > 0 { usleep(5_000) }
+            let killed = Date().addingTimeInterval(5)
+            while reap(restart: false) > 0 && Date() < killed { usleep(5_000) }
         }
     }
 
@@ -124,8 +146,10 @@ struct WorkerSpawnError: Error, CustomStringConvertible {
 final class SignalTrap: @unchecked Sendable {
     // Safe to share: `sources` is immutable after init; Dispatch sources are thread-safe.
     private let sources: [any DispatchSourceSignal]
+    private let signals: [Int32]
 
     init(_ signals: [Int32] = [SIGINT, SIGTERM], handler: @escaping @Sendable (Int32) -> Void) {
+        self.signals = signals
         sources = signals.map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
@@ -135,5 +159,9 @@ final class SignalTrap: @unchecked Sendable {
         }
     }
 
-    deinit { for source in sources { source.cancel() } }
+    /// Cancels the handlers and gives the signals their default action back.
+    deinit {
+        for source in sources { source.cancel() }
+        for number in signals { signal(number, SIG_DFL) }
+    }
 }

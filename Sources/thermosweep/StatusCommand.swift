@@ -98,7 +98,7 @@ struct SweepStatus: Encodable {
 
     static func read(path: String) throws -> SweepStatus {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw ValidationError("no database at \(path): give the --db of a sweep (it is created by `thermosweep sweep`).")
+            throw CommandError("no database at \(path): give the --db of a sweep (it is created by `thermosweep sweep`).")
         }
         let store = try Store.openReadOnly(path: path)
         defer { try? store.close() }
@@ -202,7 +202,7 @@ enum LiveStatus {
                 if case .statusReply(let reply)? = try? Message.decode(frames) { return reply }
             }
         }
-        throw ValidationError("no answer from \(endpoint) within \(timeout): is a sweep running there (and are the CURVE keys right)?")
+        throw CommandError("no answer from \(endpoint) within \(timeout): is a sweep running there (and are the CURVE keys right)?")
     }
 
     static func text(_ reply: StatusReply, endpoint: String) -> String {

@@ -19,7 +19,8 @@ struct SweepCommand: ParsableCommand {
             the same command runs again: finished cells never run twice. A different grid on the \
             same database is refused with the difference. Exit status: 0 when every job ended; 130 \
             after SIGINT/SIGTERM (resumable); 2 when the database belongs to another grid or \
-            another coordinator holds it; 1 when the journal cannot be written.
+            another coordinator holds it; 64 for a bad option (usage printed); 1 for any other \
+            failure (data set, key files, the journal cannot be written: the message says which).
             """)
 
     @Option(help: "The sweep's SQLite database (created with its folder if missing).")
@@ -79,6 +80,7 @@ struct SweepCommand: ParsableCommand {
         guard (0...3_600_000).contains(readoptGraceMs) else {
             throw ValidationError("--readopt-grace-ms \(readoptGraceMs) is out of range: give 0 to 3600000.")
         }
+        _ = try grid.spec(dataset: .synthetic())  // axes, model and protocol settings, before any work
     }
 
     /// The data set of the grid, its selection and (for a training grid) its content hash.
@@ -88,14 +90,17 @@ struct SweepCommand: ParsableCommand {
             : .fashionMNIST(directory: URL(fileURLWithPath: dataOptions.data).standardizedFileURL.path)
         guard grid.trivialMs == nil else { return (selection, nil) }
         guard let model = ModelKind(rawValue: grid.model) else {
-            throw ValidationError("unknown model '\(grid.model)': choose one of \(ModelKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+            throw CommandError("unknown model '\(grid.model)': choose one of \(ModelKind.allCases.map(\.rawValue).joined(separator: ", ")).")
         }
         do { return (selection, try dataOptions.load(for: model).train.contentHash) } catch {
-            throw ValidationError("\(error)")
+            throw CommandError("\(error)")
         }
     }
 
     func run() throws {
+        // Local workers are reaped with waitpid: SIGCHLD must not be ignored (an inherited SIG_IGN
+        // would make the kernel reap them behind our back).
+        signal(SIGCHLD, SIG_DFL)
         let console = Console()
         let (selection, hash) = try dataset()
         var spec = try grid.spec(dataset: selection)
@@ -124,7 +129,7 @@ struct SweepCommand: ParsableCommand {
 
         let folder = URL(fileURLWithPath: db).deletingLastPathComponent().path
         do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
-            throw ValidationError("cannot create the folder of --db \(db): \(error.localizedDescription)")
+            throw CommandError("cannot create the folder of --db \(db): \(error.localizedDescription)")
         }
         let start: CoordinatorStart
         do {
@@ -147,9 +152,16 @@ struct SweepCommand: ParsableCommand {
             }
         }
         let locals = LocalWorkersHandle()
+        let warnedIdle = Atomic<Bool>(false)
         options.observer = { progress in
             console.progress(Console.progressLine(progress), force: progress.isFinal)
-            locals.value?.reap(restart: !stopping.load(ordering: .relaxed))
+            guard let workers = locals.value else { return }
+            let left = workers.reap(restart: !stopping.load(ordering: .relaxed))
+            let unfinished = progress.count(.done) + progress.count(.failed) < progress.total
+            if left == 0 && progress.workers == 0 && unfinished && !warnedIdle.exchange(true, ordering: .relaxed) {
+                console.event("no local worker is left and none is connected: the sweep waits for "
+                              + "`thermosweep worker --connect …` (or stop it with Ctrl-C and re-run to resume)")
+            }
         }
         let context = try Context()
         let loop: CoordinatorLoop
@@ -160,7 +172,10 @@ struct SweepCommand: ParsableCommand {
             throw ExitCode.failure
         }
         console.event("listening on \(loop.endpoint)")
+        if let endpointFile { unlink(endpointFile) }
         if let endpointFile { try writeAtomically(loop.endpoint + "\n", to: endpointFile) }
+        // A stale endpoint must not send the next run's workers (e.g. a Slurm array) to a dead port.
+        defer { if let endpointFile { unlink(endpointFile) } }
 
         if localWorkers > 0 && resumed < spec.jobCount {
             let endpoint = Self.localEndpoint(loop.endpoint)
@@ -246,7 +261,7 @@ struct SweepCommand: ParsableCommand {
             guard rename(temporary, path) == 0 else { throw CocoaError(.fileWriteUnknown) }
         } catch {
             unlink(temporary)
-            throw ValidationError("cannot write --endpoint-file \(path): \(error.localizedDescription)")
+            throw CommandError("cannot write --endpoint-file \(path): \(error.localizedDescription)")
         }
     }
 }
@@ -269,7 +284,7 @@ struct LocalCurve {
         keys = try CurveKeyPair.generate()
         folder = NSTemporaryDirectory() + "thermosweep-\(getpid())-\(WorkerNonce.make())"
         guard mkdir(folder, 0o700) == 0 else {
-            throw ValidationError("cannot create \(folder): \(String(cString: strerror(errno)))")
+            throw CommandError("cannot create \(folder): \(String(cString: strerror(errno)))")
         }
         try KeyFiles.write(keys.secretKey.z85 + "\n", to: keyFile, mode: 0o600)
         try KeyFiles.write(server.z85 + "\n", to: serverFile, mode: 0o600)

@@ -96,7 +96,7 @@ enum KeyFiles {
     static func lines(_ path: String) throws -> [(Int, String)] {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw ValidationError("cannot read key file \(path): \(error.localizedDescription)")
+            throw CommandError("cannot read key file \(path): \(error.localizedDescription)")
         }
         return text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().compactMap { index, line in
             let trimmed = line.trimmingCharacters(in: .whitespaces)
@@ -107,13 +107,13 @@ enum KeyFiles {
     /// Public keys, one per line (`#` comments allowed).
     static func publicKeys(_ path: String, expectOne: Bool = false) throws -> [CurvePublicKey] {
         let entries = try lines(path)
-        guard !entries.isEmpty else { throw ValidationError("key file \(path) holds no key: run `thermosweep keygen`.") }
+        guard !entries.isEmpty else { throw CommandError("key file \(path) holds no key: run `thermosweep keygen`.") }
         if expectOne && entries.count > 1 {
-            throw ValidationError("key file \(path) holds \(entries.count) keys; give the file with the coordinator's one public key.")
+            throw CommandError("key file \(path) holds \(entries.count) keys; give the file with the coordinator's one public key.")
         }
         return try entries.map { number, line in
             do { return try CurvePublicKey(z85: line) } catch {
-                throw ValidationError("\(path) line \(number): \(error)")
+                throw CommandError("\(path) line \(number): \(error)")
             }
         }
     }
@@ -122,23 +122,23 @@ enum KeyFiles {
     static func secret(_ path: String) throws -> CurveKeyPair {
         let entries = try lines(path)
         guard entries.count == 1 else {
-            throw ValidationError("secret key file \(path) must hold exactly one key (found \(entries.count)): use a .key file from `thermosweep keygen`.")
+            throw CommandError("secret key file \(path) must hold exactly one key (found \(entries.count)): use a .key file from `thermosweep keygen`.")
         }
         do {
             return try CurveKeyPair(secretKey: CurveSecretKey(z85: entries[0].1))
         } catch {
-            throw ValidationError("\(path) line \(entries[0].0): \(error)")
+            throw CommandError("\(path) line \(entries[0].0): \(error)")
         }
     }
 
     /// Writes `text` to `path` atomically with `mode`, refusing to replace an existing file.
     static func write(_ text: String, to path: String, mode: mode_t) throws {
         guard !FileManager.default.fileExists(atPath: path) else {
-            throw ValidationError("\(path) exists; keys are never overwritten: choose another --out or remove it first.")
+            throw CommandError("\(path) exists; keys are never overwritten: choose another --out or remove it first.")
         }
         let temporary = path + ".tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, mode)
-        guard fd >= 0 else { throw ValidationError("cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw CommandError("cannot create \(temporary): \(String(cString: strerror(errno)))") }
         let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         let synced = fsync(fd) == 0
@@ -146,8 +146,15 @@ enum KeyFiles {
         guard written == bytes.count, synced, link(temporary, path) == 0 else {
             let reason = String(cString: strerror(errno))
             unlink(temporary)
-            throw ValidationError("cannot write \(path): \(reason)")
+            throw CommandError("cannot write \(path): \(reason)")
         }
         unlink(temporary)
     }
+}
+
+/// A failure while a command runs (not a usage error): printed as `Error: …`, exit status 1,
+/// without the usage text that ArgumentParser prints for a `ValidationError` (exit 64).
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

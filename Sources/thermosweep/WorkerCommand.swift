@@ -13,8 +13,9 @@ struct WorkerCommand: ParsableCommand {
         discussion: """
             Exit status: 0 when the coordinator ends the sweep (BYE) or after SIGINT/SIGTERM (the \
             worker says BYE and its jobs go back to the queue); 2 when the coordinator refuses this \
-            worker (version or data set differ; the message names both); 1 when the coordinator is \
-            lost and --exit-on-coordinator-loss is set, or on a failure. Without that flag a lost \
+            worker (version or data set differ; the message names both) or its CURVE key; 64 for \
+            a bad option; 1 when the coordinator is lost and --exit-on-coordinator-loss is set, or \
+            on a failure (e.g. the data set cannot be read). Without that flag a lost \
             coordinator is reconnected with backoff 1 s doubling to 32 s.
             """)
 
@@ -70,7 +71,7 @@ struct WorkerCommand: ParsableCommand {
             runner = TrivialJobRunner()
         } else {
             let data: (train: Dataset, test: Dataset)
-            do { data = try dataOptions.load(for: .lenet816) } catch { throw ValidationError("\(error)") }
+            do { data = try dataOptions.load(for: .lenet816) } catch { throw CommandError("\(error)") }
             let selection: DatasetSelection = dataOptions.synthetic
                 ? .synthetic(seed: dataOptions.syntheticSeed, count: dataOptions.syntheticCount)
                 : .fashionMNIST(directory: dataOptions.data)
