@@ -651,7 +651,10 @@ public struct Scheduler: Sendable {
     private func statusReply(now: Instant) -> StatusReply {
         let counts = self.counts
         let workerList = workerOrder.prefix(Wire.maxListCount).compactMap { peer in
-            workers[peer].map { WorkerStatus(name: $0.name, jobs: Array($0.running.prefix(1_024))) }
+            workers[peer].map { worker in
+                let held = Array(worker.running.prefix(1_024))
+                return WorkerStatus(name: worker.name, jobs: held, steps: held.map { id in indexOf[id].map { jobs[$0].lastStep } ?? 0 })
+            }
         }
         let uptime = Double(now.milliseconds(since: startedAt ?? now)) / 1_000
         return StatusReply(specHash: config.specHash, total: jobs.count, done: counts[.done] ?? 0,

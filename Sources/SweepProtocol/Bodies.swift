@@ -317,23 +317,33 @@ public struct WorkerStatus: Codable, Sendable, Equatable {
     public var name: String
     /// Ids of the jobs it holds.
     public var jobs: [Int]
+    /// The step counter of each job in `jobs` (same order), from the worker's last heartbeat.
+    public var steps: [Int]
 
-    public init(name: String, jobs: [Int]) {
+    public init(name: String, jobs: [Int], steps: [Int]? = nil) {
         self.name = name
         self.jobs = jobs
+        self.steps = steps ?? Array(repeating: 0, count: jobs.count)
     }
 
-    enum CodingKeys: String, CodingKey { case name, jobs }
+    enum CodingKeys: String, CodingKey { case name, jobs, steps }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.strictContainer(CodingKeys.self)
         name = try c.field(String.self, forKey: .name)
         jobs = try c.field([Int].self, forKey: .jobs)
+        steps = try c.field([Int].self, forKey: .steps)
     }
 
     func validate(_ prefix: String) throws {
         try Check.string(name, prefix + "name")
         try Check.list(jobs.count, prefix + "jobs", max: 1_024)
+        try Check.list(steps.count, prefix + "steps", max: 1_024)
+        if steps.count != jobs.count {
+            throw FieldFailure(kind: .invalidValue, field: prefix + "steps",
+                               detail: "has \(steps.count) entries for \(jobs.count) jobs")
+        }
+        for (i, step) in steps.enumerated() { try Check.int(step, prefix + "steps[\(i)]", 0...maxCount) }
         for (i, id) in jobs.enumerated() { try Check.int(id, prefix + "jobs[\(i)]", 1...maxJobID) }
     }
 }

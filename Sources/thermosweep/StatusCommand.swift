@@ -206,9 +206,9 @@ enum LiveStatus {
     }
 
     static func text(_ reply: StatusReply, endpoint: String) -> String {
-        var table = TextTable(["worker", "jobs"], leftAligned: [0, 1])
+        var table = TextTable(["worker", "jobs (step)"], leftAligned: [0, 1])
         for worker in reply.workers.sorted(by: { $0.name < $1.name }) {
-            table.add([worker.name, worker.jobs.map { "#\($0)" }.joined(separator: " ")])
+            table.add([worker.name, zip(worker.jobs, worker.steps).map { "#\($0) (step \($1))" }.joined(separator: ", ")])
         }
         return "\(endpoint): grid \(reply.specHash), \(reply.total) jobs: \(reply.done) done, \(reply.failed) failed, "
             + "\(reply.running) running, \(reply.queued) queued; \(reply.workers.count) workers; up "

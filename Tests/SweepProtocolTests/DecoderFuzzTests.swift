@@ -49,7 +49,7 @@ struct DecoderFuzzTests {
             }
             // Half with a valid tag and command, so the body parser is reached.
             if i % 2 == 0 && frames.count >= 3 {
-                frames[0] = Array("TSW1".utf8)
+                frames[0] = Array("TSW2".utf8)
                 frames[1] = commands[Int.random(in: 0..<commands.count, using: &rng)]
             }
             feed(frames, &tally)

@@ -23,20 +23,20 @@ struct MalformedMessageTests {
     @Test("too few frames")
     func tooFewFrames() {
         expectRefused([], .tooFewFrames)
-        expectRefused([Array("TSW1".utf8)], .tooFewFrames)
-        expectRefused([Array("TSW1".utf8), Array("ACK".utf8)], .tooFewFrames)
+        expectRefused([Array("TSW2".utf8)], .tooFewFrames)
+        expectRefused([Array("TSW2".utf8), Array("ACK".utf8)], .tooFewFrames)
     }
 
     @Test("wrong protocol version, named in the error")
     func wrongVersion() {
-        for tag in ["TSW2", "tsw1", "", "TSW1 ", "TSW"] {
+        for tag in ["TSW1", "tsw2", "", "TSW2 ", "TSW"] {
             var frames = Fixtures.frames("ACK", ack)
             frames[0] = Array(tag.utf8)
             expectRefused(frames, .wrongVersion)
         }
         var frames = Fixtures.frames("ACK", ack)
-        frames[0] = Array("TSW2".utf8)
-        #expect(Fixtures.refusal(frames)?.description.contains("TSW2") == true)
+        frames[0] = Array("TSW1".utf8)
+        #expect(Fixtures.refusal(frames)?.description.contains("TSW1") == true)
         frames[0] = [0xFF, 0x00]
         #expect(Fixtures.refusal(frames)?.description.contains("\\xff\\x00") == true)
     }
@@ -296,6 +296,6 @@ struct MalformedMessageTests {
     @Test("errors read as sentences naming the command and field")
     func errorText() {
         let error = Fixtures.refusal(Fixtures.frames("ACK", #"{"attempt":0,"jobId":1}"#))
-        #expect(error?.description == "TSW1 ACK field 'attempt': 0 is out of range 1...1000")
+        #expect(error?.description == "TSW2 ACK field 'attempt': 0 is out of range 1...1000")
     }
 }

@@ -10,7 +10,7 @@ struct MessageRoundTripTests {
         #expect(Set(samples.map(\.command)) == Set(Command.allCases))
         for message in samples {
             let frames = try message.encode()
-            #expect(frames[0] == Array("TSW1".utf8))
+            #expect(frames[0] == Array("TSW2".utf8))
             #expect(frames[1] == Array(message.command.rawValue.utf8))
             let decoded = try Message.decode(frames)
             #expect(decoded == message, "\(message.command)")

@@ -47,7 +47,7 @@ extension FailureTests {
                 ("truncated JSON", [valid[0], valid[1], Array(valid[2].prefix(valid[2].count / 2))]),
                 ("empty body", [valid[0], valid[1], []]),
                 ("wrong version TSW0", [Array("TSW0".utf8)] + valid.dropFirst()),
-                ("wrong version TSW2", [Array("TSW2".utf8)] + valid.dropFirst()),
+                ("wrong version TSW1", [Array("TSW1".utf8)] + valid.dropFirst()),
                 ("empty version", [[]] + valid.dropFirst()),
                 ("unknown command", [valid[0], Array("FOO".utf8), Array("{}".utf8)]),
                 ("lower-case command", [valid[0], Array("ready".utf8), valid[2]]),

@@ -16,6 +16,7 @@ import Testing
                                   "--heartbeat-ms", "100"], outputPrefix: scratch.file("worker"))
         defer { worker.kill9() }
         #expect(eventually(timeout: 20) { ((try? counts(db))?.running ?? 0) == 2 })
+        usleep(500_000)  // a few heartbeats, so that the coordinator knows the jobs' steps
 
         let live = try Spawned(["status", "--connect", url, "--json"], outputPrefix: scratch.file("live"))
         #expect(live.wait(timeout: 20) == 0, "\(live.stderr)")
@@ -24,6 +25,9 @@ import Testing
         #expect(reply["running"] as? Int == 2)
         let workers = try #require(reply["workers"] as? [[String: Any]])
         #expect(workers.map { $0["name"] as? String } == ["w1"])
+        // Each held job with its step counter from the last heartbeat (60 s jobs: 10 ms steps).
+        let steps = try #require(workers.first?["steps"] as? [Int])
+        #expect(steps.count == 2 && steps.allSatisfy { $0 > 0 }, "\(steps)")
 
         let table = try Spawned(["status", "--db", db], outputPrefix: scratch.file("table"))
         #expect(table.wait(timeout: 20) == 0)
