@@ -532,13 +532,7 @@ public struct Scheduler: Sendable {
     }
 
     private mutating func lease(_ i: Int, to peer: PeerID, now: Instant, out: inout Output) {
-        jobs[i].state = .running
-        jobs[i].holder = peer
-        jobs[i].leaseStart = now
-        jobs[i].lastHeartbeat = now
-        jobs[i].lastStep = 0
-        jobs[i].lastProgressAt = now
-        attach(i, to: peer)
+        run(i, on: peer, now: now)
         let d = jobs[i].descriptor
         let worker = name(peer)
         out.record(.lease(jobs[i].ref, peer: peer, worker: worker, at: now))
@@ -550,6 +544,14 @@ public struct Scheduler: Sendable {
 
     private mutating func adopt(_ i: Int, peer: PeerID, now: Instant, out: inout Output) {
         removeOrphan(i)
+        run(i, on: peer, now: now)
+        out.record(.adopt(jobs[i].ref, peer: peer, worker: name(peer), at: now))
+        out.log("#\(jobs[i].descriptor.id) attempt \(jobs[i].attempt) re-adopted by \(name(peer))")
+    }
+
+    /// Job `i` runs on `peer` from `now` (a new lease or a re-adopted one): its liveness and stall
+    /// clocks start over.
+    private mutating func run(_ i: Int, on peer: PeerID, now: Instant) {
         jobs[i].state = .running
         jobs[i].holder = peer
         jobs[i].leaseStart = now
@@ -557,8 +559,6 @@ public struct Scheduler: Sendable {
         jobs[i].lastStep = 0
         jobs[i].lastProgressAt = now
         attach(i, to: peer)
-        out.record(.adopt(jobs[i].ref, peer: peer, worker: name(peer), at: now))
-        out.log("#\(jobs[i].descriptor.id) attempt \(jobs[i].attempt) re-adopted by \(name(peer))")
     }
 
     private mutating func removeOrphan(_ i: Int) {
