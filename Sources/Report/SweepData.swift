@@ -131,12 +131,14 @@ public struct SweepData: Sendable {
     public var gridCellCount: Int { spec.learningRates.count * spec.batchSizes.count }
 }
 
-struct DecodeFailure: Error {
-    var message: String
+/// Why a journaled result could not be read as a `CellResult`.
+public struct DecodeFailure: Error, Sendable {
+    public var message: String
 }
 
-/// Decodes one journaled result; a wrong format tag or broken JSON is a reason, not a throw.
-func decodeCellResult(_ bytes: [UInt8]) -> Result<CellResult, DecodeFailure> {
+/// Decodes one journaled result (through the fast tree decoder: Foundation's JSONDecoder takes
+/// about 3 ms per result); a wrong format tag or broken JSON is a reason, not a throw.
+public func decodeCellResult(_ bytes: [UInt8]) -> Result<CellResult, DecodeFailure> {
     do {
         let result = try TreeDecoder.decode(CellResult.self, from: bytes)
         guard result.format == CellResult.currentFormat else {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Report
 import Store
 import SweepProtocol
 import Thermometer
@@ -105,7 +106,6 @@ struct SweepStatus: Encodable {
         let counts = try store.counts()
         let results = Dictionary(try store.results().map { ($0.jobId, $0) }, uniquingKeysWith: { a, _ in a })
         let misfits = try store.misfitCounts()
-        let decoder = JSONDecoder()
         var speeds: [String: [Double]] = [:]
         let rows = try store.jobs().map { job -> Row in
             var row = Row(id: job.id, key: job.key, state: job.state.rawValue, attempt: job.attempt,
@@ -113,8 +113,7 @@ struct SweepStatus: Encodable {
             if let result = results[job.id] {
                 row.worker = result.worker
                 row.wallSeconds = result.wallSeconds
-                if job.kind == .measure, let bytes = result.result,
-                   let cell = try? decoder.decode(CellResult.self, from: Data(bytes)) {
+                if job.kind == .measure, let bytes = result.result, let cell = try? decodeCellResult(bytes).get() {
                     let network = cell.thermometer.group("network")?.estimate(.diffusion)
                     row.temperature = network?.value
                     row.temperatureSE = network?.seLogT
