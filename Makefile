@@ -1,9 +1,10 @@
 # ThermoSweep. `make test` and `make run` work on a fresh Debian 12 machine: they install what is
-# missing first. The release build targets CPU (default skylake-avx512: the AVX-512 subset of
-# Skylake-X, Ice Lake, Sapphire Rapids and Zen 4 or newer); the binary refuses to start on a
+# missing first. The release build targets CPU (default: the widest that this machine runs, from
+# scripts/host_cpu.sh: skylake-avx512, the AVX-512 subset of Skylake-X, Ice Lake, Sapphire Rapids
+# and Zen 4 or newer; else haswell, AVX2 + FMA; else x86-64); the binary refuses to start on a
 # processor without it and says how to build for that one (`make release CPU=haswell` for AVX2 +
 # FMA, `CPU=x86-64` for any x86-64). Names are LLVM's (`swiftc -target-cpu help` lists them).
-CPU ?= skylake-avx512
+CPU ?= $(shell scripts/host_cpu.sh)
 SWIFT ?= swift
 # A build for another CPU belongs in its own folder: make release CPU=haswell BUILD_DIR=.build-haswell
 BUILD_DIR ?= .build

@@ -55,7 +55,8 @@ let package = Package(
         .testTarget(name: "ReportTests",
                     dependencies: ["Report", "ScalingLaw", "Store", "SweepProtocol", "Thermometer"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "SweepProtocol", "ZeroMQ"]),
-        .testTarget(name: "SweepTests", dependencies: ["Store", "SweepProtocol", "ZeroMQ", "Worker", "thermosweep"]),
+        .testTarget(name: "SweepTests", dependencies: ["Store", "SweepProtocol", "ZeroMQ", "Worker", "thermosweep"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "CLITests", dependencies: ["thermosweep", "SweepProtocol", "Thermometer", "Trainer"]),
     ]
 )
