@@ -1,9 +1,9 @@
 // swift-tools-version: 6.0
 // ThermoSweep: distributed SGD-temperature sweeps with a SIMD CNN trainer.
 //
-// The release build targets a CPU explicitly (see the Makefile: `CPU ?= x86-64-v4`); the C target
-// CPUCheck refuses to start on a CPU that lacks what the build was compiled for, before any
-// vectorised Swift code runs.
+// The release build targets a CPU explicitly (the Makefile's `CPU`, by default the widest this
+// machine runs: scripts/host_cpu.sh); the C target CPUCheck refuses to start on a CPU that lacks
+// what the build was compiled for, before any vectorised Swift code runs.
 import PackageDescription
 
 let kernelFlags: [SwiftSetting] = [
@@ -26,37 +26,39 @@ let package = Package(
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ", pkgConfig: "libzmq",
                        providers: [.apt(["libzmq3-dev"])]),
         .target(name: "CPUCheck", path: "Sources/CPUCheck"),
+        // The cell contract (specs, limits, the result record) and the small things every module
+        // shares (hash, seeded generators); it depends on nothing.
+        .target(name: "Cell"),
         .target(name: "Kernels", swiftSettings: kernelFlags),
-        .target(name: "Trainer", dependencies: ["Kernels", "CZlib"]),
-        .target(name: "Thermometer", dependencies: ["Trainer"]),
+        .target(name: "Trainer", dependencies: ["Cell", "Kernels", "CZlib"]),
+        .target(name: "Thermometer", dependencies: ["Cell", "Trainer", "Kernels"]),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
-        .target(name: "ScalingLaw"),
-        .target(name: "SweepProtocol"),
-        .target(name: "Store", dependencies: ["SweepProtocol", .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "Coordinator", dependencies: ["SweepProtocol", "Store", "ZeroMQ"]),
-        .target(name: "Worker", dependencies: ["SweepProtocol", "ZeroMQ", "Trainer", "Thermometer"]),
-        // Thermometer: it owns the CellResult format that the journal's results are decoded from.
-        .target(name: "Report", dependencies: ["ScalingLaw", "SweepProtocol", "Store", "Thermometer"]),
+        .target(name: "ScalingLaw", dependencies: ["Cell"]),
+        .target(name: "SweepProtocol", dependencies: ["Cell"]),
+        .target(name: "Store", dependencies: ["Cell", "SweepProtocol", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Coordinator", dependencies: ["Cell", "SweepProtocol", "Store", "ZeroMQ"]),
+        .target(name: "Worker", dependencies: ["Cell", "SweepProtocol", "ZeroMQ", "Trainer", "Thermometer"]),
+        .target(name: "Report", dependencies: ["Cell", "ScalingLaw", "SweepProtocol", "Store"]),
         .executableTarget(
             name: "thermosweep",
             dependencies: [
-                "CPUCheck", "Kernels", "Trainer", "Thermometer", "SweepProtocol", "Store", "Coordinator", "Worker", "ZeroMQ",
-                "Report",
+                "CPUCheck", "Cell", "Kernels", "Trainer", "Thermometer", "SweepProtocol", "Store", "Coordinator",
+                "Worker", "ZeroMQ", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
-        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Kernels"]),
-        .testTarget(name: "ThermometerTests", dependencies: ["Thermometer", "Trainer"]),
+        .testTarget(name: "CellTests", dependencies: ["Cell"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Cell", "Kernels"]),
+        .testTarget(name: "TrainerTests", dependencies: ["Cell", "Trainer", "Kernels"]),
+        .testTarget(name: "ThermometerTests", dependencies: ["Cell", "Thermometer", "Trainer"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
-        .testTarget(name: "ScalingLawTests", dependencies: ["ScalingLaw"]),
-        .testTarget(name: "SweepProtocolTests", dependencies: ["SweepProtocol"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "SweepProtocol"]),
-        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "SweepProtocol", "Store", "ZeroMQ"]),
-        .testTarget(name: "ReportTests",
-                    dependencies: ["Report", "ScalingLaw", "Store", "SweepProtocol", "Thermometer"]),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "SweepProtocol", "ZeroMQ"]),
-        .testTarget(name: "SweepTests", dependencies: ["Store", "SweepProtocol", "ZeroMQ", "Worker", "thermosweep"],
+        .testTarget(name: "ScalingLawTests", dependencies: ["Cell", "ScalingLaw"]),
+        .testTarget(name: "SweepProtocolTests", dependencies: ["Cell", "SweepProtocol"]),
+        .testTarget(name: "StoreTests", dependencies: ["Cell", "Store", "SweepProtocol"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Cell", "Coordinator", "SweepProtocol", "Store", "ZeroMQ"]),
+        .testTarget(name: "ReportTests", dependencies: ["Cell", "Report", "ScalingLaw", "Store", "SweepProtocol"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Cell", "Worker", "SweepProtocol", "ZeroMQ"]),
+        .testTarget(name: "SweepTests", dependencies: ["Cell", "Store", "SweepProtocol", "ZeroMQ", "Worker", "thermosweep"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "CLITests", dependencies: ["thermosweep", "SweepProtocol", "Thermometer", "Trainer"]),
+        .testTarget(name: "CLITests", dependencies: ["Cell", "thermosweep", "SweepProtocol", "Thermometer", "Trainer"]),
     ]
 )

@@ -4,7 +4,7 @@
 import Foundation
 import ScalingLaw
 import SweepProtocol
-import Thermometer
+import Cell
 
 /// The content of fits.json.
 public struct FitsDocument: Codable, Sendable {

@@ -1,14 +1,14 @@
 // The `fit` command's table: per group, the exponents with errors and intervals, the tests, and
 // what was left out and why; it ends with the whole-network line.
 import ScalingLaw
-import Thermometer
+import Cell
 
 /// Entry points for the text forms of the fits.
 public enum Report {
     /// The whole-network line of `estimator`, e.g.
     /// `network (diffusion): T ∝ η^1.02±0.03 · |B|^-0.98±0.03  (η/|B| law: p = 0.41)`.
     public static func summaryLine(_ fits: SweepFits, estimator: Estimator = .diffusion) -> String {
-        let group = Thermometer.networkGroupName
+        let group = GroupReport.networkName
         guard let fit = fits.fit(group: group, estimator: estimator) else {
             return "\(group) (\(estimator.rawValue)): not fitted"
         }
@@ -19,7 +19,7 @@ public enum Report {
     /// its line (what `sweep` prints last).
     public static func summaryLine(storePath: String, estimator: Estimator = .diffusion) throws(ReportError) -> String {
         let data = try SweepData.load(storePath: storePath)
-        let groups = data.groups.contains(Thermometer.networkGroupName) ? [Thermometer.networkGroupName] : []
+        let groups = data.groups.contains(GroupReport.networkName) ? [GroupReport.networkName] : []
         return summaryLine(SweepFits(data, groups: groups, estimators: [estimator]), estimator: estimator)
     }
 

@@ -2,7 +2,7 @@
 // network), readable in any browser and parseable as XML.
 import Foundation
 import ScalingLaw
-import Thermometer
+import Cell
 
 struct HTMLReport {
     let data: SweepData
@@ -58,7 +58,7 @@ struct HTMLReport {
         let diverged = data.runs.filter { $0.result.diverged }.count
         let failed = data.problems.filter { $0.state == "failed" || $0.state == "unreadable" }.count
         let notEnded = data.problems.count - failed
-        var h = "<h1>ThermoSweep: T(η, |B|) of \(escapeHTML(s.model))</h1>\n"
+        var h = "<h1>ThermoSweep: T(η, |B|) of \(escapeHTML(s.model.rawValue))</h1>\n"
         let etas = s.learningRates.map { "\($0)" }.joined(separator: ", ")
         h += "<p>Grid \(escapeHTML(data.specHash)): η ∈ {\(escapeHTML(etas))}, "
             + "|B| ∈ {\(escapeHTML(s.batchSizes.map { "\($0)" }.joined(separator: ", ")))}, \(s.seeds) seeds; data "
@@ -75,7 +75,7 @@ struct HTMLReport {
 
     private func verdict() -> String {
         var h = "<h2>Does T ∝ η/|B| hold?</h2>\n"
-        guard let network = fits.fit(group: Thermometer.networkGroupName, estimator: estimator) else {
+        guard let network = fits.fit(group: GroupReport.networkName, estimator: estimator) else {
             return h + "<p>The results hold no whole-network group.</p>\n"
         }
         guard let f = network.result.fit else {
@@ -106,12 +106,12 @@ struct HTMLReport {
                 + "effects are largest): a = \(Text.valueWithError(fit.a.value, fit.a.standardError)), "
                 + "b = \(Text.valueWithError(fit.b.value, fit.b.standardError)).")
         }
-        let ratios = data.runs.compactMap { $0.result.thermometer.group(Thermometer.networkGroupName)?.calibrationRatio }
+        let ratios = data.runs.compactMap { $0.result.thermometer.group(GroupReport.networkName)?.calibrationRatio }
         if let m = median(ratios) {
             sentences.append("Median noise-calibration ratio \(Text.fixed(m, 2)) (expected 0.95–1.10 at small ηλ; "
                 + "above it, the diffusion is larger than η σ̄²/2|B| predicts).")
         }
-        let layerA = fits.fits.filter { $0.estimator == estimator.rawValue && $0.group != Thermometer.networkGroupName }
+        let layerA = fits.fits.filter { $0.estimator == estimator.rawValue && $0.group != GroupReport.networkName }
             .compactMap { $0.result.fit?.a.value }
         if let lo = layerA.min(), let hi = layerA.max() {
             sentences.append("Per-group a ranges from \(Text.fixed(lo, 3)) to \(Text.fixed(hi, 3)).")
@@ -266,7 +266,7 @@ struct HTMLReport {
     private enum CellState { case fitted(Double), diverged, failed, nonStationary, excluded, pending, missing }
 
     private func heatMap() -> String {
-        let group = data.groups.contains(Thermometer.networkGroupName) ? Thermometer.networkGroupName : (data.groups.first ?? "")
+        let group = data.groups.contains(GroupReport.networkName) ? GroupReport.networkName : (data.groups.first ?? "")
         guard let fit = fits.fit(group: group, estimator: estimator) else { return "" }
         let etas = data.spec.learningRates.sorted(by: >), batches = data.spec.batchSizes.sorted()
         var residual: [String: Double] = [:], t: [String: Double] = [:]
@@ -471,7 +471,7 @@ struct HTMLReport {
     private func exclusions() -> String {
         var h = "<h2>Excluded runs and unfinished jobs</h2>\n"
         let limit = 300
-        if let fit = fits.fit(group: Thermometer.networkGroupName, estimator: estimator) ?? fits.fits.first {
+        if let fit = fits.fit(group: GroupReport.networkName, estimator: estimator) ?? fits.fits.first {
             h += "<h3>Excluded from the \(escapeHTML(fit.group)) \(escapeHTML(fit.estimator)) fit</h3>\n"
             if fit.exclusions.isEmpty {
                 h += "<p>None.</p>\n"

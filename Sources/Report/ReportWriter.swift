@@ -1,7 +1,7 @@
 // One call for what `export`, `report` and the end of `sweep` write.
 import Foundation
 import ScalingLaw
-import Thermometer
+import Cell
 
 /// A loaded sweep and all its fits: what every export and the report are made from.
 public struct SweepAnalysis: Sendable {

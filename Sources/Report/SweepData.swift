@@ -4,7 +4,7 @@ import Dispatch
 import Foundation
 import Store
 import SweepProtocol
-import Thermometer
+import Cell
 
 /// One done measure job: a cell (η, |B|) and seed with its decoded result.
 public struct CellRun: Sendable {
@@ -77,15 +77,15 @@ public struct SweepData: Sendable {
             switch outcome {
             case .success(let result):
                 runs.append(CellRun(
-                    key: record.key, learningRate: descriptor?.spec.learningRate ?? result.spec.learningRate,
-                    batchSize: descriptor?.spec.batchSize ?? result.spec.batchSize,
+                    key: record.key, learningRate: descriptor?.spec.cell?.learningRate ?? result.spec.learningRate,
+                    batchSize: descriptor?.spec.cell?.batchSize ?? result.spec.batchSize,
                     seed: descriptor?.seedIndex ?? 0, result: result, wallSeconds: record.wallSeconds,
                     worker: record.worker))
             case .failure(let failure):
                 unreadable.insert(record.jobId)
                 problems.append(JobProblem(
-                    key: record.key, learningRate: descriptor?.spec.learningRate,
-                    batchSize: descriptor?.spec.batchSize, seed: descriptor?.seedIndex ?? 0,
+                    key: record.key, learningRate: descriptor?.spec.cell?.learningRate,
+                    batchSize: descriptor?.spec.cell?.batchSize, seed: descriptor?.seedIndex ?? 0,
                     state: "unreadable", reason: failure.message))
             }
         }
@@ -105,7 +105,7 @@ public struct SweepData: Sendable {
             case .done: continue
             }
             problems.append(JobProblem(
-                key: job.key, learningRate: descriptor?.spec.learningRate, batchSize: descriptor?.spec.batchSize,
+                key: job.key, learningRate: descriptor?.spec.cell?.learningRate, batchSize: descriptor?.spec.cell?.batchSize,
                 seed: job.seedIndex, state: job.state == .failed ? "failed" : job.state.rawValue, reason: reason))
         }
         let order = Dictionary(store.spec.jobs().map { ($0.key, $0.id) }, uniquingKeysWith: { a, _ in a })

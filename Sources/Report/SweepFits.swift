@@ -1,7 +1,7 @@
 // From runs to ScalingLaw inputs, with the exclusions of PHYSICS.md ("Fit": diverged and
 // non-stationary cells are excluded and listed), and the fits of every group × estimator.
 import ScalingLaw
-import Thermometer
+import Cell
 
 /// Which runs take no part in the fits, beyond what ScalingLaw itself refuses (missing or
 /// non-positive T). Recorded in fits.json.

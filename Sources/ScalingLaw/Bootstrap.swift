@@ -1,28 +1,4 @@
-/// SplitMix64 (Steele, Lea & Flood 2014): a tiny deterministic generator, written here because the
-/// module has no dependencies and the standard library promises no stable stream.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    /// A generator whose stream is fixed by `seed`.
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform integer in 0..<n by the multiply-high method (bias ≤ n / 2⁶⁴, irrelevant here).
-    public mutating func below(_ n: Int) -> Int {
-        Int(truncatingIfNeeded: next().multipliedFullWidth(by: UInt64(n)).high)
-    }
-
-    /// Uniform double in [0, 1) with 53 random bits.
-    public mutating func uniform() -> Double { Double(next() >> 11) * 0x1.0p-53 }
-}
-
+import Cell
 extension ScalingLaw {
     /// Why the bootstrap was not made.
     struct BootstrapUnavailable: Error { var message: String }

@@ -1,10 +1,12 @@
 // Grid axes from the command line: `0.0125:0.2:x2` (geometric, end inclusive), `8:64:+8`
 // (arithmetic), `0.01,0.02,0.05` (list). Errors quote the option and the text.
+import Cell
 import Foundation
 
 /// Parses the `--lr` and `--batch` axis syntax.
 public enum GridAxis {
-    /// Learning rates from `text`; each in (0, 10], at most `GridLimits.maxAxisValues`, no repeats.
+    /// Learning rates from `text`; each accepted by the cell contract, at most
+    /// `GridLimits.maxAxisValues`, no repeats.
     public static func learningRates(_ text: String, option: String = "--lr") throws(GridSpecError) -> [Double] {
         func fail(_ why: String) -> GridSpecError { GridSpecError("\(option) '\(text)': \(why)") }
         let values: [Double]
@@ -39,17 +41,17 @@ public enum GridAxis {
                 return value
             }
         }
-        for value in values where !(value > 0 && value <= 10) {
-            throw fail("learning rate \(value) is out of range: give numbers in (0, 10]")
+        for value in values where !CellLimits.accepts(.learningRate, value) {
+            throw fail("learning rate \(value) is out of range: give \(CellLimits.allowed(.learningRate))")
         }
         try checkUnique(values, fail)
         return values
     }
 
-    /// Batch sizes from `text`; each in 1…`GridLimits.maxBatchSize`, no repeats.
+    /// Batch sizes from `text`; each in 1…`CellLimits.maxBatchSize`, no repeats.
     public static func batchSizes(_ text: String, option: String = "--batch") throws(GridSpecError) -> [Int] {
         func fail(_ why: String) -> GridSpecError { GridSpecError("\(option) '\(text)': \(why)") }
-        let limit = GridLimits.maxBatchSize
+        let limit = CellLimits.maxBatchSize
         let values: [Int]
         if let (start, end, step) = try range(text, fail) {
             guard let a = Int(start), let b = Int(end) else {

@@ -1,11 +1,23 @@
 // The grid of a sweep: its axes, the protocol every cell follows, the data. A database holds one
 // grid; a resume with a different one is refused with `GridSpec.differences` (PROTOCOL.md, "Grid").
+import Cell
 import Foundation
 
 /// A grid spec that cannot be used; the message names the value and what to give instead.
 public struct GridSpecError: Error, Equatable, Sendable, CustomStringConvertible {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    /// The cell setting out of range, when that is the reason (a command names its own option).
+    public let cell: CellSpecError?
+
+    public init(_ description: String) {
+        self.description = description
+        cell = nil
+    }
+
+    public init(_ cell: CellSpecError) {
+        description = cell.description
+        self.cell = cell
+    }
 }
 
 /// What the jobs of a grid do.
@@ -16,11 +28,11 @@ public enum GridJobKind: String, Codable, Sendable, CaseIterable {
     case trivial
 }
 
-/// The measurement protocol of every cell (PHYSICS.md, "Protocol of one cell").
+/// The settings that every cell of a grid shares (its `CellSpec` fields other than the axes, the
+/// seed and the warm start), as the grid spec stores them.
 public struct CellSettings: Codable, Sendable, Hashable {
     public var momentum: Double
-    /// `iid` or `shuffle`.
-    public var batchMode: String
+    public var batchMode: BatchMode
     /// nil: max(⌈10/η⌉, 500).
     public var burnInSteps: Int?
     /// nil: max(⌈10/η⌉, 500).
@@ -28,7 +40,7 @@ public struct CellSettings: Codable, Sendable, Hashable {
     public var calibrationProbes: Int
     public var probeBatchSize: Int
 
-    public init(momentum: Double = 0, batchMode: String = "iid", burnInSteps: Int? = nil, measureSteps: Int? = nil,
+    public init(momentum: Double = 0, batchMode: BatchMode = .iid, burnInSteps: Int? = nil, measureSteps: Int? = nil,
                 calibrationProbes: Int = 16, probeBatchSize: Int = 32) {
         self.momentum = momentum
         self.batchMode = batchMode
@@ -45,7 +57,7 @@ public struct CellSettings: Codable, Sendable, Hashable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.strictContainer(CodingKeys.self)
         momentum = try c.field(Double.self, forKey: .momentum)
-        batchMode = try c.field(String.self, forKey: .batchMode)
+        batchMode = try c.field(BatchMode.self, forKey: .batchMode)
         burnInSteps = try c.optionalField(Int.self, forKey: .burnInSteps)
         measureSteps = try c.optionalField(Int.self, forKey: .measureSteps)
         calibrationProbes = try c.field(Int.self, forKey: .calibrationProbes)
@@ -57,7 +69,7 @@ public struct CellSettings: Codable, Sendable, Hashable {
 public struct GridSpec: Codable, Sendable, Hashable {
     /// `FormatTag.grid`.
     public var format: String
-    public var model: String
+    public var model: ModelKind
     public var learningRates: [Double]
     public var batchSizes: [Int]
     /// Number of seeds; seed index s = 1…seeds trains with seed gridSeed + s.
@@ -68,7 +80,7 @@ public struct GridSpec: Codable, Sendable, Hashable {
     /// The training set's content hash the sweep needs (filled in by `sweep` after loading the
     /// data); nil accepts any.
     public var datasetHash: String?
-    public var warmStart: WarmStartSettings
+    public var warmStart: WarmStartSpec
     public var cell: CellSettings
     /// Duration of one trivial job.
     public var trivialMillis: Int
@@ -77,10 +89,10 @@ public struct GridSpec: Codable, Sendable, Hashable {
     public static let defaultLearningRates = [0.0125, 0.025, 0.05, 0.1, 0.2]
     public static let defaultBatchSizes = [8, 16, 32, 64, 128]
 
-    public init(model: String = "lenet-8-16", learningRates: [Double] = GridSpec.defaultLearningRates,
+    public init(model: ModelKind = .lenet816, learningRates: [Double] = GridSpec.defaultLearningRates,
                 batchSizes: [Int] = GridSpec.defaultBatchSizes, seeds: Int = 3, gridSeed: UInt64 = 0,
                 jobKind: GridJobKind = .train, dataset: DatasetSelection = .fashionMNIST(),
-                datasetHash: String? = nil, warmStart: WarmStartSettings = WarmStartSettings(),
+                datasetHash: String? = nil, warmStart: WarmStartSpec = WarmStartSpec(),
                 cell: CellSettings = CellSettings(), trivialMillis: Int = 200) {
         format = FormatTag.grid
         self.model = model
@@ -104,7 +116,7 @@ public struct GridSpec: Codable, Sendable, Hashable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.strictContainer(CodingKeys.self)
         format = try c.field(String.self, forKey: .format)
-        model = try c.field(String.self, forKey: .model)
+        model = try c.field(ModelKind.self, forKey: .model)
         learningRates = try c.field([Double].self, forKey: .learningRates)
         batchSizes = try c.field([Int].self, forKey: .batchSizes)
         seeds = try c.field(Int.self, forKey: .seeds)
@@ -112,7 +124,7 @@ public struct GridSpec: Codable, Sendable, Hashable {
         jobKind = try c.field(GridJobKind.self, forKey: .jobKind)
         dataset = try c.field(DatasetSelection.self, forKey: .dataset)
         datasetHash = try c.optionalField(String.self, forKey: .datasetHash)
-        warmStart = try c.field(WarmStartSettings.self, forKey: .warmStart)
+        warmStart = try c.field(WarmStartSpec.self, forKey: .warmStart)
         cell = try c.field(CellSettings.self, forKey: .cell)
         trivialMillis = try c.field(Int.self, forKey: .trivialMillis)
     }
@@ -129,17 +141,8 @@ public struct GridSpec: Codable, Sendable, Hashable {
             if !ok { throw GridSpecError(message()) }
         }
         try check(format == FormatTag.grid, "grid format '\(format)' is not \(FormatTag.grid); this build cannot read it.")
-        try check(GridLimits.knownModels.contains(model),
-                  "unknown model '\(model)': choose one of \(GridLimits.knownModels.joined(separator: ", ")).")
         try check(!learningRates.isEmpty, "no learning rates: give --lr, e.g. 0.0125:0.2:x2.")
         try check(!batchSizes.isEmpty, "no batch sizes: give --batch, e.g. 8:128:x2.")
-        for lr in learningRates {
-            try check(lr.isFinite && lr > 0 && lr <= 10, "learning rate \(lr) is out of range: give a number in (0, 10].")
-        }
-        for b in batchSizes {
-            try check((1...GridLimits.maxBatchSize).contains(b),
-                      "batch size \(b) is out of range: give 1 to \(GridLimits.maxBatchSize).")
-        }
         if let lr = firstDuplicate(learningRates) { try check(false, "learning rate \(lr) is listed twice.") }
         if let b = firstDuplicate(batchSizes) { try check(false, "batch size \(b) is listed twice.") }
         try check((1...10_000).contains(seeds), "\(seeds) seeds: give 1 to 10000.")
@@ -156,16 +159,18 @@ public struct GridSpec: Codable, Sendable, Hashable {
                 throw GridSpecError("data-set hash '\(datasetHash)' is not 16 lowercase hex digits.")
             }
         }
-        // The remaining settings are checked as the job spec of one cell, with messages naming them.
-        do {
-            for kind in jobKind == .train ? [JobKind.warmStart, .measure] : [.trivial] {
-                try spec(kind: kind, seedIndex: 1, learningRate: learningRates[0], batchSize: batchSizes[0])
-                    .validate(kind: kind, "")
-            }
-        } catch let failure as FieldFailure {
+        do { try dataset.validate("dataset.") } catch let failure as FieldFailure {
             throw GridSpecError("\(failure.field) \(failure.detail).")
         } catch {
             throw GridSpecError("\(error)")
+        }
+        // Every cell is checked by the cell contract, as the worker will check it.
+        for lr in learningRates {
+            for b in batchSizes {
+                do throws(CellSpecError) { try cell(learningRate: lr, batchSize: b, seedIndex: 1).validate() } catch {
+                    throw GridSpecError(error)
+                }
+            }
         }
     }
 
@@ -213,15 +218,18 @@ public struct GridSpec: Codable, Sendable, Hashable {
         gridSeed &+ UInt64(seedIndex)
     }
 
-    /// The job spec of one job of this grid; `learningRate`/`batchSize` nil for a warm start.
-    public func spec(kind: JobKind, seedIndex: Int, learningRate: Double?, batchSize: Int?) -> JobSpec {
-        JobSpec(model: model, seed: trainingSeed(seedIndex),
-                learningRate: kind == .warmStart ? nil : learningRate,
-                batchSize: kind == .warmStart ? nil : batchSize,
-                momentum: cell.momentum, batchMode: cell.batchMode, burnInSteps: cell.burnInSteps,
-                measureSteps: cell.measureSteps, warmStart: warmStart, calibrationProbes: cell.calibrationProbes,
-                probeBatchSize: cell.probeBatchSize, dataset: dataset, datasetHash: datasetHash,
-                trivialMillis: kind == .trivial ? trivialMillis : nil)
+    /// The cell (η, |B|) of seed index `seedIndex`.
+    public func cell(learningRate: Double, batchSize: Int, seedIndex: Int) -> CellSpec {
+        CellSpec(model: model, learningRate: learningRate, batchSize: batchSize, seed: trainingSeed(seedIndex),
+                 momentum: cell.momentum, batchMode: cell.batchMode, burnInSteps: cell.burnInSteps,
+                 measureSteps: cell.measureSteps, warmStart: warmStart, calibrationProbes: cell.calibrationProbes,
+                 probeBatchSize: cell.probeBatchSize)
+    }
+
+    /// The job spec of the job of `kind` about that cell (a warm start trains the cell's seed's).
+    public func spec(kind: JobKind, seedIndex: Int, learningRate: Double, batchSize: Int) -> JobSpec {
+        JobSpec(kind: kind, cell: cell(learningRate: learningRate, batchSize: batchSize, seedIndex: seedIndex),
+                dataset: dataset, datasetHash: datasetHash, trivialMillis: trivialMillis)
     }
 
     /// One line per difference, `label: old → new`, labels as the CLI options; empty if equal.
@@ -244,11 +252,11 @@ public struct GridSpec: Codable, Sendable, Hashable {
         case .synthetic: data = "synthetic seed=\(dataset.seed ?? 0) count=\(dataset.count ?? 0)"
         }
         return [
-            ("format", format), ("model", model), ("lr", list(learningRates)), ("batch", list(batchSizes)),
+            ("format", format), ("model", model.rawValue), ("lr", list(learningRates)), ("batch", list(batchSizes)),
             ("seeds", "\(seeds)"), ("grid-seed", "\(gridSeed)"), ("job-kind", jobKind.rawValue), ("data", data),
             ("data-hash", datasetHash ?? "any"), ("warm-start-lr", "\(warmStart.learningRate)"),
             ("warm-start-batch", "\(warmStart.batchSize)"), ("warm-start-epochs", "\(warmStart.epochs)"),
-            ("momentum", "\(cell.momentum)"), ("batch-mode", cell.batchMode), ("burn-in", optional(cell.burnInSteps)),
+            ("momentum", "\(cell.momentum)"), ("batch-mode", cell.batchMode.rawValue), ("burn-in", optional(cell.burnInSteps)),
             ("measure", optional(cell.measureSteps)), ("calibration-probes", "\(cell.calibrationProbes)"),
             ("probe-batch", "\(cell.probeBatchSize)"), ("trivial-ms", "\(trivialMillis)"),
         ]

@@ -1,3 +1,4 @@
+import Cell
 // The JOB and RESULT bodies: the two commands with attachments. The Swift values hold the
 // attachment bytes; the JSON bodies hold their lengths and FNV-1a hashes, which the decoder checks.
 

@@ -1,4 +1,4 @@
-// One message ↔ its frames: `[TSW2] [COMMAND] [JSON body] [attachment …]` (PROTOCOL.md, "Frames").
+// One message ↔ its frames: `[TSW3] [COMMAND] [JSON body] [attachment …]` (PROTOCOL.md, "Frames").
 // The decoder refuses anything that is not exactly a valid message, with a typed error; it never
 // traps, whatever the bytes. The encoder runs the same checks, so nothing leaves that a peer
 // would refuse.
@@ -158,7 +158,7 @@ public enum Message: Sendable, Equatable {
     /// by the body's `validate()`.
     static func decodeBody<T: Decodable>(_ body: [UInt8]) throws -> T {
         try JSONSyntaxCheck.check(body)
-        return try JSONDecoder().decode(T.self, from: Data(body))
+        return try strictDecode(T.self, from: body)
     }
 
     private static func json<T: Encodable>(_ value: T) throws -> [UInt8] {

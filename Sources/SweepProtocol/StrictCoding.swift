@@ -6,9 +6,15 @@ import Foundation
 /// A coding key for any string: lists every key of a JSON object.
 struct AnyKey: CodingKey {
     let stringValue: String
-    var intValue: Int? { nil }
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
+    let intValue: Int?
+    init(stringValue: String) {
+        self.stringValue = stringValue
+        intValue = nil
+    }
+    init(intValue: Int) {
+        stringValue = "\(intValue)"
+        self.intValue = intValue
+    }
 }
 
 /// A strict-decoding failure thrown from inside `init(from:)`; the message decoder turns it into a
@@ -168,23 +174,142 @@ enum Check {
     }
 }
 
-/// 64-bit FNV-1a: attachment hashes and the grid-spec hash. The same function as Trainer's
-/// `ContentHasher`, repeated here because this target has no dependencies. Not cryptographic:
-/// it detects corruption and names versions; the full spec is always stored and compared.
-public enum FNV1a {
-    public static func hash(_ bytes: [UInt8]) -> UInt64 {
-        bytes.withUnsafeBufferPointer { buffer in
-            var h: UInt64 = 0xCBF2_9CE4_8422_2325
-            for i in 0..<buffer.count {
-                h = (h ^ UInt64(buffer[i])) &* 0x100_0000_01B3
-            }
-            return h
+/// Decodes `T` from the JSON `bytes` strictly: every object, at every depth, may hold only the
+/// keys its type decodes (unknown keys are refused with their path), and numbers that do not fit
+/// their field are named. Types keep their synthesized `Decodable`; the strictness is here, once.
+func strictDecode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+    try JSONDecoder().decode(Strict<T>.self, from: Data(bytes)).value
+}
+
+/// The top of a strict decode: hands `T` a `StrictDecoder` around JSONDecoder's.
+private struct Strict<T: Decodable>: Decodable {
+    let value: T
+    init(from decoder: any Decoder) throws { value = try T(from: StrictDecoder(base: decoder)) }
+}
+
+/// A decoder that refuses unknown keys in every keyed container and wraps every nested value.
+private struct StrictDecoder: Decoder {
+    let base: any Decoder
+    var codingPath: [any CodingKey] { base.codingPath }
+    var userInfo: [CodingUserInfoKey: Any] { base.userInfo }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
+        let all = try base.container(keyedBy: AnyKey.self)
+        for key in all.allKeys where Key(stringValue: key.stringValue) == nil {
+            throw FieldFailure(kind: .unknownField, field: fieldPath(codingPath + [key]),
+                               detail: "is not a field of this body")
+        }
+        return KeyedDecodingContainer(StrictKeyed(base: try base.container(keyedBy: Key.self)))
+    }
+
+    func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
+        StrictUnkeyed(base: try base.unkeyedContainer())
+    }
+
+    func singleValueContainer() throws -> any SingleValueDecodingContainer {
+        StrictSingle(base: try base.singleValueContainer(), decoder: self)
+    }
+}
+
+/// A number JSONDecoder could not fit reaches the top as "not valid JSON" without a path; the
+/// container that asked knows the field.
+private func located(_ error: any Error, _ path: [any CodingKey], _ type: Any.Type) -> any Error {
+    if error is FieldFailure { return error }
+    if let decoding = error as? DecodingError {
+        guard case .dataCorrupted(let context) = decoding, context.codingPath.isEmpty else { return decoding }
+    }
+    return FieldFailure(kind: .invalidValue, field: fieldPath(path),
+                        detail: "is not a valid \(type) (a fraction, or out of range)")
+}
+
+private struct StrictKeyed<Key: CodingKey>: KeyedDecodingContainerProtocol {
+    let base: KeyedDecodingContainer<Key>
+    var codingPath: [any CodingKey] { base.codingPath }
+    var allKeys: [Key] { base.allKeys }
+
+    func contains(_ key: Key) -> Bool { base.contains(key) }
+    func decodeNil(forKey key: Key) throws -> Bool { try base.decodeNil(forKey: key) }
+
+    func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
+        guard base.contains(key) else {
+            throw DecodingError.keyNotFound(key, DecodingError.Context(codingPath: codingPath,
+                                                                       debugDescription: "no value for the key"))
+        }
+        do {
+            return try T(from: StrictDecoder(base: try base.superDecoder(forKey: key)))
+        } catch {
+            throw located(error, codingPath + [key], T.self)
         }
     }
 
-    /// The hash as 16 lowercase hex digits.
-    public static func hex(_ bytes: [UInt8]) -> String {
-        let digits = String(hash(bytes), radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
+    func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        guard base.contains(key), try !base.decodeNil(forKey: key) else { return nil }
+        return try decode(type, forKey: key)
     }
+
+    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
+        -> KeyedDecodingContainer<NestedKey> {
+        try StrictDecoder(base: try base.superDecoder(forKey: key)).container(keyedBy: type)
+    }
+
+    func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
+        StrictUnkeyed(base: try base.nestedUnkeyedContainer(forKey: key))
+    }
+
+    func superDecoder() throws -> any Decoder { StrictDecoder(base: try base.superDecoder()) }
+    func superDecoder(forKey key: Key) throws -> any Decoder { StrictDecoder(base: try base.superDecoder(forKey: key)) }
+}
+
+private struct StrictUnkeyed: UnkeyedDecodingContainer {
+    var base: any UnkeyedDecodingContainer
+    var codingPath: [any CodingKey] { base.codingPath }
+    var count: Int? { base.count }
+    var isAtEnd: Bool { base.isAtEnd }
+    var currentIndex: Int { base.currentIndex }
+
+    mutating func decodeNil() throws -> Bool { try base.decodeNil() }
+
+    mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        let index = AnyKey(intValue: currentIndex)
+        do {
+            return try T(from: StrictDecoder(base: try base.superDecoder()))
+        } catch {
+            throw located(error, codingPath + [index], T.self)
+        }
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws
+        -> KeyedDecodingContainer<NestedKey> {
+        try StrictDecoder(base: try base.superDecoder()).container(keyedBy: type)
+    }
+
+    mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
+        StrictUnkeyed(base: try base.nestedUnkeyedContainer())
+    }
+
+    mutating func superDecoder() throws -> any Decoder { StrictDecoder(base: try base.superDecoder()) }
+}
+
+private struct StrictSingle: SingleValueDecodingContainer {
+    let base: any SingleValueDecodingContainer
+    let decoder: StrictDecoder
+    var codingPath: [any CodingKey] { base.codingPath }
+
+    func decodeNil() -> Bool { base.decodeNil() }
+    func decode(_ type: Bool.Type) throws -> Bool { try base.decode(type) }
+    func decode(_ type: String.Type) throws -> String { try base.decode(type) }
+    func decode(_ type: Double.Type) throws -> Double { try base.decode(type) }
+    func decode(_ type: Float.Type) throws -> Float { try base.decode(type) }
+    func decode(_ type: Int.Type) throws -> Int { try base.decode(type) }
+    func decode(_ type: Int8.Type) throws -> Int8 { try base.decode(type) }
+    func decode(_ type: Int16.Type) throws -> Int16 { try base.decode(type) }
+    func decode(_ type: Int32.Type) throws -> Int32 { try base.decode(type) }
+    func decode(_ type: Int64.Type) throws -> Int64 { try base.decode(type) }
+    func decode(_ type: UInt.Type) throws -> UInt { try base.decode(type) }
+    func decode(_ type: UInt8.Type) throws -> UInt8 { try base.decode(type) }
+    func decode(_ type: UInt16.Type) throws -> UInt16 { try base.decode(type) }
+    func decode(_ type: UInt32.Type) throws -> UInt32 { try base.decode(type) }
+    func decode(_ type: UInt64.Type) throws -> UInt64 { try base.decode(type) }
+    /// A nested value of another type (an enum's raw value, a struct): through the strict decoder.
+    func decode<T: Decodable>(_ type: T.Type) throws -> T { try T(from: decoder) }
 }

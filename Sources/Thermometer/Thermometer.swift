@@ -1,3 +1,4 @@
+import Cell
 import Kernels
 import Trainer
 #if canImport(Glibc)
@@ -23,9 +24,6 @@ import Darwin
 /// A diverged run (see `DivergenceCheck`) stops accumulating at once; `finish()` then reports the
 /// reason and no estimates. Not thread-safe: one training loop owns one Thermometer.
 public final class Thermometer {
-    /// Name of the whole-vector group the Thermometer adds.
-    public static let networkGroupName = "network"
-
     public let config: ThermometerConfig
     /// The caller's groups followed by `network` (unless the caller passed one).
     public let groups: [ParameterGroup]
@@ -82,8 +80,8 @@ public final class Thermometer {
                          "group \(g.name) range \(g.range) must be non-empty inside 0..<\(p)")
         }
         var all = groups
-        if !groups.contains(where: { $0.name == Thermometer.networkGroupName }) {
-            all.append(ParameterGroup(name: Thermometer.networkGroupName, range: 0..<p))
+        if !groups.contains(where: { $0.name == GroupReport.networkName }) {
+            all.append(ParameterGroup(name: GroupReport.networkName, range: 0..<p))
         }
         self.config = config
         self.groups = all
@@ -433,3 +431,6 @@ public final class Thermometer {
                           differenceStandardError: se, stationary: stationary)
     }
 }
+
+/// `x` when finite, else nil: the one gate every reported number passes.
+@inline(__always) func finite(_ x: Double) -> Double? { x.isFinite ? x : nil }

@@ -1,5 +1,6 @@
 // What runs one job on a worker thread. The loop thread owns the socket; a runner only computes
 // and reports its step counter through a `JobProgressCounter`, which the loop reads for heartbeats.
+import Cell
 import Foundation
 import SweepProtocol
 import Thermometer
@@ -106,9 +107,9 @@ public struct CellJobRunner: JobRunner {
     public func totalSteps(of job: Job) -> Int {
         switch job.kind {
         case .trivial: return TrivialJobRunner().totalSteps(of: job)
-        case .warmStart: return max(1, settings(job.spec.warmStart).steps(trainCount: runner.train.count))
+        case .warmStart: return max(1, job.spec.warmStart?.spec.steps(trainCount: runner.train.count) ?? 1)
         case .measure:
-            guard let cell = try? cellSpec(job.spec) else { return 1 }
+            guard let cell = job.spec.cell else { return 1 }
             return cell.resolvedBurnInSteps + cell.resolvedMeasureSteps + 1
         }
     }
@@ -135,24 +136,22 @@ public struct CellJobRunner: JobRunner {
             case .trivial:
                 return nil
             case .warmStart:
-                guard let model = ModelKind(rawValue: job.spec.model) else {
-                    return fail("unknown model '\(job.spec.model)'")
-                }
-                let checkpoint = try runner.warmStart(model: model, seed: job.spec.seed, settings(job.spec.warmStart),
-                                                      progress: { _, step, _ in progress.report(step: step) },
+                guard let run = job.spec.warmStart else { return fail("a warm-start job without its warm start") }
+                try run.validate()
+                let checkpoint = try runner.warmStart(run, progress: { _, step, _ in progress.report(step: step) },
                                                       stopCheck: stopCheck)
                 guard checkpoint.parameters.allSatisfy(\.isFinite) else {
-                    return fail("the warm start of \(model.rawValue) seed \(job.spec.seed) diverged (NaN or infinite weights)")
+                    return fail("the warm start of \(run.model.rawValue) seed \(run.seed) diverged (NaN or infinite weights)")
                 }
                 let bytes = Array(try checkpoint.encoded())
-                let record = recordJSON(["format": FormatTag.warmStart, "model": model.rawValue,
-                                         "seed": job.spec.seed, "parameterCount": checkpoint.parameters.count,
+                let record = recordJSON(["format": FormatTag.warmStart, "model": run.model.rawValue,
+                                         "seed": run.seed, "parameterCount": checkpoint.parameters.count,
                                          "steps": progress.totalSteps])
                 progress.report(step: progress.totalSteps)
                 return .done(jobId: job.jobId, attempt: job.attempt, kind: .warmStart,
                              wallSeconds: seconds(since: start), result: record, checkpoint: bytes)
             case .measure:
-                let cell = try cellSpec(job.spec)
+                guard let cell = job.spec.cell else { return fail("a measure job without its cell") }
                 guard let attachment = job.checkpoint else { return fail("a measure job without its checkpoint") }
                 let checkpoint = try Checkpoint.decode(Data(attachment))
                 let burnIn = cell.resolvedBurnInSteps, window = cell.resolvedMeasureSteps
@@ -175,14 +174,5 @@ public struct CellJobRunner: JobRunner {
         } catch {
             return fail("\(job.key): \(error)")
         }
-    }
-
-    private func settings(_ warm: WarmStartSettings) -> WarmStartSpec {
-        WarmStartSpec(learningRate: warm.learningRate, batchSize: warm.batchSize, epochs: warm.epochs)
-    }
-
-    /// The job's cell: a JobSpec's keys are CellSpec's (plus data-set fields CellSpec ignores).
-    private func cellSpec(_ spec: JobSpec) throws -> CellSpec {
-        try JSONDecoder().decode(CellSpec.self, from: JSONEncoder().encode(spec))
     }
 }

@@ -1,3 +1,4 @@
+import Cell
 import ArgumentParser
 import Foundation
 import Kernels
@@ -52,7 +53,7 @@ struct BenchCommand: ParsableCommand {
         guard !models.isEmpty else { throw ValidationError("--models is empty: give model names separated by commas.") }
         return try models.split(separator: ",", omittingEmptySubsequences: false).map { name in
             guard let kind = ModelKind(rawValue: String(name)) else {
-                throw ValidationError("unknown model '\(name)' in --models: choose from \(ModelKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+                throw ValidationError("unknown model '\(name)' in --models: choose from \(ModelKind.names).")
             }
             return kind
         }
@@ -62,8 +63,8 @@ struct BenchCommand: ParsableCommand {
         guard let batches else { return nil }
         guard !batches.isEmpty else { throw ValidationError("--batches is empty: give batch sizes separated by commas.") }
         return try batches.split(separator: ",", omittingEmptySubsequences: false).map { text in
-            guard let b = Int(text), (1...CellSpec.maxBatchSize).contains(b) else {
-                throw ValidationError("batch '\(text)' in --batches: give whole numbers from 1 to \(CellSpec.maxBatchSize).")
+            guard let b = Int(text), (1...CellLimits.maxBatchSize).contains(b) else {
+                throw ValidationError("batch '\(text)' in --batches: give whole numbers from 1 to \(CellLimits.maxBatchSize).")
             }
             return b
         }

@@ -1,3 +1,4 @@
+import Cell
 import ArgumentParser
 import Foundation
 import Report

@@ -89,9 +89,7 @@ struct SweepCommand: ParsableCommand {
             ? .synthetic(seed: dataOptions.syntheticSeed, count: dataOptions.syntheticCount)
             : .fashionMNIST(directory: URL(fileURLWithPath: dataOptions.data).standardizedFileURL.path)
         guard grid.trivialMs == nil else { return (selection, nil) }
-        guard let model = ModelKind(rawValue: grid.model) else {
-            throw CommandError("unknown model '\(grid.model)': choose one of \(ModelKind.allCases.map(\.rawValue).joined(separator: ", ")).")
-        }
+        let model = try grid.spec(dataset: selection).model
         do { return (selection, try dataOptions.load(for: model).train.contentHash) } catch {
             throw CommandError("\(error)")
         }

@@ -1,12 +1,13 @@
 // Option groups shared by `sweep`, `worker` and `status`: the grid, timing, and CURVE keys.
 import ArgumentParser
+import Cell
 import Foundation
 import SweepProtocol
 import ZeroMQ
 
 /// The grid of a sweep, as flags (PROTOCOL.md, "Grid and jobs").
 struct GridOptions: ParsableArguments {
-    @Option(help: "Network: \(GridLimits.knownModels.joined(separator: ", ")).")
+    @Option(help: "Network: \(ModelKind.names).")
     var model = "lenet-8-16"
 
     @Option(help: "Learning rates: 0.0125:0.2:x2 (geometric), 0.05:0.2:+0.05 (arithmetic) or a list 0.01,0.02.")
@@ -33,9 +34,25 @@ struct GridOptions: ParsableArguments {
     @Option(help: "Measurement window per cell in steps (default: max(⌈10/η⌉, 500)).")
     var measureSteps: Int?
 
-    /// The grid these flags describe, on `dataset` (its hash is filled in by the caller).
+    /// The option that sets each cell setting (nil: the grid has no option for it).
+    static func option(_ field: CellField) -> String? {
+        switch field {
+        case .learningRate: return "--lr"
+        case .batchSize: return "--batch"
+        case .burnInSteps: return "--burn-in-steps"
+        case .measureSteps: return "--measure-steps"
+        case .warmStartEpochs: return "--warm-epochs"
+        case .momentum, .warmStartLearningRate, .warmStartBatchSize, .calibrationProbes, .probeBatchSize: return nil
+        }
+    }
+
+    /// The grid these flags describe, on `dataset` (its hash is filled in by the caller). Every
+    /// cell passes the cell contract's `validate()` here, before any job runs.
     func spec(dataset: DatasetSelection) throws -> GridSpec {
-        do {
+        guard let model = ModelKind(rawValue: model) else {
+            throw ValidationError("unknown model '\(model)': choose one of \(ModelKind.names).")
+        }
+        do throws(GridSpecError) {
             var spec = GridSpec(model: model, learningRates: try GridAxis.learningRates(lr),
                                 batchSizes: try GridAxis.batchSizes(batch), seeds: seeds, gridSeed: gridSeed,
                                 jobKind: trivialMs == nil ? .train : .trivial, dataset: dataset)
@@ -46,7 +63,10 @@ struct GridOptions: ParsableArguments {
             try spec.validate()
             return spec
         } catch {
-            throw ValidationError("\(error)")
+            if let cell = error.cell, let option = Self.option(cell.field) {
+                throw ValidationError(cell.message(naming: option))
+            }
+            throw ValidationError(error.description)
         }
     }
 }

@@ -11,7 +11,7 @@ struct ThermoSweep: ParsableCommand {
                       TrainCommand.self, BenchCommand.self, FitCommand.self, ExportCommand.self, ReportCommand.self])
 
     /// The release; a coordinator refuses workers of another one (their jobs or results could differ).
-    static let release = "0.1.0"
+    static let release = "0.2.0"
 
     /// Version and the CPU the build targets (the binary refuses to start on a CPU without it).
     /// Workers built for another CPU (e.g. `make release CPU=haswell` on older nodes) are admitted:

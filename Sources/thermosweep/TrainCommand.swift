@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cell
 import Foundation
 import Thermometer
 import Trainer
@@ -14,7 +15,7 @@ struct TrainCommand: ParsableCommand {
             points of the window. The same command gives the same numbers, bit for bit (timings aside).
             """)
 
-    @Option(help: "Network: \(ModelKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "Network: \(ModelKind.names).")
     var model: String = ModelKind.lenet816.rawValue
 
     @Option(help: "SGD learning rate η.")
@@ -66,12 +67,28 @@ struct TrainCommand: ParsableCommand {
                  calibrationProbes: calibrationProbes)
     }
 
+    /// The option that sets each cell setting (nil: `train` has no option for it).
+    static func option(_ field: CellField) -> String? {
+        switch field {
+        case .learningRate: return "--lr"
+        case .batchSize: return "--batch"
+        case .momentum: return "--momentum"
+        case .burnInSteps: return "--burn-in"
+        case .measureSteps: return "--measure"
+        case .warmStartLearningRate: return "--warm-start-lr"
+        case .warmStartBatchSize: return "--warm-start-batch"
+        case .warmStartEpochs: return "--warm-start-epochs"
+        case .calibrationProbes: return "--calibration-probes"
+        case .probeBatchSize: return nil
+        }
+    }
+
     func validate() throws {
         guard modelKind != nil else {
-            throw ValidationError("unknown model '\(model)': choose one of \(ModelKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+            throw ValidationError("unknown model '\(model)': choose one of \(ModelKind.names).")
         }
-        do { try spec.validate() } catch let error as CellSpecError {
-            throw ValidationError(error.description)
+        do throws(CellSpecError) { try spec.validate() } catch {
+            throw ValidationError(error.message(naming: Self.option(error.field) ?? error.field.rawValue))
         }
     }
 
@@ -83,7 +100,7 @@ struct TrainCommand: ParsableCommand {
         }
         let runner = CellRunner(train: data.train, test: data.test)
         let progress = ProgressLine(enabled: !json)
-        let start = runner.warmStart(model: spec.model, seed: spec.seed, spec.warmStart) {
+        let start = runner.warmStart(spec.warmStartRun) {
             progress.show($0, $1, $2)
         }
         let result = try runner.run(spec, from: start) { progress.show($0, $1, $2) }

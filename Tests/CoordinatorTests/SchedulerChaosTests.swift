@@ -1,3 +1,4 @@
+import Cell
 import Coordinator
 import SweepProtocol
 import Testing
@@ -8,17 +9,6 @@ import Testing
 /// promise: every job ends exactly once, never counted twice, no job lost, attempts only grow,
 /// every counted result matches its lease, ACK only with a journal entry for that result.
 @Suite struct SchedulerChaosTests {
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// The journal as the Store would hold it, with the invariants checked on every change.
     struct JournalModel {
         var state: [Int: JobState] = [:]
@@ -133,7 +123,7 @@ import Testing
         let config: SchedulerConfig
 
         init(seed: UInt64, descriptors: [JobDescriptor]) {
-            rng = SplitMix64(state: seed)
+            rng = SplitMix64(seed: seed)
             self.descriptors = descriptors
             var config = SchedulerConfig(version: "1", dataset: nil, specHash: "00000000000000aa", coordinatorNonce: "00000001")
             config.retryLimit = 4

@@ -1,25 +1,12 @@
 // im2col, col2im, fused pool and flatten kernels against their plain references.
+import Cell
 import Kernels
 import Testing
 
-/// SplitMix64 values for test data (KernelsTests does not depend on Trainer's generator).
-struct ElementwiseTestRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1).
-    mutating func float() -> Float { Float(Double(next() >> 11) * 0x1.0p-52 - 1) }
-}
 
 /// A buffer of `count` random values in [-1, 1) (or small integers, which make ties, if `integers`).
 func randomTestBuffer(_ count: Int, seed: UInt64, integers: Bool = false) -> Buffer {
-    var rng = ElementwiseTestRandom(seed: seed)
+    var rng = SplitMix64(seed: seed)
     let b = Buffer(count: count)
     for i in 0..<count { b[i] = integers ? Float(Int(rng.next() % 5) - 2) : rng.float() }
     return b

@@ -1,27 +1,11 @@
+import Cell
 import Testing
 @testable import Kernels
 
-/// A small seeded generator (SplitMix64) so the tests do not depend on another module.
-private struct TestRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1).
-    mutating func float() -> Float { Float(next() >> 40) / Float(1 << 23) - 1 }
-    mutating func int(_ range: ClosedRange<Int>) -> Int {
-        range.lowerBound + Int(next() % UInt64(range.count))
-    }
-}
 
 /// A rows×columns view with random row padding and offset inside a random-filled buffer.
 private func randomView(rows: Int, columns: Int, padded: Bool,
-                        _ rng: inout TestRandom) -> Matrix {
+                        _ rng: inout SplitMix64) -> Matrix {
     let stride = columns + (padded ? rng.int(0...5) : 0)
     let offset = padded ? rng.int(0...7) : 0
     let count = offset + max(rows - 1, 0) * stride + columns + (padded ? 3 : 0)
@@ -83,7 +67,7 @@ private func checkAgainstReference(_ a: Matrix, _ transA: Transpose, _ b: Matrix
 /// Random operands for op(A) m×k, op(B) k×n and C m×n, then the comparison.
 private func checkShape(m: Int, n: Int, k: Int, _ transA: Transpose, _ transB: Transpose,
                         alpha: Float = 1, beta: Float = 0, padded: Bool = false,
-                        _ rng: inout TestRandom,
+                        _ rng: inout SplitMix64,
                         sourceLocation: SourceLocation = #_sourceLocation) {
     let a = transA == .none ? randomView(rows: m, columns: k, padded: padded, &rng)
                             : randomView(rows: k, columns: m, padded: padded, &rng)
@@ -100,7 +84,7 @@ private let transposes: [(Transpose, Transpose)] = [
 
 @Test func gemmMatchesReferenceOnAwkwardSizes() {
     let sizes = [1, 2, 7, 15, 16, 17, 31, 33, 63, 100, 257]
-    var rng = TestRandom(seed: 7)
+    var rng = SplitMix64(seed: 7)
     for trial in 0..<48 {
         let (transA, transB) = transposes[trial % 4]
         // Keep m·n·k modest: the reference is slow in debug builds.
@@ -116,7 +100,7 @@ private let transposes: [(Transpose, Transpose)] = [
 }
 
 @Test func gemmMatchesReferenceForEachTransposeAndEdge() {
-    var rng = TestRandom(seed: 11)
+    var rng = SplitMix64(seed: 11)
     let shapes = [(1, 1, 1), (1, 257, 2), (257, 1, 3), (17, 33, 7), (31, 63, 16), (8, 48, 5),
                   (12, 32, 9), (13, 49, 17), (100, 7, 33), (2, 15, 257)]
     for (transA, transB) in transposes {
@@ -130,7 +114,7 @@ private let transposes: [(Transpose, Transpose)] = [
 @Test func gemmMatchesReferenceAcrossCacheBlocks() {
     // More rows than one row block, more columns than one column block, and k over two slices
     // with β ≠ 1: β applies once, and each later k slice must add to the previous ones.
-    var rng = TestRandom(seed: 13)
+    var rng = SplitMix64(seed: 13)
     for (transA, transB) in transposes {
         checkShape(m: gemmMC + 1, n: 20, k: 30, transA, transB, beta: 1, padded: true, &rng)
         checkShape(m: 9, n: gemmNC + 4, k: 20, transA, transB, alpha: 0.75, beta: -0.5, &rng)
@@ -152,7 +136,7 @@ private let transposes: [(Transpose, Transpose)] = [
     // conv (OC, K, P) for lenet-8-16, lenet-4-8 and cnn-32-64.
     let convs = [(8, 25, 576), (16, 200, 64), (4, 25, 576), (8, 100, 64), (32, 9, 676),
                  (64, 288, 121)]
-    var rng = TestRandom(seed: 17)
+    var rng = SplitMix64(seed: 17)
     for (oc, k, p) in convs {
         checkShape(m: oc, n: p, k: k, .none, .none, &rng)               // Y = W·Col
         checkShape(m: oc, n: k, k: p, .none, .transposed, &rng)         // dW = dY·Colᵀ
@@ -167,7 +151,7 @@ private let transposes: [(Transpose, Transpose)] = [
 }
 
 @Test func gemmWithBetaZeroOverwritesNaN() {
-    var rng = TestRandom(seed: 19)
+    var rng = SplitMix64(seed: 19)
     for (m, n, k) in [(9, 50, 4), (16, 48, 0), (3, 5, 300)] {
         let a = randomView(rows: m, columns: k, padded: false, &rng)
         let b = randomView(rows: k, columns: n, padded: false, &rng)
@@ -205,7 +189,7 @@ private let transposes: [(Transpose, Transpose)] = [
 }
 
 @Test func gemmShortSpellingsMatchTheFullCall() {
-    var rng = TestRandom(seed: 23)
+    var rng = SplitMix64(seed: 23)
     let a = randomView(rows: 6, columns: 6, padded: false, &rng)
     let b = randomView(rows: 6, columns: 6, padded: false, &rng)
     let full = Matrix(Buffer(count: 36), rows: 6, columns: 6)

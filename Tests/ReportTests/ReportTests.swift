@@ -6,7 +6,7 @@ import FoundationXML
 import Store
 import SweepProtocol
 import Testing
-import Thermometer
+import Cell
 @testable import Report
 
 @Suite struct ReportTests {

@@ -1,5 +1,6 @@
 // Journals built in the test with the Store API, holding CellResult JSON drawn from a known law
 // T_G = C_G · η^a · |B|^b · e^ε, so the fits have a truth to recover.
+import Cell
 import Foundation
 import ScalingLaw
 import Store
@@ -92,7 +93,7 @@ struct SyntheticSweep {
                     batch.append(.failure(jobId: job.id, attempt: 1, kind: .deterministic,
                                           message: "out of range, \"quoted\"", wallSeconds: wall, worker: worker))
                 } else {
-                    let json = cellJSON(lr: d.spec.learningRate ?? 0, batch: d.spec.batchSize ?? 0,
+                    let json = cellJSON(lr: d.spec.cell?.learningRate ?? 0, batch: d.spec.cell?.batchSize ?? 0,
                                         seed: job.seedIndex, key: job.key)
                     batch.append(.result(jobId: job.id, attempt: 1, result: Array(json.utf8), checkpoint: nil,
                                          wallSeconds: wall + Double(job.id), worker: worker))

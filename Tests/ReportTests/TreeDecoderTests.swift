@@ -1,8 +1,8 @@
 // The fast JSON reader decodes what Foundation's JSONDecoder decodes, to the same values, and
 // refuses what it refuses.
+import Cell
 import Foundation
 import Testing
-import Thermometer
 @testable import Report
 
 @Suite struct TreeDecoderTests {

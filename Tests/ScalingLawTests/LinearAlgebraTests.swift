@@ -1,3 +1,4 @@
+import Cell
 @testable import ScalingLaw
 import Testing
 

@@ -1,3 +1,4 @@
+import Cell
 import Foundation
 @testable import SweepProtocol
 
@@ -23,7 +24,7 @@ enum Fixtures {
     static let measureJob = Job(jobId: 17, attempt: 1, kind: .measure, key: "cell/lr=0.05/b=32/seed=2",
                                 expectedCost: 34_048, spec: spec(.measure), checkpoint: checkpoint)
     static let warmJob = Job(jobId: 2, attempt: 3, kind: .warmStart, key: "warm/seed=2", expectedCost: 180_000,
-                             spec: grid.spec(kind: .warmStart, seedIndex: 2, learningRate: nil, batchSize: nil))
+                             spec: spec(.warmStart))
     static let trivialJob: Job = {
         var trivialGrid = grid
         trivialGrid.jobKind = .trivial
@@ -65,7 +66,7 @@ enum Fixtures {
     }
 
     static func frames(_ command: String, _ body: String, _ attachments: [[UInt8]] = []) -> [[UInt8]] {
-        [Array("TSW2".utf8), Array(command.utf8), Array(body.utf8)] + attachments
+        [Array("TSW3".utf8), Array(command.utf8), Array(body.utf8)] + attachments
     }
 
     /// The body of `message` as a JSON dictionary.
@@ -92,15 +93,3 @@ enum Fixtures {
     }
 }
 
-/// SplitMix64: a small seeded generator for the fuzz test.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

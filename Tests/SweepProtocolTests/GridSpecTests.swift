@@ -1,3 +1,4 @@
+import Cell
 import Foundation
 import Testing
 @testable import SweepProtocol
@@ -37,15 +38,18 @@ struct GridSpecTests {
         expectRefusal({ $0.batchSizes = [0] }, "batch size 0 is out of range")
         expectRefusal({ $0.batchSizes = [4097] }, "batch size 4097 is out of range")
         expectRefusal({ $0.seeds = 0 }, "0 seeds")
-        expectRefusal({ $0.model = "resnet" }, "unknown model 'resnet'")
         expectRefusal({ $0.learningRates = (1...1000).map { Double($0) / 1000 }; $0.batchSizes = Array(1...200) },
                       "1000 learning rates × 200 batch sizes × 3 seeds is too many jobs")
         expectRefusal({ $0.gridSeed = UInt64.max }, "grid seed")
         expectRefusal({ $0.datasetHash = "ABC" }, "data-set hash 'ABC'")
         expectRefusal({ $0.dataset = .synthetic(count: 5) }, "dataset.count 5 is out of range")
-        expectRefusal({ $0.warmStart.batchSize = 0 }, "warmStart.batchSize 0 is out of range")
-        expectRefusal({ $0.cell.batchMode = "sorted" }, "batchMode 'sorted'")
-        expectRefusal({ $0.cell.measureSteps = 5 }, "measureSteps 5 is out of range")
+        // Every cell passes the cell contract, whatever the axes' order: the window of the
+        // smallest η, the limits of the protocol settings.
+        expectRefusal({ $0.cell.measureSteps = 15 }, "measurement window steps 15 is out of range")
+        expectRefusal({ $0.learningRates = [0.1, 5e-7] }, "learning rate 5e-07 is out of range")
+        expectRefusal({ $0.warmStart.epochs = -1 }, "warm-start epochs -1.0 is out of range")
+        expectRefusal({ $0.warmStart.batchSize = 0 }, "warm-start batch size 0 is out of range")
+        expectRefusal({ $0.cell.measureSteps = 5 }, "measurement window steps 5 is out of range")
         expectRefusal({ $0.format = "thermosweep-grid/9" }, "thermosweep-grid/9")
     }
 
@@ -66,7 +70,7 @@ struct GridSpecTests {
     func pinnedHash() throws {
         let spec = GridSpec()
         #expect(try spec.hash() == "d172e932e825edf6")
-        let small = GridSpec(model: "lenet-4-8", learningRates: [0.05, 0.1], batchSizes: [16], seeds: 1, gridSeed: 7,
+        let small = GridSpec(model: .lenet48, learningRates: [0.05, 0.1], batchSizes: [16], seeds: 1, gridSeed: 7,
                              jobKind: .trivial, dataset: .synthetic(seed: 2, count: 1_000), trivialMillis: 50)
         #expect(try small.hash() == "9ebfb9888da305c2")
         #expect(String(decoding: try small.canonicalJSON(), as: UTF8.self) == #"{"batchSizes":[16],"cell":{"batchMode":"iid","calibrationProbes":16,"momentum":0,"probeBatchSize":32},"#
@@ -84,7 +88,7 @@ struct GridSpecTests {
         var changes: [GridSpec] = []
         for change: (inout GridSpec) -> Void in [
             { $0.learningRates[0] = 0.0126 }, { $0.batchSizes[0] = 9 }, { $0.seeds = 4 }, { $0.gridSeed = 1 },
-            { $0.model = "lenet-4-8" }, { $0.jobKind = .trivial }, { $0.dataset = .synthetic() }, { $0.datasetHash = "0000000000000000" },
+            { $0.model = .lenet48 }, { $0.jobKind = .trivial }, { $0.dataset = .synthetic() }, { $0.datasetHash = "0000000000000000" },
             { $0.warmStart.epochs = 2 }, { $0.cell.momentum = 0.5 }, { $0.cell.burnInSteps = 600 }, { $0.trivialMillis = 1 },
         ] {
             var spec = GridSpec()
@@ -105,6 +109,14 @@ struct GridSpecTests {
             (text.replacingOccurrences(of: #""seeds":3"#, with: #""seeds":3,"epochs":1"#), "field 'epochs' is not a field"),
             (text.replacingOccurrences(of: #""seeds":3"#, with: #""seeds":0"#), "0 seeds"),
             (text.replacingOccurrences(of: #""seeds":3,"#, with: ""), "field 'seeds' is missing"),
+            (text.replacingOccurrences(of: #""model":"lenet-8-16""#, with: #""model":"resnet""#), "field 'model'"),
+            (text.replacingOccurrences(of: #""batchMode":"iid""#, with: #""batchMode":"sorted""#),
+             "field 'cell.batchMode'"),
+            (text.replacingOccurrences(of: #""epochs":3"#, with: #""epochs":3,"momentum":0"#),
+             "field 'warmStart.momentum' is not a field"),
+            (text.replacingOccurrences(of: #""epochs":3"#, with: #""epochs":3000"#), "warm-start epochs 3000.0 is out of range"),
+            (text.replacingOccurrences(of: #""probeBatchSize":32"#, with: #""measureSteps":15,"probeBatchSize":32"#),
+             "measurement window steps 15 is out of range"),
             (String(text.dropLast()), "not valid JSON"),
         ] {
             do {

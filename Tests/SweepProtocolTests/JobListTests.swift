@@ -1,3 +1,4 @@
+import Cell
 import Testing
 @testable import SweepProtocol
 
@@ -35,23 +36,20 @@ struct JobListTests {
         for job in GridSpec(gridSeed: 100).jobs() {
             switch job.kind {
             case .warmStart:
-                #expect(job.dependsOn == nil && job.spec.learningRate == nil)
+                #expect(job.dependsOn == nil && job.spec.cell == nil && job.spec.warmStart != nil)
             case .measure:
                 #expect(job.dependsOn == job.seedIndex)
-                #expect(job.spec.learningRate != nil && job.spec.batchSize != nil)
+                #expect(job.spec.cell != nil && job.spec.warmStart == nil)
             case .trivial:
                 Issue.record("trivial job in a train grid")
             }
-            #expect(job.spec.seed == 100 + UInt64(job.seedIndex))
+            #expect((job.spec.cell?.seed ?? job.spec.warmStart?.seed) == 100 + UInt64(job.seedIndex))
             #expect(job.key.hasSuffix("seed=\(job.seedIndex)"))
         }
     }
 
     @Test("cost ≈ |B| × steps, with the protocol's step counts")
     func cost() {
-        #expect(CostModel.defaultSteps(learningRate: 0.0125) == 800)
-        #expect(CostModel.defaultSteps(learningRate: 0.1) == 500)
-        #expect(CostModel.defaultSteps(learningRate: 0.001) == 10_000)
         let jobs = GridSpec().jobs()
         let big = jobs.first { $0.key == "cell/lr=0.0125/b=128/seed=1" }
         #expect(big?.cost == 128 * 1_600 + 4 * 16 * 32)

@@ -1,3 +1,4 @@
+import Cell
 import Foundation
 import Testing
 @testable import SweepProtocol
@@ -23,13 +24,13 @@ struct MalformedMessageTests {
     @Test("too few frames")
     func tooFewFrames() {
         expectRefused([], .tooFewFrames)
-        expectRefused([Array("TSW2".utf8)], .tooFewFrames)
-        expectRefused([Array("TSW2".utf8), Array("ACK".utf8)], .tooFewFrames)
+        expectRefused([Array("TSW3".utf8)], .tooFewFrames)
+        expectRefused([Array("TSW3".utf8), Array("ACK".utf8)], .tooFewFrames)
     }
 
     @Test("wrong protocol version, named in the error")
     func wrongVersion() {
-        for tag in ["TSW1", "tsw2", "", "TSW2 ", "TSW"] {
+        for tag in ["TSW1", "TSW2", "tsw3", "", "TSW3 ", "TSW"] {
             var frames = Fixtures.frames("ACK", ack)
             frames[0] = Array(tag.utf8)
             expectRefused(frames, .wrongVersion)
@@ -135,10 +136,12 @@ struct MalformedMessageTests {
         #expect(Fixtures.refusal(Fixtures.frames("STATUS", "{}")) == nil)
         var body = try Fixtures.bodyObject(.job(Fixtures.measureJob))
         var spec = try #require(body["spec"] as? [String: Any])
-        spec["model"] = nil
+        var cell = try #require(spec["cell"] as? [String: Any])
+        cell["model"] = nil
+        spec["cell"] = cell
         body["spec"] = spec
         var frames = try Fixtures.withBody(.job(Fixtures.measureJob), body)
-        expectRefused(frames, .missingField, field: "spec.model")
+        expectRefused(frames, .missingField, field: "spec.cell.model")
         var heartbeat = try Fixtures.bodyObject(.heartbeat(Fixtures.heartbeat))
         var jobs = try #require(heartbeat["jobs"] as? [[String: Any]])
         jobs[1]["step"] = nil
@@ -153,11 +156,14 @@ struct MalformedMessageTests {
         expectRefused(Fixtures.frames("STATUS", #"{"verbose":true}"#), .unknownField, field: "verbose")
         var body = try Fixtures.bodyObject(.job(Fixtures.measureJob))
         var spec = try #require(body["spec"] as? [String: Any])
-        var warm = try #require(spec["warmStart"] as? [String: Any])
+        var cell = try #require(spec["cell"] as? [String: Any])
+        var warm = try #require(cell["warmStart"] as? [String: Any])
         warm["momentum"] = 0.9
-        spec["warmStart"] = warm
+        cell["warmStart"] = warm
+        spec["cell"] = cell
         body["spec"] = spec
-        expectRefused(try Fixtures.withBody(.job(Fixtures.measureJob), body), .unknownField, field: "spec.warmStart.momentum")
+        expectRefused(try Fixtures.withBody(.job(Fixtures.measureJob), body), .unknownField,
+                      field: "spec.cell.warmStart.momentum")
     }
 
     @Test("duplicate keys are refused (JSONDecoder alone would keep the first)")
@@ -225,24 +231,46 @@ struct MalformedMessageTests {
                 body["spec"] = spec
             }
         }
-        expectRefused(try specChange("learningRate", 0), .invalidValue, field: "spec.learningRate")
-        expectRefused(try specChange("learningRate", -0.1), .invalidValue, field: "spec.learningRate")
-        expectRefused(try specChange("learningRate", nil), .invalidValue, field: "spec.learningRate")
-        expectRefused(try specChange("batchSize", 4097), .invalidValue, field: "spec.batchSize")
-        expectRefused(try specChange("model", "resnet"), .invalidValue, field: "spec.model")
-        expectRefused(try specChange("batchMode", "random"), .invalidValue, field: "spec.batchMode")
-        expectRefused(try specChange("seed", -1), .invalidValue, field: "spec.seed")
-        expectRefused(try specChange("calibrationProbes", 1), .invalidValue, field: "spec.calibrationProbes")
+        func cellChange(_ key: String, _ value: Any?) throws -> [[UInt8]] {
+            try mutated(job) { body in
+                var spec = body["spec"] as? [String: Any] ?? [:]
+                var cell = spec["cell"] as? [String: Any] ?? [:]
+                cell[key] = value
+                spec["cell"] = cell
+                body["spec"] = spec
+            }
+        }
+        // Out of range: the cell contract's validate() names the field; undecodable: the decoder does.
+        expectRefused(try cellChange("learningRate", 0), .invalidValue, field: "spec.cell.learningRate")
+        expectRefused(try cellChange("learningRate", -0.1), .invalidValue, field: "spec.cell.learningRate")
+        expectRefused(try cellChange("learningRate", 5e-7), .invalidValue, field: "spec.cell.learningRate")
+        expectRefused(try cellChange("learningRate", nil), .missingField, field: "spec.cell.learningRate")
+        expectRefused(try cellChange("batchSize", 4097), .invalidValue, field: "spec.cell.batchSize")
+        expectRefused(try cellChange("measureSteps", 15), .invalidValue, field: "spec.cell.measureSteps")
+        expectRefused(try cellChange("model", "resnet"), .invalidValue, field: "spec.cell.model")
+        expectRefused(try cellChange("batchMode", "random"), .invalidValue, field: "spec.cell.batchMode")
+        expectRefused(try cellChange("seed", -1), .invalidValue, field: "spec.cell.seed")
+        expectRefused(try cellChange("calibrationProbes", 1), .invalidValue, field: "spec.cell.calibrationProbes")
         expectRefused(try specChange("trivialMillis", 10), .invalidValue, field: "spec.trivialMillis")
         expectRefused(try specChange("dataset", ["kind": "synthetic", "seed": 1, "count": 10]), .invalidValue,
                       field: "spec.dataset.count")
         expectRefused(try specChange("dataset", ["kind": "fashion-mnist"]), .invalidValue, field: "spec.dataset.directory")
-        // A warm-start job has no cell η.
+        // A warm-start job has no cell; its own settings are checked by the same contract.
+        let measureCell = try #require(try Fixtures.bodyObject(job)["spec"] as? [String: Any])["cell"]
         expectRefused(try mutated(.job(Fixtures.warmJob)) { body in
             var spec = body["spec"] as? [String: Any] ?? [:]
-            spec["learningRate"] = 0.1
+            spec["cell"] = measureCell
             body["spec"] = spec
-        }, .invalidValue, field: "spec.learningRate")
+        }, .invalidValue, field: "spec.cell")
+        expectRefused(try mutated(.job(Fixtures.warmJob)) { body in
+            var spec = body["spec"] as? [String: Any] ?? [:]
+            var warm = spec["warmStart"] as? [String: Any] ?? [:]
+            var settings = warm["spec"] as? [String: Any] ?? [:]
+            settings["epochs"] = 1e6
+            warm["spec"] = settings
+            spec["warmStart"] = warm
+            body["spec"] = spec
+        }, .invalidValue, field: "spec.warmStart.spec.epochs")
 
         let failed = Message.result(.failed(jobId: 1, attempt: 1, kind: .measure, wallSeconds: 1, errorKind: .transient, message: "m"))
         expectRefused(try mutated(failed) { $0["errorKind"] = nil }, .invalidValue, field: "errorKind")
@@ -296,6 +324,6 @@ struct MalformedMessageTests {
     @Test("errors read as sentences naming the command and field")
     func errorText() {
         let error = Fixtures.refusal(Fixtures.frames("ACK", #"{"attempt":0,"jobId":1}"#))
-        #expect(error?.description == "TSW2 ACK field 'attempt': 0 is out of range 1...1000")
+        #expect(error?.description == "TSW3 ACK field 'attempt': 0 is out of range 1...1000")
     }
 }

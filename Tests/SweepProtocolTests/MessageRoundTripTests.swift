@@ -1,3 +1,4 @@
+import Cell
 import Foundation
 import Testing
 @testable import SweepProtocol
@@ -10,7 +11,7 @@ struct MessageRoundTripTests {
         #expect(Set(samples.map(\.command)) == Set(Command.allCases))
         for message in samples {
             let frames = try message.encode()
-            #expect(frames[0] == Array("TSW2".utf8))
+            #expect(frames[0] == Array("TSW3".utf8))
             #expect(frames[1] == Array(message.command.rawValue.utf8))
             let decoded = try Message.decode(frames)
             #expect(decoded == message, "\(message.command)")
@@ -43,22 +44,22 @@ struct MessageRoundTripTests {
     @Test("large UInt64 seeds and an empty checkpoint survive")
     func edgeValues() throws {
         var spec = Fixtures.spec(.measure)
-        spec.seed = UInt64.max
+        spec.cell?.seed = UInt64.max
         let job = Job(jobId: 1, attempt: 1, kind: .measure, key: "k", expectedCost: 0, spec: spec, checkpoint: [])
         #expect(try Message.decode(Message.job(job).encode()) == .job(job))
     }
 
-    @Test("the job spec has every key of Thermometer's CellSpec, so a worker decodes a CellSpec from it")
-    func cellSpecKeys() throws {
-        let body = try Fixtures.bodyObject(.job(Fixtures.measureJob))
-        let spec = try #require(body["spec"] as? [String: Any])
-        for key in ["model", "learningRate", "batchSize", "seed", "momentum", "batchMode", "warmStart",
-                    "calibrationProbes", "probeBatchSize"] {
-            #expect(spec[key] != nil, "\(key)")
-        }
-        let warm = try #require(spec["warmStart"] as? [String: Any])
-        #expect(Set(warm.keys) == ["learningRate", "batchSize", "epochs"])
-        #expect(spec["model"] as? String == "lenet-8-16" && spec["batchMode"] as? String == "iid")
+    @Test("a JOB carries the cell contract's own spec: the cell of a measure job, the run of a warm start")
+    func jobsCarryTheCellSpec() throws {
+        let cell = Fixtures.grid.cell(learningRate: 0.05, batchSize: 32, seedIndex: 2)
+        #expect(Fixtures.measureJob.spec.cell == cell && Fixtures.measureJob.spec.warmStart == nil)
+        #expect(Fixtures.warmJob.spec.warmStart == cell.warmStartRun && Fixtures.warmJob.spec.cell == nil)
+        let measure = try #require(try Fixtures.bodyObject(.job(Fixtures.measureJob))["spec"] as? [String: Any])
+        #expect(Set(measure.keys) == ["cell", "dataset", "datasetHash"])
+        let warm = try #require(try Fixtures.bodyObject(.job(Fixtures.warmJob))["spec"] as? [String: Any])
+        #expect(Set(warm.keys) == ["warmStart", "dataset", "datasetHash"])
+        let run = try #require(warm["warmStart"] as? [String: Any])
+        #expect(Set(run.keys) == ["model", "seed", "spec"])
     }
 
     @Test("refusals name both versions and both data sets")

@@ -1,3 +1,4 @@
+import Cell
 import Foundation
 import Store
 import Testing
@@ -8,8 +9,8 @@ extension FailureTests {
         @Test func seededChaosOverAWholeSweepEndsEveryJobExactlyOnceAndLeavesNoProcess() throws {
             let scratch = try Scratch()
             defer { scratch.remove() }
-            let seed = SeededRandom.seed(14)
-            var random = SeededRandom(seed: seed)
+            let seed = replayableSeed(14)
+            var random = SplitMix64(seed: seed)
             // The invariant is exactly-once, not the retry policy: one job may be hit by several kills,
             // so the retry limit is raised above what the chaos can do to one job.
             let timing = TestTiming(heartbeatMs: 100, liveness: 3, stallMs: 1000, readoptGraceMs: 1000, retryLimit: 20)

@@ -1,3 +1,4 @@
+import Cell
 import Foundation
 import Store
 import Testing
@@ -17,8 +18,8 @@ extension FailureTests {
         @Test func killedCoordinatorResumesToTheResultsOfAnUninterruptedRun() throws {
             let scratch = try Scratch()
             defer { scratch.remove() }
-            let seed = SeededRandom.seed(4)
-            var random = SeededRandom(seed: seed)
+            let seed = replayableSeed(4)
+            var random = SplitMix64(seed: seed)
             // Long enough for a restarted coordinator to see its workers again and re-adopt their jobs.
             let timing = TestTiming(heartbeatMs: 100, liveness: 3, readoptGraceMs: 2500)
             // The reference: the same grid, uninterrupted, with local workers, at the same time.

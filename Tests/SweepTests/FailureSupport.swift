@@ -1,6 +1,7 @@
 // Support for the failure tests (RELIABILITY.md, "Tests"): a coordinator that can be killed and
 // restarted with the same command, workers started separately, journal reads, a seeded random
 // source, the immutable attribute.
+import Cell
 import Foundation
 import Store
 import Testing
@@ -197,24 +198,9 @@ func normalizedJSON(_ bytes: [UInt8], dropping: Set<String> = ["wallSeconds", "s
 
 // MARK: - Seeded randomness
 
-/// SplitMix64: a small seeded generator, so that a failing chaos run can be replayed.
-struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    /// The seed from `TS_SEED` when set (to replay a run), else `fallback`.
-    static func seed(_ fallback: UInt64) -> UInt64 {
-        ProcessInfo.processInfo.environment["TS_SEED"].flatMap(UInt64.init) ?? fallback
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// The seed of a seeded test: `TS_SEED` when set (to replay a failing run), else `fallback`.
+func replayableSeed(_ fallback: UInt64) -> UInt64 {
+    ProcessInfo.processInfo.environment["TS_SEED"].flatMap(UInt64.init) ?? fallback
 }
 
 /// Sleeps `seconds`.

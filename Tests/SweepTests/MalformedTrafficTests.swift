@@ -1,3 +1,4 @@
+import Cell
 import Foundation
 import Store
 import SweepProtocol
@@ -93,7 +94,7 @@ extension FailureTests {
 
             // Seeded random traffic: pure noise, and valid messages with bytes flipped, cut or doubled.
             // READY carries a wrong version, so a mutation that stays valid is refused, not admitted.
-            var rng = SeededRandom(seed: 20_261_129)
+            var rng = SplitMix64(seed: 20_261_129)
             let templates = try [peer.ready(version: "0.0.0 (fuzz)"), result, beat, .status(StatusRequest()),
                                  .bye(Bye(reason: "fuzz")), .error(ErrorReply(code: .malformed, message: "fuzz"))]
                 .map { try $0.encode() }

@@ -90,7 +90,7 @@ import Testing
                              outputPrefix: scratch.file("worker"))
     defer { worker.kill9() }
     #expect(worker.wait(timeout: 20) == 2)
-    #expect(worker.stderr.contains("9.9.9") && worker.stderr.contains("0.1.0"), "\(worker.stderr)")
+    #expect(worker.stderr.contains("9.9.9") && worker.stderr.contains("0.2.0"), "\(worker.stderr)")
     #expect(eventually(timeout: 5) { sweep.stderr.contains("refused") })
     #expect(try counts(db).done == 0)
 }

@@ -32,6 +32,22 @@ import Testing
         #expect(try store.results().map(\.committedAt) == results.map(\.committedAt))
     }
 
+    /// A grid at the limits of the cell contract (the smallest and largest η and |B|, no burn-in,
+    /// the shortest window, no warm start) is accepted, and then every one of its jobs ends on the
+    /// workers: the limits `sweep` checks are the ones the workers enforce.
+    @Test func aGridAtEveryLimitRunsEveryJob() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let db = scratch.file("sweep.sqlite")
+        let sweep = try Spawned(["sweep", "--db", db, "--synthetic", "--synthetic-count", "100", "--model", "lenet-4-8",
+                                 "--lr", "0.000001,10", "--batch", "1,4096", "--seeds", "1", "--warm-epochs", "0",
+                                 "--burn-in-steps", "0", "--measure-steps", "20", "--local-workers", "2", "--quiet"],
+                                outputPrefix: scratch.file("sweep"))
+        #expect(sweep.wait(timeout: 120) == 0, "\(sweep.stderr)")
+        let ended = try counts(db)
+        #expect(ended.done == 5 && ended.failed == 0, "\(ended)\n\(sweep.stderr)")
+    }
+
     @Test func anotherGridOnTheSameDatabaseIsRefusedWithTheDifference() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }

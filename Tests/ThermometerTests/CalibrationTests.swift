@@ -1,3 +1,4 @@
+import Cell
 import Kernels
 import Testing
 import Thermometer

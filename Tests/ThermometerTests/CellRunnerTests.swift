@@ -1,3 +1,4 @@
+import Cell
 import Testing
 import Thermometer
 import Trainer
@@ -10,7 +11,7 @@ import Trainer
     static let runner = CellRunner(train: data.train, test: data.test)
     static let warmStart = WarmStartSpec(learningRate: 0.05, batchSize: 16, epochs: 4)
     /// A start past the first steep descent, so that the window's loss stays under ln 10.
-    static let start = runner.warmStart(model: .lenet48, seed: 3, warmStart)
+    static let start = runner.warmStart(WarmStart(model: .lenet48, seed: 3, spec: warmStart))
 
     func spec(measure: Int = 40, probes: Int = 0) -> CellSpec {
         CellSpec(model: .lenet48, learningRate: 0.02, batchSize: 8, seed: 3, burnInSteps: 10,
@@ -21,9 +22,9 @@ import Trainer
     /// Every spec that passes `validate()` can be run: a window too short for the Thermometer's
     /// blocks, or step counts too large to allocate, are refused up front with the value.
     @Test(arguments: [
-        (CellSpec(learningRate: 0.1, batchSize: 8, seed: 1, measureSteps: 15), "window of 15 steps"),
-        (CellSpec(learningRate: 0.1, batchSize: 8, seed: 1, measureSteps: Int.max), "window of \(Int.max) steps"),
-        (CellSpec(learningRate: 0.1, batchSize: 8, seed: 1, burnInSteps: Int.max), "burn-in \(Int.max) steps"),
+        (CellSpec(learningRate: 0.1, batchSize: 8, seed: 1, measureSteps: 15), "measurement window steps 15"),
+        (CellSpec(learningRate: 0.1, batchSize: 8, seed: 1, measureSteps: Int.max), "measurement window steps \(Int.max)"),
+        (CellSpec(learningRate: 0.1, batchSize: 8, seed: 1, burnInSteps: Int.max), "burn-in steps \(Int.max)"),
         (CellSpec(learningRate: 1e-300, batchSize: 8, seed: 1), "learning rate 1e-300"),
         // These round to a Float32 that SGDConfig traps on (∞, 0 and 1).
         (CellSpec(learningRate: 0.1, batchSize: 8, seed: 1, warmStart: WarmStartSpec(learningRate: 1e300)),
@@ -41,11 +42,11 @@ import Trainer
     }
 
     @Test func shortestAcceptedWindowRuns() throws {
-        let s = spec(measure: CellSpec.minimumMeasureSteps)
+        let s = spec(measure: CellLimits.minimumMeasureSteps)
         try s.validate()
         let result = try Self.runner.run(s, from: Self.start)
         #expect(result.divergence == nil)
-        #expect(result.thermometer.recordedSteps == CellSpec.minimumMeasureSteps)
+        #expect(result.thermometer.recordedSteps == CellLimits.minimumMeasureSteps)
     }
 
     /// A start whose activations overflow fails at the first burn-in step: the cell is a diverged
@@ -101,9 +102,9 @@ import Trainer
         }
         let warm = WarmStartSpec(learningRate: 0.05, batchSize: 16, epochs: 1)
         var warmCalls = 0
-        let stoppable = try Self.runner.warmStart(model: .lenet48, seed: 3, warm, stopCheck: { _, _ in warmCalls += 1 })
+        let stoppable = try Self.runner.warmStart(WarmStart(model: .lenet48, seed: 3, spec: warm), stopCheck: { _, _ in warmCalls += 1 })
         #expect(warmCalls == 2)  // ⌈200 / 16⌉ = 13 steps: checked at 0 and 10
-        #expect(stoppable.parameters == Self.runner.warmStart(model: .lenet48, seed: 3, warm).parameters)
+        #expect(stoppable.parameters == Self.runner.warmStart(WarmStart(model: .lenet48, seed: 3, spec: warm)).parameters)
     }
 
     /// What the check throws ends the run where it was asked, in any phase.
@@ -126,7 +127,7 @@ import Trainer
             try Self.runner.run(spec(), from: Self.start, stopCheck: stop(.evaluate, 0))
         }
         #expect(throws: CellRunStopped(phase: .warmStart, step: 30)) {
-            try Self.runner.warmStart(model: .lenet48, seed: 3, Self.warmStart, stopCheck: stop(.warmStart, 30))
+            try Self.runner.warmStart(WarmStart(model: .lenet48, seed: 3, spec: Self.warmStart), stopCheck: stop(.warmStart, 30))
         }
     }
 }

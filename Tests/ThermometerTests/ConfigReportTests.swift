@@ -1,3 +1,4 @@
+import Cell
 import Foundation
 import Kernels
 import Testing

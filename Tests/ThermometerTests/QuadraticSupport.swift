@@ -1,3 +1,4 @@
+import Cell
 import Kernels
 import Thermometer
 import Trainer

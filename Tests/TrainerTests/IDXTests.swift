@@ -1,3 +1,4 @@
+import Cell
 import Foundation
 import Testing
 import Trainer
@@ -87,18 +88,18 @@ struct IDXTests {
             #expect(array.payload == payload)
             #expect(array.header == Array(plainRaw.prefix(16)))
         }
-        var hasher = ContentHasher()
+        var hasher = FNV1a()
         hasher.combine(plainRaw)
-        #expect(ContentHasher.idx([(dims, payload)]) == hasher.hex)
+        #expect(IDX.contentHash([(dims, payload)]) == hasher.hex)
     }
 
     @Test("FNV-1a 64 matches published test vectors")
     func fnvVectors() {
-        #expect(ContentHasher().hex == "cbf29ce484222325")
-        var a = ContentHasher()
+        #expect(FNV1a().hex == "cbf29ce484222325")
+        var a = FNV1a()
         a.combine(Array("a".utf8))
         #expect(a.hex == "af63dc4c8601ec8c")
-        var foobar = ContentHasher()
+        var foobar = FNV1a()
         foobar.combine(Array("foo".utf8))
         foobar.combine(Array("bar".utf8))
         #expect(foobar.hex == "85944171f73967e8")

@@ -2,6 +2,7 @@
 // layout. It shares no code or layout with the fast path (channel-major, im2col + GEMM, fused
 // pool), so agreement between the two checks both. Its own gradients are checked against
 // central finite differences.
+import Cell
 import Trainer
 
 enum Ref {

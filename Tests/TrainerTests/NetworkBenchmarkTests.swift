@@ -1,5 +1,6 @@
 // Training throughput and the time per layer and kernel, in release builds only.
 // Run with: TS_BENCH=1 swift test -c release ... --filter NetworkBenchmarkTests
+import Cell
 import Foundation
 import Kernels
 import Testing

@@ -1,5 +1,6 @@
 // The whole network: shapes and counts, initialisation, gradients against finite differences of
 // the Double reference model and against that model's backward pass, batching, checkpoints.
+import Cell
 import Foundation
 import Kernels
 import Testing

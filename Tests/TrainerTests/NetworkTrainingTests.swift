@@ -1,4 +1,5 @@
 // Training end to end: determinism of SGD runs and that a network learns a learnable task.
+import Cell
 import Kernels
 import Testing
 @testable import Trainer

@@ -1,3 +1,4 @@
+import Cell
 import Foundation
 import SweepProtocol
 import Testing
@@ -9,11 +10,11 @@ import ZeroMQ
     static let runner = CellJobRunner.synthetic(seed: 1, trainCount: 300, testCount: 100)
 
     static func spec(kind: JobKind, hash: String?) -> JobSpec {
-        JobSpec(model: "lenet-4-8", seed: 1, learningRate: kind == .measure ? 0.05 : nil,
-                batchSize: kind == .measure ? 16 : nil, burnInSteps: 20, measureSteps: 20,
-                warmStart: WarmStartSettings(learningRate: 0.05, batchSize: 16, epochs: 0.2),
-                calibrationProbes: 0, probeBatchSize: 16, dataset: .synthetic(seed: 1, count: 300),
-                datasetHash: hash)
+        JobSpec(kind: kind,
+                cell: CellSpec(model: .lenet48, learningRate: 0.05, batchSize: 16, seed: 1, burnInSteps: 20,
+                               measureSteps: 20, warmStart: WarmStartSpec(learningRate: 0.05, batchSize: 16, epochs: 0.2),
+                               calibrationProbes: 0, probeBatchSize: 16),
+                dataset: .synthetic(seed: 1, count: 300), datasetHash: hash)
     }
 
     static func warmJob(hash: String?) -> Job {
@@ -135,7 +136,7 @@ import ZeroMQ
         let warm = try #require(Self.runner.run(Self.warmJob(hash: Self.runner.offer.hash),
                                                 progress: JobProgressCounter(totalSteps: 4)))
         var job = Self.measureJob(checkpoint: try #require(warm.checkpoint))
-        job.spec.burnInSteps = 200_000
+        job.spec.cell?.burnInSteps = 200_000
         #expect(Self.runner.totalSteps(of: job) == 200_021)
         try cancelMidRun(job, cancelAt: 300)
     }
@@ -143,7 +144,7 @@ import ZeroMQ
     /// A cancelled warm start stops too (3 750 steps planned).
     @Test func aCancelledWarmStartStopsWithinAFewHundredSteps() throws {
         var job = Self.warmJob(hash: Self.runner.offer.hash)
-        job.spec.warmStart = WarmStartSettings(learningRate: 0.05, batchSize: 16, epochs: 200)
+        job.spec.warmStart?.spec = WarmStartSpec(learningRate: 0.05, batchSize: 16, epochs: 200)
         #expect(Self.runner.totalSteps(of: job) == 3_750)
         try cancelMidRun(job, cancelAt: 300)
     }

@@ -1,3 +1,4 @@
+import Cell
 // A coordinator played by hand: a ROUTER on tcp://127.0.0.1:*, bounded waits only.
 import Foundation
 import SweepProtocol
@@ -121,7 +122,7 @@ func startWorker(_ coordinator: FakeCoordinator, runner: any JobRunner = Trivial
 
 func trivialJob(id: Int = 1, attempt: Int = 1, millis: Int = 300) -> Job {
     Job(jobId: id, attempt: attempt, kind: .trivial, key: "trivial/lr=0.05/b=32/seed=1", expectedCost: 0,
-        spec: JobSpec(model: "lenet-4-8", seed: 1, learningRate: 0.05, batchSize: 32,
+        spec: JobSpec(kind: .trivial, cell: CellSpec(model: .lenet48, learningRate: 0.05, batchSize: 32, seed: 1),
                       dataset: .synthetic(seed: 1, count: 300), trivialMillis: millis))
 }
 

@@ -1,3 +1,4 @@
+import Cell
 /// Draws the image indices of each SGD batch, deterministically from a seed.
 ///
 /// `.iid` draws every index uniformly with replacement, independently of all others: the default,
@@ -6,12 +7,7 @@
 /// so a batch may straddle two epochs.
 public struct BatchSampler: Sendable {
     /// How indices are drawn.
-    public enum Mode: String, Codable, Sendable {
-        /// Uniform with replacement.
-        case iid
-        /// A new random permutation per epoch, without replacement within it.
-        case shuffle
-    }
+    public typealias Mode = BatchMode
 
     /// Stream label that keeps batch draws apart from other uses of the same seed ("BATCHES").
     private static let stream: UInt64 = 0x0042_4154_4348_4553

@@ -1,3 +1,4 @@
+import Cell
 extension Dataset {
     /// A data set from an images IDX array `(count, rows, columns)` and a labels IDX array
     /// `(count)`, checking that the counts agree and every label is below `classes`.
@@ -21,7 +22,7 @@ extension Dataset {
     public func subset(_ range: Range<Int>) -> Dataset {
         precondition(range.lowerBound >= 0 && range.upperBound <= count,
                      "subset \(range) of dataset \(name) with \(count) images")
-        var hasher = ContentHasher()
+        var hasher = FNV1a()
         hasher.combine(Array(contentHash.utf8))
         hasher.combine(Array("[\(range.lowerBound)..<\(range.upperBound)]".utf8))
         return Dataset(name: "\(name)[\(range.lowerBound)..<\(range.upperBound)]", count: range.count,

@@ -31,7 +31,7 @@ public enum FashionMNIST {
             throw .shapeMismatch(trainPath: paths[0], trainShape: Array(trainImages.dimensions.dropFirst()),
                                  testPath: paths[2], testShape: Array(testImages.dimensions.dropFirst()))
         }
-        let hash = ContentHasher.idx([trainImages, trainLabels, testImages, testLabels].map {
+        let hash = IDX.contentHash([trainImages, trainLabels, testImages, testLabels].map {
             (dimensions: $0.dimensions, payload: $0.payload)
         })
         let train = try Dataset(name: "fashion-mnist/train", images: trainImages, labels: trainLabels,

@@ -1,3 +1,4 @@
+import Cell
 /// A seeded stand-in for Fashion-MNIST: same shape and pixel statistics, learnable but not trivial.
 ///
 /// Each class has a fixed smooth prototype (a shared "garment" silhouette plus a few class-specific
@@ -19,7 +20,7 @@ public enum SyntheticDataset {
         let (images, labels) = makeImages(seed: seed, part: .whole, count: count, prototypes: prototypes,
                                           rows: rows, columns: columns)
         return finish(name: "synthetic/seed=\(seed)", images: images, labels: labels, classes: classes,
-                      contentHash: ContentHasher.idx([(images.dimensions, images.payload),
+                      contentHash: IDX.contentHash([(images.dimensions, images.payload),
                                                       (labels.dimensions, labels.payload)]))
     }
 
@@ -32,7 +33,7 @@ public enum SyntheticDataset {
                                rows: rows, columns: columns)
         let test = makeImages(seed: seed, part: .test, count: testCount, prototypes: prototypes,
                               rows: rows, columns: columns)
-        let hash = ContentHasher.idx([(train.0.dimensions, train.0.payload), (train.1.dimensions, train.1.payload),
+        let hash = IDX.contentHash([(train.0.dimensions, train.0.payload), (train.1.dimensions, train.1.payload),
                                       (test.0.dimensions, test.0.payload), (test.1.dimensions, test.1.payload)])
         return (finish(name: "synthetic/seed=\(seed)/train", images: train.0, labels: train.1,
                        classes: classes, contentHash: hash),

@@ -1,15 +1,7 @@
+import Cell
 import Kernels
 
-/// The networks ThermoSweep trains (PHYSICS.md, "Networks").
-public enum ModelKind: String, CaseIterable, Codable, Sendable {
-    /// conv 5×5 1→8 → ReLU → pool → conv 5×5 8→16 → ReLU → pool → dense 256→10 (5,994 parameters).
-    case lenet816 = "lenet-8-16"
-    /// The same with 4 and 8 channels (2,202 parameters), for quick runs and tests.
-    case lenet48 = "lenet-4-8"
-    /// conv 3×3 1→32 → ReLU → pool → conv 3×3 32→64 → ReLU → pool → dense 1600→128 → ReLU →
-    /// dense 128→10 (225,034 parameters); the speed reference.
-    case cnn3264 = "cnn-32-64"
-
+extension ModelKind {
     /// The layer shapes of this model for 28×28 single-channel inputs and 10 classes.
     public var architecture: Architecture {
         switch self {

@@ -1,3 +1,4 @@
+import Cell
 import Kernels
 
 /// A CNN with its flat parameter and gradient vectors and every workspace for up to `maxBatch`

@@ -22,6 +22,13 @@ public struct EstimateReport: Codable, Sendable, Equatable {
     public let seLogT: Double?
     /// T over each block (nil where undefined).
     public let blockValues: [Double?]
+
+    public init(estimator: Estimator, value: Double?, seLogT: Double?, blockValues: [Double?]) {
+        self.estimator = estimator
+        self.value = value
+        self.seLogT = seLogT
+        self.blockValues = blockValues
+    }
 }
 
 /// Observations about a group's measurement; none of them is fatal.
@@ -52,6 +59,15 @@ public struct FilterReport: Codable, Sendable, Equatable {
     public let calibrationRatio: Double?
     public let fluctuationDissipationRatio: Double?
 
+
+    public init(index: Int, count: Int, estimates: [EstimateReport], noiseVariance: Double?, calibrationRatio: Double?, fluctuationDissipationRatio: Double?) {
+        self.index = index
+        self.count = count
+        self.estimates = estimates
+        self.noiseVariance = noiseVariance
+        self.calibrationRatio = calibrationRatio
+        self.fluctuationDissipationRatio = fluctuationDissipationRatio
+    }
     /// The estimate named `estimator`.
     public func estimate(_ estimator: Estimator) -> EstimateReport? {
         estimates.first { $0.estimator == estimator }
@@ -60,6 +76,9 @@ public struct FilterReport: Codable, Sendable, Equatable {
 
 /// One parameter group's temperatures.
 public struct GroupReport: Codable, Sendable, Equatable {
+    /// The group of the whole parameter vector, reported after the layers' groups.
+    public static let networkName = "network"
+
     public let name: String
     /// n_G, the number of parameters.
     public let count: Int
@@ -74,6 +93,17 @@ public struct GroupReport: Codable, Sendable, Equatable {
     /// Per conv filter (empty when the group has none).
     public let filters: [FilterReport]
 
+
+    public init(name: String, count: Int, estimates: [EstimateReport], noiseVariance: Double?, calibrationRatio: Double?, fluctuationDissipationRatio: Double?, flags: [GroupFlag], filters: [FilterReport]) {
+        self.name = name
+        self.count = count
+        self.estimates = estimates
+        self.noiseVariance = noiseVariance
+        self.calibrationRatio = calibrationRatio
+        self.fluctuationDissipationRatio = fluctuationDissipationRatio
+        self.flags = flags
+        self.filters = filters
+    }
     /// The estimate named `estimator`.
     public func estimate(_ estimator: Estimator) -> EstimateReport? {
         estimates.first { $0.estimator == estimator }
@@ -100,6 +130,16 @@ public struct LossReport: Codable, Sendable, Equatable {
     public let differenceStandardError: Double?
     /// nil when there are fewer than 4 blocks or the run diverged.
     public let stationary: Bool?
+
+    public init(mean: Double?, standardDeviation: Double?, blockMeans: [Double?], firstHalfMean: Double?, secondHalfMean: Double?, differenceStandardError: Double?, stationary: Bool?) {
+        self.mean = mean
+        self.standardDeviation = standardDeviation
+        self.blockMeans = blockMeans
+        self.firstHalfMean = firstHalfMean
+        self.secondHalfMean = secondHalfMean
+        self.differenceStandardError = differenceStandardError
+        self.stationary = stationary
+    }
 }
 
 /// Everything the Thermometer measured over one window; Codable for the JobResult.
@@ -124,9 +164,19 @@ public struct ThermometerReport: Codable, Sendable, Equatable {
     /// `probe-non-finite-gradient`, `probe-too-few-gradients`, `calibration-incomplete`.
     public let flags: [String]
 
+
+    public init(formatVersion: Int, config: ThermometerConfig, recordedSteps: Int, blockCount: Int, calibrationPointCount: Int, divergence: DivergenceReason?, loss: LossReport, groups: [GroupReport], flags: [String]) {
+        self.formatVersion = formatVersion
+        self.config = config
+        self.recordedSteps = recordedSteps
+        self.blockCount = blockCount
+        self.calibrationPointCount = calibrationPointCount
+        self.divergence = divergence
+        self.loss = loss
+        self.groups = groups
+        self.flags = flags
+    }
     /// The group named `name`.
     public func group(_ name: String) -> GroupReport? { groups.first { $0.name == name } }
 }
 
-/// `x` when finite, else nil: the one gate every reported number passes.
-@inline(__always) func finite(_ x: Double) -> Double? { x.isFinite ? x : nil }

@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The settings of one measurement window (PHYSICS.md, "Protocol of one cell").
 ///
 /// Momentum: PHYSICS.md says "with momentum m the estimators multiply by (1+m)". Our reading, from
@@ -77,31 +71,4 @@ public struct ThermometerConfig: Codable, Sendable, Equatable {
 public struct ThermometerConfigError: Error, CustomStringConvertible, Sendable {
     public let description: String
     public init(_ description: String) { self.description = description }
-}
-
-/// Step counts of the cell protocol, fixed in SDE time (steps × η), not in epochs.
-public enum Protocol {
-    /// Default SDE-time length of burn-in and of the window: 10 (steps × η).
-    public static let sdeTime = 10.0
-    /// Default lower bound on both step counts.
-    public static let minimumSteps = 500
-
-    /// K_burn = max(⌈sdeTime/η⌉, minimumSteps).
-    public static func burnInSteps(lr: Double, sdeTime: Double = sdeTime,
-                                   minimumSteps: Int = minimumSteps) -> Int {
-        steps(lr: lr, sdeTime: sdeTime, minimumSteps: minimumSteps)
-    }
-
-    /// K_meas = max(⌈sdeTime/η⌉, minimumSteps).
-    public static func measureSteps(lr: Double, sdeTime: Double = sdeTime,
-                                    minimumSteps: Int = minimumSteps) -> Int {
-        steps(lr: lr, sdeTime: sdeTime, minimumSteps: minimumSteps)
-    }
-
-    private static func steps(lr: Double, sdeTime: Double, minimumSteps: Int) -> Int {
-        precondition(lr > 0 && lr.isFinite, "learning rate must be positive, got \(lr)")
-        // 10/0.1 may round to 100.000…01 in binary; a relative slack of 1e-9 keeps ⌈·⌉ at 100.
-        let q = sdeTime / lr
-        return max(Int((q * (1 - 1e-9)).rounded(.up)), minimumSteps)
-    }
 }

@@ -1,4 +1,10 @@
-/// The project's only random number generator: xoshiro256** seeded through SplitMix64.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The generator of every training draw: xoshiro256** seeded through SplitMix64.
 ///
 /// Every draw in a run (initial weights, batch indices, synthetic data, probe batches) comes from a
 /// `SeededRNG` derived from the run's inputs, so a run is a pure function of them. The integer and
@@ -9,15 +15,8 @@ public struct SeededRNG: RandomNumberGenerator, Sendable {
 
     /// A generator whose whole stream is determined by `seed`.
     public init(seed: UInt64) {
-        var x = seed
-        func splitMix() -> UInt64 {
-            x &+= 0x9E37_79B9_7F4A_7C15
-            var z = x
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        s0 = splitMix(); s1 = splitMix(); s2 = splitMix(); s3 = splitMix()
+        var seeder = SplitMix64(seed: seed)
+        s0 = seeder.next(); s1 = seeder.next(); s2 = seeder.next(); s3 = seeder.next()
     }
 
     /// A generator for an independent stream named by `labels` (e.g. seed, cell index, purpose).
@@ -63,6 +62,31 @@ public struct SeededRNG: RandomNumberGenerator, Sendable {
         let u2 = uniform()
         return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
+}
+
+/// SplitMix64 (Steele, Lea & Flood 2014): a tiny deterministic generator, for the seed bootstrap of
+/// the fits and for test data; the standard library promises no stable stream.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    /// A generator whose stream is fixed by `seed`.
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform integer in 0..<n by the multiply-high method (bias ≤ n / 2⁶⁴, irrelevant here).
+    public mutating func below(_ n: Int) -> Int {
+        Int(truncatingIfNeeded: next().multipliedFullWidth(by: UInt64(n)).high)
+    }
+
+    /// Uniform double in [0, 1) with 53 random bits.
+    public mutating func uniform() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 }
 
 infix operator <<< : BitwiseShiftPrecedence

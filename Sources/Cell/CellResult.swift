@@ -1,0 +1,53 @@
+/// Loss and accuracy of the network on a whole data set.
+public struct Evaluation: Codable, Sendable, Equatable {
+    /// Mean cross-entropy; nil when it is not finite.
+    public let loss: Double?
+    public let accuracy: Double
+
+    public init(loss: Double, accuracy: Double) {
+        self.loss = loss.isFinite ? loss : nil
+        self.accuracy = accuracy
+    }
+}
+
+/// Everything one cell produces: the record a sweep job returns (format versioned).
+public struct CellResult: Codable, Sendable {
+    /// Version of this record's JSON shape.
+    public static let currentFormat = "thermosweep-cell/1"
+    public let format: String
+    public let spec: CellSpec
+    public let dataset: String
+    public let datasetHash: String
+    public let parameterCount: Int
+    public let burnInSteps: Int
+    public let measureSteps: Int
+    /// Why the cell counts as diverged (excluded from fits, never imputed), or nil.
+    public let divergence: DivergenceReason?
+    public let thermometer: ThermometerReport
+    public let train: Evaluation
+    public let test: Evaluation
+    /// Training samples per second over burn-in and window (calibration and evaluation excluded).
+    /// This and `wallSeconds` are the only fields that differ between two runs of the same spec.
+    public let samplesPerSecond: Double
+    public let wallSeconds: Double
+
+    public init(spec: CellSpec, dataset: String, datasetHash: String, parameterCount: Int, burnInSteps: Int,
+                measureSteps: Int, divergence: DivergenceReason?, thermometer: ThermometerReport, train: Evaluation,
+                test: Evaluation, samplesPerSecond: Double, wallSeconds: Double) {
+        format = Self.currentFormat
+        self.spec = spec
+        self.dataset = dataset
+        self.datasetHash = datasetHash
+        self.parameterCount = parameterCount
+        self.burnInSteps = burnInSteps
+        self.measureSteps = measureSteps
+        self.divergence = divergence
+        self.thermometer = thermometer
+        self.train = train
+        self.test = test
+        self.samplesPerSecond = samplesPerSecond
+        self.wallSeconds = wallSeconds
+    }
+
+    public var diverged: Bool { divergence != nil }
+}

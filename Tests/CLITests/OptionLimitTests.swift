@@ -1,0 +1,129 @@
+import ArgumentParser
+import Cell
+import Foundation
+import SweepProtocol
+import Testing
+@testable import thermosweep
+
+/// `sweep` and `train` accept exactly what the cell contract accepts: random option values at and
+/// around every limit are refused as a usage error (exit 64) naming the option and the range, or
+/// accepted; and every job of an accepted grid passes the check a worker makes on its JOB.
+@Suite struct OptionLimitTests {
+    /// An option, the cell setting it sets, and values at and around the setting's limits.
+    struct Limit {
+        let option: String
+        let field: CellField
+        let values: [Double]
+    }
+
+    static let lr = [CellLimits.minimumLearningRate, CellLimits.minimumLearningRate.nextDown, 10, 10.0.nextUp, 0.05, 0,
+                     -0.5]
+    static let batch: [Double] = [1, 0, 4096, 4097, 16]
+    static let burnIn: [Double] = [0, -1, 10_000_000, 10_000_001, 30]
+    static let measure: [Double] = [20, 19, 15, 10_000_000, 10_000_001, 40]
+    static let epochs: [Double] = [0, -0.5, 1000, 1000.5, 0.5]
+
+    static let sweepLimits = [
+        Limit(option: "--lr", field: .learningRate, values: lr),
+        Limit(option: "--batch", field: .batchSize, values: batch),
+        Limit(option: "--burn-in-steps", field: .burnInSteps, values: burnIn),
+        Limit(option: "--measure-steps", field: .measureSteps, values: measure),
+        Limit(option: "--warm-epochs", field: .warmStartEpochs, values: epochs),
+    ]
+
+    static let trainLimits = [
+        Limit(option: "--lr", field: .learningRate, values: lr),
+        Limit(option: "--batch", field: .batchSize, values: batch),
+        Limit(option: "--burn-in", field: .burnInSteps, values: burnIn),
+        Limit(option: "--measure", field: .measureSteps, values: measure),
+        Limit(option: "--warm-start-epochs", field: .warmStartEpochs, values: epochs),
+        Limit(option: "--momentum", field: .momentum, values: [0, -0.1, 0.999_999, 1, 0.999_999_99, 0.9]),
+        Limit(option: "--warm-start-lr", field: .warmStartLearningRate, values: lr),
+        Limit(option: "--warm-start-batch", field: .warmStartBatchSize, values: batch),
+        Limit(option: "--calibration-probes", field: .calibrationProbes, values: [0, 1, 2, 1024, 1025, 4]),
+    ]
+
+    /// The text of `value` as a user types it: whole numbers without a fraction.
+    static func text(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : "\(value)"
+    }
+
+    /// 1 to 3 of `limits` with random values: the arguments, and whether each value is accepted.
+    static func draw(_ limits: [Limit], _ rng: inout SplitMix64) -> (args: [String], refused: [Limit]) {
+        var args: [String] = [], refused: [Limit] = []
+        var pool = limits
+        for _ in 0..<(1 + rng.below(3)) {
+            let limit = pool.remove(at: rng.below(pool.count))
+            let value = limit.values[rng.below(limit.values.count)]
+            args += ["\(limit.option)=\(text(value))"]
+            if !CellLimits.accepts(limit.field, value) { refused.append(limit) }
+        }
+        return (args, refused)
+    }
+
+    @Test func sweepAcceptsExactlyTheGridsWhoseJobsAWorkerAccepts() throws {
+        var rng = SplitMix64(seed: 2_026)
+        var counts = (accepted: 0, refused: 0)
+        for _ in 0..<400 {
+            let (args, refused) = Self.draw(Self.sweepLimits, &rng)
+            let base = ["--db", "/nonexistent/sweep.sqlite", "--synthetic", "--model", "lenet-4-8", "--seeds", "2"]
+            let defaults = ["--lr=0.1", "--batch=16"].filter { d in !args.contains { $0.hasPrefix(d.prefix(5)) } }
+            do {
+                let command = try SweepCommand.parse(base + defaults + args)
+                #expect(refused.isEmpty, "accepted \(args), which the cell contract refuses")
+                counts.accepted += 1
+                // What a worker checks: every JOB of the grid encodes (the encoder runs the
+                // receiver's validation) and its cell passes the cell contract.
+                let grid = try command.grid.spec(dataset: .synthetic())
+                for job in grid.jobs() {
+                    let message = Job(jobId: job.id, attempt: 1, kind: job.kind, key: job.key, expectedCost: job.cost,
+                                      spec: job.spec, checkpoint: job.kind == .measure ? [1] : nil)
+                    #expect(throws: Never.self) { try Message.job(message).encode() }
+                    #expect(throws: Never.self) { try job.spec.cell?.validate() }
+                }
+            } catch {
+                counts.refused += 1
+                let text = SweepCommand.message(for: error)
+                #expect(SweepCommand.exitCode(for: error).rawValue == 64, "\(args): \(text)")
+                #expect(!refused.isEmpty, "refused \(args), which the cell contract accepts: \(text)")
+                #expect(refused.contains { text.contains($0.option) } && text.contains("give "), "\(args): \(text)")
+            }
+        }
+        #expect(counts.accepted > 50 && counts.refused > 50, "\(counts)")
+    }
+
+    @Test func trainAcceptsExactlyTheCellsTheRunnerAccepts() throws {
+        var rng = SplitMix64(seed: 2_027)
+        var counts = (accepted: 0, refused: 0)
+        for _ in 0..<400 {
+            let (args, refused) = Self.draw(Self.trainLimits, &rng)
+            do {
+                let command = try TrainCommand.parse(["--synthetic", "--model", "lenet-4-8"] + args)
+                #expect(refused.isEmpty, "accepted \(args), which the cell contract refuses")
+                #expect(throws: Never.self) { try command.spec.validate() }
+                counts.accepted += 1
+            } catch {
+                counts.refused += 1
+                let text = TrainCommand.message(for: error)
+                #expect(TrainCommand.exitCode(for: error).rawValue == 64, "\(args): \(text)")
+                #expect(!refused.isEmpty, "refused \(args), which the cell contract accepts: \(text)")
+                #expect(refused.contains { text.contains($0.option) } && text.contains("give "), "\(args): \(text)")
+            }
+        }
+        #expect(counts.accepted > 50 && counts.refused > 50, "\(counts)")
+    }
+
+    /// The process itself: a refused grid exits 64 before it creates anything.
+    @Test func theBinaryRefusesAnOutOfRangeGridBeforeAnyWork() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ts-limits-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for bad in [["--measure-steps", "15"], ["--lr", "5e-7"], ["--warm-epochs", "2000"]] {
+            let r = try CLI.run(["sweep", "--db", folder.appendingPathComponent("s.sqlite").path, "--synthetic",
+                                 "--model", "lenet-4-8", "--lr", "0.1", "--batch", "16", "--seeds", "1",
+                                 "--local-workers", "1"] + bad)
+            #expect(r.status == 64, "\(bad): \(r.stderr)")
+            #expect(r.stderr.contains(bad[0]) && r.stderr.contains("is out of range: give"), "\(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: folder.path), "\(bad) created \(folder.path)")
+        }
+    }
+}
