@@ -29,19 +29,19 @@ public struct SweepAnalysis: Sendable {
     /// Writes cells.csv, filters.csv and fits.json into `folder` (created if needed), each
     /// atomically; returns their paths.
     public func writeExports(to folder: String) throws(ReportError) -> [String] {
-        try AtomicFile.makeFolder(folder)
+        try OutputFiles.makeFolder(folder)
         let cells = path(folder, "cells.csv"), filters = path(folder, "filters.csv"), json = path(folder, "fits.json")
-        try AtomicFile.write(Array(Exports.cellsCSV(data, fits).utf8), to: cells)
-        try AtomicFile.write(Array(Exports.filtersCSV(data).utf8), to: filters)
-        try AtomicFile.write(try Exports.fitsJSON(document), to: json)
+        try OutputFiles.write(Array(Exports.cellsCSV(data, fits).utf8), to: cells)
+        try OutputFiles.write(Array(Exports.filtersCSV(data).utf8), to: filters)
+        try OutputFiles.write(try Exports.fitsJSON(document), to: json)
         return [cells, filters, json]
     }
 
     /// Writes the HTML report to `file` atomically (its folder must exist or is created).
     public func writeReport(to file: String) throws(ReportError) {
         let folder = (file as NSString).deletingLastPathComponent
-        if !folder.isEmpty { try AtomicFile.makeFolder(folder) }
-        try AtomicFile.write(Array(HTMLReport(self).render().utf8), to: file)
+        if !folder.isEmpty { try OutputFiles.makeFolder(folder) }
+        try OutputFiles.write(Array(HTMLReport(self).render().utf8), to: file)
     }
 
     /// The HTML report as text.

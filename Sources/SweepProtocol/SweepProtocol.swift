@@ -36,6 +36,12 @@ public enum Wire {
     public static func routingID(host: String, pid: Int, nonce: String) -> String {
         "\(host)/\(pid)/\(nonce)"
     }
+
+    /// A new per-process nonce: 8 random lowercase hex digits.
+    public static func nonce() -> String {
+        let hex = String(UInt32.random(in: .min ... .max), radix: 16)
+        return String(repeating: "0", count: 8 - hex.count) + hex
+    }
 }
 
 /// Default timing (PROTOCOL.md, "Timing"). All are configurable; the coordinator sends the values

@@ -49,7 +49,7 @@ public struct WorkerConfig: Sendable {
                 cpuFeatures: [String] = [], datasets: [DatasetOffer],
                 host: String = ProcessInfo.processInfo.hostName,
                 pid: Int = Int(ProcessInfo.processInfo.processIdentifier),
-                nonce: String = WorkerConfig.randomNonce(),
+                nonce: String = Wire.nonce(),
                 cores: Int = ProcessInfo.processInfo.activeProcessorCount,
                 curve: WorkerCurve? = nil,
                 log: @escaping @Sendable (String) -> Void = WorkerConfig.logToStandardError) {
@@ -72,13 +72,6 @@ public struct WorkerConfig: Sendable {
         self.cores = cores
         self.curve = curve
         self.log = log
-    }
-
-    /// 8 random hex digits.
-    public static func randomNonce() -> String {
-        let value = UInt32.random(in: .min ... .max)
-        let hex = String(value, radix: 16)
-        return String(repeating: "0", count: 8 - hex.count) + hex
     }
 
     /// Writes one line to standard error.

@@ -186,8 +186,7 @@ enum LiveStatus {
         let context = try Context()
         let socket = try Socket(context, .dealer)
         defer { socket.close() }
-        let nonce = String(UInt32.random(in: .min ... .max), radix: 16)
-        try socket.set(.routingID, Array("status/\(getpid())/\(nonce)".utf8))
+        try socket.set(.routingID, Array(Wire.routingID(host: "status", pid: Int(getpid()), nonce: Wire.nonce()).utf8))
         if let curve {
             try socket.set(.curveServerKey, curve.server)
             try socket.set(.curvePublicKey, curve.keys.publicKey)

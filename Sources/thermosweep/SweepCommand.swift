@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cell
 import Coordinator
 import Foundation
 import Report
@@ -105,7 +106,7 @@ struct SweepCommand: ParsableCommand {
         spec.datasetHash = hash
         var config = SchedulerConfig(version: ThermoSweep.release,
                                      dataset: hash.map { DatasetOffer(name: selection.name, hash: $0) },
-                                     specHash: "", coordinatorNonce: WorkerNonce.make())
+                                     specHash: "", coordinatorNonce: Wire.nonce())
         config.heartbeatMs = Int64(timing.heartbeatMs)
         config.liveness = Int64(timing.liveness)
         config.stallWindowMinimumMs = Int64(stallMs)
@@ -253,13 +254,8 @@ struct SweepCommand: ParsableCommand {
     }
 
     func writeAtomically(_ text: String, to path: String) throws {
-        let temporary = path + ".tmp-\(getpid())"
-        do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
-            guard rename(temporary, path) == 0 else { throw CocoaError(.fileWriteUnknown) }
-        } catch {
-            unlink(temporary)
-            throw CommandError("cannot write --endpoint-file \(path): \(error.localizedDescription)")
+        do throws(DurableFile.Failure) { try DurableFile.write(Array(text.utf8), to: path) } catch {
+            throw CommandError("cannot write --endpoint-file \(path): \(error.detail)")
         }
     }
 }
@@ -280,7 +276,7 @@ struct LocalCurve {
 
     init(server: CurvePublicKey) throws {
         keys = try CurveKeyPair.generate()
-        folder = NSTemporaryDirectory() + "thermosweep-\(getpid())-\(WorkerNonce.make())"
+        folder = NSTemporaryDirectory() + "thermosweep-\(getpid())-\(Wire.nonce())"
         guard mkdir(folder, 0o700) == 0 else {
             throw CommandError("cannot create \(folder): \(String(cString: strerror(errno)))")
         }
@@ -292,9 +288,3 @@ struct LocalCurve {
 }
 
 /// 8 random hex digits.
-enum WorkerNonce {
-    static func make() -> String {
-        let hex = String(UInt32.random(in: .min ... .max), radix: 16)
-        return String(repeating: "0", count: 8 - hex.count) + hex
-    }
-}

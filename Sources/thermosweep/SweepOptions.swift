@@ -151,24 +151,14 @@ enum KeyFiles {
         }
     }
 
-    /// Writes `text` to `path` atomically with `mode`, refusing to replace an existing file.
+    /// Writes `text` to `path` atomically and durably with `mode`, refusing to replace a file.
     static func write(_ text: String, to path: String, mode: mode_t) throws {
-        guard !FileManager.default.fileExists(atPath: path) else {
-            throw CommandError("\(path) exists; keys are never overwritten: choose another --out or remove it first.")
+        do throws(DurableFile.Failure) { try DurableFile.write(Array(text.utf8), to: path, mode: mode, replace: false) } catch {
+            if error.exists {
+                throw CommandError("\(path) exists; keys are never overwritten: choose another --out or remove it first.")
+            }
+            throw CommandError("\(error)")
         }
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, mode)
-        guard fd >= 0 else { throw CommandError("cannot create \(temporary): \(String(cString: strerror(errno)))") }
-        let bytes = Array(text.utf8)
-        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd) == 0
-        close(fd)
-        guard written == bytes.count, synced, link(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw CommandError("cannot write \(path): \(reason)")
-        }
-        unlink(temporary)
     }
 }
 

@@ -71,7 +71,7 @@ final class RawPeer {
     let nonce: String
 
     /// Connects a DEALER with routing id `test/<pid>/<nonce>`.
-    init(_ endpoint: String, name: String = "raw", nonce: String = WorkerConfig.randomNonce(),
+    init(_ endpoint: String, name: String = "raw", nonce: String = Wire.nonce(),
          context: Context? = nil, configure: (Socket) throws -> Void = { _ in }) throws {
         self.context = try context ?? Context()
         self.name = name
