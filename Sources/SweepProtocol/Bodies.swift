@@ -17,14 +17,6 @@ public struct JobRef: Codable, Sendable, Hashable {
         self.attempt = attempt
     }
 
-    enum CodingKeys: String, CodingKey { case jobId, attempt }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.strictContainer(CodingKeys.self)
-        jobId = try c.field(Int.self, forKey: .jobId)
-        attempt = try c.field(Int.self, forKey: .attempt)
-    }
-
     func validate(_ prefix: String = "") throws {
         try Check.int(jobId, prefix + "jobId", 1...maxJobID)
         try Check.int(attempt, prefix + "attempt", 1...maxAttempt)
@@ -41,14 +33,6 @@ public struct DatasetOffer: Codable, Sendable, Hashable {
     public init(name: String, hash: String) {
         self.name = name
         self.hash = hash
-    }
-
-    enum CodingKeys: String, CodingKey { case name, hash }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.strictContainer(CodingKeys.self)
-        name = try c.field(String.self, forKey: .name)
-        hash = try c.field(String.self, forKey: .hash)
     }
 
     func validate(_ prefix: String) throws {
@@ -94,25 +78,6 @@ public struct Ready: Codable, Sendable, Equatable {
         self.running = running
     }
 
-    enum CodingKeys: String, CodingKey {
-        case name, host, pid, nonce, cores, cpuFeatures, buildCPU, version, datasets, slots, running
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.strictContainer(CodingKeys.self)
-        name = try c.field(String.self, forKey: .name)
-        host = try c.field(String.self, forKey: .host)
-        pid = try c.field(Int.self, forKey: .pid)
-        nonce = try c.field(String.self, forKey: .nonce)
-        cores = try c.field(Int.self, forKey: .cores)
-        cpuFeatures = try c.field([String].self, forKey: .cpuFeatures)
-        buildCPU = try c.field(String.self, forKey: .buildCPU)
-        version = try c.field(String.self, forKey: .version)
-        datasets = try c.field([DatasetOffer].self, forKey: .datasets)
-        slots = try c.field(Int.self, forKey: .slots)
-        running = try c.field([JobRef].self, forKey: .running)
-    }
-
     func validate() throws {
         try Check.string(name, "name")
         try Check.string(host, "host")
@@ -149,17 +114,6 @@ public struct Welcome: Codable, Sendable, Equatable {
         self.liveness = liveness
         self.stallWindowMs = stallWindowMs
         self.stallStepFactor = stallStepFactor
-    }
-
-    enum CodingKeys: String, CodingKey { case coordinator, heartbeatMs, liveness, stallWindowMs, stallStepFactor }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.strictContainer(CodingKeys.self)
-        coordinator = try c.field(String.self, forKey: .coordinator)
-        heartbeatMs = try c.field(Int.self, forKey: .heartbeatMs)
-        liveness = try c.field(Int.self, forKey: .liveness)
-        stallWindowMs = try c.field(Int.self, forKey: .stallWindowMs)
-        stallStepFactor = try c.field(Int.self, forKey: .stallStepFactor)
     }
 
     func validate() throws {
@@ -210,14 +164,6 @@ public struct Refuse: Codable, Sendable, Equatable {
                           + "start the worker with the sweep's data files")
     }
 
-    enum CodingKeys: String, CodingKey { case reason, message }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.strictContainer(CodingKeys.self)
-        reason = try c.field(RefuseReason.self, forKey: .reason)
-        message = try c.field(String.self, forKey: .message)
-    }
-
     func validate() throws {
         try Check.string(message, "message", maxLength: Wire.maxMessageText)
     }
@@ -238,16 +184,6 @@ public struct JobProgress: Codable, Sendable, Hashable {
         self.totalSteps = totalSteps
     }
 
-    enum CodingKeys: String, CodingKey { case jobId, attempt, step, totalSteps }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.strictContainer(CodingKeys.self)
-        jobId = try c.field(Int.self, forKey: .jobId)
-        attempt = try c.field(Int.self, forKey: .attempt)
-        step = try c.field(Int.self, forKey: .step)
-        totalSteps = try c.field(Int.self, forKey: .totalSteps)
-    }
-
     func validate(_ prefix: String) throws {
         try JobRef(jobId: jobId, attempt: attempt).validate(prefix)
         try Check.int(totalSteps, prefix + "totalSteps", 0...maxCount)
@@ -260,13 +196,6 @@ public struct Heartbeat: Codable, Sendable, Equatable {
     public var jobs: [JobProgress]
 
     public init(jobs: [JobProgress] = []) { self.jobs = jobs }
-
-    enum CodingKeys: String, CodingKey { case jobs }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.strictContainer(CodingKeys.self)
-        jobs = try c.field([JobProgress].self, forKey: .jobs)
-    }
 
     func validate() throws {
         try Check.list(jobs.count, "jobs", max: 1_024)
@@ -300,15 +229,6 @@ public struct Cancel: Codable, Sendable, Equatable {
         self.reason = reason
     }
 
-    enum CodingKeys: String, CodingKey { case jobId, attempt, reason }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.strictContainer(CodingKeys.self)
-        jobId = try c.field(Int.self, forKey: .jobId)
-        attempt = try c.field(Int.self, forKey: .attempt)
-        reason = try c.field(CancelReason.self, forKey: .reason)
-    }
-
     func validate() throws { try JobRef(jobId: jobId, attempt: attempt).validate() }
 }
 
@@ -324,15 +244,6 @@ public struct WorkerStatus: Codable, Sendable, Equatable {
         self.name = name
         self.jobs = jobs
         self.steps = steps ?? Array(repeating: 0, count: jobs.count)
-    }
-
-    enum CodingKeys: String, CodingKey { case name, jobs, steps }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.strictContainer(CodingKeys.self)
-        name = try c.field(String.self, forKey: .name)
-        jobs = try c.field([Int].self, forKey: .jobs)
-        steps = try c.field([Int].self, forKey: .steps)
     }
 
     func validate(_ prefix: String) throws {
@@ -369,20 +280,6 @@ public struct StatusReply: Codable, Sendable, Equatable {
         self.queued = queued
         self.workers = workers
         self.uptimeSeconds = uptimeSeconds
-    }
-
-    enum CodingKeys: String, CodingKey { case specHash, total, done, failed, running, queued, workers, uptimeSeconds }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.strictContainer(CodingKeys.self)
-        specHash = try c.field(String.self, forKey: .specHash)
-        total = try c.field(Int.self, forKey: .total)
-        done = try c.field(Int.self, forKey: .done)
-        failed = try c.field(Int.self, forKey: .failed)
-        running = try c.field(Int.self, forKey: .running)
-        queued = try c.field(Int.self, forKey: .queued)
-        workers = try c.field([WorkerStatus].self, forKey: .workers)
-        uptimeSeconds = try c.field(Double.self, forKey: .uptimeSeconds)
     }
 
     func validate() throws {
@@ -422,14 +319,6 @@ public struct ErrorReply: Codable, Sendable, Equatable {
         self.message = message
     }
 
-    enum CodingKeys: String, CodingKey { case code, message }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.strictContainer(CodingKeys.self)
-        code = try c.field(ErrorCode.self, forKey: .code)
-        message = try c.field(String.self, forKey: .message)
-    }
-
     func validate() throws { try Check.string(message, "message", maxLength: Wire.maxMessageText) }
 }
 
@@ -439,13 +328,6 @@ public struct Bye: Codable, Sendable, Equatable {
 
     public init(reason: String) { self.reason = reason }
 
-    enum CodingKeys: String, CodingKey { case reason }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.strictContainer(CodingKeys.self)
-        reason = try c.field(String.self, forKey: .reason)
-    }
-
     func validate() throws { try Check.string(reason, "reason", maxLength: Wire.maxMessageText, allowEmpty: true) }
 }
 
@@ -454,7 +336,8 @@ public struct StatusRequest: Codable, Sendable, Equatable {
     public init() {}
 
     public init(from decoder: any Decoder) throws {
-        _ = try decoder.strictContainer(EmptyKeys.self)
+        // Through the strict decoder: any key at all is refused.
+        _ = try decoder.container(keyedBy: EmptyKeys.self)
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -50,19 +50,6 @@ public struct CellSettings: Codable, Sendable, Hashable {
         self.probeBatchSize = probeBatchSize
     }
 
-    enum CodingKeys: String, CodingKey {
-        case momentum, batchMode, burnInSteps, measureSteps, calibrationProbes, probeBatchSize
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.strictContainer(CodingKeys.self)
-        momentum = try c.field(Double.self, forKey: .momentum)
-        batchMode = try c.field(BatchMode.self, forKey: .batchMode)
-        burnInSteps = try c.optionalField(Int.self, forKey: .burnInSteps)
-        measureSteps = try c.optionalField(Int.self, forKey: .measureSteps)
-        calibrationProbes = try c.field(Int.self, forKey: .calibrationProbes)
-        probeBatchSize = try c.field(Int.self, forKey: .probeBatchSize)
-    }
 }
 
 /// A sweep's grid: η × |B| × seeds, and everything that makes its results what they are.
@@ -106,27 +93,6 @@ public struct GridSpec: Codable, Sendable, Hashable {
         self.warmStart = warmStart
         self.cell = cell
         self.trivialMillis = trivialMillis
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case format, model, learningRates, batchSizes, seeds, gridSeed, jobKind, dataset, datasetHash, warmStart,
-             cell, trivialMillis
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.strictContainer(CodingKeys.self)
-        format = try c.field(String.self, forKey: .format)
-        model = try c.field(ModelKind.self, forKey: .model)
-        learningRates = try c.field([Double].self, forKey: .learningRates)
-        batchSizes = try c.field([Int].self, forKey: .batchSizes)
-        seeds = try c.field(Int.self, forKey: .seeds)
-        gridSeed = try c.field(UInt64.self, forKey: .gridSeed)
-        jobKind = try c.field(GridJobKind.self, forKey: .jobKind)
-        dataset = try c.field(DatasetSelection.self, forKey: .dataset)
-        datasetHash = try c.optionalField(String.self, forKey: .datasetHash)
-        warmStart = try c.field(WarmStartSpec.self, forKey: .warmStart)
-        cell = try c.field(CellSettings.self, forKey: .cell)
-        trivialMillis = try c.field(Int.self, forKey: .trivialMillis)
     }
 
     /// Number of jobs: one per cell and seed, plus one warm start per seed for a train grid.

@@ -35,18 +35,6 @@ public struct Job: Codable, Sendable, Equatable {
         case jobId, attempt, kind, key, expectedCost, spec, checkpointBytes, checkpointHash
     }
 
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.strictContainer(CodingKeys.self)
-        jobId = try c.field(Int.self, forKey: .jobId)
-        attempt = try c.field(Int.self, forKey: .attempt)
-        kind = try c.field(JobKind.self, forKey: .kind)
-        key = try c.field(String.self, forKey: .key)
-        expectedCost = try c.field(Int.self, forKey: .expectedCost)
-        spec = try c.field(JobSpec.self, forKey: .spec)
-        checkpointBytes = try c.optionalField(Int.self, forKey: .checkpointBytes)
-        checkpointHash = try c.optionalField(String.self, forKey: .checkpointHash)
-    }
-
     var attachmentCount: Int { kind == .measure ? 1 : 0 }
 
     func validate() throws {
@@ -137,21 +125,6 @@ public struct JobResult: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case jobId, attempt, kind, outcome, wallSeconds, errorKind, message, resultBytes, resultHash,
              checkpointBytes, checkpointHash
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.strictContainer(CodingKeys.self)
-        jobId = try c.field(Int.self, forKey: .jobId)
-        attempt = try c.field(Int.self, forKey: .attempt)
-        kind = try c.field(JobKind.self, forKey: .kind)
-        outcome = try c.field(Outcome.self, forKey: .outcome)
-        wallSeconds = try c.field(Double.self, forKey: .wallSeconds)
-        errorKind = try c.optionalField(FailureKind.self, forKey: .errorKind)
-        message = try c.optionalField(String.self, forKey: .message)
-        resultBytes = try c.optionalField(Int.self, forKey: .resultBytes)
-        resultHash = try c.optionalField(String.self, forKey: .resultHash)
-        checkpointBytes = try c.optionalField(Int.self, forKey: .checkpointBytes)
-        checkpointHash = try c.optionalField(String.self, forKey: .checkpointHash)
     }
 
     var attachmentCount: Int {

@@ -52,21 +52,11 @@ public struct DatasetSelection: Codable, Sendable, Hashable {
         }
     }
 
-    enum CodingKeys: String, CodingKey { case kind, directory, seed, count }
-
     public init(kind: Kind, directory: String?, seed: UInt64?, count: Int?) {
         self.kind = kind
         self.directory = directory
         self.seed = seed
         self.count = count
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.strictContainer(CodingKeys.self)
-        kind = try c.field(Kind.self, forKey: .kind)
-        directory = try c.optionalField(String.self, forKey: .directory)
-        seed = try c.optionalField(UInt64.self, forKey: .seed)
-        count = try c.optionalField(Int.self, forKey: .count)
     }
 
     func validate(_ prefix: String) throws {

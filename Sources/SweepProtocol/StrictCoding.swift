@@ -1,6 +1,8 @@
 // Strict JSON decoding: Foundation's JSONDecoder ignores unknown keys and keeps the first of two
-// duplicate keys, so every body decodes through `strictContainer`, which refuses both, and every
-// body has a `validate()` that checks ranges. The encoder runs the same `validate()`.
+// duplicate keys, so every body decodes through `strictDecode` (a decoder that refuses unknown keys
+// at every depth) after `JSONSyntaxCheck` (which refuses duplicate keys), and every body has a
+// `validate()` that checks ranges. The encoder runs the same `validate()`. Bodies keep their
+// synthesized `Decodable`: no field lists written by hand.
 import Foundation
 
 /// A coding key for any string: lists every key of a JSON object.
@@ -36,43 +38,6 @@ func fieldPath(_ path: [any CodingKey]) -> String {
         }
     }
     return text
-}
-
-extension Decoder {
-    /// A keyed container that has refused unknown keys. (Duplicate keys are invisible here:
-    /// `JSONSyntaxCheck` finds them in the bytes.)
-    func strictContainer<Key: CodingKey>(_ type: Key.Type) throws -> KeyedDecodingContainer<Key> {
-        let all = try container(keyedBy: AnyKey.self)
-        for key in all.allKeys where Key(stringValue: key.stringValue) == nil {
-            throw FieldFailure(kind: .unknownField, field: fieldPath(codingPath + [key]),
-                               detail: "is not a field of this body")
-        }
-        return try container(keyedBy: Key.self)
-    }
-}
-
-extension KeyedDecodingContainer {
-    /// `decode` that names the field when a number does not fit its type (JSONDecoder reports
-    /// those without a coding path).
-    func field<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        do { return try decode(type, forKey: key) } catch { throw located(error, key, T.self) }
-    }
-
-    /// `decodeIfPresent` that names the field when a number does not fit its type.
-    func optionalField<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
-        do { return try decodeIfPresent(type, forKey: key) } catch { throw located(error, key, T.self) }
-    }
-
-    private func located(_ error: any Error, _ key: Key, _ type: Any.Type) -> any Error {
-        if error is FieldFailure { return error }
-        if let decoding = error as? DecodingError {
-            guard case .dataCorrupted(let context) = decoding, context.codingPath.isEmpty else { return decoding }
-        }
-        // JSONDecoder's internal number errors (`numberIsNotRepresentableInSwift`) reach the top
-        // as "not valid JSON" without a path; this is the one place that knows the field.
-        return FieldFailure(kind: .invalidValue, field: fieldPath(codingPath + [key]),
-                            detail: "is not a valid \(type) (a fraction, or out of range)")
-    }
 }
 
 /// What JSONDecoder lets through but JSON (RFC 8259) does not, or this protocol does not want:
