@@ -19,29 +19,32 @@ import Testing
     static let lr = [CellLimits.minimumLearningRate, CellLimits.minimumLearningRate.nextDown, 10, 10.0.nextUp, 0.05, 0,
                      -0.5]
     static let batch: [Double] = [1, 0, 4096, 4097, 16]
-    static let burnIn: [Double] = [0, -1, 10_000_000, 10_000_001, 30]
-    static let measure: [Double] = [20, 19, 15, 10_000_000, 10_000_001, 40]
-    static let epochs: [Double] = [0, -0.5, 1000, 1000.5, 0.5]
-
-    static let sweepLimits = [
-        Limit(option: "--lr", field: .learningRate, values: lr),
-        Limit(option: "--batch", field: .batchSize, values: batch),
-        Limit(option: "--burn-in-steps", field: .burnInSteps, values: burnIn),
-        Limit(option: "--measure-steps", field: .measureSteps, values: measure),
-        Limit(option: "--warm-epochs", field: .warmStartEpochs, values: epochs),
+    /// Values at and around every limit of every cell setting.
+    static let values: [CellField: [Double]] = [
+        .learningRate: lr, .warmStartLearningRate: lr,
+        .batchSize: batch, .warmStartBatchSize: batch, .probeBatchSize: batch,
+        .burnInSteps: [0, -1, 10_000_000, 10_000_001, 30],
+        .measureSteps: [20, 19, 15, 10_000_000, 10_000_001, 40],
+        .warmStartEpochs: [0, -0.5, 1000, 1000.5, 0.5],
+        .momentum: [0, -0.1, 0.999_999, 1, 0.999_999_99, 0.9],
+        .calibrationProbes: [0, 1, 2, 1024, 1025, 4],
     ]
 
-    static let trainLimits = [
-        Limit(option: "--lr", field: .learningRate, values: lr),
-        Limit(option: "--batch", field: .batchSize, values: batch),
-        Limit(option: "--burn-in", field: .burnInSteps, values: burnIn),
-        Limit(option: "--measure", field: .measureSteps, values: measure),
-        Limit(option: "--warm-start-epochs", field: .warmStartEpochs, values: epochs),
-        Limit(option: "--momentum", field: .momentum, values: [0, -0.1, 0.999_999, 1, 0.999_999_99, 0.9]),
-        Limit(option: "--warm-start-lr", field: .warmStartLearningRate, values: lr),
-        Limit(option: "--warm-start-batch", field: .warmStartBatchSize, values: batch),
-        Limit(option: "--calibration-probes", field: .calibrationProbes, values: [0, 1, 2, 1024, 1025, 4]),
-    ]
+    /// Every cell setting a command has an option for, by the command's own option names.
+    static func limits(_ option: (CellField) -> String?) -> [Limit] {
+        CellField.allCases.compactMap { field in
+            option(field).map { Limit(option: $0, field: field, values: values[field] ?? []) }
+        }
+    }
+
+    static let sweepLimits = limits(GridOptions.option)
+    static let trainLimits = limits(TrainCommand.option)
+
+    @Test func everySettingHasValuesAroundItsLimitsAndTheCommandsTheirOptions() {
+        #expect(Set(Self.values.keys.map(\.rawValue)) == Set(CellField.allCases.map(\.rawValue)))
+        #expect(Self.sweepLimits.map(\.option) == ["--lr", "--batch", "--burn-in-steps", "--measure-steps", "--warm-epochs"])
+        #expect(Self.trainLimits.count == CellField.allCases.count - 1)  // the probe batch has no option
+    }
 
     /// The text of `value` as a user types it: whole numbers without a fraction.
     static func text(_ value: Double) -> String {
@@ -61,30 +64,26 @@ import Testing
         return (args, refused)
     }
 
-    @Test func sweepAcceptsExactlyTheGridsWhoseJobsAWorkerAccepts() throws {
-        var rng = SplitMix64(seed: 2_026)
+    /// Parses 400 random option sets with `Command`: each is refused as a usage error naming a
+    /// refused option and its range exactly when the cell contract refuses one of its values, and
+    /// `accepted` checks what an accepted one leads to.
+    static func check<Command: ParsableCommand>(_ command: Command.Type, _ limits: [Limit], seed: UInt64,
+                                                base: [String], accepted: (Command) throws -> Void) throws {
+        var rng = SplitMix64(seed: seed)
         var counts = (accepted: 0, refused: 0)
         for _ in 0..<400 {
-            let (args, refused) = Self.draw(Self.sweepLimits, &rng)
-            let base = ["--db", "/nonexistent/sweep.sqlite", "--synthetic", "--model", "lenet-4-8", "--seeds", "2"]
-            let defaults = ["--lr=0.1", "--batch=16"].filter { d in !args.contains { $0.hasPrefix(d.prefix(5)) } }
+            let (args, refused) = draw(limits, &rng)
+            // An axis the draw left out gets a valid value.
+            let defaults = base.filter { d in !args.contains { $0.hasPrefix(d.prefix { $0 != "=" }) } }
             do {
-                let command = try SweepCommand.parse(base + defaults + args)
+                let parsed = try Command.parse(defaults + args)
                 #expect(refused.isEmpty, "accepted \(args), which the cell contract refuses")
                 counts.accepted += 1
-                // What a worker checks: every JOB of the grid encodes (the encoder runs the
-                // receiver's validation) and its cell passes the cell contract.
-                let grid = try command.grid.spec(dataset: .synthetic())
-                for job in grid.jobs() {
-                    let message = Job(jobId: job.id, attempt: 1, kind: job.kind, key: job.key, expectedCost: job.cost,
-                                      spec: job.spec, checkpoint: job.kind == .measure ? [1] : nil)
-                    #expect(throws: Never.self) { try Message.job(message).encode() }
-                    #expect(throws: Never.self) { try job.spec.cell?.validate() }
-                }
+                try accepted(parsed)
             } catch {
                 counts.refused += 1
-                let text = SweepCommand.message(for: error)
-                #expect(SweepCommand.exitCode(for: error).rawValue == 64, "\(args): \(text)")
+                let text = Command.message(for: error)
+                #expect(Command.exitCode(for: error).rawValue == 64, "\(args): \(text)")
                 #expect(!refused.isEmpty, "refused \(args), which the cell contract accepts: \(text)")
                 #expect(refused.contains { text.contains($0.option) } && text.contains("give "), "\(args): \(text)")
             }
@@ -92,25 +91,27 @@ import Testing
         #expect(counts.accepted > 50 && counts.refused > 50, "\(counts)")
     }
 
-    @Test func trainAcceptsExactlyTheCellsTheRunnerAccepts() throws {
-        var rng = SplitMix64(seed: 2_027)
-        var counts = (accepted: 0, refused: 0)
-        for _ in 0..<400 {
-            let (args, refused) = Self.draw(Self.trainLimits, &rng)
-            do {
-                let command = try TrainCommand.parse(["--synthetic", "--model", "lenet-4-8"] + args)
-                #expect(refused.isEmpty, "accepted \(args), which the cell contract refuses")
-                #expect(throws: Never.self) { try command.spec.validate() }
-                counts.accepted += 1
-            } catch {
-                counts.refused += 1
-                let text = TrainCommand.message(for: error)
-                #expect(TrainCommand.exitCode(for: error).rawValue == 64, "\(args): \(text)")
-                #expect(!refused.isEmpty, "refused \(args), which the cell contract accepts: \(text)")
-                #expect(refused.contains { text.contains($0.option) } && text.contains("give "), "\(args): \(text)")
+    @Test func sweepAcceptsExactlyTheGridsWhoseJobsAWorkerAccepts() throws {
+        let base = ["--db=/nonexistent/sweep.sqlite", "--synthetic", "--model=lenet-4-8", "--seeds=2", "--lr=0.1",
+                    "--batch=16"]
+        try Self.check(SweepCommand.self, Self.sweepLimits, seed: 2_026, base: base) { command in
+            // What a worker checks: every JOB of the grid encodes (the encoder runs the receiver's
+            // validation) and its cell passes the cell contract.
+            let grid = try command.grid.spec(dataset: .synthetic())
+            for job in grid.jobs() {
+                let message = Job(jobId: job.id, attempt: 1, kind: job.kind, key: job.key, expectedCost: job.cost,
+                                  spec: job.spec, checkpoint: job.kind == .measure ? [1] : nil)
+                #expect(throws: Never.self) { try Message.job(message).encode() }
+                #expect(throws: Never.self) { try job.spec.cell?.validate() }
             }
         }
-        #expect(counts.accepted > 50 && counts.refused > 50, "\(counts)")
+    }
+
+    @Test func trainAcceptsExactlyTheCellsTheRunnerAccepts() throws {
+        try Self.check(TrainCommand.self, Self.trainLimits, seed: 2_027, base: ["--synthetic", "--model=lenet-4-8"]) {
+            command in
+            #expect(throws: Never.self) { try command.spec.validate() }
+        }
     }
 
     /// The process itself: a refused grid exits 64 before it creates anything.

@@ -15,9 +15,8 @@ extension FailureTests {
             // so the retry limit is raised above what the chaos can do to one job.
             let timing = TestTiming(heartbeatMs: 100, liveness: 3, stallMs: 1000, readoptGraceMs: 1000, retryLimit: 20)
             let total = 60
-            let sweep = try CoordinatorProcess(scratch, grid: ["--trivial-ms", "300", "--lr", "0.01,0.02,0.03,0.04,0.05",
-                                                               "--batch", "8,16,32", "--seeds", "4"],
-                                               timing: timing, bind: "ipc://" + scratch.file("sweep.ipc"))
+            let grid = trivialGrid(millis: 300, lr: "0.01,0.02,0.03,0.04,0.05", batch: "8,16,32", seeds: 4)
+            let sweep = try CoordinatorProcess(scratch, grid: grid, timing: timing, bind: "ipc://" + scratch.file("sweep.ipc"))
             defer { sweep.process.kill9() }
             let url = try #require(sweep.boundEndpoint())
             let names = ["c1", "c2", "c3"]

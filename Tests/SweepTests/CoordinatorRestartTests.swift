@@ -94,8 +94,7 @@ extension FailureTests {
             let scratch = try Scratch()
             defer { scratch.remove() }
             let timing = TestTiming(heartbeatMs: 100, liveness: 3, readoptGraceMs: 0)
-            let sweep = try CoordinatorProcess(scratch, grid: ["--trivial-ms", "500", "--lr", "0.1", "--batch", "8",
-                                                               "--seeds", "1"],
+            let sweep = try CoordinatorProcess(scratch, grid: trivialGrid(millis: 500),
                                                timing: timing, bind: "ipc://" + scratch.file("sweep.ipc"))
             defer { sweep.process.kill9() }
             let url = try #require(sweep.boundEndpoint())

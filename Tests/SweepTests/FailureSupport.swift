@@ -29,6 +29,11 @@ struct TestTiming {
     var workerFlags: [String] { ["--heartbeat-ms", "\(heartbeatMs)", "--liveness", "\(liveness)"] }
 }
 
+/// The flags of a trivial grid: jobs of `millis` ms over `lr` × `batch` × `seeds` seeds.
+func trivialGrid(millis: Int, lr: String = "0.1", batch: String = "8", seeds: Int = 1) -> [String] {
+    ["--trivial-ms", "\(millis)", "--lr", lr, "--batch", batch, "--seeds", "\(seeds)"]
+}
+
 /// A coordinator (`thermosweep sweep`) that a test kills and restarts with the same command.
 final class CoordinatorProcess {
     let scratch: Scratch

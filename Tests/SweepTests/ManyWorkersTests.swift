@@ -13,12 +13,8 @@ extension FailureTests {
             let jobs = 3_000
             let scratch = try Scratch()
             defer { scratch.remove() }
-            // The fleet dials an ipc:// path before the coordinator binds it, so that all 300 READYs
-            // arrive together the moment it listens (libzmq re-dials every 100 ms). Liveness 60 beats
-            // until WELCOME: the coordinator may take a while to start on a loaded machine.
-            let endpoint = "ipc://" + scratch.file("sweep.ipc")
-            let fleet = try WorkerFleet(count: workers, endpoint: endpoint, liveness: 60)
-            fleet.start()
+            // All 300 READYs arrive together, the moment the coordinator listens.
+            let (fleet, endpoint) = try WorkerFleet.dialing(count: workers, in: scratch)
             defer { fleet.stop() }
             let grid = ["--bind", endpoint, "--trivial-ms", "0", "--lr", "0.001:0.1:+0.001", "--batch", "8:240:+8",
                         "--seeds", "1"]

@@ -192,6 +192,17 @@ final class WorkerFleet: @unchecked Sendable {
         }
     }
 
+    /// `count` trivial workers that dial `ipc://…/sweep.ipc` in `scratch` before any coordinator
+    /// listens there, started: all their READYs arrive together the moment one binds it (libzmq
+    /// re-dials every 100 ms). Liveness 60 beats until WELCOME: the coordinator may take a while to
+    /// start on a loaded machine.
+    static func dialing(count: Int, in scratch: Scratch) throws -> (fleet: WorkerFleet, endpoint: String) {
+        let endpoint = "ipc://" + scratch.file("sweep.ipc")
+        let fleet = try WorkerFleet(count: count, endpoint: endpoint, liveness: 60)
+        fleet.start()
+        return (fleet, endpoint)
+    }
+
     /// Starts every loop on a thread of its own.
     func start() {
         for (i, loop) in loops.enumerated() {

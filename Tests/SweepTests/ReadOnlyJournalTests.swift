@@ -12,8 +12,8 @@ extension FailureTests {
             defer { scratch.remove() }
             let timing = TestTiming(heartbeatMs: 100, liveness: 3, readoptGraceMs: 1000)
             // ipc:// keeps its address across the rerun, so the worker reconnects by itself.
-            let sweep = try CoordinatorProcess(scratch, grid: ["--trivial-ms", "200", "--lr", "0.05:0.2:x2",
-                                                               "--batch", "8:32:x2", "--seeds", "2"],
+            let sweep = try CoordinatorProcess(scratch,
+                grid: trivialGrid(millis: 200, lr: "0.05:0.2:x2", batch: "8:32:x2", seeds: 2),
                                                timing: timing, bind: "ipc://" + scratch.file("sweep.ipc"))
             let url = try #require(sweep.boundEndpoint())
             let worker = try startWorker(scratch, url: url, name: "w", timing: timing, extra: ["--jobs", "2"])

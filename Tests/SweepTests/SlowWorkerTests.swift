@@ -12,8 +12,8 @@ extension FailureTests {
             let timing = TestTiming(heartbeatMs: 200, liveness: 3, stallMs: 1000)
             let jobMs = 2000
             #expect(Double(jobMs) / 1000 > 3 * timing.livenessSeconds)
-            let sweep = try CoordinatorProcess(scratch, grid: ["--trivial-ms", "\(jobMs)", "--lr", "0.1,0.2",
-                                                               "--batch", "8,16", "--seeds", "1"], timing: timing)
+            let sweep = try CoordinatorProcess(scratch,
+                grid: trivialGrid(millis: jobMs, lr: "0.1,0.2", batch: "8,16"), timing: timing)
             let url = try #require(sweep.boundEndpoint())
             let workers = try ["slow-1", "slow-2"].map { try startWorker(scratch, url: url, name: $0, timing: timing) }
             defer { for worker in workers { worker.kill9() } }

@@ -16,8 +16,7 @@ extension FailureTests {
             // Two 400 ms jobs: the healthy worker, admitted first, takes job 1 and is free again
             // long before the stall window of job 2 on the hung worker ends, so the re-queued job goes
             // to the first free worker in admission order: the healthy one.
-            let sweep = try CoordinatorProcess(scratch, grid: ["--trivial-ms", "400", "--lr", "0.1,0.2", "--batch", "8",
-                                                               "--seeds", "1"], timing: timing)
+            let sweep = try CoordinatorProcess(scratch, grid: trivialGrid(millis: 400, lr: "0.1,0.2"), timing: timing)
             let url = try #require(sweep.boundEndpoint())
             let healthy = try startWorker(scratch, url: url, name: "healthy", timing: timing)
             defer { healthy.kill9() }
@@ -57,8 +56,7 @@ extension FailureTests {
             let scratch = try Scratch()
             defer { scratch.remove() }
             let timing = TestTiming(heartbeatMs: 100, liveness: 3, stallMs: 1000)
-            let sweep = try CoordinatorProcess(scratch, grid: ["--trivial-ms", "500", "--lr", "0.1", "--batch", "8",
-                                                               "--seeds", "1"], timing: timing)
+            let sweep = try CoordinatorProcess(scratch, grid: trivialGrid(millis: 500), timing: timing)
             let url = try #require(sweep.boundEndpoint())
             let worker = try startWorker(scratch, url: url, name: "hung", timing: timing,
                                          extra: ["--stall-job-after-steps", "\(Self.hangAfter)"])

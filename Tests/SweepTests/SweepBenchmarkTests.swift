@@ -92,10 +92,8 @@ struct SweepBenchmarkTests {
         let scratch = try Scratch()
         defer { scratch.remove() }
         // One job of 10 minutes: one worker is busy, 499 are idle; all beat every second and the
-        // coordinator beats back. The fleet dials before the coordinator listens.
-        let endpoint = "ipc://" + scratch.file("sweep.ipc")
-        let fleet = try WorkerFleet(count: workers, endpoint: endpoint, liveness: 60)
-        fleet.start()
+        // coordinator beats back.
+        let (fleet, endpoint) = try WorkerFleet.dialing(count: workers, in: scratch)
         defer { fleet.stop() }
         let sweep = try SweepProcess(["--bind", endpoint, "--trivial-ms", "600000", "--lr", "0.1", "--batch", "8",
                                       "--seeds", "1", "--quiet"], in: scratch)

@@ -15,8 +15,8 @@ extension FailureTests {
             defer { scratch.remove() }
             let timing = TestTiming(heartbeatMs: 100, liveness: 3)
             let jobSeconds = 2.0, freezeAfter = 0.5
-            let sweep = try CoordinatorProcess(scratch, grid: ["--trivial-ms", "\(Int(jobSeconds * 1000))", "--lr", "0.1",
-                                                               "--batch", "8", "--seeds", "1"], timing: timing)
+            let sweep = try CoordinatorProcess(scratch,
+                grid: trivialGrid(millis: Int(jobSeconds * 1000)), timing: timing)
             let url = try #require(sweep.boundEndpoint())
             let frozen = try startWorker(scratch, url: url, name: "frozen", timing: timing)
             defer { frozen.kill9() }

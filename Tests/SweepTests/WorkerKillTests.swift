@@ -9,8 +9,7 @@ extension FailureTests {
             let scratch = try Scratch()
             defer { scratch.remove() }
             let timing = TestTiming(heartbeatMs: 200, liveness: 3)
-            let sweep = try CoordinatorProcess(scratch, grid: ["--trivial-ms", "3000", "--lr", "0.1", "--batch", "8",
-                                                               "--seeds", "1"], timing: timing)
+            let sweep = try CoordinatorProcess(scratch, grid: trivialGrid(millis: 3000), timing: timing)
             let url = try #require(sweep.boundEndpoint())
             let doomed = try startWorker(scratch, url: url, name: "doomed", timing: timing)
             defer { doomed.kill9() }

@@ -9,8 +9,8 @@ extension FailureTests {
             let scratch = try Scratch()
             defer { scratch.remove() }
             let timing = TestTiming(heartbeatMs: 100, liveness: 3)
-            let sweep = try CoordinatorProcess(scratch, grid: ["--trivial-ms", "300", "--lr", "0.05,0.1", "--batch", "8,16",
-                                                               "--seeds", "2"], timing: timing)
+            let sweep = try CoordinatorProcess(scratch,
+                grid: trivialGrid(millis: 300, lr: "0.05,0.1", batch: "8,16", seeds: 2), timing: timing)
             let url = try #require(sweep.boundEndpoint())
             let first = try startWorker(scratch, url: url, name: "same", timing: timing)
             defer { first.kill9() }

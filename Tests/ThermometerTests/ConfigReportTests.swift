@@ -66,23 +66,11 @@ import Trainer
                                eta: 0.5, batch: 16, seed: 2)
         let cfg = ThermometerConfig(learningRate: 0.5, batchSize: 16, measureSteps: 40, blocks: 4,
                                     calibrationPoints: 0)
-        let short = try Thermometer(groups: [ParameterGroup(name: "w", range: 0..<n)], config: cfg)
-        for _ in 0..<25 {
-            let loss = sim.prepareStep()
-            short.record(parameters: sim.theta, update: sim.update, gradient: sim.gradient, loss: loss)
-            sim.applyStep()
-        }
-        let r = short.finish()
+        let r = sim.measure(try Thermometer(groups: [ParameterGroup(name: "w", range: 0..<n)], config: cfg), steps: 25)
         // 25 steps of 40: blocks of 10, 10, and a partial 5.
         #expect(r.flags.contains("incomplete-window") && r.blockCount == 3 && r.recordedSteps == 25)
         #expect(r.group("w")?.estimate(.diffusion)?.value != nil)
-        let long = try Thermometer(groups: [ParameterGroup(name: "w", range: 0..<n)], config: cfg)
-        for _ in 0..<45 {
-            let loss = sim.prepareStep()
-            long.record(parameters: sim.theta, update: sim.update, gradient: sim.gradient, loss: loss)
-            sim.applyStep()
-        }
-        let q = long.finish()
+        let q = sim.measure(try Thermometer(groups: [ParameterGroup(name: "w", range: 0..<n)], config: cfg), steps: 45)
         #expect(q.flags == ["extra-steps-ignored"] && q.recordedSteps == 40 && q.blockCount == 4)
     }
 }

@@ -84,11 +84,11 @@ struct QuadraticSGD {
         }
     }
 
-    /// Runs the thermometer's whole window, probing 16 batches of 32 at its calibration steps
-    /// when `probe` is set.
-    mutating func measure(_ thermometer: Thermometer, probe: Bool = false) -> ThermometerReport {
+    /// Runs the thermometer's whole window (or `steps` steps), probing 16 batches of 32 at its
+    /// calibration steps when `probe` is set.
+    mutating func measure(_ thermometer: Thermometer, probe: Bool = false, steps: Int? = nil) -> ThermometerReport {
         let probeBuffer = Buffer(count: count)
-        for _ in 0..<thermometer.config.measureSteps {
+        for _ in 0..<(steps ?? thermometer.config.measureSteps) {
             if probe && thermometer.calibrationDue {
                 thermometer.beginProbe()
                 for _ in 0..<16 {

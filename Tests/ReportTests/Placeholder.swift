@@ -1,1 +1,0 @@
-// Keeps the ReportTests target non-empty while its suites are elsewhere.
