@@ -101,7 +101,6 @@ public final class CoordinatorLoop: @unchecked Sendable {
 
     private let store: Store
     private var scheduler: Scheduler
-    private var mapping: JournalMapping
     private let socket: Socket
     /// Answers the ROUTER's ZAP requests when CURVE is on.
     private let authenticator: ZAPAuthenticator?
@@ -123,7 +122,6 @@ public final class CoordinatorLoop: @unchecked Sendable {
                 log: @escaping @Sendable (String) -> Void) throws {
         store = start.store
         scheduler = start.scheduler
-        mapping = JournalMapping(leases: start.orphans)
         self.options = options
         self.log = log
         lastTick = Instant(milliseconds: 0)
@@ -297,15 +295,8 @@ public final class CoordinatorLoop: @unchecked Sendable {
     /// Journals every `.journal` effect in one transaction, then logs, sends and notes `.finished`.
     private func perform(_ effects: [Effect]) throws {
         var transitions: [Transition] = []
-        for case .journal(let change) in effects {
-            if let transition = mapping.transition(for: change) { transitions.append(transition) }
-        }
-        if !transitions.isEmpty {
-            let verdicts = try store.commit(transitions)
-            for (transition, verdict) in zip(transitions, verdicts) where !JournalMapping.agrees(transition, verdict) {
-                log("JOURNAL DISAGREES with the scheduler: \(transition) → \(verdict)")
-            }
-        }
+        for case .journal(let change) in effects { transitions.append(change.transition) }
+        try store.commit(transitions)
         for effect in effects {
             switch effect {
             case .journal: break

@@ -17,10 +17,13 @@
 //      worker is declared lost on the first tick after `heartbeat × liveness`).
 //
 // Decisions beyond PROTOCOL.md:
-//   - Retry limit counts *failed attempts* (lost, stalled, transient failure, dropped by its
-//     worker). A BYE release and an orphan not re-adopted after a coordinator restart are not the
-//     job's fault: they re-queue with attempt + 1 but do not count. Attempts stop at the wire's
-//     limit (1000) whatever the cause.
+//   - Retry limit counts *failed attempts* (lost, stalled, transient failure:
+//     `LeaseEnd.countsAsFailure`). A BYE release, an orphan not re-adopted after a coordinator
+//     restart and a lease its worker dropped (never got) are not the job's fault: they re-queue
+//     with attempt + 1 but do not count. Attempts stop at the wire's limit (1000) whatever the
+//     cause.
+//   - Every decision (re-queue, failure after retries, the failure of a warm start's measure jobs)
+//     is journaled as the scheduler made it; the journal only checks that it is a legal step.
 //   - Stall window of a job = max(minimum, factor × max(median step time of its kind, the job's
 //     own mean step time since its lease began)). The kind median comes from the last 255
 //     heartbeat advances of that kind; the job's own mean protects a slow worker among fast ones
@@ -44,12 +47,13 @@
 //
 // Cost: a HEARTBEAT costs O(jobs it lists); a RESULT O(log queued) plus its dependents; a tick
 // O(workers + running jobs); STATUS O(all jobs).
+import Store
 import SweepProtocol
 
 /// The coordinator's job scheduler: in-memory state of jobs and workers, driven by events.
 public struct Scheduler: Sendable {
     /// One job and its current lease.
-    struct JobRecord: Sendable {
+    struct ScheduledJob: Sendable {
         let descriptor: JobDescriptor
         var state: JobState = .queued
         var attempt = 1
@@ -67,7 +71,7 @@ public struct Scheduler: Sendable {
     }
 
     /// One admitted worker.
-    struct WorkerRecord: Sendable {
+    struct AdmittedWorker: Sendable {
         let peer: PeerID
         var name: String
         var host: String
@@ -82,13 +86,13 @@ public struct Scheduler: Sendable {
     /// Timing and admission rules.
     public let config: SchedulerConfig
 
-    private(set) var jobs: [JobRecord]
+    private(set) var jobs: [ScheduledJob]
     private var indexOf: [Int: Int] = [:]
     /// Warm-start id → ids of the measure jobs that need its checkpoint.
     private var dependents: [Int: [Int]] = [:]
     /// Warm-start id → its checkpoint, attached to every JOB of its measure jobs.
     private var checkpoints: [Int: [UInt8]] = [:]
-    private(set) var workers: [PeerID: WorkerRecord] = [:]
+    private(set) var workers: [PeerID: AdmittedWorker] = [:]
     /// Admitted peers in admission order: the dispatch order among idle workers.
     private var workerOrder: [PeerID] = []
     private var ready = ReadyQueue()
@@ -106,7 +110,7 @@ public struct Scheduler: Sendable {
     /// A scheduler for `jobs` (ids unique), all queued at attempt 1 until `Event.start` says otherwise.
     public init(jobs descriptors: [JobDescriptor], config: SchedulerConfig) {
         self.config = config
-        jobs = descriptors.map { JobRecord(descriptor: $0) }
+        jobs = descriptors.map { ScheduledJob(descriptor: $0) }
         for (i, job) in descriptors.enumerated() {
             indexOf[job.id] = i
             if let dep = job.dependsOn { dependents[dep, default: []].append(job.id) }
@@ -204,7 +208,7 @@ public struct Scheduler: Sendable {
         for (warm, measures) in dependents.sorted(by: { $0.key < $1.key }) {
             guard let w = indexOf[warm] else { continue }
             if jobs[w].state == .failed {
-                for id in measures { if let m = indexOf[id], !jobs[m].state.isEnded { failDependent(m, warm: w, now: now, out: &out) } }
+                failDependents(of: w, now: now, out: &out)
             } else if jobs[w].state == .done && checkpoints[warm] == nil {
                 out.log("warm start #\(warm) is done but the journal gave no checkpoint; its \(measures.count) measure jobs cannot run")
             }
@@ -317,7 +321,7 @@ public struct Scheduler: Sendable {
             workers[peer] = worker
             out.log("worker \(hello.name) re-admitted: \(Self.describe(hello, peer))")
         } else {
-            let worker = WorkerRecord(peer: peer, name: hello.name, host: hello.host, slots: hello.slots, lastSeen: now)
+            let worker = AdmittedWorker(peer: peer, name: hello.name, host: hello.host, slots: hello.slots, lastSeen: now)
             workers[peer] = worker
             workerOrder.append(peer)
             freeSlots += worker.freeSlots
@@ -419,8 +423,7 @@ public struct Scheduler: Sendable {
             let message = result.message ?? "no message"
             jobs[i].holder = nil
             out.send(peer, ack)
-            out.record(.leaseEnded(result.ref, .transientFailure(message), at: now))
-            requeueOrFail(i, .transientFailure(message), now: now, out: &out)
+            requeueOrFail(i, .transientFailure(message), worker: peer, now: now, out: &out)
         } else {
             out.record(.resultCounted(result, peer: peer, at: now))
             out.send(peer, ack)
@@ -446,9 +449,7 @@ public struct Scheduler: Sendable {
                 let message = result.message ?? "no message"
                 jobs[i].lastReason = message
                 out.log("#\(result.jobId) \(job.descriptor.key) failed deterministically on \(name(peer)): \(message)")
-                for id in dependents[result.jobId] ?? [] {
-                    if let m = indexOf[id], !jobs[m].state.isEnded { failDependent(m, warm: i, now: now, out: &out) }
-                }
+                failDependents(of: i, now: now, out: &out)
             }
         }
         dispatch(first: peer, now: now, out: &out)
@@ -584,53 +585,62 @@ public struct Scheduler: Sendable {
     /// Ends job `i`'s current lease without a result, then re-queues or fails it.
     private mutating func endLease(_ i: Int, _ end: LeaseEnd, cancel: Bool, now: Instant, out: inout Output) {
         let ref = jobs[i].ref
-        out.record(.leaseEnded(ref, end, at: now))
+        let holder = jobs[i].holder
         if jobs[i].state == .orphaned { removeOrphan(i) }
-        if let holder = jobs[i].holder {
+        if let holder {
             detach(i, from: holder)
             if cancel { out.send(holder, .cancel(Cancel(jobId: ref.jobId, attempt: ref.attempt, reason: .expired))) }
         }
         jobs[i].holder = nil
-        requeueOrFail(i, end, now: now, out: &out)
+        requeueOrFail(i, end, worker: holder, now: now, out: &out)
     }
 
-    private mutating func requeueOrFail(_ i: Int, _ end: LeaseEnd, now: Instant, out: inout Output) {
+    /// Job `i`'s lease ended (`end`, held by `worker`): queued again as attempt + 1, or failed
+    /// (exhausted) at the retry limit or the wire's last attempt.
+    private mutating func requeueOrFail(_ i: Int, _ end: LeaseEnd, worker: PeerID?, now: Instant, out: inout Output) {
+        let ended = jobs[i].ref
         if end.countsAsFailure { jobs[i].failures += 1 }
         jobs[i].lastReason = end.reason
         let id = jobs[i].descriptor.id
         if jobs[i].failures >= config.retryLimit || jobs[i].attempt >= maxAttempt {
             let reason = "failed after \(jobs[i].failures) failed attempts (attempt \(jobs[i].attempt)); last: \(end.reason)"
-            fail(i, reason: reason, now: now, out: &out)
+            fail(i, .exhausted, reason: reason, end: end, worker: worker, now: now, out: &out)
             return
         }
         jobs[i].attempt += 1
         jobs[i].state = .queued
-        out.record(.requeued(jobs[i].ref, failures: jobs[i].failures))
+        out.record(.requeued(ended, end: end, worker: worker, failures: jobs[i].failures, at: now))
         out.log("#\(id) \(jobs[i].descriptor.key) re-queued as attempt \(jobs[i].attempt): \(end.reason)")
         if isReady(i) { ready.push(id: id, cost: jobs[i].descriptor.cost) }
     }
 
-    private mutating func fail(_ i: Int, reason: String, now: Instant, out: inout Output) {
+    /// Job `i` ends failed (`failure`: exhausted after its lease ended, or dependency), and with it
+    /// every job that needed it.
+    private mutating func fail(_ i: Int, _ failure: JobFailure, reason: String, end: LeaseEnd?, worker: PeerID?,
+                               now: Instant, out: inout Output) {
         jobs[i].state = .failed
         jobs[i].lastReason = reason
         endedCount += 1
-        out.record(.failed(jobs[i].ref, reason: reason, at: now))
+        out.record(.failed(jobs[i].ref, failure, reason: reason, end: end, worker: worker, failures: jobs[i].failures,
+                           at: now))
         out.log("#\(jobs[i].descriptor.id) \(jobs[i].descriptor.key) \(reason)")
-        for id in dependents[jobs[i].descriptor.id] ?? [] {
-            if let m = indexOf[id], !jobs[m].state.isEnded { failDependent(m, warm: i, now: now, out: &out) }
-        }
+        failDependents(of: i, now: now, out: &out)
     }
 
-    /// Fails measure job `m` because its warm start `w` failed.
-    private mutating func failDependent(_ m: Int, warm w: Int, now: Instant, out: inout Output) {
-        if jobs[m].state == .orphaned { removeOrphan(m) }
-        if let holder = jobs[m].holder {
-            detach(m, from: holder)
-            out.send(holder, .cancel(Cancel(jobId: jobs[m].descriptor.id, attempt: jobs[m].attempt, reason: .expired)))
+    /// Fails every job that needs job `w` (a failed warm start), naming it.
+    private mutating func failDependents(of w: Int, now: Instant, out: inout Output) {
+        for id in dependents[jobs[w].descriptor.id] ?? [] {
+            guard let m = indexOf[id], !jobs[m].state.isEnded else { continue }
+            if jobs[m].state == .orphaned { removeOrphan(m) }
+            let holder = jobs[m].holder
+            if let holder {
+                detach(m, from: holder)
+                out.send(holder, .cancel(Cancel(jobId: jobs[m].descriptor.id, attempt: jobs[m].attempt, reason: .expired)))
+            }
+            jobs[m].holder = nil
+            fail(m, .dependency, reason: "its warm start #\(jobs[w].descriptor.id) failed: \(jobs[w].lastReason ?? "no reason")",
+                 end: nil, worker: holder, now: now, out: &out)
         }
-        jobs[m].holder = nil
-        fail(m, reason: "its warm start #\(jobs[w].descriptor.id) failed: \(jobs[w].lastReason ?? "no reason")",
-             now: now, out: &out)
     }
 
     /// Ends all of `peer`'s leases and forgets it; `why` goes to the journal with its departure.

@@ -1,5 +1,7 @@
 // The vocabulary of the scheduler state machine: time, peers, configuration, the events it consumes
 // and the effects it returns. Effects are data; the event loop performs them (see `Scheduler`).
+// Job states, failures and lease ends are the journal's own vocabulary (Store, Lifecycle.swift).
+import Store
 import SweepProtocol
 
 /// A point on the coordinator's monotonic clock, in milliseconds since an arbitrary origin.
@@ -70,24 +72,6 @@ public struct SchedulerConfig: Sendable, Equatable {
     public var livenessWindowMs: Int64 { heartbeatMs * liveness }
 }
 
-/// Where a job is in its life.
-public enum JobState: String, Sendable, Equatable, CaseIterable {
-    /// Waiting for a worker (or for its warm start, if it has one).
-    case queued
-    /// Leased to a worker.
-    case running
-    /// Leased before a coordinator restart; waiting for its worker to re-adopt it.
-    case orphaned
-    /// Ended with a counted `done` result.
-    case done
-    /// Ended without a result: a counted `failed deterministic` result, the retry limit, or a
-    /// failed warm start it depended on.
-    case failed
-
-    /// Whether the job has ended.
-    public var isEnded: Bool { self == .done || self == .failed }
-}
-
 /// One job's state as the journal holds it, for `Event.start`.
 public struct RestoredJob: Sendable, Equatable {
     public var id: Int
@@ -120,43 +104,6 @@ public enum Event: Sendable {
     case tick
 }
 
-/// Why a lease ended without a counted result.
-public enum LeaseEnd: Sendable, Equatable {
-    /// The worker fell silent for the liveness window.
-    case lost
-    /// The job's step counter did not advance for the stall window.
-    case stalled
-    /// The worker sent BYE (not counted as a failure).
-    case released
-    /// An orphaned lease was not re-adopted within the grace (not counted as a failure).
-    case orphanExpired
-    /// The worker reported `failed transient`.
-    case transientFailure(String)
-    /// The worker re-sent READY without this lease: it no longer holds it.
-    case dropped
-
-    /// Whether this end counts against the retry limit.
-    public var countsAsFailure: Bool {
-        switch self {
-        case .lost, .stalled, .transientFailure: return true
-        // The worker never got the lease (lost on a reconnect): nothing is known about the job.
-        case .released, .orphanExpired, .dropped: return false
-        }
-    }
-
-    /// Human-readable reason, journaled with a job that fails.
-    public var reason: String {
-        switch self {
-        case .lost: return "worker lost (no heartbeat for the liveness window)"
-        case .stalled: return "stalled (step counter did not advance for the stall window)"
-        case .released: return "released by its worker (BYE)"
-        case .orphanExpired: return "orphaned lease not re-adopted after coordinator restart"
-        case .transientFailure(let message): return "transient failure: \(message)"
-        case .dropped: return "dropped by its worker (READY without it)"
-        }
-    }
-}
-
 /// A state change the event loop must journal (all of one `handle` call in one transaction).
 public enum Change: Sendable, Equatable {
     /// A worker was admitted (or re-admitted) at `at`; `ready` is its READY body (name, host, pid,
@@ -174,12 +121,12 @@ public enum Change: Sendable, Equatable {
     case resultDuplicate(JobResult, peer: PeerID, at: Instant)
     /// A result for an attempt that is not the current lease: journaled as an event, never counted.
     case resultStale(JobResult, peer: PeerID, at: Instant)
-    /// A lease ended without a result.
-    case leaseEnded(JobRef, LeaseEnd, at: Instant)
-    /// The job is queued again under the new attempt; `failures` is its count against the limit.
-    case requeued(JobRef, failures: Int)
-    /// The job ended without a result; `attempt` is its last attempt.
-    case failed(JobRef, reason: String, at: Instant)
+    /// The lease `ref` ended without a result (`end`, held by `worker`) and the job is queued
+    /// again as attempt `ref.attempt + 1`; `failures` is its count against the retry limit.
+    case requeued(JobRef, end: LeaseEnd, worker: PeerID?, failures: Int, at: Instant)
+    /// The job ended without a result at attempt `ref.attempt`: `exhausted` after its lease ended
+    /// (`end`), or `dependency` (its warm start failed); `failures` as counted.
+    case failed(JobRef, JobFailure, reason: String, end: LeaseEnd?, worker: PeerID?, failures: Int, at: Instant)
 }
 
 /// What the event loop must do, in this order: journal every `.journal` of one `handle` call in

@@ -113,7 +113,7 @@ public struct SweepData: Sendable {
         guard !runs.isEmpty else {
             var counts: [String: Int] = [:]
             for job in jobs { counts[job.state.rawValue, default: 0] += 1 }
-            let detail = JournalState.allCases.compactMap { s in counts[s.rawValue].map { "\($0) \(s.rawValue)" } }
+            let detail = JobState.allCases.compactMap { s in counts[s.rawValue].map { "\($0) \(s.rawValue)" } }
             let unreadableNote = unreadable.isEmpty ? "" : "; \(unreadable.count) results do not decode"
             throw .noResults(path: path, detail: (detail.isEmpty ? "no jobs" : detail.joined(separator: ", "))
                 + unreadableNote)

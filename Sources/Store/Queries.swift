@@ -11,7 +11,7 @@ extension Store {
             var counts = StateCounts()
             for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state") {
                 let n: Int = row["n"]
-                switch JournalState(rawValue: row["state"]) {
+                switch JobState(rawValue: row["state"]) {
                 case .queued: counts.queued = n
                 case .running: counts.running = n
                 case .orphaned: counts.orphaned = n
@@ -165,7 +165,7 @@ private func jobRecord(_ row: Row) -> JobRecord {
     }
     return JobRecord(id: row["id"], key: row["key"], kind: JobKind(rawValue: row["kind"]) ?? .trivial,
                      seedIndex: row["seedIndex"], dependsOn: row["dependsOn"], cost: row["cost"],
-                     state: JournalState(rawValue: row["state"]) ?? .failed, attempt: row["attempt"],
+                     state: JobState(rawValue: row["state"]) ?? .failed, attempt: row["attempt"],
                      leaseWorker: row["leaseWorker"], leaseStartedAt: date("leaseStartedAt"),
                      orphanedAt: date("orphanedAt"), retries: row["retries"],
                      failure: (row["failure"] as String?).flatMap(JobFailure.init(rawValue:)),

@@ -19,16 +19,12 @@ import Darwin
 
 /// Settings of an open journal.
 public struct StoreOptions: Sendable {
-    /// Failures counted per job (transient failures, lost and stalled leases) before it is failed.
-    public var retryLimit: Int
     /// How long a write waits for a lock held by a reader (a `status` process checkpointing), in s.
     public var busyTimeout: TimeInterval
     /// The time written into the journal; tests inject a fixed clock.
     public var clock: @Sendable () -> Date
 
-    public init(retryLimit: Int = TimingDefaults.retryLimit, busyTimeout: TimeInterval = 5,
-                clock: @escaping @Sendable () -> Date = { Date() }) {
-        self.retryLimit = retryLimit
+    public init(busyTimeout: TimeInterval = 5, clock: @escaping @Sendable () -> Date = { Date() }) {
         self.busyTimeout = busyTimeout
         self.clock = clock
     }
@@ -85,9 +81,6 @@ public final class Store {
             canonical = try normalized.canonicalJSON()
             hash = try normalized.hash()
         } catch { throw .invalidSpec(error.description) }
-        guard options.retryLimit >= 1 else {
-            throw .invalidArgument(operation: "open", detail: "retry limit \(options.retryLimit) must be at least 1")
-        }
 
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty {

@@ -1,4 +1,4 @@
-// Scheduler changes → journal transitions (JournalMapping), without sockets or a database.
+// Scheduler changes → journal transitions, one for one, without sockets; and through a real journal.
 import Coordinator
 import Foundation
 import Store
@@ -11,90 +11,59 @@ struct CoordinatorLoopMappingTests {
     let at = Instant(milliseconds: 5)
 
     @Test func leasesAndResultsBecomeTransitionsNamingTheRoutingID() {
-        var mapping = JournalMapping()
-        #expect(mapping.transition(for: .lease(ref, peer: peer, worker: "w", at: at))
+        #expect(Change.lease(ref, peer: peer, worker: "w", at: at).transition
                     == .lease(jobId: 3, attempt: 2, worker: "host/1/0000abcd"))
-        #expect(mapping.transition(for: .adopt(ref, peer: peer, worker: "w", at: at))
+        #expect(Change.adopt(ref, peer: peer, worker: "w", at: at).transition
                     == .adopt(jobId: 3, attempt: 2, worker: "host/1/0000abcd"))
         let bytes = Array(#"{"format":"thermosweep-trivial/1"}"#.utf8)
         let done = JobResult.done(jobId: 3, attempt: 2, kind: .trivial, wallSeconds: 1.5, result: bytes)
-        #expect(mapping.transition(for: .resultCounted(done, peer: peer, at: at))
+        #expect(Change.resultCounted(done, peer: peer, at: at).transition
                     == .result(jobId: 3, attempt: 2, result: bytes, checkpoint: nil, wallSeconds: 1.5,
                                worker: "host/1/0000abcd"))
         let failed = JobResult.failed(jobId: 3, attempt: 2, kind: .trivial, wallSeconds: 0.5, errorKind: .deterministic,
                                       message: "diverged")
-        #expect(mapping.transition(for: .resultCounted(failed, peer: peer, at: at))
-                    == .failure(jobId: 3, attempt: 2, kind: .deterministic, message: "diverged", wallSeconds: 0.5,
-                                worker: "host/1/0000abcd"))
+        #expect(Change.resultCounted(failed, peer: peer, at: at).transition
+                    == .deterministicFailure(jobId: 3, attempt: 2, message: "diverged", wallSeconds: 0.5,
+                                             worker: "host/1/0000abcd"))
     }
 
-    @Test func leaseEndsBecomeExpiriesOrTransientFailuresOfTheHolder() {
-        var mapping = JournalMapping()
-        _ = mapping.transition(for: .lease(ref, peer: peer, worker: "w", at: at))
-        #expect(mapping.transition(for: .leaseEnded(ref, .transientFailure("oom"), at: at))
-                    == .failure(jobId: 3, attempt: 2, kind: .transient, message: "oom", wallSeconds: 0,
-                                worker: "host/1/0000abcd"))
-        let ends: [(LeaseEnd, ExpiryReason)] = [(.lost, .lost), (.stalled, .stalled), (.released, .released),
-                                                (.orphanExpired, .orphanExpired), (.dropped, .dropped)]
-        for (end, reason) in ends {
-            #expect(mapping.transition(for: .leaseEnded(ref, end, at: at))
-                        == .expire(jobId: 3, attempt: 2, reason: reason, message: end.reason))
-            #expect(reason.countsAsRetry == end.countsAsFailure)
+    @Test func theSchedulersDecisionsAreRecordedAsMade() {
+        for end in [LeaseEnd.lost, .stalled, .released, .orphanExpired, .dropped, .transientFailure("oom")] {
+            #expect(Change.requeued(ref, end: end, worker: peer, failures: 2, at: at).transition
+                        == .requeue(jobId: 3, attempt: 2, end: end, worker: "host/1/0000abcd", failures: 2))
         }
-        // The holder of an orphaned lease comes from the journal.
-        var restored = JournalMapping(leases: [Lease(jobId: 3, attempt: 2, worker: "old/9/0000beef",
-                                                     startedAt: .init(timeIntervalSince1970: 0))])
-        #expect(restored.transition(for: .leaseEnded(ref, .transientFailure("x"), at: at))
-                    == .failure(jobId: 3, attempt: 2, kind: .transient, message: "x", wallSeconds: 0,
-                                worker: "old/9/0000beef"))
-    }
-
-    @Test func changesTheStoreDerivesNeedNoTransition() {
-        var mapping = JournalMapping()
-        let changes: [Change] = [.requeued(ref, failures: 1), .failed(ref, reason: "r", at: at)]
-        for change in changes { #expect(mapping.transition(for: change) == nil) }
+        #expect(Change.requeued(ref, end: .orphanExpired, worker: nil, failures: 0, at: at).transition
+                    == .requeue(jobId: 3, attempt: 2, end: .orphanExpired, worker: nil, failures: 0))
+        #expect(Change.failed(ref, .exhausted, reason: "r", end: .lost, worker: peer, failures: 3, at: at).transition
+                    == .fail(jobId: 3, attempt: 2, failure: .exhausted, reason: "r", end: .lost,
+                             worker: "host/1/0000abcd", failures: 3))
+        #expect(Change.failed(ref, .dependency, reason: "w", end: nil, worker: nil, failures: 0, at: at).transition
+                    == .fail(jobId: 3, attempt: 2, failure: .dependency, reason: "w", end: nil, worker: nil, failures: 0))
     }
 
     @Test func workersAndUncountedResultsBecomeTheirOwnTransitions() {
-        var mapping = JournalMapping()
-        #expect(mapping.transition(for: .workerGone(peer: peer, reason: "lost", at: at))
+        #expect(Change.workerGone(peer: peer, reason: "lost", at: at).transition
                     == .workerGone(identity: "host/1/0000abcd", reason: "lost"))
         let ready = Ready(name: "node-3/1", host: "node-3", pid: 4242, nonce: "0000abcd", cores: 2,
                           cpuFeatures: ["avx512f"], buildCPU: "skylake-avx512", version: "0.4.0 (abc)",
                           datasets: [], slots: 1)
-        #expect(mapping.transition(for: .workerSeen(peer: peer, ready: ready, at: at))
+        #expect(Change.workerSeen(peer: peer, ready: ready, at: at).transition
                     == .worker(identity: "host/1/0000abcd", name: "node-3/1", host: "node-3", pid: 4242, cores: 2,
                                buildCPU: "skylake-avx512", version: "0.4.0 (abc)"))
         let done = JobResult.done(jobId: 3, attempt: 2, kind: .warmStart, wallSeconds: 1, result: Array("{}".utf8),
                                   checkpoint: [1, 2])
-        #expect(mapping.transition(for: .resultDuplicate(done, peer: peer, at: at))
+        #expect(Change.resultDuplicate(done, peer: peer, at: at).transition
                     == .misfit(jobId: 3, attempt: 2, kind: .duplicate, outcome: .done, worker: "host/1/0000abcd"))
         let failed = JobResult.failed(jobId: 3, attempt: 1, kind: .warmStart, wallSeconds: 1, errorKind: .transient,
                                       message: "oom")
-        #expect(mapping.transition(for: .resultStale(failed, peer: peer, at: at))
+        #expect(Change.resultStale(failed, peer: peer, at: at).transition
                     == .misfit(jobId: 3, attempt: 1, kind: .stale, outcome: .failed, worker: "host/1/0000abcd"))
-        let misfit = Transition.misfit(jobId: 3, attempt: 1, kind: .stale, outcome: .failed, worker: "w")
-        #expect(JournalMapping.agrees(misfit, .misfit(.journaled)))
-        #expect(!JournalMapping.agrees(misfit, .misfit(.currentLease)))
-        #expect(JournalMapping.agrees(.worker(identity: "w", name: "n", host: "h", pid: 1, cores: 1, buildCPU: "c",
-                                              version: "v"), .workerRecorded))
     }
 
-    @Test func verdictsAgreeOnlyWithWhatTheSchedulerDecided() {
-        let result = Transition.result(jobId: 1, attempt: 1, result: [], checkpoint: nil, wallSeconds: 0, worker: "w")
-        #expect(JournalMapping.agrees(result, .result(.counted)))
-        #expect(!JournalMapping.agrees(result, .result(.stale)))
-        #expect(JournalMapping.agrees(.lease(jobId: 1, attempt: 1, worker: "w"), .leased))
-        let deterministic = Transition.failure(jobId: 1, attempt: 1, kind: .deterministic, message: "m", wallSeconds: 0,
-                                               worker: "w")
-        #expect(JournalMapping.agrees(deterministic, .failure(.failed(blocked: []))))
-        #expect(!JournalMapping.agrees(deterministic, .failure(.requeued(attempt: 2))))
-    }
-
-    /// Scheduler → mapping → Store, one commit per `handle` call as `CoordinatorLoop.perform` does
-    /// it: admitted workers land in the worker table with pid, cores and version, and late and
-    /// re-sent results as `stale` / `duplicate` events, warm-start copies without their checkpoint
-    /// included, without a refused commit or a disagreement.
+    /// Scheduler → Store, one commit per `handle` call as `CoordinatorLoop.perform` does it:
+    /// admitted workers land in the worker table with pid, cores and version, the lost lease as a
+    /// re-queue, and late and re-sent results as `stale` / `duplicate` events, warm-start copies
+    /// without their checkpoint included, without a refused commit.
     @Test func workersAndMisfitsReachTheJournalThroughTheScheduler() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mapping-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -105,19 +74,13 @@ struct CoordinatorLoopMappingTests {
                                               config: config)
         defer { try? start.store.close() }
         var scheduler = start.scheduler
-        var mapping = JournalMapping(leases: start.orphans)
         var now = Instant(milliseconds: 0)
-        var disagreements: [String] = []
+        // Every decision must be a legal step for the journal: a refused commit throws here.
         func round(_ event: Event) throws -> [Effect] {
             let effects = scheduler.handle(event, now: now)
             var transitions: [Transition] = []
-            for case .journal(let change) in effects {
-                if let transition = mapping.transition(for: change) { transitions.append(transition) }
-            }
-            for (transition, verdict) in zip(transitions, try start.store.commit(transitions))
-            where !JournalMapping.agrees(transition, verdict) {
-                disagreements.append("\(transition) → \(verdict)")
-            }
+            for case .journal(let change) in effects { transitions.append(change.transition) }
+            try start.store.commit(transitions)
             return effects
         }
         func ready(_ host: String, pid: Int, running: [JobRef] = []) -> Message {
@@ -144,7 +107,6 @@ struct CoordinatorLoopMappingTests {
         _ = try round(.message(w2, .result(warm(2, [8, 8]))))  // counted
         _ = try round(.message(w2, .result(warm(2, [8, 8]))))  // duplicate
         _ = try round(.message(w2, .result(warm(2, nil))))  // duplicate, of the wrong kind and without it
-        #expect(disagreements.isEmpty, "\(disagreements)")
 
         let store = start.store
         let workers = try store.workers()
@@ -165,5 +127,6 @@ struct CoordinatorLoopMappingTests {
         // Counted once, with the counted attempt's checkpoint.
         #expect(try store.job(1)?.state == .done && (try store.checkpoint(jobId: 1)) == [8, 8])
         #expect(try store.results().map(\.attempt) == [1 + 1])
+        #expect(try store.events(jobId: 1).map(\.kind).prefix(4) == ["dispatched", "lost", "requeued", "dispatched"])
     }
 }

@@ -1,6 +1,7 @@
 import Cell
 import Coordinator
 import SweepProtocol
+import Store
 import Testing
 
 /// Seeded random simulation: many fake workers (fast, slow, dying, freezing, hanging, duplicating
@@ -57,17 +58,19 @@ import Testing
             case .resultStale(let result, _, _):
                 #expect(!isLeased(result.ref) && counted[result.jobId] == nil)
                 stats["stale", default: 0] += 1
-            case .leaseEnded(let ref, let end, _):
+            case .requeued(let ref, let end, _, let count, _):
                 #expect(isLeased(ref), "ended lease \(ref) is not the journaled lease")
-                state[ref.jobId] = .queued  // until requeued or failed follows
-                stats["\(end)".components(separatedBy: "(")[0], default: 0] += 1
-            case .requeued(let ref, let count):
-                #expect(ref.attempt == (attempt[ref.jobId] ?? 0) + 1, "attempt goes up by one")
-                attempt[ref.jobId] = ref.attempt
+                #expect(count == (failures[ref.jobId] ?? 0) + (end.countsAsFailure ? 1 : 0), "failures counted once")
+                stats[end.eventKind, default: 0] += 1
+                attempt[ref.jobId] = ref.attempt + 1
                 failures[ref.jobId] = count
                 state[ref.jobId] = .queued
-            case .failed(let ref, _, _):
+            case .failed(let ref, _, _, let end, _, _, _):
                 #expect(!(state[ref.jobId]?.isEnded ?? true))
+                if let end {
+                    #expect(isLeased(ref), "ended lease \(ref) is not the journaled lease")
+                    stats[end.eventKind, default: 0] += 1
+                }
                 ended[ref.jobId, default: 0] += 1
                 state[ref.jobId] = .failed
                 stats["failed", default: 0] += 1
@@ -150,7 +153,7 @@ import Testing
                 switch change {
                 case .resultCounted(let r, _, _), .resultDuplicate(let r, _, _), .resultStale(let r, _, _):
                     journaled.insert(r.ref)
-                case .leaseEnded(let r, _, _): journaled.insert(r)
+                case .requeued(let r, _, _, _, _), .failed(let r, _, _, .some, _, _, _): journaled.insert(r)
                 default: break
                 }
             }

@@ -1,5 +1,6 @@
 import Coordinator
 import SweepProtocol
+import Store
 import Testing
 
 @Suite struct SchedulerDispatchTests {
@@ -65,7 +66,7 @@ import Testing
         #expect(h.scheduler.state(of: 1) == .failed)
         #expect(h.scheduler.state(of: 2) == .failed && h.scheduler.state(of: 3) == .failed)
         let failures = effects.changes.compactMap { change -> String? in
-            if case .failed(_, let reason, _) = change { return reason } else { return nil }
+            if case .failed(_, .dependency, let reason, nil, _, _, _) = change { return reason } else { return nil }
         }
         #expect(failures.count == 2 && failures.allSatisfy { $0.contains("warm start #1") && $0.contains("diverged") })
         #expect(effects.isFinished)

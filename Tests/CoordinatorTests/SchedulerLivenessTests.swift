@@ -1,5 +1,6 @@
 import Coordinator
 import SweepProtocol
+import Store
 import Testing
 
 @Suite struct SchedulerLivenessTests {
@@ -170,7 +171,7 @@ import Testing
         // never runs it beside attempt 2 on a slot the coordinator counts as free.
         #expect(effects.cancels(to: "a") == [Cancel(jobId: 1, attempt: 1, reason: .expired)])
         // A lease its worker never got is no evidence against the job: no retry is used up.
-        #expect(effects.changes.contains { if case .requeued(_, failures: 0) = $0 { return true } else { return false } })
+        #expect(effects.changes.contains { if case .requeued(_, .dropped, _, 0, _) = $0 { return true } else { return false } })
         // The job comes straight back to the same worker under attempt 2.
         #expect(effects.jobs(to: "a").map { JobRef(jobId: $0.jobId, attempt: $0.attempt) } == [JobRef(jobId: 1, attempt: 2)])
         #expect(h.scheduler.jobs(of: PeerID("a")) == [2, 1])

@@ -1,5 +1,6 @@
 import Coordinator
 import SweepProtocol
+import Store
 import Testing
 
 @Suite struct SchedulerResultTests {
@@ -91,7 +92,8 @@ import Testing
         let last = h.failed("w1", 1, attempt: 3, .transient, message: "out of memory 3")
         #expect(last.requeued.isEmpty)
         let reasons = last.changes.compactMap { change -> String? in
-            if case .failed(let ref, let reason, _) = change, ref == JobRef(jobId: 1, attempt: 3) { return reason }
+            if case .failed(let ref, .exhausted, let reason, .some(.transientFailure), _, 3, _) = change,
+               ref == JobRef(jobId: 1, attempt: 3) { return reason }
             return nil
         }
         #expect(reasons.count == 1 && reasons[0].contains("out of memory 3"))

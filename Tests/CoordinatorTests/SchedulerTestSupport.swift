@@ -1,4 +1,5 @@
 import Coordinator
+import Store
 import SweepProtocol
 
 /// A scheduler with a hand-driven clock and helpers that send peer messages.
@@ -108,10 +109,20 @@ extension Array where Element == Effect {
         messages(to: peer).compactMap { if case .ack(let r) = $0 { return r } else { return nil } }
     }
     var isFinished: Bool { contains(.finished) }
+    /// Every lease that ended without a result, and how (re-queued or failed after it).
     var leaseEnds: [(JobRef, LeaseEnd)] {
-        changes.compactMap { if case .leaseEnded(let r, let e, _) = $0 { return (r, e) } else { return nil } }
+        changes.compactMap { change in
+            switch change {
+            case let .requeued(ref, end, _, _, _): return (ref, end)
+            case let .failed(ref, _, _, .some(end), _, _, _): return (ref, end)
+            default: return nil
+            }
+        }
     }
-    var requeued: [JobRef] { changes.compactMap { if case .requeued(let r, _) = $0 { return r } else { return nil } } }
+    /// The jobs queued again, each with its new attempt.
+    var requeued: [JobRef] {
+        changes.compactMap { if case .requeued(let r, _, _, _, _) = $0 { return JobRef(jobId: r.jobId, attempt: r.attempt + 1) } else { return nil } }
+    }
     var counted: [JobResult] { changes.compactMap { if case .resultCounted(let r, _, _) = $0 { return r } else { return nil } } }
 
     /// Index of the first effect of each kind, to check the contract order.

@@ -80,7 +80,7 @@ struct SyntheticSweep {
             warm.append(.result(jobId: job.id, attempt: 1, result: Array(#"{"format":"warm"}"#.utf8),
                                 checkpoint: [1, 2, 3], wallSeconds: wall, worker: worker))
         }
-        _ = try store.commit(warm)
+        try store.commit(warm)
         jobs.removeAll { $0.kind != .measure }
         order(&jobs)
         let descriptors = Dictionary(uniqueKeysWithValues: spec.jobs().map { ($0.key, $0) })
@@ -90,8 +90,8 @@ struct SyntheticSweep {
                 let d = try #require(descriptors[job.key])
                 batch.append(.lease(jobId: job.id, attempt: 1, worker: worker))
                 if failed.contains(job.key) {
-                    batch.append(.failure(jobId: job.id, attempt: 1, kind: .deterministic,
-                                          message: "out of range, \"quoted\"", wallSeconds: wall, worker: worker))
+                    batch.append(.deterministicFailure(jobId: job.id, attempt: 1, message: "out of range, \"quoted\"",
+                                                       wallSeconds: wall, worker: worker))
                 } else {
                     let json = cellJSON(lr: d.spec.cell?.learningRate ?? 0, batch: d.spec.cell?.batchSize ?? 0,
                                         seed: job.seedIndex, key: job.key)
@@ -99,7 +99,7 @@ struct SyntheticSweep {
                                          wallSeconds: wall + Double(job.id), worker: worker))
                 }
             }
-            _ = try store.commit(batch)
+            try store.commit(batch)
         }
         try store.close()
     }

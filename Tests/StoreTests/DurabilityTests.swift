@@ -16,8 +16,8 @@ import Testing
         try store.lease(jobId: 4, attempt: 1, worker: "w1")
         // Still open, nothing flushed by closing: sqlite3 (another process) reads the WAL.
         #expect(try sqlite3(folder.database, "SELECT state, attempt, leaseWorker FROM jobs WHERE id = 4") == "running|1|w1")
-        #expect(try store.recordResult(jobId: 4, attempt: 1, result: Fixtures.result, checkpoint: nil, wallSeconds: 2,
-                                       worker: "w1") == .counted)
+        try store.recordResult(jobId: 4, attempt: 1, result: Fixtures.result, checkpoint: nil, wallSeconds: 2,
+                                       worker: "w1")
         #expect(try sqlite3(folder.database, "SELECT jobId, attempt, CAST(result AS TEXT) FROM results")
                     == #"4|1|{"format":"thermosweep-trivial/1"}"#)
         // A process that dies without closing (here: the Store is simply never closed) loses
@@ -34,8 +34,8 @@ import Testing
         let store = try Store.open(path: folder.database, spec: Fixtures.trivialGrid)
         try store.lease(jobId: 1, attempt: 1, worker: "w1")
         try store.lease(jobId: 2, attempt: 1, worker: "w2")
-        #expect(try store.recordResult(jobId: 1, attempt: 1, result: Fixtures.result, checkpoint: nil, wallSeconds: 1,
-                                       worker: "w1") == .counted)
+        try store.recordResult(jobId: 1, attempt: 1, result: Fixtures.result, checkpoint: nil, wallSeconds: 1,
+                                       worker: "w1")
         let copy = folder.path + "/after-kill/journal.sqlite"
         try FileManager.default.createDirectory(atPath: folder.path + "/after-kill", withIntermediateDirectories: true)
         #expect(try sqlite3(folder.database, "SELECT COUNT(*) FROM results") == "1")
@@ -47,8 +47,11 @@ import Testing
         let restarted = try Store.open(path: copy, spec: Fixtures.trivialGrid)
         #expect(try restarted.results().map(\.jobId) == [1])
         #expect(try restarted.orphanRunningLeases().map(\.jobId) == [2])
-        #expect(try restarted.recordResult(jobId: 1, attempt: 1, result: Fixtures.result, checkpoint: nil,
-                                           wallSeconds: 1, worker: "w1") == .duplicate)
+        // Job 1 is done: a second result for it is not a legal step, whatever a coordinator says.
+        #expect(throws: StoreError.self) {
+            try restarted.recordResult(jobId: 1, attempt: 1, result: Fixtures.result, checkpoint: nil, wallSeconds: 1,
+                                       worker: "w1")
+        }
     }
 
     @Test func theConnectionRunsInWALWithFullSync() throws {
@@ -67,7 +70,7 @@ import Testing
         try FileManager.default.moveItem(atPath: file, toPath: file + ".moved")
         if suffix == "-wal" { try FileManager.default.copyItem(atPath: file + ".moved", toPath: file) }
         do {
-            _ = try store.recordResult(jobId: 1, attempt: 1, result: Fixtures.result, checkpoint: nil, wallSeconds: 1,
+            try store.recordResult(jobId: 1, attempt: 1, result: Fixtures.result, checkpoint: nil, wallSeconds: 1,
                                        worker: "w1")
             Issue.record("a write to a deleted journal reported success")
         } catch {
@@ -99,7 +102,7 @@ import Testing
             // SQLITE_IOERR (778, IOERR_WRITE, here): the WAL append was refused.
             guard case let .sqlite(path, _, code, _) = error as? StoreError else { return false }
             return path == folder.database && code & 0xff == 10
-                && "\(error)".contains("could not record the result of job 1: SQLite error")
+                && "\(error)".contains("could not commit 1 transitions: SQLite error")
                 && "\(error)".contains("I/O error")
         }
         #expect(throws: StoreError.self) { try store.lease(jobId: 2, attempt: 1, worker: "w1") }
@@ -110,8 +113,9 @@ import Testing
         let resumed = try Store.open(path: folder.database, spec: Fixtures.trivialGrid)
         #expect(try resumed.orphanRunningLeases().map(\.jobId) == [1])
         #expect(try resumed.results().isEmpty)
-        #expect(try resumed.recordResult(jobId: 1, attempt: 1, result: Fixtures.result, checkpoint: nil, wallSeconds: 1,
-                                         worker: "w1") == .counted)
+        try resumed.recordResult(jobId: 1, attempt: 1, result: Fixtures.result, checkpoint: nil, wallSeconds: 1,
+                                 worker: "w1")
+        #expect(try resumed.job(1)?.state == .done)
     }
 
     @Test func aFailedTransitionLeavesNothingHalfWritten() throws {

@@ -40,8 +40,8 @@ final class ManualClock: @unchecked Sendable {
 
     func advance(_ delta: Double) { lock.withLock { seconds += delta } }
 
-    func options(retryLimit: Int = 3) -> StoreOptions {
-        StoreOptions(retryLimit: retryLimit, clock: { [self] in now })
+    func options() -> StoreOptions {
+        StoreOptions(clock: { [self] in now })
     }
 }
 
@@ -70,4 +70,18 @@ func run(_ tool: String, _ arguments: [String]) throws -> Int32 {
     try process.run()
     process.waitUntilExit()
     return process.terminationStatus
+}
+
+extension Store {
+    /// Commits one lease (tests).
+    func lease(jobId: Int, attempt: Int, worker: String) throws(StoreError) {
+        try commit([.lease(jobId: jobId, attempt: attempt, worker: worker)])
+    }
+
+    /// Commits one counted result (tests).
+    func recordResult(jobId: Int, attempt: Int, result: [UInt8] = Fixtures.result, checkpoint: [UInt8]? = nil,
+                      wallSeconds: Double = 1, worker: String = "w1") throws(StoreError) {
+        try commit([.result(jobId: jobId, attempt: attempt, result: result, checkpoint: checkpoint,
+                            wallSeconds: wallSeconds, worker: worker)])
+    }
 }

@@ -1,5 +1,6 @@
-// The job state machine: every transition, its invalid uses, first valid result wins, retries,
-// dependencies, orphans.
+// The journal side of the job life cycle: each transition is a decision of the scheduler, recorded
+// when it is a legal step from what the journal holds and refused (with nothing written) when not.
+// The journal decides nothing: no retry, no failure, no cascade of its own.
 import Foundation
 import SweepProtocol
 import Store
@@ -11,13 +12,17 @@ import Testing
 
     init() throws { folder = try TemporaryFolder() }
 
-    func open(_ spec: GridSpec = Fixtures.trivialGrid, retryLimit: Int = 3) throws -> Store {
-        try Store.open(path: folder.database, spec: spec, options: clock.options(retryLimit: retryLimit))
+    func open(_ spec: GridSpec = Fixtures.trivialGrid) throws -> Store {
+        try Store.open(path: folder.database, spec: spec, options: clock.options())
     }
 
-    func done(_ store: Store, _ id: Int, _ attempt: Int, checkpoint: [UInt8]? = nil) throws -> ResultVerdict {
+    func done(_ store: Store, _ id: Int, _ attempt: Int, checkpoint: [UInt8]? = nil) throws {
         try store.recordResult(jobId: id, attempt: attempt, result: Fixtures.result, checkpoint: checkpoint,
                                wallSeconds: 0.5, worker: "w1")
+    }
+
+    func requeue(_ store: Store, _ id: Int, _ attempt: Int, _ end: LeaseEnd, failures: Int) throws {
+        try store.commit([.requeue(jobId: id, attempt: attempt, end: end, worker: nil, failures: failures)])
     }
 
     @Test func leaseRefusesWhatTheStateDoesNotAllow() throws {
@@ -32,40 +37,54 @@ import Testing
         #expect(try store.job(3)?.leaseWorker == "w1")
         #expect(try store.job(4)?.state == .queued)
         #expect(try store.events().map(\.kind) == ["dispatched"])
-        // Adopt and expire need an orphaned / a leased job.
-        #expect(throws: StoreError.self) { try store.adopt(jobId: 3, attempt: 1, worker: "w1") }
-        #expect(throws: StoreError.self) { try store.expire(jobId: 4, attempt: 1, reason: .lost, message: "") }
-        #expect(throws: StoreError.self) { try store.expire(jobId: 3, attempt: 2, reason: .lost, message: "") }
+        // Adopt needs an orphaned job; a re-queue the current lease.
+        #expect(throws: StoreError.self) { try store.commit([.adopt(jobId: 3, attempt: 1, worker: "w1")]) }
+        #expect(throws: StoreError.self) { try requeue(store, 4, 1, .lost, failures: 1) }
+        #expect(throws: StoreError.self) { try requeue(store, 3, 2, .lost, failures: 1) }
     }
 
-    @Test func firstValidResultWins() throws {
+    @Test func aResultCountsOnlyOnTheCurrentLease() throws {
         let store = try open()
-        #expect(try done(store, 1, 1) == .notLeased)  // never leased
+        #expect(throws: StoreError.self) { try done(store, 1, 1) }  // never leased
         try store.lease(jobId: 1, attempt: 1, worker: "w1")
-        #expect(try done(store, 1, 2) == .notLeased)  // an attempt not yet handed out
-        #expect(try done(store, 1, 1) == .counted)
-        // Re-deliveries are idempotent: one result row, one done, every repeat logged as duplicate.
-        for _ in 0..<3 { #expect(try done(store, 1, 1) == .duplicate) }
-        #expect(try done(store, 99, 1) == .unknownJob)
+        #expect(throws: StoreError.self) { try done(store, 1, 2) }  // an attempt not handed out
+        try done(store, 1, 1)
+        // The scheduler journals a re-delivery as a misfit; as a result it is not a legal step.
+        #expect(throws: StoreError.self) { try done(store, 1, 1) }
+        #expect(throws: StoreError.self) { try done(store, 99, 1) }
         let results = try store.results()
         #expect(results.count == 1 && results[0].attempt == 1 && results[0].result == Fixtures.result)
         #expect(try store.job(1)?.state == .done)
-        #expect(try store.events().map(\.kind) == ["notLeased", "dispatched", "notLeased", "done", "duplicate",
-                                                   "duplicate", "duplicate"])
+        #expect(try store.events().map(\.kind) == ["dispatched", "done"])
     }
 
-    @Test func aLateResultOfAnExpiredLeaseIsStale() throws {
+    @Test func aRequeueRecordsTheEndTheNewAttemptAndTheCount() throws {
         let store = try open()
         try store.lease(jobId: 2, attempt: 1, worker: "w1")
-        #expect(try store.expire(jobId: 2, attempt: 1, reason: .lost, message: "no heartbeat for 3 s") == .requeued(attempt: 2))
-        #expect(try done(store, 2, 1) == .stale)      // the frozen worker wakes up
-        try store.lease(jobId: 2, attempt: 2, worker: "w2")
-        #expect(try done(store, 2, 2) == .counted)
-        #expect(try done(store, 2, 1) == .stale)      // still stale after the job is done
-        #expect(try done(store, 2, 2) == .duplicate)
-        let job = try #require(try store.job(2))
-        #expect(job.state == .done && job.attempt == 2 && job.retries == 1)
-        #expect(try store.results().map(\.attempt) == [2])
+        // A lost lease adds one counted failure; any other count is not what the journal holds.
+        #expect(throws: StoreError.self) { try requeue(store, 2, 1, .lost, failures: 0) }
+        #expect(throws: StoreError.self) { try requeue(store, 2, 1, .lost, failures: 2) }
+        try requeue(store, 2, 1, .lost, failures: 1)
+        var job = try #require(try store.job(2))
+        #expect(job.state == .queued && job.attempt == 2 && job.retries == 1 && job.leaseWorker == nil)
+        #expect(job.lastError == LeaseEnd.lost.reason)
+        // A BYE release, an orphan not re-adopted and a dropped lease count nothing.
+        for (attempt, end) in [(2, LeaseEnd.released), (3, .dropped)] {
+            try store.lease(jobId: 2, attempt: attempt, worker: "w2")
+            #expect(throws: StoreError.self) { try requeue(store, 2, attempt, end, failures: 2) }
+            try requeue(store, 2, attempt, end, failures: 1)
+        }
+        try store.lease(jobId: 2, attempt: 4, worker: "w3")
+        try store.commit([.requeue(jobId: 2, attempt: 4, end: .transientFailure("out of memory"), worker: "w3",
+                                   failures: 2)])
+        job = try #require(try store.job(2))
+        #expect(job.attempt == 5 && job.retries == 2)
+        let events = try store.events(jobId: 2)
+        #expect(events.map(\.kind) == ["dispatched", "lost", "requeued", "dispatched", "released", "requeued",
+                                       "dispatched", "dropped", "requeued", "dispatched", "transient", "requeued"])
+        #expect(events.filter { $0.kind == "requeued" }.map(\.attempt) == [2, 3, 4, 5])
+        #expect(events[10].worker == "w3" && events[10].message == "transient failure: out of memory")
+        #expect(events[1].worker == "w1")  // the lease holder, from the journal, when the decision names none
     }
 
     @Test func checkpointsGoWithWarmStartsOnly() throws {
@@ -73,7 +92,7 @@ import Testing
         try store.lease(jobId: 1, attempt: 1, worker: "w1")
         #expect(throws: StoreError.self) { try done(store, 1, 1) }
         try store.lease(jobId: 2, attempt: 1, worker: "w1")
-        #expect(try done(store, 1, 1, checkpoint: Fixtures.checkpoint) == .counted)
+        try done(store, 1, 1, checkpoint: Fixtures.checkpoint)
         #expect(try store.checkpoint(jobId: 1) == Fixtures.checkpoint)
         #expect(try store.warmStartCheckpoint(seedIndex: 1) == Fixtures.checkpoint)
         #expect(try store.warmStartCheckpoint(seedIndex: 2) == nil)
@@ -93,7 +112,7 @@ import Testing
         #expect(throws: StoreError.self) { try store.lease(jobId: 3, attempt: 1, worker: "w1") }
         try store.lease(jobId: 1, attempt: 1, worker: "w1")
         #expect(try store.readyJobs().map(\.id) == [2])
-        #expect(try done(store, 1, 1, checkpoint: Fixtures.checkpoint) == .counted)
+        try done(store, 1, 1, checkpoint: Fixtures.checkpoint)
         let seed1 = all.filter { $0.dependsOn == 1 }.sorted(by: JobDescriptor.longestFirst).map(\.id)
         let expected = (seed1 + [2]).sorted { a, b in
             let ca = all[a - 1].cost, cb = all[b - 1].cost
@@ -109,70 +128,51 @@ import Testing
         #expect(Set(ready.map(\.cost)).count == 4)
     }
 
-    @Test func deterministicFailureIsAResultAndBlocksDependents() throws {
+    @Test func aDeterministicFailureIsTheJobsResultAndFailsOnlyWhatTheSchedulerFails() throws {
         let store = try open(Fixtures.trainGrid)
         try store.lease(jobId: 2, attempt: 1, worker: "w1")
-        let verdict = try store.recordFailure(jobId: 2, attempt: 1, kind: .deterministic, message: "diverged at step 40",
-                                              wallSeconds: 3, worker: "w1")
-        let dependents = Fixtures.trainGrid.jobs().filter { $0.dependsOn == 2 }.map(\.id)
-        #expect(verdict == .failed(blocked: dependents))
+        try store.commit([.deterministicFailure(jobId: 2, attempt: 1, message: "diverged at step 40", wallSeconds: 3,
+                                                worker: "w1")])
         let job = try #require(try store.job(2))
         #expect(job.state == .failed && job.failure == .deterministic && job.lastError == "diverged at step 40")
+        let results = try store.results()
+        #expect(results.count == 1 && results[0].outcome == .failed && results[0].message == "diverged at step 40")
+        // The journal cascades nothing: the measure jobs of seed 2 fail by the scheduler's decision.
+        let dependents = Fixtures.trainGrid.jobs().filter { $0.dependsOn == 2 }.map(\.id)
+        #expect(try dependents.allSatisfy { try store.job($0)?.state == .queued })
+        try store.commit(dependents.map {
+            .fail(jobId: $0, attempt: 1, failure: .dependency, reason: "its warm start #2 failed", end: nil, worker: nil,
+                  failures: 0)
+        })
         for id in dependents {
             let dependent = try #require(try store.job(id))
             #expect(dependent.state == .failed && dependent.failure == .dependency)
         }
-        #expect(try done(store, dependents[0], 1) == .notLeased)  // it never ran
-        // It is the job's result: re-delivered it is a duplicate; a done result for it is too late.
-        #expect(try store.recordFailure(jobId: 2, attempt: 1, kind: .deterministic, message: "diverged at step 40",
-                                        wallSeconds: 3, worker: "w1") == .duplicate)
-        let results = try store.results()
-        #expect(results.count == 1 && results[0].outcome == .failed && results[0].message == "diverged at step 40")
-        // Circumstantial failures get another round; the deterministic one stays.
-        #expect(try store.retryFailed() == dependents)
-        #expect(try store.job(2)?.state == .failed)
-        #expect(try store.counts() == { var c = StateCounts(); c.queued = 9; c.failed = 1; return c }())
+        // Ended is ended: no second failure, no result, no lease.
+        #expect(throws: StoreError.self) {
+            try store.commit([.fail(jobId: dependents[0], attempt: 1, failure: .dependency, reason: "again", end: nil,
+                                    worker: nil, failures: 0)])
+        }
+        #expect(throws: StoreError.self) { try store.lease(jobId: 2, attempt: 1, worker: "w1") }
+        #expect(try store.counts() == { var c = StateCounts(); c.queued = 5; c.failed = 5; return c }())
     }
 
-    @Test func transientFailuresAndLostLeasesCountUpToTheRetryLimit() throws {
-        let store = try open(Fixtures.trainGrid, retryLimit: 3)
+    @Test func anExhaustedFailureEndsTheCurrentLease() throws {
+        let store = try open(Fixtures.trainGrid)
         try store.lease(jobId: 1, attempt: 1, worker: "w1")
-        #expect(try store.recordFailure(jobId: 1, attempt: 1, kind: .transient, message: "out of memory",
-                                        wallSeconds: 1, worker: "w1") == .requeued(attempt: 2))
-        // The same failure re-sent: its attempt is over, so it is stale, not counted again.
-        #expect(try store.recordFailure(jobId: 1, attempt: 1, kind: .transient, message: "out of memory",
-                                        wallSeconds: 1, worker: "w1") == .stale)
-        try store.lease(jobId: 1, attempt: 2, worker: "w2")
-        // A worker leaving (BYE) is not the job's fault.
-        #expect(try store.expire(jobId: 1, attempt: 2, reason: .released, message: "BYE") == .requeued(attempt: 3))
-        try store.lease(jobId: 1, attempt: 3, worker: "w3")
-        #expect(try store.expire(jobId: 1, attempt: 3, reason: .stalled, message: "step 17 for 60 s")
-                    == .requeued(attempt: 4))
-        #expect(try store.job(1)?.retries == 2)
-        // Neither is an orphan that was not re-adopted, nor a lease its worker never got (dropped).
-        try store.lease(jobId: 1, attempt: 4, worker: "w4")
-        _ = try store.orphanRunningLeases()
-        #expect(try store.expire(jobId: 1, attempt: 4, reason: .orphanExpired, message: "grace over")
-                    == .requeued(attempt: 5))
-        try store.lease(jobId: 1, attempt: 5, worker: "w4")
-        #expect(try store.expire(jobId: 1, attempt: 5, reason: .dropped, message: "READY without it")
-                    == .requeued(attempt: 6))
-        #expect(try store.job(1)?.retries == 2)
-        try store.lease(jobId: 1, attempt: 6, worker: "w4")
-        let blocked = Fixtures.trainGrid.jobs().filter { $0.dependsOn == 1 }.map(\.id)
-        #expect(try store.expire(jobId: 1, attempt: 6, reason: .lost, message: "silent for 3 s")
-                    == .failed(blocked: blocked))
+        func fail(_ end: LeaseEnd?, failures: Int) throws {
+            try store.commit([.fail(jobId: 1, attempt: 1, failure: .exhausted, reason: "failed after 1 failed attempts",
+                                    end: end, worker: "w1", failures: failures)])
+        }
+        #expect(throws: StoreError.self) { try fail(nil, failures: 1) }  // an exhausted job ends a lease
+        #expect(throws: StoreError.self) { try fail(.stalled, failures: 0) }
+        try fail(.stalled, failures: 1)
         let job = try #require(try store.job(1))
-        #expect(job.state == .failed && job.failure == .exhausted && job.retries == 3 && job.attempt == 6)
-        #expect(job.lastError?.contains("silent for 3 s") == true)
-        // The last lease's late result is stale; nothing is counted for a failed job.
-        #expect(try done(store, 1, 6, checkpoint: Fixtures.checkpoint) == .stale)
+        #expect(job.state == .failed && job.failure == .exhausted && job.retries == 1 && job.attempt == 1)
+        #expect(job.lastError == "failed after 1 failed attempts")
+        #expect(try store.events(jobId: 1).map(\.kind) == ["dispatched", "stalled", "failed"])
+        #expect(throws: StoreError.self) { try done(store, 1, 1, checkpoint: Fixtures.checkpoint) }
         #expect(try store.results().isEmpty)
-        // Another round: attempt 7, retries reset; its dependents come back too.
-        #expect(try store.retryFailed() == [1] + blocked)
-        let retried = try #require(try store.job(1))
-        #expect(retried.state == .queued && retried.attempt == 7 && retried.retries == 0 && retried.failure == nil)
-        #expect(try store.job(blocked[0])?.state == .queued)
     }
 
     @Test func orphansAreAdoptedOrRequeuedAfterARestart() throws {
@@ -189,77 +189,72 @@ import Testing
         #expect(try store.readyJobs().count == 5)  // orphans are not dispatched again
 
         // Worker 1 comes back and re-adopts; worker 2's result arrives as if nothing happened.
-        try store.adopt(jobId: 1, attempt: 1, worker: "w1")
-        #expect(try done(store, 2, 1) == .counted)
-        #expect(throws: StoreError.self) { try store.adopt(jobId: 3, attempt: 2, worker: "w3") }
-
-        // Not yet past the grace: nothing re-queued. Past it: job 3 only, not counted as a retry.
-        #expect(try store.requeueOrphans(orphanedBefore: clock.now).isEmpty)
-        clock.advance(10)
-        let requeued = try store.requeueOrphans(orphanedBefore: clock.now)
-        #expect(requeued.map(\.jobId) == [3] && requeued.map(\.attempt) == [2])
+        try store.commit([.adopt(jobId: 1, attempt: 1, worker: "w1")])
+        try done(store, 2, 1)
+        #expect(throws: StoreError.self) { try store.commit([.adopt(jobId: 3, attempt: 2, worker: "w3")]) }
+        // Job 3 was not re-adopted within the grace: re-queued, not counted.
+        try requeue(store, 3, 1, .orphanExpired, failures: 0)
         let job3 = try #require(try store.job(3))
-        #expect(job3.state == .queued && job3.attempt == 2 && job3.retries == 0)
-        #expect(try done(store, 3, 1) == .stale)
+        #expect(job3.state == .queued && job3.attempt == 2 && job3.retries == 0 && job3.orphanedAt == nil)
         #expect(try store.job(1)?.state == .running)
 
         // A second restart orphans the adopted lease again, with a fresh grace.
         clock.advance(1)
         #expect(try store.orphanRunningLeases().map(\.jobId) == [1])
         #expect(try store.job(1)?.orphanedAt == clock.now)
-        #expect(try store.expire(jobId: 1, attempt: 1, reason: .released, message: "not re-adopted") == .requeued(attempt: 2))
+        try requeue(store, 1, 1, .released, failures: 0)
+        #expect(try store.job(1)?.attempt == 2)
     }
 
     @Test func workersAndEvents() throws {
         let store = try open()
-        try store.recordWorker(identity: "h/1/aa", name: "h-1", host: "h", pid: 1, cores: 2, buildCPU: "x86-64-v4",
-                               version: "0.1.0")
+        let worker: (Int) -> Transition = { cores in
+            .worker(identity: "h/1/aa", name: "h-1", host: "h", pid: 1, cores: cores, buildCPU: "x86-64-v4",
+                    version: "0.1.0")
+        }
+        try store.commit([worker(2)])
         clock.advance(3)
-        try store.recordWorker(identity: "h/1/aa", name: "h-1", host: "h", pid: 1, cores: 4, buildCPU: "x86-64-v4",
-                               version: "0.1.0")
-        try store.recordRefusal(identity: "g/2/bb", reason: "version", message: "worker 0.0.9, coordinator 0.1.0")
+        try store.commit([worker(4)])
         let workers = try store.workers()
         #expect(workers.count == 1 && workers[0].cores == 4 && workers[0].lastSeen.timeIntervalSince(workers[0].firstSeen) == 3)
-        let events = try store.events(limit: 2)
-        #expect(events.map(\.kind) == ["worker", "refusedWorker"])
-        #expect(events[1].message?.contains("0.0.9") == true)
+        #expect(try store.events(limit: 2).map(\.kind) == ["worker", "worker"])
         try store.lease(jobId: 5, attempt: 1, worker: "h/1/aa")
         #expect(try store.events(jobId: 5).map(\.kind) == ["dispatched"])
     }
 
     @Test func aBatchCommitsAllOrNothing() throws {
         let store = try open()
-        let verdicts = try store.commit([
+        try store.commit([
             .lease(jobId: 1, attempt: 1, worker: "w"),
             .lease(jobId: 2, attempt: 1, worker: "w"),
             .result(jobId: 1, attempt: 1, result: Fixtures.result, checkpoint: nil, wallSeconds: 1, worker: "w"),
-            .result(jobId: 1, attempt: 1, result: Fixtures.result, checkpoint: nil, wallSeconds: 1, worker: "w"),
-            .failure(jobId: 2, attempt: 1, kind: .transient, message: "io", wallSeconds: 1, worker: "w"),
+            .misfit(jobId: 1, attempt: 1, kind: .duplicate, outcome: .done, worker: "w"),
+            .requeue(jobId: 2, attempt: 1, end: .transientFailure("io"), worker: "w", failures: 1),
         ])
-        #expect(verdicts == [.leased, .leased, .result(.counted), .result(.duplicate),
-                             .failure(.requeued(attempt: 2))])
+        #expect(try store.job(2)?.attempt == 2)
         let before = try store.events(limit: 1000).count
-        // The last transition is invalid: the whole batch is rolled back, nothing half-written.
+        // The last transition is not legal: the whole batch is rolled back, nothing half-written.
         #expect(throws: StoreError.self) {
             try store.commit([
                 .lease(jobId: 3, attempt: 1, worker: "w"),
                 .result(jobId: 3, attempt: 1, result: Fixtures.result, checkpoint: nil, wallSeconds: 1, worker: "w"),
                 .lease(jobId: 4, attempt: 1, worker: "w"),
-                .expire(jobId: 5, attempt: 1, reason: .lost, message: "never leased"),
+                .requeue(jobId: 5, attempt: 1, end: .lost, worker: nil, failures: 1),
             ])
         }
         #expect(try store.job(3)?.state == .queued && (try store.job(4)?.state) == .queued)
         #expect(try store.results().map(\.jobId) == [1])
         #expect(try store.events(limit: 1000).count == before)
         // And the journal goes on.
-        #expect(try store.commit([.lease(jobId: 3, attempt: 1, worker: "w")]) == [.leased])
+        try store.commit([.lease(jobId: 3, attempt: 1, worker: "w")])
+        #expect(try store.job(3)?.state == .running)
     }
 
     /// Uncounted results as the coordinator classified them: events naming job, attempt, outcome
     /// and worker; no job changes; a warm start's misfit needs no checkpoint; garbage writes nothing.
     @Test func misfitsAreJournaledAsEventsAndNeverCounted() throws {
         let store = try open(Fixtures.trainGrid)  // jobs 1, 2 warm starts
-        let verdicts = try store.commit([
+        try store.commit([
             .lease(jobId: 1, attempt: 1, worker: "w1"),
             .result(jobId: 1, attempt: 1, result: Fixtures.result, checkpoint: Fixtures.checkpoint, wallSeconds: 1,
                     worker: "w1"),
@@ -267,8 +262,6 @@ import Testing
             .misfit(jobId: 2, attempt: 3, kind: .stale, outcome: .failed, worker: "w3"),
             .misfit(jobId: 99, attempt: 1, kind: .stale, outcome: .done, worker: "w3"),
         ])
-        #expect(verdicts == [.leased, .result(.counted), .misfit(.journaled), .misfit(.journaled),
-                             .misfit(.unknownJob)])
         let misfits = try store.events(limit: 100).filter { $0.kind == "duplicate" || $0.kind == "stale" }
         #expect(misfits.map(\.kind) == ["duplicate", "stale"])
         #expect(misfits.map(\.jobId) == [1, 2] && misfits.map(\.attempt) == [1, 3])
@@ -281,8 +274,8 @@ import Testing
         // A misfit naming the journal's current lease is a disagreement: written and flagged, and
         // the lease is left alone.
         try store.lease(jobId: 2, attempt: 1, worker: "w1")
-        #expect(try store.commit([.misfit(jobId: 2, attempt: 1, kind: .stale, outcome: .done, worker: "w1")])
-                    == [.misfit(.currentLease)])
+        try store.commit([.misfit(jobId: 2, attempt: 1, kind: .stale, outcome: .done, worker: "w1")])
+        #expect(try store.events(jobId: 2).last?.message?.contains("the coordinator disagrees") == true)
         #expect(try store.job(2)?.state == .running && (try store.job(2)?.leaseWorker) == "w1")
         #expect(try store.misfitCounts() == MisfitCounts(duplicate: 1, stale: 2))
     }
@@ -294,16 +287,15 @@ import Testing
                                        buildCPU: "skylake-avx512", version: "0.4.0")
         #expect(throws: StoreError.self) {
             try store.commit([worker, .lease(jobId: 1, attempt: 1, worker: "n/7/aa"),
-                              .expire(jobId: 2, attempt: 1, reason: .lost, message: "never leased")])
+                              .requeue(jobId: 2, attempt: 1, end: .lost, worker: nil, failures: 1)])
         }
         #expect(try store.workers().isEmpty)
-        #expect(try store.commit([worker, .lease(jobId: 1, attempt: 1, worker: "n/7/aa")]) == [.workerRecorded, .leased])
+        try store.commit([worker, .lease(jobId: 1, attempt: 1, worker: "n/7/aa")])
         clock.advance(5)
-        #expect(try store.commit([worker]) == [.workerRecorded])
+        try store.commit([worker])
         clock.advance(2)
-        #expect(try store.commit([.workerGone(identity: "n/7/aa", reason: "lost (silent for 3100 ms)"),
-                                  .workerGone(identity: "never/1/bb", reason: "left")])
-                    == [.workerRecorded, .workerRecorded])
+        try store.commit([.workerGone(identity: "n/7/aa", reason: "lost (silent for 3100 ms)"),
+                          .workerGone(identity: "never/1/bb", reason: "left")])
         let workers = try store.workers()
         #expect(workers == [WorkerRecord(identity: "n/7/aa", name: "n/1", host: "n", pid: 7, cores: 8,
                                          buildCPU: "skylake-avx512", version: "0.4.0",
