@@ -39,11 +39,14 @@ let package = Package(
         .target(name: "Coordinator", dependencies: ["Cell", "SweepProtocol", "Store", "ZeroMQ"]),
         .target(name: "Worker", dependencies: ["Cell", "SweepProtocol", "ZeroMQ", "Trainer", "Thermometer"]),
         .target(name: "Report", dependencies: ["Cell", "ScalingLaw", "SweepProtocol", "Store"]),
+        // One run of a sweep's coordinator (journal, loop, local worker processes, stop, exports),
+        // the status read model and key files: what the commands are thin shells over.
+        .target(name: "Session", dependencies: ["Cell", "Coordinator", "Report", "Store", "SweepProtocol", "ZeroMQ"]),
         .executableTarget(
             name: "thermosweep",
             dependencies: [
                 "CPUCheck", "Cell", "Kernels", "Trainer", "Thermometer", "SweepProtocol", "Store", "Coordinator",
-                "Worker", "ZeroMQ", "Report",
+                "Worker", "ZeroMQ", "Report", "Session",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "CellTests", dependencies: ["Cell"]),
@@ -56,6 +59,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Cell", "Store", "SweepProtocol"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Cell", "Coordinator", "SweepProtocol", "Store", "ZeroMQ"]),
         .testTarget(name: "ReportTests", dependencies: ["Cell", "Report", "ScalingLaw", "Store", "SweepProtocol"]),
+        .testTarget(name: "SessionTests", dependencies: ["Session", "Store", "SweepProtocol", "Worker", "ZeroMQ"]),
         .testTarget(name: "WorkerTests", dependencies: ["Cell", "Worker", "SweepProtocol", "ZeroMQ"]),
         .testTarget(name: "SweepTests", dependencies: ["Cell", "Store", "SweepProtocol", "ZeroMQ", "Worker", "thermosweep"],
                     exclude: ["Fixtures"]),

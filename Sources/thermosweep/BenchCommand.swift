@@ -1,6 +1,7 @@
 import Cell
 import ArgumentParser
 import Foundation
+import Session
 import Kernels
 import Thermometer
 import Trainer

@@ -1,3 +1,4 @@
+import Session
 import Cell
 import Thermometer
 import Trainer

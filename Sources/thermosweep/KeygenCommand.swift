@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Session
 import ZeroMQ
 
 /// `thermosweep keygen`: a CURVE key pair for a coordinator or a worker.

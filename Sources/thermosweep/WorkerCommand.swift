@@ -1,6 +1,7 @@
 import ArgumentParser
 import CPUCheck
 import Foundation
+import Session
 import SweepProtocol
 import Trainer
 import Worker

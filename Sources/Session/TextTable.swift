@@ -1,23 +1,23 @@
 import Foundation
 
 /// A plain-text table with right-aligned numeric columns, for terminal output.
-struct TextTable {
-    var header: [String]
-    var rows: [[String]] = []
+public struct TextTable {
+    public var header: [String]
+    public var rows: [[String]] = []
     /// Columns (by index) that are left-aligned; all others are right-aligned.
-    var leftAligned: Set<Int> = [0]
+    public var leftAligned: Set<Int> = [0]
 
-    init(_ header: [String], leftAligned: Set<Int> = [0]) {
+    public init(_ header: [String], leftAligned: Set<Int> = [0]) {
         self.header = header
         self.leftAligned = leftAligned
     }
 
-    mutating func add(_ row: [String]) {
+    public mutating func add(_ row: [String]) {
         precondition(row.count == header.count, "table row has \(row.count) cells, header \(header.count)")
         rows.append(row)
     }
 
-    func render() -> String {
+    public func render() -> String {
         var widths = header.map(\.count)
         for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
         func line(_ cells: [String]) -> String {
@@ -41,19 +41,19 @@ extension String {
 }
 
 /// Number formatting shared by the commands.
-enum Format {
+public enum Format {
     /// `1.234e-03`: temperatures span decades, so they print in scientific notation.
-    static func scientific(_ x: Double, digits: Int = 3) -> String {
+    public static func scientific(_ x: Double, digits: Int = 3) -> String {
         x.isFinite ? String(format: "%.\(digits)e", x) : "\(x)"
     }
 
     /// `12.35` with a fixed number of decimals.
-    static func fixed(_ x: Double, digits: Int) -> String {
+    public static func fixed(_ x: Double, digits: Int) -> String {
         x.isFinite ? String(format: "%.\(digits)f", x) : "\(x)"
     }
 
     /// `12,345` with thousands separators.
-    static func grouped(_ x: Double) -> String {
+    public static func grouped(_ x: Double) -> String {
         guard x.isFinite else { return "\(x)" }
         let n = Int64(x.rounded())
         var digits = String(n.magnitude)

@@ -4,7 +4,7 @@ import Foundation
 
 /// Serializes what the sweep writes to stderr. On a terminal the last line is a progress line that
 /// event lines scroll above; without one, plain timestamped lines (progress every `plainEvery`).
-final class Console: @unchecked Sendable {
+public final class Console: @unchecked Sendable {
     // Safe to share: every member is used under `lock`.
     private let lock = NSLock()
     private let terminal: Bool
@@ -12,13 +12,13 @@ final class Console: @unchecked Sendable {
     private var lastPlain: Date?
     private let plainEvery: TimeInterval
 
-    init(plainEvery: TimeInterval = 10) {
+    public init(plainEvery: TimeInterval = 10) {
         terminal = isatty(STDERR_FILENO) != 0
         self.plainEvery = plainEvery
     }
 
     /// One event line, timestamped.
-    func event(_ line: String) {
+    public func event(_ line: String) {
         lock.withLock {
             var text = "\(Self.clock()) \(line)\n"
             if terminal && !progress.isEmpty { text = "\r\u{1B}[K" + text + progress }
@@ -27,7 +27,7 @@ final class Console: @unchecked Sendable {
     }
 
     /// Replaces the progress line (terminal) or prints it every `plainEvery` seconds (else).
-    func progress(_ line: String, force: Bool = false) {
+    public func progress(_ line: String, force: Bool = false) {
         lock.withLock {
             if terminal {
                 progress = line
@@ -40,7 +40,7 @@ final class Console: @unchecked Sendable {
     }
 
     /// Ends the progress line so that what follows starts on a fresh line.
-    func finishProgress() {
+    public func finishProgress() {
         lock.withLock {
             if terminal && !progress.isEmpty { write("\n") }
             progress = ""
@@ -57,7 +57,7 @@ final class Console: @unchecked Sendable {
     }
 
     /// `12/78 done · 2 running · 64 queued · 0 failed · 2 workers · 4.1 jobs/min · ETA 3m12s`.
-    static func progressLine(_ p: CoordinatorProgress) -> String {
+    public static func progressLine(_ p: CoordinatorProgress) -> String {
         let ended = p.count(.done) + p.count(.failed)
         var parts = ["\(ended)/\(p.total) ended (\(p.count(.done)) done, \(p.count(.failed)) failed)",
                      "\(p.count(.running)) running", "\(p.count(.queued) + p.count(.orphaned)) queued",
@@ -73,7 +73,7 @@ final class Console: @unchecked Sendable {
     }
 
     /// `45s`, `3m12s`, `2h05m`.
-    static func duration(_ seconds: Double) -> String {
+    public static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite else { return "?" }
         let s = Int(seconds.rounded())
         if s < 60 { return "\(s)s" }

@@ -3,7 +3,7 @@
 import Foundation
 
 /// The local worker processes of one sweep.
-final class LocalWorkers: @unchecked Sendable {
+public final class LocalWorkers: @unchecked Sendable {
     // Safe to share: every member is used under `lock`.
     private let lock = NSLock()
     private let executable: String
@@ -15,10 +15,10 @@ final class LocalWorkers: @unchecked Sendable {
     /// Slots waiting to be restarted, and when (1 s doubling per death, at most 16 s).
     private var pendingRestarts: [Int: Date] = [:]
     /// Early deaths of one slot after which it is not restarted again.
-    static let restartLimit = 5
+    public static let restartLimit = 5
 
     /// `arguments(slot)` are the worker's arguments after the executable.
-    init(count: Int, executable: String, arguments: @escaping (Int) -> [String],
+    public init(count: Int, executable: String, arguments: @escaping (Int) -> [String],
          log: @escaping @Sendable (String) -> Void) throws {
         self.executable = executable
         self.arguments = arguments
@@ -33,12 +33,12 @@ final class LocalWorkers: @unchecked Sendable {
     }
 
     /// This process's own executable.
-    static func currentExecutable() -> String {
+    public static func currentExecutable() -> String {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 
     /// Pids of the workers still running.
-    var running: [pid_t] { lock.withLock { Array(pids.values) } }
+    public var running: [pid_t] { lock.withLock { Array(pids.values) } }
 
     /// Starts slot `slot` (lock held). Each worker gets its own process group so that a Ctrl-C in
     /// the terminal reaches only the coordinator, which then stops the workers in order.
@@ -70,7 +70,7 @@ final class LocalWorkers: @unchecked Sendable {
     /// never one that exited 0 (the sweep is over) or 2 (refused: it would be refused again).
     /// Returns how many run or wait for a restart.
     @discardableResult
-    func reap(restart: Bool) -> Int {
+    public func reap(restart: Bool) -> Int {
         lock.withLock {
             for (slot, pid) in pids {
                 var status: Int32 = 0
@@ -107,12 +107,12 @@ final class LocalWorkers: @unchecked Sendable {
     }
 
     /// Sends `signal` to every running worker.
-    func signalAll(_ signal: Int32) {
+    public func signalAll(_ signal: Int32) {
         lock.withLock { for pid in pids.values { kill(pid, signal) } }
     }
 
     /// SIGTERM, then waits up to `grace` for them to exit, then SIGKILL and reap: no orphans.
-    func stop(grace: TimeInterval) {
+    public func stop(grace: TimeInterval) {
         signalAll(SIGTERM)
         let deadline = Date().addingTimeInterval(grace)
         while reap(restart: false) > 0 && Date() < deadline { usleep(20_000) }
@@ -126,7 +126,7 @@ final class LocalWorkers: @unchecked Sendable {
     }
 
     /// Waits up to `timeout` for every worker to exit by itself (after BYE).
-    func waitForExit(timeout: TimeInterval) {
+    public func waitForExit(timeout: TimeInterval) {
         let deadline = Date().addingTimeInterval(timeout)
         while reap(restart: false) > 0 && Date() < deadline { usleep(20_000) }
     }
@@ -143,12 +143,12 @@ struct WorkerSpawnError: Error, CustomStringConvertible {
 }
 
 /// SIGINT/SIGTERM delivered to a handler on a dispatch queue instead of killing the process.
-final class SignalTrap: @unchecked Sendable {
+public final class SignalTrap: @unchecked Sendable {
     // Safe to share: `sources` is immutable after init; Dispatch sources are thread-safe.
     private let sources: [any DispatchSourceSignal]
     private let signals: [Int32]
 
-    init(_ signals: [Int32] = [SIGINT, SIGTERM], handler: @escaping @Sendable (Int32) -> Void) {
+    public init(_ signals: [Int32] = [SIGINT, SIGTERM], handler: @escaping @Sendable (Int32) -> Void) {
         self.signals = signals
         sources = signals.map { number in
             signal(number, SIG_IGN)

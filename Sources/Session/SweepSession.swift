@@ -1,0 +1,277 @@
+// One run of a sweep's coordinator, as a library type: the journal, the ROUTER loop, the local
+// worker processes, a graceful stop, and the exports when every job has ended. `thermosweep sweep`
+// is a thin shell around it (options → settings, signals → `requestStop`, outcome → exit status),
+// and tests run it in-process.
+import Cell
+import Coordinator
+import Foundation
+import Report
+import Store
+import SweepProtocol
+import Synchronization
+import ZeroMQ
+
+/// Everything one run of a sweep needs.
+public struct SweepSettings: Sendable {
+    /// The SQLite journal (created with its folder).
+    public var database: String
+    /// The grid, with the content hash of its data set (nil: any, for trivial grids).
+    public var grid: GridSpec
+    /// The data set workers must offer (nil: any).
+    public var dataset: DatasetOffer?
+    /// The version workers must announce.
+    public var release: String
+    /// `tcp://host:port` or `ipc://path`; port 0 picks a free one.
+    public var bind = "tcp://127.0.0.1:0"
+    /// Written with the bound endpoint once listening; removed when the run ends.
+    public var endpointFile: String?
+    /// Heartbeats, liveness, stall window, retry limit, re-adoption grace (its version, data set and
+    /// nonce are filled in from the fields above).
+    public var timing = SchedulerTiming()
+    /// CURVE: this coordinator's keys and the worker keys it admits (local workers get their own).
+    public var curve: CoordinatorCurve?
+    /// Worker processes of `workerExecutable` to start on this machine (one job each).
+    public var localWorkers = 0
+    public var workerExecutable: String
+    /// How a local worker loads the data: `["--no-data"]`, `["--synthetic", …]`, `["--data", dir]`.
+    public var workerDataArguments: [String] = ["--no-data"]
+    /// No line per job event (progress and warnings only).
+    public var quiet = false
+    /// Where the exports go when every job has ended; nil writes none (trivial grids).
+    public var exportFolder: String?
+
+    public init(database: String, grid: GridSpec, dataset: DatasetOffer?, release: String, workerExecutable: String) {
+        self.database = database
+        self.grid = grid
+        self.dataset = dataset
+        self.release = release
+        self.workerExecutable = workerExecutable
+    }
+}
+
+/// The timing and retry settings of a sweep (never part of its grid).
+public struct SchedulerTiming: Sendable, Equatable {
+    public var heartbeatMs = TimingDefaults.heartbeatMs
+    public var liveness = TimingDefaults.liveness
+    public var stallMs = TimingDefaults.stallWindowMinimumMs
+    public var retryLimit = TimingDefaults.retryLimit
+    public var readoptGraceMs = TimingDefaults.readoptGraceMs
+
+    public init() {}
+}
+
+/// How a run ended.
+public enum SweepOutcome: Sendable, Equatable {
+    /// Every job has ended: the status table, and the exports (with the whole-network law) when
+    /// the settings asked for them.
+    case finished(status: String, exports: [String], summaryLine: String?)
+    /// Stopped by `requestStop`; the journal is resumable.
+    case stopped
+}
+
+/// Why a run could not go on.
+public struct SweepFailure: Error, CustomStringConvertible, Sendable {
+    /// 2: the journal holds another grid or another coordinator holds it; 1: anything else.
+    public let exitStatus: Int32
+    public let description: String
+    /// Whether the console already said what happened and what to do.
+    public let reported: Bool
+}
+
+/// One run of a sweep's coordinator.
+public final class SweepSession: @unchecked Sendable {
+    // Safe to share: `settings` and `console` are immutable; `loop` and `locals` are set once
+    // under `lock` before `run` blocks, and read under it by `requestStop`.
+    public let settings: SweepSettings
+    private let console: Console
+    private let lock = NSLock()
+    private var loop: CoordinatorLoop?
+    private var locals: LocalWorkers?
+    private let stopping = Atomic<Int>(0)
+
+    public init(_ settings: SweepSettings, console: Console = Console()) {
+        self.settings = settings
+        self.console = console
+    }
+
+    /// Stops the run gracefully: local workers get SIGTERM first, so that their BYEs release their
+    /// jobs in the journal, then the loop stops a second later. A second request stops at once.
+    public func requestStop(reason: String) {
+        let requests = stopping.add(1, ordering: .relaxed).newValue
+        let (loop, locals) = lock.withLock { (self.loop, self.locals) }
+        guard requests == 1 else {
+            loop?.stopFlag.request()
+            return
+        }
+        console.event("\(reason): stopping (the database stays resumable; re-run the same command to go on)")
+        locals?.signalAll(SIGTERM)
+        DispatchQueue.global().asyncAfter(deadline: .now() + (locals == nil ? 0 : 1)) { loop?.stopFlag.request() }
+    }
+
+    /// Runs the sweep until every job has ended or `requestStop`; resumes what the journal holds.
+    public func run() throws(SweepFailure) -> SweepOutcome {
+        let s = settings
+        func fail(_ status: Int32, _ message: String, reported: Bool = false) -> SweepFailure {
+            SweepFailure(exitStatus: status, description: message, reported: reported)
+        }
+        var config = SchedulerConfig(version: s.release, dataset: s.dataset, specHash: "", coordinatorNonce: Wire.nonce())
+        config.heartbeatMs = Int64(s.timing.heartbeatMs)
+        config.liveness = Int64(s.timing.liveness)
+        config.stallWindowMinimumMs = Int64(s.timing.stallMs)
+        config.retryLimit = s.timing.retryLimit
+        config.readoptGraceMs = Int64(s.timing.readoptGraceMs)
+        var options = CoordinatorLoopOptions()
+        var localCurve: LocalCurve?
+        if var curve = s.curve {
+            if s.localWorkers > 0 {
+                do { localCurve = try LocalCurve(server: curve.serverKeys.publicKey) } catch {
+                    throw fail(1, "\(error)")
+                }
+                if let localCurve { curve.allowedWorkers.insert(localCurve.keys.publicKey) }
+            }
+            options.curve = curve
+        }
+        defer { localCurve?.remove() }
+
+        let folder = URL(fileURLWithPath: s.database).deletingLastPathComponent().path
+        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+            throw fail(1, "cannot create the folder of --db \(s.database): \(error.localizedDescription)")
+        }
+        let start: CoordinatorStart
+        do {
+            start = try CoordinatorStart.open(path: s.database, spec: s.grid, config: config)
+        } catch {
+            console.event("cannot open the sweep: \(error)")
+            switch error {
+            case .specMismatch, .inUse, .newerSchema, .notAJournal: throw fail(2, "\(error)", reported: true)
+            default: throw fail(1, "\(error)", reported: true)
+            }
+        }
+        defer { try? start.store.close() }
+        let resumed = start.restored.filter(\.state.isEnded).count
+        console.event("grid \(start.store.specHash): \(s.grid.jobCount) jobs, \(resumed) already ended; database \(s.database)")
+
+        let console = self.console, quiet = s.quiet
+        let log: @Sendable (String) -> Void = { line in
+            if !quiet || line.hasPrefix("JOURNAL") || line.contains("refused") || line.contains("lost") {
+                console.event(line)
+            }
+        }
+        let warnedIdle = Atomic<Bool>(false)
+        options.observer = { [self] progress in
+            console.progress(Console.progressLine(progress), force: progress.isFinal)
+            guard let workers = lock.withLock({ locals }) else { return }
+            let left = workers.reap(restart: stopping.load(ordering: .relaxed) == 0)
+            let unfinished = progress.count(.done) + progress.count(.failed) < progress.total
+            if left == 0 && progress.workers == 0 && unfinished && !warnedIdle.exchange(true, ordering: .relaxed) {
+                console.event("no local worker is left and none is connected: the sweep waits for "
+                              + "`thermosweep worker --connect …` (or stop it with Ctrl-C and re-run to resume)")
+            }
+        }
+        let loop: CoordinatorLoop
+        do {
+            loop = try CoordinatorLoop(start: start, context: try Context(), endpoint: s.bind, options: options, log: log)
+        } catch {
+            console.event("cannot listen on \(s.bind): \(error)")
+            throw fail(1, "cannot listen on \(s.bind): \(error)", reported: true)
+        }
+        console.event("listening on \(loop.endpoint)")
+        if let endpointFile = s.endpointFile {
+            unlink(endpointFile)
+            do throws(DurableFile.Failure) { try DurableFile.write(Array((loop.endpoint + "\n").utf8), to: endpointFile) } catch {
+                throw fail(1, "cannot write --endpoint-file \(endpointFile): \(error.detail)")
+            }
+        }
+        // A stale endpoint must not send the next run's workers (e.g. a Slurm array) to a dead port.
+        defer { if let endpointFile = s.endpointFile { unlink(endpointFile) } }
+
+        var workers: LocalWorkers?
+        if s.localWorkers > 0 && resumed < s.grid.jobCount {
+            let arguments = workerArguments(endpoint: Self.localEndpoint(loop.endpoint), curve: localCurve)
+            do {
+                workers = try LocalWorkers(count: s.localWorkers, executable: s.workerExecutable,
+                                           arguments: { ["worker", "--name", "local-\($0)"] + arguments }, log: log)
+            } catch {
+                throw fail(1, "\(error)")
+            }
+        }
+        lock.withLock {
+            self.loop = loop
+            self.locals = workers
+        }
+        // A stop requested before the loop existed takes effect now.
+        if stopping.load(ordering: .relaxed) > 0 {
+            workers?.signalAll(SIGTERM)
+            loop.stopFlag.request()
+        }
+        let end: CoordinatorLoopEnd
+        do {
+            end = try loop.run()
+        } catch {
+            console.finishProgress()
+            console.event("STOPPED: \(error)")
+            console.event("nothing after the last commit was acknowledged; fix the cause and re-run the same command to resume")
+            workers?.stop(grace: 3)
+            throw fail(1, "the journal could not be written: \(error)", reported: true)
+        }
+        console.finishProgress()
+        if let workers {
+            if end == .finished { workers.waitForExit(timeout: 5) }
+            workers.stop(grace: 3)
+        }
+        try? start.store.close()
+        if end == .stopped {
+            console.event("stopped; re-run the same command to resume")
+            return .stopped
+        }
+        let status: String
+        do { status = try SweepStatus.read(path: s.database).text() } catch { throw fail(1, "\(error)") }
+        guard let out = s.exportFolder else { return .finished(status: status, exports: [], summaryLine: nil) }
+        // The fit and exports are redone from the database alone by `fit`, `export` and `report`.
+        do {
+            let written = try ReportWriter.writeAllReturningSummary(storePath: s.database, outDirectory: out)
+            return .finished(status: status, exports: written.files, summaryLine: written.summaryLine)
+        } catch {
+            console.event("the sweep is complete, but its exports could not be written: \(error)")
+            console.event("fix the cause and run: thermosweep export --db \(s.database) --out \(out)")
+            throw fail(1, "the exports could not be written: \(error)", reported: true)
+        }
+    }
+
+    /// What a local worker connects to: a wildcard bind becomes loopback.
+    public static func localEndpoint(_ bound: String) -> String {
+        for wildcard in ["tcp://0.0.0.0:", "tcp://*:", "tcp://[::]:"] where bound.hasPrefix(wildcard) {
+            return "tcp://127.0.0.1:" + bound.dropFirst(wildcard.count)
+        }
+        return bound
+    }
+
+    /// The arguments every local worker gets (after its name).
+    private func workerArguments(endpoint: String, curve: LocalCurve?) -> [String] {
+        var arguments = ["--connect", endpoint, "--exit-on-coordinator-loss",
+                         "--heartbeat-ms", "\(settings.timing.heartbeatMs)", "--liveness", "\(settings.timing.liveness)"]
+        arguments += settings.workerDataArguments
+        if let curve { arguments += ["--curve-server-key", curve.serverFile, "--curve-key", curve.keyFile] }
+        return arguments
+    }
+}
+
+/// An ephemeral CURVE identity for local workers, in a private temporary folder.
+struct LocalCurve {
+    let keys: CurveKeyPair
+    let folder: String
+    var keyFile: String { folder + "/local.key" }
+    var serverFile: String { folder + "/coordinator.pub" }
+
+    init(server: CurvePublicKey) throws {
+        keys = try CurveKeyPair.generate()
+        folder = NSTemporaryDirectory() + "thermosweep-\(getpid())-\(Wire.nonce())"
+        guard mkdir(folder, 0o700) == 0 else {
+            throw CommandError("cannot create \(folder): \(String(cString: strerror(errno)))")
+        }
+        try KeyFiles.write(keys.secretKey.z85 + "\n", to: keyFile, mode: 0o600)
+        try KeyFiles.write(server.z85 + "\n", to: serverFile, mode: 0o600)
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: folder) }
+}

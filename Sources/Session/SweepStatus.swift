@@ -1,0 +1,167 @@
+// What `status` shows: a sweep's state from its database (read-only, safe while it runs), or live
+// from its coordinator.
+import Cell
+import Foundation
+import Report
+import Store
+import SweepProtocol
+import ZeroMQ
+
+/// A sweep's state as its database holds it.
+public struct SweepStatus: Encodable {
+    public struct Row: Encodable {
+        public var id: Int
+        public var key: String
+        public var state: String
+        public var attempt: Int
+        public var worker: String?
+        /// Network temperature (diffusion) of a done measure job.
+        public var temperature: Double?
+        public var temperatureSE: Double?
+        public var testAccuracy: Double?
+        public var wallSeconds: Double?
+        public var diverged: String?
+        public var error: String?
+    }
+
+    /// Work done per host (from the counted results' worker ids `host/pid/nonce`).
+    public struct Host: Encodable {
+        public var host: String
+        public var workers: Int
+        public var jobsDone: Int
+        public var busySeconds: Double
+        /// Mean training samples/s of its measure jobs (burn-in and window).
+        public var samplesPerSecond: Double?
+        /// Jobs per hour between its first and last counted result.
+        public var jobsPerHour: Double?
+    }
+
+    public var database: String
+    public var specHash: String
+    public var total: Int
+    public var done: Int
+    public var failed: Int
+    public var running: Int
+    public var queued: Int
+    public var duplicateResults: Int
+    public var staleResults: Int
+    public var jobs: [Row]
+    public var hosts: [Host]
+
+    /// The state of the sweep whose database is `path`.
+    public static func read(path: String) throws -> SweepStatus {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CommandError("no database at \(path): give the --db of a sweep (it is created by `thermosweep sweep`).")
+        }
+        let store = try Store.openReadOnly(path: path)
+        defer { try? store.close() }
+        let counts = try store.counts()
+        let results = Dictionary(try store.results().map { ($0.jobId, $0) }, uniquingKeysWith: { a, _ in a })
+        let misfits = try store.misfitCounts()
+        var speeds: [String: [Double]] = [:]
+        let rows = try store.jobs().map { job -> Row in
+            var row = Row(id: job.id, key: job.key, state: job.state.rawValue, attempt: job.attempt,
+                          worker: job.leaseWorker, error: job.lastError)
+            if let result = results[job.id] {
+                row.worker = result.worker
+                row.wallSeconds = result.wallSeconds
+                if job.kind == .measure, let bytes = result.result, let cell = try? decodeCellResult(bytes).get() {
+                    let network = cell.thermometer.group("network")?.estimate(.diffusion)
+                    row.temperature = network?.value
+                    row.temperatureSE = network?.seLogT
+                    row.testAccuracy = cell.test.accuracy
+                    row.diverged = cell.divergence?.description
+                    speeds[Self.host(of: result.worker), default: []].append(cell.samplesPerSecond)
+                }
+                if result.outcome != .done { row.error = result.message }
+            }
+            // A queued or running job shows its last error only while it is on a retry.
+            if job.state != .failed && job.state != .done && job.attempt == 1 { row.error = nil }
+            return row
+        }
+        return SweepStatus(database: path, specHash: store.specHash, total: counts.total, done: counts.done,
+                           failed: counts.failed, running: counts.running, queued: counts.queued + counts.orphaned,
+                           duplicateResults: misfits.duplicate, staleResults: misfits.stale, jobs: rows,
+                           hosts: Self.hosts(Array(results.values), speeds: speeds))
+    }
+
+    /// The host part of a worker id `host/pid/nonce`.
+    static func host(of worker: String) -> String { String(worker.split(separator: "/").first ?? "?") }
+
+    static func hosts(_ results: [ResultRecord], speeds: [String: [Double]]) -> [Host] {
+        Dictionary(grouping: results) { host(of: $0.worker) }.map { name, done in
+            let times = done.map(\.committedAt).sorted()
+            let span = times.last.map { $0.timeIntervalSince(times[0]) } ?? 0
+            let speed = speeds[name].map { $0.reduce(0, +) / Double($0.count) }
+            return Host(host: name, workers: Set(done.map(\.worker)).count, jobsDone: done.count,
+                        busySeconds: done.map(\.wallSeconds).reduce(0, +), samplesPerSecond: speed,
+                        jobsPerHour: done.count > 1 && span > 0 ? Double(done.count - 1) / span * 3600 : nil)
+        }.sorted { $0.host < $1.host }
+    }
+
+    public func jsonText() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    /// The summary line and the table of jobs.
+    public func text() -> String {
+        var table = TextTable(["job", "key", "state", "attempt", "worker", "T (diffusion)", "± ln T", "test acc", "wall s", "note"],
+                              leftAligned: [1, 2, 4, 9])
+        for row in jobs {
+            table.add(["#\(row.id)", row.key, row.state, "\(row.attempt)", row.worker ?? "",
+                       row.temperature.map { String(format: "%.4e", $0) } ?? "",
+                       row.temperatureSE.map { String(format: "%.3f", $0) } ?? "",
+                       row.testAccuracy.map { String(format: "%.1f %%", $0 * 100) } ?? "",
+                       row.wallSeconds.map { String(format: "%.1f", $0) } ?? "",
+                       row.diverged.map { "diverged: \($0)" } ?? (row.error ?? "")])
+        }
+        var lines = ["\(database): grid \(specHash), \(total) jobs: \(done) done, \(failed) failed, \(running) running, \(queued) queued"]
+        if duplicateResults + staleResults > 0 {
+            lines.append("results not counted: \(duplicateResults) duplicate, \(staleResults) stale")
+        }
+        var perHost = TextTable(["host", "workers", "jobs done", "busy s", "jobs/h", "samples/s"], leftAligned: [0])
+        for host in hosts {
+            perHost.add([host.host, "\(host.workers)", "\(host.jobsDone)", String(format: "%.0f", host.busySeconds),
+                         host.jobsPerHour.map { String(format: "%.0f", $0) } ?? "",
+                         host.samplesPerSecond.map { String(format: "%.0f", $0) } ?? ""])
+        }
+        return (lines + [table.render()] + (hosts.isEmpty ? [] : ["", perHost.render()])).joined(separator: "\n")
+    }
+}
+
+/// `status --connect`: one STATUS request to a running coordinator.
+public enum LiveStatus {
+    public static func ask(endpoint: String, timeout: Duration, curve: (server: CurvePublicKey, keys: CurveKeyPair)?) throws -> StatusReply {
+        let context = try Context()
+        let socket = try Socket(context, .dealer)
+        defer { socket.close() }
+        try socket.set(.routingID, Array(Wire.routingID(host: "status", pid: Int(getpid()), nonce: Wire.nonce()).utf8))
+        if let curve {
+            try socket.set(.curveServerKey, curve.server)
+            try socket.set(.curvePublicKey, curve.keys.publicKey)
+            try socket.set(.curveSecretKey, curve.keys.secretKey)
+        }
+        try socket.connect(endpoint)
+        _ = try socket.send(try Message.status(StatusRequest()).encode(), dontWait: true)
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            _ = try socket.poll(.readable, timeout: min(.milliseconds(50), deadline - ContinuousClock.now))
+            while let frames = try socket.receive(dontWait: true) {
+                if case .statusReply(let reply)? = try? Message.decode(frames) { return reply }
+            }
+        }
+        throw CommandError("no answer from \(endpoint) within \(timeout): is a sweep running there (and are the CURVE keys right)?")
+    }
+
+    public static func text(_ reply: StatusReply, endpoint: String) -> String {
+        var table = TextTable(["worker", "jobs (step)"], leftAligned: [0, 1])
+        for worker in reply.workers.sorted(by: { $0.name < $1.name }) {
+            table.add([worker.name, zip(worker.jobs, worker.steps).map { "#\($0) (step \($1))" }.joined(separator: ", ")])
+        }
+        return "\(endpoint): grid \(reply.specHash), \(reply.total) jobs: \(reply.done) done, \(reply.failed) failed, "
+            + "\(reply.running) running, \(reply.queued) queued; \(reply.workers.count) workers; up "
+            + Console.duration(reply.uptimeSeconds) + "\n" + table.render()
+    }
+}
