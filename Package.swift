@@ -61,7 +61,11 @@ let package = Package(
         .testTarget(name: "ReportTests", dependencies: ["Cell", "Report", "ScalingLaw", "Store", "SweepProtocol"]),
         .testTarget(name: "SessionTests", dependencies: ["Session", "Store", "SweepProtocol", "Worker", "ZeroMQ"]),
         .testTarget(name: "WorkerTests", dependencies: ["Cell", "Worker", "SweepProtocol", "ZeroMQ"]),
-        .testTarget(name: "SweepTests", dependencies: ["Cell", "Store", "SweepProtocol", "ZeroMQ", "Worker", "thermosweep"],
+        // A worker with test-only faults (a given release, hanging jobs), built beside thermosweep.
+        .executableTarget(name: "thermosweep-fault-worker", dependencies: ["SweepProtocol", "Worker"],
+                          path: "Tests/FaultWorker"),
+        .testTarget(name: "SweepTests", dependencies: ["Cell", "Store", "SweepProtocol", "ZeroMQ", "Worker", "thermosweep",
+                                                       "thermosweep-fault-worker"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "CLITests", dependencies: ["Cell", "thermosweep", "SweepProtocol", "Thermometer", "Trainer"]),
     ]

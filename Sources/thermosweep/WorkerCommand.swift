@@ -41,27 +41,10 @@ struct WorkerCommand: ParsableCommand {
 
     @OptionGroup var curve: CurveClientOptions
 
-    /// Tests of the version check announce another release than this binary's.
-    @Option(help: .hidden)
-    var announceRelease: String?
-
-    // Test only (the stall watchdog's multi-process test): a hung trainer behind a live socket.
-    @Option(help: .hidden)
-    var stallJobAfterSteps: Int?
-
-    @Option(help: .hidden)
-    var stallJobCount = 1
-
     func validate() throws {
         guard (1...1024).contains(jobs) else { throw ValidationError("--jobs \(jobs) is out of range: give 1 to 1024.") }
         guard connect.hasPrefix("tcp://") || connect.hasPrefix("ipc://") else {
             throw ValidationError("--connect '\(connect)' is not a tcp:// or ipc:// endpoint, e.g. tcp://head-node:5555.")
-        }
-        if let stallJobAfterSteps, stallJobAfterSteps < 0 {
-            throw ValidationError("--stall-job-after-steps \(stallJobAfterSteps) is negative: give 0 or more.")
-        }
-        guard stallJobCount >= 0 else {
-            throw ValidationError("--stall-job-count \(stallJobCount) is negative: give 0 (every job) or more.")
         }
     }
 
@@ -85,14 +68,10 @@ struct WorkerCommand: ParsableCommand {
         var config = WorkerConfig(
             endpoint: connect, name: name ?? "\(host.split(separator: ".").first.map(String.init) ?? host)/\(pid)",
             slots: jobs, heartbeatInterval: .milliseconds(timing.heartbeatMs), liveness: timing.liveness,
-            exitOnCoordinatorLoss: exitOnCoordinatorLoss, version: announceRelease ?? ThermoSweep.release,
+            exitOnCoordinatorLoss: exitOnCoordinatorLoss, version: ThermoSweep.release,
             buildCPU: String(cString: ts_build_cpu()), datasets: offers, host: host, pid: pid)
         if let keys = try curve.load() { config.curve = WorkerCurve(serverKey: keys.server, keys: keys.keys) }
-        var jobRunner = runner
-        if let stallJobAfterSteps {
-            jobRunner = StallingJobRunner(inner: runner, afterSteps: stallJobAfterSteps, count: stallJobCount)
-        }
-        let loop = try WorkerLoop(config: config, runner: jobRunner)
+        let loop = try WorkerLoop(config: config, runner: runner)
         let trap = SignalTrap { _ in loop.stop() }
         let exit = loop.run()
         withExtendedLifetime(trap) {}

@@ -97,6 +97,15 @@ func startWorker(_ scratch: Scratch, url: String, name: String, timing: TestTimi
                 outputPrefix: scratch.file("worker-\(name)-\(run)"))
 }
 
+/// A trivial worker whose first `count` jobs stop advancing after `steps` steps while its socket
+/// and heartbeats stay alive (the fault worker built beside `thermosweep`).
+func startHangingWorker(_ scratch: Scratch, url: String, name: String, timing: TestTiming, afterSteps steps: Int,
+                        count: Int = 1) throws -> Spawned {
+    try Spawned(["--connect", url, "--name", name, "--announce-release", binaryVersion,
+                 "--stall-job-after-steps", "\(steps)", "--stall-job-count", "\(count)"] + timing.workerFlags,
+                outputPrefix: scratch.file("worker-\(name)"), executable: Binary.faultWorker)
+}
+
 /// Stops `processes`: SIGTERM to those still running, then SIGKILL to those that outlive
 /// `grace` seconds. Returns the pids that needed SIGKILL.
 @discardableResult

@@ -4,7 +4,7 @@ import Testing
 
 extension FailureTests {
     /// RELIABILITY.md test 3: a trainer that hangs while its worker's socket and heartbeats stay up
-    /// (the worker's hidden `--stall-job-after-steps`: its first job stops advancing and waits to be
+    /// (the fault worker's `--stall-job-after-steps`: its first job stops advancing and waits to be
     /// cancelled).
     @Suite struct StallWatchdogTests {
         static let hangAfter = 5
@@ -21,8 +21,7 @@ extension FailureTests {
             let healthy = try startWorker(scratch, url: url, name: "healthy", timing: timing)
             defer { healthy.kill9() }
             try #require(waitForLease(sweep.db, jobId: 1, attempt: 1, timeout: 30) != nil)
-            let hung = try startWorker(scratch, url: url, name: "hung", timing: timing,
-                                       extra: ["--stall-job-after-steps", "\(Self.hangAfter)"])
+            let hung = try startHangingWorker(scratch, url: url, name: "hung", timing: timing, afterSteps: Self.hangAfter)
             defer { hung.kill9() }
             let lease = try #require(waitForLease(sweep.db, jobId: 2, attempt: 1, timeout: 30))
             #expect(pid(ofIdentity: lease.leaseWorker) == hung.pid)
@@ -58,8 +57,7 @@ extension FailureTests {
             let timing = TestTiming(heartbeatMs: 100, liveness: 3, stallMs: 1000)
             let sweep = try CoordinatorProcess(scratch, grid: trivialGrid(millis: 500), timing: timing)
             let url = try #require(sweep.boundEndpoint())
-            let worker = try startWorker(scratch, url: url, name: "hung", timing: timing,
-                                         extra: ["--stall-job-after-steps", "\(Self.hangAfter)"])
+            let worker = try startHangingWorker(scratch, url: url, name: "hung", timing: timing, afterSteps: Self.hangAfter)
             defer { worker.kill9() }
             #expect(sweep.process.wait(timeout: 30) == 0, "\(sweep.stderr)")
             #expect(worker.wait(timeout: 10) == 0)

@@ -86,8 +86,8 @@ import Testing
                              "--lr", "0.1", "--batch", "8", "--seeds", "1"], outputPrefix: scratch.file("sweep"))
     defer { sweep.kill9() }
     let url = try #require(endpoint(in: endpointFile))
-    let worker = try Spawned(["worker", "--connect", url, "--no-data", "--announce-release", "9.9.9"],
-                             outputPrefix: scratch.file("worker"))
+    let worker = try Spawned(["--connect", url, "--announce-release", "9.9.9"], outputPrefix: scratch.file("worker"),
+                             executable: Binary.faultWorker)
     defer { worker.kill9() }
     #expect(worker.wait(timeout: 20) == 2)
     #expect(worker.stderr.contains("9.9.9") && worker.stderr.contains("0.2.0"), "\(worker.stderr)")

@@ -21,15 +21,18 @@ struct Scratch {
     func remove() { try? FileManager.default.removeItem(at: url) }
 }
 
-/// The `thermosweep` binary built with the tests.
+/// The binaries built with the tests: `thermosweep`, and the worker with test-only faults.
 enum Binary {
-    static var path: String {
+    static var path: String { built("thermosweep") }
+    static var faultWorker: String { built("thermosweep-fault-worker") }
+
+    static func built(_ name: String) -> String {
         let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         for dir in [bundle, bundle.deletingLastPathComponent()] {
-            let url = dir.appendingPathComponent("thermosweep")
+            let url = dir.appendingPathComponent(name)
             if FileManager.default.isExecutableFile(atPath: url.path) { return url.path }
         }
-        return bundle.appendingPathComponent("thermosweep").path
+        return bundle.appendingPathComponent(name).path
     }
 }
 

@@ -1,6 +1,5 @@
-// A test-only job runner for the stall watchdog (RELIABILITY.md, test 3): a trainer that hangs
-// while the worker's loop thread, and so its socket and heartbeats, stay alive. Reached only
-// through the hidden `worker --stall-job-after-steps` option.
+// A job runner for the stall watchdog's test (RELIABILITY.md, test 3): a trainer that hangs while
+// the worker's loop thread, and so its socket and heartbeats, stay alive.
 import Foundation
 import Synchronization
 import SweepProtocol
