@@ -43,24 +43,9 @@ public final class LocalWorkers: @unchecked Sendable {
     /// Starts slot `slot` (lock held). Each worker gets its own process group so that a Ctrl-C in
     /// the terminal reaches only the coordinator, which then stops the workers in order.
     private func spawn(_ slot: Int) throws {
-        let argv = [executable] + arguments(slot)
-        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { for pointer in cArgs { free(pointer) } }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var defaults = sigset_t(), empty = sigset_t()
-        sigemptyset(&defaults)
-        sigemptyset(&empty)
-        for signal in [SIGINT, SIGTERM, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
-        var pid: pid_t = 0
-        let status = posix_spawn(&pid, executable, nil, &attributes, &cArgs, environ)
-        guard status == 0 else {
-            throw WorkerSpawnError(description: "cannot start local worker \(slot) (\(executable)): \(String(cString: strerror(status)))")
+        let pid: pid_t
+        do { pid = try Spawn.start(executable, arguments(slot), ownProcessGroup: true) } catch {
+            throw SpawnError(description: "cannot start local worker \(slot): \(error)")
         }
         pids[slot] = pid
     }
@@ -136,10 +121,6 @@ public final class LocalWorkers: @unchecked Sendable {
         if signal == 0 { return "exited with status \((status >> 8) & 0xff)" }
         return "was killed by signal \(signal)"
     }
-}
-
-struct WorkerSpawnError: Error, CustomStringConvertible {
-    let description: String
 }
 
 /// SIGINT/SIGTERM delivered to a handler on a dispatch queue instead of killing the process.

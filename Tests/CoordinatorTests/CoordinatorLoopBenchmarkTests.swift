@@ -6,9 +6,10 @@ import Foundation
 import Store
 import SweepProtocol
 import Testing
+import TestSupport
 import ZeroMQ
 
-@Suite("Coordinator loop throughput", .enabled(if: ProcessInfo.processInfo.environment["TS_BENCH"] != nil, "set TS_BENCH=1"))
+@Suite("Coordinator loop throughput", .benchmark)
 struct CoordinatorLoopBenchmarkTests {
     /// One worker thread: answers every JOB at once, beats every 200 ms, leaves on BYE.
     private static func work(context: Context, endpoint: String, name: String, slots: Int) throws -> Int {

@@ -2,18 +2,15 @@ import Coordinator
 import Foundation
 import SweepProtocol
 import Testing
+import TestSupport
 
 /// Throughput and scaling of the scheduler alone (no sockets, no journal). Release builds run the
 /// full sizes; the timing thresholds apply only when benchmarking (`TS_BENCH=1`), because a timing
 /// belongs in a benchmark report, not in the pass/fail of the suite on a shared machine. Debug
 /// builds run a small version; every build checks correctness.
 @Suite struct SchedulerBenchmarkTests {
-    #if DEBUG
-    static let isRelease = false
-    #else
-    static let isRelease = true
-    #endif
-    static let benchmarking = isRelease && ProcessInfo.processInfo.environment["TS_BENCH"] != nil
+    static let isRelease = Benchmark.isReleaseBuild
+    static let benchmarking = Benchmark.enabled
 
     /// Trivial jobs: `lrCount` learning rates × `batchCount` batch sizes × `seeds`.
     static func jobs(lrCount: Int, batchCount: Int, seeds: Int) -> [JobDescriptor] {

@@ -3,9 +3,10 @@
 import Foundation
 import Store
 import Testing
+import TestSupport
 @testable import Report
 
-@Test(.enabled(if: !isDebugBuild && ProcessInfo.processInfo.environment["TS_BENCH"] != nil, "set TS_BENCH=1"))
+@Test(.benchmark)
 func tenThousandRunsBenchmark() throws {
     let folder = try TemporaryFolder()
     var sweep = SyntheticSweep()

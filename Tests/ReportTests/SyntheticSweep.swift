@@ -123,10 +123,3 @@ final class TemporaryFolder {
     }
 }
 
-var isDebugBuild: Bool {
-    #if DEBUG
-    return true
-    #else
-    return false
-    #endif
-}

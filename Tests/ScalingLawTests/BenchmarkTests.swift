@@ -1,11 +1,12 @@
 import Foundation
 import ScalingLaw
 import Testing
+import TestSupport
 
 /// Fit + 1000-draw bootstrap on large tables; the CLI fits ~8 groups × 4 estimators = 32 times.
 /// Timed in release only (debug is ~20× slower and says nothing about the shipped binary), and
 /// opt-in (`TS_BENCH=1`): timings belong in benchmark reports, not in the pass/fail of the suite.
-@Test(.enabled(if: !isDebugBuild && ProcessInfo.processInfo.environment["TS_BENCH"] != nil, "set TS_BENCH=1"))
+@Test(.benchmark)
 func largeTableFitsQuickly() throws {
     for (side, seeds) in [(5, 3), (50, 4), (100, 4), (100, 1)] {
         var sweep = SyntheticSweep()
@@ -38,10 +39,3 @@ private func pow2(_ x: Double) -> Double {
     return r * (1 + e * (0.6931471805599453 + e * 0.2402265069591007 * (1 + e * 0.2310490602)))
 }
 
-var isDebugBuild: Bool {
-    #if DEBUG
-    return true
-    #else
-    return false
-    #endif
-}

@@ -1,11 +1,12 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import SweepProtocol
 
 /// Encode + decode time per message. The coordinator must dispatch 5,000 jobs/s: per job one JOB
 /// out, one RESULT and a few HEARTBEATs in. Opt-in (`TS_BENCH=1`): timings belong in benchmark
 /// reports, not in the pass/fail of the suite on a shared machine; the bounds catch gross regressions.
-@Suite("Codec speed", .enabled(if: ProcessInfo.processInfo.environment["TS_BENCH"] != nil, "set TS_BENCH=1"))
+@Suite("Codec speed", .benchmark)
 struct CodecBenchmarkTests {
     /// CPU time of this thread in seconds: unlike wall time, it does not count the time other
     /// processes on a shared, loaded machine hold the core.

@@ -2,6 +2,7 @@
 // coordinator started with its endpoint file, database snapshots, and /proc readings (CPU time,
 // peak memory) for the benchmarks.
 import Foundation
+import Session
 import Store
 import SweepProtocol
 import Testing
@@ -310,8 +311,6 @@ func elapsed(since start: ContinuousClock.Instant) -> Double {
     (ContinuousClock.now - start) / .seconds(1)
 }
 
-/// Whether benchmarks were asked for (`TS_BENCH=1`).
-let benchmarking = ProcessInfo.processInfo.environment["TS_BENCH"] != nil
 
 extension Job {
     /// (job, attempt) of this lease.

@@ -1,6 +1,7 @@
 // Support for multi-process sweep tests: the built binary, background processes killed by pid,
 // bounded waits, private temporary folders.
 import Foundation
+import Session
 import Store
 import Testing
 
@@ -51,30 +52,7 @@ final class Spawned: @unchecked Sendable {
         self.arguments = arguments
         stdoutPath = outputPrefix + ".out"
         stderrPath = outputPrefix + ".err"
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var defaults = sigset_t(), empty = sigset_t()
-        sigemptyset(&defaults)
-        sigemptyset(&empty)
-        for signal in [SIGINT, SIGTERM, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-        let argv = [executable] + arguments
-        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { for pointer in cArgs { free(pointer) } }
-        var pid: pid_t = 0
-        let status = posix_spawn(&pid, executable, &actions, &attributes, &cArgs, environ)
-        guard status == 0 else {
-            throw SpawnError(description: "posix_spawn \(executable): \(String(cString: strerror(status)))")
-        }
-        self.pid = pid
+        pid = try Spawn.start(executable, arguments, stdout: stdoutPath, stderr: stderrPath)
     }
 
     deinit {
@@ -120,9 +98,6 @@ final class Spawned: @unchecked Sendable {
     var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 }
 
-struct SpawnError: Error, CustomStringConvertible {
-    let description: String
-}
 
 /// Polls `condition` every 20 ms until it holds or `timeout` seconds pass; returns whether it held.
 @discardableResult

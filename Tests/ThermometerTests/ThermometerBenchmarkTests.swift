@@ -2,6 +2,7 @@ import Cell
 import Foundation
 import Kernels
 import Testing
+import TestSupport
 import Thermometer
 import Trainer
 
@@ -13,7 +14,7 @@ import Trainer
 /// Opt-in (`TS_BENCH=1 swift test -c release ... --filter ThermometerBenchmarkTests`): a timing
 /// belongs in a benchmark report, not in the pass/fail of the suite on a shared machine; the bounds
 /// asserted are loose, to catch only a gross regression when it is run.
-@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["TS_BENCH"] != nil, "set TS_BENCH=1"))
+@Suite(.serialized, .benchmark)
 struct ThermometerBenchmarkTests {
     /// lenet-8-16 and cnn-32-64 parameter layouts (PHYSICS.md, "Networks").
     static let layouts: [(name: String, groups: [ParameterGroup], bound: Double)] = [

@@ -4,9 +4,9 @@ import Cell
 import Foundation
 import Kernels
 import Testing
+import TestSupport
 @testable import Trainer
 
-private let benchmarkEnabled = ProcessInfo.processInfo.environment["TS_BENCH"] != nil
 
 private func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
 
@@ -34,7 +34,7 @@ private final class Profile {
     }
 }
 
-@Suite("Network benchmark", .enabled(if: benchmarkEnabled))
+@Suite("Network benchmark", .benchmark)
 struct NetworkBenchmarkTests {
     static let cases: [(ModelKind, Int)] = [(.lenet816, 8), (.lenet816, 32), (.lenet816, 128),
                                             (.cnn3264, 16), (.cnn3264, 64), (.cnn3264, 256)]

@@ -8,9 +8,10 @@
 #if !DEBUG
 import Foundation
 import Testing
+import TestSupport
 import ZeroMQ
 
-@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["TS_BENCH"] != nil, "set TS_BENCH=1"))
+@Suite(.serialized, .benchmark)
 struct ThroughputBenchmarkTests {
     static let payload = [UInt8](repeating: 0xAB, count: 64)
 
