@@ -51,25 +51,23 @@ public struct CoordinatorStart {
     public let store: Store
     /// Jobs of the grid, not yet started.
     public let scheduler: Scheduler
-    /// The journal's job states, for `Event.start`.
+    /// The journal's job states, for `Event.start` (leases the previous coordinator left running
+    /// come back orphaned).
     public let restored: [RestoredJob]
-    /// The leases the previous coordinator left running, now orphaned.
-    public let orphans: [Lease]
 
     /// Opens (or resumes) the journal of `spec` at `path`, orphans its running leases and reads
     /// every job's state. The scheduler's `specHash` (STATUS-REPLY) is set to the journal's.
     public static func open(path: String, spec: GridSpec, config: SchedulerConfig) throws(StoreError)
         -> CoordinatorStart {
         let store = try Store.open(path: path, spec: spec)
-        let orphans: [Lease], restored: [RestoredJob]
+        let restored: [RestoredJob]
         do {
-            orphans = try store.orphanRunningLeases()
+            // Every running lease becomes orphaned first: the scheduler waits for its worker.
+            _ = try store.orphanRunningLeases()
             let checkpoints = try store.checkpoints()
             restored = try store.jobs().map { record in
-                // Running leases were just orphaned: the scheduler waits for their workers.
-                RestoredJob(id: record.id, state: record.state == .running ? .orphaned : record.state,
-                            attempt: record.attempt,
-                            failures: record.retries, checkpoint: checkpoints[record.id])
+                RestoredJob(id: record.id, state: record.state, attempt: record.attempt, failures: record.retries,
+                            checkpoint: checkpoints[record.id])
             }
         } catch {
             try? store.close()  // release the coordinator lock; the first error is the one to report
@@ -78,6 +76,6 @@ public struct CoordinatorStart {
         var config = config
         config.specHash = store.specHash
         return CoordinatorStart(store: store, scheduler: Scheduler(jobs: store.spec.jobs(), config: config),
-                                restored: restored, orphans: orphans)
+                                restored: restored)
     }
 }
