@@ -136,11 +136,11 @@ public struct DecodeFailure: Error, Sendable {
     public var message: String
 }
 
-/// Decodes one journaled result (through the fast tree decoder: Foundation's JSONDecoder takes
-/// about 3 ms per result); a wrong format tag or broken JSON is a reason, not a throw.
+/// Decodes one journaled result (through `JSONReader`: Foundation's JSONDecoder takes about 3 ms
+/// per result); a wrong format tag or broken JSON is a reason, not a throw.
 public func decodeCellResult(_ bytes: [UInt8]) -> Result<CellResult, DecodeFailure> {
     do {
-        let result = try TreeDecoder.decode(CellResult.self, from: bytes)
+        let result = try JSONReader.decode(CellResult.self, from: bytes)
         guard result.format == CellResult.currentFormat else {
             return .failure(DecodeFailure(
                 message: "result format '\(result.format)' is not \(CellResult.currentFormat): "

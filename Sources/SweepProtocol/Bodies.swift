@@ -17,7 +17,9 @@ public struct JobRef: Codable, Sendable, Hashable {
         self.attempt = attempt
     }
 
-    func validate(_ prefix: String = "") throws {
+    func validate() throws { try validate("") }
+
+    func validate(_ prefix: String) throws {
         try Check.int(jobId, prefix + "jobId", 1...maxJobID)
         try Check.int(attempt, prefix + "attempt", 1...maxAttempt)
     }

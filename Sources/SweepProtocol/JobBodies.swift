@@ -147,6 +147,8 @@ public struct JobResult: Codable, Sendable, Equatable {
                                limit: Wire.maxResultSize, why: "done results")
         try validateAttachment(done && kind == .warmStart, bytes: checkpointBytes, hash: checkpointHash,
                                name: "checkpoint", limit: Wire.maxCheckpointSize, why: "done warm-start results")
+        // Set when sending (a received body gets its record in `attach`, which checks it there).
+        if let result { try checkResultRecord(result, kind: kind) }
     }
 
     mutating func attach(_ frames: ArraySlice<[UInt8]>) throws {

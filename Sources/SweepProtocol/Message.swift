@@ -2,6 +2,7 @@
 // The decoder refuses anything that is not exactly a valid message, with a typed error; it never
 // traps, whatever the bytes. The encoder runs the same checks, so nothing leaves that a peer
 // would refuse.
+import Cell
 import Foundation
 
 /// A protocol message: one case per command.
@@ -38,36 +39,35 @@ public enum Message: Sendable, Equatable {
 
     private static let tagBytes = Array(Wire.versionTag.utf8)
 
+    /// The body, whatever the command.
+    var body: any MessageBody {
+        switch self {
+        case .ready(let b): return b
+        case .welcome(let b): return b
+        case .refuse(let b): return b
+        case .heartbeat(let b): return b
+        case .job(let b): return b
+        case .result(let b): return b
+        case .ack(let b): return b
+        case .cancel(let b): return b
+        case .status(let b): return b
+        case .statusReply(let b): return b
+        case .error(let b): return b
+        case .bye(let b): return b
+        }
+    }
+
     /// The frames of this message; throws if a field is out of range (the receiver would refuse it).
     public func encode() throws(ProtocolError) -> [[UInt8]] {
         let command = self.command
         do {
-            let body: [UInt8]
-            var attachments: [[UInt8]] = []
-            switch self {
-            case .ready(let b): try b.validate(); body = try Self.json(b)
-            case .welcome(let b): try b.validate(); body = try Self.json(b)
-            case .refuse(let b): try b.validate(); body = try Self.json(b)
-            case .heartbeat(let b): try b.validate(); body = try Self.json(b)
-            case .job(let b):
-                try b.validate()
-                try Check.require(b.attachments.count == b.attachmentCount, "checkpoint",
-                                  "a \(b.kind.rawValue) job carries \(b.attachmentCount) checkpoint frames")
-                body = try Self.json(b)
-                attachments = b.attachments
-            case .result(let b):
-                try b.validate()
-                body = try Self.json(b)
-                attachments = b.attachments
-                if let result = b.result { try checkResultRecord(result, kind: b.kind) }
-            case .ack(let b): try b.validate(); body = try Self.json(b)
-            case .cancel(let b): try b.validate(); body = try Self.json(b)
-            case .status(let b): body = try Self.json(b)
-            case .statusReply(let b): try b.validate(); body = try Self.json(b)
-            case .error(let b): try b.validate(); body = try Self.json(b)
-            case .bye(let b): try b.validate(); body = try Self.json(b)
-            }
-            return [Self.tagBytes, Array(command.rawValue.utf8), body] + attachments
+            let body = self.body
+            try body.validate()
+            let attachments = body.attachments
+            try Check.require(attachments.count == body.attachmentCount, "attachments",
+                              "this \(command.rawValue) carries \(attachments.count) attachment frames; "
+                                  + "its body declares \(body.attachmentCount)")
+            return [Self.tagBytes, Array(command.rawValue.utf8), try Self.json(body)] + attachments
         } catch {
             throw Self.protocolError(error, command: command)
         }
@@ -95,55 +95,29 @@ public enum Message: Sendable, Equatable {
         let attachments = frames[3...]
         do {
             // Order: body syntax, body fields, frame count (which the body decides), attachments.
-            func plain<Body: Decodable>(_ wrap: (Body) -> Message) throws -> Message {
-                let message = wrap(try decodeBody(body))
-                try message.validateBody()
-                try checkCount(command, attachments.count, 0)
-                return message
+            func read<Body: MessageBody>(_ wrap: (Body) -> Message) throws -> Message {
+                var value: Body = try decodeBody(body)
+                try value.validate()
+                try checkCount(command, attachments.count, value.attachmentCount)
+                try value.attach(attachments)
+                return wrap(value)
             }
             switch command {
-            case .ready: return try plain(Message.ready)
-            case .welcome: return try plain(Message.welcome)
-            case .refuse: return try plain(Message.refuse)
-            case .heartbeat: return try plain(Message.heartbeat)
-            case .ack: return try plain(Message.ack)
-            case .cancel: return try plain(Message.cancel)
-            case .status: return try plain(Message.status)
-            case .statusReply: return try plain(Message.statusReply)
-            case .error: return try plain(Message.error)
-            case .bye: return try plain(Message.bye)
-            case .job:
-                var job: Job = try decodeBody(body)
-                try job.validate()
-                try checkCount(command, attachments.count, job.attachmentCount)
-                try job.attach(attachments)
-                return .job(job)
-            case .result:
-                var result: JobResult = try decodeBody(body)
-                try result.validate()
-                try checkCount(command, attachments.count, result.attachmentCount)
-                try result.attach(attachments)
-                return .result(result)
+            case .ready: return try read(Message.ready)
+            case .welcome: return try read(Message.welcome)
+            case .refuse: return try read(Message.refuse)
+            case .heartbeat: return try read(Message.heartbeat)
+            case .job: return try read(Message.job)
+            case .result: return try read(Message.result)
+            case .ack: return try read(Message.ack)
+            case .cancel: return try read(Message.cancel)
+            case .status: return try read(Message.status)
+            case .statusReply: return try read(Message.statusReply)
+            case .error: return try read(Message.error)
+            case .bye: return try read(Message.bye)
             }
         } catch {
             throw protocolError(error, command: command)
-        }
-    }
-
-    private func validateBody() throws {
-        switch self {
-        case .ready(let b): try b.validate()
-        case .welcome(let b): try b.validate()
-        case .refuse(let b): try b.validate()
-        case .heartbeat(let b): try b.validate()
-        case .job(let b): try b.validate()
-        case .result(let b): try b.validate()
-        case .ack(let b): try b.validate()
-        case .cancel(let b): try b.validate()
-        case .status(let b): try b.validate()
-        case .statusReply(let b): try b.validate()
-        case .error(let b): try b.validate()
-        case .bye(let b): try b.validate()
         }
     }
 
@@ -154,14 +128,13 @@ public enum Message: Sendable, Equatable {
         }
     }
 
-    /// The body as `T`, refusing what JSONDecoder alone would let through. Ranges are checked
-    /// by the body's `validate()`.
+    /// The body as `T`, read strictly (no unknown or duplicate keys, numbers that fit their
+    /// fields). Ranges are checked by the body's `validate()`.
     static func decodeBody<T: Decodable>(_ body: [UInt8]) throws -> T {
-        try JSONSyntaxCheck.check(body)
-        return try strictDecode(T.self, from: body)
+        try JSONReader.decode(T.self, from: body, strict: true)
     }
 
-    private static func json<T: Encodable>(_ value: T) throws -> [UInt8] {
+    private static func json(_ value: any Encodable) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Array(try encoder.encode(value))
@@ -173,6 +146,14 @@ public enum Message: Sendable, Equatable {
         case var error as ProtocolError:
             error.command = command
             return error
+        case let failure as JSONParseError:
+            if let key = failure.duplicateKey {
+                return ProtocolError(.duplicateField, command: command, field: key, "appears twice in one object")
+            }
+            return ProtocolError(.badJSON, command: command, "the body is not valid JSON: \(failure)")
+        case let unknown as JSONUnknownKeyError:
+            return ProtocolError(.unknownField, command: command, field: unknown.field,
+                                 "is not a field of this body")
         case let failure as FieldFailure:
             return ProtocolError(failure.kind, command: command, field: failure.field.isEmpty ? nil : failure.field,
                                  failure.detail)
@@ -221,16 +202,16 @@ func checkResultRecord(_ bytes: [UInt8], kind: JobKind) throws {
     guard String(validating: bytes, as: UTF8.self) != nil else {
         throw FieldFailure(kind: .badUTF8, field: "result", detail: "the result frame is not valid UTF-8")
     }
-    let object: Any
+    let record: JSONValue
     do {
-        object = try JSONSerialization.jsonObject(with: Data(bytes))
+        record = try JSONValue.parse(bytes)
     } catch {
-        throw FieldFailure(kind: .badAttachment, field: "result", detail: "the result frame is not valid JSON")
+        throw FieldFailure(kind: .badAttachment, field: "result", detail: "the result frame is not valid JSON: \(error)")
     }
-    guard let record = object as? [String: Any] else {
+    guard case .object = record else {
         throw FieldFailure(kind: .badAttachment, field: "result", detail: "the result frame is not a JSON object")
     }
-    guard let format = record["format"] as? String, format == expected else {
+    guard case .string(expected) = record["format"] else {
         throw FieldFailure(kind: .badAttachment, field: "result.format",
                            detail: "a \(kind.rawValue) result must have format \(expected)")
     }

@@ -1,16 +1,20 @@
-// A fast JSON reader for the journal's results. Foundation's JSONDecoder reads a 45 kB CellResult
-// in about 3 ms here (15 MB/s), so 10,000 results took half a minute; this parser builds a small
-// value tree in one pass over the bytes, and `TreeDecoder` feeds it to the types' own Decodable
-// initialisers, so CellResult is still decoded by its own (synthesized) code.
-import Foundation
+// The one JSON reader of ThermoSweep: protocol bodies, journaled results, the stored grid. It builds
+// a small value tree in one pass over the bytes (Foundation's JSONDecoder reads a 45 kB CellResult
+// in about 3 ms here, 15 MB/s, so 10,000 results took half a minute), and `JSONReader` feeds the
+// tree to the types' own synthesized `Decodable` initialisers.
+//
+// Stricter than JSONDecoder where RFC 8259 or the protocol asks: a key twice in one object, a
+// trailing comma, a byte-order mark and trailing characters are refused here; unknown keys are
+// refused by `JSONReader` when asked.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// A parsed JSON value. Integers without fraction or exponent keep their exact value.
-enum JSONValue {
+/// A parsed JSON value. Integers without fraction or exponent keep their exact value; a number
+/// beyond Double's range is ±infinity here, and `JSONReader` refuses it naming the field.
+public enum JSONValue: Sendable {
     case null
     case bool(Bool)
     case integer(Int64)
@@ -22,15 +26,18 @@ enum JSONValue {
     case object([(String, JSONValue)])
 }
 
-struct JSONParseError: Error, CustomStringConvertible {
-    var offset: Int
-    var detail: String
-    var description: String { "invalid JSON at byte \(offset): \(detail)" }
+/// Bytes that are not one JSON document.
+public struct JSONParseError: Error, CustomStringConvertible, Sendable {
+    public var offset: Int
+    public var detail: String
+    /// The key, when the reason is a key that stands twice in one object.
+    public var duplicateKey: String?
+    public var description: String { "invalid JSON at byte \(offset): \(detail)" }
 }
 
-enum TreeJSON {
+extension JSONValue {
     /// Parses one JSON document (RFC 8259); nesting deeper than 512 levels is refused.
-    static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+    public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
         // A trailing NUL lets strtod stop at the end of a number that ends the buffer.
         var buffer = bytes
         buffer.append(0)
@@ -55,6 +62,22 @@ enum TreeJSON {
 
         func error(_ detail: String) -> JSONParseError { JSONParseError(offset: position, detail: detail) }
 
+        /// Refuses `key` when `pairs` already holds it: a scan for the dozen keys of a usual
+        /// object, a set for larger ones.
+        func checkUnique(_ key: String, _ pairs: [(String, JSONValue)], _ seen: inout Set<String>?) throws(JSONParseError) {
+            let repeated: Bool
+            if pairs.count < 16 {
+                repeated = pairs.contains { $0.0 == key }
+            } else {
+                if seen == nil { seen = Set(pairs.map(\.0)) }
+                repeated = !seen!.insert(key).inserted
+            }
+            if repeated {
+                throw JSONParseError(offset: position, detail: "key '\(key.prefix(64))' appears twice in one object",
+                                     duplicateKey: key)
+            }
+        }
+
         mutating func skipSpace() {
             while position < end {
                 let c = bytes[position]
@@ -71,12 +94,14 @@ enum TreeJSON {
             case UInt8(ascii: "{"):
                 position += 1
                 var pairs: [(String, JSONValue)] = []
+                var seen: Set<String>?
                 skipSpace()
                 if position < end && bytes[position] == UInt8(ascii: "}") { position += 1; return .object(pairs) }
                 while true {
                     skipSpace()
                     guard position < end, bytes[position] == UInt8(ascii: "\"") else { throw error("expected a key") }
                     let key = try string()
+                    try checkUnique(key, pairs, &seen)
                     skipSpace()
                     guard position < end, bytes[position] == UInt8(ascii: ":") else { throw error("expected ':'") }
                     position += 1
@@ -200,9 +225,7 @@ enum TreeJSON {
             // keeps the C locale, so '.' is the decimal point).
             let base = bytes.baseAddress.map { UnsafeRawPointer($0 + start).assumingMemoryBound(to: CChar.self) }
             guard let base else { throw error("empty buffer") }
-            let d = strtod(base, nil)
-            guard d.isFinite else { throw error("number out of range") }
-            return .number(d)
+            return .number(strtod(base, nil))
         }
 
         /// 10^0 … 10^22, all exact in binary64.
@@ -286,5 +309,13 @@ enum TreeJSON {
             }
             return v
         }
+    }
+}
+
+extension JSONValue {
+    /// The value of `key` when this is an object that holds it.
+    public subscript(key: String) -> JSONValue? {
+        guard case .object(let pairs) = self else { return nil }
+        return pairs.first { $0.0 == key }?.1
     }
 }

@@ -1,32 +1,73 @@
-// A Decoder over `JSONValue`: decodes any Decodable as JSONDecoder would for plain JSON (no date
-// or data strategies): missing keys and nulls for optionals, exact integers, strings, arrays.
+// Decodes any Decodable from JSON through `JSONValue`, as JSONDecoder would for plain JSON (no
+// date or data strategies): missing keys and nulls for optionals, exact integers, strings, arrays.
+// Strict reading also refuses keys the type does not decode, at every depth, so the protocol
+// bodies and the stored grid keep their synthesized `Decodable` and no field list is hand-written.
 
-struct TreeDecoder: Decoder {
-    let value: JSONValue
-    let codingPath: [any CodingKey]
-    var userInfo: [CodingUserInfoKey: Any] { [:] }
+/// A key that the decoded type does not have (strict reading only).
+public struct JSONUnknownKeyError: Error, Sendable, CustomStringConvertible {
+    /// The key with its path: `spec.cell.warmStart.momentum`.
+    public let field: String
+    public var description: String { "unknown key \(field)" }
+}
 
-    init(_ value: JSONValue, codingPath: [any CodingKey] = []) {
-        self.value = value
-        self.codingPath = codingPath
+/// The one JSON reader: parses with `JSONValue.parse`, decodes with the type's own `init(from:)`.
+public enum JSONReader {
+    /// Decodes `T` from JSON `bytes`. `strict`: every object may hold only the keys its type
+    /// decodes (`JSONUnknownKeyError`). Throws `JSONParseError` for bytes that are not JSON,
+    /// `DecodingError` for a value that does not fit (with its coding path), including a number
+    /// outside its field's type (`dataCorrupted`).
+    public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], strict: Bool = false) throws -> T {
+        try decode(type, from: try JSONValue.parse(bytes), strict: strict)
     }
 
-    /// Decodes `T` from JSON bytes.
-    static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
-        try T(from: TreeDecoder(try TreeJSON.parse(bytes)))
+    /// Decodes `T` from a parsed value.
+    public static func decode<T: Decodable>(_ type: T.Type, from value: JSONValue, strict: Bool = false) throws -> T {
+        try T(from: ValueDecoder(value, strict: strict))
+    }
+
+    /// `a.b[2].c` from a coding path.
+    public static func path(_ codingPath: [any CodingKey]) -> String {
+        var text = ""
+        for key in codingPath {
+            if let index = key.intValue {
+                text += "[\(index)]"
+            } else {
+                text += text.isEmpty ? key.stringValue : "." + key.stringValue
+            }
+        }
+        return text
+    }
+}
+
+private struct ValueDecoder: Decoder {
+    let value: JSONValue
+    let codingPath: [any CodingKey]
+    let strict: Bool
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    init(_ value: JSONValue, codingPath: [any CodingKey] = [], strict: Bool) {
+        self.value = value
+        self.codingPath = codingPath
+        self.strict = strict
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard case .object(let pairs) = value else { throw mismatch([String: Any].self, value, codingPath) }
-        return KeyedDecodingContainer(Keyed<Key>(pairs: pairs, codingPath: codingPath))
+        if strict, let unknown = pairs.first(where: { Key(stringValue: $0.0) == nil }) {
+            let path = JSONReader.path(codingPath)
+            throw JSONUnknownKeyError(field: path.isEmpty ? unknown.0 : path + "." + unknown.0)
+        }
+        return KeyedDecodingContainer(Keyed<Key>(pairs: pairs, codingPath: codingPath, strict: strict))
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
         guard case .array(let items) = value else { throw mismatch([Any].self, value, codingPath) }
-        return Unkeyed(items: items, codingPath: codingPath)
+        return Unkeyed(items: items, codingPath: codingPath, strict: strict)
     }
 
-    func singleValueContainer() throws -> any SingleValueDecodingContainer { Single(value: value, codingPath: codingPath) }
+    func singleValueContainer() throws -> any SingleValueDecodingContainer {
+        Single(value: value, codingPath: codingPath, strict: strict)
+    }
 }
 
 private func mismatch(_ type: Any.Type, _ value: JSONValue, _ path: [any CodingKey]) -> DecodingError {
@@ -47,7 +88,8 @@ private func mismatch(_ type: Any.Type, _ value: JSONValue, _ path: [any CodingK
 // matched by type identity, not by dynamic casts.
 
 /// The primitive conversions, shared by the three container kinds.
-private func unbox<T: Decodable>(_ type: T.Type, _ value: JSONValue, _ path: @autoclosure () -> [any CodingKey]) throws -> T {
+private func unbox<T: Decodable>(_ type: T.Type, _ value: JSONValue, _ path: @autoclosure () -> [any CodingKey],
+                                 _ strict: Bool) throws -> T {
     if T.self == Double.self { return unsafeBitCast(try double(value, path()), to: T.self) }
     if T.self == Double?.self {
         if case .null = value { return unsafeBitCast(Double?.none, to: T.self) }
@@ -65,12 +107,14 @@ private func unbox<T: Decodable>(_ type: T.Type, _ value: JSONValue, _ path: @au
     if case .null = value, !(T.self is any ExpressibleByNilLiteral.Type) {
         throw DecodingError.valueNotFound(T.self, .init(codingPath: path(), debugDescription: "null where \(T.self) was expected"))
     }
-    return try T(from: TreeDecoder(value, codingPath: path()))
+    return try T(from: ValueDecoder(value, codingPath: path(), strict: strict))
 }
 
 private func double(_ value: JSONValue, _ path: @autoclosure () -> [any CodingKey]) throws -> Double {
     switch value {
-    case .number(let d): return d
+    case .number(let d):
+        guard d.isFinite else { throw unrepresentable(Double.self, path()) }
+        return d
     case .integer(let i): return Double(i)
     case .unsigned(let u): return Double(u)
     default: throw mismatch(Double.self, value, path())
@@ -82,16 +126,24 @@ private func integer<I: FixedWidthInteger>(_: I.Type, _ value: JSONValue, _ path
     case .integer(let v): if let i = I(exactly: v) { return i }
     case .unsigned(let v): if let i = I(exactly: v) { return i }
     case .number(let d): if let i = I(exactly: d) { return i }
-    default: break
+    default: throw mismatch(I.self, value, path())
     }
-    throw mismatch(I.self, value, path())
+    throw unrepresentable(I.self, path())
+}
+
+/// A number JSON allows that `type` cannot hold (a fraction for an integer, out of range).
+private func unrepresentable(_ type: Any.Type, _ path: [any CodingKey]) -> DecodingError {
+    .dataCorrupted(.init(codingPath: path, debugDescription: "is not a valid \(type) (a fraction, or out of range)"))
 }
 
 /// The value of a primitive type (numbers, String, Bool), or nil when `type` is not one.
 private func primitive(_ type: Any.Type, _ value: JSONValue, _ path: @autoclosure () -> [any CodingKey]) throws -> Any? {
     switch type {
     case is Double.Type: return try double(value, path())
-    case is Float.Type: return Float(try double(value, path()))
+    case is Float.Type:
+        let d = try double(value, path())
+        guard abs(d) <= Double(Float.greatestFiniteMagnitude) else { throw unrepresentable(Float.self, path()) }
+        return Float(d)
     case is String.Type:
         guard case .string(let s) = value else { throw mismatch(String.self, value, path()) }
         return s
@@ -123,6 +175,7 @@ private struct Index: CodingKey {
 private struct Keyed<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let pairs: [(String, JSONValue)]
     let codingPath: [any CodingKey]
+    let strict: Bool
 
     var allKeys: [Key] { pairs.compactMap { Key(stringValue: $0.0) } }
 
@@ -148,7 +201,7 @@ private struct Keyed<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        try unbox(T.self, try require(key), codingPath + [key])
+        try unbox(T.self, try require(key), codingPath + [key], strict)
     }
 
     func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? {
@@ -173,36 +226,32 @@ private struct Keyed<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try decode(type, key) }
 
     private func decode<T: Decodable>(_ type: T.Type, _ key: Key) throws -> T {
-        try unbox(T.self, try require(key), codingPath + [key])
+        try unbox(T.self, try require(key), codingPath + [key], strict)
     }
 
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
         -> KeyedDecodingContainer<NestedKey> {
-        try TreeDecoder(try require(key), codingPath: codingPath + [key]).container(keyedBy: type)
+        try ValueDecoder(try require(key), codingPath: codingPath + [key], strict: strict).container(keyedBy: type)
     }
 
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
-        try TreeDecoder(try require(key), codingPath: codingPath + [key]).unkeyedContainer()
+        try ValueDecoder(try require(key), codingPath: codingPath + [key], strict: strict).unkeyedContainer()
     }
 
     func superDecoder() throws -> any Decoder {
-        TreeDecoder(pairs.first { $0.0 == "super" }?.1 ?? .null, codingPath: codingPath)
+        ValueDecoder(pairs.first { $0.0 == "super" }?.1 ?? .null, codingPath: codingPath, strict: strict)
     }
 
     func superDecoder(forKey key: Key) throws -> any Decoder {
-        TreeDecoder(lookup(key) ?? .null, codingPath: codingPath + [key])
+        ValueDecoder(lookup(key) ?? .null, codingPath: codingPath + [key], strict: strict)
     }
 }
 
 private struct Unkeyed: UnkeyedDecodingContainer {
     let items: [JSONValue]
     let codingPath: [any CodingKey]
+    let strict: Bool
     var currentIndex = 0
-
-    init(items: [JSONValue], codingPath: [any CodingKey]) {
-        self.items = items
-        self.codingPath = codingPath
-    }
 
     var count: Int? { items.count }
     var isAtEnd: Bool { currentIndex >= items.count }
@@ -224,7 +273,7 @@ private struct Unkeyed: UnkeyedDecodingContainer {
 
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
         let index = currentIndex
-        return try unbox(T.self, try next(T.self), codingPath + [Index(index)])
+        return try unbox(T.self, try next(T.self), codingPath + [Index(index)], strict)
     }
 
     mutating func decode(_ type: Bool.Type) throws -> Bool { try decodeValue(type) }
@@ -244,48 +293,49 @@ private struct Unkeyed: UnkeyedDecodingContainer {
 
     private mutating func decodeValue<T: Decodable>(_ type: T.Type) throws -> T {
         let index = currentIndex
-        return try unbox(T.self, try next(T.self), codingPath + [Index(index)])
+        return try unbox(T.self, try next(T.self), codingPath + [Index(index)], strict)
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws
         -> KeyedDecodingContainer<NestedKey> {
         let path = codingPath + [Index(currentIndex)]
-        return try TreeDecoder(try next([String: Any].self), codingPath: path).container(keyedBy: type)
+        return try ValueDecoder(try next([String: Any].self), codingPath: path, strict: strict).container(keyedBy: type)
     }
 
     mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
         let path = codingPath + [Index(currentIndex)]
-        return try TreeDecoder(try next([Any].self), codingPath: path).unkeyedContainer()
+        return try ValueDecoder(try next([Any].self), codingPath: path, strict: strict).unkeyedContainer()
     }
 
     mutating func superDecoder() throws -> any Decoder {
         let path = codingPath + [Index(currentIndex)]
-        return TreeDecoder(try next(Any.self), codingPath: path)
+        return ValueDecoder(try next(Any.self), codingPath: path, strict: strict)
     }
 }
 
 private struct Single: SingleValueDecodingContainer {
     let value: JSONValue
     let codingPath: [any CodingKey]
+    let strict: Bool
 
     func decodeNil() -> Bool {
         if case .null = value { return true }
         return false
     }
 
-    func decode<T: Decodable>(_ type: T.Type) throws -> T { try unbox(T.self, value, codingPath) }
-    func decode(_ type: Bool.Type) throws -> Bool { try unbox(type, value, codingPath) }
-    func decode(_ type: String.Type) throws -> String { try unbox(type, value, codingPath) }
-    func decode(_ type: Double.Type) throws -> Double { try unbox(type, value, codingPath) }
-    func decode(_ type: Float.Type) throws -> Float { try unbox(type, value, codingPath) }
-    func decode(_ type: Int.Type) throws -> Int { try unbox(type, value, codingPath) }
-    func decode(_ type: Int8.Type) throws -> Int8 { try unbox(type, value, codingPath) }
-    func decode(_ type: Int16.Type) throws -> Int16 { try unbox(type, value, codingPath) }
-    func decode(_ type: Int32.Type) throws -> Int32 { try unbox(type, value, codingPath) }
-    func decode(_ type: Int64.Type) throws -> Int64 { try unbox(type, value, codingPath) }
-    func decode(_ type: UInt.Type) throws -> UInt { try unbox(type, value, codingPath) }
-    func decode(_ type: UInt8.Type) throws -> UInt8 { try unbox(type, value, codingPath) }
-    func decode(_ type: UInt16.Type) throws -> UInt16 { try unbox(type, value, codingPath) }
-    func decode(_ type: UInt32.Type) throws -> UInt32 { try unbox(type, value, codingPath) }
-    func decode(_ type: UInt64.Type) throws -> UInt64 { try unbox(type, value, codingPath) }
+    func decode<T: Decodable>(_ type: T.Type) throws -> T { try unbox(T.self, value, codingPath, strict) }
+    func decode(_ type: Bool.Type) throws -> Bool { try unbox(type, value, codingPath, strict) }
+    func decode(_ type: String.Type) throws -> String { try unbox(type, value, codingPath, strict) }
+    func decode(_ type: Double.Type) throws -> Double { try unbox(type, value, codingPath, strict) }
+    func decode(_ type: Float.Type) throws -> Float { try unbox(type, value, codingPath, strict) }
+    func decode(_ type: Int.Type) throws -> Int { try unbox(type, value, codingPath, strict) }
+    func decode(_ type: Int8.Type) throws -> Int8 { try unbox(type, value, codingPath, strict) }
+    func decode(_ type: Int16.Type) throws -> Int16 { try unbox(type, value, codingPath, strict) }
+    func decode(_ type: Int32.Type) throws -> Int32 { try unbox(type, value, codingPath, strict) }
+    func decode(_ type: Int64.Type) throws -> Int64 { try unbox(type, value, codingPath, strict) }
+    func decode(_ type: UInt.Type) throws -> UInt { try unbox(type, value, codingPath, strict) }
+    func decode(_ type: UInt8.Type) throws -> UInt8 { try unbox(type, value, codingPath, strict) }
+    func decode(_ type: UInt16.Type) throws -> UInt16 { try unbox(type, value, codingPath, strict) }
+    func decode(_ type: UInt32.Type) throws -> UInt32 { try unbox(type, value, codingPath, strict) }
+    func decode(_ type: UInt64.Type) throws -> UInt64 { try unbox(type, value, codingPath, strict) }
 }

@@ -1,0 +1,111 @@
+// The one JSON reader decodes what Foundation's JSONDecoder decodes, to the same values, refuses
+// what it refuses, and refuses more where RFC 8259 or strict reading asks.
+import Cell
+import Foundation
+import Testing
+
+@Suite struct JSONReaderTests {
+    /// Re-encoded with sorted keys, both decodings give the same bytes.
+    func same<T: Codable>(_ type: T.Type, _ json: String) throws {
+        let bytes = Array(json.utf8)
+        let reference = try JSONDecoder().decode(T.self, from: Data(bytes))
+        let fast = try JSONReader.decode(T.self, from: bytes)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        #expect(try encoder.encode(reference) == encoder.encode(fast))
+    }
+
+    struct Sample: Codable, Equatable {
+        var text: String
+        var list: [Double?]
+        var big: UInt64
+        var negative: Int
+        var flag: Bool
+        var nested: [String: [Int]]
+        var missing: Double?
+    }
+
+    @Test func stringsNumbersAndNestingMatch() throws {
+        try same(Sample.self, #"""
+            { "text": "tab\t quote\" slash\/ back\\ é \u00e9 \ud83d\ude00 \n", "list": [1, -0.0, 2.5e-7, 1E+3, null, 123456789012345678901234],
+              "big": 18446744073709551615, "negative": -42, "flag": false, "nested": {"a": [1, 2], "b": []} }
+            """#)
+        let s = try JSONReader.decode(Sample.self, from: Array(#"{"text":"x","list":[0.1],"big":7,"negative":0,"flag":true,"nested":{},"missing":null}"#.utf8))
+        #expect(s.list == [0.1] && s.big == 7 && s.missing == nil)
+    }
+
+    @Test func numbersReadBackBitForBit() throws {
+        var rng = SystemRandomNumberGenerator()
+        var values: [Double] = [0, -0.0, 1, 0.1, 1e-5, 7.480877431130349e-05, 0.0027537699402002897, 9007199254740993,
+                                1e22, 1e23, 2.2250738585072014e-308, 5e-324, 1.7976931348623157e308, 123456789012345678]
+        for _ in 0..<20_000 {
+            let bits = UInt64.random(in: 0...UInt64.max, using: &rng)
+            let d = Double(bitPattern: bits)
+            if d.isFinite { values.append(d) }
+            values.append(Double.random(in: -1e3...1e3, using: &rng))
+            values.append(Double(Int.random(in: -1_000_000...1_000_000, using: &rng)) / 1000)
+        }
+        for v in values {
+            for text in [v.description, String(format: "%.17g", v), String(format: "%.6e", v)] {
+                let parsed = try JSONReader.decode([Double].self, from: Array("[\(text)]".utf8))
+                let expected = try #require(Double(text))
+                #expect(parsed[0].bitPattern == expected.bitPattern, "\(text) read as \(parsed[0])")
+            }
+        }
+    }
+
+    @Test func malformedInputIsRefused() {
+        for bad in ["", "{", "[1,]", "{\"a\":1,}", "01", "1.", "-", "\"abc", "[1 2]", "{\"a\" 1}", "nul", "[1]x",
+                    "\"\\ud800\"", "\"\\q\"", "\"a\u{01}\""] {
+            #expect(throws: (any Error).self, "accepted \(bad)") { _ = try JSONReader.decode([Int].self, from: Array(bad.utf8)) }
+        }
+        // Type errors: a string for a number, a fraction for an integer, null for a non-optional.
+        #expect(throws: DecodingError.self) { _ = try JSONReader.decode([Int].self, from: Array("[\"1\"]".utf8)) }
+        #expect(throws: DecodingError.self) { _ = try JSONReader.decode([Int].self, from: Array("[1.5]".utf8)) }
+        #expect(throws: DecodingError.self) { _ = try JSONReader.decode([Int].self, from: Array("[null]".utf8)) }
+        #expect(throws: DecodingError.self) { _ = try JSONReader.decode(Sample.self, from: Array("{}".utf8)) }
+    }
+
+    struct Inner: Codable { var x: Int }
+    struct Outer: Codable { var inner: [Inner]; var name: String? }
+
+    @Test func strictReadingNamesUnknownKeysAtAnyDepth() throws {
+        let bytes = Array(#"{"inner":[{"x":1},{"x":2,"y":3}],"name":"n"}"#.utf8)
+        // Plain reading ignores the extra key, as JSONDecoder does.
+        #expect(try JSONReader.decode(Outer.self, from: bytes).inner.map(\.x) == [1, 2])
+        let error = try #require(throws: JSONUnknownKeyError.self) { try JSONReader.decode(Outer.self, from: bytes, strict: true) }
+        #expect(error.field == "inner[1].y")
+        let top = try #require(throws: JSONUnknownKeyError.self) {
+            try JSONReader.decode(Outer.self, from: Array(#"{"inner":[],"nmae":"n"}"#.utf8), strict: true)
+        }
+        #expect(top.field == "nmae")
+        // A dictionary has no fixed keys: none of its keys is unknown.
+        #expect(try JSONReader.decode([String: Int].self, from: Array(#"{"a":1,"b":2}"#.utf8), strict: true) == ["a": 1, "b": 2])
+    }
+
+    @Test func aKeyTwiceInOneObjectIsRefusedNamingIt() throws {
+        let small = try #require(throws: JSONParseError.self) { try JSONValue.parse(Array(#"{"a":1,"b":{"c":1,"c":2}}"#.utf8)) }
+        #expect(small.duplicateKey == "c")
+        // Past 16 keys the check keeps a set; the same key in sibling objects is no duplicate.
+        let keys = (0..<40).map { "\"k\($0)\":\($0)" }
+        let large = try #require(throws: JSONParseError.self) {
+            try JSONValue.parse(Array(("{" + (keys + ["\"k7\":0"]).joined(separator: ",") + "}").utf8))
+        }
+        #expect(large.duplicateKey == "k7")
+        let siblings = "[{" + keys.joined(separator: ",") + "},{" + keys.joined(separator: ",") + "}]"
+        #expect(throws: Never.self) { try JSONValue.parse(Array(siblings.utf8)) }
+    }
+
+    @Test func numbersThatDoNotFitTheirFieldAreNamed() throws {
+        for (json, field) in [(#"{"inner":[{"x":1.5}]}"#, "inner[0].x"), (#"{"inner":[{"x":99999999999999999999}]}"#, "inner[0].x")] {
+            let error = try #require(throws: DecodingError.self) { try JSONReader.decode(Outer.self, from: Array(json.utf8)) }
+            guard case .dataCorrupted(let context) = error else { Issue.record("\(error)"); continue }
+            #expect(JSONReader.path(context.codingPath) == field)
+        }
+        // Beyond Double's range: JSON allows it, a Double cannot hold it.
+        let huge = try #require(throws: DecodingError.self) { try JSONReader.decode([Double].self, from: Array("[1e400]".utf8)) }
+        guard case .dataCorrupted(let context) = huge else { Issue.record("\(huge)"); return }
+        #expect(JSONReader.path(context.codingPath) == "[0]")
+        #expect(throws: DecodingError.self) { try JSONReader.decode([Float].self, from: Array("[1e39]".utf8)) }
+    }
+}
