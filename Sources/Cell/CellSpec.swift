@@ -49,12 +49,6 @@ public struct WarmStart: Codable, Sendable, Hashable {
     public var seed: UInt64
     public var spec: WarmStartSpec
 
-    public init(model: ModelKind, seed: UInt64, spec: WarmStartSpec) {
-        self.model = model
-        self.seed = seed
-        self.spec = spec
-    }
-
     /// Samples it trains on a training set of `trainCount` images (the dispatch cost).
     public func cost(trainCount: Int) -> Int { spec.batchSize * spec.steps(trainCount: trainCount) }
 
@@ -166,12 +160,6 @@ public struct CellSpecError: Error, Equatable, CustomStringConvertible, Sendable
     public let value: String
     /// What is accepted, e.g. `a number in [1e-06, 10]` or `20 to 10000000 (10 blocks of 2 steps)`.
     public let allowed: String
-
-    public init(field: CellField, value: String, allowed: String) {
-        self.field = field
-        self.value = value
-        self.allowed = allowed
-    }
 
     /// `learning rate 5e-07 is out of range: give a number in [1e-06, 10].`
     public var description: String { message(naming: field.rawValue) }

@@ -59,7 +59,6 @@ public struct FilterReport: Codable, Sendable, Equatable {
     public let calibrationRatio: Double?
     public let fluctuationDissipationRatio: Double?
 
-
     public init(index: Int, count: Int, estimates: [EstimateReport], noiseVariance: Double?, calibrationRatio: Double?, fluctuationDissipationRatio: Double?) {
         self.index = index
         self.count = count
@@ -68,11 +67,22 @@ public struct FilterReport: Codable, Sendable, Equatable {
         self.calibrationRatio = calibrationRatio
         self.fluctuationDissipationRatio = fluctuationDissipationRatio
     }
+}
+
+/// What a parameter group and a conv filter both report: the four estimators' values.
+public protocol EstimateReporting {
+    var estimates: [EstimateReport] { get }
+}
+
+extension EstimateReporting {
     /// The estimate named `estimator`.
     public func estimate(_ estimator: Estimator) -> EstimateReport? {
         estimates.first { $0.estimator == estimator }
     }
 }
+
+extension FilterReport: EstimateReporting {}
+extension GroupReport: EstimateReporting {}
 
 /// One parameter group's temperatures.
 public struct GroupReport: Codable, Sendable, Equatable {
@@ -103,10 +113,6 @@ public struct GroupReport: Codable, Sendable, Equatable {
         self.fluctuationDissipationRatio = fluctuationDissipationRatio
         self.flags = flags
         self.filters = filters
-    }
-    /// The estimate named `estimator`.
-    public func estimate(_ estimator: Estimator) -> EstimateReport? {
-        estimates.first { $0.estimator == estimator }
     }
 }
 

@@ -80,17 +80,9 @@ public struct RestoredJob: Sendable, Equatable {
     /// The current attempt (the lease's, if running).
     public var attempt: Int
     /// Failed attempts so far (counted against the retry limit).
-    public var failures: Int
+    public var failures: Int = 0
     /// A done warm start's checkpoint, which its measure jobs carry; nil otherwise.
     public var checkpoint: [UInt8]?
-
-    public init(id: Int, state: JobState, attempt: Int, failures: Int = 0, checkpoint: [UInt8]? = nil) {
-        self.id = id
-        self.state = state
-        self.attempt = attempt
-        self.failures = failures
-        self.checkpoint = checkpoint
-    }
 }
 
 /// What happens to the scheduler.

@@ -96,10 +96,17 @@ public func rowSums(_ x: Buffer, rows: Int, columns: Int, into out: Buffer, offs
 /// Plain version of `rowSums` (accumulates in Double).
 public func referenceRowSums(_ x: Buffer, rows: Int, columns: Int, into out: Buffer, offset: Int,
                              accumulate: Bool = false) {
-    for r in 0..<rows {
+    referenceSums(x, sums: rows, terms: columns, sumStride: columns, termStride: 1, into: out, offset: offset,
+                  accumulate: accumulate)
+}
+
+/// out[offset + i] (+)= Σ_k x[i × sumStride + k × termStride] for i < sums, k < terms, in Double.
+private func referenceSums(_ x: Buffer, sums: Int, terms: Int, sumStride: Int, termStride: Int, into out: Buffer,
+                           offset: Int, accumulate: Bool) {
+    for i in 0..<sums {
         var s = 0.0
-        for j in 0..<columns { s += Double(x[r * columns + j]) }
-        out[offset + r] = Float(s) + (accumulate ? out[offset + r] : 0)
+        for k in 0..<terms { s += Double(x[i * sumStride + k * termStride]) }
+        out[offset + i] = Float(s) + (accumulate ? out[offset + i] : 0)
     }
 }
 
@@ -115,11 +122,8 @@ public func columnSums(_ x: Buffer, rows: Int, columns: Int, into out: Buffer, o
 /// Plain version of `columnSums` (accumulates in Double).
 public func referenceColumnSums(_ x: Buffer, rows: Int, columns: Int, into out: Buffer, offset: Int,
                                 accumulate: Bool = false) {
-    for j in 0..<columns {
-        var s = 0.0
-        for r in 0..<rows { s += Double(x[r * columns + j]) }
-        out[offset + j] = Float(s) + (accumulate ? out[offset + j] : 0)
-    }
+    referenceSums(x, sums: columns, terms: rows, sumStride: 1, termStride: columns, into: out, offset: offset,
+                  accumulate: accumulate)
 }
 
 // MARK: - Softmax cross-entropy

@@ -476,26 +476,33 @@ struct HTMLReport {
             if fit.exclusions.isEmpty {
                 h += "<p>None.</p>\n"
             } else {
-                h += "<table>\n<tr><th>η</th><th>|B|</th><th>seed</th><th class=\"l\">reason</th><th class=\"l\">detail</th></tr>\n"
-                for e in fit.exclusions.prefix(limit) {
-                    h += "<tr><td>\(e.learningRate)</td><td>\(e.batchSize)</td><td>\(e.seed)</td>"
-                        + "<td class=\"l\">\(escapeHTML(e.reason))</td><td class=\"l\">\(escapeHTML(e.detail))</td></tr>\n"
-                }
-                h += "</table>\n"
-                if fit.exclusions.count > limit { h += "<p>… \(fit.exclusions.count - limit) more in fits.json.</p>\n" }
+                h += cappedTable(["η", "|B|", "seed", "reason", "detail"], textColumns: 3...4,
+                                 rows: fit.exclusions.prefix(limit).map {
+                                     ["\($0.learningRate)", "\($0.batchSize)", "\($0.seed)", $0.reason, $0.detail]
+                                 }, total: fit.exclusions.count)
             }
             h += "<p class=\"muted\">Other groups and estimators: see fits.json (an estimator can be undefined in "
                 + "one group and not another).</p>\n"
         }
         h += "<h3>Jobs without a result</h3>\n"
         if data.problems.isEmpty { return h + "<p>None: every job ended with a result.</p>\n" }
-        h += "<table>\n<tr><th class=\"l\">job</th><th class=\"l\">state</th><th class=\"l\">reason</th></tr>\n"
-        for p in data.problems.prefix(limit) {
-            h += "<tr><td class=\"l\">\(escapeHTML(p.key))</td><td class=\"l\">\(escapeHTML(p.state))</td>"
-                + "<td class=\"l\">\(escapeHTML(p.reason))</td></tr>\n"
+        return h + cappedTable(["job", "state", "reason"], textColumns: 0...2,
+                               rows: data.problems.prefix(limit).map { [$0.key, $0.state, $0.reason] },
+                               total: data.problems.count)
+    }
+
+    /// A table of the first rows of a longer list (the rest are counted and left to fits.json);
+    /// `textColumns` are left-aligned.
+    private func cappedTable(_ headers: [String], textColumns: ClosedRange<Int>, rows: [[String]], total: Int) -> String {
+        func cells(_ tag: String, _ values: [String]) -> String {
+            values.enumerated().map { i, text in
+                "<\(tag)\(textColumns.contains(i) ? " class=\"l\"" : "")>\(escapeHTML(text))</\(tag)>"
+            }.joined()
         }
+        var h = "<table>\n<tr>\(cells("th", headers))</tr>\n"
+        for row in rows { h += "<tr>\(cells("td", row))</tr>\n" }
         h += "</table>\n"
-        if data.problems.count > limit { h += "<p>… \(data.problems.count - limit) more in fits.json.</p>\n" }
+        if total > rows.count { h += "<p>… \(total - rows.count) more in fits.json.</p>\n" }
         return h
     }
 }

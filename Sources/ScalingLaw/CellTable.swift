@@ -262,3 +262,11 @@ struct CellMoments {
         return 0.5 * (lower + upper)
     }
 }
+
+extension CellMoments {
+    /// Weighted least squares of the cell means on `design` (m rows of `columns`), each cell
+    /// weighted by the inverse of its mean's variance; nil when the design is singular.
+    func weightedFit(design: [Double], columns: Int) -> WeightedFit? {
+        weightedLeastSquares(design: design, columns: columns, y: mean, w: variance.map { 1 / $0 })
+    }
+}

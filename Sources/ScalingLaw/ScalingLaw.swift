@@ -94,8 +94,7 @@ public enum ScalingLaw {
         var design = [Double]()  // (m, 3): 1, ln η − ū, ln|B| − v̄
         design.reserveCapacity(3 * m)
         for i in 0..<m { design += [1, table.lnEta[i] - uBar, table.lnBatch[i] - vBar] }
-        let w = moments.variance.map { 1 / $0 }
-        guard let lin = weightedLeastSquares(design: design, columns: 3, y: moments.mean, w: w)
+        guard let lin = moments.weightedFit(design: design, columns: 3)
         else {
             return .failure(FitFailure(
                 kind: .singularDesign,
@@ -197,9 +196,7 @@ public enum ScalingLaw {
         let zBar = z.reduce(0, +) / Double(m)
         var design = [Double]()  // (m, 2): 1, z − z̄
         for zi in z { design += [1, zi - zBar] }
-        let w = moments.variance.map { 1 / $0 }
-        guard let fit = weightedLeastSquares(design: design, columns: 2, y: moments.mean, w: w)
-        else {
+        guard let fit = moments.weightedFit(design: design, columns: 2) else {
             notes.append("one-exponent fit skipped: all cells have the same η/|B|")
             return nil
         }
@@ -236,9 +233,7 @@ public enum ScalingLaw {
             let u = table.lnEta[i] - uBar, v = table.lnBatch[i] - vBar
             design += [1, u, v, u * u, v * v, u * v]
         }
-        let w = moments.variance.map { 1 / $0 }
-        guard let quad = weightedLeastSquares(design: design, columns: 6, y: moments.mean, w: w)
-        else {
+        guard let quad = moments.weightedFit(design: design, columns: 6) else {
             notes.append("curvature test skipped: the quadratic design is singular")
             return nil
         }

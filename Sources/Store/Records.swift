@@ -31,13 +31,6 @@ public struct Lease: Sendable, Equatable, Hashable {
     public let attempt: Int
     public let worker: String
     public let startedAt: Date
-
-    public init(jobId: Int, attempt: Int, worker: String, startedAt: Date) {
-        self.jobId = jobId
-        self.attempt = attempt
-        self.worker = worker
-        self.startedAt = startedAt
-    }
 }
 
 /// Why the coordinator did not count a RESULT (PROTOCOL.md, "first valid result wins").
@@ -106,19 +99,6 @@ public struct WorkerRecord: Sendable, Equatable {
     public let version: String
     public let firstSeen: Date
     public let lastSeen: Date
-
-    public init(identity: String, name: String, host: String, pid: Int, cores: Int, buildCPU: String,
-                version: String, firstSeen: Date, lastSeen: Date) {
-        self.identity = identity
-        self.name = name
-        self.host = host
-        self.pid = pid
-        self.cores = cores
-        self.buildCPU = buildCPU
-        self.version = version
-        self.firstSeen = firstSeen
-        self.lastSeen = lastSeen
-    }
 }
 
 /// Number of jobs in each state.
@@ -144,11 +124,4 @@ public struct ConnectionSettings: Sendable, Equatable {
     public let synchronous: String
     public let foreignKeys: Bool
     public let busyTimeoutMs: Int
-
-    public init(journalMode: String, synchronous: String, foreignKeys: Bool, busyTimeoutMs: Int) {
-        self.journalMode = journalMode
-        self.synchronous = synchronous
-        self.foreignKeys = foreignKeys
-        self.busyTimeoutMs = busyTimeoutMs
-    }
 }

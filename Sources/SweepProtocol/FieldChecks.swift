@@ -63,6 +63,8 @@ enum Check {
 
 /// A command's body: its JSON, its range checks, and the attachment frames it declares.
 protocol MessageBody: Codable, Sendable {
+    /// The command whose body this is.
+    static var command: Command { get }
     /// Range checks, run by the encoder and the decoder alike.
     func validate() throws
     /// Frames that follow the body (the body declares their lengths and hashes).
@@ -79,15 +81,15 @@ extension MessageBody {
     mutating func attach(_ frames: ArraySlice<[UInt8]>) throws {}
 }
 
-extension Ready: MessageBody {}
-extension Welcome: MessageBody {}
-extension Refuse: MessageBody {}
-extension Heartbeat: MessageBody {}
-extension Job: MessageBody {}
-extension JobResult: MessageBody {}
-extension JobRef: MessageBody {}
-extension Cancel: MessageBody {}
-extension StatusRequest: MessageBody {}
-extension StatusReply: MessageBody {}
-extension ErrorReply: MessageBody {}
-extension Bye: MessageBody {}
+extension Ready: MessageBody { static var command: Command { .ready } }
+extension Welcome: MessageBody { static var command: Command { .welcome } }
+extension Refuse: MessageBody { static var command: Command { .refuse } }
+extension Heartbeat: MessageBody { static var command: Command { .heartbeat } }
+extension Job: MessageBody { static var command: Command { .job } }
+extension JobResult: MessageBody { static var command: Command { .result } }
+extension JobRef: MessageBody { static var command: Command { .ack } }
+extension Cancel: MessageBody { static var command: Command { .cancel } }
+extension StatusRequest: MessageBody { static var command: Command { .status } }
+extension StatusReply: MessageBody { static var command: Command { .statusReply } }
+extension ErrorReply: MessageBody { static var command: Command { .error } }
+extension Bye: MessageBody { static var command: Command { .bye } }

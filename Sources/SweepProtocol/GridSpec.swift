@@ -49,7 +49,6 @@ public struct CellSettings: Codable, Sendable, Hashable {
         self.calibrationProbes = calibrationProbes
         self.probeBatchSize = probeBatchSize
     }
-
 }
 
 /// A sweep's grid: η × |B| × seeds, and everything that makes its results what they are.

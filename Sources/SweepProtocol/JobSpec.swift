@@ -52,13 +52,6 @@ public struct DatasetSelection: Codable, Sendable, Hashable {
         }
     }
 
-    public init(kind: Kind, directory: String?, seed: UInt64?, count: Int?) {
-        self.kind = kind
-        self.directory = directory
-        self.seed = seed
-        self.count = count
-    }
-
     func validate(_ prefix: String) throws {
         switch kind {
         case .fashionMNIST:

@@ -20,22 +20,7 @@ public enum Message: Sendable, Equatable {
     case error(ErrorReply)
     case bye(Bye)
 
-    public var command: Command {
-        switch self {
-        case .ready: return .ready
-        case .welcome: return .welcome
-        case .refuse: return .refuse
-        case .heartbeat: return .heartbeat
-        case .job: return .job
-        case .result: return .result
-        case .ack: return .ack
-        case .cancel: return .cancel
-        case .status: return .status
-        case .statusReply: return .statusReply
-        case .error: return .error
-        case .bye: return .bye
-        }
-    }
+    public var command: Command { type(of: body).command }
 
     private static let tagBytes = Array(Wire.versionTag.utf8)
 

@@ -1,5 +1,5 @@
 import Cell
-import Coordinator
+@testable import Coordinator
 import SweepProtocol
 import Store
 import Testing

@@ -1,4 +1,4 @@
-import Coordinator
+@testable import Coordinator
 import SweepProtocol
 import Store
 import Testing

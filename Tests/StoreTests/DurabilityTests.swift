@@ -3,7 +3,7 @@
 // disk refuses stops the journal loudly with the path and SQLite's error.
 import Foundation
 import SweepProtocol
-import Store
+@testable import Store
 import Testing
 
 @Suite struct DurabilityTests {

@@ -3,7 +3,7 @@
 // The journal decides nothing: no retry, no failure, no cascade of its own.
 import Foundation
 import SweepProtocol
-import Store
+@testable import Store
 import Testing
 
 @Suite struct TransitionTests {

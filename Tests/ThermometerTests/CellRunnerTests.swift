@@ -1,4 +1,4 @@
-import Cell
+@testable import Cell
 import Testing
 import Thermometer
 import Trainer

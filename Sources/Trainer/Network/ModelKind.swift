@@ -17,11 +17,6 @@ public struct ConvSpec: Sendable, Hashable, Codable {
     public let geometry: ConvGeometry
     public let outChannels: Int
 
-    public init(geometry: ConvGeometry, outChannels: Int) {
-        self.geometry = geometry
-        self.outChannels = outChannels
-    }
-
     /// Height and width after pooling (floor for odd sizes).
     public var pooledHeight: Int { geometry.outHeight / 2 }
     public var pooledWidth: Int { geometry.outWidth / 2 }
@@ -33,12 +28,6 @@ public struct DenseSpec: Sendable, Hashable, Codable {
     public let inputs: Int
     public let outputs: Int
     public let relu: Bool
-
-    public init(inputs: Int, outputs: Int, relu: Bool) {
-        self.inputs = inputs
-        self.outputs = outputs
-        self.relu = relu
-    }
 
     public var weightCount: Int { outputs * inputs }
 }
