@@ -14,7 +14,7 @@ esac
 make release CPU="$default" >/dev/null
 make release CPU="$portable" BUILD_DIR=".build-$portable" >/dev/null
 cell=(train --model lenet-4-8 --synthetic --synthetic-count 600 --lr 0.1 --batch 16 --seed 3
-      --warm-start-epochs 0.5 --burn-in 30 --measure 60 --calibration-probes 4 --json)
+      --warm-epochs 0.5 --burn-in-steps 30 --measure-steps 60 --calibration-probes 4 --json)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 .build/release/thermosweep "${cell[@]}" > "$tmp/default.json"

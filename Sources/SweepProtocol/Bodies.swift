@@ -8,7 +8,8 @@ let maxAttempt = 1_000
 let maxCount = 1 << 50
 
 /// A lease's identity: which job, which attempt. The ACK body; also listed in READY.
-public struct JobRef: Codable, Sendable, Hashable {
+public struct JobRef: Codable, Sendable, Hashable, MessageBody {
+    static let command = Command.ack
     public var jobId: Int
     public var attempt: Int
 
@@ -44,7 +45,8 @@ public struct DatasetOffer: Codable, Sendable, Hashable {
 }
 
 /// READY, worker → coordinator: who the worker is and what it can run.
-public struct Ready: Codable, Sendable, Equatable {
+public struct Ready: Codable, Sendable, Equatable, MessageBody {
+    static let command = Command.ready
     /// Display name, e.g. `node-3/2` (host and local index).
     public var name: String
     public var host: String
@@ -99,7 +101,8 @@ public struct Ready: Codable, Sendable, Equatable {
 }
 
 /// WELCOME, coordinator → worker: the worker is admitted; the timing in force.
-public struct Welcome: Codable, Sendable, Equatable {
+public struct Welcome: Codable, Sendable, Equatable, MessageBody {
+    static let command = Command.welcome
     /// The coordinator process's instance nonce; a new one after a restart.
     public var coordinator: String
     public var heartbeatMs: Int
@@ -142,7 +145,8 @@ public enum RefuseReason: String, Codable, Sendable, CaseIterable {
 }
 
 /// REFUSE, coordinator → worker: not admitted; the message names both sides' values.
-public struct Refuse: Codable, Sendable, Equatable {
+public struct Refuse: Codable, Sendable, Equatable, MessageBody {
+    static let command = Command.refuse
     public var reason: RefuseReason
     public var message: String
 
@@ -194,7 +198,8 @@ public struct JobProgress: Codable, Sendable, Hashable {
 }
 
 /// HEARTBEAT, both ways: the worker lists its running jobs; the coordinator sends none.
-public struct Heartbeat: Codable, Sendable, Equatable {
+public struct Heartbeat: Codable, Sendable, Equatable, MessageBody {
+    static let command = Command.heartbeat
     public var jobs: [JobProgress]
 
     public init(jobs: [JobProgress] = []) { self.jobs = jobs }
@@ -220,7 +225,8 @@ public enum CancelReason: String, Codable, Sendable, CaseIterable {
 }
 
 /// CANCEL, coordinator → worker: stop this attempt and drop its result.
-public struct Cancel: Codable, Sendable, Equatable {
+public struct Cancel: Codable, Sendable, Equatable, MessageBody {
+    static let command = Command.cancel
     public var jobId: Int
     public var attempt: Int
     public var reason: CancelReason
@@ -262,7 +268,8 @@ public struct WorkerStatus: Codable, Sendable, Equatable {
 }
 
 /// STATUS-REPLY, coordinator → status client: the sweep at a glance.
-public struct StatusReply: Codable, Sendable, Equatable {
+public struct StatusReply: Codable, Sendable, Equatable, MessageBody {
+    static let command = Command.statusReply
     public var specHash: String
     public var total: Int
     public var done: Int
@@ -312,7 +319,8 @@ public enum ErrorCode: String, Codable, Sendable, CaseIterable {
 }
 
 /// ERROR, coordinator → peer: its traffic was refused.
-public struct ErrorReply: Codable, Sendable, Equatable {
+public struct ErrorReply: Codable, Sendable, Equatable, MessageBody {
+    static let command = Command.error
     public var code: ErrorCode
     public var message: String
 
@@ -325,7 +333,8 @@ public struct ErrorReply: Codable, Sendable, Equatable {
 }
 
 /// BYE, either way: the worker leaves (its leases are released), or the sweep is over.
-public struct Bye: Codable, Sendable, Equatable {
+public struct Bye: Codable, Sendable, Equatable, MessageBody {
+    static let command = Command.bye
     public var reason: String
 
     public init(reason: String) { self.reason = reason }
@@ -334,7 +343,8 @@ public struct Bye: Codable, Sendable, Equatable {
 }
 
 /// STATUS, status client → coordinator: a request; the body is `{}`.
-public struct StatusRequest: Codable, Sendable, Equatable {
+public struct StatusRequest: Codable, Sendable, Equatable, MessageBody {
+    static let command = Command.status
     public init() {}
 
     public init(from decoder: any Decoder) throws {

@@ -80,16 +80,3 @@ extension MessageBody {
     var attachments: [[UInt8]] { [] }
     mutating func attach(_ frames: ArraySlice<[UInt8]>) throws {}
 }
-
-extension Ready: MessageBody { static var command: Command { .ready } }
-extension Welcome: MessageBody { static var command: Command { .welcome } }
-extension Refuse: MessageBody { static var command: Command { .refuse } }
-extension Heartbeat: MessageBody { static var command: Command { .heartbeat } }
-extension Job: MessageBody { static var command: Command { .job } }
-extension JobResult: MessageBody { static var command: Command { .result } }
-extension JobRef: MessageBody { static var command: Command { .ack } }
-extension Cancel: MessageBody { static var command: Command { .cancel } }
-extension StatusRequest: MessageBody { static var command: Command { .status } }
-extension StatusReply: MessageBody { static var command: Command { .statusReply } }
-extension ErrorReply: MessageBody { static var command: Command { .error } }
-extension Bye: MessageBody { static var command: Command { .bye } }

@@ -219,10 +219,10 @@ public struct GridSpec: Codable, Sendable, Hashable {
         return [
             ("format", format), ("model", model.rawValue), ("lr", list(learningRates)), ("batch", list(batchSizes)),
             ("seeds", "\(seeds)"), ("grid-seed", "\(gridSeed)"), ("job-kind", jobKind.rawValue), ("data", data),
-            ("data-hash", datasetHash ?? "any"), ("warm-start-lr", "\(warmStart.learningRate)"),
-            ("warm-start-batch", "\(warmStart.batchSize)"), ("warm-start-epochs", "\(warmStart.epochs)"),
-            ("momentum", "\(cell.momentum)"), ("batch-mode", cell.batchMode.rawValue), ("burn-in", optional(cell.burnInSteps)),
-            ("measure", optional(cell.measureSteps)), ("calibration-probes", "\(cell.calibrationProbes)"),
+            ("data-hash", datasetHash ?? "any"), ("warm-lr", "\(warmStart.learningRate)"),
+            ("warm-batch", "\(warmStart.batchSize)"), ("warm-epochs", "\(warmStart.epochs)"),
+            ("momentum", "\(cell.momentum)"), ("batch-mode", cell.batchMode.rawValue), ("burn-in-steps", optional(cell.burnInSteps)),
+            ("measure-steps", optional(cell.measureSteps)), ("calibration-probes", "\(cell.calibrationProbes)"),
             ("probe-batch", "\(cell.probeBatchSize)"), ("trivial-ms", "\(trivialMillis)"),
         ]
     }

@@ -3,7 +3,8 @@ import Cell
 // attachment bytes; the JSON bodies hold their lengths and FNV-1a hashes, which the decoder checks.
 
 /// JOB, coordinator → worker: a lease on one attempt of one job.
-public struct Job: Codable, Sendable, Equatable {
+public struct Job: Codable, Sendable, Equatable, MessageBody {
+    static let command = Command.job
     public var jobId: Int
     public var attempt: Int
     public var kind: JobKind
@@ -72,7 +73,8 @@ public enum FailureKind: String, Codable, Sendable, CaseIterable {
 }
 
 /// RESULT, worker → coordinator: the end of one attempt. Re-sent until ACK.
-public struct JobResult: Codable, Sendable, Equatable {
+public struct JobResult: Codable, Sendable, Equatable, MessageBody {
+    static let command = Command.result
     public var jobId: Int
     public var attempt: Int
     public var kind: JobKind

@@ -26,26 +26,7 @@ struct GridOptions: ParsableArguments {
     @Option(help: "Trivial job kind: no training, every job waits this many ms (tests and benchmarks).")
     var trivialMs: Int?
 
-    @Option(help: "Warm-start length in epochs (η 0.05, |B| 32).")
-    var warmEpochs: Double = 3
-
-    @Option(help: "Burn-in steps per cell (default: max(⌈10/η⌉, 500)).")
-    var burnInSteps: Int?
-
-    @Option(help: "Measurement window per cell in steps (default: max(⌈10/η⌉, 500)).")
-    var measureSteps: Int?
-
-    /// The option that sets each cell setting (nil: the grid has no option for it).
-    static func option(_ field: CellField) -> String? {
-        switch field {
-        case .learningRate: return "--lr"
-        case .batchSize: return "--batch"
-        case .burnInSteps: return "--burn-in-steps"
-        case .measureSteps: return "--measure-steps"
-        case .warmStartEpochs: return "--warm-epochs"
-        case .momentum, .warmStartLearningRate, .warmStartBatchSize, .calibrationProbes, .probeBatchSize: return nil
-        }
-    }
+    @OptionGroup(title: "Measurement protocol (every cell)") var measurement: CellProtocolOptions
 
     /// The grid these flags describe, on `dataset` (its hash is filled in by the caller). Every
     /// cell passes the cell contract's `validate()` here, before any job runs.
@@ -57,16 +38,13 @@ struct GridOptions: ParsableArguments {
             var spec = GridSpec(model: model, learningRates: try GridAxis.learningRates(lr),
                                 batchSizes: try GridAxis.batchSizes(batch), seeds: seeds, gridSeed: gridSeed,
                                 jobKind: trivialMs == nil ? .train : .trivial, dataset: dataset)
-            spec.warmStart.epochs = warmEpochs
-            spec.cell.burnInSteps = burnInSteps
-            spec.cell.measureSteps = measureSteps
+            spec.warmStart = measurement.warmStart
+            spec.cell = measurement.cell
             if let trivialMs { spec.trivialMillis = trivialMs }
             try spec.validate()
             return spec
         } catch {
-            if let cell = error.cell, let option = Self.option(cell.field) {
-                throw ValidationError(cell.message(naming: option))
-            }
+            if let cell = error.cell { throw cell.usageError }
             throw ValidationError(error.description)
         }
     }

@@ -27,29 +27,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Seed: initial weights, batches and probes all derive from it.")
     var seed: UInt64 = 1
 
-    @Option(help: "SGD momentum (0: plain SGD, which the theory assumes).")
-    var momentum: Double = 0
-
-    @Flag(help: "Shuffle once per epoch instead of drawing batches i.i.d. with replacement.")
-    var shuffle = false
-
-    @Option(help: "Burn-in steps (default: max(⌈10/η⌉, 500)).")
-    var burnIn: Int?
-
-    @Option(help: "Measurement window in steps (default: max(⌈10/η⌉, 500)).")
-    var measure: Int?
-
-    @Option(help: "Warm-start length in epochs (0: start from the initial weights).")
-    var warmStartEpochs: Double = 3
-
-    @Option(help: "Warm-start learning rate.")
-    var warmStartLr: Double = 0.05
-
-    @Option(help: "Warm-start batch size.")
-    var warmStartBatch: Int = 32
-
-    @Option(help: "Probe batches per calibration point (0: no noise calibration).")
-    var calibrationProbes: Int = 16
+    @OptionGroup(title: "Measurement protocol") var measurement: CellProtocolOptions
 
     @OptionGroup var dataOptions: DataOptions
 
@@ -59,37 +37,18 @@ struct TrainCommand: ParsableCommand {
     var modelKind: ModelKind? { ModelKind(rawValue: model) }
 
     var spec: CellSpec {
-        CellSpec(model: modelKind ?? .lenet816, learningRate: lr, batchSize: batch, seed: seed,
-                 momentum: momentum, batchMode: shuffle ? .shuffle : .iid, burnInSteps: burnIn,
-                 measureSteps: measure,
-                 warmStart: WarmStartSpec(learningRate: warmStartLr, batchSize: warmStartBatch,
-                                          epochs: warmStartEpochs),
-                 calibrationProbes: calibrationProbes)
-    }
-
-    /// The option that sets each cell setting (nil: `train` has no option for it).
-    static func option(_ field: CellField) -> String? {
-        switch field {
-        case .learningRate: return "--lr"
-        case .batchSize: return "--batch"
-        case .momentum: return "--momentum"
-        case .burnInSteps: return "--burn-in"
-        case .measureSteps: return "--measure"
-        case .warmStartLearningRate: return "--warm-start-lr"
-        case .warmStartBatchSize: return "--warm-start-batch"
-        case .warmStartEpochs: return "--warm-start-epochs"
-        case .calibrationProbes: return "--calibration-probes"
-        case .probeBatchSize: return nil
-        }
+        let cell = measurement.cell
+        return CellSpec(model: modelKind ?? .lenet816, learningRate: lr, batchSize: batch, seed: seed,
+                        momentum: cell.momentum, batchMode: cell.batchMode, burnInSteps: cell.burnInSteps,
+                        measureSteps: cell.measureSteps, warmStart: measurement.warmStart,
+                        calibrationProbes: cell.calibrationProbes, probeBatchSize: cell.probeBatchSize)
     }
 
     func validate() throws {
         guard modelKind != nil else {
             throw ValidationError("unknown model '\(model)': choose one of \(ModelKind.names).")
         }
-        do throws(CellSpecError) { try spec.validate() } catch {
-            throw ValidationError(error.message(naming: Self.option(error.field) ?? error.field.rawValue))
-        }
+        do throws(CellSpecError) { try spec.validate() } catch { throw error.usageError }
     }
 
     func run() throws {

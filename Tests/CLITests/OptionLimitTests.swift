@@ -30,20 +30,19 @@ import Testing
         .calibrationProbes: [0, 1, 2, 1024, 1025, 4],
     ]
 
-    /// Every cell setting a command has an option for, by the command's own option names.
-    static func limits(_ option: (CellField) -> String?) -> [Limit] {
-        CellField.allCases.compactMap { field in
-            option(field).map { Limit(option: $0, field: field, values: values[field] ?? []) }
-        }
+    /// Every cell setting, by its option (the same in `sweep` and `train`).
+    static let limits = CellField.allCases.map {
+        Limit(option: CellProtocolOptions.option($0), field: $0, values: values[$0] ?? [])
     }
 
-    static let sweepLimits = limits(GridOptions.option)
-    static let trainLimits = limits(TrainCommand.option)
-
-    @Test func everySettingHasValuesAroundItsLimitsAndTheCommandsTheirOptions() {
+    @Test func everySettingHasValuesAroundItsLimitsAndAnOption() throws {
         #expect(Set(Self.values.keys.map(\.rawValue)) == Set(CellField.allCases.map(\.rawValue)))
-        #expect(Self.sweepLimits.map(\.option) == ["--lr", "--batch", "--burn-in-steps", "--measure-steps", "--warm-epochs"])
-        #expect(Self.trainLimits.count == CellField.allCases.count - 1)  // the probe batch has no option
+        // Both commands parse every option with a valid value.
+        for limit in Self.limits {
+            let value = try #require(limit.values.first { CellLimits.accepts(limit.field, $0) })
+            _ = try SweepCommand.parse(["--db=s.sqlite", "--synthetic", "\(limit.option)=\(Self.text(value))"])
+            _ = try TrainCommand.parse(["--synthetic", "\(limit.option)=\(Self.text(value))"])
+        }
     }
 
     /// The text of `value` as a user types it: whole numbers without a fraction.
@@ -94,7 +93,7 @@ import Testing
     @Test func sweepAcceptsExactlyTheGridsWhoseJobsAWorkerAccepts() throws {
         let base = ["--db=/nonexistent/sweep.sqlite", "--synthetic", "--model=lenet-4-8", "--seeds=2", "--lr=0.1",
                     "--batch=16"]
-        try Self.check(SweepCommand.self, Self.sweepLimits, seed: 2_026, base: base) { command in
+        try Self.check(SweepCommand.self, Self.limits, seed: 2_026, base: base) { command in
             // What a worker checks: every JOB of the grid encodes (the encoder runs the receiver's
             // validation) and its cell passes the cell contract.
             let grid = try command.grid.spec(dataset: .synthetic())
@@ -108,7 +107,7 @@ import Testing
     }
 
     @Test func trainAcceptsExactlyTheCellsTheRunnerAccepts() throws {
-        try Self.check(TrainCommand.self, Self.trainLimits, seed: 2_027, base: ["--synthetic", "--model=lenet-4-8"]) {
+        try Self.check(TrainCommand.self, Self.limits, seed: 2_027, base: ["--synthetic", "--model=lenet-4-8"]) {
             command in
             #expect(throws: Never.self) { try command.spec.validate() }
         }

@@ -4,8 +4,8 @@ import Testing
 @Suite struct TrainCommandTests {
     /// A small synthetic cell: seconds in release, no data files needed.
     static let quick = ["train", "--model", "lenet-4-8", "--synthetic", "--synthetic-count", "600",
-                        "--lr", "0.1", "--batch", "16", "--seed", "3", "--warm-start-epochs", "0.5",
-                        "--burn-in", "30", "--measure", "60", "--calibration-probes", "4", "--json"]
+                        "--lr", "0.1", "--batch", "16", "--seed", "3", "--warm-epochs", "0.5",
+                        "--burn-in-steps", "30", "--measure-steps", "60", "--calibration-probes", "4", "--json"]
 
     static func decode(_ text: String) throws -> [String: Any] {
         let object = try JSONSerialization.jsonObject(with: Data(text.utf8))
@@ -84,16 +84,16 @@ import Testing
     }
 
     @Test(arguments: [
-        (["--measure", "15"], "--measure 15 is out of range: give 20 to"),
+        (["--measure-steps", "15"], "--measure-steps 15 is out of range: give 20 to"),
         (["--lr", "1e-300"], "--lr 1e-300 is out of range"),
         (["--momentum", "0.99999999"], "--momentum 0.99999999 is out of range"),
-        (["--warm-start-lr", "1e300"], "--warm-start-lr 1e+300 is out of range"),
+        (["--warm-lr", "1e300"], "--warm-lr 1e+300 is out of range"),
         (["--lr=-0.5"], "--lr -0.5 is out of range"),
         (["--lr", "nan"], "--lr nan is out of range"),
         (["--batch", "0"], "--batch 0 is out of range: give 1 to 4096"),
         (["--model", "resnet"], "unknown model 'resnet'"),
         (["--momentum", "1"], "--momentum 1.0 is out of range"),
-        (["--measure", "5"], "--measure 5 is out of range"),
+        (["--measure-steps", "5"], "--measure-steps 5 is out of range"),
         (["--data", "/nonexistent/fmnist", "--no-synthetic"], "dataset-fashion-mnist"),
     ])
     func badInputIsRefusedWithTheOffendingValue(extra: [String], message: String) throws {

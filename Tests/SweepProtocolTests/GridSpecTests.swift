@@ -139,7 +139,7 @@ struct GridSpecTests {
         #expect(GridSpec.differences(old, new) == [
             "lr: [0.0125, 0.025] → [0.0125, 0.05]", "seeds: 3 → 5",
             "data: fashion-mnist in /usr/share/datasets/fashion-mnist → synthetic seed=1 count=12000",
-            "measure: default → 800",
+            "measure-steps: default → 800",
         ])
         #expect(GridSpec.differences(old, GridSpec(learningRates: [0.025, 0.0125])).isEmpty)
         // Every label differs for some change, so no difference goes unreported.
