@@ -33,9 +33,9 @@ public final class StopFlag: Sendable {
 /// Socket and timing settings of the loop (defaults from PROTOCOL.md).
 public struct CoordinatorLoopOptions: Sendable {
     /// ZMTP heartbeat settings of the ROUTER (transport liveness, below the protocol's HEARTBEAT).
-    public var zmtpHeartbeatInterval: Duration = .milliseconds(Wire.zmtpHeartbeatIntervalMs)
-    public var zmtpHeartbeatTimeout: Duration = .milliseconds(Wire.zmtpHeartbeatTimeoutMs)
-    public var zmtpHeartbeatTTL: Duration = .milliseconds(Wire.zmtpHeartbeatTTLMs)
+    public var zmtpHeartbeatInterval = Wire.zmtpHeartbeatInterval
+    public var zmtpHeartbeatTimeout = Wire.zmtpHeartbeatTimeout
+    public var zmtpHeartbeatTTL = Wire.zmtpHeartbeatTTL
     /// Largest inbound frame: above the largest checkpoint, plus room for the envelope.
     public var maxMessageSize: Int = Wire.maxCheckpointSize + Wire.maxBodySize
     /// Most messages read in one round before the round is journaled (bounds the round's latency).
@@ -141,7 +141,7 @@ public final class CoordinatorLoop: @unchecked Sendable {
             }
             try socket.set(.routerMandatory, Wire.routerMandatory)
             try socket.set(.maxMessageSize, options.maxMessageSize)
-            try socket.set(.linger, .milliseconds(Wire.lingerMs))
+            try socket.set(.linger, Wire.linger)
             try socket.set(.heartbeatInterval, options.zmtpHeartbeatInterval)
             try socket.set(.heartbeatTimeout, options.zmtpHeartbeatTimeout)
             try socket.set(.heartbeatTTL, options.zmtpHeartbeatTTL)
@@ -168,12 +168,8 @@ public final class CoordinatorLoop: @unchecked Sendable {
         authenticator?.socket.close()
     }
 
-    /// Milliseconds since this loop was made, on the monotonic clock.
-    private func now() -> Instant {
-        let elapsed = ContinuousClock.now - origin
-        let (seconds, attoseconds) = elapsed.components
-        return Instant(milliseconds: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
-    }
+    /// The time since this loop was made, on the monotonic clock.
+    private func now() -> Instant { Instant(milliseconds: (ContinuousClock.now - origin).inMilliseconds) }
 
     /// Serves until every job ended (after sending BYE) or a stop is requested. Throws a
     /// `StoreError` when the journal refuses a commit (the loop stops: memory is ahead of it) or
@@ -184,8 +180,7 @@ public final class CoordinatorLoop: @unchecked Sendable {
             authenticator?.socket.close()
             handshakeMonitor?.socket.close()
         }
-        let heartbeat = max(scheduler.config.heartbeatMs, 4)
-        let pollTimeout = Duration.milliseconds(heartbeat / 4)
+        let pollTimeout = max(scheduler.config.heartbeat, .milliseconds(4)) / 4
         var finishedAt: ContinuousClock.Instant?
         while !stopFlag.isRequested {
             if let finishedAt, ContinuousClock.now - finishedAt >= finishGrace() {
@@ -211,7 +206,7 @@ public final class CoordinatorLoop: @unchecked Sendable {
                 }
             }
             let now = self.now()
-            if now.milliseconds(since: lastTick) >= heartbeat / 4 {
+            if now - lastTick >= pollTimeout {
                 lastTick = now
                 effects += scheduler.handle(.tick, now: now)
             }
@@ -241,8 +236,7 @@ public final class CoordinatorLoop: @unchecked Sendable {
     /// backoff: it should get its BYE rather than re-dial a closed endpoint forever.
     private func finishGrace() -> Duration {
         guard scheduler.lostWorkerCount > 0 else { return options.finishGrace }
-        let window = Duration.milliseconds(scheduler.config.livenessWindowMs)
-        return max(options.finishGrace, window + .milliseconds(TimingDefaults.reconnectInitialMs) + .seconds(1))
+        return max(options.finishGrace, scheduler.config.livenessWindow + TimingDefaults.reconnectInitial + .seconds(1))
     }
 
     /// Calls the observer when it is due (or `force`).

@@ -155,7 +155,7 @@ public struct Scheduler: Sendable {
         var out = Output()
         if startedAt == nil {
             startedAt = now
-            nextHeartbeatAt = now.advanced(byMilliseconds: config.heartbeatMs)
+            nextHeartbeatAt = now.advanced(by: config.heartbeat)
         }
         switch event {
         case .start(let restored):
@@ -215,8 +215,8 @@ public struct Scheduler: Sendable {
         }
         rebuildReadyQueue()
         if !orphans.isEmpty {
-            graceDeadline = now.advanced(byMilliseconds: config.readoptGraceMs)
-            out.log("\(orphans.count) leases orphaned by the restart; re-adoption grace \(config.readoptGraceMs) ms")
+            graceDeadline = now.advanced(by: config.readoptGrace)
+            out.log("\(orphans.count) leases orphaned by the restart; re-adoption grace \(config.readoptGrace.inMilliseconds) ms")
         }
     }
 
@@ -328,10 +328,9 @@ public struct Scheduler: Sendable {
             out.log("worker \(hello.name) admitted: \(Self.describe(hello, peer))")
         }
         out.record(.workerSeen(peer: peer, ready: hello, at: now))
-        out.send(peer, .welcome(Welcome(coordinator: config.coordinatorNonce, heartbeatMs: Int(config.heartbeatMs),
-                                        liveness: Int(config.liveness),
-                                        stallWindowMs: Int(config.stallWindowMinimumMs),
-                                        stallStepFactor: Int(config.stallStepFactor))))
+        out.send(peer, .welcome(Welcome(coordinator: config.coordinatorNonce, heartbeat: config.heartbeat,
+                                        liveness: config.liveness, stallWindow: config.stallWindowMinimum,
+                                        stallStepFactor: config.stallStepFactor)))
         for ref in hello.running {
             guard let i = indexOf[ref.jobId] else {
                 out.log("worker \(hello.name) lists job #\(ref.jobId), which this grid does not have")
@@ -364,7 +363,7 @@ public struct Scheduler: Sendable {
             if jobs[i].attempt == progress.attempt && jobs[i].state == .running && jobs[i].holder == peer {
                 jobs[i].lastHeartbeat = now
                 if progress.step > jobs[i].lastStep {
-                    let elapsed = Double(now.milliseconds(since: jobs[i].lastProgressAt))
+                    let elapsed = Double((now - jobs[i].lastProgressAt).inMilliseconds)
                     medians[job.descriptor.kind, default: StepTimeMedian()]
                         .add(elapsed / Double(progress.step - jobs[i].lastStep))
                     jobs[i].lastStep = progress.step
@@ -461,10 +460,10 @@ public struct Scheduler: Sendable {
         // Lost workers: silent longer than heartbeat × liveness.
         let lost = workerOrder.filter { peer in
             guard let worker = workers[peer] else { return false }
-            return now.milliseconds(since: worker.lastSeen) > config.livenessWindowMs
+            return now - worker.lastSeen > config.livenessWindow
         }
         for peer in lost {
-            let silence = "silent for \(now.milliseconds(since: workers[peer]?.lastSeen ?? now)) ms"
+            let silence = "silent for \((now - (workers[peer]?.lastSeen ?? now)).inMilliseconds) ms"
             out.log("worker \(name(peer)) lost: \(silence)")
             lostWorkerCount += 1
             removeWorker(peer, end: .lost, cancel: true, why: "lost (\(silence))", now: now, out: &out)
@@ -476,9 +475,10 @@ public struct Scheduler: Sendable {
             for id in workers[peer]?.running ?? [] {
                 guard let i = indexOf[id] else { continue }
                 let window = stallWindow(i, kindMedian: kindMedian[jobs[i].descriptor.kind] ?? 0)
-                if now.milliseconds(since: jobs[i].lastProgressAt) > window {
+                let stuck = now - jobs[i].lastProgressAt
+                if stuck > window {
                     out.log("#\(id) stalled on \(name(peer)) at step \(jobs[i].lastStep) for "
-                                + "\(now.milliseconds(since: jobs[i].lastProgressAt)) ms (window \(window) ms)")
+                                + "\(stuck.inMilliseconds) ms (window \(window.inMilliseconds) ms)")
                     endLease(i, .stalled, cancel: true, now: now, out: &out)
                 }
             }
@@ -492,20 +492,20 @@ public struct Scheduler: Sendable {
             orphans.removeAll()
         }
         if let next = nextHeartbeatAt, now >= next {
-            nextHeartbeatAt = now.advanced(byMilliseconds: config.heartbeatMs)
+            nextHeartbeatAt = now.advanced(by: config.heartbeat)
             for peer in workerOrder { out.send(peer, .heartbeat(Heartbeat())) }
         }
         dispatch(first: nil, now: now, out: &out)
     }
 
-    /// The stall window of running job `i` in ms.
-    private func stallWindow(_ i: Int, kindMedian: Double) -> Int64 {
+    /// The stall window of running job `i` (step times in ms).
+    private func stallWindow(_ i: Int, kindMedian: Double) -> Duration {
         let job = jobs[i]
         let ownMean = job.lastStep > 0
-            ? Double(job.lastProgressAt.milliseconds(since: job.leaseStart)) / Double(job.lastStep) : 0
+            ? Double((job.lastProgressAt - job.leaseStart).inMilliseconds) / Double(job.lastStep) : 0
         let stepTime = max(kindMedian, ownMean)
         let scaled = Double(config.stallStepFactor) * stepTime
-        return max(config.stallWindowMinimumMs, scaled < 1e15 ? Int64(scaled.rounded(.up)) : Int64(1e15))
+        return max(config.stallWindowMinimum, .milliseconds(scaled < 1e15 ? Int64(scaled.rounded(.up)) : Int64(1e15)))
     }
 
     // MARK: - Leases
@@ -666,7 +666,7 @@ public struct Scheduler: Sendable {
                 return WorkerStatus(name: worker.name, jobs: held, steps: held.map { id in indexOf[id].map { jobs[$0].lastStep } ?? 0 })
             }
         }
-        let uptime = Double(now.milliseconds(since: startedAt ?? now)) / 1_000
+        let uptime = Double((now - (startedAt ?? now)).inMilliseconds) / 1_000
         return StatusReply(specHash: config.specHash, total: jobs.count, done: counts[.done] ?? 0,
                            failed: counts[.failed] ?? 0,
                            running: (counts[.running] ?? 0) + (counts[.orphaned] ?? 0),

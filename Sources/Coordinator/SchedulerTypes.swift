@@ -4,8 +4,9 @@
 import Store
 import SweepProtocol
 
-/// A point on the coordinator's monotonic clock, in milliseconds since an arbitrary origin.
-/// Tests drive it by hand; the event loop derives it from `ContinuousClock`.
+/// A point on the coordinator's monotonic clock, in whole milliseconds since an arbitrary origin
+/// (the journal-free scheduler stays integer and deterministic). Tests drive it by hand; the event
+/// loop derives it from `ContinuousClock`. Intervals are `Duration`s.
 public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
     public var milliseconds: Int64
 
@@ -13,11 +14,11 @@ public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
 
     public static func < (a: Instant, b: Instant) -> Bool { a.milliseconds < b.milliseconds }
 
-    /// `self` moved `ms` milliseconds forward.
-    public func advanced(byMilliseconds ms: Int64) -> Instant { Instant(milliseconds: milliseconds + ms) }
+    /// `self` moved `interval` forward (whole milliseconds).
+    public func advanced(by interval: Duration) -> Instant { Instant(milliseconds: milliseconds + interval.inMilliseconds) }
 
-    /// Milliseconds from `earlier` to `self`.
-    public func milliseconds(since earlier: Instant) -> Int64 { milliseconds - earlier.milliseconds }
+    /// The interval from `b` to `a`.
+    public static func - (a: Instant, b: Instant) -> Duration { .milliseconds(a.milliseconds - b.milliseconds) }
 
     public var description: String { "t=\(milliseconds)ms" }
 }
@@ -40,18 +41,18 @@ public struct PeerID: Hashable, Sendable, CustomStringConvertible {
 
 /// Timing, limits and admission rules of one sweep (defaults from `TimingDefaults`).
 public struct SchedulerConfig: Sendable, Equatable {
-    /// Coordinator heartbeat period and the worker's expected one, in ms.
-    public var heartbeatMs: Int64 = Int64(TimingDefaults.heartbeatMs)
+    /// Coordinator heartbeat period and the worker's expected one.
+    public var heartbeat = TimingDefaults.heartbeat
     /// Missed beats before a silent worker is lost.
-    public var liveness: Int64 = Int64(TimingDefaults.liveness)
-    /// Minimum stall window in ms.
-    public var stallWindowMinimumMs: Int64 = Int64(TimingDefaults.stallWindowMinimumMs)
+    public var liveness = TimingDefaults.liveness
+    /// Minimum stall window.
+    public var stallWindowMinimum = TimingDefaults.stallWindowMinimum
     /// Stall window = max(minimum, factor × step time); see `Scheduler.stallWindow(of:)`.
-    public var stallStepFactor: Int64 = Int64(TimingDefaults.stallStepFactor)
+    public var stallStepFactor = TimingDefaults.stallStepFactor
     /// Failed attempts (expiries and transient failures) after which a job is failed.
-    public var retryLimit: Int = TimingDefaults.retryLimit
-    /// How long orphaned leases wait for their worker after a coordinator restart, in ms.
-    public var readoptGraceMs: Int64 = Int64(TimingDefaults.readoptGraceMs)
+    public var retryLimit = TimingDefaults.retryLimit
+    /// How long orphaned leases wait for their worker after a coordinator restart.
+    public var readoptGrace = TimingDefaults.readoptGrace
     /// This binary's version; a READY with another is refused.
     public var version: String
     /// The data set the sweep needs; nil accepts any worker (trivial sweeps).
@@ -68,8 +69,8 @@ public struct SchedulerConfig: Sendable, Equatable {
         self.coordinatorNonce = coordinatorNonce
     }
 
-    /// Silence after which a worker is lost, in ms.
-    public var livenessWindowMs: Int64 { heartbeatMs * liveness }
+    /// Silence after which a worker is lost.
+    public var livenessWindow: Duration { heartbeat * liveness }
 }
 
 /// One job's state as the journal holds it, for `Event.start`.

@@ -51,11 +51,11 @@ public struct SweepSettings: Sendable {
 
 /// The timing and retry settings of a sweep (never part of its grid).
 public struct SchedulerTiming: Sendable, Equatable {
-    public var heartbeatMs = TimingDefaults.heartbeatMs
+    public var heartbeat = TimingDefaults.heartbeat
     public var liveness = TimingDefaults.liveness
-    public var stallMs = TimingDefaults.stallWindowMinimumMs
+    public var stallWindowMinimum = TimingDefaults.stallWindowMinimum
     public var retryLimit = TimingDefaults.retryLimit
-    public var readoptGraceMs = TimingDefaults.readoptGraceMs
+    public var readoptGrace = TimingDefaults.readoptGrace
 
     public init() {}
 }
@@ -115,11 +115,11 @@ public final class SweepSession: @unchecked Sendable {
             SweepFailure(exitStatus: status, description: message, reported: reported)
         }
         var config = SchedulerConfig(version: s.release, dataset: s.dataset, specHash: "", coordinatorNonce: Wire.nonce())
-        config.heartbeatMs = Int64(s.timing.heartbeatMs)
-        config.liveness = Int64(s.timing.liveness)
-        config.stallWindowMinimumMs = Int64(s.timing.stallMs)
+        config.heartbeat = s.timing.heartbeat
+        config.liveness = s.timing.liveness
+        config.stallWindowMinimum = s.timing.stallWindowMinimum
         config.retryLimit = s.timing.retryLimit
-        config.readoptGraceMs = Int64(s.timing.readoptGraceMs)
+        config.readoptGrace = s.timing.readoptGrace
         var options = CoordinatorLoopOptions()
         var localCurve: LocalCurve?
         if var curve = s.curve {
@@ -249,7 +249,7 @@ public final class SweepSession: @unchecked Sendable {
     /// The arguments every local worker gets (after its name).
     private func workerArguments(endpoint: String, curve: LocalCurve?) -> [String] {
         var arguments = ["--connect", endpoint, "--exit-on-coordinator-loss",
-                         "--heartbeat-ms", "\(settings.timing.heartbeatMs)", "--liveness", "\(settings.timing.liveness)"]
+                         "--heartbeat-ms", "\(settings.timing.heartbeat.inMilliseconds)", "--liveness", "\(settings.timing.liveness)"]
         arguments += settings.workerDataArguments
         if let curve { arguments += ["--curve-server-key", curve.serverFile, "--curve-key", curve.keyFile] }
         return arguments

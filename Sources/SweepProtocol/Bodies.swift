@@ -9,7 +9,6 @@ let maxCount = 1 << 50
 
 /// A lease's identity: which job, which attempt. The ACK body; also listed in READY.
 public struct JobRef: Codable, Sendable, Hashable, MessageBody {
-    static let command = Command.ack
     public var jobId: Int
     public var attempt: Int
 
@@ -24,6 +23,8 @@ public struct JobRef: Codable, Sendable, Hashable, MessageBody {
         try Check.int(jobId, prefix + "jobId", 1...maxJobID)
         try Check.int(attempt, prefix + "attempt", 1...maxAttempt)
     }
+
+    static let command = Command.ack
 }
 
 /// A data set a worker has loaded: its canonical name and content hash.
@@ -46,7 +47,6 @@ public struct DatasetOffer: Codable, Sendable, Hashable {
 
 /// READY, worker → coordinator: who the worker is and what it can run.
 public struct Ready: Codable, Sendable, Equatable, MessageBody {
-    static let command = Command.ready
     /// Display name, e.g. `node-3/2` (host and local index).
     public var name: String
     public var host: String
@@ -98,11 +98,12 @@ public struct Ready: Codable, Sendable, Equatable, MessageBody {
         try Check.list(running.count, "running")
         for (i, ref) in running.enumerated() { try ref.validate("running[\(i)].") }
     }
+
+    static let command = Command.ready
 }
 
 /// WELCOME, coordinator → worker: the worker is admitted; the timing in force.
 public struct Welcome: Codable, Sendable, Equatable, MessageBody {
-    static let command = Command.welcome
     /// The coordinator process's instance nonce; a new one after a restart.
     public var coordinator: String
     public var heartbeatMs: Int
@@ -111,15 +112,18 @@ public struct Welcome: Codable, Sendable, Equatable, MessageBody {
     public var stallWindowMs: Int
     public var stallStepFactor: Int
 
-    public init(coordinator: String, heartbeatMs: Int = TimingDefaults.heartbeatMs,
-                liveness: Int = TimingDefaults.liveness, stallWindowMs: Int = TimingDefaults.stallWindowMinimumMs,
+    public init(coordinator: String, heartbeat: Duration = TimingDefaults.heartbeat,
+                liveness: Int = TimingDefaults.liveness, stallWindow: Duration = TimingDefaults.stallWindowMinimum,
                 stallStepFactor: Int = TimingDefaults.stallStepFactor) {
         self.coordinator = coordinator
-        self.heartbeatMs = heartbeatMs
+        heartbeatMs = Int(clamping: heartbeat.inMilliseconds)
         self.liveness = liveness
-        self.stallWindowMs = stallWindowMs
+        stallWindowMs = Int(clamping: stallWindow.inMilliseconds)
         self.stallStepFactor = stallStepFactor
     }
+
+    /// The heartbeat period in force.
+    public var heartbeat: Duration { .milliseconds(heartbeatMs) }
 
     func validate() throws {
         try Check.string(coordinator, "coordinator", maxLength: 64)
@@ -128,6 +132,8 @@ public struct Welcome: Codable, Sendable, Equatable, MessageBody {
         try Check.int(stallWindowMs, "stallWindowMs", 100...86_400_000)
         try Check.int(stallStepFactor, "stallStepFactor", 1...1_000)
     }
+
+    static let command = Command.welcome
 }
 
 /// Why a worker was refused.
@@ -146,7 +152,6 @@ public enum RefuseReason: String, Codable, Sendable, CaseIterable {
 
 /// REFUSE, coordinator → worker: not admitted; the message names both sides' values.
 public struct Refuse: Codable, Sendable, Equatable, MessageBody {
-    static let command = Command.refuse
     public var reason: RefuseReason
     public var message: String
 
@@ -173,6 +178,8 @@ public struct Refuse: Codable, Sendable, Equatable, MessageBody {
     func validate() throws {
         try Check.string(message, "message", maxLength: Wire.maxMessageText)
     }
+
+    static let command = Command.refuse
 }
 
 /// Progress of one running job in a HEARTBEAT.
@@ -199,7 +206,6 @@ public struct JobProgress: Codable, Sendable, Hashable {
 
 /// HEARTBEAT, both ways: the worker lists its running jobs; the coordinator sends none.
 public struct Heartbeat: Codable, Sendable, Equatable, MessageBody {
-    static let command = Command.heartbeat
     public var jobs: [JobProgress]
 
     public init(jobs: [JobProgress] = []) { self.jobs = jobs }
@@ -212,6 +218,8 @@ public struct Heartbeat: Codable, Sendable, Equatable, MessageBody {
             try Check.require(seen.insert(job.jobId).inserted, "jobs[\(i)].jobId", "job \(job.jobId) is listed twice")
         }
     }
+
+    static let command = Command.heartbeat
 }
 
 /// Why a lease was withdrawn.
@@ -226,7 +234,6 @@ public enum CancelReason: String, Codable, Sendable, CaseIterable {
 
 /// CANCEL, coordinator → worker: stop this attempt and drop its result.
 public struct Cancel: Codable, Sendable, Equatable, MessageBody {
-    static let command = Command.cancel
     public var jobId: Int
     public var attempt: Int
     public var reason: CancelReason
@@ -238,6 +245,8 @@ public struct Cancel: Codable, Sendable, Equatable, MessageBody {
     }
 
     func validate() throws { try JobRef(jobId: jobId, attempt: attempt).validate() }
+
+    static let command = Command.cancel
 }
 
 /// One worker in a STATUS-REPLY.
@@ -269,7 +278,6 @@ public struct WorkerStatus: Codable, Sendable, Equatable {
 
 /// STATUS-REPLY, coordinator → status client: the sweep at a glance.
 public struct StatusReply: Codable, Sendable, Equatable, MessageBody {
-    static let command = Command.statusReply
     public var specHash: String
     public var total: Int
     public var done: Int
@@ -304,6 +312,8 @@ public struct StatusReply: Codable, Sendable, Equatable, MessageBody {
         for (i, worker) in workers.enumerated() { try worker.validate("workers[\(i)].") }
         try Check.double(uptimeSeconds, "uptimeSeconds", 0...1e9)
     }
+
+    static let command = Command.statusReply
 }
 
 /// Error codes of an ERROR reply.
@@ -320,7 +330,6 @@ public enum ErrorCode: String, Codable, Sendable, CaseIterable {
 
 /// ERROR, coordinator → peer: its traffic was refused.
 public struct ErrorReply: Codable, Sendable, Equatable, MessageBody {
-    static let command = Command.error
     public var code: ErrorCode
     public var message: String
 
@@ -330,21 +339,23 @@ public struct ErrorReply: Codable, Sendable, Equatable, MessageBody {
     }
 
     func validate() throws { try Check.string(message, "message", maxLength: Wire.maxMessageText) }
+
+    static let command = Command.error
 }
 
 /// BYE, either way: the worker leaves (its leases are released), or the sweep is over.
 public struct Bye: Codable, Sendable, Equatable, MessageBody {
-    static let command = Command.bye
     public var reason: String
 
     public init(reason: String) { self.reason = reason }
 
     func validate() throws { try Check.string(reason, "reason", maxLength: Wire.maxMessageText, allowEmpty: true) }
+
+    static let command = Command.bye
 }
 
 /// STATUS, status client → coordinator: a request; the body is `{}`.
 public struct StatusRequest: Codable, Sendable, Equatable, MessageBody {
-    static let command = Command.status
     public init() {}
 
     public init(from decoder: any Decoder) throws {
@@ -357,6 +368,8 @@ public struct StatusRequest: Codable, Sendable, Equatable, MessageBody {
     }
 
     func validate() throws {}
+
+    static let command = Command.status
 }
 
 /// The keys of an empty object: none.

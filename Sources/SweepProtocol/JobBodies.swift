@@ -4,7 +4,6 @@ import Cell
 
 /// JOB, coordinator → worker: a lease on one attempt of one job.
 public struct Job: Codable, Sendable, Equatable, MessageBody {
-    static let command = Command.job
     public var jobId: Int
     public var attempt: Int
     public var kind: JobKind
@@ -55,6 +54,8 @@ public struct Job: Codable, Sendable, Equatable, MessageBody {
     }
 
     var attachments: [[UInt8]] { checkpoint.map { [$0] } ?? [] }
+
+    static let command = Command.job
 }
 
 /// How a job ended on the worker.
@@ -74,7 +75,6 @@ public enum FailureKind: String, Codable, Sendable, CaseIterable {
 
 /// RESULT, worker → coordinator: the end of one attempt. Re-sent until ACK.
 public struct JobResult: Codable, Sendable, Equatable, MessageBody {
-    static let command = Command.result
     public var jobId: Int
     public var attempt: Int
     public var kind: JobKind
@@ -165,6 +165,8 @@ public struct JobResult: Codable, Sendable, Equatable, MessageBody {
     }
 
     var attachments: [[UInt8]] { [result, checkpoint].compactMap { $0 } }
+
+    static let command = Command.result
 }
 
 /// The declared length and hash of an attachment: both present exactly when `required`.

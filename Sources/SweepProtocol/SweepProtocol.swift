@@ -21,16 +21,16 @@ public enum Wire {
     public static let maxMessageText = 4096
     /// Longest accepted list in a body (CPU features, data sets, jobs of one heartbeat, workers).
     public static let maxListCount = 4096
-    /// `ZMQ_LINGER` in ms: a closing socket drops unsent messages; every message is re-sent until
+    /// `ZMQ_LINGER`: a closing socket drops unsent messages; every message is re-sent until
     /// acknowledged anyway, so waiting would only delay exit.
-    public static let lingerMs = 0
+    public static let linger = Duration.zero
     /// `ZMQ_ROUTER_MANDATORY`: a send to an unknown or gone peer fails instead of vanishing.
     public static let routerMandatory = true
-    /// `ZMQ_HEARTBEAT_IVL`, `_TIMEOUT`, `_TTL` in ms: connection-level liveness (ZMTP pings),
-    /// aligned with the application's 1 s heartbeat and 3-beat liveness.
-    public static let zmtpHeartbeatIntervalMs = 1_000
-    public static let zmtpHeartbeatTimeoutMs = 3_000
-    public static let zmtpHeartbeatTTLMs = 3_000
+    /// `ZMQ_HEARTBEAT_IVL`, `_TIMEOUT`, `_TTL`: connection-level liveness (ZMTP pings), aligned
+    /// with the application's 1 s heartbeat and 3-beat liveness.
+    public static let zmtpHeartbeatInterval = Duration.seconds(1)
+    public static let zmtpHeartbeatTimeout = Duration.seconds(3)
+    public static let zmtpHeartbeatTTL = Duration.seconds(3)
     /// Routing id of a worker or status client: "host/pid/nonce" (nonce: 8 hex digits per process),
     /// so a restarted process is a new peer.
     public static func routingID(host: String, pid: Int, nonce: String) -> String {
@@ -45,28 +45,37 @@ public enum Wire {
 }
 
 /// Default timing (PROTOCOL.md, "Timing"). All are configurable; the coordinator sends the values
-/// in force in WELCOME.
+/// in force in WELCOME. Every interval in ThermoSweep is a `Duration`; whole milliseconds appear
+/// only where the wire or the command line writes numbers (`Duration.inMilliseconds`).
 public enum TimingDefaults {
-    /// Heartbeat period in ms, both directions: short enough to notice a dead peer in seconds,
-    /// long enough that hundreds of workers cost the coordinator nothing.
-    public static let heartbeatMs = 1_000
+    /// Heartbeat period, both directions: short enough to notice a dead peer in seconds, long
+    /// enough that hundreds of workers cost the coordinator nothing.
+    public static let heartbeat = Duration.seconds(1)
     /// Missed beats before a peer counts as lost (3 s): one lost packet or GC pause is tolerated.
     public static let liveness = 3
-    /// Minimum stall window in ms: a job whose step counter does not advance this long is hung.
-    /// 60 s covers a cell's evaluation phase (a full pass over 70,000 images without steps).
-    public static let stallWindowMinimumMs = 60_000
+    /// Minimum stall window: a job whose step counter does not advance this long is hung. 60 s
+    /// covers a cell's evaluation phase (a full pass over 70,000 images without steps).
+    public static let stallWindowMinimum = Duration.seconds(60)
     /// The stall window is max(minimum, factor × median step time), so slow cells are never killed.
     public static let stallStepFactor = 10
     /// Attempts per job after expiries or transient failures; then the job is failed with its reason.
     public static let retryLimit = 3
-    /// After a coordinator restart, journaled running leases wait this long in ms for their worker
-    /// (a few heartbeats plus one reconnect backoff step) before they are re-queued.
-    public static let readoptGraceMs = 10_000
-    /// Worker reconnect backoff in ms: first wait, doubled per failure up to the maximum.
-    public static let reconnectInitialMs = 1_000
-    public static let reconnectMaximumMs = 32_000
-    /// A RESULT without ACK is re-sent after this many ms (and after every reconnect).
-    public static let resultResendMs = 3_000
+    /// After a coordinator restart, journaled running leases wait this long for their worker (a
+    /// few heartbeats plus one reconnect backoff step) before they are re-queued.
+    public static let readoptGrace = Duration.seconds(10)
+    /// Worker reconnect backoff: first wait, doubled per failure up to the maximum.
+    public static let reconnectInitial = Duration.seconds(1)
+    public static let reconnectMaximum = Duration.seconds(32)
+    /// A RESULT without ACK is re-sent after this long (and after every reconnect).
+    public static let resultResend = Duration.seconds(3)
+}
+
+extension Duration {
+    /// Whole milliseconds (truncated toward zero): the unit the wire and the command line write.
+    public var inMilliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000 + attoseconds / 1_000_000_000_000_000
+    }
 }
 
 /// The command frame (frame 1) of a message.

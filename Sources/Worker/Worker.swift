@@ -40,11 +40,11 @@ public struct WorkerConfig: Sendable {
     public var log: @Sendable (String) -> Void
 
     public init(endpoint: String, name: String, slots: Int = 1,
-                heartbeatInterval: Duration = .milliseconds(TimingDefaults.heartbeatMs),
+                heartbeatInterval: Duration = TimingDefaults.heartbeat,
                 liveness: Int = TimingDefaults.liveness,
-                reconnectInitial: Duration = .milliseconds(TimingDefaults.reconnectInitialMs),
-                reconnectMaximum: Duration = .milliseconds(TimingDefaults.reconnectMaximumMs),
-                resultResend: Duration = .milliseconds(TimingDefaults.resultResendMs),
+                reconnectInitial: Duration = TimingDefaults.reconnectInitial,
+                reconnectMaximum: Duration = TimingDefaults.reconnectMaximum,
+                resultResend: Duration = TimingDefaults.resultResend,
                 exitOnCoordinatorLoss: Bool = false, version: String, buildCPU: String,
                 cpuFeatures: [String] = [], datasets: [DatasetOffer],
                 host: String = ProcessInfo.processInfo.hostName,

@@ -179,9 +179,9 @@ public final class WorkerLoop: @unchecked Sendable {
             let dealer = try Socket(loop.context, .dealer)
             try dealer.set(.routingID, Array(config.routingID.utf8))
             try dealer.set(.maxMessageSize, Wire.maxMessageSize)
-            try dealer.set(.heartbeatInterval, .milliseconds(Wire.zmtpHeartbeatIntervalMs))
-            try dealer.set(.heartbeatTimeout, .milliseconds(Wire.zmtpHeartbeatTimeoutMs))
-            try dealer.set(.heartbeatTTL, .milliseconds(Wire.zmtpHeartbeatTTLMs))
+            try dealer.set(.heartbeatInterval, Wire.zmtpHeartbeatInterval)
+            try dealer.set(.heartbeatTimeout, Wire.zmtpHeartbeatTimeout)
+            try dealer.set(.heartbeatTTL, Wire.zmtpHeartbeatTTL)
             // Long enough to flush a BYE to a live coordinator, bounded so that exiting never waits on a
             // dead one.
             try dealer.set(.linger, .milliseconds(500))
@@ -287,7 +287,7 @@ public final class WorkerLoop: @unchecked Sendable {
             switch message {
             case .welcome(let welcome):
                 welcomed = true
-                heartbeat = .milliseconds(welcome.heartbeatMs)
+                heartbeat = welcome.heartbeat
                 liveness = welcome.liveness
                 backoff = config.reconnectInitial
                 resendAll()

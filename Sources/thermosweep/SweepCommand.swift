@@ -45,13 +45,13 @@ struct SweepCommand: ParsableCommand {
     @OptionGroup var timing: TimingOptions
 
     @Option(help: "Minimum stall window in ms: a running job whose step counter does not advance this long is re-queued.")
-    var stallMs = TimingDefaults.stallWindowMinimumMs
+    var stallMs = Int(TimingDefaults.stallWindowMinimum.inMilliseconds)
 
     @Option(help: "Failed attempts (lost, stalled, transient) after which a job is marked failed.")
     var retryLimit = TimingDefaults.retryLimit
 
     @Option(help: "After a restart, how long leases of the previous run wait for their worker, in ms.")
-    var readoptGraceMs = TimingDefaults.readoptGraceMs
+    var readoptGraceMs = Int(TimingDefaults.readoptGrace.inMilliseconds)
 
     @Flag(help: "No line per job event (progress and warnings only).")
     var quiet = false
@@ -105,11 +105,11 @@ struct SweepCommand: ParsableCommand {
                                      release: ThermoSweep.release, workerExecutable: LocalWorkers.currentExecutable())
         settings.bind = bind
         settings.endpointFile = endpointFile
-        settings.timing.heartbeatMs = timing.heartbeatMs
+        settings.timing.heartbeat = .milliseconds(timing.heartbeatMs)
         settings.timing.liveness = timing.liveness
-        settings.timing.stallMs = stallMs
+        settings.timing.stallWindowMinimum = .milliseconds(stallMs)
         settings.timing.retryLimit = retryLimit
-        settings.timing.readoptGraceMs = readoptGraceMs
+        settings.timing.readoptGrace = .milliseconds(readoptGraceMs)
         if let curveSecret, let curveAllow {
             settings.curve = CoordinatorCurve(serverKeys: try KeyFiles.secret(curveSecret),
                                               allowedWorkers: Set(try KeyFiles.publicKeys(curveAllow)))

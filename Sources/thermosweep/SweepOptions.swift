@@ -53,7 +53,7 @@ struct GridOptions: ParsableArguments {
 /// Heartbeat and lease timing (PROTOCOL.md, "Timing"); never part of the grid.
 struct TimingOptions: ParsableArguments {
     @Option(help: "Heartbeat period in ms, both directions.")
-    var heartbeatMs = TimingDefaults.heartbeatMs
+    var heartbeatMs = Int(TimingDefaults.heartbeat.inMilliseconds)
 
     @Option(help: "Missed heartbeats after which a peer counts as lost.")
     var liveness = TimingDefaults.liveness

@@ -69,7 +69,7 @@ struct CoordinatorLoopMappingTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let spec = GridSpec(learningRates: [0.05], batchSizes: [8], seeds: 1, dataset: .synthetic())  // warm 1, cell 2
         var config = SchedulerConfig(version: "0.4.0 (abc)", dataset: nil, specHash: "", coordinatorNonce: "c0ffee00")
-        config.heartbeatMs = 1_000
+        config.heartbeat = .milliseconds(1_000)
         let start = try CoordinatorStart.open(path: folder.appendingPathComponent("sweep.db").path, spec: spec,
                                               config: config)
         defer { try? start.store.close() }
@@ -96,7 +96,7 @@ struct CoordinatorLoopMappingTests {
         _ = try round(.start(start.restored))
         _ = try round(.message(w1, ready("node-1", pid: 101)))  // leases the warm start, attempt 1
         for _ in 0..<8 {  // w1 falls silent: lost, the warm start goes back as attempt 2
-            now = now.advanced(byMilliseconds: 500)
+            now = now.advanced(by: .milliseconds(500))
             _ = try round(.tick)
         }
         _ = try round(.message(w2, ready("node-2", pid: 202)))  // attempt 2

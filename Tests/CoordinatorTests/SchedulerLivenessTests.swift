@@ -42,9 +42,9 @@ import Testing
             Issue.record("the silent worker was never declared lost")
             return
         }
-        let window = h.scheduler.config.livenessWindowMs
-        #expect(detectedAt.milliseconds(since: lastHeard) > window)
-        #expect(detectedAt.milliseconds(since: lastHeard) <= window + Self.tickMs)
+        let window = h.scheduler.config.livenessWindow.inMilliseconds
+        #expect((detectedAt - lastHeard).inMilliseconds > window)
+        #expect((detectedAt - lastHeard).inMilliseconds <= window + Self.tickMs)
         #expect(ends.map(\.0) == [JobRef(jobId: 3, attempt: 1), JobRef(jobId: 2, attempt: 1)])
         #expect(ends.allSatisfy { $0.1 == .lost })
         #expect(requeued == [JobRef(jobId: 3, attempt: 2), JobRef(jobId: 2, attempt: 2)])
@@ -75,8 +75,8 @@ import Testing
         var expiredAt: Instant?
         var cancels: [Cancel] = []
         var regranted: [Job] = []
-        while h.now.milliseconds(since: stuckSince) < 120_000 {
-            h.now = h.now.advanced(byMilliseconds: 1_000)
+        while (h.now - stuckSince).inMilliseconds < 120_000 {
+            h.now = h.now.advanced(by: .milliseconds(1_000))
             h.heartbeat("w1", h.scheduler.state(of: 1) == .running && h.scheduler.holder(of: 1) == PeerID("w1")
                         && h.scheduler.attempt(of: 1) == 1 ? [(1, 1, 10)] : [])
             let effects = h.tick()
@@ -91,7 +91,7 @@ import Testing
             Issue.record("the stalled job never expired")
             return
         }
-        let elapsed = expiredAt.milliseconds(since: stuckSince)
+        let elapsed = (expiredAt - stuckSince).inMilliseconds
         #expect(elapsed > 60_000 && elapsed <= 61_000)
         #expect(cancels == [Cancel(jobId: 1, attempt: 1, reason: .expired)])
         // The worker itself is alive (it heartbeats): it stays admitted and gets attempt 2 back.
@@ -109,8 +109,8 @@ import Testing
         var schedule: [Int64] = Array(repeating: 50_000, count: 144)
         schedule += Array(repeating: 300_000, count: 10)
         for stepTime in schedule {
-            while h.now.milliseconds(since: lastStepAt) < stepTime {
-                h.now = h.now.advanced(byMilliseconds: 1_000)
+            while (h.now - lastStepAt).inMilliseconds < stepTime {
+                h.now = h.now.advanced(by: .milliseconds(1_000))
                 h.heartbeat("w1", [(1, 1, step)])
                 let effects = h.tick()
                 #expect(effects.leaseEnds.isEmpty)
@@ -128,7 +128,7 @@ import Testing
         h.ready("w1")
         for step in 1...10 {
             for _ in 0..<20 {
-                h.now = h.now.advanced(byMilliseconds: 1_000)
+                h.now = h.now.advanced(by: .milliseconds(1_000))
                 h.heartbeat("w1", [(1, 1, step - 1)])
                 #expect(h.tick().leaseEnds.isEmpty)
             }
@@ -136,10 +136,10 @@ import Testing
         }
         let frozeAt = h.now
         var expiredAfter: Int64?
-        while expiredAfter == nil && h.now.milliseconds(since: frozeAt) < 400_000 {
-            h.now = h.now.advanced(byMilliseconds: 1_000)
+        while expiredAfter == nil && (h.now - frozeAt).inMilliseconds < 400_000 {
+            h.now = h.now.advanced(by: .milliseconds(1_000))
             h.heartbeat("w1", [(1, 1, 10)])
-            if !h.tick().leaseEnds.isEmpty { expiredAfter = h.now.milliseconds(since: frozeAt) }
+            if !h.tick().leaseEnds.isEmpty { expiredAfter = (h.now - frozeAt).inMilliseconds }
         }
         guard let expiredAfter else {
             Issue.record("the frozen job never expired")

@@ -83,7 +83,7 @@ struct Harness {
 
     @discardableResult
     mutating func advance(_ ms: Int64) -> [Effect] {
-        now = now.advanced(byMilliseconds: ms)
+        now = now.advanced(by: .milliseconds(ms))
         return tick()
     }
 }

@@ -23,7 +23,7 @@ guard let endpoint = options["connect"], let release = options["announce-release
 }
 let config = WorkerConfig(
     endpoint: endpoint, name: options["name"] ?? "fault", slots: 1,
-    heartbeatInterval: .milliseconds(Int(options["heartbeat-ms"] ?? "") ?? TimingDefaults.heartbeatMs),
+    heartbeatInterval: Int(options["heartbeat-ms"] ?? "").map { .milliseconds($0) } ?? TimingDefaults.heartbeat,
     liveness: Int(options["liveness"] ?? "") ?? TimingDefaults.liveness, version: release, buildCPU: "x86-64",
     datasets: [], host: ProcessInfo.processInfo.hostName, pid: Int(getpid()))
 var runner: any JobRunner = TrivialJobRunner()

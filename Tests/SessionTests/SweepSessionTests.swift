@@ -24,7 +24,7 @@ import ZeroMQ
                                      dataset: nil, release: "0.0.0-test", workerExecutable: "/nonexistent")
         settings.bind = "ipc://" + folder.appendingPathComponent("sweep.ipc").path
         settings.endpointFile = folder.appendingPathComponent("endpoint").path
-        settings.timing.heartbeatMs = 100
+        settings.timing.heartbeat = .milliseconds(100)
         settings.quiet = true
         return settings
     }
@@ -93,7 +93,7 @@ import ZeroMQ
         var settings = settings(millis: 300)
         // The worker of the first run still holds its lease when the run stops; the resumed run
         // re-queues it after this grace instead of the default 10 s.
-        settings.timing.readoptGraceMs = 200
+        settings.timing.readoptGrace = .milliseconds(200)
         let session = SweepSession(settings)
         let running = Running(session)
         var loops = try workers(1, endpoint: settings.bind, run: 1)

@@ -92,7 +92,7 @@ struct MessageRoundTripTests {
         let badRecord = JobResult.done(jobId: 1, attempt: 1, kind: .measure, wallSeconds: 1,
                                        result: Array(#"{"format":"thermosweep-warm/1"}"#.utf8))
         #expect(encodeError(.result(badRecord))?.kind == .badAttachment)
-        #expect(encodeError(.welcome(Welcome(coordinator: "c", heartbeatMs: 0)))?.field == "heartbeatMs")
+        #expect(encodeError(.welcome(Welcome(coordinator: "c", heartbeat: .zero)))?.field == "heartbeatMs")
     }
 
     @Test("routing ids are host/pid/nonce")

@@ -177,7 +177,7 @@ final class WorkerFleet: @unchecked Sendable {
     /// `count` trivial workers named `fleet-<i>` (routing nonce = i in hex, so all are distinct).
     /// `liveness` holds until WELCOME replaces it: a long one lets the fleet wait for a coordinator
     /// that is not listening yet.
-    init(count: Int, endpoint: String, slots: Int = 1, heartbeatMs: Int = TimingDefaults.heartbeatMs,
+    init(count: Int, endpoint: String, slots: Int = 1, heartbeatMs: Int = Int(TimingDefaults.heartbeat.inMilliseconds),
          liveness: Int = TimingDefaults.liveness, ioThreads: Int = 2) throws {
         let context = try Context(ioThreads: ioThreads, maxSockets: max(1_024, count + 64))
         self.context = context

@@ -89,7 +89,7 @@ import ZeroMQ
         // No traffic from the coordinator: after 150 ms + 100 ms backoff a new READY lists the lease.
         let ready = try coordinator.receive(within: .seconds(2)) { if case .ready(let r) = $0 { r } else { nil } }
         #expect(ready?.running == [JobRef(jobId: 1, attempt: 1)])
-        try coordinator.send(.welcome(Welcome(coordinator: "c0ffee02", heartbeatMs: 50, liveness: 3)))
+        try coordinator.send(.welcome(Welcome(coordinator: "c0ffee02", heartbeat: .milliseconds(50), liveness: 3)))
         #expect(try coordinator.receive(within: .seconds(1), result)?.ref == JobRef(jobId: 1, attempt: 1))
         worker.loop.stop()
         #expect(worker.exit() == .stopped)

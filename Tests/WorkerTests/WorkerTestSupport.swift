@@ -116,7 +116,7 @@ func startWorker(_ coordinator: FakeCoordinator, runner: any JobRunner = Trivial
     if let datasets { config.datasets = datasets }
     let worker = WorkerThread(try WorkerLoop(config: config, runner: runner))
     let ready = try #require(try coordinator.receive { if case .ready(let r) = $0 { r } else { nil } })
-    try coordinator.send(.welcome(Welcome(coordinator: "c0ffee01", heartbeatMs: heartbeatMs, liveness: 3)))
+    try coordinator.send(.welcome(Welcome(coordinator: "c0ffee01", heartbeat: .milliseconds(heartbeatMs), liveness: 3)))
     return (worker, ready)
 }
 
