@@ -180,7 +180,7 @@ public final class CoordinatorLoop: @unchecked Sendable {
             authenticator?.socket.close()
             handshakeMonitor?.socket.close()
         }
-        let pollTimeout = max(scheduler.config.heartbeat, .milliseconds(4)) / 4
+        let pollTimeout = max(scheduler.config.timing.heartbeat, .milliseconds(4)) / 4
         var finishedAt: ContinuousClock.Instant?
         while !stopFlag.isRequested {
             if let finishedAt, ContinuousClock.now - finishedAt >= finishGrace() {
@@ -236,7 +236,7 @@ public final class CoordinatorLoop: @unchecked Sendable {
     /// backoff: it should get its BYE rather than re-dial a closed endpoint forever.
     private func finishGrace() -> Duration {
         guard scheduler.lostWorkerCount > 0 else { return options.finishGrace }
-        return max(options.finishGrace, scheduler.config.livenessWindow + TimingDefaults.reconnectInitial + .seconds(1))
+        return max(options.finishGrace, scheduler.config.timing.livenessWindow + TimingDefaults.reconnectInitial + .seconds(1))
     }
 
     /// Calls the observer when it is due (or `force`).

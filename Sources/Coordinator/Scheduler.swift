@@ -155,7 +155,7 @@ public struct Scheduler: Sendable {
         var out = Output()
         if startedAt == nil {
             startedAt = now
-            nextHeartbeatAt = now.advanced(by: config.heartbeat)
+            nextHeartbeatAt = now.advanced(by: config.timing.heartbeat)
         }
         switch event {
         case .start(let restored):
@@ -215,8 +215,8 @@ public struct Scheduler: Sendable {
         }
         rebuildReadyQueue()
         if !orphans.isEmpty {
-            graceDeadline = now.advanced(by: config.readoptGrace)
-            out.log("\(orphans.count) leases orphaned by the restart; re-adoption grace \(config.readoptGrace.inMilliseconds) ms")
+            graceDeadline = now.advanced(by: config.timing.readoptGrace)
+            out.log("\(orphans.count) leases orphaned by the restart; re-adoption grace \(config.timing.readoptGrace.inMilliseconds) ms")
         }
     }
 
@@ -328,9 +328,9 @@ public struct Scheduler: Sendable {
             out.log("worker \(hello.name) admitted: \(Self.describe(hello, peer))")
         }
         out.record(.workerSeen(peer: peer, ready: hello, at: now))
-        out.send(peer, .welcome(Welcome(coordinator: config.coordinatorNonce, heartbeat: config.heartbeat,
-                                        liveness: config.liveness, stallWindow: config.stallWindowMinimum,
-                                        stallStepFactor: config.stallStepFactor)))
+        out.send(peer, .welcome(Welcome(coordinator: config.coordinatorNonce, heartbeat: config.timing.heartbeat,
+                                        liveness: config.timing.liveness, stallWindow: config.timing.stallWindowMinimum,
+                                        stallStepFactor: config.timing.stallStepFactor)))
         for ref in hello.running {
             guard let i = indexOf[ref.jobId] else {
                 out.log("worker \(hello.name) lists job #\(ref.jobId), which this grid does not have")
@@ -460,7 +460,7 @@ public struct Scheduler: Sendable {
         // Lost workers: silent longer than heartbeat × liveness.
         let lost = workerOrder.filter { peer in
             guard let worker = workers[peer] else { return false }
-            return now - worker.lastSeen > config.livenessWindow
+            return now - worker.lastSeen > config.timing.livenessWindow
         }
         for peer in lost {
             let silence = "silent for \((now - (workers[peer]?.lastSeen ?? now)).inMilliseconds) ms"
@@ -492,7 +492,7 @@ public struct Scheduler: Sendable {
             orphans.removeAll()
         }
         if let next = nextHeartbeatAt, now >= next {
-            nextHeartbeatAt = now.advanced(by: config.heartbeat)
+            nextHeartbeatAt = now.advanced(by: config.timing.heartbeat)
             for peer in workerOrder { out.send(peer, .heartbeat(Heartbeat())) }
         }
         dispatch(first: nil, now: now, out: &out)
@@ -504,8 +504,8 @@ public struct Scheduler: Sendable {
         let ownMean = job.lastStep > 0
             ? Double((job.lastProgressAt - job.leaseStart).inMilliseconds) / Double(job.lastStep) : 0
         let stepTime = max(kindMedian, ownMean)
-        let scaled = Double(config.stallStepFactor) * stepTime
-        return max(config.stallWindowMinimum, .milliseconds(scaled < 1e15 ? Int64(scaled.rounded(.up)) : Int64(1e15)))
+        let scaled = Double(config.timing.stallStepFactor) * stepTime
+        return max(config.timing.stallWindowMinimum, .milliseconds(scaled < 1e15 ? Int64(scaled.rounded(.up)) : Int64(1e15)))
     }
 
     // MARK: - Leases
@@ -602,7 +602,7 @@ public struct Scheduler: Sendable {
         if end.countsAsFailure { jobs[i].failures += 1 }
         jobs[i].lastReason = end.reason
         let id = jobs[i].descriptor.id
-        if jobs[i].failures >= config.retryLimit || jobs[i].attempt >= maxAttempt {
+        if jobs[i].failures >= config.timing.retryLimit || jobs[i].attempt >= maxAttempt {
             let reason = "failed after \(jobs[i].failures) failed attempts (attempt \(jobs[i].attempt)); last: \(end.reason)"
             fail(i, .exhausted, reason: reason, end: end, worker: worker, now: now, out: &out)
             return

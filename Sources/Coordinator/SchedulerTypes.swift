@@ -39,8 +39,8 @@ public struct PeerID: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Timing, limits and admission rules of one sweep (defaults from `TimingDefaults`).
-public struct SchedulerConfig: Sendable, Equatable {
+/// The timing and retry settings of a sweep (never part of its grid; defaults from `TimingDefaults`).
+public struct SchedulerTiming: Sendable, Equatable {
     /// Coordinator heartbeat period and the worker's expected one.
     public var heartbeat = TimingDefaults.heartbeat
     /// Missed beats before a silent worker is lost.
@@ -53,6 +53,16 @@ public struct SchedulerConfig: Sendable, Equatable {
     public var retryLimit = TimingDefaults.retryLimit
     /// How long orphaned leases wait for their worker after a coordinator restart.
     public var readoptGrace = TimingDefaults.readoptGrace
+
+    public init() {}
+
+    /// Silence after which a worker is lost.
+    public var livenessWindow: Duration { heartbeat * liveness }
+}
+
+/// Timing, limits and admission rules of one sweep.
+public struct SchedulerConfig: Sendable, Equatable {
+    public var timing = SchedulerTiming()
     /// This binary's version; a READY with another is refused.
     public var version: String
     /// The data set the sweep needs; nil accepts any worker (trivial sweeps).
@@ -68,9 +78,6 @@ public struct SchedulerConfig: Sendable, Equatable {
         self.specHash = specHash
         self.coordinatorNonce = coordinatorNonce
     }
-
-    /// Silence after which a worker is lost.
-    public var livenessWindow: Duration { heartbeat * liveness }
 }
 
 /// One job's state as the journal holds it, for `Event.start`.

@@ -49,17 +49,6 @@ public struct SweepSettings: Sendable {
     }
 }
 
-/// The timing and retry settings of a sweep (never part of its grid).
-public struct SchedulerTiming: Sendable, Equatable {
-    public var heartbeat = TimingDefaults.heartbeat
-    public var liveness = TimingDefaults.liveness
-    public var stallWindowMinimum = TimingDefaults.stallWindowMinimum
-    public var retryLimit = TimingDefaults.retryLimit
-    public var readoptGrace = TimingDefaults.readoptGrace
-
-    public init() {}
-}
-
 /// How a run ended.
 public enum SweepOutcome: Sendable, Equatable {
     /// Every job has ended: the status table, and the exports (with the whole-network law) when
@@ -115,11 +104,7 @@ public final class SweepSession: @unchecked Sendable {
             SweepFailure(exitStatus: status, description: message, reported: reported)
         }
         var config = SchedulerConfig(version: s.release, dataset: s.dataset, specHash: "", coordinatorNonce: Wire.nonce())
-        config.heartbeat = s.timing.heartbeat
-        config.liveness = s.timing.liveness
-        config.stallWindowMinimum = s.timing.stallWindowMinimum
-        config.retryLimit = s.timing.retryLimit
-        config.readoptGrace = s.timing.readoptGrace
+        config.timing = s.timing
         var options = CoordinatorLoopOptions()
         var localCurve: LocalCurve?
         if var curve = s.curve {

@@ -69,7 +69,7 @@ struct CoordinatorLoopMappingTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let spec = GridSpec(learningRates: [0.05], batchSizes: [8], seeds: 1, dataset: .synthetic())  // warm 1, cell 2
         var config = SchedulerConfig(version: "0.4.0 (abc)", dataset: nil, specHash: "", coordinatorNonce: "c0ffee00")
-        config.heartbeat = .milliseconds(1_000)
+        config.timing.heartbeat = .milliseconds(1_000)
         let start = try CoordinatorStart.open(path: folder.appendingPathComponent("sweep.db").path, spec: spec,
                                               config: config)
         defer { try? start.store.close() }

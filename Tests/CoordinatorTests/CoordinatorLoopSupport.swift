@@ -34,8 +34,8 @@ final class LoopFixture: @unchecked Sendable {
     static func config(heartbeatMs: Int64 = 100, graceMs: Int64 = 5_000) -> SchedulerConfig {
         var config = SchedulerConfig(version: version, dataset: nil, specHash: "00000000000000ff",
                                      coordinatorNonce: "c0ffee00")
-        config.heartbeat = .milliseconds(heartbeatMs)
-        config.readoptGrace = .milliseconds(graceMs)
+        config.timing.heartbeat = .milliseconds(heartbeatMs)
+        config.timing.readoptGrace = .milliseconds(graceMs)
         return config
     }
 

@@ -34,7 +34,7 @@ import TestSupport
                                          : Self.jobs(lrCount: 10, batchCount: 10, seeds: 5)   // 500
         let results = descriptors.map { Harness.doneResult($0.id, attempt: 1, kind: .trivial) }
         var config = SchedulerConfig(version: "1", dataset: nil, specHash: "00000000000000aa", coordinatorNonce: "00000001")
-        config.heartbeat = .milliseconds(1_000)
+        config.timing.heartbeat = .milliseconds(1_000)
         var scheduler = Scheduler(jobs: descriptors, config: config)
         let peers = (1...8).map { PeerID("bench/\($0)/0000000\($0)") }
         var inFlight: [(PeerID, Int)] = []

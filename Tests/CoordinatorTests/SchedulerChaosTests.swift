@@ -129,7 +129,7 @@ import Testing
             rng = SplitMix64(seed: seed)
             self.descriptors = descriptors
             var config = SchedulerConfig(version: "1", dataset: nil, specHash: "00000000000000aa", coordinatorNonce: "00000001")
-            config.retryLimit = 4
+            config.timing.retryLimit = 4
             self.config = config
             scheduler = Scheduler(jobs: descriptors, config: config)
             model = JournalModel(ids: descriptors.map(\.id))

@@ -42,7 +42,7 @@ import Testing
             Issue.record("the silent worker was never declared lost")
             return
         }
-        let window = h.scheduler.config.livenessWindow.inMilliseconds
+        let window = h.scheduler.config.timing.livenessWindow.inMilliseconds
         #expect((detectedAt - lastHeard).inMilliseconds > window)
         #expect((detectedAt - lastHeard).inMilliseconds <= window + Self.tickMs)
         #expect(ends.map(\.0) == [JobRef(jobId: 3, attempt: 1), JobRef(jobId: 2, attempt: 1)])

@@ -121,7 +121,7 @@ import Testing
     }
 
     @Test func byeReleasesLeasesWithoutCountingARetry() {
-        var h = Harness(jobs: Harness.trivialJobs(batchSizes: [8])) { $0.retryLimit = 1 }
+        var h = Harness(jobs: Harness.trivialJobs(batchSizes: [8])) { $0.timing.retryLimit = 1 }
         for round in 1...4 {
             let peer = "w\(round)"
             #expect(h.ready(peer).jobs(to: peer).map(\.attempt) == [round])
