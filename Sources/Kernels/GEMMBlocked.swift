@@ -75,7 +75,9 @@ func gemmPackA(_ a: GEMMOperand, i0: Int, mc: Int, p0: Int, kc: Int, mr: Int,
 }
 
 /// Packs op(B)[p0 ..< p0+kc, j0 ..< j0+nc] into NR-column strips: strip s holds, for each p,
-/// the NR values of columns s·NR ..< s·NR+NR (zeros past column nc).
+/// the NR values of columns s·NR ..< s·NR+NR (zeros past column nc). The mirror of `gemmPackA`
+/// with rows and columns swapped; written out because which of the two reads is contiguous (and
+/// so which loop goes inside) differs between them, and this loop is the packing's whole cost.
 // dst (ceil(nc/NR), kc, NR)
 func gemmPackB(_ b: GEMMOperand, p0: Int, kc: Int, j0: Int, nc: Int, nr: Int,
                into dst: UnsafeMutablePointer<Float>) {
