@@ -36,8 +36,8 @@ public struct CoordinatorLoopOptions: Sendable {
     public var zmtpHeartbeatInterval = Wire.zmtpHeartbeatInterval
     public var zmtpHeartbeatTimeout = Wire.zmtpHeartbeatTimeout
     public var zmtpHeartbeatTTL = Wire.zmtpHeartbeatTTL
-    /// Largest inbound frame: above the largest checkpoint, plus room for the envelope.
-    public var maxMessageSize: Int = Wire.maxCheckpointSize + Wire.maxBodySize
+    /// Largest inbound frame (`ZMQ_MAXMSGSIZE` limits each frame): the largest checkpoint.
+    public var maxMessageSize: Int = Wire.maxMessageSize
     /// Most messages read in one round before the round is journaled (bounds the round's latency).
     public var maxMessagesPerRound: Int = 4096
     /// After `.finished`, how long the loop keeps serving (BYE to late READYs, ACKs to re-sent

@@ -157,7 +157,7 @@ public struct Refuse: Codable, Sendable, Equatable, MessageBody {
 
     public init(reason: RefuseReason, message: String) {
         self.reason = reason
-        self.message = message
+        self.message = Wire.messageText(message)
     }
 
     /// The refusal of a worker built from another version, naming both versions.
@@ -335,7 +335,7 @@ public struct ErrorReply: Codable, Sendable, Equatable, MessageBody {
 
     public init(code: ErrorCode, message: String) {
         self.code = code
-        self.message = message
+        self.message = Wire.messageText(message)
     }
 
     func validate() throws { try Check.string(message, "message", maxLength: Wire.maxMessageText) }
@@ -347,7 +347,7 @@ public struct ErrorReply: Codable, Sendable, Equatable, MessageBody {
 public struct Bye: Codable, Sendable, Equatable, MessageBody {
     public var reason: String
 
-    public init(reason: String) { self.reason = reason }
+    public init(reason: String) { self.reason = Wire.messageText(reason) }
 
     func validate() throws { try Check.string(reason, "reason", maxLength: Wire.maxMessageText, allowEmpty: true) }
 

@@ -33,15 +33,14 @@ enum Check {
         }
     }
 
-    /// A string of 1 (or 0 when `allowEmpty`) to `maxLength` characters without control characters.
+    /// A string of 1 (or 0 when `allowEmpty`) to `maxLength` bytes without control characters.
     static func string(_ value: String, _ field: String, maxLength: Int = Wire.maxShortString,
                        allowEmpty: Bool = false) throws {
         guard allowEmpty || !value.isEmpty else { throw fail(field, "is empty") }
         guard value.utf8.count <= maxLength else {
             throw fail(field, "is \(value.utf8.count) bytes long; the limit is \(maxLength)")
         }
-        if maxLength <= Wire.maxShortString,
-           value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+        if value.unicodeScalars.contains(where: Wire.isControl) {
             throw fail(field, "contains a control character")
         }
     }

@@ -110,7 +110,7 @@ public struct JobResult: Codable, Sendable, Equatable, MessageBody {
                               errorKind: FailureKind, message: String) -> JobResult {
         var value = JobResult(jobId: jobId, attempt: attempt, kind: kind, outcome: .failed, wallSeconds: wallSeconds)
         value.errorKind = errorKind
-        value.message = message
+        value.message = Wire.messageText(message)
         return value
     }
 

@@ -156,7 +156,7 @@ public enum Message: Sendable, Equatable {
                 return ProtocolError(.badJSON, command: command, "the body is not a JSON object")
             }
             return ProtocolError(.wrongType, command: command, field: fieldPath(context.codingPath),
-                                 "is null where \(type) is required")
+                                 context.debugDescription)
         case DecodingError.dataCorrupted(let context):
             if context.codingPath.isEmpty {
                 return ProtocolError(.badJSON, command: command, "the body is not valid JSON: \(context.debugDescription)")

@@ -37,6 +37,19 @@ public enum Wire {
         "\(host)/\(pid)/\(nonce)"
     }
 
+    /// Whether `scalar` is a control character, which no string on the wire may hold.
+    public static func isControl(_ scalar: Unicode.Scalar) -> Bool { scalar.value < 0x20 || scalar.value == 0x7F }
+
+    /// Free text (an error, a refusal) as a message field takes it: control characters (a
+    /// multi-line error) become spaces, and text past `maxMessageText` bytes is cut at a
+    /// character boundary with "…".
+    public static func messageText(_ text: String) -> String {
+        var out = String(String.UnicodeScalarView(text.unicodeScalars.map { isControl($0) ? " " : $0 }))
+        guard out.utf8.count > maxMessageText else { return out }
+        while out.utf8.count > maxMessageText - 3 { out.removeLast() }
+        return out + "…"
+    }
+
     /// A new per-process nonce: 8 random lowercase hex digits.
     public static func nonce() -> String {
         let hex = String(UInt32.random(in: .min ... .max), radix: 16)

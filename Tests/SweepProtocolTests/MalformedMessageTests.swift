@@ -172,6 +172,8 @@ struct MalformedMessageTests {
         expectRefused(Fixtures.frames("ACK", #"{"jobId":1,"attempt":1,"attempt":1}"#), .duplicateField, field: "attempt")
         expectRefused(Fixtures.frames("HEARTBEAT", #"{"jobs":[{"attempt":1,"jobId":1,"step":1,"step":2,"totalSteps":10}]}"#),
                       .duplicateField, field: "step")
+        // The same key spelled with an escape is the same key.
+        expectRefused(Fixtures.frames("ACK", #"{"jobId":1,"job\u0049d":2,"attempt":1}"#), .duplicateField, field: "jobId")
         // The same key in sibling objects, or as a string value, is no duplicate.
         #expect(Fixtures.refusal(Fixtures.frames("HEARTBEAT",
             #"{"jobs":[{"attempt":1,"jobId":1,"step":1,"totalSteps":10},{"attempt":1,"jobId":2,"step":1,"totalSteps":10}]}"#)) == nil)
@@ -187,6 +189,26 @@ struct MalformedMessageTests {
         expectRefused(Fixtures.frames("ACK", #"{"attempt":true,"jobId":1}"#), .wrongType, field: "attempt")
         expectRefused(Fixtures.frames("HEARTBEAT", #"{"jobs":{}}"#), .wrongType, field: "jobs")
         expectRefused(Fixtures.frames("HEARTBEAT", #"{"jobs":[1]}"#), .wrongType, field: "jobs[0]")
+        // An absent optional field is left out, not written as null.
+        expectRefused(Fixtures.frames("RESULT", #"{"attempt":1,"errorKind":"transient","jobId":1,"kind":"trivial","#
+                                          + #""message":"x","outcome":"failed","resultBytes":null,"wallSeconds":1}"#),
+                      .wrongType, field: "resultBytes")
+    }
+
+    @Test("free text holds no control characters; the encoder makes any error text fit")
+    func controlCharactersInMessages() throws {
+        expectRefused(Fixtures.frames("ERROR", #"{"code":"malformed","message":"a\nb"}"#), .invalidValue, field: "message")
+        expectRefused(Fixtures.frames("BYE", #"{"reason":"tab\there"}"#), .invalidValue, field: "reason")
+        // A multi-line error of any length from a job still travels, as one line within the limit.
+        let text = "first line\nsecond line\u{7}" + String(repeating: "é", count: Wire.maxMessageText)
+        let frames = try Message.result(.failed(jobId: 1, attempt: 1, kind: .trivial, wallSeconds: 1, errorKind: .transient,
+                                                message: text)).encode()
+        guard case .result(let decoded) = try Message.decode(frames), let message = decoded.message else {
+            Issue.record("the failed result did not round-trip")
+            return
+        }
+        #expect(message.hasPrefix("first line second line ") && message.hasSuffix("…"))
+        #expect(message.utf8.count <= Wire.maxMessageText)
     }
 
     @Test("values out of range: negative, zero, oversized, inconsistent, unknown words, bad hashes")
@@ -314,6 +336,10 @@ struct MalformedMessageTests {
         expectRefused(try result(.measure, #"{"format":"thermosweep-cell/2"}"#), .badAttachment, field: "result.format")
         expectRefused(try result(.warmStart, #"{"format":"thermosweep-cell/1"}"#), .badAttachment, field: "result.format")
         #expect(Fixtures.refusal(try result(.trivial, #"{"format":"thermosweep-trivial/1"}"#)) == nil)
+        // A byte-order mark before the record, or a key twice inside it.
+        expectRefused(try result(.trivial, "\u{FEFF}" + #"{"format":"thermosweep-trivial/1"}"#), .badAttachment, field: "result")
+        expectRefused(try result(.trivial, #"{"format":"thermosweep-trivial/1","a":1,"a":2}"#), .badAttachment,
+                      field: "result")
 
         var warm = try Message.result(.done(jobId: 1, attempt: 1, kind: .warmStart, wallSeconds: 1,
                                             result: Fixtures.warmResult, checkpoint: Fixtures.checkpoint)).encode()

@@ -13,7 +13,7 @@ public struct JSONUnknownKeyError: Error, Sendable, CustomStringConvertible {
 /// The one JSON reader: parses with `JSONValue.parse`, decodes with the type's own `init(from:)`.
 public enum JSONReader {
     /// Decodes `T` from JSON `bytes`. `strict`: every object may hold only the keys its type
-    /// decodes (`JSONUnknownKeyError`). Throws `JSONParseError` for bytes that are not JSON,
+    /// decodes (`JSONUnknownKeyError`), and an optional field is left out rather than null. Throws `JSONParseError` for bytes that are not JSON,
     /// `DecodingError` for a value that does not fit (with its coding path), including a number
     /// outside its field's type (`dataCorrupted`).
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], strict: Bool = false) throws -> T {
@@ -105,7 +105,7 @@ private func unbox<T: Decodable>(_ type: T.Type, _ value: JSONValue, _ path: @au
         return v
     }
     if case .null = value, !(T.self is any ExpressibleByNilLiteral.Type) {
-        throw DecodingError.valueNotFound(T.self, .init(codingPath: path(), debugDescription: "null where \(T.self) was expected"))
+        throw DecodingError.valueNotFound(T.self, .init(codingPath: path(), debugDescription: "is null where \(T.self) is required"))
     }
     return try T(from: ValueDecoder(value, codingPath: path(), strict: strict))
 }
@@ -196,8 +196,14 @@ private struct Keyed<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func contains(_ key: Key) -> Bool { lookup(key) != nil }
 
     func decodeNil(forKey key: Key) throws -> Bool {
-        if case .null = try require(key) { return true }
-        return false
+        guard case .null = try require(key) else { return false }
+        if strict { throw nullRefused(key) }
+        return true
+    }
+
+    /// Strict reading: an absent optional is left out, never written as null.
+    func nullRefused(_ key: Key) -> DecodingError {
+        .valueNotFound(Any.self, .init(codingPath: codingPath + [key], debugDescription: "is null: leave an absent field out"))
     }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
@@ -206,7 +212,10 @@ private struct Keyed<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
     func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? {
         guard let v = lookup(key) else { return nil }
-        if case .null = v { return nil }
+        if case .null = v {
+            if strict { throw nullRefused(key) }
+            return nil
+        }
         return try double(v, codingPath + [key])
     }
 
