@@ -67,7 +67,7 @@ public struct CoordinatorStart {
             let checkpoints = try store.checkpoints()
             restored = try store.jobs().map { record in
                 RestoredJob(id: record.id, state: record.state, attempt: record.attempt, failures: record.retries,
-                            checkpoint: checkpoints[record.id])
+                            checkpoint: checkpoints[record.id], worker: record.leaseWorker)
             }
         } catch {
             try? store.close()  // release the coordinator lock; the first error is the one to report

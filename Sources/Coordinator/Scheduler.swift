@@ -28,10 +28,11 @@
 //     own mean step time since its lease began)). The kind median comes from the last 255
 //     heartbeat advances of that kind; the job's own mean protects a slow worker among fast ones
 //     (its steps may be 10× the median and it is still progressing).
-//   - A result counts when its (job, attempt) is the job's current lease, running or orphaned,
-//     whoever sends it: results are pure functions of the spec. `duplicate` = the job already has
-//     a counted result; `stale` = anything else that does not match (older attempt, a job failed
-//     after retries). Both are journaled and ACKed, never counted.
+//   - A result counts when its (job, attempt) is the job's current lease and its sender holds that
+//     lease (an orphaned lease: the worker the journal names, which alone may re-adopt it).
+//     `duplicate` = the job already has a counted result; `stale` = anything else (older attempt,
+//     a job failed after retries, a peer that does not hold the lease). Both are journaled and
+//     ACKed, never counted.
 //   - A result that would count but names another kind than its job's is answered ERROR
 //     malformed and neither counted nor ACKed (the journal would refuse its shape).
 //   - A warm start that fails (deterministic or after retries) fails its measure jobs at once,
@@ -59,6 +60,9 @@ public struct Scheduler: Sendable {
         var attempt = 1
         var failures = 0
         var holder: PeerID?
+        /// An orphaned lease's journaled worker (routing id as text), the one peer that may
+        /// re-adopt it or deliver its result.
+        var orphanOf: String?
         var leaseStart = Instant(milliseconds: 0)
         var lastHeartbeat = Instant(milliseconds: 0)
         var lastStep = 0
@@ -197,6 +201,7 @@ public struct Scheduler: Sendable {
                 jobs[i].state = .queued
             case .running, .orphaned:
                 jobs[i].state = .orphaned
+                jobs[i].orphanOf = record.worker
                 orphans.append(i)
             case .done, .failed:
                 jobs[i].state = record.state
@@ -337,7 +342,7 @@ public struct Scheduler: Sendable {
                 continue
             }
             let job = jobs[i]
-            if job.attempt == ref.attempt && job.state == .orphaned {
+            if job.attempt == ref.attempt && job.state == .orphaned && mayAdopt(job, peer) {
                 adopt(i, peer: peer, now: now, out: &out)
             } else if job.attempt == ref.attempt && job.state == .running && job.holder == peer {
                 continue
@@ -357,7 +362,7 @@ public struct Scheduler: Sendable {
                 continue
             }
             let job = jobs[i]
-            if job.attempt == progress.attempt && job.state == .orphaned {
+            if job.attempt == progress.attempt && job.state == .orphaned && mayAdopt(job, peer) {
                 adopt(i, peer: peer, now: now, out: &out)
             }
             if jobs[i].attempt == progress.attempt && jobs[i].state == .running && jobs[i].holder == peer {
@@ -400,6 +405,15 @@ public struct Scheduler: Sendable {
             out.record(.resultStale(result, peer: peer, at: now))
             out.log("stale result #\(result.jobId) attempt \(result.attempt) from \(name(peer)); "
                         + "current attempt \(job.attempt) is \(job.state.rawValue)")
+            out.send(peer, ack)
+            return
+        }
+        guard job.state == .running ? job.holder == peer : mayAdopt(job, peer) else {
+            // Only the lease's holder delivers its result: another peer (a stray, or anyone who
+            // reached the port of a sweep without CURVE) cannot complete a job it was not given.
+            out.record(.resultStale(result, peer: peer, at: now))
+            out.log("stale result #\(result.jobId) attempt \(result.attempt) from \(name(peer)); "
+                        + "the lease is held by \(job.holder.map(name) ?? job.orphanOf ?? "nobody")")
             out.send(peer, ack)
             return
         }
@@ -543,6 +557,11 @@ public struct Scheduler: Sendable {
         out.log("#\(d.id) \(d.key) → worker \(worker) (attempt \(jobs[i].attempt))")
     }
 
+    /// Whether `peer` may re-adopt orphaned `job`: the worker the journal names for its lease.
+    private func mayAdopt(_ job: ScheduledJob, _ peer: PeerID) -> Bool {
+        job.orphanOf.map { $0 == peer.description } ?? true
+    }
+
     private mutating func adopt(_ i: Int, peer: PeerID, now: Instant, out: inout Output) {
         removeOrphan(i)
         run(i, on: peer, now: now)
@@ -563,6 +582,7 @@ public struct Scheduler: Sendable {
     }
 
     private mutating func removeOrphan(_ i: Int) {
+        jobs[i].orphanOf = nil
         if let k = orphans.firstIndex(of: i) { orphans.remove(at: k) }
     }
 

@@ -91,6 +91,8 @@ public struct RestoredJob: Sendable, Equatable {
     public var failures: Int = 0
     /// A done warm start's checkpoint, which its measure jobs carry; nil otherwise.
     public var checkpoint: [UInt8]?
+    /// The worker (routing id as journaled) of a running lease: only it may re-adopt the lease.
+    public var worker: String?
 }
 
 /// What happens to the scheduler.

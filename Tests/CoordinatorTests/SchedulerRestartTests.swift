@@ -4,13 +4,14 @@ import Store
 import Testing
 
 @Suite struct SchedulerRestartTests {
-    /// Jobs 1…3 (b=8, 16, 32): 1 was running attempt 2, 2 is done, 3 was running attempt 1.
+    /// Jobs 1…3 (b=8, 16, 32): 1 was running attempt 2, 2 is done, 3 was running attempt 1, both
+    /// on worker w1.
     static func restarted() -> Harness {
         var h = Harness(jobs: Harness.trivialJobs())
         let effects = h.handle(.start([
-            RestoredJob(id: 1, state: .running, attempt: 2, failures: 1),
+            RestoredJob(id: 1, state: .running, attempt: 2, failures: 1, worker: "w1"),
             RestoredJob(id: 2, state: .done, attempt: 1),
-            RestoredJob(id: 3, state: .running, attempt: 1),
+            RestoredJob(id: 3, state: .running, attempt: 1, worker: "w1"),
         ]))
         #expect(effects.changes.isEmpty)
         return h
@@ -50,8 +51,25 @@ import Testing
         let effects = h.done("w1", 1, attempt: 2)
         #expect(effects.counted.map(\.ref) == [JobRef(jobId: 1, attempt: 2)])
         #expect(h.scheduler.state(of: 1) == .done)
-        // The other orphan's result counts too, from whichever admitted worker sends it.
+        // The other orphan's result counts too: its journaled worker may deliver it without
+        // re-adopting first.
         #expect(h.done("w1", 3, attempt: 1).counted.map(\.ref) == [JobRef(jobId: 3, attempt: 1)])
+    }
+
+    @Test func onlyTheJournaledWorkerReadoptsOrCompletesAnOrphan() {
+        var h = Self.restarted()
+        // w2 names w1's leases in READY and in a heartbeat, and sends a result for one: none moves.
+        let ready = h.ready("w2", slots: 1, running: [JobRef(jobId: 1, attempt: 2)])
+        #expect(!ready.changes.contains { if case .adopt = $0 { return true } else { return false } })
+        #expect(ready.cancels(to: "w2") == [Cancel(jobId: 1, attempt: 2, reason: .expired)])
+        _ = h.heartbeat("w2", [(3, 1, 40)])
+        let stolen = h.done("w2", 3, attempt: 1)
+        #expect(stolen.counted.isEmpty)
+        #expect(stolen.changes.contains { if case .resultStale = $0 { return true } else { return false } })
+        #expect(h.scheduler.state(of: 1) == .orphaned && h.scheduler.state(of: 3) == .orphaned)
+        // w1 still gets both back.
+        h.ready("w1", slots: 2, running: [JobRef(jobId: 1, attempt: 2), JobRef(jobId: 3, attempt: 1)])
+        #expect(h.scheduler.holder(of: 1) == PeerID("w1") && h.scheduler.holder(of: 3) == PeerID("w1"))
     }
 
     @Test func orphansAreRequeuedAfterTheGraceWithoutCountingAFailure() {

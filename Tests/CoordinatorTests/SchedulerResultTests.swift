@@ -55,6 +55,23 @@ import Testing
         #expect(valid.isFinished)
     }
 
+    @Test func aResultFromAPeerThatDoesNotHoldTheLeaseIsStale() {
+        var h = Harness(jobs: Harness.trivialJobs(batchSizes: [8]))
+        h.ready("holder")
+        h.ready("other")
+        #expect(h.scheduler.holder(of: 1) == PeerID("holder"))
+        // Another admitted peer claims the current attempt: journaled and ACKed as stale, the
+        // holder keeps its lease and is not cancelled.
+        let claimed = h.done("other", 1, attempt: 1)
+        #expect(claimed.counted.isEmpty)
+        #expect(claimed.changes == [.resultStale(Harness.doneResult(1, attempt: 1, kind: .trivial), peer: PeerID("other"),
+                                                 at: h.now)])
+        #expect(claimed.acks(to: "other") == [JobRef(jobId: 1, attempt: 1)])
+        #expect(claimed.cancels(to: "holder").isEmpty)
+        #expect(h.scheduler.holder(of: 1) == PeerID("holder") && h.scheduler.state(of: 1) == .running)
+        #expect(h.done("holder", 1, attempt: 1).counted.map(\.ref) == [JobRef(jobId: 1, attempt: 1)])
+    }
+
     @Test func resultForUnknownJobIsAnErrorWithoutJournal() {
         var h = Harness(jobs: Harness.trivialJobs())
         h.ready("w1")
