@@ -71,10 +71,15 @@ struct WorkerCommand: ParsableCommand {
             exitOnCoordinatorLoss: exitOnCoordinatorLoss, version: ThermoSweep.release,
             buildCPU: String(cString: ts_build_cpu()), datasets: offers, host: host, pid: pid)
         if let keys = try curve.load() { config.curve = WorkerCurve(serverKey: keys.server, keys: keys.keys) }
-        let loop = try WorkerLoop(config: config, runner: runner)
-        let trap = SignalTrap { _ in loop.stop() }
-        let exit = loop.run()
-        withExtendedLifetime(trap) {}
+        let exit = try { () throws -> WorkerExit in
+            let loop = try WorkerLoop(config: config, runner: runner)
+            let trap = SignalTrap { [weak loop] _ in loop?.stop() }
+            defer { withExtendedLifetime(trap) {} }
+            return loop.run()
+        }()
+        // The loop and its ZeroMQ context are gone here: closing the context waits (up to the
+        // socket's LINGER) until a BYE still queued has left, so the coordinator releases this
+        // worker's jobs at once instead of finding them orphaned after a restart.
         switch exit {
         case .refused(_, let message): config.log("refused: \(message)")
         case .unauthorized: break  // logged by the loop

@@ -82,6 +82,26 @@ import Testing
         #expect(resumed.wait(timeout: 60) == 0)
         #expect(try counts(db).done == 18)
     }
+    /// Training keeps both cores busy, so a worker that exits right after queueing its BYE loses it
+    /// (the ZeroMQ I/O thread never runs): the jobs would stay `running` until a resume's grace.
+    @Test func sigintWhileLocalWorkersTrainReleasesTheirJobs() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let db = scratch.file("sweep.sqlite")
+        let args = ["sweep", "--db", db, "--local-workers", "2", "--synthetic", "--synthetic-count", "2000",
+                    "--model", "lenet-4-8", "--lr", "0.05,0.1", "--batch", "16,32", "--seeds", "2",
+                    "--warm-epochs", "0.2", "--burn-in-steps", "20000", "--measure-steps", "200"]
+        for round in 1...3 {
+            try? FileManager.default.removeItem(atPath: db)
+            let sweep = try Spawned(args, outputPrefix: scratch.file("sweep-\(round)"))
+            #expect(eventually(timeout: 60) { ((try? counts(db))?.running ?? 0) == 2 }, "\(sweep.stderr)")
+            Thread.sleep(forTimeInterval: 0.3)
+            sweep.signal(SIGINT)
+            #expect(sweep.wait(timeout: 15) == 130, "\(sweep.stderr)")
+            let afterStop = try counts(db)
+            #expect(afterStop.running == 0, "round \(round): \(afterStop.running) jobs still running; \(sweep.stderr)")
+        }
+    }
 }
 
 /// Pids of the running `thermosweep worker` processes whose parent is `parent`.
