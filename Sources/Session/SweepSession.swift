@@ -145,7 +145,15 @@ public final class SweepSession: @unchecked Sendable {
         let warnedIdle = Atomic<Bool>(false)
         options.observer = { [self] progress in
             console.progress(Console.progressLine(progress), force: progress.isFinal)
-            guard let workers = lock.withLock({ locals }) else { return }
+            let unfinishedJobs = progress.count(.done) + progress.count(.failed) < progress.total
+            guard let workers = lock.withLock({ locals }) else {
+                // No local workers: after a few seconds without any worker, say how to add one.
+                if progress.workers == 0 && unfinishedJobs && progress.elapsedSeconds >= Self.workerHintDelay
+                    && !warnedIdle.exchange(true, ordering: .relaxed), let endpoint = lock.withLock({ self.loop?.endpoint }) {
+                    console.event(workerHint(endpoint: endpoint))
+                }
+                return
+            }
             let left = workers.reap(restart: stopping.load(ordering: .relaxed) == 0)
             let unfinished = progress.count(.done) + progress.count(.failed) < progress.total
             if left == 0 && progress.workers == 0 && unfinished && !warnedIdle.exchange(true, ordering: .relaxed) {
@@ -224,6 +232,21 @@ public final class SweepSession: @unchecked Sendable {
     }
 
     /// What a local worker connects to: a wildcard bind becomes loopback.
+    /// Seconds without any worker after which a sweep without local workers says how to add one.
+    static let workerHintDelay = 5.0
+
+    /// How to give this sweep workers: the exact `worker` command line, and `--local-workers`.
+    func workerHint(endpoint: String) -> String {
+        var command = ["thermosweep", "worker", "--connect", endpoint] + settings.workerDataArguments
+        if settings.curve != nil { command += ["--curve-server-key", "COORDINATOR.pub", "--curve-key", "WORKER.key"] }
+        var hint = "no worker yet: run `\(command.joined(separator: " "))` (add --jobs N for N cores), "
+            + "or re-run this command with --local-workers N"
+        if endpoint.hasPrefix("tcp://127.") || endpoint.hasPrefix("tcp://localhost:") || endpoint.hasPrefix("ipc://") {
+            hint += "; this coordinator is reachable from this machine only (--bind tcp://0.0.0.0:PORT for others)"
+        }
+        return hint
+    }
+
     public static func localEndpoint(_ bound: String) -> String {
         for wildcard in ["tcp://0.0.0.0:", "tcp://*:", "tcp://[::]:"] where bound.hasPrefix(wildcard) {
             return "tcp://127.0.0.1:" + bound.dropFirst(wildcard.count)
@@ -233,7 +256,7 @@ public final class SweepSession: @unchecked Sendable {
 
     /// The arguments every local worker gets (after its name).
     private func workerArguments(endpoint: String, curve: LocalCurve?) -> [String] {
-        var arguments = ["--connect", endpoint, "--exit-on-coordinator-loss",
+        var arguments = ["--connect", endpoint, "--exit-on-coordinator-loss", "--quiet",
                          "--heartbeat-ms", "\(settings.timing.heartbeat.inMilliseconds)", "--liveness", "\(settings.timing.liveness)"]
         arguments += settings.workerDataArguments
         if let curve { arguments += ["--curve-server-key", curve.serverFile, "--curve-key", curve.keyFile] }

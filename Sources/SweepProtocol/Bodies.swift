@@ -82,6 +82,15 @@ public struct Ready: Codable, Sendable, Equatable, MessageBody {
         self.running = running
     }
 
+    /// Why `name` cannot be a worker's display name (empty, too long, a control character), or
+    /// nil: the check READY's `validate()` makes, for a command to run before it connects.
+    public static func problem(withName name: String) -> String? {
+        do { try Check.string(name, "name") } catch let failure as FieldFailure { return failure.detail } catch {
+            return "\(error)"
+        }
+        return nil
+    }
+
     func validate() throws {
         try Check.string(name, "name")
         try Check.string(host, "host")

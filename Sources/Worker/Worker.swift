@@ -38,6 +38,9 @@ public struct WorkerConfig: Sendable {
     public var curve: WorkerCurve?
     /// Where the loop reports what it does (stderr by default).
     public var log: @Sendable (String) -> Void
+    /// Report only problems: no line per job or admission (local workers, whose coordinator
+    /// already logs each job).
+    public var quiet = false
 
     public init(endpoint: String, name: String, slots: Int = 1,
                 heartbeatInterval: Duration = TimingDefaults.heartbeat,
@@ -74,9 +77,13 @@ public struct WorkerConfig: Sendable {
         self.log = log
     }
 
-    /// Writes one line to standard error.
+    /// Writes one line to standard error, after the local time (`14:03:07 worker: …`).
     public static let logToStandardError: @Sendable (String) -> Void = { line in
-        FileHandle.standardError.write(Data(("worker: " + line + "\n").utf8))
+        var now = time(nil)
+        var parts = tm()
+        localtime_r(&now, &parts)
+        let clock = String(format: "%02d:%02d:%02d", parts.tm_hour, parts.tm_min, parts.tm_sec)
+        FileHandle.standardError.write(Data(("\(clock) worker: " + line + "\n").utf8))
     }
 
     /// `host/pid/nonce`: the DEALER's routing id.

@@ -97,8 +97,16 @@ public final class WorkerLoop: @unchecked Sendable {
         let loop: WorkerLoop
         var config: WorkerConfig { loop.config }
         var socket: Socket?
-        /// With CURVE: reports a handshake the coordinator refused (this worker's key not allowed).
-        var authMonitor: SocketMonitor?
+        /// The DEALER's connection events: what a silent coordinator's link did, and the handshake
+        /// failures that no retry can mend (CURVE at one end only, a wrong server key, a refused key).
+        var linkMonitor: SocketMonitor?
+        /// Since the last `connect()`: a TCP/IPC connection opened; a ZeroMQ handshake completed;
+        /// handshakes that failed without detail in a row.
+        var linkOpened = false
+        var handshook = false
+        var silentHandshakeFailures = 0
+        /// Admitted at least once (a later WELCOME is a re-admission).
+        var everWelcomed = false
         var running: [JobRef: Running] = [:]
         var held: [JobRef: Held] = [:]
         /// Cancelled leases whose thread has not finished yet: their result is dropped.
@@ -122,6 +130,7 @@ public final class WorkerLoop: @unchecked Sendable {
 
         mutating func run() -> WorkerExit {
             do {
+                note("connecting to \(config.endpoint) as \(config.name) (\(config.slots) slot\(config.slots == 1 ? "" : "s"))")
                 try connect()
                 while true {
                     if let pendingExit { return pendingExit }
@@ -131,11 +140,12 @@ public final class WorkerLoop: @unchecked Sendable {
                     }
                     let now = ContinuousClock.now
                     if now - lastHeard > heartbeat * liveness {
+                        let silence = "no answer from the coordinator at \(config.endpoint) for \(liveness) heartbeats"
                         if config.exitOnCoordinatorLoss {
-                            config.log("coordinator silent for \(liveness) heartbeats; exiting")
+                            config.log("\(silence); exiting")
                             return .coordinatorLost
                         }
-                        config.log("coordinator silent for \(liveness) heartbeats; reconnecting in \(backoff)")
+                        config.log("\(silence): \(diagnosis()); retrying in \(backoff)")
                         // ZeroMQ reconnects the transport by itself: if the coordinator speaks up during the
                         // wait (e.g. a healed link), its messages are read, not dropped with the socket.
                         if try !waitForCoordinator(backoff) { continue }
@@ -153,16 +163,9 @@ public final class WorkerLoop: @unchecked Sendable {
                     guard let socket else { return .failed("no socket") }
                     var items = [socket.pollItem(.readable)]
                     if let wakeUp = completions.pollItem { items.append(wakeUp) }
-                    if let authMonitor { items.append(authMonitor.pollItem) }
-                    let ready = try poll(items, timeout: min(heartbeat, .milliseconds(20)))
-                    if let authMonitor, ready.last?.contains(.readable) == true,
-                       let refused = try authMonitor.drain().first {
-                        let message = "the coordinator at \(config.endpoint) refused this worker's CURVE key "
-                            + "\(config.curve?.keys.publicKey.z85 ?? "?") (\(refused)): add its .pub to the sweep's "
-                            + "--curve-allow file, or check --curve-server-key"
-                        config.log(message)
-                        return .unauthorized(message)
-                    }
+                    if let linkMonitor { items.append(linkMonitor.pollItem) }
+                    _ = try poll(items, timeout: min(heartbeat, .milliseconds(20)))
+                    if let exit = try checkLink() { return exit }
                     while let frames = try socket.receive(dontWait: true) {
                         lastHeard = ContinuousClock.now
                         if let exit = handle(frames) { return exit }
@@ -190,13 +193,71 @@ public final class WorkerLoop: @unchecked Sendable {
                 try dealer.set(.curvePublicKey, curve.keys.publicKey)
                 try dealer.set(.curveSecretKey, curve.keys.secretKey)
             }
-            authMonitor?.socket.close()
-            authMonitor = config.curve == nil ? nil : try SocketMonitor(dealer, events: .handshakeFailedAuth)
+            linkMonitor?.socket.close()
+            linkMonitor = try SocketMonitor(dealer, events: [.connected, .handshakeSucceeded, .handshakeFailed])
+            (linkOpened, handshook, silentHandshakeFailures) = (false, false, 0)
             try dealer.connect(config.endpoint)
             socket = dealer
             welcomed = false
             lastHeard = ContinuousClock.now
             sendReady()
+        }
+
+        /// Reads the link's events; an exit when the handshake failed in a way no retry mends.
+        mutating func checkLink() throws -> WorkerExit? {
+            guard let linkMonitor else { return nil }
+            for event in try linkMonitor.drain() {
+                switch event.event {
+                case .connected: linkOpened = true
+                case .handshakeSucceeded: (handshook, silentHandshakeFailures) = (true, 0)
+                case .handshakeFailedAuth:
+                    return fatal("the coordinator at \(config.endpoint) refused this worker's CURVE key "
+                                 + "\(config.curve?.keys.publicKey.z85 ?? "?") (\(event)): add its .pub to the sweep's "
+                                 + "--curve-allow file, or check --curve-server-key")
+                case .handshakeFailedProtocol where event.isMechanismMismatch:
+                    return fatal(config.curve == nil
+                        ? "the coordinator at \(config.endpoint) uses CURVE and this worker does not: give it "
+                            + "--curve-server-key (the coordinator's .pub) and --curve-key (this worker's .key)"
+                        : "this worker uses CURVE and the coordinator at \(config.endpoint) does not: drop "
+                            + "--curve-server-key and --curve-key, or start the sweep with --curve-secret and --curve-allow")
+                case .handshakeFailedNoDetail where config.curve != nil:
+                    // The server cannot read a HELLO sealed for another key and drops the connection.
+                    silentHandshakeFailures += 1
+                    if silentHandshakeFailures >= 2 {
+                        return fatal("the CURVE handshake with the coordinator at \(config.endpoint) failed "
+                                     + "\(silentHandshakeFailures) times: the key given with --curve-server-key "
+                                     + "(\(config.curve?.serverKey.z85 ?? "?")) does not match the coordinator's "
+                                     + "secret key; give the .pub that `keygen` wrote beside the sweep's --curve-secret")
+                    }
+                default: break
+                }
+            }
+            return nil
+        }
+
+        /// Logs `message` and ends the run: a cause that reconnecting cannot mend.
+        func fatal(_ message: String) -> WorkerExit {
+            config.log(message)
+            return .unauthorized(message)
+        }
+
+        /// Why the coordinator is silent, as far as this side can tell.
+        func diagnosis() -> String {
+            if handshook {
+                return "the connection is up but nothing answers (a frozen or overloaded coordinator, "
+                    + "or not a ThermoSweep coordinator)"
+            }
+            if case .success(let address) = EndpointAddress.parse(config.endpoint),
+               let reason = address.unreachableReason() {
+                return reason
+            }
+            return linkOpened ? "the connection opens but the ZeroMQ handshake does not complete"
+                : "the connection does not open"
+        }
+
+        /// A line about this worker's normal work (silent with `quiet`).
+        func note(_ message: String) {
+            if !config.quiet { config.log(message) }
         }
 
         func sendReady() {
@@ -210,6 +271,10 @@ public final class WorkerLoop: @unchecked Sendable {
             let end = ContinuousClock.now + duration
             while ContinuousClock.now < end {
                 if loop.shouldStop { return false }
+                if let exit = try checkLink() {
+                    pendingExit = exit
+                    return false
+                }
                 guard let socket else { return true }
                 _ = try socket.poll(.readable, timeout: min(.milliseconds(20), end - ContinuousClock.now))
                 var heard = false
@@ -251,9 +316,15 @@ public final class WorkerLoop: @unchecked Sendable {
         /// Moves finished jobs from their threads into `held` and sends their RESULT.
         mutating func collectCompletions() {
             for (ref, result) in completions.drain() {
-                running[ref] = nil
+                let job = running.removeValue(forKey: ref)?.job
                 if cancelled.remove(ref) != nil { continue }
                 guard let result else { continue }
+                let what = "#\(ref.jobId) \(job?.key ?? "")"
+                switch (result.outcome, result.errorKind) {
+                case (.done, _): note("\(what) done in \(String(format: "%.1f", result.wallSeconds)) s")
+                case (_, .deterministic?): note("\(what) failed: \(result.message ?? "")")
+                default: config.log("\(what) failed (to be retried): \(result.message ?? "")")
+                }
                 held[ref] = Held(result: result, lastSent: ContinuousClock.now)
                 if welcomed { send(.result(result)) }
             }
@@ -286,6 +357,8 @@ public final class WorkerLoop: @unchecked Sendable {
             }
             switch message {
             case .welcome(let welcome):
+                note("\(everWelcomed ? "re-admitted" : "admitted") by the coordinator at \(config.endpoint)")
+                everWelcomed = true
                 welcomed = true
                 heartbeat = welcome.heartbeat
                 liveness = welcome.liveness
@@ -303,6 +376,7 @@ public final class WorkerLoop: @unchecked Sendable {
             case .cancel(let cancel):
                 let ref = JobRef(jobId: cancel.jobId, attempt: cancel.attempt)
                 if let job = running[ref] {
+                    note("#\(ref.jobId) \(job.job.key) cancelled by the coordinator (\(cancel.reason.rawValue))")
                     job.progress.cancel()
                     cancelled.insert(ref)
                 }
@@ -339,6 +413,7 @@ public final class WorkerLoop: @unchecked Sendable {
             }
             let progress = JobProgressCounter(totalSteps: loop.runner.totalSteps(of: job))
             running[ref] = Running(job: job, progress: progress)
+            note("#\(job.jobId) \(job.key) started (attempt \(job.attempt))")
             let runner = loop.runner, completions = self.completions
             let thread = Thread {
                 completions.push(ref, runner.run(job, progress: progress))

@@ -62,6 +62,11 @@ public struct MonitorEvent: Sendable, CustomStringConvertible {
     public let endpoint: String
 
     public var description: String { "\(event) on \(endpoint) (value \(value))" }
+
+    /// A handshake that failed because one side uses CURVE and the other does not.
+    public var isMechanismMismatch: Bool {
+        event == .handshakeFailedProtocol && value == UInt32(ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+    }
 }
 
 /// Receives connection events of one socket; pumped from the owner's poll loop.

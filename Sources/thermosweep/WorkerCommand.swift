@@ -12,12 +12,17 @@ struct WorkerCommand: ParsableCommand {
         commandName: "worker",
         abstract: "Run jobs for a sweep's coordinator until the sweep is over.",
         discussion: """
+            The worker logs what it does: the endpoint it connects to, its admission, each job \
+            started and finished; while the coordinator is silent, why (connection refused, no \
+            route, a name that does not resolve, no answer).
+
             Exit status: 0 when the coordinator ends the sweep (BYE) or after SIGINT/SIGTERM (the \
             worker says BYE and its jobs go back to the queue); 2 when the coordinator refuses this \
-            worker (version or data set differ; the message names both) or its CURVE key; 64 for \
-            a bad option; 1 when the coordinator is lost and --exit-on-coordinator-loss is set, or \
-            on a failure (e.g. the data set cannot be read). Without that flag a lost \
-            coordinator is reconnected with backoff 1 s doubling to 32 s.
+            worker (version or data set differ; the message names both), its CURVE key, or when \
+            the CURVE settings cannot work (CURVE at one end only, a --curve-server-key that is \
+            not the coordinator's); 64 for a bad option; 1 when the coordinator is lost and \
+            --exit-on-coordinator-loss is set, or on a failure (e.g. the data set cannot be read). \
+            Without that flag a silent coordinator is retried with backoff 1 s doubling to 32 s.
             """)
 
     @Option(help: "The coordinator's endpoint, e.g. tcp://head-node:5555.")
@@ -39,12 +44,16 @@ struct WorkerCommand: ParsableCommand {
     @Flag(help: "Exit when the coordinator falls silent instead of reconnecting (local workers).")
     var exitOnCoordinatorLoss = false
 
+    @Flag(help: "Log only problems: no line per job (local workers, whose coordinator logs each job).")
+    var quiet = false
+
     @OptionGroup var curve: CurveClientOptions
 
     func validate() throws {
         guard (1...1024).contains(jobs) else { throw ValidationError("--jobs \(jobs) is out of range: give 1 to 1024.") }
-        guard connect.hasPrefix("tcp://") || connect.hasPrefix("ipc://") else {
-            throw ValidationError("--connect '\(connect)' is not a tcp:// or ipc:// endpoint, e.g. tcp://head-node:5555.")
+        if case .failure(let error) = EndpointAddress.parse(connect) { throw ValidationError("--connect \(error)") }
+        if let name, let problem = Ready.problem(withName: name) {
+            throw ValidationError("--name '\(name)' \(problem): give a short name without control characters.")
         }
     }
 
@@ -71,6 +80,7 @@ struct WorkerCommand: ParsableCommand {
             exitOnCoordinatorLoss: exitOnCoordinatorLoss, version: ThermoSweep.release,
             buildCPU: String(cString: ts_build_cpu()), datasets: offers, host: host, pid: pid)
         if let keys = try curve.load() { config.curve = WorkerCurve(serverKey: keys.server, keys: keys.keys) }
+        config.quiet = quiet
         let exit = try { () throws -> WorkerExit in
             let loop = try WorkerLoop(config: config, runner: runner)
             let trap = SignalTrap { [weak loop] _ in loop?.stop() }

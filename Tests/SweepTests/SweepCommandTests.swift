@@ -102,6 +102,48 @@ import Testing
             #expect(afterStop.running == 0, "round \(round): \(afterStop.running) jobs still running; \(sweep.stderr)")
         }
     }
+    /// A worker whose coordinator does not listen names the endpoint and the cause within two
+    /// liveness windows (3 s each by default), and keeps trying.
+    @Test func aWorkerAtAClosedPortSaysWhy() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        // A port that was free a moment ago: bound, then closed.
+        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let port = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw -> UInt16 in
+                _ = bind(probe, raw, length)
+                _ = getsockname(probe, raw, &length)
+                return UInt16(bigEndian: pointer.pointee.sin_port)
+            }
+        }
+        close(probe)
+        let endpoint = "tcp://127.0.0.1:\(port)"
+        let worker = try Spawned(["worker", "--connect", endpoint, "--no-data"], outputPrefix: scratch.file("worker"))
+        defer { worker.kill9() }
+        #expect(eventually(timeout: 6) { worker.stderr.contains("connection refused: nothing listens on port \(port)") },
+                "\(worker.stderr)")
+        #expect(worker.stderr.contains("no answer from the coordinator at \(endpoint)"), "\(worker.stderr)")
+        #expect(worker.isRunning)
+    }
+    /// A sweep without local workers that no worker has joined says, after a few seconds, how to
+    /// start one: the exact command line for its endpoint and data.
+    @Test func aSweepWithoutWorkersSaysHowToAddThem() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let sweep = try Spawned(["sweep", "--db", scratch.file("s.sqlite"), "--trivial-ms", "10", "--lr", "0.1",
+                                 "--batch", "8", "--seeds", "1"], outputPrefix: scratch.file("sweep"))
+        defer { sweep.kill9() }
+        #expect(eventually(timeout: 15) { sweep.stderr.contains("no worker yet: run `thermosweep worker --connect tcp://127.0.0.1:") },
+                "\(sweep.stderr)")
+        #expect(sweep.stderr.contains(" --no-data` (add --jobs N for N cores), or re-run this command with --local-workers N"),
+                "\(sweep.stderr)")
+        sweep.signal(SIGINT)
+        #expect(sweep.wait(timeout: 15) == 130)
+    }
 }
 
 /// Pids of the running `thermosweep worker` processes whose parent is `parent`.
