@@ -12,13 +12,26 @@ struct KeygenCommand: ParsableCommand {
             The coordinator takes its .key with `sweep --curve-secret` and the workers' .pub files \
             (concatenated, one key per line) with `--curve-allow`; a worker takes its own .key with \
             `--curve-key` and the coordinator's .pub with `--curve-server-key`. Existing files are \
-            never overwritten.
+            never overwritten; a missing folder is created.
             """)
 
-    @Option(help: "Path prefix of the two files, e.g. keys/coordinator.")
+    @Option(help: "Path prefix of the two files, e.g. keys/coordinator (its folder is created).")
     var out: String
 
+    func validate() throws {
+        var isFolder: ObjCBool = false
+        if out.hasSuffix("/") || out.isEmpty || (FileManager.default.fileExists(atPath: out, isDirectory: &isFolder) && isFolder.boolValue) {
+            let folder = out.hasSuffix("/") ? String(out.dropLast()) : out
+            throw ValidationError("--out '\(out)' is a folder; give a file prefix in it, e.g. \(folder.isEmpty ? "keys" : folder)/coordinator "
+                                  + "(writes coordinator.key and coordinator.pub there).")
+        }
+    }
+
     func run() throws {
+        let folder = URL(fileURLWithPath: out).deletingLastPathComponent()
+        do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
+            throw CommandError("cannot create the folder \(folder.path) for the keys: \(error.localizedDescription)")
+        }
         for path in [out + ".key", out + ".pub"] where FileManager.default.fileExists(atPath: path) {
             throw CommandError("\(path) exists; keys are never overwritten: choose another --out or remove it first.")
         }

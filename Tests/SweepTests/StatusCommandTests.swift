@@ -75,6 +75,22 @@ import Testing
         #expect(second.stderr.contains("exists; keys are never overwritten"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: prefix + ".key")) == before)
     }
+
+    /// The README's `keygen --out keys/coordinator` on a fresh checkout: the folder is made; a
+    /// folder as --out is refused (it would write hidden `.key` and `.pub`).
+    @Test func keygenMakesTheFolderAndRefusesAFolderAsPrefix() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let nested = try Spawned(["keygen", "--out", scratch.file("keys/deeper/coordinator")], outputPrefix: scratch.file("k1"))
+        #expect(nested.wait(timeout: 20) == 0, "\(nested.stderr)")
+        #expect(FileManager.default.fileExists(atPath: scratch.file("keys/deeper/coordinator.pub")))
+        for folder in [scratch.file("keys/"), scratch.file("keys")] {
+            let refused = try Spawned(["keygen", "--out", folder], outputPrefix: scratch.file("k2"))
+            #expect(refused.wait(timeout: 20) == 64)
+            #expect(refused.stderr.contains("is a folder; give a file prefix in it"), "\(refused.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("keys/.key")))
+    }
 }
 
 /// A worker of another release is refused, and both sides' versions are named.
