@@ -72,6 +72,10 @@ public struct CoordinatorProgress: Sendable, Equatable {
     public var workers: Int
     /// Jobs that ended since this loop started (not those the journal already had).
     public var endedSinceStart: Int
+    /// Expected cost (training samples) of the jobs that ended since this loop started, and of
+    /// those not ended yet: the ETA is the second at the rate of the first.
+    public var costEndedSinceStart = 0
+    public var costRemaining = 0
     /// Seconds since this loop started.
     public var elapsedSeconds: Double
     /// The last snapshot: the loop is returning.
@@ -108,6 +112,8 @@ public final class CoordinatorLoop: @unchecked Sendable {
     private var handshakeMonitor: SocketMonitor?
     private var handshakeFailures = (logged: ContinuousClock.Instant?.none, unlogged: 0)
     private let endedAtStart: Int
+    /// `scheduler.endedCost` once the journal was restored.
+    private var endedCostAtStart = 0
     private var lastObserved: ContinuousClock.Instant?
     private let options: CoordinatorLoopOptions
     private let log: @Sendable (String) -> Void
@@ -161,6 +167,7 @@ public final class CoordinatorLoop: @unchecked Sendable {
             socket.close()
             throw error
         }
+        endedCostAtStart = scheduler.endedCost
     }
 
     deinit {
@@ -250,6 +257,8 @@ public final class CoordinatorLoop: @unchecked Sendable {
         let elapsed = now - origin
         observer(CoordinatorProgress(counts: counts, total: counts.values.reduce(0, +), workers: scheduler.workerCount,
                                      endedSinceStart: ended - endedAtStart,
+                                     costEndedSinceStart: scheduler.endedCost - endedCostAtStart,
+                                     costRemaining: scheduler.totalCost - scheduler.endedCost,
                                      elapsedSeconds: Double(elapsed.components.seconds)
                                          + Double(elapsed.components.attoseconds) / 1e18,
                                      isFinal: force))

@@ -107,6 +107,10 @@ public struct Scheduler: Sendable {
     private var startedAt: Instant?
     private var nextHeartbeatAt: Instant?
     private var endedCount = 0
+    /// Expected cost (samples) of the jobs that ended, and of all: the ETA's measure of work, which
+    /// does not depend on the order jobs run in (longest first makes early jobs the slowest).
+    public private(set) var endedCost = 0
+    public let totalCost: Int
     private var finishedEmitted = false
     /// Whether `Event.start` was applied (the journal is read once).
     private var hasStarted = false
@@ -115,6 +119,7 @@ public struct Scheduler: Sendable {
     public init(jobs descriptors: [JobDescriptor], config: SchedulerConfig) {
         self.config = config
         jobs = descriptors.map { ScheduledJob(descriptor: $0) }
+        totalCost = descriptors.reduce(0) { $0 + $1.cost }
         for (i, job) in descriptors.enumerated() {
             indexOf[job.id] = i
             if let dep = job.dependsOn { dependents[dep, default: []].append(job.id) }
@@ -207,6 +212,7 @@ public struct Scheduler: Sendable {
                 jobs[i].state = record.state
                 jobs[i].counted = true
                 endedCount += 1
+                endedCost += jobs[i].descriptor.cost
             }
         }
         // A warm start that ended without a checkpoint cannot feed its measure jobs.
@@ -446,6 +452,7 @@ public struct Scheduler: Sendable {
             jobs[i].holder = nil
             jobs[i].counted = true
             endedCount += 1
+            endedCost += job.descriptor.cost
             if result.outcome == .done {
                 jobs[i].state = .done
                 out.log("#\(result.jobId) \(job.descriptor.key) done by \(name(peer)) (attempt \(result.attempt))")
@@ -641,6 +648,7 @@ public struct Scheduler: Sendable {
         jobs[i].state = .failed
         jobs[i].lastReason = reason
         endedCount += 1
+        endedCost += jobs[i].descriptor.cost
         out.record(.failed(jobs[i].ref, failure, reason: reason, end: end, worker: worker, failures: jobs[i].failures,
                            at: now))
         out.log("#\(jobs[i].descriptor.id) \(jobs[i].descriptor.key) \(reason)")

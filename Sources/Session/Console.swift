@@ -30,8 +30,9 @@ public final class Console: @unchecked Sendable {
     public func progress(_ line: String, force: Bool = false) {
         lock.withLock {
             if terminal {
-                progress = line
-                write("\r\u{1B}[K" + line)
+                // One row, never wrapped: a wrapped line would leave a copy at every redraw.
+                progress = line.count < Self.columns() ? line : String(line.prefix(max(0, Self.columns() - 1)))
+                write("\r\u{1B}[K" + progress)
             } else if force || lastPlain.map({ Date().timeIntervalSince($0) >= plainEvery }) ?? true {
                 lastPlain = Date()
                 write("\(Self.clock()) \(line)\n")
@@ -49,6 +50,13 @@ public final class Console: @unchecked Sendable {
 
     private func write(_ text: String) { FileHandle.standardError.write(Data(text.utf8)) }
 
+    /// The terminal's width in columns (80 when it does not say).
+    public static func columns() -> Int {
+        var size = winsize()
+        guard ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
+        return Int(size.ws_col)
+    }
+
     private static func clock() -> String {
         var now = time(nil)
         var parts = tm()
@@ -56,20 +64,41 @@ public final class Console: @unchecked Sendable {
         return String(format: "%02d:%02d:%02d", parts.tm_hour, parts.tm_min, parts.tm_sec)
     }
 
-    /// `12/78 done · 2 running · 64 queued · 0 failed · 2 workers · 4.1 jobs/min · ETA 3m12s`.
-    public static func progressLine(_ p: CoordinatorProgress) -> String {
+    /// `12/78 ended · 1 failed · 2 running · 64 queued · 2 workers · 4.1 jobs/min · ETA 3m12s`,
+    /// fitted to `width` columns: the rate, then the worker count, then the queue are left out
+    /// until it fits, and what still does not is cut. The ETA is the remaining expected cost
+    /// (training samples) at the rate cost has ended since this run began, which does not depend on
+    /// the order the jobs run in.
+    public static func progressLine(_ p: CoordinatorProgress, width: Int = .max) -> String {
         let ended = p.count(.done) + p.count(.failed)
-        var parts = ["\(ended)/\(p.total) ended (\(p.count(.done)) done, \(p.count(.failed)) failed)",
-                     "\(p.count(.running)) running", "\(p.count(.queued) + p.count(.orphaned)) queued",
-                     "\(p.workers) worker\(p.workers == 1 ? "" : "s")"]
+        var eta: String?, rate: String?
         if p.endedSinceStart > 0 && p.elapsedSeconds > 0 {
             let perSecond = Double(p.endedSinceStart) / p.elapsedSeconds
-            parts.append(perSecond >= 1 ? String(format: "%.1f jobs/s", perSecond)
-                                        : String(format: "%.1f jobs/min", perSecond * 60))
-            let remaining = p.total - ended
-            if remaining > 0 { parts.append("ETA " + duration(Double(remaining) / perSecond)) }
+            rate = perSecond >= 1 ? String(format: "%.1f jobs/s", perSecond) : String(format: "%.1f jobs/min", perSecond * 60)
+            if ended < p.total {
+                let costPerSecond = Double(p.costEndedSinceStart) / p.elapsedSeconds
+                let seconds = costPerSecond > 0 ? Double(p.costRemaining) / costPerSecond
+                    : Double(p.total - ended) / perSecond
+                eta = "ETA " + duration(seconds)
+            }
         }
-        return parts.joined(separator: " · ")
+        let failed = p.count(.failed) > 0 ? "\(p.count(.failed)) failed" : nil
+        let running = "\(p.count(.running)) running"
+        let queued = "\(p.count(.queued) + p.count(.orphaned)) queued"
+        let workers = "\(p.workers) worker\(p.workers == 1 ? "" : "s")"
+        let head = "\(ended)/\(p.total) ended"
+        let layouts: [[String?]] = [
+            [head, failed, running, queued, workers, rate, eta],
+            [head, failed, running, queued, workers, eta],
+            [head, failed, running, queued, eta],
+            [head, failed, running, eta],
+        ]
+        var line = ""
+        for layout in layouts {
+            line = layout.compactMap { $0 }.joined(separator: " · ")
+            if line.count < width { return line }
+        }
+        return String(line.prefix(max(0, width - 1)))
     }
 
     /// `45s`, `3m12s`, `2h05m`.

@@ -16,6 +16,10 @@ public final class LocalWorkers: @unchecked Sendable {
     private var pendingRestarts: [Int: Date] = [:]
     /// Early deaths of one slot after which it is not restarted again.
     public static let restartLimit = 5
+    /// The pipe every worker's stderr goes to: its lines reach `log` whole (through the sweep's
+    /// console, which keeps them off the progress line) instead of the terminal directly.
+    private var output: (read: Int32, write: Int32) = (-1, -1)
+    private let forwarded = DispatchGroup()
 
     /// `arguments(slot)` are the worker's arguments after the executable.
     public init(count: Int, executable: String, arguments: @escaping (Int) -> [String],
@@ -23,6 +27,20 @@ public final class LocalWorkers: @unchecked Sendable {
         self.executable = executable
         self.arguments = arguments
         self.log = log
+        var ends: [Int32] = [-1, -1]
+        if pipe(&ends) == 0 {
+            for fd in ends { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+            output = (ends[0], ends[1])
+            let read = ends[0]
+            forwarded.enter()
+            let thread = Thread { [forwarded] in
+                Self.forwardLines(from: read, to: log)
+                close(read)
+                forwarded.leave()
+            }
+            thread.name = "local-worker-output"
+            thread.start()
+        }
         do {
             for slot in 1...max(1, count) where count > 0 { try lock.withLock { try spawn(slot) } }
         } catch {
@@ -44,7 +62,10 @@ public final class LocalWorkers: @unchecked Sendable {
     /// the terminal reaches only the coordinator, which then stops the workers in order.
     private func spawn(_ slot: Int) throws {
         let pid: pid_t
-        do { pid = try Spawn.start(executable, arguments(slot), ownProcessGroup: true) } catch {
+        do {
+            pid = try Spawn.start(executable, arguments(slot), stderrDescriptor: output.write >= 0 ? output.write : nil,
+                                  ownProcessGroup: true)
+        } catch {
             throw SpawnError(description: "cannot start local worker \(slot): \(error)")
         }
         pids[slot] = pid
@@ -108,6 +129,45 @@ public final class LocalWorkers: @unchecked Sendable {
             let killed = Date().addingTimeInterval(5)
             while reap(restart: false) > 0 && Date() < killed { usleep(5_000) }
         }
+        // Every worker is gone: end the pipe and let their last lines through before returning.
+        let write = lock.withLock { () -> Int32 in
+            defer { output.write = -1 }
+            return output.write
+        }
+        if write >= 0 {
+            close(write)
+            _ = forwarded.wait(timeout: .now() + 2)
+        }
+    }
+
+    /// Reads lines from `fd` until end of file and hands each to `log`, without the time a
+    /// worker puts first (the console adds its own).
+    private static func forwardLines(from fd: Int32, to log: @Sendable (String) -> Void) {
+        var pending: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            pending += buffer[0..<count]
+            while let newline = pending.firstIndex(of: 0x0A) {
+                log(untimed(String(decoding: pending[..<newline], as: UTF8.self)))
+                pending.removeSubrange(...newline)
+            }
+        }
+        if !pending.isEmpty { log(untimed(String(decoding: pending, as: UTF8.self))) }
+    }
+
+    /// `line` without a leading `HH:MM:SS `.
+    static func untimed(_ line: String) -> String {
+        let bytes = Array(line.utf8.prefix(9))
+        let isClock = bytes.count == 9 && bytes[2] == 0x3A && bytes[5] == 0x3A && bytes[8] == 0x20
+            && [0, 1, 3, 4, 6, 7].allSatisfy { (0x30...0x39).contains(bytes[$0]) }
+        return isClock ? String(line.dropFirst(9)) : line
+    }
+
+    deinit {
+        if output.write >= 0 { close(output.write) }
     }
 
     /// Waits up to `timeout` for every worker to exit by itself (after BYE).

@@ -11,15 +11,17 @@ public struct SpawnError: Error, CustomStringConvertible, Sendable {
 
 public enum Spawn {
     /// Starts `executable` with `arguments` (after argv[0]); stdout and stderr appended to the
-    /// given files when set, inherited otherwise. `ownProcessGroup` puts it in a group of its own,
+    /// given files when set (stderr to `stderrDescriptor`, e.g. a pipe, when that is set),
+    /// inherited otherwise. `ownProcessGroup` puts it in a group of its own,
     /// so that a Ctrl-C in the terminal reaches only the parent. Returns its pid.
     public static func start(_ executable: String, _ arguments: [String], stdout: String? = nil, stderr: String? = nil,
-                             ownProcessGroup: Bool = false) throws(SpawnError) -> pid_t {
+                             stderrDescriptor: Int32? = nil, ownProcessGroup: Bool = false) throws(SpawnError) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         if let stdout { posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_APPEND, 0o644) }
         if let stderr { posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_APPEND, 0o644) }
+        if let stderrDescriptor { posix_spawn_file_actions_adddup2(&actions, stderrDescriptor, 2) }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

@@ -144,7 +144,7 @@ public final class SweepSession: @unchecked Sendable {
         }
         let warnedIdle = Atomic<Bool>(false)
         options.observer = { [self] progress in
-            console.progress(Console.progressLine(progress), force: progress.isFinal)
+            console.progress(Console.progressLine(progress, width: Console.columns()), force: progress.isFinal)
             let unfinishedJobs = progress.count(.done) + progress.count(.failed) < progress.total
             guard let workers = lock.withLock({ locals }) else {
                 // No local workers: after a few seconds without any worker, say how to add one.

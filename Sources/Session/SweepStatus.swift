@@ -105,21 +105,31 @@ public struct SweepStatus: Encodable {
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
-    /// The summary line and the table of jobs.
-    public func text() -> String {
-        var table = TextTable(["job", "key", "state", "attempt", "worker", "T (diffusion)", "± ln T", "test acc", "wall s", "note"],
-                              leftAligned: [1, 2, 4, 9])
-        for row in jobs {
-            table.add(["#\(row.id)", row.key, row.state, "\(row.attempt)", row.worker ?? "",
-                       row.temperature.map { String(format: "%.4e", $0) } ?? "",
-                       row.temperatureSE.map { String(format: "%.3f", $0) } ?? "",
-                       row.testAccuracy.map { String(format: "%.1f %%", $0 * 100) } ?? "",
-                       row.wallSeconds.map { String(format: "%.1f", $0) } ?? "",
-                       row.diverged.map { "diverged: \($0)" } ?? (row.error ?? "")])
-        }
+    /// The summary line, then the jobs: with `all`, every job with its temperature; otherwise only
+    /// those not done (failed first, with their reasons), at most `limit` of them, and how to see
+    /// the rest. `states` keeps only the jobs in those states (every one of them).
+    public func text(all: Bool = false, states: Set<String> = [], limit: Int = 20) -> String {
         var lines = ["\(database): grid \(specHash), \(total) jobs: \(done) done, \(failed) failed, \(running) running, \(queued) queued"]
         if duplicateResults + staleResults > 0 {
             lines.append("results not counted: \(duplicateResults) duplicate, \(staleResults) stale")
+        }
+        let selected = states.isEmpty ? jobs : jobs.filter { states.contains($0.state) }
+        if all || !states.isEmpty {
+            lines.append(selected.isEmpty ? "no job is \(states.sorted().joined(separator: " or "))." : jobTable(selected))
+        } else {
+            let order = ["failed": 0, "running": 1, "orphaned": 1, "queued": 2]
+            let open = jobs.filter { $0.state != "done" }.sorted { (order[$0.state] ?? 3, $0.id) < (order[$1.state] ?? 3, $1.id) }
+            if open.isEmpty {
+                lines.append("every job is done.")
+            } else {
+                var table = TextTable(["job", "key", "state", "attempt", "worker", "note"], leftAligned: [1, 2, 4, 5])
+                for row in open.prefix(limit) {
+                    table.add(["#\(row.id)", row.key, row.state, "\(row.attempt)", row.worker ?? "", row.error ?? ""])
+                }
+                lines.append(table.render())
+                if open.count > limit { lines.append("… and \(open.count - limit) more jobs not done.") }
+            }
+            lines.append("every job with its temperature: thermosweep status --db \(database) --all")
         }
         var perHost = TextTable(["host", "workers", "jobs done", "busy s", "jobs/h", "samples/s"], leftAligned: [0])
         for host in hosts {
@@ -127,7 +137,22 @@ public struct SweepStatus: Encodable {
                          host.jobsPerHour.map { String(format: "%.0f", $0) } ?? "",
                          host.samplesPerSecond.map { String(format: "%.0f", $0) } ?? ""])
         }
-        return (lines + [table.render()] + (hosts.isEmpty ? [] : ["", perHost.render()])).joined(separator: "\n")
+        return (lines + (hosts.isEmpty ? [] : ["", perHost.render()])).joined(separator: "\n")
+    }
+
+    /// Every job of `rows` with its measurements.
+    private func jobTable(_ rows: [Row]) -> String {
+        var table = TextTable(["job", "key", "state", "attempt", "worker", "T (diffusion)", "± ln T", "test acc", "wall s", "note"],
+                              leftAligned: [1, 2, 4, 9])
+        for row in rows {
+            table.add(["#\(row.id)", row.key, row.state, "\(row.attempt)", row.worker ?? "",
+                       row.temperature.map { String(format: "%.4e", $0) } ?? "",
+                       row.temperatureSE.map { String(format: "%.3f", $0) } ?? "",
+                       row.testAccuracy.map { String(format: "%.1f %%", $0 * 100) } ?? "",
+                       row.wallSeconds.map { String(format: "%.1f", $0) } ?? "",
+                       row.diverged.map { "diverged: \($0)" } ?? (row.error ?? "")])
+        }
+        return table.render()
     }
 }
 

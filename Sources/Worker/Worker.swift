@@ -55,7 +55,7 @@ public struct WorkerConfig: Sendable {
                 nonce: String = Wire.nonce(),
                 cores: Int = ProcessInfo.processInfo.activeProcessorCount,
                 curve: WorkerCurve? = nil,
-                log: @escaping @Sendable (String) -> Void = WorkerConfig.logToStandardError) {
+                log: (@Sendable (String) -> Void)? = nil) {
         self.endpoint = endpoint
         self.name = name
         self.slots = slots
@@ -74,16 +74,19 @@ public struct WorkerConfig: Sendable {
         self.nonce = nonce
         self.cores = cores
         self.curve = curve
-        self.log = log
+        self.log = log ?? WorkerConfig.standardErrorLog(name: name)
     }
 
-    /// Writes one line to standard error, after the local time (`14:03:07 worker: …`).
-    public static let logToStandardError: @Sendable (String) -> Void = { line in
-        var now = time(nil)
-        var parts = tm()
-        localtime_r(&now, &parts)
-        let clock = String(format: "%02d:%02d:%02d", parts.tm_hour, parts.tm_min, parts.tm_sec)
-        FileHandle.standardError.write(Data(("\(clock) worker: " + line + "\n").utf8))
+    /// Writes each line to standard error after the local time and the worker's name
+    /// (`14:03:07 worker node-3/1: …`), in one write (so lines of workers sharing a pipe stay whole).
+    public static func standardErrorLog(name: String) -> @Sendable (String) -> Void {
+        { line in
+            var now = time(nil)
+            var parts = tm()
+            localtime_r(&now, &parts)
+            let clock = String(format: "%02d:%02d:%02d", parts.tm_hour, parts.tm_min, parts.tm_sec)
+            FileHandle.standardError.write(Data("\(clock) worker \(name): \(line)\n".utf8))
+        }
     }
 
     /// `host/pid/nonce`: the DEALER's routing id.

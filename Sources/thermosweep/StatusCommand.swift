@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import SweepProtocol
 import Session
+import Store
 import ZeroMQ
 
 /// `thermosweep status`: the jobs of a sweep, from its database or live from its coordinator.
@@ -27,11 +28,21 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of tables.")
     var json = false
 
+    @Flag(help: "List every job with its temperature (default: a summary and the jobs not done).")
+    var all = false
+
+    @Option(help: "List only the jobs in this state (queued, running, orphaned, done, failed); repeatable.")
+    var state: [String] = []
+
     @OptionGroup var curve: CurveClientOptions
 
     func validate() throws {
         guard (db == nil) != (connect == nil) else {
             throw ValidationError("give either --db PATH or --connect URL.")
+        }
+        let states = JobState.allCases.map(\.rawValue)
+        if let bad = state.first(where: { !states.contains($0) }) {
+            throw ValidationError("--state '\(bad)' is not a job state: give one of \(states.joined(separator: ", ")).")
         }
         guard (1...600_000).contains(timeoutMs) else {
             throw ValidationError("--timeout-ms \(timeoutMs) is out of range: give 1 to 600000.")
@@ -41,7 +52,7 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         if let db {
             let report = try SweepStatus.read(path: db)
-            print(json ? try report.jsonText() : report.text())
+            print(json ? try report.jsonText() : report.text(all: all, states: Set(state)))
         } else if let connect {
             let reply = try LiveStatus.ask(endpoint: connect, timeout: .milliseconds(timeoutMs), curve: try curve.load())
             if json {
