@@ -127,6 +127,27 @@ public final class Store {
         return store
     }
 
+    /// Copies the journal at `path` to a new single file `destination` (SQLite's online backup:
+    /// consistent even while a sweep writes it, and including what only its WAL holds). Refuses to
+    /// replace an existing file.
+    public static func backup(path: String, to destination: String) throws(StoreError) {
+        guard !FileManager.default.fileExists(atPath: destination) else {
+            throw .io(path: destination, detail: "exists; a backup never replaces a file: give a new --to.")
+        }
+        let source = try openReadOnly(path: path)
+        defer { try? source.close() }
+        do {
+            let copy = try DatabaseQueue(path: destination)
+            try source.queue.backup(to: copy)
+            // One file: the copy's WAL, if any, folded in and removed.
+            try copy.writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+            try copy.close()
+        } catch {
+            try? FileManager.default.removeItem(atPath: destination)
+            throw storeError(error, path: destination, operation: "write the backup")
+        }
+    }
+
     /// Opens an existing journal for reading only (`status`, `export`, `fit`): takes no lock, so it
     /// works while a coordinator runs; every write throws `.readOnly`.
     public static func openReadOnly(path: String) throws(StoreError) -> Store {

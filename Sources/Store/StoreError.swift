@@ -54,7 +54,9 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .sqlite(path, operation, code, message):
             return "\(path): could not \(operation): SQLite error \(code): \(message). "
                 + "The coordinator stops here; fix the file (free space, permissions, was it moved or deleted?) "
-                + "and re-run the same command to resume."
+                + "and re-run the same command to resume. The journal is \(path) together with \(path)-wal "
+                + "(recent commits may be there only): to move it, move both, or copy it with "
+                + "`thermosweep backup --db \(path) --to NEW`."
         case let .io(path, detail):
             return "\(path): \(detail)"
         }

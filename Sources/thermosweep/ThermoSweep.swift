@@ -8,7 +8,8 @@ struct ThermoSweep: ParsableCommand {
         abstract: "Measure how SGD temperature scales with learning rate and batch size.",
         version: version,
         subcommands: [SweepCommand.self, WorkerCommand.self, StatusCommand.self, KeygenCommand.self,
-                      TrainCommand.self, BenchCommand.self, FitCommand.self, ExportCommand.self, ReportCommand.self])
+                      TrainCommand.self, BenchCommand.self, FitCommand.self, ExportCommand.self, ReportCommand.self,
+                      BackupCommand.self])
 
     /// The release; a coordinator refuses workers of another one (their jobs or results could differ).
     static let release = "0.2.0"

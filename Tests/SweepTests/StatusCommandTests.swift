@@ -122,3 +122,30 @@ import Testing
     #expect(eventually(timeout: 5) { sweep.stderr.contains("refused") })
     #expect(try counts(db).done == 0)
 }
+
+/// A journal whose latest results are only in its WAL (the coordinator was killed) is copied by
+/// `backup` into one file that holds them all and resumes like the original.
+@Test func backupCopiesTheJournalWithItsWALIntoOneFile() throws {
+    let scratch = try Scratch()
+    defer { scratch.remove() }
+    let db = scratch.file("sweep.sqlite"), copy = scratch.file("elsewhere/copy.sqlite")
+    let args = ["--trivial-ms", "200", "--lr", "0.1,0.2", "--batch", "8,16", "--seeds", "2", "--local-workers", "2"]
+    let sweep = try Spawned(["sweep", "--db", db] + args, outputPrefix: scratch.file("sweep"))
+    #expect(eventually(timeout: 30) { ((try? counts(db))?.done ?? 0) >= 3 })
+    sweep.kill9()
+    _ = sweep.wait(timeout: 10)
+    let before = try counts(db)
+    #expect(FileManager.default.fileExists(atPath: db + "-wal"), "a killed coordinator leaves its WAL")
+    try FileManager.default.createDirectory(atPath: scratch.file("elsewhere"), withIntermediateDirectories: true)
+    let backup = try Spawned(["backup", "--db", db, "--to", copy], outputPrefix: scratch.file("backup"))
+    #expect(backup.wait(timeout: 20) == 0, "\(backup.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: copy + "-wal"), "the copy is one file")
+    #expect(try counts(copy).done == before.done)
+    let again = try Spawned(["backup", "--db", db, "--to", copy], outputPrefix: scratch.file("again"))
+    #expect(again.wait(timeout: 20) != 0)
+    #expect(again.stderr.contains("exists; a backup never replaces a file"), "\(again.stderr)")
+    // The copy resumes to the end on its own.
+    let resumed = try Spawned(["sweep", "--db", copy] + args, outputPrefix: scratch.file("resumed"))
+    #expect(resumed.wait(timeout: 60) == 0, "\(resumed.stderr)")
+    #expect(try counts(copy).done == 8)
+}
