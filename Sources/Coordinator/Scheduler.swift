@@ -630,7 +630,9 @@ public struct Scheduler: Sendable {
         jobs[i].lastReason = end.reason
         let id = jobs[i].descriptor.id
         if jobs[i].failures >= config.timing.retryLimit || jobs[i].attempt >= maxAttempt {
-            let reason = "failed after \(jobs[i].failures) failed attempts (attempt \(jobs[i].attempt)); last: \(end.reason)"
+            let failures = jobs[i].failures
+            let reason = "failed after \(failures) failed attempt\(failures == 1 ? "" : "s") (attempt \(jobs[i].attempt)); "
+                + "last: \(end.reason)"
             fail(i, .exhausted, reason: reason, end: end, worker: worker, now: now, out: &out)
             return
         }

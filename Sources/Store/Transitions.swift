@@ -143,7 +143,7 @@ private func apply(_ transition: Transition, _ db: Database, now: Double) throws
               leaseStartedAt = NULL, orphanedAt = NULL WHERE id = ?
             """).execute(arguments: [failures, end.reason, jobId])
         try appendEvent(db, now: now, jobId: jobId, attempt: attempt + 1, kind: "requeued", worker: nil,
-                        message: "\(failures) failed attempts so far")
+                        message: "\(failures) failed attempt\(failures == 1 ? "" : "s") so far")
 
     case let .fail(jobId, attempt, failure, reason, end, worker, failures):
         switch failure {

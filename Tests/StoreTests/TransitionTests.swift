@@ -161,7 +161,7 @@ import Testing
         let store = try open(Fixtures.trainGrid)
         try store.lease(jobId: 1, attempt: 1, worker: "w1")
         func fail(_ end: LeaseEnd?, failures: Int) throws {
-            try store.commit([.fail(jobId: 1, attempt: 1, failure: .exhausted, reason: "failed after 1 failed attempts",
+            try store.commit([.fail(jobId: 1, attempt: 1, failure: .exhausted, reason: "failed after 1 failed attempt",
                                     end: end, worker: "w1", failures: failures)])
         }
         #expect(throws: StoreError.self) { try fail(nil, failures: 1) }  // an exhausted job ends a lease
@@ -169,7 +169,7 @@ import Testing
         try fail(.stalled, failures: 1)
         let job = try #require(try store.job(1))
         #expect(job.state == .failed && job.failure == .exhausted && job.retries == 1 && job.attempt == 1)
-        #expect(job.lastError == "failed after 1 failed attempts")
+        #expect(job.lastError == "failed after 1 failed attempt")
         #expect(try store.events(jobId: 1).map(\.kind) == ["dispatched", "stalled", "failed"])
         #expect(throws: StoreError.self) { try done(store, 1, 1, checkpoint: Fixtures.checkpoint) }
         #expect(try store.results().isEmpty)
