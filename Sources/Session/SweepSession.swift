@@ -165,8 +165,9 @@ public final class SweepSession: @unchecked Sendable {
         do {
             loop = try CoordinatorLoop(start: start, context: try Context(), endpoint: s.bind, options: options, log: log)
         } catch {
-            console.event("cannot listen on \(s.bind): \(error)")
-            throw fail(1, "cannot listen on \(s.bind): \(error)", reported: true)
+            let message = "cannot listen on \(s.bind): \(Self.bindProblem(s.bind, error))"
+            console.event(message)
+            throw fail(1, message, reported: true)
         }
         console.event("listening on \(loop.endpoint)")
         if let endpointFile = s.endpointFile {
@@ -232,6 +233,26 @@ public final class SweepSession: @unchecked Sendable {
     }
 
     /// What a local worker connects to: a wildcard bind becomes loopback.
+    /// Why `bind` cannot be listened on, in words, with what to give instead.
+    static func bindProblem(_ bind: String, _ error: any Error) -> String {
+        guard let zmq = error as? ZMQError else { return "\(error)" }
+        switch zmq.code.rawValue {
+        case EADDRINUSE:
+            return "the port is in use (another sweep, or another program): give another port, or port 0 for any free one"
+        case EADDRNOTAVAIL:
+            return "no network interface of this machine has that address: give one of its addresses, "
+                + "0.0.0.0 for all, or 127.0.0.1 for this machine only"
+        case ENODEV:
+            return "this machine has no network interface of that name: give an address (0.0.0.0 for all)"
+        case EACCES:
+            return "permission denied (ports below 1024 need root; an ipc:// folder may not be writable)"
+        case ENOENT:
+            return "the folder of the ipc:// socket file does not exist: create it or give another path"
+        default:
+            return "\(zmq)"
+        }
+    }
+
     /// Seconds without any worker after which a sweep without local workers says how to add one.
     static let workerHintDelay = 5.0
 

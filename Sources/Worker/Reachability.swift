@@ -13,8 +13,9 @@ public enum EndpointAddress: Equatable, Sendable {
     case tcp(host: String, port: Int)
     case ipc(path: String)
 
-    /// Parses `text`, or says what is wrong with it and what to give instead.
-    public static func parse(_ text: String) -> Result<EndpointAddress, EndpointError> {
+    /// Parses `text`, or says what is wrong with it and what to give instead. `forBinding`
+    /// also accepts port 0 or `*` (any free port) and host `*` (every interface), as `--bind` does.
+    public static func parse(_ text: String, forBinding: Bool = false) -> Result<EndpointAddress, EndpointError> {
         if text.hasPrefix("ipc://") {
             let path = String(text.dropFirst(6))
             return path.isEmpty ? .failure(EndpointError("'\(text)' names no socket file: give ipc://PATH."))
@@ -33,8 +34,10 @@ public enum EndpointAddress: Equatable, Sendable {
         guard !host.isEmpty else {
             return .failure(EndpointError("'\(text)' has no host: give tcp://HOST:PORT, e.g. tcp://head-node:5555."))
         }
-        guard let port = Int(portText), (1...65_535).contains(port) else {
-            return .failure(EndpointError("port '\(portText)' of '\(text)' is not a number from 1 to 65535."))
+        if forBinding && portText == "*" { return .success(.tcp(host: host, port: 0)) }
+        guard let port = Int(portText), ((forBinding ? 0 : 1)...65_535).contains(port) else {
+            return .failure(EndpointError("port '\(portText)' of '\(text)' is not a number from "
+                                          + (forBinding ? "0 (any free port)" : "1") + " to 65535."))
         }
         return .success(.tcp(host: host, port: port))
     }

@@ -5,6 +5,7 @@ import Foundation
 import Session
 import SweepProtocol
 import Trainer
+import Worker
 
 /// `thermosweep sweep`: the coordinator of a grid (and, with --local-workers, its workers too).
 struct SweepCommand: ParsableCommand {
@@ -63,9 +64,7 @@ struct SweepCommand: ParsableCommand {
         guard (0...256).contains(localWorkers) else {
             throw ValidationError("--local-workers \(localWorkers) is out of range: give 0 to 256.")
         }
-        guard bind.hasPrefix("tcp://") || bind.hasPrefix("ipc://") else {
-            throw ValidationError("--bind '\(bind)' is not a tcp:// or ipc:// endpoint, e.g. tcp://0.0.0.0:5555.")
-        }
+        if case .failure(let error) = EndpointAddress.parse(bind, forBinding: true) { throw ValidationError("--bind \(error)") }
         guard (curveSecret == nil) == (curveAllow == nil) else {
             throw ValidationError("CURVE needs both --curve-secret and --curve-allow (or neither).")
         }
@@ -122,6 +121,16 @@ struct SweepCommand: ParsableCommand {
         settings.quiet = quiet
         // Trivial grids measure nothing: no exports.
         if grid.trivialMs == nil { settings.exportFolder = out ?? URL(fileURLWithPath: db).deletingLastPathComponent().path }
+        // The exports are written when every job has ended: a folder that cannot take them is
+        // refused now, not after the sweep.
+        if let out {
+            do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
+                throw ValidationError("--out \(out) cannot be created (\(error.localizedDescription)): give a folder you can write.")
+            }
+            guard access(out, W_OK) == 0 else {
+                throw ValidationError("--out \(out) is not writable: give a folder you can write.")
+            }
+        }
 
         let session = SweepSession(settings)
         let trap = SignalTrap { signal in session.requestStop(reason: "signal \(signal)") }

@@ -144,6 +144,31 @@ import Testing
         sweep.signal(SIGINT)
         #expect(sweep.wait(timeout: 15) == 130)
     }
+    /// What cannot work is said in words before anything runs: a port out of range, an address
+    /// this machine does not have, an --out folder that cannot be made.
+    @Test func badBindAndOutAreRefusedBeforeTheSweep() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let grid = ["--trivial-ms", "10", "--lr", "0.1", "--batch", "8", "--seeds", "1"]
+        func sweep(_ name: String, _ extra: [String]) throws -> (stderr: String, status: Int32?) {
+            let process = try Spawned(["sweep", "--db", scratch.file("\(name).sqlite")] + grid + extra,
+                                      outputPrefix: scratch.file(name))
+            let status = process.wait(timeout: 20)
+            return (process.stderr, status)
+        }
+        let port = try sweep("port", ["--bind", "tcp://127.0.0.1:99999"])
+        #expect(port.status == 64)
+        #expect(port.stderr.contains("--bind port '99999' of 'tcp://127.0.0.1:99999' is not a number from 0 (any free port) to 65535"),
+                "\(port.stderr)")
+        let address = try sweep("address", ["--bind", "tcp://192.0.2.1:5555"])
+        #expect(address.status == 1)
+        #expect(address.stderr.contains("no network interface of this machine has that address"), "\(address.stderr)")
+        try Data().write(to: URL(fileURLWithPath: scratch.file("a-file")))
+        let out = try sweep("out", ["--out", scratch.file("a-file/exports")])
+        #expect(out.status == 64)
+        #expect(out.stderr.contains("--out \(scratch.file("a-file/exports")) cannot be created"), "\(out.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("out.sqlite")), "refused before the journal was made")
+    }
 }
 
 /// Pids of the running `thermosweep worker` processes whose parent is `parent`.
