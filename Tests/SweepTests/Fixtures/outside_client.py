@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+"""A worker written from PROTOCOL.md alone, with pyzmq (Debian: python3-zmq): it is admitted, runs
+one trivial job and gets its ACK; before that it sends the deviations PROTOCOL.md forbids and
+checks that each is answered ERROR malformed naming the field. Nothing here comes from the Swift
+code.
+
+Usage: outside_client.py ENDPOINT VERSION
+Exits 0 when every step went as the protocol says (the sweep's BYE included), 1 with the reason.
+"""
+import json
+import os
+import socket
+import sys
+import time
+
+import zmq
+
+
+def fnv1a(data):
+    """FNV-1a-64 of bytes, 16 lowercase hex digits (PROTOCOL.md: attachment hashes)."""
+    h = 0xCBF29CE484222325
+    for byte in data:
+        h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return f"{h:016x}"
+
+
+def body(obj):
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+class Client:
+    def __init__(self, endpoint):
+        self.socket = zmq.Context.instance().socket(zmq.DEALER)
+        host, pid, nonce = socket.gethostname(), os.getpid(), os.urandom(4).hex()
+        self.identity = f"{host}/{pid}/{nonce}"
+        self.socket.setsockopt(zmq.ROUTING_ID, self.identity.encode())
+        self.socket.setsockopt(zmq.LINGER, 500)
+        self.socket.connect(endpoint)
+        self.host, self.pid, self.nonce = host, pid, nonce
+
+    def send(self, command, payload, *attachments):
+        raw = payload if isinstance(payload, bytes) else body(payload)
+        self.socket.send_multipart([b"TSW3", command.encode(), raw, *attachments])
+
+    def receive(self, wanted, timeout=15):
+        """The next message whose command is in `wanted`; HEARTBEATs are answered on the way."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if not self.socket.poll(200):
+                self.send("HEARTBEAT", {"jobs": []})
+                continue
+            frames = self.socket.recv_multipart()
+            if frames[0] != b"TSW3":
+                fail(f"frame 0 is {frames[0]!r}, not TSW3")
+            command, payload = frames[1].decode(), json.loads(frames[2])
+            if command in wanted:
+                return command, payload, frames[3:]
+            if command != "HEARTBEAT":
+                fail(f"expected {wanted}, got {command} {payload}")
+        fail(f"no {wanted} within {timeout} s")
+
+
+def fail(reason):
+    print("FAIL: " + reason)
+    sys.exit(1)
+
+
+def main():
+    endpoint, version = sys.argv[1], sys.argv[2]
+    client = Client(endpoint)
+    client.send("READY", {
+        "name": "outside/1", "host": client.host, "pid": client.pid, "nonce": client.nonce, "cores": 1,
+        "cpuFeatures": [], "buildCPU": "python", "version": version, "datasets": [], "slots": 1, "running": [],
+    })
+    command, welcome, _ = client.receive(["WELCOME", "REFUSE"])
+    if command != "WELCOME":
+        fail(f"refused: {welcome}")
+    print(f"admitted: heartbeat {welcome['heartbeatMs']} ms")
+    _, job, attachments = client.receive(["JOB"])
+    if job["kind"] != "trivial" or attachments:
+        fail(f"expected a trivial job without attachments: {job}")
+    job_id, attempt = job["jobId"], job["attempt"]
+    print(f"job {job_id} attempt {attempt}: {job['key']}, waits {job['spec']['trivialMillis']} ms")
+
+    record = body({"format": "thermosweep-trivial/1", "waitedMillis": job["spec"]["trivialMillis"]})
+    done = {"jobId": job_id, "attempt": attempt, "kind": "trivial", "outcome": "done", "wallSeconds": 0.1,
+            "resultBytes": len(record), "resultHash": fnv1a(record)}
+
+    def refused(name, command, raw, attachments, expected):
+        client.send(command, raw, *attachments)
+        _, error, _ = client.receive(["ERROR", "ACK"])
+        if error.get("code") != "malformed" or expected not in error.get("message", ""):
+            fail(f"{name}: expected ERROR malformed naming {expected!r}, got {error}")
+        print(f"refused as the spec says: {name}: {error['message']}")
+
+    refused("a key written twice, once escaped", "RESULT",
+            body(done)[:-1] + b',"job\\u0049d":' + str(job_id).encode() + b"}", [record], "jobId")
+    refused("null for an absent optional field", "RESULT", body({**done, "errorKind": None}), [record], "errorKind")
+    refused("an unknown field", "RESULT", body({**done, "extra": 1}), [record], "extra")
+    failed = {"jobId": job_id, "attempt": attempt, "kind": "trivial", "outcome": "failed", "wallSeconds": 0.1,
+              "errorKind": "transient", "message": "line one\nline two"}
+    refused("a control character in a message", "RESULT", body(failed), [], "message")
+    bom = b"\xef\xbb\xbf" + record
+    refused("a byte-order mark before the result", "RESULT",
+            body({**done, "resultBytes": len(bom), "resultHash": fnv1a(bom)}), [bom], "result")
+    twice = b'{"format":"thermosweep-trivial/1","a":1,"a":2}'
+    refused("a key twice inside the result", "RESULT",
+            body({**done, "resultBytes": len(twice), "resultHash": fnv1a(twice)}), [twice], "result")
+    refused("a trailing comma", "RESULT", body(done)[:-1] + b",}", [record], "JSON")
+    refused("a job id as a fraction", "HEARTBEAT",
+            body({"jobs": [{"jobId": job_id + 0.5, "attempt": attempt, "step": 1, "totalSteps": 1}]}), [], "jobId")
+
+    time.sleep(job["spec"]["trivialMillis"] / 1000)
+    client.send("RESULT", done, record)
+    _, acked, _ = client.receive(["ACK"])
+    if (acked["jobId"], acked["attempt"]) != (job_id, attempt):
+        fail(f"ACK for another lease: {acked}")
+    print(f"ACK for job {job_id} attempt {attempt}")
+    _, bye, _ = client.receive(["BYE"])
+    print(f"BYE: {bye['reason']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

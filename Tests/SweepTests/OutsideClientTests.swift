@@ -1,0 +1,31 @@
+// PROTOCOL.md is enough to write a worker: a client in Python (pyzmq), written from the spec alone,
+// is admitted, runs a trivial job, gets its ACK and the sweep's BYE; every deviation the spec
+// forbids that it sends on the way is answered ERROR malformed naming the field.
+import Foundation
+import Testing
+
+@Suite struct OutsideClientTests {
+    static let client = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/outside_client.py").path
+
+    @Test func aClientWrittenFromTheSpecRunsAJob() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let db = scratch.file("sweep.sqlite"), endpointFile = scratch.file("endpoint")
+        let sweep = try Spawned(["sweep", "--db", db, "--endpoint-file", endpointFile, "--trivial-ms", "100",
+                                 "--lr", "0.1", "--batch", "8", "--seeds", "1"], outputPrefix: scratch.file("sweep"))
+        defer { sweep.kill9() }
+        let url = try #require(endpoint(in: endpointFile))
+        let version = try Spawned(["--version"], outputPrefix: scratch.file("version"))
+        #expect(version.wait(timeout: 10) == 0)
+        let release = try #require(version.stdout.split(separator: " ").first.map(String.init))
+        // Debian's python3, where python3-zmq (make test-deps) puts pyzmq.
+        let client = try Spawned([Self.client, url, release], outputPrefix: scratch.file("client"),
+                                 executable: "/usr/bin/python3")
+        defer { client.kill9() }
+        #expect(client.wait(timeout: 60) == 0, "\(client.stdout)\(client.stderr)")
+        #expect(client.stdout.components(separatedBy: "refused as the spec says").count - 1 == 8, "\(client.stdout)")
+        #expect(sweep.wait(timeout: 30) == 0, "\(sweep.stderr)")
+        #expect(try counts(db).done == 1)
+    }
+}
