@@ -111,6 +111,7 @@ public final class CoordinatorLoop: @unchecked Sendable {
     /// With CURVE: handshake failures that never reach the authenticator (a client without CURVE).
     private var handshakeMonitor: SocketMonitor?
     private var handshakeFailures = (logged: ContinuousClock.Instant?.none, unlogged: 0)
+    private var malformedLog = (windowStart: ContinuousClock.now, logged: 0, suppressed: 0)
     private let endedAtStart: Int
     /// `scheduler.endedCost` once the journal was restored.
     private var endedCostAtStart = 0
@@ -277,23 +278,36 @@ public final class CoordinatorLoop: @unchecked Sendable {
         do {
             message = try Message.decode(body)
         } catch {
-            log("malformed message from \(peer): \(error.description)")
+            logMalformed("malformed message from \(peer): \(error.description)")
             // No answer to what claims to be an ERROR or a BYE: no error ping-pong, and a peer
             // that leaves does not listen.
             let command = String(decoding: body.count > 1 ? body[1].prefix(16) : [], as: UTF8.self)
             if command == Command.error.rawValue || command == Command.bye.rawValue { return [] }
-            return [.send(peer, .error(ErrorReply(code: .malformed, message: Self.printable(error.description))))]
+            return [.send(peer, .error(ErrorReply(code: .malformed, message: error.description)))]
         }
         return scheduler.handle(.message(peer, message), now: now())
     }
 
-    /// `text` with control characters replaced and cut to the protocol's message limit.
-    private static func printable(_ text: String) -> String {
-        let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? " " : $0 }))
-        var cut = cleaned
-        while cut.utf8.count > Wire.maxMessageText - 16 { cut = String(cut.prefix(cut.count * 3 / 4)) }
-        return cut
+    /// Logs a malformed message: at most `malformedLogLimit` lines per 10 s, then one line with
+    /// the count of those left out (a hostile peer would otherwise write a line per message).
+    private func logMalformed(_ line: String) {
+        let now = ContinuousClock.now
+        if now - malformedLog.windowStart >= .seconds(10) {
+            if malformedLog.suppressed > 0 {
+                log("\(malformedLog.suppressed) more malformed messages in the last 10 s were refused without a line each")
+            }
+            malformedLog = (now, 0, 0)
+        }
+        if malformedLog.logged < Self.malformedLogLimit {
+            malformedLog.logged += 1
+            log(line)
+        } else {
+            malformedLog.suppressed += 1
+        }
     }
+
+    /// Malformed-message lines per 10 s window.
+    static let malformedLogLimit = 20
 
     /// Journals every `.journal` effect in one transaction, then logs, sends and notes `.finished`.
     private func perform(_ effects: [Effect]) throws {

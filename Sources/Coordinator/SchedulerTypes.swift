@@ -30,9 +30,12 @@ public struct PeerID: Hashable, Sendable, CustomStringConvertible {
     public init(bytes: [UInt8]) { self.bytes = bytes }
     public init(_ string: String) { bytes = Array(string.utf8) }
 
-    /// The id as text when it is printable UTF-8, else as hex.
+    /// The id as text when it is printable ASCII, else `0x` and its bytes in hex. Two ids never
+    /// read alike (the journal names workers by this text): a printable id that starts with `0x`
+    /// is written in hex too.
     public var description: String {
-        if let text = String(validating: bytes, as: UTF8.self), text.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value < 0x7f }) {
+        if let text = String(validating: bytes, as: UTF8.self), !text.hasPrefix("0x"),
+           text.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value < 0x7f }) {
             return text
         }
         return "0x" + bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()

@@ -3,6 +3,15 @@ import SweepProtocol
 import Testing
 
 @Suite struct SchedulerAdmissionTests {
+    /// The journal names workers by their routing id's text: two ids never read alike.
+    @Test func routingIdsThatLookAlikeAreNamedApart() {
+        let binary = PeerID(bytes: [0xCA, 0xFE, 0xBA, 0xBE]), text = PeerID("0xcafebabe")
+        #expect(binary.description == "0xcafebabe")
+        #expect(text.description != binary.description)
+        #expect(PeerID("node-3/123/abcd0123").description == "node-3/123/abcd0123")
+        #expect(PeerID(bytes: Array("a\u{1}b".utf8)).description == "0x610162")
+    }
+
     @Test func readyIsWelcomedThenGivenOneJobPerSlot() {
         var h = Harness(jobs: Harness.trivialJobs())
         let effects = h.ready("w1", slots: 2)
