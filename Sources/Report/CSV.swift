@@ -3,11 +3,11 @@
 import Foundation
 
 /// A CSV table built row by row into one string.
-struct CSVWriter {
-    private(set) var text = ""
-    let columns: Int
+public struct CSVWriter {
+    public private(set) var text = ""
+    public let columns: Int
 
-    init(header: [String]) {
+    public init(header: [String]) {
         columns = header.count
         append(header)
     }
@@ -17,7 +17,7 @@ struct CSVWriter {
         self.columns = columns
     }
 
-    mutating func append(_ fields: [String]) {
+    public mutating func append(_ fields: [String]) {
         precondition(fields.count == columns, "CSV row has \(fields.count) fields, header \(columns)")
         var first = true
         for field in fields {

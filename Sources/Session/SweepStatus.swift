@@ -12,6 +12,12 @@ public struct SweepStatus: Encodable {
     public struct Row: Encodable {
         public var id: Int
         public var key: String
+        /// `warm-start`, `measure` or `trivial`.
+        public var kind: String
+        /// The cell's η and |B| (nil for a warm start) and the training seed.
+        public var learningRate: Double?
+        public var batchSize: Int?
+        public var seed: UInt64?
         public var state: String
         public var attempt: Int
         public var worker: String?
@@ -59,9 +65,12 @@ public struct SweepStatus: Encodable {
         let results = Dictionary(try store.results().map { ($0.jobId, $0) }, uniquingKeysWith: { a, _ in a })
         let misfits = try store.misfitCounts()
         var speeds: [String: [Double]] = [:]
+        let descriptors = Dictionary(store.spec.jobs().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let rows = try store.jobs().map { job -> Row in
-            var row = Row(id: job.id, key: job.key, state: job.state.rawValue, attempt: job.attempt,
-                          worker: job.leaseWorker, error: job.lastError)
+            let spec = descriptors[job.id]?.spec
+            var row = Row(id: job.id, key: job.key, kind: job.kind.rawValue, learningRate: spec?.cell?.learningRate,
+                          batchSize: spec?.cell?.batchSize, seed: spec?.cell?.seed ?? spec?.warmStart?.seed,
+                          state: job.state.rawValue, attempt: job.attempt, worker: job.leaseWorker, error: job.lastError)
             if let result = results[job.id] {
                 row.worker = result.worker
                 row.wallSeconds = result.wallSeconds
@@ -97,6 +106,19 @@ public struct SweepStatus: Encodable {
                         busySeconds: done.map(\.wallSeconds).reduce(0, +), samplesPerSecond: speed,
                         jobsPerHour: done.count > 1 && span > 0 ? Double(done.count - 1) / span * 3600 : nil)
         }.sorted { $0.host < $1.host }
+    }
+
+    /// One CSV row per job, numbers as numbers (η, |B|, seed, temperature), for pandas or R.
+    public func csvText() -> String {
+        var csv = CSVWriter(header: ["id", "key", "kind", "lr", "batch", "seed", "state", "attempt", "worker",
+                                     "temperature", "temperature_se_ln", "test_accuracy", "wall_s", "diverged", "error"])
+        func number<T>(_ value: T?) -> String { value.map { "\($0)" } ?? "" }
+        for row in jobs {
+            csv.append(["\(row.id)", row.key, row.kind, number(row.learningRate), number(row.batchSize), number(row.seed),
+                        row.state, "\(row.attempt)", row.worker ?? "", number(row.temperature), number(row.temperatureSE),
+                        number(row.testAccuracy), number(row.wallSeconds), row.diverged ?? "", row.error ?? ""])
+        }
+        return csv.text
     }
 
     public func jsonText() throws -> String {

@@ -25,8 +25,8 @@ struct StatusCommand: ParsableCommand {
     @Option(help: "How long --connect waits for the answer, in ms.")
     var timeoutMs = 3_000
 
-    @Flag(help: "Print one JSON object instead of tables.")
-    var json = false
+    @Option(help: "table (a summary, or every job with --all), json (one object, every job) or csv (one row per job; --db only).")
+    var format = "table"
 
     @Flag(help: "List every job with its temperature (default: a summary and the jobs not done).")
     var all = false
@@ -40,6 +40,12 @@ struct StatusCommand: ParsableCommand {
         guard (db == nil) != (connect == nil) else {
             throw ValidationError("give either --db PATH or --connect URL.")
         }
+        guard ["table", "json", "csv"].contains(format) else {
+            throw ValidationError("unknown --format '\(format)': choose table, json or csv.")
+        }
+        if format == "csv" && db == nil {
+            throw ValidationError("--format csv lists the jobs of a database: give --db (the live answer has no per-job rows).")
+        }
         let states = JobState.allCases.map(\.rawValue)
         if let bad = state.first(where: { !states.contains($0) }) {
             throw ValidationError("--state '\(bad)' is not a job state: give one of \(states.joined(separator: ", ")).")
@@ -52,10 +58,14 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         if let db {
             let report = try SweepStatus.read(path: db)
-            print(json ? try report.jsonText() : report.text(all: all, states: Set(state)))
+            switch format {
+            case "json": print(try report.jsonText())
+            case "csv": print(report.csvText(), terminator: "")
+            default: print(report.text(all: all, states: Set(state)))
+            }
         } else if let connect {
             let reply = try LiveStatus.ask(endpoint: connect, timeout: .milliseconds(timeoutMs), curve: try curve.load())
-            if json {
+            if format == "json" {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
                 print(String(decoding: try encoder.encode(reply), as: UTF8.self))

@@ -18,7 +18,7 @@ import Testing
         #expect(eventually(timeout: 20) { ((try? counts(db))?.running ?? 0) == 2 })
         usleep(500_000)  // a few heartbeats, so that the coordinator knows the jobs' steps
 
-        let live = try Spawned(["status", "--connect", url, "--json"], outputPrefix: scratch.file("live"))
+        let live = try Spawned(["status", "--connect", url, "--format", "json"], outputPrefix: scratch.file("live"))
         #expect(live.wait(timeout: 20) == 0, "\(live.stderr)")
         let reply = try #require(try JSONSerialization.jsonObject(with: Data(live.stdout.utf8)) as? [String: Any])
         #expect(reply["total"] as? Int == 6)
@@ -46,12 +46,20 @@ import Testing
         #expect(bad.wait(timeout: 20) == 64)
         #expect(bad.stderr.contains("--state 'stuck' is not a job state: give one of queued, running, orphaned, done, failed"))
 
-        let json = try Spawned(["status", "--db", db, "--json"], outputPrefix: scratch.file("json"))
+        let json = try Spawned(["status", "--db", db, "--format", "json"], outputPrefix: scratch.file("json"))
         #expect(json.wait(timeout: 20) == 0)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         let jobs = try #require(object["jobs"] as? [[String: Any]])
         #expect(jobs.count == 6)
         #expect(jobs.filter { $0["state"] as? String == "running" }.count == 2)
+        #expect(jobs.contains { $0["learningRate"] as? Double == 0.2 && $0["batchSize"] as? Int == 8 && $0["seed"] as? Int == 3 })
+
+        let csv = try Spawned(["status", "--db", db, "--format", "csv"], outputPrefix: scratch.file("csv"))
+        #expect(csv.wait(timeout: 20) == 0)
+        let lines = csv.stdout.split(separator: "\n")
+        #expect(lines.first == "id,key,kind,lr,batch,seed,state,attempt,worker,temperature,temperature_se_ln,test_accuracy,wall_s,diverged,error")
+        #expect(lines.count == 7)
+        #expect(lines.contains { $0.hasPrefix("6,trivial/lr=0.2/b=8/seed=3,trivial,0.2,8,3,") }, "\(csv.stdout)")
     }
 
     @Test func statusNamesWhatIsWrong() throws {

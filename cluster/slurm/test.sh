@@ -164,13 +164,13 @@ launcher_pid=""
 log "sweep ended; checking the database"
 
 # --- the invariant: every job ended exactly once ---
-status_json=$("$bin" status --db "$db" --json) || fail "thermosweep status --db failed"
+status_json=$("$bin" status --db "$db" --format json) || fail "thermosweep status --db failed"
 echo "$status_json" >"$run/status.json"
 for field in total "done"; do
     grep -Eq "\"$field\" *: *$JOBS([^0-9]|$)" <<<"$status_json" \
-        || fail "status --json does not say $field = $JOBS: $status_json"
+        || fail "status --format json does not say $field = $JOBS: $status_json"
 done
-grep -Eq '"failed" *: *0([^0-9]|$)' <<<"$status_json" || fail "status --json reports failures: $status_json"
+grep -Eq '"failed" *: *0([^0-9]|$)' <<<"$status_json" || fail "status --format json reports failures: $status_json"
 
 [ "$(q "SELECT count(*) FROM jobs;")" = $JOBS ] || fail "the database holds $(q "SELECT count(*) FROM jobs;") jobs, not $JOBS"
 not_done=$(q "SELECT group_concat(id || ':' || state) FROM jobs WHERE state != 'done';")
