@@ -7,31 +7,31 @@ import SweepProtocol
 /// The measurement protocol of a cell (PHYSICS.md, "Protocol"): everything of a `CellSpec` but
 /// the model, η, |B| and the seed.
 struct CellProtocolOptions: ParsableArguments {
-    @Option(help: "SGD momentum (0: plain SGD, which the theory assumes).")
+    @Option(parsing: .unconditional, help: "SGD momentum (0: plain SGD, which the theory assumes).")
     var momentum: Double = CellSettings().momentum
 
     @Flag(help: "Shuffle once per epoch instead of drawing batches i.i.d. with replacement.")
     var shuffle = false
 
-    @Option(help: "Burn-in steps per cell (default: max(⌈10/η⌉, 500)).")
+    @Option(parsing: .unconditional, help: "Burn-in steps per cell (default: max(⌈10/η⌉, 500)).")
     var burnInSteps: Int?
 
-    @Option(help: "Measurement window per cell in steps (default: max(⌈10/η⌉, 500)).")
+    @Option(parsing: .unconditional, help: "Measurement window per cell in steps (default: max(⌈10/η⌉, 500)).")
     var measureSteps: Int?
 
-    @Option(help: "Warm-start length in epochs (0: start from the initial weights).")
+    @Option(parsing: .unconditional, help: "Warm-start length in epochs (0: start from the initial weights).")
     var warmEpochs: Double = WarmStartSpec().epochs
 
-    @Option(help: "Warm-start learning rate.")
+    @Option(parsing: .unconditional, help: "Warm-start learning rate.")
     var warmLr: Double = WarmStartSpec().learningRate
 
-    @Option(help: "Warm-start batch size.")
+    @Option(parsing: .unconditional, help: "Warm-start batch size.")
     var warmBatch: Int = WarmStartSpec().batchSize
 
-    @Option(help: "Probe batches per calibration point (0: no noise calibration).")
+    @Option(parsing: .unconditional, help: "Probe batches per calibration point (0: no noise calibration).")
     var calibrationProbes: Int = CellSettings().calibrationProbes
 
-    @Option(help: "Batch size of the calibration probes.")
+    @Option(parsing: .unconditional, help: "Batch size of the calibration probes.")
     var probeBatch: Int = CellSettings().probeBatchSize
 
     var warmStart: WarmStartSpec { WarmStartSpec(learningRate: warmLr, batchSize: warmBatch, epochs: warmEpochs) }

@@ -19,31 +19,32 @@ struct FitCommand: ParsableCommand {
     @Option(help: "Sweep database (SQLite journal written by `sweep`).")
     var db: String
 
-    @Option(help: "Estimator: diffusion, kinetic, kinetic-sde, configurational.")
-    var estimator: String = "diffusion"
+    @Option(help: "Estimator: diffusion (the table's default), kinetic, kinetic-sde, configurational; json lists every estimator unless one is given.")
+    var estimator: String?
 
     @Option(help: "Only this parameter group (e.g. conv1.weight); the whole-network line is printed too.")
     var group: String?
 
-    @Option(help: "table or json (json: every group × estimator, as fits.json).")
+    @Option(help: "table or json (json: as fits.json, every group and estimator unless --group or --estimator is given).")
     var format: String = "table"
 
     func validate() throws {
         guard ["table", "json"].contains(format) else {
             throw ValidationError("unknown --format '\(format)': choose table or json.")
         }
-        do { _ = try Report.estimator(named: estimator) } catch { throw ValidationError(error.description) }
+        do { _ = try Report.estimator(named: estimator ?? "diffusion") } catch { throw ValidationError(error.description) }
     }
 
     func run() throws {
         try reportExit {
-            let chosen = try Report.estimator(named: estimator)
+            let chosen = try Report.estimator(named: estimator ?? "diffusion")
             let data = try SweepData.load(storePath: db)
             if let group, !data.groups.contains(group) {
                 throw ReportError.unknownGroup(group, valid: data.groups)
             }
             if format == "json" {
-                let analysis = SweepAnalysis(data: data, fits: SweepFits(data, groups: group.map { [$0] }))
+                let analysis = SweepAnalysis(data: data, fits: SweepFits(data, groups: group.map { [$0] },
+                                                                         estimators: estimator.map { _ in [chosen] }))
                 print(try analysis.fitsJSON(), terminator: "")
                 return
             }

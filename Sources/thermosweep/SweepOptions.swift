@@ -11,16 +11,16 @@ struct GridOptions: ParsableArguments {
     @Option(help: "Network: \(ModelKind.names).")
     var model = "lenet-8-16"
 
-    @Option(help: "Learning rates: 0.0125:0.2:x2 (geometric), 0.05:0.2:+0.05 (arithmetic) or a list 0.01,0.02.")
+    @Option(parsing: .unconditional, help: "Learning rates: 0.0125:0.2:x2 (geometric), 0.05:0.2:+0.05 (arithmetic) or a list 0.01,0.02.")
     var lr = "0.0125:0.2:x2"
 
-    @Option(help: "Batch sizes: 8:128:x2, 8:64:+8 or a list 16,32.")
+    @Option(parsing: .unconditional, help: "Batch sizes: 8:128:x2, 8:64:+8 or a list 16,32.")
     var batch = "8:128:x2"
 
-    @Option(help: "Seeds per cell (seed s trains with seed grid-seed + s).")
+    @Option(parsing: .unconditional, help: "Seeds per cell (seed s trains with seed grid-seed + s).")
     var seeds = 3
 
-    @Option(help: "Offset of the training seeds.")
+    @Option(parsing: .unconditional, help: "Offset of the training seeds.")
     var gridSeed: UInt64 = 0
 
     @Option(help: "Trivial job kind: no training, every job waits this many ms (tests and benchmarks).")

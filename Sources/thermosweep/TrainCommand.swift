@@ -18,13 +18,13 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Network: \(ModelKind.names).")
     var model: String = ModelKind.lenet816.rawValue
 
-    @Option(help: "SGD learning rate η.")
+    @Option(parsing: .unconditional, help: "SGD learning rate η.")
     var lr: Double = 0.05
 
-    @Option(help: "Batch size |B|.")
+    @Option(parsing: .unconditional, help: "Batch size |B|.")
     var batch: Int = 32
 
-    @Option(help: "Seed: initial weights, batches and probes all derive from it.")
+    @Option(parsing: .unconditional, help: "Seed: initial weights, batches and probes all derive from it.")
     var seed: UInt64 = 1
 
     @OptionGroup(title: "Measurement protocol") var measurement: CellProtocolOptions

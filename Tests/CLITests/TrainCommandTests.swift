@@ -89,6 +89,8 @@ import Testing
         (["--momentum", "0.99999999"], "--momentum 0.99999999 is out of range"),
         (["--warm-lr", "1e300"], "--warm-lr 1e+300 is out of range"),
         (["--lr=-0.5"], "--lr -0.5 is out of range"),
+        (["--lr", "-1"], "--lr -1.0 is out of range"),
+        (["--momentum", "-0.1"], "--momentum -0.1 is out of range"),
         (["--lr", "nan"], "--lr nan is out of range"),
         (["--batch", "0"], "--batch 0 is out of range: give 1 to 4096"),
         (["--model", "resnet"], "unknown model 'resnet'"),

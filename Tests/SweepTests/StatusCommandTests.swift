@@ -157,3 +157,21 @@ import Testing
     #expect(resumed.wait(timeout: 60) == 0, "\(resumed.stderr)")
     #expect(try counts(copy).done == 8)
 }
+
+/// `fit --format json` lists every group and estimator, or only the one `--estimator` names.
+@Test func fitJSONHonoursTheEstimator() throws {
+    let scratch = try Scratch()
+    defer { scratch.remove() }
+    let db = scratch.file("sweep.sqlite")
+    try FileManager.default.copyItem(atPath: ReleaseFixtureTests.fixture.appendingPathComponent("sweep.sqlite").path, toPath: db)
+    func estimators(_ extra: [String]) throws -> Set<String> {
+        let fit = try Spawned(["fit", "--db", db, "--format", "json"] + extra,
+                              outputPrefix: scratch.file("fit-\(extra.count)"))
+        #expect(fit.wait(timeout: 60) == 0, "\(fit.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(fit.stdout.utf8)) as? [String: Any])
+        let fits = try #require(object["fits"] as? [[String: Any]])
+        return Set(fits.compactMap { $0["estimator"] as? String })
+    }
+    #expect(try estimators([]) == ["diffusion", "kinetic", "kinetic-sde", "configurational"])
+    #expect(try estimators(["--estimator", "kinetic"]) == ["kinetic"])
+}
