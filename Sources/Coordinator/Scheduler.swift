@@ -211,8 +211,7 @@ public struct Scheduler: Sendable {
             case .done, .failed:
                 jobs[i].state = record.state
                 jobs[i].counted = true
-                endedCount += 1
-                endedCost += jobs[i].descriptor.cost
+                markEnded(i)
             }
         }
         // A warm start that ended without a checkpoint cannot feed its measure jobs.
@@ -446,13 +445,9 @@ public struct Scheduler: Sendable {
         } else {
             out.record(.resultCounted(result, peer: peer, at: now))
             out.send(peer, ack)
-            if let holder, holder != peer {
-                out.send(holder, .cancel(Cancel(jobId: result.jobId, attempt: result.attempt, reason: .completed)))
-            }
             jobs[i].holder = nil
             jobs[i].counted = true
-            endedCount += 1
-            endedCost += job.descriptor.cost
+            markEnded(i)
             if result.outcome == .done {
                 jobs[i].state = .done
                 out.log("#\(result.jobId) \(job.descriptor.key) done by \(name(peer)) (attempt \(result.attempt))")
@@ -649,12 +644,17 @@ public struct Scheduler: Sendable {
                                now: Instant, out: inout Output) {
         jobs[i].state = .failed
         jobs[i].lastReason = reason
-        endedCount += 1
-        endedCost += jobs[i].descriptor.cost
+        markEnded(i)
         out.record(.failed(jobs[i].ref, failure, reason: reason, end: end, worker: worker, failures: jobs[i].failures,
                            at: now))
         out.log("#\(jobs[i].descriptor.id) \(jobs[i].descriptor.key) \(reason)")
         failDependents(of: i, now: now, out: &out)
+    }
+
+    /// Job `i` has ended (done or failed): the counts that decide `.finished` and the ETA.
+    private mutating func markEnded(_ i: Int) {
+        endedCount += 1
+        endedCost += jobs[i].descriptor.cost
     }
 
     /// Fails every job that needs job `w` (a failed warm start), naming it.
