@@ -1,4 +1,5 @@
 // Event lines and the live progress line of a running sweep, on standard error.
+import Cell
 import Coordinator
 import Foundation
 
@@ -20,7 +21,7 @@ public final class Console: @unchecked Sendable {
     /// One event line, timestamped.
     public func event(_ line: String) {
         lock.withLock {
-            var text = "\(Self.clock()) \(line)\n"
+            var text = "\(LocalClock.now()) \(line)\n"
             if terminal && !progress.isEmpty { text = "\r\u{1B}[K" + text + progress }
             write(text)
         }
@@ -35,7 +36,7 @@ public final class Console: @unchecked Sendable {
                 write("\r\u{1B}[K" + progress)
             } else if force || lastPlain.map({ Date().timeIntervalSince($0) >= plainEvery }) ?? true {
                 lastPlain = Date()
-                write("\(Self.clock()) \(line)\n")
+                write("\(LocalClock.now()) \(line)\n")
             }
         }
     }
@@ -57,12 +58,6 @@ public final class Console: @unchecked Sendable {
         return Int(size.ws_col)
     }
 
-    private static func clock() -> String {
-        var now = time(nil)
-        var parts = tm()
-        localtime_r(&now, &parts)
-        return String(format: "%02d:%02d:%02d", parts.tm_hour, parts.tm_min, parts.tm_sec)
-    }
 
     /// `12/78 ended · 1 failed · 2 running · 64 queued · 2 workers · 4.1 jobs/min · ETA 3m12s`,
     /// fitted to `width` columns: the rate, then the worker count, then the queue are left out

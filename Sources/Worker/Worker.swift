@@ -1,4 +1,5 @@
 // A worker's identity and timing (PROTOCOL.md, "Conversation" and "Timing"), and how it ends.
+import Cell
 import Foundation
 import SweepProtocol
 import ZeroMQ
@@ -80,13 +81,7 @@ public struct WorkerConfig: Sendable {
     /// Writes each line to standard error after the local time and the worker's name
     /// (`14:03:07 worker node-3/1: …`), in one write (so lines of workers sharing a pipe stay whole).
     public static func standardErrorLog(name: String) -> @Sendable (String) -> Void {
-        { line in
-            var now = time(nil)
-            var parts = tm()
-            localtime_r(&now, &parts)
-            let clock = String(format: "%02d:%02d:%02d", parts.tm_hour, parts.tm_min, parts.tm_sec)
-            FileHandle.standardError.write(Data("\(clock) worker \(name): \(line)\n".utf8))
-        }
+        { line in FileHandle.standardError.write(Data("\(LocalClock.now()) worker \(name): \(line)\n".utf8)) }
     }
 
     /// `host/pid/nonce`: the DEALER's routing id.
