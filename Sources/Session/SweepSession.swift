@@ -213,7 +213,8 @@ public final class SweepSession: @unchecked Sendable {
             if end == .finished { workers.waitForExit(timeout: 5) }
             workers.stop(grace: 3)
         }
-        try? start.store.close()
+        // The store closes last (the deferred close), after the reads below: the last connection
+        // to close folds the WAL in and removes it, leaving the database as one file.
         if end == .stopped {
             console.event("stopped; re-run the same command to resume")
             return .stopped

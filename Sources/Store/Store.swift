@@ -8,8 +8,18 @@
 // loss or kernel panic (the WAL is on disk). NORMAL would survive the kill but could lose the last
 // commits on power loss, and those may already be ACKed: it would break "nothing that was ACKed is
 // ever lost". Throughput comes from `commit(_:)` (many transitions, one fsync) instead.
+//
+// The database file alone is always a whole journal (README, "Files"): SQLite's own
+// checkpoints are off, because one that runs out of disk half way leaves the file a mix of old
+// and new pages that only its WAL makes whole again. The Store checkpoints itself, every
+// `Checkpointing.walFrames` frames and on close, and only after the file has been extended to
+// the size the checkpoint needs; when the disk has no room for that, the commits stay in the WAL
+// and the file keeps its last whole state. After each checkpoint the file is extended by a reserve,
+// so that the checkpoint on the way out of a disk-full stop still fits.
 import Foundation
 import GRDB
+import GRDBSQLite
+import Synchronization
 import SweepProtocol
 #if canImport(Glibc)
 import Glibc
@@ -44,6 +54,8 @@ public final class Store {
 
     let queue: DatabaseQueue
     private var lock: LockFile?
+    /// WAL frames not yet checkpointed (writable journals only).
+    private let walMeter: WALMeter?
     /// The first storage failure: after it every write is refused with the same error, so nothing
     /// goes on from state that could not be recorded.
     private var storageFailure: StoreError?
@@ -53,7 +65,7 @@ public final class Store {
     private var fileIdentities: [(path: String, identity: FileIdentity)] = []
 
     private init(path: String, spec: GridSpec, specHash: String, options: StoreOptions, isReadOnly: Bool,
-                 queue: DatabaseQueue, lock: LockFile?) {
+                 queue: DatabaseQueue, lock: LockFile?, walMeter: WALMeter?) {
         self.path = path
         self.spec = spec
         self.specHash = specHash
@@ -61,11 +73,11 @@ public final class Store {
         self.isReadOnly = isReadOnly
         self.queue = queue
         self.lock = lock
+        self.walMeter = walMeter
     }
 
     deinit {
-        try? queue.close()
-        lock?.release()
+        try? close()
     }
 
     /// Creates the journal of `spec` (and its folder), or resumes it; refuses another grid with
@@ -89,7 +101,12 @@ public final class Store {
             }
         }
         let lock = try LockFile.acquire(path + "-lock", database: path)
-        let queue = try connect(path: path, readOnly: false, options: options)
+        let meter = WALMeter()
+        let queue: DatabaseQueue
+        do { queue = try connect(path: path, readOnly: false, options: options, walMeter: meter) } catch {
+            lock.release()
+            throw error
+        }
         let now = options.clock().timeIntervalSince1970
         do {
             try queue.write { db in
@@ -117,7 +134,8 @@ public final class Store {
             throw storeError(error, path: path, operation: "open")
         }
         let store = Store(path: path, spec: normalized, specHash: hash, options: options, isReadOnly: false,
-                          queue: queue, lock: lock)
+                          queue: queue, lock: lock, walMeter: meter)
+        _ = store.checkpoint()  // the grid and the schema into the file itself
         for file in [path, path + "-wal"] {
             guard let identity = FileIdentity(path: file) else {
                 throw .io(path: file, detail: "the journal file is missing right after opening it")
@@ -154,7 +172,7 @@ public final class Store {
         guard FileManager.default.fileExists(atPath: path) else {
             throw .io(path: path, detail: "no such journal; give the --db of an existing sweep.")
         }
-        let queue = try connect(path: path, readOnly: true, options: StoreOptions())
+        let queue = try connect(path: path, readOnly: true, options: StoreOptions(), walMeter: nil)
         do {
             let (spec, hash) = try queue.read { db -> (GridSpec, String) in
                 try refuseForeignOrNewer(db, path: path)
@@ -169,20 +187,94 @@ public final class Store {
                 }
             }
             return Store(path: path, spec: spec, specHash: hash, options: StoreOptions(), isReadOnly: true,
-                         queue: queue, lock: nil)
+                         queue: queue, lock: nil, walMeter: nil)
         } catch {
             try? queue.close()
             throw storeError(error, path: path, operation: "open")
         }
     }
 
-    /// Closes the connection and releases the lock; the Store is unusable afterwards.
+    /// Checkpoints what the disk has room for, closes the connection and releases the lock; the
+    /// Store is unusable afterwards. When the file cannot be extended to hold the WAL's commits
+    /// (disk full), the connection is left open until the process ends: SQLite's close would start
+    /// a checkpoint of its own that could stop half way. The database and its WAL then hold every
+    /// commit together, and the database alone its last whole state.
     public func close() throws(StoreError) {
+        guard !closed else { return }
+        closed = true
         defer {
             lock?.release()
             lock = nil
         }
+        if walMeter != nil && !checkpoint(closing: true) {
+            Store.keptOpen.withLock { $0.append(KeptOpen(queue: queue)) }
+            return
+        }
         do { try queue.close() } catch { throw Store.storeError(error, path: path, operation: "close") }
+    }
+
+    private var closed = false
+
+    /// Connections `close()` left open because a checkpoint found no room (see `close()`).
+    private static let keptOpen = Mutex<[KeptOpen]>([])
+
+    private struct KeptOpen: @unchecked Sendable {
+        let queue: DatabaseQueue
+    }
+
+    // MARK: - Checkpoints
+
+    /// When and how far the Store checkpoints (see the file's header).
+    enum Checkpointing {
+        /// A checkpoint after the commit that brings the WAL to this many frames (1 MiB of 4 KiB pages).
+        static let walFrames: Int32 = 256
+        /// The database file grows in steps of this size (SQLITE_FCNTL_CHUNK_SIZE).
+        static let chunkBytes: Int32 = 64 << 10
+        /// Room kept allocated past the file's content after each checkpoint, for the next ones.
+        static let reserveBytes: Int64 = 2 << 20
+    }
+
+    /// Copies the WAL's commits into the database file if the file can first be extended to hold
+    /// them; returns whether every commit is now in the file. Never fails the caller: a checkpoint
+    /// that cannot run leaves the commits in the WAL, where they were safe already. `closing`: no
+    /// reserve is kept, and the file is cut back to its content.
+    @discardableResult
+    func checkpoint(closing: Bool = false) -> Bool {
+        guard let walMeter else { return false }
+        do {
+            return try queue.writeWithoutTransaction { db in
+                let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+                let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+                let content = pageSize * pages
+                guard Store.extend(db, to: content) else { return false }
+                let (walFrames, checkpointed) = try db.checkpoint(.passive)
+                walMeter.frames = 0
+                let complete = checkpointed == walFrames
+                if !closing {
+                    _ = Store.extend(db, to: content + Checkpointing.reserveBytes)
+                } else if complete {
+                    Store.truncate(db, to: content)
+                }
+                return complete
+            }
+        } catch {
+            return false
+        }
+    }
+
+    /// Cuts the database file back to `bytes` (its content, rounded up to a chunk) through SQLite's
+    /// own file handle, as SQLite does after a checkpoint that shrank it.
+    private static func truncate(_ db: Database, to bytes: Int64) {
+        var file: UnsafeMutablePointer<sqlite3_file>?
+        guard sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_FILE_POINTER, &file) == SQLITE_OK,
+              let file, let truncate = file.pointee.pMethods?.pointee.xTruncate else { return }
+        _ = truncate(file, bytes)
+    }
+
+    /// Allocates the database file up to `bytes` (in whole chunks); false when the disk has no room.
+    private static func extend(_ db: Database, to bytes: Int64) -> Bool {
+        var size = bytes
+        return sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_SIZE_HINT, &size) == SQLITE_OK
     }
 
     // MARK: - Plumbing
@@ -195,8 +287,9 @@ public final class Store {
         let value: T
         do {
             value = try queue.write { db in try body(db, now) }
+            if let walMeter, walMeter.frames >= Checkpointing.walFrames { checkpoint() }
         } catch {
-            let failure = Store.storeError(error, path: path, operation: operation)
+            let failure = Store.storeError(error, path: path, operation: operation, writing: true)
             if failure.isStorageFailure { storageFailure = failure }
             throw failure
         }
@@ -221,20 +314,24 @@ public final class Store {
         }
     }
 
-    static func storeError(_ error: any Error, path: String, operation: String) -> StoreError {
+    static func storeError(_ error: any Error, path: String, operation: String, writing: Bool = false) -> StoreError {
         if let error = error as? StoreError { return error }
         if let error = error as? DatabaseError {
+            if error.resultCode == .SQLITE_NOTADB {
+                return .notAJournal(path: path, detail: "it is not an SQLite database")
+            }
             var message = error.message ?? "\(error.resultCode)"
             if error.extendedResultCode == .SQLITE_READONLY_DBMOVED {
                 message += " (the file was moved or deleted while open)"
             }
-            return .sqlite(path: path, operation: operation, code: error.extendedResultCode.rawValue, message: message)
+            return .sqlite(path: path, operation: operation, code: error.extendedResultCode.rawValue, message: message,
+                           writing: writing)
         }
         return .io(path: path, detail: "\(operation) failed: \(error)")
     }
 
-    private static func connect(path: String, readOnly: Bool, options: StoreOptions) throws(StoreError)
-        -> DatabaseQueue {
+    private static func connect(path: String, readOnly: Bool, options: StoreOptions, walMeter: WALMeter?)
+        throws(StoreError) -> DatabaseQueue {
         var config = Configuration()
         config.readonly = readOnly
         config.foreignKeysEnabled = true
@@ -250,6 +347,15 @@ public final class Store {
                 }
             }
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            if let walMeter {
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
+                var chunk = Checkpointing.chunkBytes
+                _ = sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_CHUNK_SIZE, &chunk)
+                sqlite3_wal_hook(db.sqliteConnection, { context, _, _, frames in
+                    Unmanaged<WALMeter>.fromOpaque(context!).takeUnretainedValue().frames = frames
+                    return SQLITE_OK
+                }, Unmanaged.passUnretained(walMeter).toOpaque())
+            }
         }
         do {
             return try DatabaseQueue(path: path, configuration: config)
@@ -312,6 +418,12 @@ public final class Store {
     }
 }
 
+/// How many frames the WAL holds after the last commit, as SQLite's WAL hook reports it. The
+/// Store keeps it alive as long as its connection.
+final class WALMeter: @unchecked Sendable {
+    var frames: Int32 = 0
+}
+
 /// Device and inode of a file, to notice that it was deleted or replaced.
 struct FileIdentity: Equatable {
     let device: UInt64
@@ -325,12 +437,23 @@ struct FileIdentity: Equatable {
     }
 }
 
-/// An exclusive `flock` on `<db>-lock`, held while a coordinator has the journal open, so that a
-/// second coordinator on the same file is refused instead of dispatching the same jobs.
+/// Exclusive `flock`s held while a coordinator has the journal open, so that a second coordinator
+/// on the same file is refused instead of dispatching the same jobs: one on `<db>-lock`, which
+/// names the holder's pid, and one on the database file itself, which no other name for the file
+/// (a hard link, a path through another mount) can side-step. SQLite's own locks are `fcntl`
+/// locks, which `flock` does not touch; the database's descriptor is closed only after SQLite
+/// closed its connection (closing any descriptor of the file drops the process's `fcntl` locks).
+/// The `-lock` file is removed on release, so a clean exit leaves the database as one file; the
+/// lock on the database file keeps that safe (a process that opened the removed `-lock` still
+/// meets it).
 final class LockFile {
-    private var fd: Int32
+    private var descriptors: [Int32]
+    private let lockPath: String
 
-    private init(fd: Int32) { self.fd = fd }
+    private init(descriptors: [Int32], lockPath: String) {
+        self.descriptors = descriptors
+        self.lockPath = lockPath
+    }
 
     static func acquire(_ lockPath: String, database: String) throws(StoreError) -> LockFile {
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
@@ -349,16 +472,33 @@ final class LockFile {
             }
             throw .io(path: lockPath, detail: "cannot lock: \(String(cString: strerror(code)))")
         }
+        let databaseFD = open(database, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard databaseFD >= 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw .io(path: database, detail: "cannot open the database file: \(reason)")
+        }
+        if flock(databaseFD, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            close(databaseFD)
+            close(fd)
+            if code == EWOULDBLOCK {
+                throw .inUse(path: database, detail: "the file is open under another name, e.g. a hard link "
+                                 + "or another mount of its folder")
+            }
+            throw .io(path: database, detail: "cannot lock: \(String(cString: strerror(code)))")
+        }
         let text = Array("pid \(getpid())\n".utf8)
         _ = ftruncate(fd, 0)
         _ = pwrite(fd, text, text.count, 0)
-        return LockFile(fd: fd)
+        return LockFile(descriptors: [fd, databaseFD], lockPath: lockPath)
     }
 
     func release() {
-        guard fd >= 0 else { return }
-        close(fd)  // closing the descriptor releases the flock
-        fd = -1
+        guard !descriptors.isEmpty else { return }
+        unlink(lockPath)
+        for fd in descriptors { close(fd) }  // closing a descriptor releases its flock
+        descriptors = []
     }
 
     deinit { release() }

@@ -22,9 +22,9 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidArgument(operation: String, detail: String)
     /// A write on a journal opened read-only.
     case readOnly(path: String, operation: String)
-    /// SQLite failed (disk full, read-only or moved file, I/O error): the change was not recorded.
-    /// `code` is SQLite's extended result code.
-    case sqlite(path: String, operation: String, code: Int32, message: String)
+    /// SQLite failed (disk full, read-only or moved file, I/O error); `writing`: a change of the
+    /// running sweep, which was not recorded. `code` is SQLite's extended result code.
+    case sqlite(path: String, operation: String, code: Int32, message: String, writing: Bool)
     /// A file-system step outside SQLite failed (creating the folder, the lock file).
     case io(path: String, detail: String)
 
@@ -51,12 +51,14 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
             return "journal refused \(operation): \(detail) (nothing was written)."
         case let .readOnly(path, operation):
             return "\(path) is open read-only: cannot \(operation)."
-        case let .sqlite(path, operation, code, message):
-            return "\(path): could not \(operation): SQLite error \(code): \(message). "
-                + "The coordinator stops here; fix the file (free space, permissions, was it moved or deleted?) "
-                + "and re-run the same command to resume. The journal is \(path) together with \(path)-wal "
-                + "(recent commits may be there only): to move it, move both, or copy it with "
-                + "`thermosweep backup --db \(path) --to NEW`."
+        case let .sqlite(path, operation, code, message, writing):
+            let cause = "\(path): could not \(operation): SQLite error \(code): \(message)."
+            let files = "The journal is \(path) together with \(path)-wal (the last commits may be there "
+                + "only): to move it, move both, or copy it with `thermosweep backup --db \(path) --to NEW`."
+            guard writing else { return "\(cause) \(files)" }
+            let fix = code & 0xff == 13 ? "free space on its disk (or move the journal to a larger one)"
+                : "fix the file (permissions, was it moved or deleted?)"
+            return "\(cause) The coordinator stops here: \(fix) and re-run the same command to resume. \(files)"
         case let .io(path, detail):
             return "\(path): \(detail)"
         }

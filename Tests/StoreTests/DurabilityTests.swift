@@ -54,6 +54,30 @@ import Testing
         }
     }
 
+    /// The database file alone is a whole journal at every moment (copied without its WAL it
+    /// opens, passes SQLite's integrity check and holds a prefix of the commits): commits reach
+    /// it only by the Store's own checkpoints, every 1 MiB of WAL, and closing folds in the rest
+    /// and leaves one file.
+    @Test func theDatabaseFileAloneIsAlwaysAWholeJournal() throws {
+        let store = try Store.open(path: folder.database, spec: Fixtures.trivialGrid)
+        let padding = String(repeating: "x", count: 300_000)
+        let big = Array(#"{"format":"thermosweep-trivial/1","padding":"\#(padding)"}"#.utf8)
+        var counts: [Int] = []
+        for job in 1...8 {
+            try store.lease(jobId: job, attempt: 1, worker: "w1")
+            try store.recordResult(jobId: job, attempt: 1, result: big, checkpoint: nil, wallSeconds: 1, worker: "w1")
+            let copy = folder.path + "/alone-\(job).sqlite"
+            try FileManager.default.copyItem(atPath: folder.database, toPath: copy)
+            #expect(try sqlite3(copy, "PRAGMA integrity_check") == "ok")
+            counts.append(try Store.openReadOnly(path: copy).results().count)
+        }
+        // The first result waits in the WAL; 300 kB results bring it past 1 MiB every fourth one.
+        #expect(counts == [0, 0, 0, 4, 4, 4, 4, 8])
+        try store.close()
+        #expect(!FileManager.default.fileExists(atPath: folder.database + "-wal"))
+        #expect(try Store.openReadOnly(path: folder.database).results().count == 8)
+    }
+
     @Test func theConnectionRunsInWALWithFullSync() throws {
         let store = try Store.open(path: folder.database, spec: Fixtures.trivialGrid)
         let settings = try store.connectionSettings()
@@ -100,7 +124,7 @@ import Testing
                                    worker: "w1")
         } throws: { error in
             // SQLITE_IOERR (778, IOERR_WRITE, here): the WAL append was refused.
-            guard case let .sqlite(path, _, code, _) = error as? StoreError else { return false }
+            guard case let .sqlite(path, _, code, _, _) = error as? StoreError else { return false }
             return path == folder.database && code & 0xff == 10
                 && "\(error)".contains("could not commit 1 transitions: SQLite error")
                 && "\(error)".contains("I/O error")
