@@ -53,8 +53,7 @@ public struct CellSettings: Codable, Sendable, Hashable {
 
 /// A sweep's grid: η × |B| × seeds, and everything that makes its results what they are.
 public struct GridSpec: Codable, Sendable, Hashable {
-    /// `FormatTag.grid`.
-    public var format: String
+    public var format = FormatTag.grid
     public var model: ModelKind
     public var learningRates: [Double]
     public var batchSizes: [Int]
@@ -80,7 +79,6 @@ public struct GridSpec: Codable, Sendable, Hashable {
                 jobKind: GridJobKind = .train, dataset: DatasetSelection = .fashionMNIST(),
                 datasetHash: String? = nil, warmStart: WarmStartSpec = WarmStartSpec(),
                 cell: CellSettings = CellSettings(), trivialMillis: Int = 200) {
-        format = FormatTag.grid
         self.model = model
         self.learningRates = learningRates
         self.batchSizes = batchSizes
