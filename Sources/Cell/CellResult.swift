@@ -14,7 +14,7 @@ public struct Evaluation: Codable, Sendable, Equatable {
 public struct CellResult: Codable, Sendable {
     /// Version of this record's JSON shape.
     public static let currentFormat = "thermosweep-cell/1"
-    public let format: String
+    public private(set) var format = Self.currentFormat
     public let spec: CellSpec
     public let dataset: String
     public let datasetHash: String
@@ -34,7 +34,6 @@ public struct CellResult: Codable, Sendable {
     public init(spec: CellSpec, dataset: String, datasetHash: String, parameterCount: Int, burnInSteps: Int,
                 measureSteps: Int, divergence: DivergenceReason?, thermometer: ThermometerReport, train: Evaluation,
                 test: Evaluation, samplesPerSecond: Double, wallSeconds: Double) {
-        format = Self.currentFormat
         self.spec = spec
         self.dataset = dataset
         self.datasetHash = datasetHash

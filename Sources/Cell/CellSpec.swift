@@ -60,6 +60,29 @@ public struct WarmStart: Codable, Sendable, Hashable {
     }
 }
 
+/// The settings that every cell of a grid shares: a `CellSpec`'s fields other than the model, the
+/// axes, the seed and the warm start (the grid spec stores them as its `cell`).
+public struct CellSettings: Codable, Sendable, Hashable {
+    public var momentum: Double
+    public var batchMode: BatchMode
+    /// nil: max(⌈10/η⌉, 500).
+    public var burnInSteps: Int?
+    /// nil: max(⌈10/η⌉, 500).
+    public var measureSteps: Int?
+    public var calibrationProbes: Int
+    public var probeBatchSize: Int
+
+    public init(momentum: Double = 0, batchMode: BatchMode = .iid, burnInSteps: Int? = nil, measureSteps: Int? = nil,
+                calibrationProbes: Int = 16, probeBatchSize: Int = 32) {
+        self.momentum = momentum
+        self.batchMode = batchMode
+        self.burnInSteps = burnInSteps
+        self.measureSteps = measureSteps
+        self.calibrationProbes = calibrationProbes
+        self.probeBatchSize = probeBatchSize
+    }
+}
+
 /// One grid cell (η, |B|, seed) and how it is measured. A cell's result is a pure function of its
 /// spec and its data: every random draw comes from a stream derived from `seed` and the cell.
 public struct CellSpec: Codable, Sendable, Hashable {
@@ -93,6 +116,15 @@ public struct CellSpec: Codable, Sendable, Hashable {
         self.warmStart = warmStart
         self.calibrationProbes = calibrationProbes
         self.probeBatchSize = probeBatchSize
+    }
+
+    /// The cell (η, |B|, seed) of `model` that begins from `warmStart` and is measured with `settings`.
+    public init(model: ModelKind, learningRate: Double, batchSize: Int, seed: UInt64, warmStart: WarmStartSpec,
+                settings: CellSettings) {
+        self.init(model: model, learningRate: learningRate, batchSize: batchSize, seed: seed,
+                  momentum: settings.momentum, batchMode: settings.batchMode, burnInSteps: settings.burnInSteps,
+                  measureSteps: settings.measureSteps, warmStart: warmStart,
+                  calibrationProbes: settings.calibrationProbes, probeBatchSize: settings.probeBatchSize)
     }
 
     public var resolvedBurnInSteps: Int { burnInSteps ?? Protocol.burnInSteps(lr: learningRate) }

@@ -697,10 +697,10 @@ public struct Scheduler: Sendable {
             }
         }
         let uptime = Double((now - (startedAt ?? now)).inMilliseconds) / 1_000
-        return StatusReply(specHash: config.specHash, total: jobs.count, done: counts[.done] ?? 0,
-                           failed: counts[.failed] ?? 0,
-                           running: (counts[.running] ?? 0) + (counts[.orphaned] ?? 0),
-                           queued: counts[.queued] ?? 0, workers: workerList, uptimeSeconds: max(0, uptime))
+        let states = StatusCounts(total: jobs.count, done: counts[.done] ?? 0, failed: counts[.failed] ?? 0,
+                                  running: (counts[.running] ?? 0) + (counts[.orphaned] ?? 0),
+                                  queued: counts[.queued] ?? 0)
+        return StatusReply(specHash: config.specHash, counts: states, workers: workerList, uptimeSeconds: max(0, uptime))
     }
 }
 

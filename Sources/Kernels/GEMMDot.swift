@@ -67,6 +67,8 @@ func dotGEMM(_ a: GEMMOperand, _ b: GEMMOperand, c: UnsafeMutablePointer<Float>,
     }
 }
 
+// One kernel per register budget, each spelled out with one variable per accumulator (as in
+// GEMMKernels.swift): that keeps the tile in registers, where a loop over an array would spill.
 #if TS_AVX512
 /// C[rows×cols] ← α·A·Bᵀ + β·C for up to 4 rows of A and 6 rows of B, both read along
 /// k in place (`lda`, `ldb` apart); rows past `rows`/`cols` repeat the last one and are dropped.

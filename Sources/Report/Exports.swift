@@ -10,7 +10,7 @@ import Cell
 public struct FitsDocument: Codable, Sendable {
     /// Version of this document's shape.
     public static let currentFormat = "thermosweep-fits/1"
-    public var format: String
+    public var format = Self.currentFormat
     /// `GridSpec.hash()` of `grid`.
     public var gridHash: String
     /// The journal's grid, exactly as stored (normalized).
@@ -116,7 +116,7 @@ enum Exports {
 
     static func document(_ data: SweepData, _ fits: SweepFits) -> FitsDocument {
         FitsDocument(
-            format: FitsDocument.currentFormat, gridHash: data.specHash, grid: data.spec,
+            gridHash: data.specHash, grid: data.spec,
             exclusionPolicy: fits.policy, defaultEstimator: Estimator.diffusion.rawValue, groups: data.groups,
             estimators: SweepData.estimators.map(\.rawValue), runs: data.runs.count,
             divergedRuns: data.runs.filter { $0.result.diverged }.count, problems: data.problems,

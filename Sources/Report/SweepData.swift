@@ -106,7 +106,7 @@ public struct SweepData: Sendable {
             }
             problems.append(JobProblem(
                 key: job.key, learningRate: descriptor?.spec.cell?.learningRate, batchSize: descriptor?.spec.cell?.batchSize,
-                seed: job.seedIndex, state: job.state == .failed ? "failed" : job.state.rawValue, reason: reason))
+                seed: descriptor?.seedIndex ?? 0, state: job.state == .failed ? "failed" : job.state.rawValue, reason: reason))
         }
         let order = Dictionary(store.spec.jobs().map { ($0.key, $0.id) }, uniquingKeysWith: { a, _ in a })
         problems.sort { (order[$0.key] ?? Int.max, $0.key) < (order[$1.key] ?? Int.max, $1.key) }

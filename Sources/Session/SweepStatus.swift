@@ -44,11 +44,8 @@ public struct SweepStatus: Encodable {
 
     public var database: String
     public var specHash: String
-    public var total: Int
-    public var done: Int
-    public var failed: Int
-    public var running: Int
-    public var queued: Int
+    /// An orphaned job counts as queued.
+    public var counts: StatusCounts
     public var duplicateResults: Int
     public var staleResults: Int
     public var jobs: [Row]
@@ -88,8 +85,9 @@ public struct SweepStatus: Encodable {
             if job.state != .failed && job.state != .done && job.attempt == 1 { row.error = nil }
             return row
         }
-        return SweepStatus(database: path, specHash: store.specHash, total: counts.total, done: counts.done,
-                           failed: counts.failed, running: counts.running, queued: counts.queued + counts.orphaned,
+        let states = StatusCounts(total: counts.total, done: counts.done, failed: counts.failed,
+                                  running: counts.running, queued: counts.queued + counts.orphaned)
+        return SweepStatus(database: path, specHash: store.specHash, counts: states,
                            duplicateResults: misfits.duplicate, staleResults: misfits.stale, jobs: rows,
                            hosts: Self.hosts(Array(results.values), speeds: speeds))
     }
@@ -121,6 +119,15 @@ public struct SweepStatus: Encodable {
         return csv.text
     }
 
+    /// The counts stand beside the other fields, as in STATUS-REPLY.
+    public func encode(to encoder: any Encoder) throws {
+        try counts.encode(to: encoder, beside: [CodingKeys.database: database, .specHash: specHash,
+                                                .duplicateResults: duplicateResults, .staleResults: staleResults,
+                                                .jobs: jobs, .hosts: hosts])
+    }
+
+    private enum CodingKeys: String, CodingKey { case database, specHash, duplicateResults, staleResults, jobs, hosts }
+
     public func jsonText() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
@@ -131,7 +138,7 @@ public struct SweepStatus: Encodable {
     /// those not done (failed first, with their reasons), at most `limit` of them, and how to see
     /// the rest. `states` keeps only the jobs in those states (every one of them).
     public func text(all: Bool = false, states: Set<String> = [], limit: Int = 20) -> String {
-        var lines = ["\(database): grid \(specHash), \(total) jobs: \(done) done, \(failed) failed, \(running) running, \(queued) queued"]
+        var lines = ["\(database): grid \(specHash), \(counts.summary)"]
         if duplicateResults + staleResults > 0 {
             lines.append("results not counted: \(duplicateResults) duplicate, \(staleResults) stale")
         }
@@ -178,6 +185,11 @@ public struct SweepStatus: Encodable {
     }
 }
 
+extension StatusCounts {
+    /// `6 jobs: 0 done, 0 failed, 2 running, 4 queued`.
+    var summary: String { "\(total) jobs: \(done) done, \(failed) failed, \(running) running, \(queued) queued" }
+}
+
 /// `status --connect`: one STATUS request to a running coordinator.
 public enum LiveStatus {
     public static func ask(endpoint: String, timeout: Duration, curve: (server: CurvePublicKey, keys: CurveKeyPair)?) throws -> StatusReply {
@@ -207,8 +219,7 @@ public enum LiveStatus {
         for worker in reply.workers.sorted(by: { $0.name < $1.name }) {
             table.add([worker.name, zip(worker.jobs, worker.steps).map { "#\($0) (step \($1))" }.joined(separator: ", ")])
         }
-        return "\(endpoint): grid \(reply.specHash), \(reply.total) jobs: \(reply.done) done, \(reply.failed) failed, "
-            + "\(reply.running) running, \(reply.queued) queued; \(reply.workers.count) workers; up "
+        return "\(endpoint): grid \(reply.specHash), \(reply.counts.summary); \(reply.workers.count) workers; up "
             + Console.duration(reply.uptimeSeconds) + "\n" + table.render()
     }
 }

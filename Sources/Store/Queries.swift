@@ -164,7 +164,6 @@ private func jobRecord(_ row: Row) -> JobRecord {
         (row[column] as Double?).map { Date(timeIntervalSince1970: $0) }
     }
     return JobRecord(id: row["id"], key: row["key"], kind: JobKind(rawValue: row["kind"]) ?? .trivial,
-                     seedIndex: row["seedIndex"], dependsOn: row["dependsOn"], cost: row["cost"],
                      state: JobState(rawValue: row["state"]) ?? .failed, attempt: row["attempt"],
                      leaseWorker: row["leaseWorker"], leaseStartedAt: date("leaseStartedAt"),
                      orphanedAt: date("orphanedAt"), retries: row["retries"],

@@ -3,15 +3,12 @@
 import Foundation
 import SweepProtocol
 
-/// One job as journaled.
+/// One job as journaled: its state. What the grid decides about it (seed index, dependency, cost,
+/// spec) is its `JobDescriptor` of the same id, which the journal's job list matches on open.
 public struct JobRecord: Sendable, Equatable {
     public let id: Int
     public let key: String
     public let kind: JobKind
-    public let seedIndex: Int
-    public let dependsOn: Int?
-    /// Expected cost in samples (dispatch priority).
-    public let cost: Int
     public let state: JobState
     /// Current lease's attempt (running, orphaned), next lease's (queued), or last one's (ended).
     public let attempt: Int

@@ -285,31 +285,23 @@ public struct WorkerStatus: Codable, Sendable, Equatable {
     }
 }
 
-/// STATUS-REPLY, coordinator → status client: the sweep at a glance.
-public struct StatusReply: Codable, Sendable, Equatable, MessageBody {
-    public var specHash: String
+/// How many of a sweep's jobs are in each state: what STATUS-REPLY carries and `status` shows.
+public struct StatusCounts: Codable, Sendable, Equatable {
     public var total: Int
     public var done: Int
     public var failed: Int
     public var running: Int
     public var queued: Int
-    public var workers: [WorkerStatus]
-    public var uptimeSeconds: Double
 
-    public init(specHash: String, total: Int, done: Int, failed: Int, running: Int, queued: Int,
-                workers: [WorkerStatus], uptimeSeconds: Double) {
-        self.specHash = specHash
+    public init(total: Int, done: Int, failed: Int, running: Int, queued: Int) {
         self.total = total
         self.done = done
         self.failed = failed
         self.running = running
         self.queued = queued
-        self.workers = workers
-        self.uptimeSeconds = uptimeSeconds
     }
 
     func validate() throws {
-        try Check.hash(specHash, "specHash")
         try Check.int(total, "total", 0...maxJobID)
         try Check.int(done, "done", 0...total)
         try Check.int(failed, "failed", 0...total)
@@ -317,6 +309,53 @@ public struct StatusReply: Codable, Sendable, Equatable, MessageBody {
         try Check.int(queued, "queued", 0...total)
         try Check.require(done + failed + running + queued <= total, "total",
                           "done + failed + running + queued = \(done + failed + running + queued) exceeds total \(total)")
+    }
+
+    /// Encodes the counts and `fields` into one JSON object, the counts' keys beside the others.
+    public func encode<Key: CodingKey>(to encoder: any Encoder, beside fields: KeyValuePairs<Key, any Encodable>) throws {
+        try encode(to: encoder)
+        var object = encoder.container(keyedBy: Key.self)
+        for (key, value) in fields { try object.encode(value, forKey: key) }
+    }
+}
+
+/// STATUS-REPLY, coordinator → status client: the sweep at a glance.
+public struct StatusReply: Codable, Sendable, Equatable, MessageBody {
+    public var specHash: String
+    /// On the wire its fields stand beside the others, not in an object of their own.
+    public var counts: StatusCounts
+    public var workers: [WorkerStatus]
+    public var uptimeSeconds: Double
+
+    public init(specHash: String, counts: StatusCounts, workers: [WorkerStatus], uptimeSeconds: Double) {
+        self.specHash = specHash
+        self.counts = counts
+        self.workers = workers
+        self.uptimeSeconds = uptimeSeconds
+    }
+
+    // Every key of the flat body, so that the strict reader accepts the counts' keys too.
+    private enum CodingKeys: String, CodingKey {
+        case specHash, total, done, failed, running, queued, workers, uptimeSeconds
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let body = try decoder.container(keyedBy: CodingKeys.self)
+        func count(_ key: CodingKeys) throws -> Int { try body.decode(Int.self, forKey: key) }
+        specHash = try body.decode(String.self, forKey: .specHash)
+        counts = StatusCounts(total: try count(.total), done: try count(.done), failed: try count(.failed),
+                              running: try count(.running), queued: try count(.queued))
+        workers = try body.decode([WorkerStatus].self, forKey: .workers)
+        uptimeSeconds = try body.decode(Double.self, forKey: .uptimeSeconds)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try counts.encode(to: encoder, beside: [CodingKeys.specHash: specHash, .workers: workers, .uptimeSeconds: uptimeSeconds])
+    }
+
+    func validate() throws {
+        try Check.hash(specHash, "specHash")
+        try counts.validate()
         try Check.list(workers.count, "workers")
         for (i, worker) in workers.enumerated() { try worker.validate("workers[\(i)].") }
         try Check.double(uptimeSeconds, "uptimeSeconds", 0...1e9)

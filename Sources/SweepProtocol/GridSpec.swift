@@ -28,33 +28,9 @@ public enum GridJobKind: String, Codable, Sendable, CaseIterable {
     case trivial
 }
 
-/// The settings that every cell of a grid shares (its `CellSpec` fields other than the axes, the
-/// seed and the warm start), as the grid spec stores them.
-public struct CellSettings: Codable, Sendable, Hashable {
-    public var momentum: Double
-    public var batchMode: BatchMode
-    /// nil: max(⌈10/η⌉, 500).
-    public var burnInSteps: Int?
-    /// nil: max(⌈10/η⌉, 500).
-    public var measureSteps: Int?
-    public var calibrationProbes: Int
-    public var probeBatchSize: Int
-
-    public init(momentum: Double = 0, batchMode: BatchMode = .iid, burnInSteps: Int? = nil, measureSteps: Int? = nil,
-                calibrationProbes: Int = 16, probeBatchSize: Int = 32) {
-        self.momentum = momentum
-        self.batchMode = batchMode
-        self.burnInSteps = burnInSteps
-        self.measureSteps = measureSteps
-        self.calibrationProbes = calibrationProbes
-        self.probeBatchSize = probeBatchSize
-    }
-}
-
 /// A sweep's grid: η × |B| × seeds, and everything that makes its results what they are.
 public struct GridSpec: Codable, Sendable, Hashable {
-    /// `FormatTag.grid`.
-    public var format: String
+    public var format = FormatTag.grid
     public var model: ModelKind
     public var learningRates: [Double]
     public var batchSizes: [Int]
@@ -80,7 +56,6 @@ public struct GridSpec: Codable, Sendable, Hashable {
                 jobKind: GridJobKind = .train, dataset: DatasetSelection = .fashionMNIST(),
                 datasetHash: String? = nil, warmStart: WarmStartSpec = WarmStartSpec(),
                 cell: CellSettings = CellSettings(), trivialMillis: Int = 200) {
-        format = FormatTag.grid
         self.model = model
         self.learningRates = learningRates
         self.batchSizes = batchSizes
@@ -186,9 +161,7 @@ public struct GridSpec: Codable, Sendable, Hashable {
     /// The cell (η, |B|) of seed index `seedIndex`.
     public func cell(learningRate: Double, batchSize: Int, seedIndex: Int) -> CellSpec {
         CellSpec(model: model, learningRate: learningRate, batchSize: batchSize, seed: trainingSeed(seedIndex),
-                 momentum: cell.momentum, batchMode: cell.batchMode, burnInSteps: cell.burnInSteps,
-                 measureSteps: cell.measureSteps, warmStart: warmStart, calibrationProbes: cell.calibrationProbes,
-                 probeBatchSize: cell.probeBatchSize)
+                 warmStart: warmStart, settings: cell)
     }
 
     /// The job spec of the job of `kind` about that cell (a warm start trains the cell's seed's).

@@ -114,14 +114,6 @@ public struct JobResult: Codable, Sendable, Equatable, MessageBody {
         return value
     }
 
-    private init(jobId: Int, attempt: Int, kind: JobKind, outcome: Outcome, wallSeconds: Double) {
-        self.jobId = jobId
-        self.attempt = attempt
-        self.kind = kind
-        self.outcome = outcome
-        self.wallSeconds = wallSeconds
-    }
-
     public var ref: JobRef { JobRef(jobId: jobId, attempt: attempt) }
 
     enum CodingKeys: String, CodingKey {

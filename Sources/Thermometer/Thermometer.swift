@@ -59,13 +59,9 @@ public final class Thermometer {
     /// Per completed calibration point, per segment: probe batch size × Σ_i Var_probes(g_i).
     private var probeVarianceSums: [[Double]] = []
 
-    /// Sums kept for one closed block, per segment.
+    /// What is kept of one closed block: its sums per segment and its mean training loss.
     private struct BlockSums {
-        var steps: Int
-        var m2Delta: [Double]
-        var m2Theta: [Double]
-        var deltaSquares: [Double]
-        var thetaDotGradient: [Double]
+        var totals: Totals
         var lossMean: Double
     }
 
@@ -180,9 +176,9 @@ public final class Thermometer {
         windowDelta.absorb(blockDelta)
         windowTheta.absorb(blockTheta)
         let lossMean = losses[blockStart..<step].reduce(0, +) / Double(step - blockStart)
-        closedBlocks.append(BlockSums(steps: n, m2Delta: m2Delta, m2Theta: m2Theta,
-                                      deltaSquares: deltaSquares,
-                                      thetaDotGradient: thetaDotGradient, lossMean: lossMean))
+        closedBlocks.append(BlockSums(totals: Totals(steps: n, m2Delta: m2Delta, m2Theta: m2Theta,
+                                                     deltaSquares: deltaSquares, thetaDotGradient: thetaDotGradient),
+                                      lossMean: lossMean))
         for s in deltaSquares.indices {
             deltaSquares[s] = 0
             thetaDotGradient[s] = 0
@@ -302,10 +298,10 @@ public final class Thermometer {
                                  groups: groupReports, flags: flags)
     }
 
-    private func sumOverBlocks(_ key: KeyPath<BlockSums, [Double]>) -> [Double] {
+    private func sumOverBlocks(_ key: KeyPath<Totals, [Double]>) -> [Double] {
         var out = [Double](repeating: 0, count: deltaSquares.count)
         for b in closedBlocks {
-            for s in out.indices { out[s] += b[keyPath: key][s] }
+            for s in out.indices { out[s] += b.totals[keyPath: key][s] }
         }
         return out
     }
@@ -344,13 +340,8 @@ public final class Thermometer {
     private func measure(segments: Range<Int>, count: Int, window: Totals,
                          diverged: Bool) -> Measurement {
         func sum(_ a: [Double]) -> Double { segments.reduce(0) { $0 + a[$1] } }
-        let usable = diverged ? [] : closedBlocks.filter { $0.steps >= 2 }
-        let blockT = usable.map {
-            temperatures(Totals(steps: $0.steps, m2Delta: $0.m2Delta, m2Theta: $0.m2Theta,
-                                deltaSquares: $0.deltaSquares,
-                                thetaDotGradient: $0.thetaDotGradient),
-                         segments: segments, count: count)
-        }
+        let usable = diverged ? [] : closedBlocks.map(\.totals).filter { $0.steps >= 2 }
+        let blockT = usable.map { temperatures($0, segments: segments, count: count) }
         let windowT: [Estimator: Double] = diverged || window.steps < 2
             ? [:] : temperatures(window, segments: segments, count: count)
         var flags: [GroupFlag] = []

@@ -2,7 +2,6 @@
 // cell of the grid) take the same settings under the same names.
 import ArgumentParser
 import Cell
-import SweepProtocol
 
 /// The measurement protocol of a cell (PHYSICS.md, "Protocol"): everything of a `CellSpec` but
 /// the model, η, |B| and the seed.

@@ -39,9 +39,7 @@ struct TrainCommand: ParsableCommand {
     var spec: CellSpec {
         let cell = measurement.cell
         return CellSpec(model: modelKind ?? .lenet816, learningRate: lr, batchSize: batch, seed: seed,
-                        momentum: cell.momentum, batchMode: cell.batchMode, burnInSteps: cell.burnInSteps,
-                        measureSteps: cell.measureSteps, warmStart: measurement.warmStart,
-                        calibrationProbes: cell.calibrationProbes, probeBatchSize: cell.probeBatchSize)
+                        warmStart: measurement.warmStart, settings: cell)
     }
 
     func validate() throws {

@@ -82,7 +82,7 @@ struct CoordinatorLoopTests {
         try peer.sendRaw([Array("TSW3".utf8), Array("ERROR".utf8), Array("{".utf8)])
         try peer.send(.status(StatusRequest()))
         guard case .statusReply(let status) = try peer.expect() else { Issue.record("no STATUS-REPLY"); return }
-        #expect(status.total == 8 && status.queued == 8)
+        #expect(status.counts.total == 8 && status.counts.queued == 8)
         #expect(status.specHash == (try fixture.readOnly().specHash))
         #expect(try fixture.readOnly().events(limit: 10_000) == before)
         #expect(try fixture.stop() == .stopped)

@@ -109,7 +109,7 @@ import Testing
             Issue.record("no STATUS-REPLY: \(effects)")
             return
         }
-        #expect(reply.total == 3 && reply.done == 1 && reply.running == 2 && reply.queued == 0 && reply.failed == 0)
+        #expect(reply.counts == StatusCounts(total: 3, done: 1, failed: 0, running: 2, queued: 0))
         #expect(reply.workers == [WorkerStatus(name: "w1", jobs: [2, 1])])
         #expect(reply.uptimeSeconds == 2.5)
         #expect(reply.specHash == "00000000000000ff")

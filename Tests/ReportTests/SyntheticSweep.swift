@@ -94,7 +94,7 @@ struct SyntheticSweep {
                                                        wallSeconds: wall, worker: worker))
                 } else {
                     let json = cellJSON(lr: d.spec.cell?.learningRate ?? 0, batch: d.spec.cell?.batchSize ?? 0,
-                                        seed: job.seedIndex, key: job.key)
+                                        seed: d.seedIndex, key: job.key)
                     batch.append(.result(jobId: job.id, attempt: 1, result: Array(json.utf8), checkpoint: nil,
                                          wallSeconds: wall + Double(job.id), worker: worker))
                 }

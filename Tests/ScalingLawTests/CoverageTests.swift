@@ -71,10 +71,7 @@ private var analyticOnly: FitOptions {
     // common factor, so t(22) intervals and F tests are exact. This checks the machinery (WLS,
     // covariance, t and F laws) apart from the noise of estimated weights.
     let n = repetitions(release: 1000, debug: 100)
-    var sweep = SyntheticSweep()
-    sweep.seeds = 1
-    sweep.exactBlockSE = true
-    let r = simulate(sweep, repetitions: n, options: analyticOnly, seed: 71)
+    let r = simulate(.oneSeedWithTrueBlockSE(), repetitions: n, options: analyticOnly, seed: 71)
     print("exact weights (\(n) reps): coverage a \(r.rate(r.coveredA)), b \(r.rate(r.coveredB)), "
         + "γ \(r.rate(r.coveredGamma)); false positives collapse \(r.rate(r.collapseRejected)), "
         + "joint \(r.rate(r.jointRejected)), curvature \(r.rate(r.curvatureRejected))")
@@ -94,10 +91,7 @@ private var analyticOnly: FitOptions {
     // half the truth (correlated blocks), unscaled errors are half too small; the reduced-χ²
     // covariance takes the level from the residuals and keeps its coverage.
     let n = repetitions(release: 500, debug: 50)
-    var sweep = SyntheticSweep()
-    sweep.seeds = 1
-    sweep.exactBlockSE = true
-    sweep.blockSEFactor = 0.5
+    let sweep = SyntheticSweep.oneSeedWithTrueBlockSE(blockSEFactor: 0.5)
     var unscaled = analyticOnly
     unscaled.covariance = .weightsOnly
     let scaledRates = simulate(sweep, repetitions: n, options: analyticOnly, seed: 83)

@@ -31,6 +31,16 @@ struct SyntheticSweep {
         0.02 * (128 / Double(batch)).squareRoot().squareRoot() * (1 + 2 * eta)
     }
 
+    /// One seed that reports the true σ (times `blockSEFactor`) as its block SE, so that nothing
+    /// but the block SEs sets the noise level.
+    static func oneSeedWithTrueBlockSE(blockSEFactor: Double = 1) -> SyntheticSweep {
+        var sweep = SyntheticSweep()
+        sweep.seeds = 1
+        sweep.exactBlockSE = true
+        sweep.blockSEFactor = blockSEFactor
+        return sweep
+    }
+
     func logLaw(_ eta: Double, _ batch: Int) -> Double {
         let meanLnEta = etas.map(log).reduce(0, +) / Double(etas.count)
         let u = log(eta) - meanLnEta

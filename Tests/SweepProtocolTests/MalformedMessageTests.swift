@@ -304,8 +304,9 @@ struct MalformedMessageTests {
         expectRefused(try mutated(done) { $0["errorKind"] = "transient" }, .invalidValue, field: "errorKind")
         expectRefused(try mutated(done) { $0["resultHash"] = "0123" }, .invalidValue, field: "resultHash")
         expectRefused(try mutated(done) { $0["resultBytes"] = Wire.maxResultSize + 1 }, .invalidValue, field: "resultBytes")
-        let reply = Message.statusReply(StatusReply(specHash: "0123456789abcdef", total: 3, done: 1, failed: 0, running: 1,
-                                                    queued: 1, workers: [], uptimeSeconds: 1))
+        let reply = Message.statusReply(StatusReply(specHash: "0123456789abcdef",
+                                                    counts: StatusCounts(total: 3, done: 1, failed: 0, running: 1, queued: 1),
+                                                    workers: [], uptimeSeconds: 1))
         expectRefused(try mutated(reply) { $0["queued"] = 2 }, .invalidValue, field: "total")
     }
 

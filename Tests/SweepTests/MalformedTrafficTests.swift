@@ -135,10 +135,10 @@ extension FailureTests {
             #expect(sweep.process.isRunning, "the coordinator died: \(sweep.process.stderr)")
             try peer.drain()
             let status = try #require(try peer.status(within: .seconds(10)))
-            #expect(status.total == Self.jobs && status.queued == Self.jobs && status.done == 0)
+            #expect(status.counts.total == Self.jobs && status.counts.queued == Self.jobs && status.counts.done == 0)
             #expect(status.workers.isEmpty)
             let fresh = try RawPeer(sweep.endpoint, name: "fresh")
-            #expect(try fresh.status(within: .seconds(10))?.total == Self.jobs)
+            #expect(try fresh.status(within: .seconds(10))?.counts.total == Self.jobs)
 
             // The database: exactly as before.
             #expect(try DatabaseSnapshot(sweep.db) == before)

@@ -125,7 +125,7 @@ struct SweepBenchmarkTests {
             shares.append(share)
         }
         let reply = try #require(try status.status())
-        #expect(reply.workers.count == workers && reply.running == 1, "all still connected, one job running")
+        #expect(reply.workers.count == workers && reply.counts.running == 1, "all still connected, one job running")
         #expect(sweep.logLines(containing: " lost").isEmpty)
         print(String(format: "  median %.2f %% of one core over %d windows; VmHWM %.1f MB", median(shares) * 100,
                      shares.count, statusMegabytes(sweep.process.pid, "VmHWM") ?? -1))

@@ -86,45 +86,53 @@ extension JSONValue {
             }
         }
 
+        /// Reads the members of the object or array that opens at `position`, each with `member`,
+        /// up to its `close` byte ('}' or ']'); `container` names it in errors.
+        mutating func members(close: Unicode.Scalar, in container: String,
+                              _ member: (inout Parser) throws(JSONParseError) -> Void) throws(JSONParseError) {
+            let close = UInt8(ascii: close)
+            position += 1
+            skipSpace()
+            if position < end && bytes[position] == close { position += 1; return }
+            while true {
+                try member(&self)
+                skipSpace()
+                guard position < end else { throw error("unexpected end in \(container)") }
+                if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
+                if bytes[position] == close { position += 1; return }
+                throw error("expected ',' or '\(Character(Unicode.Scalar(close)))'")
+            }
+        }
+
         mutating func value(depth: Int) throws(JSONParseError) -> JSONValue {
             guard depth < 512 else { throw error("nested too deeply") }
             skipSpace()
             guard position < end else { throw error("unexpected end") }
             switch bytes[position] {
             case UInt8(ascii: "{"):
-                position += 1
                 var pairs: [(String, JSONValue)] = []
                 var seen: Set<String>?
-                skipSpace()
-                if position < end && bytes[position] == UInt8(ascii: "}") { position += 1; return .object(pairs) }
-                while true {
-                    skipSpace()
-                    guard position < end, bytes[position] == UInt8(ascii: "\"") else { throw error("expected a key") }
-                    let key = try string()
-                    try checkUnique(key, pairs, &seen)
-                    skipSpace()
-                    guard position < end, bytes[position] == UInt8(ascii: ":") else { throw error("expected ':'") }
-                    position += 1
-                    pairs.append((key, try value(depth: depth + 1)))
-                    skipSpace()
-                    guard position < end else { throw error("unexpected end in an object") }
-                    if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
-                    if bytes[position] == UInt8(ascii: "}") { position += 1; return .object(pairs) }
-                    throw error("expected ',' or '}'")
+                try members(close: "}", in: "an object") { (parser) throws(JSONParseError) in
+                    parser.skipSpace()
+                    guard parser.position < parser.end, parser.bytes[parser.position] == UInt8(ascii: "\"") else {
+                        throw parser.error("expected a key")
+                    }
+                    let key = try parser.string()
+                    try parser.checkUnique(key, pairs, &seen)
+                    parser.skipSpace()
+                    guard parser.position < parser.end, parser.bytes[parser.position] == UInt8(ascii: ":") else {
+                        throw parser.error("expected ':'")
+                    }
+                    parser.position += 1
+                    pairs.append((key, try parser.value(depth: depth + 1)))
                 }
+                return .object(pairs)
             case UInt8(ascii: "["):
-                position += 1
                 var items: [JSONValue] = []
-                skipSpace()
-                if position < end && bytes[position] == UInt8(ascii: "]") { position += 1; return .array(items) }
-                while true {
-                    items.append(try value(depth: depth + 1))
-                    skipSpace()
-                    guard position < end else { throw error("unexpected end in an array") }
-                    if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
-                    if bytes[position] == UInt8(ascii: "]") { position += 1; return .array(items) }
-                    throw error("expected ',' or ']'")
+                try members(close: "]", in: "an array") { (parser) throws(JSONParseError) in
+                    items.append(try parser.value(depth: depth + 1))
                 }
+                return .array(items)
             case UInt8(ascii: "\""):
                 return .string(try string())
             case UInt8(ascii: "t"):
