@@ -123,6 +123,31 @@ enum Exports {
             summary: Report.summaryLine(fits), fits: fits.fits)
     }
 
+    /// The columns of `fit --format csv` (docs/EXPORTS.md): one row per group and estimator.
+    static let fitsCSVHeader = [
+        "group", "estimator", "cells_used", "runs_excluded", "a", "a_se", "a_lo95", "a_hi95", "b", "b_se", "b_lo95",
+        "b_hi95", "c", "c_se", "gamma", "gamma_se", "collapse_p", "expected_a", "expected_b", "expected_p",
+        "curvature_p", "r2", "chi2_per_dof", "dof", "no_fit_reason",
+    ]
+
+    /// One row per fit of `fits`, in their order; a group without a fit has only its reason.
+    static func fitsCSV(_ fits: [GroupFit]) -> String {
+        var csv = CSVWriter(header: fitsCSVHeader)
+        for fit in fits {
+            let r = fit.result, f = r.fit
+            func estimate(_ e: Estimate?) -> [String] { [Text.number(e?.value), Text.number(e?.standardError)] }
+            func interval(_ e: Estimate?) -> [String] { [Text.number(e?.interval.lower), Text.number(e?.interval.upper)] }
+            csv.append([fit.group, fit.estimator, f.map { "\($0.cellsUsed)" } ?? "0", "\(fit.exclusions.count)"]
+                       + estimate(f?.a) + interval(f?.a) + estimate(f?.b) + interval(f?.b) + estimate(f?.c)
+                       + estimate(f?.oneExponent?.gamma)
+                       + [Text.number(f?.collapse?.pValue), Text.number(r.options.expectedExponents.a),
+                          Text.number(r.options.expectedExponents.b), Text.number(f?.expectedExponents?.pValue),
+                          Text.number(f?.curvature?.pValue), Text.number(f?.rSquared), Text.number(f?.reducedChiSquare),
+                          f.map { "\($0.degreesOfFreedom)" } ?? "", f == nil ? r.failure?.message ?? "unknown" : ""])
+        }
+        return csv.text
+    }
+
     /// fits.json: sorted keys, two-space indentation, a final newline.
     static func fitsJSON(_ document: FitsDocument) throws(ReportError) -> [UInt8] {
         let encoder = JSONEncoder()

@@ -47,6 +47,9 @@ public struct SweepAnalysis: Sendable {
     /// The HTML report as text.
     public func html() -> String { HTMLReport(self).render() }
 
+    /// The fits as CSV, one row per group and estimator (what `fit --format csv` prints).
+    public func fitsCSV() -> String { Exports.fitsCSV(fits.fits) }
+
     /// The fits as JSON text (what `fit --format json` prints).
     public func fitsJSON() throws(ReportError) -> String {
         String(decoding: try Exports.fitsJSON(document), as: UTF8.self)

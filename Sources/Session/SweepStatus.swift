@@ -50,6 +50,8 @@ public struct SweepStatus: Encodable {
     public var staleResults: Int
     public var jobs: [Row]
     public var hosts: [Host]
+    /// The command that resumes the sweep (its grid's flags; workers and timing are free).
+    public var resumeCommand: String
 
     /// The state of the sweep whose database is `path`.
     public static func read(path: String) throws -> SweepStatus {
@@ -89,7 +91,9 @@ public struct SweepStatus: Encodable {
                                   running: counts.running, queued: counts.queued + counts.orphaned)
         return SweepStatus(database: path, specHash: store.specHash, counts: states,
                            duplicateResults: misfits.duplicate, staleResults: misfits.stale, jobs: rows,
-                           hosts: Self.hosts(Array(results.values), speeds: speeds))
+                           hosts: Self.hosts(Array(results.values), speeds: speeds),
+                           resumeCommand: (["thermosweep", "sweep", "--db", path] + store.spec.sweepArguments)
+                               .map(Shell.quoted).joined(separator: " "))
     }
 
     /// The host part of a worker id `host/pid/nonce`.
@@ -123,14 +127,16 @@ public struct SweepStatus: Encodable {
     public func encode(to encoder: any Encoder) throws {
         try counts.encode(to: encoder, beside: [CodingKeys.database: database, .specHash: specHash,
                                                 .duplicateResults: duplicateResults, .staleResults: staleResults,
-                                                .jobs: jobs, .hosts: hosts])
+                                                .jobs: jobs, .hosts: hosts, .resumeCommand: resumeCommand])
     }
 
-    private enum CodingKeys: String, CodingKey { case database, specHash, duplicateResults, staleResults, jobs, hosts }
+    private enum CodingKeys: String, CodingKey {
+        case database, specHash, duplicateResults, staleResults, jobs, hosts, resumeCommand
+    }
 
     public func jsonText() throws -> String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
@@ -160,6 +166,9 @@ public struct SweepStatus: Encodable {
             }
             lines.append("every job with its temperature: thermosweep status --db \(database) --all")
         }
+        if counts.done + counts.failed < counts.total {
+            lines.append("to resume (add --local-workers N, or start workers):\n  \(resumeCommand)")
+        }
         var perHost = TextTable(["host", "workers", "jobs done", "busy s", "jobs/h", "samples/s"], leftAligned: [0])
         for host in hosts {
             perHost.add([host.host, "\(host.workers)", "\(host.jobsDone)", String(format: "%.0f", host.busySeconds),
@@ -182,6 +191,16 @@ public struct SweepStatus: Encodable {
                        row.diverged.map { "diverged: \($0)" } ?? (row.error ?? "")])
         }
         return table.render()
+    }
+}
+
+/// Words for a POSIX shell.
+enum Shell {
+    /// `word` as is when it needs no quoting, else in single quotes.
+    static func quoted(_ word: String) -> String {
+        let plain = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,+@%")
+        if !word.isEmpty && word.allSatisfy(plain.contains) { return word }
+        return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 }
 

@@ -180,6 +180,44 @@ public struct GridSpec: Codable, Sendable, Hashable {
         return lines
     }
 
+    /// The `sweep` flags that give this grid (those whose value is not the default), so that
+    /// `thermosweep sweep --db DB` and these resumes it. Timing and workers are not part of a grid.
+    public var sweepArguments: [String] {
+        let grid = normalized, plain = GridSpec(), cell = CellSettings(), warm = WarmStartSpec()
+        var arguments: [String] = []
+        func add(_ flag: String, _ value: String, unless isDefault: Bool) {
+            if !isDefault { arguments += [flag, value] }
+        }
+        func list<T>(_ values: [T]) -> String { values.map { "\($0)" }.joined(separator: ",") }
+        add("--model", grid.model.rawValue, unless: grid.model == plain.model)
+        add("--lr", list(grid.learningRates), unless: grid.learningRates == plain.learningRates)
+        add("--batch", list(grid.batchSizes), unless: grid.batchSizes == plain.batchSizes)
+        add("--seeds", "\(grid.seeds)", unless: grid.seeds == plain.seeds)
+        add("--grid-seed", "\(grid.gridSeed)", unless: grid.gridSeed == plain.gridSeed)
+        if grid.jobKind == .trivial { arguments += ["--trivial-ms", "\(grid.trivialMillis)"] }
+        switch grid.dataset.kind {
+        case .fashionMNIST:
+            let directory = grid.dataset.directory ?? DatasetSelection.defaultDirectory
+            add("--data", directory, unless: directory == DatasetSelection.defaultDirectory)
+        case .synthetic:
+            let synthetic = DatasetSelection.synthetic()
+            arguments.append("--synthetic")
+            add("--synthetic-seed", "\(grid.dataset.seed ?? 0)", unless: grid.dataset.seed == synthetic.seed)
+            add("--synthetic-count", "\(grid.dataset.count ?? 0)", unless: grid.dataset.count == synthetic.count)
+        }
+        add("--warm-lr", "\(grid.warmStart.learningRate)", unless: grid.warmStart.learningRate == warm.learningRate)
+        add("--warm-batch", "\(grid.warmStart.batchSize)", unless: grid.warmStart.batchSize == warm.batchSize)
+        add("--warm-epochs", "\(grid.warmStart.epochs)", unless: grid.warmStart.epochs == warm.epochs)
+        add("--momentum", "\(grid.cell.momentum)", unless: grid.cell.momentum == cell.momentum)
+        if grid.cell.batchMode == .shuffle { arguments.append("--shuffle") }
+        if let steps = grid.cell.burnInSteps { arguments += ["--burn-in-steps", "\(steps)"] }
+        if let steps = grid.cell.measureSteps { arguments += ["--measure-steps", "\(steps)"] }
+        add("--calibration-probes", "\(grid.cell.calibrationProbes)",
+            unless: grid.cell.calibrationProbes == cell.calibrationProbes)
+        add("--probe-batch", "\(grid.cell.probeBatchSize)", unless: grid.cell.probeBatchSize == cell.probeBatchSize)
+        return arguments
+    }
+
     /// Every setting as (CLI label, display text), in a fixed order.
     var labelledValues: [(String, String)] {
         func list<T>(_ values: [T]) -> String { "[" + values.map { "\($0)" }.joined(separator: ", ") + "]" }

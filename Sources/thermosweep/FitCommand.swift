@@ -25,12 +25,12 @@ struct FitCommand: ParsableCommand {
     @Option(help: "Only this parameter group (e.g. conv1.weight); the whole-network line is printed too.")
     var group: String?
 
-    @Option(help: "table or json (json: as fits.json, every group and estimator unless --group or --estimator is given).")
+    @Option(help: "table, json (as fits.json) or csv (one row per group and estimator; columns in docs/EXPORTS.md); json and csv hold every group and estimator unless --group or --estimator is given.")
     var format: String = "table"
 
     func validate() throws {
-        guard ["table", "json"].contains(format) else {
-            throw ValidationError("unknown --format '\(format)': choose table or json.")
+        guard ["table", "json", "csv"].contains(format) else {
+            throw ValidationError("unknown --format '\(format)': choose table, json or csv.")
         }
         do { _ = try Report.estimator(named: estimator ?? "diffusion") } catch { throw ValidationError(error.description) }
     }
@@ -42,10 +42,10 @@ struct FitCommand: ParsableCommand {
             if let group, !data.groups.contains(group) {
                 throw ReportError.unknownGroup(group, valid: data.groups)
             }
-            if format == "json" {
+            if format != "table" {
                 let analysis = SweepAnalysis(data: data, fits: SweepFits(data, groups: group.map { [$0] },
                                                                          estimators: estimator.map { _ in [chosen] }))
-                print(try analysis.fitsJSON(), terminator: "")
+                print(format == "json" ? try analysis.fitsJSON() : analysis.fitsCSV(), terminator: "")
                 return
             }
             var groups = group.map { [$0] } ?? data.groups

@@ -80,12 +80,13 @@ struct SweepCommand: ParsableCommand {
         _ = try grid.spec(dataset: .synthetic())  // axes, model and protocol settings, before any work
     }
 
-    /// The data set of the grid, its selection and (for a training grid) its content hash.
-    func dataset() throws -> (selection: DatasetSelection, hash: String?) {
+    /// The data set of the grid, its selection and (for a training grid, when `hashing`) its
+    /// content hash.
+    func dataset(hashing: Bool = true) throws -> (selection: DatasetSelection, hash: String?) {
         let selection: DatasetSelection = dataOptions.synthetic
             ? .synthetic(seed: dataOptions.syntheticSeed, count: dataOptions.syntheticCount)
             : .fashionMNIST(directory: URL(fileURLWithPath: dataOptions.data).standardizedFileURL.path)
-        guard grid.trivialMs == nil else { return (selection, nil) }
+        guard grid.trivialMs == nil && hashing else { return (selection, nil) }
         let model = try grid.spec(dataset: selection).model
         do { return (selection, try dataOptions.load(for: model).train.contentHash) } catch {
             throw CommandError("\(error)")

@@ -19,6 +19,30 @@ import Cell
         return try SweepAnalysis(storePath: db)
     }
 
+    /// `fit --format csv`: a row per fit, with its numbers in shortest round-trip form.
+    @Test func theFitsCSVHoldsEachFitsNumbers() throws {
+        let analysis = try analysis()
+        let rows = analysis.fitsCSV().split(separator: "\n").map {
+            $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        }
+        let header = try #require(rows.first)
+        #expect(header == Exports.fitsCSVHeader)
+        #expect(rows.count - 1 == analysis.fits.fits.count)
+        let column = Dictionary(uniqueKeysWithValues: header.enumerated().map { ($1, $0) })
+        var fitted = 0
+        for (row, fit) in zip(rows.dropFirst(), analysis.fits.fits) {
+            #expect(row.count == header.count)
+            #expect(row[column["group"]!] == fit.group && row[column["estimator"]!] == fit.estimator)
+            guard let f = fit.result.fit else { continue }
+            fitted += 1
+            #expect(Double(row[column["a"]!]) == f.a.value && Double(row[column["a_se"]!]) == f.a.standardError)
+            #expect(Double(row[column["b_hi95"]!]) == f.b.interval.upper)
+            #expect(Double(row[column["collapse_p"]!]) == f.collapse?.pValue)
+            #expect(Int(row[column["dof"]!]) == f.degreesOfFreedom && row[column["no_fit_reason"]!] == "")
+        }
+        #expect(fitted > 0)
+    }
+
     @Test func theReportParsesAsXMLAndEveryGroupHasItsPlots() throws {
         var sweep = ExportTests.sweep
         // Escaped for the JSON the test writes; decoded, the name is `odd <&> "name"`.

@@ -35,6 +35,8 @@ import Testing
         #expect(table.stdout.contains("trivial/lr=0.2/b=8/seed=3"))
         #expect(table.stdout.contains("every job with its temperature: thermosweep status --db \(db) --all"))
         #expect(!table.stdout.contains("T (diffusion)"), "the summary leaves the measurement columns out")
+        #expect(table.stdout.contains("to resume (add --local-workers N, or start workers):\n  thermosweep sweep --db \(db) "
+                                      + "--lr 0.1,0.2 --batch 8 --trivial-ms 60000\n"), "\(table.stdout)")
         let all = try Spawned(["status", "--db", db, "--all"], outputPrefix: scratch.file("all"))
         #expect(all.wait(timeout: 20) == 0)
         #expect(all.stdout.contains("T (diffusion)"))
@@ -51,6 +53,7 @@ import Testing
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         let jobs = try #require(object["jobs"] as? [[String: Any]])
         #expect(jobs.count == 6)
+        #expect(object["resumeCommand"] as? String == "thermosweep sweep --db \(db) --lr 0.1,0.2 --batch 8 --trivial-ms 60000")
         #expect(jobs.filter { $0["state"] as? String == "running" }.count == 2)
         #expect(jobs.contains { $0["learningRate"] as? Double == 0.2 && $0["batchSize"] as? Int == 8 && $0["seed"] as? Int == 3 })
 
@@ -174,4 +177,25 @@ import Testing
     }
     #expect(try estimators([]) == ["diffusion", "kinetic", "kinetic-sde", "configurational"])
     #expect(try estimators(["--estimator", "kinetic"]) == ["kinetic"])
+}
+
+/// `fit --format csv`: one row per group and estimator (the numbers are checked against the
+/// fits in ReportTests), `--group` and `--estimator` keep one.
+@Test func fitCSVHasARowPerGroupAndEstimator() throws {
+    let scratch = try Scratch()
+    defer { scratch.remove() }
+    let db = scratch.file("sweep.sqlite")
+    try FileManager.default.copyItem(atPath: ReleaseFixtureTests.fixture.appendingPathComponent("sweep.sqlite").path, toPath: db)
+    let csv = try Spawned(["fit", "--db", db, "--format", "csv"], outputPrefix: scratch.file("csv"))
+    #expect(csv.wait(timeout: 60) == 0, "\(csv.stderr)")
+    let lines = csv.stdout.split(separator: "\n")
+    #expect(lines.first?.hasPrefix("group,estimator,cells_used,runs_excluded,a,a_se,") == true)
+    let json = try Spawned(["fit", "--db", db, "--format", "json"], outputPrefix: scratch.file("json"))
+    #expect(json.wait(timeout: 60) == 0)
+    let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+    #expect(lines.count - 1 == (object["fits"] as? [Any])?.count)
+    let one = try Spawned(["fit", "--db", db, "--format", "csv", "--estimator", "kinetic", "--group", "network"],
+                          outputPrefix: scratch.file("one"))
+    #expect(one.wait(timeout: 60) == 0)
+    #expect(one.stdout.split(separator: "\n").dropFirst().map { $0.prefix(16) } == ["network,kinetic,"])
 }
