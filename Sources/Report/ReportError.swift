@@ -1,10 +1,12 @@
 // Every way fit / export / report can refuse; each message names the offending value and says
 // what to do next.
 
+import Store
+
 /// Why a fit, an export or a report could not be made.
 public enum ReportError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The journal could not be opened or read (missing file, not a journal, …).
-    case store(String)
+    case store(StoreError)
     /// The journal holds no finished measure job yet.
     case noResults(path: String, detail: String)
     /// The journal's grid has no temperatures (trivial jobs).
@@ -18,8 +20,8 @@ public enum ReportError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .store(message):
-            return message
+        case let .store(error):
+            return error.description
         case let .noResults(path, detail):
             return "\(path) holds no finished cell yet (\(detail)): run or resume the sweep first, "
                 + "or check `thermosweep status --db \(path)`."

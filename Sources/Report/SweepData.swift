@@ -52,7 +52,7 @@ public struct SweepData: Sendable {
     /// grid, or no measure job is done yet.
     public static func load(storePath path: String) throws(ReportError) -> SweepData {
         let store: Store
-        do { store = try Store.openReadOnly(path: path) } catch { throw .store(error.description) }
+        do { store = try Store.openReadOnly(path: path) } catch { throw .store(error) }
         defer { try? store.close() }
         guard store.spec.jobKind == .train else {
             throw .noTemperatures(path: path, jobKind: store.spec.jobKind.rawValue)
@@ -61,7 +61,7 @@ public struct SweepData: Sendable {
         do {
             jobs = try store.jobs()
             records = try store.results()
-        } catch { throw .store(error.description) }
+        } catch { throw .store(error) }
         let descriptors = Dictionary(store.spec.jobs().map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         let jobsById = Dictionary(jobs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
 

@@ -55,9 +55,6 @@ public struct SweepStatus: Encodable {
 
     /// The state of the sweep whose database is `path`.
     public static func read(path: String) throws -> SweepStatus {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw CommandError("no database at \(path): give the --db of a sweep (it is created by `thermosweep sweep`).")
-        }
         let store = try Store.openReadOnly(path: path)
         defer { try? store.close() }
         let counts = try store.counts()

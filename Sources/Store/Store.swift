@@ -170,7 +170,7 @@ public final class Store {
     /// works while a coordinator runs; every write throws `.readOnly`.
     public static func openReadOnly(path: String) throws(StoreError) -> Store {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw .io(path: path, detail: "no such journal; give the --db of an existing sweep.")
+            throw .notFound(path: path)
         }
         let queue = try connect(path: path, readOnly: true, options: StoreOptions(), walMeter: nil)
         do {

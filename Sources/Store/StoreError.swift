@@ -13,6 +13,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case notAJournal(path: String, detail: String)
     /// Another coordinator holds the database.
     case inUse(path: String, detail: String)
+    /// No file at the path of a journal to read.
+    case notFound(path: String)
     /// The grid spec cannot be used (invalid, or cannot be encoded).
     case invalidSpec(String)
     /// A transition that the job's journaled state does not allow: a scheduler bug. Nothing was
@@ -43,6 +45,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(path) is not a thermosweep journal this build can use: \(detail). Give another --db."
         case let .inUse(path, detail):
             return "\(path) is in use by another coordinator (\(detail)): stop it first, or give another --db."
+        case let .notFound(path):
+            return "no database at \(path): give the --db of a sweep (`thermosweep sweep` creates it)."
         case let .invalidSpec(detail):
             return "grid spec refused: \(detail)"
         case let .invalidTransition(operation, jobId, attempt, detail):
@@ -61,6 +65,15 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(cause) The coordinator stops here: \(fix) and re-run the same command to resume. \(files)"
         case let .io(path, detail):
             return "\(path): \(detail)"
+        }
+    }
+
+    /// True when the journal asked for is refused as input (missing, another grid, not a journal,
+    /// newer, held by another coordinator): the same for every command that reads one.
+    public var isRefusedInput: Bool {
+        switch self {
+        case .notFound, .specMismatch, .newerSchema, .notAJournal, .inUse, .invalidSpec: return true
+        default: return false
         }
     }
 

@@ -22,7 +22,9 @@ struct BackupCommand: ParsableCommand {
     var to: String
 
     func run() throws {
-        do throws(StoreError) { try Store.backup(path: db, to: to) } catch { throw CommandError("\(error)") }
-        print("copied \(db) (with its -wal) to \(to)")
+        try exitOnFailure {
+            try Store.backup(path: db, to: to)
+            print("copied \(db) (with its -wal) to \(to)")
+        }
     }
 }

@@ -20,7 +20,7 @@ struct ExportCommand: ParsableCommand {
     var out: String
 
     func run() throws {
-        try reportExit {
+        try exitOnFailure {
             let analysis = try SweepAnalysis(storePath: db)
             for file in try analysis.writeExports(to: out) { print(file) }
         }

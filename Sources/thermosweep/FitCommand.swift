@@ -12,8 +12,8 @@ struct FitCommand: ParsableCommand {
             Per group: a and b with standard errors and 95 % intervals, the one-exponent γ of ln(η/|B|), \
             the tests a + b = 0 and (a, b) = expected, the curvature F-test, R², and the runs left out and \
             why (diverged, non-stationary). The last line is the whole-network fit. Reads the database \
-            only (works while a sweep runs). Exit: 0 done, 2 bad input (no database, no results, unknown \
-            group or estimator), 1 other errors.
+            only (works while a sweep runs). Exit: 0 done, 2 refused input (no database, not a journal, \
+            no results, unknown group), 1 a file could not be read, 64 a wrong option.
             """)
 
     @Option(help: "Sweep database (SQLite journal written by `sweep`).")
@@ -36,7 +36,7 @@ struct FitCommand: ParsableCommand {
     }
 
     func run() throws {
-        try reportExit {
+        try exitOnFailure {
             let chosen = try Report.estimator(named: estimator ?? "diffusion")
             let data = try SweepData.load(storePath: db)
             if let group, !data.groups.contains(group) {
@@ -57,16 +57,5 @@ struct FitCommand: ParsableCommand {
             let text = Report.fitText(data, fits, estimator: chosen, showing: group.map { [$0] })
             print(text, terminator: "")
         }
-    }
-}
-
-/// Runs `body`; a `ReportError` is printed on stderr and exits 2 (bad input) or 1 (write failure).
-func reportExit(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let error as ReportError {
-        FileHandle.standardError.write(Data("Error: \(error.description)\n".utf8))
-        if case .write = error { throw ExitCode(1) }
-        throw ExitCode(2)
     }
 }

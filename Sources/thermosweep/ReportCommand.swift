@@ -25,7 +25,7 @@ struct ReportCommand: ParsableCommand {
     }
 
     func run() throws {
-        try reportExit {
+        try exitOnFailure {
             let analysis = try SweepAnalysis(storePath: db)
             try analysis.writeReport(to: out)
             print(out)

@@ -56,6 +56,10 @@ struct StatusCommand: ParsableCommand {
     }
 
     func run() throws {
+        try exitOnFailure(show)
+    }
+
+    private func show() throws {
         if let db {
             let report = try SweepStatus.read(path: db)
             switch format {

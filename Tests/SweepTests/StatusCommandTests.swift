@@ -199,3 +199,38 @@ import Testing
     #expect(one.wait(timeout: 60) == 0)
     #expect(one.stdout.split(separator: "\n").dropFirst().map { $0.prefix(16) } == ["network,kinetic,"])
 }
+
+/// One exit status per kind of failure across the commands that read a database: 2 refused input,
+/// 1 a file that cannot be written or a coordinator that does not answer, 64 a wrong option.
+@Test func theReadingCommandsShareTheirExitStatuses() throws {
+    let scratch = try Scratch()
+    defer { scratch.remove() }
+    let missing = scratch.file("missing.sqlite"), garbage = scratch.file("garbage.sqlite")
+    try Data(repeating: 0x41, count: 8192).write(to: URL(fileURLWithPath: garbage))
+    let db = scratch.file("sweep.sqlite")
+    try FileManager.default.copyItem(atPath: ReleaseFixtureTests.fixture.appendingPathComponent("sweep.sqlite").path, toPath: db)
+    let blocker = scratch.file("blocker")
+    try Data("a file".utf8).write(to: URL(fileURLWithPath: blocker))
+    func run(_ arguments: [String]) throws -> (status: Int32?, stderr: String) {
+        let process = try Spawned(arguments, outputPrefix: scratch.file(arguments.joined().filter(\.isLetter)))
+        return (process.wait(timeout: 60), process.stderr)
+    }
+    let readers: [(String) -> [String]] = [
+        { ["status", "--db", $0] }, { ["fit", "--db", $0] }, { ["export", "--db", $0, "--out", scratch.file("x")] },
+        { ["report", "--db", $0, "--out", scratch.file("r.html")] }, { ["backup", "--db", $0, "--to", scratch.file("b")] },
+    ]
+    for reader in readers {
+        let none = try run(reader(missing))
+        #expect(none.status == 2 && none.stderr.contains("no database at \(missing)"), "\(reader(missing)): \(none)")
+        let foreign = try run(reader(garbage))
+        #expect(foreign.status == 2 && foreign.stderr.contains("not an SQLite database"), "\(reader(garbage)): \(foreign)")
+    }
+    let group = try run(["fit", "--db", db, "--group", "conv9.weight"])
+    #expect(group.status == 2 && group.stderr.contains("unknown group 'conv9.weight'"), "\(group)")
+    let unwritable = try run(["export", "--db", db, "--out", blocker + "/exports"])
+    #expect(unwritable.status == 1 && unwritable.stderr.contains(blocker), "\(unwritable)")
+    let silent = try run(["status", "--connect", "tcp://127.0.0.1:9", "--timeout-ms", "300"])
+    #expect(silent.status == 1 && silent.stderr.contains("no answer from tcp://127.0.0.1:9"), "\(silent)")
+    let usage = try run(["fit", "--db", db, "--format", "xml"])
+    #expect(usage.status == 64)
+}
