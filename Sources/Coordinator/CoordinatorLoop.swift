@@ -283,6 +283,11 @@ public final class CoordinatorLoop: @unchecked Sendable {
             // that leaves does not listen.
             let command = String(decoding: body.count > 1 ? body[1].prefix(16) : [], as: UTF8.self)
             if command == Command.error.rawValue || command == Command.bye.rawValue { return [] }
+            // A READY of this protocol that cannot be read is refused: the worker would only send
+            // the same again. (Another protocol version could not read the REFUSE.)
+            if command == Command.ready.rawValue && body.first == Array(Wire.versionTag.utf8) {
+                return [.send(peer, .refuse(.malformed(error)))]
+            }
             return [.send(peer, .error(ErrorReply(code: .malformed, message: error.description)))]
         }
         return scheduler.handle(.message(peer, message), now: now())

@@ -31,12 +31,14 @@
 //   - A result counts when its (job, attempt) is the job's current lease and its sender holds that
 //     lease (an orphaned lease: the worker the journal names, which alone may re-adopt it).
 //     `duplicate` = the job already has a counted result; `stale` = anything else (older attempt,
-//     a job failed after retries, a peer that does not hold the lease). Both are journaled and
-//     ACKed, never counted.
+//     a job failed after retries, a peer that does not hold the lease). Both are ACKed, never
+//     counted, and journaled (and logged) up to `misfitJournalLimit` times per job: a peer that
+//     repeats them cannot grow the journal or the log without bound.
 //   - A result that would count but names another kind than its job's is answered ERROR
 //     malformed and neither counted nor ACKed (the journal would refuse its shape).
 //   - A warm start that fails (deterministic or after retries) fails its measure jobs at once,
 //     naming it, so the sweep still finishes.
+//   - A READY is refused `full` beyond `config.maxWorkers` admitted workers.
 //   - STATUS is answered for any peer (status clients never send READY); ERROR from a peer is
 //     logged and never answered (no error ping-pong); a worker-bound command sent to the
 //     coordinator is answered ERROR malformed.
@@ -112,6 +114,10 @@ public struct Scheduler: Sendable {
     public private(set) var endedCost = 0
     public let totalCost: Int
     private var finishedEmitted = false
+    /// Duplicate and stale results journaled per job id (see `misfitJournalLimit`).
+    private var misfitsJournaled: [Int: Int] = [:]
+    /// Duplicate and stale results journaled and logged per job; more are only ACKed.
+    public static let misfitJournalLimit = 8
     /// Whether `Event.start` was applied (the journal is read once).
     private var hasStarted = false
 
@@ -302,6 +308,8 @@ public struct Scheduler: Sendable {
             refusal = .versionMismatch(worker: hello.version, coordinator: config.version)
         } else if let needed = config.dataset, !hello.datasets.contains(where: { $0.hash == needed.hash }) {
             refusal = .datasetMismatch(offered: hello.datasets, needed: needed)
+        } else if workers[peer] == nil && workers.count >= config.maxWorkers {
+            refusal = .full(limit: config.maxWorkers)
         }
         if let refusal {
             out.log("refused \(hello.name) (\(peer)): \(refusal.message)")
@@ -393,6 +401,15 @@ public struct Scheduler: Sendable {
         }
     }
 
+    /// Whether one more uncounted result of `jobId` is journaled and logged (up to
+    /// `misfitJournalLimit` per job), and the end of its log line.
+    private mutating func misfitAllowance(_ jobId: Int) -> String? {
+        let count = misfitsJournaled[jobId, default: 0]
+        guard count < Self.misfitJournalLimit else { return nil }
+        misfitsJournaled[jobId] = count + 1
+        return count + 1 == Self.misfitJournalLimit ? "; further ones for this job are ACKed without a journal or log line" : ""
+    }
+
     private mutating func result(_ result: JobResult, peer: PeerID, now: Instant, out: inout Output) {
         guard let i = indexOf[result.jobId] else {
             out.send(peer, .error(ErrorReply(code: .unknownJob, message: "job #\(result.jobId) is not part of this sweep")))
@@ -401,24 +418,30 @@ public struct Scheduler: Sendable {
         let job = jobs[i]
         let ack = Message.ack(result.ref)
         if job.counted {
-            out.record(.resultDuplicate(result, peer: peer, at: now))
-            out.log("duplicate result #\(result.jobId) attempt \(result.attempt) from \(name(peer)); already counted")
+            if let end = misfitAllowance(result.jobId) {
+                out.record(.resultDuplicate(result, peer: peer, at: now))
+                out.log("duplicate result #\(result.jobId) attempt \(result.attempt) from \(name(peer)); already counted\(end)")
+            }
             out.send(peer, ack)
             return
         }
         guard (job.state == .running || job.state == .orphaned) && job.attempt == result.attempt else {
-            out.record(.resultStale(result, peer: peer, at: now))
-            out.log("stale result #\(result.jobId) attempt \(result.attempt) from \(name(peer)); "
-                        + "current attempt \(job.attempt) is \(job.state.rawValue)")
+            if let end = misfitAllowance(result.jobId) {
+                out.record(.resultStale(result, peer: peer, at: now))
+                out.log("stale result #\(result.jobId) attempt \(result.attempt) from \(name(peer)); "
+                            + "current attempt \(job.attempt) is \(job.state.rawValue)\(end)")
+            }
             out.send(peer, ack)
             return
         }
         guard job.state == .running ? job.holder == peer : mayAdopt(job, peer) else {
             // Only the lease's holder delivers its result: another peer (a stray, or anyone who
             // reached the port of a sweep without CURVE) cannot complete a job it was not given.
-            out.record(.resultStale(result, peer: peer, at: now))
-            out.log("stale result #\(result.jobId) attempt \(result.attempt) from \(name(peer)); "
-                        + "the lease is held by \(job.holder.map(name) ?? job.orphanOf ?? "nobody")")
+            if let end = misfitAllowance(result.jobId) {
+                out.record(.resultStale(result, peer: peer, at: now))
+                out.log("stale result #\(result.jobId) attempt \(result.attempt) from \(name(peer)); "
+                            + "the lease is held by \(job.holder.map(name) ?? job.orphanOf ?? "nobody")\(end)")
+            }
             out.send(peer, ack)
             return
         }

@@ -74,6 +74,9 @@ public struct SchedulerConfig: Sendable, Equatable {
     public var specHash: String
     /// This coordinator process's nonce, sent in WELCOME.
     public var coordinatorNonce: String
+    /// The most workers admitted at once; a READY beyond is refused `full`. Each costs memory, and
+    /// without CURVE anyone who reaches the port can send READY.
+    public var maxWorkers = 16_384
 
     public init(version: String, dataset: DatasetOffer?, specHash: String, coordinatorNonce: String) {
         self.version = version

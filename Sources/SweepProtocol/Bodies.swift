@@ -151,11 +151,9 @@ public enum RefuseReason: String, Codable, Sendable, CaseIterable {
     case version
     /// No offered data set has the sweep's content hash.
     case dataset
-    /// The worker's CPU cannot run what the sweep needs.
-    case cpu
-    /// The READY was malformed.
+    /// The READY cannot be read (the message names the field): sending it again cannot help.
     case malformed
-    /// The coordinator admits no more workers.
+    /// The coordinator admits no more workers (`SchedulerConfig.maxWorkers`).
     case full
 }
 
@@ -182,6 +180,17 @@ public struct Refuse: Codable, Sendable, Equatable, MessageBody {
         return Refuse(reason: .dataset,
                       message: "worker serves \(list) but the sweep needs \(needed.name) \(needed.hash); "
                           + "start the worker with the sweep's data files")
+    }
+
+    /// The refusal of a READY that cannot be read, naming why.
+    public static func malformed(_ error: ProtocolError) -> Refuse {
+        Refuse(reason: .malformed, message: "READY refused: \(error.description)")
+    }
+
+    /// The refusal of a worker beyond the coordinator's limit.
+    public static func full(limit: Int) -> Refuse {
+        Refuse(reason: .full, message: "this coordinator admits at most \(limit) workers at once and has that many; "
+                   + "give this worker more slots (--jobs) instead, or run it when others have left")
     }
 
     func validate() throws {

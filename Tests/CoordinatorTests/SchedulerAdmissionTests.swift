@@ -60,6 +60,27 @@ import Testing
         #expect(after.errors(to: "w1").map(\.code) == [.unknownPeer])
     }
 
+    /// Beyond `maxWorkers`, a new READY is refused `full`; an admitted worker's READY is not.
+    @Test func aREADYBeyondTheWorkerLimitIsRefusedFull() {
+        var h = Harness(jobs: Harness.trivialJobs()) { $0.maxWorkers = 2 }
+        h.ready("w1")
+        h.ready("w2")
+        let third = h.ready("w3")
+        guard case .refuse(let refuse) = third.messages(to: "w3").first else {
+            Issue.record("no REFUSE: \(third)")
+            return
+        }
+        #expect(refuse.reason == .full && refuse.message.contains("at most 2 workers"))
+        #expect(third.changes.isEmpty && h.scheduler.workerCount == 2)
+        #expect(h.ready("w1").messages(to: "w1").contains { if case .welcome = $0 { true } else { false } },
+                "an admitted worker's second READY was refused")
+        h.handle(.message(PeerID("w2"), .bye(Bye(reason: "done"))))
+        guard case .welcome = h.ready("w3").messages(to: "w3").first else {
+            Issue.record("w3 was refused after w2 left")
+            return
+        }
+    }
+
     @Test func datasetMismatchIsRefused() {
         var h = Harness(jobs: Harness.trivialJobs()) {
             $0.dataset = DatasetOffer(name: "fashion-mnist", hash: "fedcba9876543210")

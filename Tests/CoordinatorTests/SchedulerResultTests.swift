@@ -31,6 +31,25 @@ import Testing
         #expect(again.jobs.isEmpty)  // no slot was freed by a duplicate
     }
 
+    /// A peer that re-sends a result for ever gets an ACK each time, but the journal and the log
+    /// take only the first `misfitJournalLimit` of a job.
+    @Test func repeatedMisfitsAreJournaledAFewTimesPerJobAndAlwaysAcked() {
+        var h = Harness(jobs: Harness.trivialJobs())
+        h.ready("w1")
+        h.done("w1", 3, attempt: 1)
+        var journaled = 0, logged = 0, acked = 0
+        for _ in 0..<50 {
+            let again = h.done("w1", 3, attempt: 1)
+            journaled += again.changes.count
+            logged += again.filter { if case .log = $0 { true } else { false } }.count
+            acked += again.acks(to: "w1").count
+        }
+        #expect(journaled == Scheduler.misfitJournalLimit && logged == Scheduler.misfitJournalLimit)
+        #expect(acked == 50)
+        // Another job's misfits have their own allowance.
+        #expect(h.done("w1", 1, attempt: 7).changes.count == 1)
+    }
+
     @Test func lateResultOfAnExpiredLeaseIsStale() {
         var h = Harness(jobs: Harness.trivialJobs(batchSizes: [8]))
         h.ready("frozen")

@@ -42,7 +42,8 @@ extension FailureTests {
             let result = trivialResult(JobRef(jobId: 1, attempt: 1))
             let beat = Message.heartbeat(Heartbeat(jobs: [JobProgress(jobId: 1, attempt: 1, step: 3, totalSteps: 10)]))
 
-            // Each case, sent alone, is answered ERROR malformed (naming why) and admits no one.
+            // Each case, sent alone, is answered ERROR malformed (naming why), or REFUSE malformed
+            // when it is a READY of this protocol, and admits no one.
             let valid = try ready.encode()
             let cases: [(String, [[UInt8]])] = [
                 ("truncated JSON", [valid[0], valid[1], Array(valid[2].prefix(valid[2].count / 2))]),
@@ -73,15 +74,26 @@ extension FailureTests {
                     return frames
                 }()),
             ]
+            var refusedReadies = 0
             for (name, frames) in cases {
                 #expect(try peer.sendRaw(frames), "\(name) not queued")
                 let reply = try peer.receive(within: .seconds(10)) { $0 }
+                if frames.count > 1 && frames[0] == Array(Wire.versionTag.utf8) && frames[1] == Array("READY".utf8) {
+                    guard case .refuse(let refuse) = reply else {
+                        Issue.record("\(name): expected REFUSE malformed, got \(String(describing: reply))")
+                        continue
+                    }
+                    #expect(refuse.reason == .malformed && refuse.message.hasPrefix("READY refused: "), "\(name): \(refuse)")
+                    refusedReadies += 1
+                    continue
+                }
                 guard case .error(let error) = reply else {
                     Issue.record("\(name): expected ERROR malformed, got \(String(describing: reply))")
                     continue
                 }
                 #expect(error.code == .malformed, "\(name): \(error)")
             }
+            #expect(refusedReadies == 13)
 
             // Well-formed but unwelcome: a READY of another version is refused; worker-bound
             // commands and a RESULT from a peer never admitted are answered, not acted on.

@@ -24,7 +24,7 @@ import Testing
                                  executable: "/usr/bin/python3")
         defer { client.kill9() }
         #expect(client.wait(timeout: 60) == 0, "\(client.stdout)\(client.stderr)")
-        #expect(client.stdout.components(separatedBy: "refused as the spec says").count - 1 == 8, "\(client.stdout)")
+        #expect(client.stdout.components(separatedBy: "refused as the spec says").count - 1 == 9, "\(client.stdout)")
         #expect(sweep.wait(timeout: 30) == 0, "\(sweep.stderr)")
         #expect(try counts(db).done == 1)
     }

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """A worker written from PROTOCOL.md alone, with pyzmq (Debian: python3-zmq): it is admitted, runs
 one trivial job and gets its ACK; before that it sends the deviations PROTOCOL.md forbids and
-checks that each is answered ERROR malformed naming the field. Nothing here comes from the Swift
-code.
+checks that each is answered as the spec says (REFUSE malformed for a READY, ERROR malformed for
+the rest) naming the field. Nothing here comes from the Swift code.
 
 Usage: outside_client.py ENDPOINT VERSION
 Exits 0 when every step went as the protocol says (the sweep's BYE included), 1 with the reason.
@@ -42,12 +42,14 @@ class Client:
         raw = payload if isinstance(payload, bytes) else body(payload)
         self.socket.send_multipart([b"TSW3", command.encode(), raw, *attachments])
 
-    def receive(self, wanted, timeout=15):
-        """The next message whose command is in `wanted`; HEARTBEATs are answered on the way."""
+    def receive(self, wanted, timeout=15, beat=True):
+        """The next message whose command is in `wanted`; HEARTBEATs are sent while waiting
+        (`beat`: an admitted worker) and passed over."""
         deadline = time.time() + timeout
         while time.time() < deadline:
             if not self.socket.poll(200):
-                self.send("HEARTBEAT", {"jobs": []})
+                if beat:
+                    self.send("HEARTBEAT", {"jobs": []})
                 continue
             frames = self.socket.recv_multipart()
             if frames[0] != b"TSW3":
@@ -67,6 +69,22 @@ def fail(reason):
 
 def main():
     endpoint, version = sys.argv[1], sys.argv[2]
+    # A READY that cannot be read is refused (REFUSE malformed, naming the field), not answered
+    # ERROR: sending it again could not help.
+    broken = Client(endpoint)
+    broken.send("READY", {
+        "name": "outside/0", "host": broken.host, "pid": broken.pid, "nonce": broken.nonce, "cores": 1,
+        "cpuFeatures": [], "buildCPU": "python", "version": version, "datasets": [], "slots": 1.5, "running": [],
+    })
+    command, refusal, _ = broken.receive(["REFUSE", "WELCOME", "ERROR"], beat=False)
+    if command != "REFUSE" or refusal.get("reason") != "malformed" or "slots" not in refusal.get("message", ""):
+        fail(f"a READY with slots 1.5: expected REFUSE malformed naming slots, got {command} {refusal}")
+    print(f"refused as the spec says: a READY with slots 1.5: {refusal['message']}")
+    # STATUS needs no admission (a status client never sends READY).
+    broken.send("STATUS", {})
+    _, status, _ = broken.receive(["STATUS-REPLY"], beat=False)
+    print(f"STATUS answered before admission: {status['total']} jobs")
+
     client = Client(endpoint)
     client.send("READY", {
         "name": "outside/1", "host": client.host, "pid": client.pid, "nonce": client.nonce, "cores": 1,
