@@ -32,7 +32,8 @@ public final class Console: @unchecked Sendable {
         lock.withLock {
             if terminal {
                 // One row, never wrapped: a wrapped line would leave a copy at every redraw.
-                progress = line.count < Self.columns() ? line : String(line.prefix(max(0, Self.columns() - 1)))
+                let width = Self.columns()
+                progress = line.count < width ? line : String(line.prefix(max(0, width - 1)))
                 write("\r\u{1B}[K" + progress)
             } else if force || lastPlain.map({ Date().timeIntervalSince($0) >= plainEvery }) ?? true {
                 lastPlain = Date()

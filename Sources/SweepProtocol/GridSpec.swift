@@ -83,24 +83,26 @@ public struct GridSpec: Codable, Sendable, Hashable {
         try check(format == FormatTag.grid, "grid format '\(format)' is not \(FormatTag.grid); this build cannot read it.")
         try check(!learningRates.isEmpty, "no learning rates: give --lr, e.g. 0.0125:0.2:x2.")
         try check(!batchSizes.isEmpty, "no batch sizes: give --batch, e.g. 8:128:x2.")
-        if let lr = firstDuplicate(learningRates) { try check(false, "learning rate \(lr) is listed twice.") }
-        if let b = firstDuplicate(batchSizes) { try check(false, "batch size \(b) is listed twice.") }
-        try check((1...10_000).contains(seeds), "\(seeds) seeds: give 1 to 10000.")
+        if let lr = firstDuplicate(learningRates) { try check(false, "--lr: learning rate \(lr) is listed twice.") }
+        if let b = firstDuplicate(batchSizes) { try check(false, "--batch: batch size \(b) is listed twice.") }
+        try check((1...10_000).contains(seeds), "--seeds \(seeds) is out of range: give 1 to 10000 seeds.")
         try check(gridSeed <= UInt64.max - UInt64(max(seeds, 0)),
-                  "grid seed \(gridSeed) is too large: seeds gridSeed + 1 … gridSeed + \(seeds) would overflow.")
+                  "--grid-seed \(gridSeed) is too large: seeds grid-seed + 1 … grid-seed + \(seeds) would overflow.")
         let cells = learningRates.count.multipliedReportingOverflow(by: batchSizes.count)
         let jobs = cells.partialValue.multipliedReportingOverflow(by: seeds)
         try check(!cells.overflow && !jobs.overflow && jobCount <= GridLimits.maxJobs,
-                  "\(learningRates.count) learning rates × \(batchSizes.count) batch sizes × \(seeds) seeds is too many jobs: "
-                      + "at most \(GridLimits.maxJobs).")
-        try check((0...3_600_000).contains(trivialMillis), "trivial job length \(trivialMillis) ms: give 0 to 3600000.")
+                  "\(learningRates.count) learning rates (--lr) × \(batchSizes.count) batch sizes (--batch) × \(seeds) "
+                      + "seeds (--seeds) is too many jobs: at most \(GridLimits.maxJobs).")
+        try check((0...3_600_000).contains(trivialMillis), "--trivial-ms \(trivialMillis) is out of range: give 0 to 3600000.")
         if let datasetHash {
             do { try Check.hash(datasetHash, "datasetHash") } catch {
                 throw GridSpecError("data-set hash '\(datasetHash)' is not 16 lowercase hex digits.")
             }
         }
         do { try dataset.validate("dataset.") } catch let failure as FieldFailure {
-            throw GridSpecError("\(failure.field) \(failure.detail).")
+            let option = ["dataset.count": "--synthetic-count", "dataset.seed": "--synthetic-seed",
+                          "dataset.directory": "--data"][failure.field] ?? failure.field
+            throw GridSpecError("\(option) \(failure.detail).")
         } catch {
             throw GridSpecError("\(error)")
         }

@@ -37,12 +37,13 @@ struct GridSpecTests {
         expectRefusal({ $0.learningRates = [.nan] }, "learning rate nan is out of range")
         expectRefusal({ $0.batchSizes = [0] }, "batch size 0 is out of range")
         expectRefusal({ $0.batchSizes = [4097] }, "batch size 4097 is out of range")
-        expectRefusal({ $0.seeds = 0 }, "0 seeds")
+        expectRefusal({ $0.seeds = 0 }, "--seeds 0 is out of range")
         expectRefusal({ $0.learningRates = (1...1000).map { Double($0) / 1000 }; $0.batchSizes = Array(1...200) },
-                      "1000 learning rates × 200 batch sizes × 3 seeds is too many jobs")
-        expectRefusal({ $0.gridSeed = UInt64.max }, "grid seed")
+                      "1000 learning rates (--lr) × 200 batch sizes (--batch) × 3 seeds (--seeds) is too many jobs")
+        expectRefusal({ $0.gridSeed = UInt64.max }, "--grid-seed")
+        expectRefusal({ $0.trivialMillis = -1 }, "--trivial-ms -1 is out of range")
         expectRefusal({ $0.datasetHash = "ABC" }, "data-set hash 'ABC'")
-        expectRefusal({ $0.dataset = .synthetic(count: 5) }, "dataset.count 5 is out of range")
+        expectRefusal({ $0.dataset = .synthetic(count: 5) }, "--synthetic-count 5 is out of range")
         // Every cell passes the cell contract, whatever the axes' order: the window of the
         // smallest η, the limits of the protocol settings.
         expectRefusal({ $0.cell.measureSteps = 15 }, "measurement window steps 15 is out of range")
