@@ -52,7 +52,7 @@ DEFAULT_BATCHES = {
     "cnn-32-64": [16, 64, 256],
 }
 
-# Parameter counts from PHYSICS.md ("Networks"); cnn-32-64: 320 + 18,496 + 204,928 + 1,290.
+# Parameter counts from docs/METHOD.md, 2; cnn-32-64: 320 + 18,496 + 204,928 + 1,290.
 EXPECTED_PARAMETERS = {"lenet-8-16": 5_994, "lenet-4-8": 2_202, "cnn-32-64": 225_034}
 
 

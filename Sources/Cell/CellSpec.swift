@@ -2,7 +2,7 @@
 // coordinator and the worker all build these types and all check them with the one `validate()`
 // below, so a value that one of them accepts every other accepts too.
 
-/// The networks ThermoSweep trains (PHYSICS.md, "Networks"); their layers are built by Trainer.
+/// The networks ThermoSweep trains (docs/METHOD.md, 2); their layers are built by Trainer.
 public enum ModelKind: String, CaseIterable, Codable, Sendable {
     /// conv 5×5 1→8 → ReLU → pool → conv 5×5 8→16 → ReLU → pool → dense 256→10 (5,994 parameters).
     case lenet816 = "lenet-8-16"
@@ -24,7 +24,7 @@ public enum BatchMode: String, CaseIterable, Codable, Sendable {
     case shuffle
 }
 
-/// The warm start that every cell of a seed begins from (PHYSICS.md, protocol step 1).
+/// The warm start that every cell of a seed begins from (docs/METHOD.md, 3).
 public struct WarmStartSpec: Codable, Sendable, Hashable {
     public var learningRate: Double
     public var batchSize: Int

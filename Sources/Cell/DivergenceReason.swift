@@ -1,4 +1,4 @@
-/// Why a cell is marked `diverged` (PHYSICS.md step 7).
+/// Why a cell is marked `diverged` (docs/METHOD.md, 6).
 public struct DivergenceReason: Codable, Sendable, Equatable, CustomStringConvertible {
     /// The kind of failure.
     public enum Kind: String, Codable, Sendable {

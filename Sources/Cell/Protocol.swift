@@ -1,4 +1,4 @@
-/// Step counts and constants of the cell protocol (PHYSICS.md, "Protocol of one cell"): burn-in
+/// Step counts and constants of the cell protocol (docs/METHOD.md, 3): burn-in
 /// and window lengths are fixed in SDE time (steps × η), not in epochs.
 public enum Protocol {
     /// Default SDE-time length of burn-in and of the window: 10 (steps × η).

@@ -1,6 +1,6 @@
-/// The settings of one measurement window (PHYSICS.md, "Protocol of one cell").
+/// The settings of one measurement window (docs/METHOD.md, 3).
 ///
-/// Momentum: PHYSICS.md says "with momentum m the estimators multiply by (1+m)". Our reading, from
+/// Momentum (docs/METHOD.md, 4): "with momentum m the estimators multiply by (1+m)", read from
 /// heavy-ball SGD on a quadratic at small ηλ: Var(Δ) ≈ η²σ²/(|B|(1−m²)) while λ·Var(θ) ≈
 /// ησ²/(2|B|(1−m)). So the velocity-based estimators (`diffusion`, `kinetic`, `kinetic-sde`) are
 /// multiplied by (1+m), which makes them equal the position temperature η_eff σ²/2|B| with

@@ -1,4 +1,4 @@
-/// The temperature estimators of PHYSICS.md, named exactly as in the reports and exports.
+/// The temperature estimators of docs/METHOD.md, named exactly as in the reports and exports.
 public enum Estimator: String, Codable, Sendable, CaseIterable {
     /// (1/(2η n_G)) Σ_i Var_k(Δ_{i,k}) · (1+m): the default.
     case diffusion

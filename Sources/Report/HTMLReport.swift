@@ -1,8 +1,9 @@
 // The HTML report: one self-contained XHTML-compatible file (inline SVG and CSS, no script, no
 // network), readable in any browser and parseable as XML.
 import Foundation
-import ScalingLaw
 import Cell
+import ScalingLaw
+import SweepProtocol
 
 struct HTMLReport {
     let data: SweepData
@@ -34,6 +35,7 @@ struct HTMLReport {
         h += filterPlots()
         h += lossCurves()
         h += exclusions()
+        h += provenance()
         h += "</body>\n</html>\n"
         return h
     }
@@ -49,6 +51,9 @@ struct HTMLReport {
         .legend{font-size:10px}.note{font-size:11px;fill:#333}.grid{stroke:#eee}
         .summary{font-family:monospace;font-size:15px;background:#f6f6f6;padding:8px}
         .muted{color:#666;font-size:13px}
+        @page{size:A4;margin:12mm}
+        @media print{body{margin:0;max-width:none}h2{break-after:avoid}.plot,table,tr{break-inside:avoid}
+        .plots{gap:4px}table{font-size:10px}td,th{padding:2px 4px}}
         """
 
     // MARK: Header and verdict
@@ -489,6 +494,49 @@ struct HTMLReport {
         return h + cappedTable(["job", "state", "reason"], textColumns: 0...2,
                                rows: data.problems.prefix(limit).map { [$0.key, $0.state, $0.reason] },
                                total: data.problems.count)
+    }
+
+    /// Everything a reader needs to reproduce or cite the numbers above: the writer, the command,
+    /// the grid, the data and its hash, the protocol per η as the cells ran it, and the hosts.
+    private func provenance() -> String {
+        let s = data.spec
+        let command = s.sweepCommand(database: data.databasePath)
+        let dataText: String
+        switch s.dataset.kind {
+        case .fashionMNIST: dataText = "Fashion-MNIST IDX files in \(s.dataset.directory ?? DatasetSelection.defaultDirectory)"
+        case .synthetic: dataText = "synthetic set, seed \(s.dataset.seed ?? 0), \(s.dataset.count ?? 0) training images"
+        }
+        let date = ISO8601DateFormatter().string(from: Date())
+        var rows: [[String]] = [
+            ["report", "thermosweep \(Release.version), written \(date) from \(data.databasePath)"],
+            ["command", command],
+            ["grid", "\(data.specHash): \(s.model.rawValue), η ∈ {\(s.learningRates.map { "\($0)" }.joined(separator: ", "))}, "
+                + "|B| ∈ {\(s.batchSizes.map { "\($0)" }.joined(separator: ", "))}, \(s.seeds) seeds from grid seed \(s.gridSeed)"],
+            ["data", dataText + "; content hash \(s.datasetHash ?? "not recorded")"],
+            ["warm start", "η = \(s.warmStart.learningRate), |B| = \(s.warmStart.batchSize), \(s.warmStart.epochs) epochs, "
+                + "once per seed; every cell of the seed starts from it"],
+            ["cell protocol", "SGD, momentum \(s.cell.momentum), batches \(s.cell.batchMode.rawValue), "
+                + "\(s.cell.calibrationProbes) calibration probes of \(s.cell.probeBatchSize) samples"],
+        ]
+        // The steps each cell ran, as its results record them (the defaults depend on η).
+        var steps: [Double: Set<String>] = [:]
+        for run in data.runs {
+            steps[run.learningRate, default: []].insert("\(run.result.burnInSteps) + \(run.result.measureSteps)")
+        }
+        rows.append(["burn-in + window", steps.keys.sorted().map { "η = \($0): \(steps[$0]!.sorted().joined(separator: " or "))" }
+            .joined(separator: "; ") + " steps"])
+        let used = Set(data.runs.map(\.worker))
+        let hosts = Dictionary(grouping: data.workers.filter { used.contains($0.identity) }, by: \.host)
+        for host in hosts.keys.sorted() {
+            let workers = hosts[host]!
+            let builds = Set(workers.map { "\($0.version), built for \($0.buildCPU)" }).sorted().joined(separator: "; ")
+            let jobs = data.runs.filter { run in workers.contains { $0.identity == run.worker } }.count
+            rows.append(["host \(host)", "\(workers.count) worker\(workers.count == 1 ? "" : "s"), \(jobs) runs, \(builds)"])
+        }
+        if hosts.isEmpty { rows.append(["hosts", "not recorded in this journal"]) }
+        return "<h2>Provenance</h2>\n" + cappedTable(["what", "value"], textColumns: 0...1, rows: rows, total: rows.count)
+            + "<p class=\"muted\">The command re-creates the grid (timing and worker options are free); the content "
+            + "hash must match the data a re-run loads.</p>\n"
     }
 
     /// A table of the first rows of a longer list (the rest are counted and left to fits.json);

@@ -44,6 +44,8 @@ public struct SweepData: Sendable {
     public let problems: [JobProblem]
     /// Parameter groups in the order of the results (layers, then `network`).
     public let groups: [String]
+    /// Every worker the journal saw announce itself (host, build CPU, version).
+    public let workers: [WorkerRecord]
 
     /// Every estimator, in the order of the exports.
     public static let estimators = Estimator.allCases
@@ -57,10 +59,11 @@ public struct SweepData: Sendable {
         guard store.spec.jobKind == .train else {
             throw .noTemperatures(path: path, jobKind: store.spec.jobKind.rawValue)
         }
-        let records: [ResultRecord], jobs: [JobRecord]
+        let records: [ResultRecord], jobs: [JobRecord], workers: [WorkerRecord]
         do {
             jobs = try store.jobs()
             records = try store.results()
+            workers = try store.workers()
         } catch { throw .store(error) }
         let descriptors = Dictionary(store.spec.jobs().map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         let jobsById = Dictionary(jobs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
@@ -124,7 +127,7 @@ public struct SweepData: Sendable {
             for g in run.result.thermometer.groups where seen.insert(g.name).inserted { groups.append(g.name) }
         }
         return SweepData(databasePath: path, spec: store.spec, specHash: store.specHash, runs: runs,
-                         problems: problems, groups: groups)
+                         problems: problems, groups: groups, workers: workers)
     }
 
     /// Number of (η, |B|) cells of the grid.

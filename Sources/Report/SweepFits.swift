@@ -1,4 +1,4 @@
-// From runs to ScalingLaw inputs, with the exclusions of PHYSICS.md ("Fit": diverged and
+// From runs to ScalingLaw inputs, with the exclusions of docs/METHOD.md (8, 9: diverged and
 // non-stationary cells are excluded and listed), and the fits of every group × estimator.
 import ScalingLaw
 import Cell
@@ -6,7 +6,7 @@ import Cell
 /// Which runs take no part in the fits, beyond what ScalingLaw itself refuses (missing or
 /// non-positive T). Recorded in fits.json.
 public struct ExclusionPolicy: Codable, Sendable, Hashable {
-    /// Drop diverged runs (PHYSICS.md step 7; always on in the default policy).
+    /// Drop diverged runs (docs/METHOD.md, 6; always on in the default policy).
     public var diverged = true
     /// Drop runs whose training loss drifts over the window (halves differ by ≥ 2 SE).
     public var lossNonStationary = true
@@ -40,7 +40,7 @@ public struct GroupFit: Codable, Sendable {
     public var exclusions: [CellExclusion]
 }
 
-/// Expected exponents (a, b) of each estimator (PHYSICS.md, table of estimators).
+/// Expected exponents (a, b) of each estimator (docs/METHOD.md, 4).
 public func expectedExponents(_ estimator: Estimator) -> ExponentPair {
     switch estimator {
     case .diffusion, .configurational: return .etaOverBatch

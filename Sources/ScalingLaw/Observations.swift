@@ -94,7 +94,7 @@ public enum CellVarianceModel: String, Codable, Sendable {
     /// their nulls; the literal formula below gave 92.1 % / 91.9 % and 6.6–8.4 %. The remaining
     /// excess over 5 % comes from the weights being estimated (exact weights give 5.2–5.7 %).
     case blockPlusPooledExcess = "block-plus-pooled-excess"
-    /// PHYSICS.md "Fit" literally: v = s²/n + mean_j(s_b,j²)/n (the block SE of the cell mean).
+    /// The design's first cell variance: v = s²/n + mean_j(s_b,j²)/n (the block SE of the cell mean).
     /// s² already contains the window noise, so it is counted twice (cancelled by the reduced-χ²
     /// scaling), and the weights inherit the noise of a 2-dof s². One seed: s² is replaced by the
     /// pooled Σ(n−1)s² / Σ(n−1) of the cells with ≥ 2 seeds, or dropped when there are none.
@@ -103,7 +103,7 @@ public enum CellVarianceModel: String, Codable, Sendable {
 
 /// Settings of a scaling-law fit.
 public struct FitOptions: Codable, Sendable, Hashable {
-    /// Number of seed-resampling bootstrap draws (PHYSICS.md: at least 1000).
+    /// Number of seed-resampling bootstrap draws (docs/METHOD.md, 9: at least 1000).
     public var bootstrapDraws: Int = 1000
     /// Seed of the bootstrap's generator; the same seed gives the same intervals.
     public var bootstrapSeed: UInt64 = 0x7E57_5EED

@@ -1,5 +1,5 @@
 // Weighted least squares, bootstrap and hypothesis tests for the scaling law T ∝ η^a · |B|^b
-// (PHYSICS.md, "Fit").
+// (docs/METHOD.md, 9).
 
 /// Fits ln T = c + a ln η + b ln|B| to a grid of runs, with tests, a seed bootstrap and a
 /// restricted refit. Pure computation: no I/O, deterministic for given options.

@@ -89,8 +89,7 @@ public struct SweepStatus: Encodable {
         return SweepStatus(database: path, specHash: store.specHash, counts: states,
                            duplicateResults: misfits.duplicate, staleResults: misfits.stale, jobs: rows,
                            hosts: Self.hosts(Array(results.values), speeds: speeds),
-                           resumeCommand: (["thermosweep", "sweep", "--db", path] + store.spec.sweepArguments)
-                               .map(Shell.quoted).joined(separator: " "))
+                           resumeCommand: store.spec.sweepCommand(database: path))
     }
 
     /// The host part of a worker id `host/pid/nonce`.
@@ -188,16 +187,6 @@ public struct SweepStatus: Encodable {
                        row.diverged.map { "diverged: \($0)" } ?? (row.error ?? "")])
         }
         return table.render()
-    }
-}
-
-/// Words for a POSIX shell.
-enum Shell {
-    /// `word` as is when it needs no quoting, else in single quotes.
-    static func quoted(_ word: String) -> String {
-        let plain = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,+@%")
-        if !word.isEmpty && word.allSatisfy(plain.contains) { return word }
-        return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 }
 

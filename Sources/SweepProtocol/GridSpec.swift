@@ -220,6 +220,19 @@ public struct GridSpec: Codable, Sendable, Hashable {
         return arguments
     }
 
+    /// `thermosweep sweep --db DATABASE` with `sweepArguments`, quoted for a POSIX shell: the
+    /// command that creates or resumes this grid's sweep.
+    public func sweepCommand(database: String) -> String {
+        (["thermosweep", "sweep", "--db", database] + sweepArguments).map(Self.shellQuoted).joined(separator: " ")
+    }
+
+    /// `word` as is when a shell reads it so, else in single quotes.
+    static func shellQuoted(_ word: String) -> String {
+        let plain = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,+@%")
+        if !word.isEmpty && word.allSatisfy(plain.contains) { return word }
+        return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
     /// Every setting as (CLI label, display text), in a fixed order.
     var labelledValues: [(String, String)] {
         func list<T>(_ values: [T]) -> String { "[" + values.map { "\($0)" }.joined(separator: ", ") + "]" }

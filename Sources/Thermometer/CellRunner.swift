@@ -24,7 +24,7 @@ public struct CellRunStopped: Error, Sendable, Equatable, CustomStringConvertibl
     public var description: String { "stopped in \(phase.rawValue) at step \(step)" }
 }
 
-/// Runs the measurement protocol of PHYSICS.md on one cell: warm start (shared per seed), burn-in,
+/// Runs the measurement protocol of docs/METHOD.md on one cell: warm start (shared per seed), burn-in,
 /// measurement window with noise calibration, final evaluation.
 public struct CellRunner: Sendable {
     public let train: Dataset
@@ -126,7 +126,7 @@ public struct CellRunner: Sendable {
         var divergence: DivergenceReason? = start.parameters.allSatisfy(\.isFinite)
             ? nil : DivergenceReason(kind: .nonFiniteWarmStart, step: nil, value: nil)
 
-        // Burn-in: only NaN/Inf can end it; the loss limit applies after burn-in (PHYSICS.md).
+        // Burn-in: only NaN/Inf can end it; the loss limit applies after burn-in (docs/METHOD.md).
         var t0 = clock.now
         for step in 0..<(divergence == nil ? burnIn : 0) {
             if step % Self.stopCheckInterval == 0 { try stopCheck(.burnIn, step) }

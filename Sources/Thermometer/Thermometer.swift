@@ -7,7 +7,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Measures the temperature of parameter groups over one SGD measurement window (PHYSICS.md).
+/// Measures the temperature of parameter groups over one SGD measurement window (docs/METHOD.md).
 ///
 /// The training loop calls `record` once per window step with θ_k (before the update), the applied
 /// update Δ_k = θ_{k+1} − θ_k, the batch gradient g_B(θ_k) and the batch loss; at the steps in

@@ -3,7 +3,7 @@
 import ArgumentParser
 import Cell
 
-/// The measurement protocol of a cell (PHYSICS.md, "Protocol"): everything of a `CellSpec` but
+/// The measurement protocol of a cell (docs/METHOD.md, 3): everything of a `CellSpec` but
 /// the model, η, |B| and the seed.
 struct CellProtocolOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "SGD momentum (0: plain SGD, which the theory assumes).")

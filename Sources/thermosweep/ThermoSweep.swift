@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cell
 import CPUCheck
 
 @main
@@ -12,7 +13,7 @@ struct ThermoSweep: ParsableCommand {
                       BackupCommand.self])
 
     /// The release; a coordinator refuses workers of another one (their jobs or results could differ).
-    static let release = "0.2.0"
+    static let release = Release.version
 
     /// Version and the CPU the build targets (the binary refuses to start on a CPU without it).
     /// Workers built for another CPU (e.g. `make release CPU=haswell` on older nodes) are admitted:

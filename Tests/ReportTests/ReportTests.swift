@@ -19,6 +19,24 @@ import Cell
         return try SweepAnalysis(storePath: db)
     }
 
+    /// The provenance block holds what a reader needs to reproduce the numbers: the writer, the
+    /// command that re-creates the grid, the data and its hash, the protocol per η, the hosts.
+    @Test func theReportSaysHowItsNumbersWereMade() throws {
+        let analysis = try analysis()
+        let html = analysis.html()
+        let section = try #require(html.range(of: "<h2>Provenance</h2>").map { String(html[$0.lowerBound...]) })
+        let spec = analysis.data.spec
+        #expect(section.contains("thermosweep \(Release.version), written "))
+        #expect(section.contains(escapeHTML(spec.sweepCommand(database: analysis.data.databasePath))))
+        #expect(section.contains(analysis.data.specHash))
+        if let hash = spec.datasetHash { #expect(section.contains("content hash \(hash)")) }
+        for eta in Set(analysis.data.runs.map(\.learningRate)) {
+            #expect(section.contains("η = \(eta): "), "no protocol line for η = \(eta)")
+        }
+        #expect(section.contains("host ") || section.contains("not recorded in this journal"))
+        #expect(html.contains("@media print"))
+    }
+
     /// `fit --format csv`: a row per fit, with its numbers in shortest round-trip form.
     @Test func theFitsCSVHoldsEachFitsNumbers() throws {
         let analysis = try analysis()

@@ -29,7 +29,7 @@ struct SyntheticSweep {
                  cell: CellSettings(burnInSteps: 100, measureSteps: 100))
     }
 
-    /// Exponents (a, b) of each estimator, as PHYSICS.md predicts.
+    /// Exponents (a, b) of each estimator, as docs/METHOD.md predicts.
     static let law: [(String, Double, Double)] = [
         ("diffusion", 1, -1), ("kinetic", 2, -1), ("kinetic-sde", 0, -1), ("configurational", 1, -1),
     ]

@@ -141,7 +141,7 @@ private var analyticOnly: FitOptions {
 }
 
 @Test func alternativeWeightingsAreReported() {
-    // The choices the defaults were picked against: PHYSICS.md's literal cell variance
+    // The choices the defaults were picked against: the design's first cell variance
     // (s² + block SE²)/n, and the unscaled (XᵀWX)⁻¹ with normal intervals.
     // Same sweeps as `analyticIntervalsCoverTheTruth` (seed 11), so the rates compare directly.
     let n = repetitions(release: 1000, debug: 20)

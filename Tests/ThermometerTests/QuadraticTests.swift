@@ -9,7 +9,7 @@ import Glibc
 import Darwin
 #endif
 
-/// The analytic case: SGD on a quadratic with Gaussian gradient noise (PHYSICS.md, unit check).
+/// The analytic case: SGD on a quadratic with Gaussian gradient noise (docs/METHOD.md, 11).
 @Suite struct QuadraticTests {
     struct Case: Sendable, CustomStringConvertible {
         let eta: Double, batch: Int, lambda: Double, steps: Int
@@ -17,7 +17,7 @@ import Darwin
     }
 
     static let cases: [Case] = [
-        Case(eta: 0.5, batch: 16, lambda: 1, steps: 500),   // PHYSICS.md: 2.0833e-2
+        Case(eta: 0.5, batch: 16, lambda: 1, steps: 500),   // docs/METHOD.md, 11: 2.0833e-2
         Case(eta: 0.2, batch: 8, lambda: 2, steps: 500),
         Case(eta: 0.1, batch: 32, lambda: 5, steps: 500),
         Case(eta: 1.0, batch: 64, lambda: 1, steps: 500),   // ηλ = 1: diffusion twice the naive value

@@ -16,7 +16,7 @@ import Trainer
 /// asserted are loose, to catch only a gross regression when it is run.
 @Suite(.serialized, .benchmark)
 struct ThermometerBenchmarkTests {
-    /// lenet-8-16 and cnn-32-64 parameter layouts (PHYSICS.md, "Networks").
+    /// lenet-8-16 and cnn-32-64 parameter layouts (docs/METHOD.md, 2).
     static let layouts: [(name: String, groups: [ParameterGroup], bound: Double)] = [
         ("lenet-8-16", layout([("conv1.weight", 200, 8), ("conv1.bias", 8, 0),
                                ("conv2.weight", 3200, 16), ("conv2.bias", 16, 0),

@@ -2,7 +2,7 @@ import Cell
 /// Draws the image indices of each SGD batch, deterministically from a seed.
 ///
 /// `.iid` draws every index uniformly with replacement, independently of all others: the default,
-/// because the temperature β⁻¹ = η/2|B| holds exactly for it (PHYSICS.md). `.shuffle` walks a fresh
+/// because the temperature β⁻¹ = η/2|B| holds exactly for it (docs/METHOD.md). `.shuffle` walks a fresh
 /// Fisher–Yates permutation per epoch in order and starts the next permutation when one runs out,
 /// so a batch may straddle two epochs.
 public struct BatchSampler: Sendable {

@@ -1,4 +1,4 @@
-/// Fashion-MNIST's pixel statistics after scaling to [0, 1] (PHYSICS.md).
+/// Fashion-MNIST's pixel statistics after scaling to [0, 1] (docs/METHOD.md).
 public enum Normalization {
     public static let mean: Float = 0.2860
     public static let std: Float = 0.3530
