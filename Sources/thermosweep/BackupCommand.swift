@@ -9,22 +9,21 @@ struct BackupCommand: ParsableCommand {
         commandName: "backup",
         abstract: "Copy a sweep's database to one new file (safe while the sweep runs).",
         discussion: """
-            A database is the .sqlite file together with its -wal file, which may hold the latest \
-            results (after a crash or a full disk, all of them): copying the .sqlite alone can lose \
-            them or give a malformed database. backup copies both into one consistent file that can \
-            be moved anywhere and resumed with `sweep --db NEW`. An existing --to is never replaced.
+            While a sweep runs, and after a crash or a full disk, the .sqlite file's -wal file may \
+            hold the latest results: the .sqlite alone is a whole journal, but without them. backup \
+            copies both into one consistent file that can be moved anywhere and resumed with \
+            `sweep --db NEW`. An existing --to is never replaced.
             """)
 
-    @Option(help: "The sweep's database.")
-    var db: String
+    @OptionGroup var database: DatabaseOption
 
     @Option(help: "The new file.")
     var to: String
 
     func run() throws {
         try exitOnFailure {
-            try Store.backup(path: db, to: to)
-            print("copied \(db) (with its -wal) to \(to)")
+            try Store.backup(path: database.db, to: to)
+            print("copied \(database.db) (with its -wal) to \(to)")
         }
     }
 }

@@ -13,15 +13,14 @@ struct ExportCommand: ParsableCommand {
             of cells.csv (samples_per_s, wall_s, worker). Columns and units: docs/EXPORTS.md.
             """)
 
-    @Option(help: "Sweep database (SQLite journal written by `sweep`).")
-    var db: String
+    @OptionGroup var database: DatabaseOption
 
     @Option(help: "Output folder (created if needed).")
     var out: String
 
     func run() throws {
         try exitOnFailure {
-            let analysis = try SweepAnalysis(storePath: db)
+            let analysis = try SweepAnalysis(storePath: database.db)
             for file in try analysis.writeExports(to: out) { print(file) }
         }
     }

@@ -16,8 +16,7 @@ struct FitCommand: ParsableCommand {
             no results, unknown group), 1 a file could not be read, 64 a wrong option.
             """)
 
-    @Option(help: "Sweep database (SQLite journal written by `sweep`).")
-    var db: String
+    @OptionGroup var database: DatabaseOption
 
     @Option(help: "Estimator: diffusion (the table's default), kinetic, kinetic-sde, configurational; json lists every estimator unless one is given.")
     var estimator: String?
@@ -38,7 +37,7 @@ struct FitCommand: ParsableCommand {
     func run() throws {
         try exitOnFailure {
             let chosen = try Report.estimator(named: estimator ?? "diffusion")
-            let data = try SweepData.load(storePath: db)
+            let data = try SweepData.load(storePath: database.db)
             if let group, !data.groups.contains(group) {
                 throw ReportError.unknownGroup(group, valid: data.groups)
             }

@@ -12,8 +12,7 @@ struct ReportCommand: ParsableCommand {
             renamed.
             """)
 
-    @Option(help: "Sweep database (SQLite journal written by `sweep`).")
-    var db: String
+    @OptionGroup var database: DatabaseOption
 
     @Option(help: "Output HTML file.")
     var out: String
@@ -26,7 +25,7 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         try exitOnFailure {
-            let analysis = try SweepAnalysis(storePath: db)
+            let analysis = try SweepAnalysis(storePath: database.db)
             try analysis.writeReport(to: out)
             print(out)
             print(analysis.summaryLine)

@@ -50,6 +50,12 @@ struct GridOptions: ParsableArguments {
     }
 }
 
+/// The database of a sweep, for the commands that read one (`fit`, `export`, `report`, `backup`).
+struct DatabaseOption: ParsableArguments {
+    @Option(help: "The sweep's database (the .sqlite file that `sweep --db` writes; read only).")
+    var db: String
+}
+
 /// Heartbeat and lease timing (PROTOCOL.md, "Timing"); never part of the grid.
 struct TimingOptions: ParsableArguments {
     @Option(help: "Heartbeat period in ms, both directions.")
