@@ -460,8 +460,7 @@ final class LockFile {
         guard fd >= 0 else {
             throw .io(path: lockPath, detail: "cannot open the lock file: \(String(cString: strerror(errno)))")
         }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let code = errno
+        if let code = lockExclusively(fd) {
             var buffer = [UInt8](repeating: 0, count: 64)
             let count = pread(fd, &buffer, buffer.count, 0)
             close(fd)
@@ -478,13 +477,12 @@ final class LockFile {
             close(fd)
             throw .io(path: database, detail: "cannot open the database file: \(reason)")
         }
-        if flock(databaseFD, LOCK_EX | LOCK_NB) != 0 {
-            let code = errno
+        if let code = lockExclusively(databaseFD) {
             close(databaseFD)
             close(fd)
             if code == EWOULDBLOCK {
-                throw .inUse(path: database, detail: "the file is open under another name, e.g. a hard link "
-                                 + "or another mount of its folder")
+                throw .inUse(path: database, detail: "another process holds the database file, under this name "
+                                 + "or another (a hard link, another mount of its folder)")
             }
             throw .io(path: database, detail: "cannot lock: \(String(cString: strerror(code)))")
         }
@@ -492,6 +490,20 @@ final class LockFile {
         _ = ftruncate(fd, 0)
         _ = pwrite(fd, text, text.count, 0)
         return LockFile(descriptors: [fd, databaseFD], lockPath: lockPath)
+    }
+
+    /// Takes an exclusive `flock` on `fd`, waiting up to 1 s for one that is held: a child process
+    /// forked (by any thread) just before the holder closed its descriptor keeps the lock until it
+    /// execs, and a closed journal must not look busy for that moment.
+    /// Returns nil when locked, else the errno of the last try.
+    private static func lockExclusively(_ fd: Int32) -> Int32? {
+        let deadline = ContinuousClock.now + .seconds(1)
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            guard code == EWOULDBLOCK, ContinuousClock.now < deadline else { return code }
+            usleep(20_000)
+        }
+        return nil
     }
 
     func release() {
