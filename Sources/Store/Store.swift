@@ -129,7 +129,7 @@ public final class Store {
                 }
             }
         } catch {
-            try? queue.close()
+            try? closeWritable(queue)
             lock.release()
             throw storeError(error, path: path, operation: "open")
         }
@@ -206,11 +206,20 @@ public final class Store {
             lock?.release()
             lock = nil
         }
-        if walMeter != nil && !checkpoint(closing: true) {
-            Store.keptOpen.withLock { $0.append(KeptOpen(queue: queue)) }
+        guard walMeter != nil else {
+            do { try queue.close() } catch { throw Store.storeError(error, path: path, operation: "close") }
             return
         }
-        do { try queue.close() } catch { throw Store.storeError(error, path: path, operation: "close") }
+        do { try Store.closeWritable(queue) } catch { throw Store.storeError(error, path: path, operation: "close") }
+    }
+
+    /// Closes a writable connection after a last checkpoint, or leaves it open (see `close()`).
+    private static func closeWritable(_ queue: DatabaseQueue) throws {
+        guard foldIn(queue, closing: true) else {
+            keptOpen.withLock { $0.append(KeptOpen(queue: queue)) }
+            return
+        }
+        try queue.close()
     }
 
     private var closed = false
@@ -234,13 +243,21 @@ public final class Store {
         static let reserveBytes: Int64 = 2 << 20
     }
 
-    /// Copies the WAL's commits into the database file if the file can first be extended to hold
-    /// them; returns whether every commit is now in the file. Never fails the caller: a checkpoint
-    /// that cannot run leaves the commits in the WAL, where they were safe already. `closing`: no
-    /// reserve is kept, and the file is cut back to its content.
+    /// A checkpoint now (`foldIn`); false when the file had no room for it.
     @discardableResult
-    func checkpoint(closing: Bool = false) -> Bool {
+    func checkpoint() -> Bool {
         guard let walMeter else { return false }
+        let done = Store.foldIn(queue, closing: false)
+        if done { walMeter.frames = 0 }
+        return done
+    }
+
+    /// Copies the WAL's commits into the database file if the file can first be extended to hold
+    /// them; returns false when it could not (no room, or an I/O error), so that SQLite must not
+    /// try either. A reader's snapshot may hold some commits back; they stay in the WAL, safe, until
+    /// a later checkpoint. Never fails the caller. `closing`: no reserve is kept, and the file is cut
+    /// back to its content.
+    private static func foldIn(_ queue: DatabaseQueue, closing: Bool) -> Bool {
         do {
             return try queue.writeWithoutTransaction { db in
                 let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
@@ -248,14 +265,12 @@ public final class Store {
                 let content = pageSize * pages
                 guard Store.extend(db, to: content) else { return false }
                 let (walFrames, checkpointed) = try db.checkpoint(.passive)
-                walMeter.frames = 0
-                let complete = checkpointed == walFrames
                 if !closing {
                     _ = Store.extend(db, to: content + Checkpointing.reserveBytes)
-                } else if complete {
+                } else if checkpointed == walFrames {
                     Store.truncate(db, to: content)
                 }
-                return complete
+                return true
             }
         } catch {
             return false
