@@ -101,10 +101,12 @@ public struct CellSpec: Codable, Sendable, Hashable {
     public var calibrationProbes: Int
     public var probeBatchSize: Int
 
+    /// The settings' defaults are `CellSettings()`'s.
     public init(model: ModelKind = .lenet816, learningRate: Double, batchSize: Int, seed: UInt64,
-                momentum: Double = 0, batchMode: BatchMode = .iid, burnInSteps: Int? = nil,
-                measureSteps: Int? = nil, warmStart: WarmStartSpec = WarmStartSpec(),
-                calibrationProbes: Int = 16, probeBatchSize: Int = 32) {
+                momentum: Double = CellSettings().momentum, batchMode: BatchMode = CellSettings().batchMode,
+                burnInSteps: Int? = nil, measureSteps: Int? = nil, warmStart: WarmStartSpec = WarmStartSpec(),
+                calibrationProbes: Int = CellSettings().calibrationProbes,
+                probeBatchSize: Int = CellSettings().probeBatchSize) {
         self.model = model
         self.learningRate = learningRate
         self.batchSize = batchSize

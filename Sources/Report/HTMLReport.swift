@@ -525,12 +525,12 @@ struct HTMLReport {
         }
         rows.append(["burn-in + window", steps.keys.sorted().map { "η = \($0): \(steps[$0]!.sorted().joined(separator: " or "))" }
             .joined(separator: "; ") + " steps"])
-        let used = Set(data.runs.map(\.worker))
-        let hosts = Dictionary(grouping: data.workers.filter { used.contains($0.identity) }, by: \.host)
+        let runsByWorker = Dictionary(grouping: data.runs, by: \.worker).mapValues(\.count)
+        let hosts = Dictionary(grouping: data.workers.filter { runsByWorker[$0.identity] != nil }, by: \.host)
         for host in hosts.keys.sorted() {
             let workers = hosts[host]!
             let builds = Set(workers.map { "\($0.version), built for \($0.buildCPU)" }).sorted().joined(separator: "; ")
-            let jobs = data.runs.filter { run in workers.contains { $0.identity == run.worker } }.count
+            let jobs = workers.reduce(0) { $0 + (runsByWorker[$1.identity] ?? 0) }
             rows.append(["host \(host)", "\(workers.count) worker\(workers.count == 1 ? "" : "s"), \(jobs) runs, \(builds)"])
         }
         if hosts.isEmpty { rows.append(["hosts", "not recorded in this journal"]) }

@@ -32,8 +32,7 @@ public final class Console: @unchecked Sendable {
         lock.withLock {
             if terminal {
                 // One row, never wrapped: a wrapped line would leave a copy at every redraw.
-                let width = Self.columns()
-                progress = line.count < width ? line : String(line.prefix(max(0, width - 1)))
+                progress = Self.cut(line, to: Self.columns())
                 write("\r\u{1B}[K" + progress)
             } else if force || lastPlain.map({ Date().timeIntervalSince($0) >= plainEvery }) ?? true {
                 lastPlain = Date()
@@ -59,6 +58,11 @@ public final class Console: @unchecked Sendable {
         return Int(size.ws_col)
     }
 
+    /// `line` as is when it is shorter than `width` columns, else cut to `width - 1` (a line as
+    /// wide as the terminal wraps on some).
+    static func cut(_ line: String, to width: Int) -> String {
+        line.count < width ? line : String(line.prefix(max(0, width - 1)))
+    }
 
     /// `12/78 ended · 1 failed · 2 running · 64 queued · 2 workers · 4.1 jobs/min · ETA 3m12s`,
     /// fitted to `width` columns: the rate, then the worker count, then the queue are left out
@@ -94,7 +98,7 @@ public final class Console: @unchecked Sendable {
             line = layout.compactMap { $0 }.joined(separator: " · ")
             if line.count < width { return line }
         }
-        return String(line.prefix(max(0, width - 1)))
+        return cut(line, to: width)
     }
 
     /// `45s`, `3m12s`, `2h05m`.

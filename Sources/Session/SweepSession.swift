@@ -145,17 +145,16 @@ public final class SweepSession: @unchecked Sendable {
         let warnedIdle = Atomic<Bool>(false)
         options.observer = { [self] progress in
             console.progress(Console.progressLine(progress, width: Console.columns()), force: progress.isFinal)
-            let unfinishedJobs = progress.count(.done) + progress.count(.failed) < progress.total
+            let unfinished = progress.count(.done) + progress.count(.failed) < progress.total
             guard let workers = lock.withLock({ locals }) else {
                 // No local workers: after a few seconds without any worker, say how to add one.
-                if progress.workers == 0 && unfinishedJobs && progress.elapsedSeconds >= Self.workerHintDelay
+                if progress.workers == 0 && unfinished && progress.elapsedSeconds >= Self.workerHintDelay
                     && !warnedIdle.exchange(true, ordering: .relaxed), let endpoint = lock.withLock({ self.loop?.endpoint }) {
                     console.event(workerHint(endpoint: endpoint))
                 }
                 return
             }
             let left = workers.reap(restart: stopping.load(ordering: .relaxed) == 0)
-            let unfinished = progress.count(.done) + progress.count(.failed) < progress.total
             if left == 0 && progress.workers == 0 && unfinished && !warnedIdle.exchange(true, ordering: .relaxed) {
                 console.event("no local worker is left and none is connected: the sweep waits for "
                               + "`thermosweep worker --connect …` (or stop it with Ctrl-C and re-run to resume)")
@@ -233,7 +232,6 @@ public final class SweepSession: @unchecked Sendable {
         }
     }
 
-    /// What a local worker connects to: a wildcard bind becomes loopback.
     /// Why `bind` cannot be listened on, in words, with what to give instead.
     static func bindProblem(_ bind: String, _ error: any Error) -> String {
         guard let zmq = error as? ZMQError else { return "\(error)" }
@@ -269,6 +267,7 @@ public final class SweepSession: @unchecked Sendable {
         return hint
     }
 
+    /// What a local worker connects to: a wildcard bind becomes loopback.
     public static func localEndpoint(_ bound: String) -> String {
         for wildcard in ["tcp://0.0.0.0:", "tcp://*:", "tcp://[::]:"] where bound.hasPrefix(wildcard) {
             return "tcp://127.0.0.1:" + bound.dropFirst(wildcard.count)

@@ -1,6 +1,7 @@
 // PROTOCOL.md is enough to write a worker: a client in Python (pyzmq), written from the spec alone,
 // is admitted, runs a trivial job, gets its ACK and the sweep's BYE; every deviation the spec
-// forbids that it sends on the way is answered ERROR malformed naming the field.
+// forbids that it sends on the way is answered as the spec says (REFUSE malformed for a READY,
+// ERROR malformed for the rest), naming the field.
 import Foundation
 import Testing
 
@@ -11,21 +12,18 @@ import Testing
     @Test func aClientWrittenFromTheSpecRunsAJob() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        let db = scratch.file("sweep.sqlite"), endpointFile = scratch.file("endpoint")
-        let sweep = try Spawned(["sweep", "--db", db, "--endpoint-file", endpointFile, "--trivial-ms", "100",
-                                 "--lr", "0.1", "--batch", "8", "--seeds", "1"], outputPrefix: scratch.file("sweep"))
-        defer { sweep.kill9() }
-        let url = try #require(endpoint(in: endpointFile))
+        let sweep = try SweepProcess(["--trivial-ms", "100", "--lr", "0.1", "--batch", "8", "--seeds", "1"], in: scratch)
+        defer { sweep.process.kill9() }
         let version = try Spawned(["--version"], outputPrefix: scratch.file("version"))
         #expect(version.wait(timeout: 10) == 0)
         let release = try #require(version.stdout.split(separator: " ").first.map(String.init))
         // Debian's python3, where python3-zmq (make test-deps) puts pyzmq.
-        let client = try Spawned([Self.client, url, release], outputPrefix: scratch.file("client"),
+        let client = try Spawned([Self.client, sweep.endpoint, release], outputPrefix: scratch.file("client"),
                                  executable: "/usr/bin/python3")
         defer { client.kill9() }
         #expect(client.wait(timeout: 60) == 0, "\(client.stdout)\(client.stderr)")
         #expect(client.stdout.components(separatedBy: "refused as the spec says").count - 1 == 9, "\(client.stdout)")
-        #expect(sweep.wait(timeout: 30) == 0, "\(sweep.stderr)")
-        #expect(try counts(db).done == 1)
+        #expect(sweep.process.wait(timeout: 30) == 0, "\(sweep.process.stderr)")
+        #expect(try counts(sweep.db).done == 1)
     }
 }
