@@ -23,9 +23,11 @@ public struct DivergenceReason: Codable, Sendable, Equatable, CustomStringConver
         self.value = value.flatMap { $0.isFinite ? $0 : nil }
     }
 
+    /// E.g. `loss-above-limit at window step 49 (2.3067)`, `non-finite-loss in burn-in, 339 steps
+    /// before the window`; the value is rounded to 4 decimals.
     public var description: String {
-        let at = step.map { " at step \($0)" } ?? ""
-        let v = value.map { " (\($0))" } ?? ""
+        let at = step.map { $0 < 0 ? " in burn-in, \(-$0) steps before the window" : " at window step \($0)" } ?? ""
+        let v = value.map { " (\(($0 * 10_000).rounded() / 10_000))" } ?? ""
         return "\(kind.rawValue)\(at)\(v)"
     }
 }
