@@ -17,21 +17,18 @@ struct GEMMOperand {
     let ld: Int
     let transposed: Bool
 
-    init(_ x: Matrix, _ trans: Transpose) {
-        base = x.buffer.base + x.offset
-        ld = x.stride
-        transposed = trans == .transposed
-    }
-
-    init(base: UnsafeMutablePointer<Float>, ld: Int, transposed: Bool) {
-        self.base = base
-        self.ld = ld
-        self.transposed = transposed
-    }
-
     /// Element (r, c) of op(X).
     @inline(__always) subscript(r: Int, c: Int) -> Float {
         transposed ? base[c * ld + r] : base[r * ld + c]
+    }
+
+    /// op(X)ᵀ: the same memory read the other way.
+    var transpose: GEMMOperand { GEMMOperand(base: base, ld: ld, transposed: !transposed) }
+}
+
+extension GEMMOperand {
+    init(_ x: Matrix, _ trans: Transpose) {
+        self.init(base: x.buffer.base + x.offset, ld: x.stride, transposed: trans == .transposed)
     }
 }
 
@@ -75,28 +72,12 @@ func gemmPackA(_ a: GEMMOperand, i0: Int, mc: Int, p0: Int, kc: Int, mr: Int,
 }
 
 /// Packs op(B)[p0 ..< p0+kc, j0 ..< j0+nc] into NR-column strips: strip s holds, for each p,
-/// the NR values of columns s·NR ..< s·NR+NR (zeros past column nc). The mirror of `gemmPackA`
-/// with rows and columns swapped; written out because which of the two reads is contiguous (and
-/// so which loop goes inside) differs between them, and this loop is the packing's whole cost.
+/// the NR values of columns s·NR ..< s·NR+NR (zeros past column nc). The columns of op(B) are
+/// the rows of op(B)ᵀ, so this is `gemmPackA` of the transpose.
 // dst (ceil(nc/NR), kc, NR)
-func gemmPackB(_ b: GEMMOperand, p0: Int, kc: Int, j0: Int, nc: Int, nr: Int,
-               into dst: UnsafeMutablePointer<Float>) {
-    var strip = dst
-    for jr in stride(from: 0, to: nc, by: nr) {
-        let cols = min(nr, nc - jr)
-        if cols < nr { strip.update(repeating: 0, count: kc * nr) }
-        if b.transposed {
-            for col in 0..<cols {
-                let src = b.base + (j0 + jr + col) * b.ld + p0
-                for p in 0..<kc { strip[p * nr + col] = src[p] }
-            }
-        } else {
-            for p in 0..<kc {
-                (strip + p * nr).update(from: b.base + (p0 + p) * b.ld + j0 + jr, count: cols)
-            }
-        }
-        strip += kc * nr
-    }
+@inline(__always) func gemmPackB(_ b: GEMMOperand, p0: Int, kc: Int, j0: Int, nc: Int, nr: Int,
+                                 into dst: UnsafeMutablePointer<Float>) {
+    gemmPackA(b.transpose, i0: j0, mc: nc, p0: p0, kc: kc, mr: nr, into: dst)
 }
 
 /// The blocked SIMD GEMM with micro-kernel `kernel`; m, n, k > 0 and α ≠ 0.
