@@ -291,8 +291,8 @@ struct HTMLReport {
         func state(_ k: String) -> CellState {
             if failed.contains(k) { return .failed }
             if diverged.contains(k) { return .diverged }
-            if let r = residual[k] { return .fitted(r) }
             if nonStationary.contains(k) { return .nonStationary }
+            if let r = residual[k] { return .fitted(r) }
             if excluded.contains(k) { return .excluded }
             if pending.contains(k) { return .pending }
             return .missing

@@ -40,13 +40,13 @@ public struct Sensitivity: Codable, Sendable {
         ("release-0.1.0", .release010),
     ]
 
-    /// The groups of `used` (every group of `data` when `used` fits none with `estimator`), fitted
+    /// The groups of `used` (every group of `data` when `used` has no fits), fitted
     /// with `estimator` under each named policy and, first, `used`'s own policy when it is not one
     /// of them. Intervals only: no bootstrap, no restricted refit.
     init(_ data: SweepData, used: SweepFits, estimator: Estimator = .diffusion) {
         self.estimator = estimator.rawValue
         var groups: [String] = []
-        for fit in used.fits where fit.estimator == estimator.rawValue && !groups.contains(fit.group) {
+        for fit in used.fits where !groups.contains(fit.group) {
             groups.append(fit.group)
         }
         if groups.isEmpty { groups = data.groups }

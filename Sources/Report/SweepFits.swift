@@ -116,12 +116,11 @@ struct DriftExclusions: Sendable {
         if policy.lossNonStationary {
             switch policy.stationarityTest {
             case .twoSE:
-                for (key, t) in zip(keys, tests) {
-                    // The worker's rule (d ≥ 2 SE, d ≠ 0) on the same numbers, in release 0.1.0's words.
-                    let d = abs(t.secondMean - t.firstMean)
-                    guard d >= 2 * t.standardError && d != 0 else { continue }
-                    details[key] = Self.halves(t) + (t.standardError > 0
-                        ? "\(Text.fixed(d / t.standardError, 1)) SE (limit 2)" : "with SE 0")
+                for (key, t) in zip(keys, tests) where t.halves.withinTwoSE == false {
+                    // The worker's rule on the same numbers, in release 0.1.0's words.
+                    let se = t.halves.standardError
+                    details[key] = Self.halves(t) + (se > 0
+                        ? "\(Text.fixed(t.halves.difference / se, 1)) SE (limit 2)" : "with SE 0")
                 }
             case .welchT:
                 let level = policy.familyWiseLevel, m = tests.count
@@ -135,7 +134,7 @@ struct DriftExclusions: Sendable {
                 for (i, decision) in decisions.enumerated() where decision.rejected {
                     let t = tests[i]
                     details[keys[i]] = Self.halves(t)
-                        + (t.standardError > 0 ? "\(Text.fixed(t.statistic, 1)) SE" : "with SE 0")
+                        + (t.halves.standardError > 0 ? "\(Text.fixed(t.statistic, 1)) SE" : "with SE 0")
                         + (t.degreesOfFreedom.map { ", Welch t with \(Text.fixed($0, 1)) dof" } ?? "")
                         + ": p = \(Text.significant(t.pValue)) ≤ \(Text.significant(decision.threshold)) (\(rule))"
                 }
@@ -145,8 +144,8 @@ struct DriftExclusions: Sendable {
     }
 
     private static func halves(_ t: WelchTest) -> String {
-        "training loss drifts over the window: half means \(Text.fixed(t.firstMean, 4)) → "
-            + "\(Text.fixed(t.secondMean, 4)), difference "
+        "training loss drifts over the window: half means \(Text.fixed(t.halves.firstMean, 4)) → "
+            + "\(Text.fixed(t.halves.secondMean, 4)), difference "
     }
 }
 

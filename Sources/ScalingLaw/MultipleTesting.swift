@@ -1,59 +1,40 @@
 // The stationarity test of one run (Welch's t on the halves of its block means) and the
 // multiple-testing corrections that turn a family of p-values into decisions (docs/METHOD.md, 5, 8).
+import Cell
 
 /// Welch's two-sample t test of the second half of a window's block means against the first.
-public struct WelchTest: Codable, Sendable, Hashable {
-    /// Mean of the first half's block means (⌊n/2⌋ blocks) and of the second half's (the rest).
-    public var firstMean: Double
-    public var secondMean: Double
-    /// √(s₁²/n₁ + s₂²/n₂), s_h the unbiased sd of the block means in half h.
-    public var standardError: Double
-    /// |second − first| / SE: the difference in standard errors (∞ when SE = 0 and the means differ,
-    /// 0 when they are equal).
-    public var statistic: Double
+public struct WelchTest: Sendable, Hashable {
+    /// The halves, their means and the SE of their difference (as the worker's flag has them).
+    public let halves: LossHalves
+    /// |L₂ − L₁| / SE: the difference in standard errors (∞ when SE = 0 and the means differ, 0
+    /// when they are equal).
+    public let statistic: Double
     /// Welch–Satterthwaite degrees of freedom (nil when SE = 0).
-    public var degreesOfFreedom: Double?
+    public let degreesOfFreedom: Double?
     /// Two-sided P(|t_ν| ≥ statistic); 1 when the means are equal, 0 when SE = 0 and they differ.
-    public var pValue: Double
+    public let pValue: Double
 
-    /// The test of `blockMeans` split into halves; nil with fewer than 4 blocks or a non-finite one.
-    /// The halves, means and SE are computed exactly as the worker's `loss_stationary` flag
-    /// computes them, so `statistic ≥ 2` reproduces that flag.
+    /// The test of `blockMeans`; nil with fewer than 4 blocks or a non-finite one.
     public init?(blockMeans: [Double]) {
-        guard blockMeans.count >= 4, blockMeans.allSatisfy(\.isFinite) else { return nil }
-        let half = blockMeans.count / 2
-        let a = Array(blockMeans[..<half]), b = Array(blockMeans[half...])
-        func meanVar(_ x: [Double]) -> (Double, Double) {
-            let m = x.reduce(0, +) / Double(x.count)
-            return (m, x.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(x.count - 1))
-        }
-        let (ma, va) = meanVar(a), (mb, vb) = meanVar(b)
-        let ua = va / Double(a.count), ub = vb / Double(b.count)
-        let s = (ua + ub).squareRoot()
-        let d = abs(mb - ma)
+        guard blockMeans.allSatisfy(\.isFinite), let h = LossHalves(blockMeans) else { return nil }
+        let s = h.standardError, d = h.difference
         guard s.isFinite, d.isFinite else { return nil }
-        firstMean = ma
-        secondMean = mb
-        standardError = s
+        halves = h
+        // ν = (u₁ + u₂)² / (u₁²/(n₁ − 1) + u₂²/(n₂ − 1)), u_h = s_h²/n_h.
+        let ua: Double = h.firstVarianceOfMean, ub: Double = h.secondVarianceOfMean
+        let denominator: Double = ua * ua / Double(h.firstCount - 1) + ub * ub / Double(h.secondCount - 1)
+        let nu: Double? = s > 0 ? (ua + ub) * (ua + ub) / denominator : nil
+        degreesOfFreedom = nu
         if d == 0 {
             statistic = 0
-            degreesOfFreedom = s > 0 ? Self.satterthwaite(ua, a.count, ub, b.count) : nil
             pValue = 1
-        } else if s == 0 {
-            statistic = .infinity
-            degreesOfFreedom = nil
-            pValue = 0
-        } else {
-            let nu = Self.satterthwaite(ua, a.count, ub, b.count)
+        } else if let nu {
             statistic = d / s
-            degreesOfFreedom = nu
             pValue = Distributions.studentTTwoSided(d / s, dof: nu)
+        } else {
+            statistic = .infinity
+            pValue = 0
         }
-    }
-
-    /// ν = (u₁ + u₂)² / (u₁²/(n₁ − 1) + u₂²/(n₂ − 1)) with u_h = s_h²/n_h.
-    static func satterthwaite(_ ua: Double, _ na: Int, _ ub: Double, _ nb: Int) -> Double {
-        (ua + ub) * (ua + ub) / (ua * ua / Double(na - 1) + ub * ub / Double(nb - 1))
     }
 }
 
