@@ -86,9 +86,9 @@ import Testing
         #expect(fits.stationarityTested == 74 && fits.stationarityExcluded == 1)
         let fit = try #require(fits.fit(group: "network", estimator: .diffusion))
         let far = try #require(fit.exclusions.first { $0.reason == "non-stationary" })
-        // Rank 1 of 74: threshold 0.05/74 = 0.000676.
+        // Rank 1 of 74: threshold 0.05/74 = 6.76e-04.
         #expect(far.detail.contains("half means ") && far.detail.contains(" SE, Welch t with ")
-            && far.detail.contains(" ≤ 0.000676 (Holm, α = 0.05 over 74 runs)"), "\(far.detail)")
+            && far.detail.contains(" ≤ 6.76e-04 (Holm, α = 0.05 over 74 runs)"), "\(far.detail)")
         var none = ExclusionPolicy()
         none.correction = .none
         let uncorrected = SweepFits(data, groups: ["network"], estimators: [.diffusion], policy: none)
