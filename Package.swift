@@ -47,7 +47,7 @@ let package = Package(
             name: "thermosweep",
             dependencies: [
                 "CPUCheck", "Cell", "Kernels", "Trainer", "Thermometer", "SweepProtocol", "Store", "Coordinator",
-                "Worker", "ZeroMQ", "Report", "Session",
+                "Worker", "ZeroMQ", "Report", "ScalingLaw", "Session",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // What the test targets share (the opt-in benchmark switch).
@@ -70,6 +70,7 @@ let package = Package(
         .testTarget(name: "SweepTests", dependencies: ["TestSupport", "Cell", "Session", "Store", "SweepProtocol", "ZeroMQ", "Worker", "thermosweep",
                                                        "thermosweep-fault-worker"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "CLITests", dependencies: ["Cell", "thermosweep", "SweepProtocol", "Thermometer", "Trainer"]),
+        .testTarget(name: "CLITests", dependencies: ["Cell", "thermosweep", "SweepProtocol", "Thermometer", "Trainer",
+                                                    "Report", "ScalingLaw"]),
     ]
 )

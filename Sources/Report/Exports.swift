@@ -26,6 +26,8 @@ public struct FitsDocument: Codable, Sendable {
     public var problems: [JobProblem]
     /// The whole-network line of the default estimator.
     public var summary: String
+    /// a and b of the default estimator per group under other exclusion policies.
+    public var sensitivity: Sensitivity
     /// Every group × estimator, groups in layer order.
     public var fits: [GroupFit]
 }
@@ -120,7 +122,7 @@ enum Exports {
             exclusionPolicy: fits.policy, defaultEstimator: Estimator.diffusion.rawValue, groups: data.groups,
             estimators: SweepData.estimators.map(\.rawValue), runs: data.runs.count,
             divergedRuns: data.runs.filter { $0.result.diverged }.count, problems: data.problems,
-            summary: Report.summaryLine(fits), fits: fits.fits)
+            summary: Report.summaryLine(fits), sensitivity: Sensitivity(data, used: fits), fits: fits.fits)
     }
 
     /// The columns of `fit --format csv` (docs/EXPORTS.md): one row per group and estimator.

@@ -6,7 +6,7 @@ import Cell
 /// Entry points for the text forms of the fits.
 public enum Report {
     /// The whole-network line of `estimator`, e.g.
-    /// `network (diffusion): T ∝ η^1.02±0.03 · |B|^-0.98±0.03  (η/|B| law: p = 0.41)`.
+    /// `network (diffusion): T ∝ η^0.97±0.02 |B|^-0.92±0.02, p(1,-1)=2e-3, p(a+b=0)=0.04`.
     public static func summaryLine(_ fits: SweepFits, estimator: Estimator = .diffusion) -> String {
         let group = GroupReport.networkName
         guard let fit = fits.fit(group: group, estimator: estimator) else {

@@ -4,20 +4,65 @@ import ScalingLaw
 import Cell
 
 /// Which runs take no part in the fits, beyond what ScalingLaw itself refuses (missing or
-/// non-positive T). Recorded in fits.json.
+/// non-positive T). Recorded in fits.json (docs/METHOD.md, 8).
 public struct ExclusionPolicy: Codable, Sendable, Hashable {
     /// Drop diverged runs (docs/METHOD.md, 6; always on in the default policy).
     public var diverged = true
-    /// Drop runs whose training loss drifts over the window (halves differ by ≥ 2 SE).
+    /// Drop runs whose training loss drifts over the window (the test is `stationarityTest`).
     public var lossNonStationary = true
     /// Drop a group's observation when its fluctuation–dissipation ratio is outside [0.9, 1.1].
     /// Off by default: on short windows the ratio is far from 1 in nearly every cell (e.g. 0.2–3
     /// on synthetic data with 300-step windows), so the fits would have no cells. The ratio is
     /// exported and summarised in the report instead.
     public var fdrOutOfRange = false
+    /// How a run's drift is judged (used when `lossNonStationary`).
+    public var stationarityTest = StationarityTest.welchT
+    /// Family-wise error level α of the stationarity tests of a sweep (`welch-t` only).
+    public var familyWiseLevel = 0.05
+    /// How α is shared among the sweep's tests (`welch-t` only).
+    public var correction = MultipleTestingCorrection.holm
+    /// Which excluded seeds take their whole cell with them.
+    public var wholeCell = WholeCellRule.diverged
 
     /// The default policy.
     public init() {}
+
+    /// Release 0.1.0's policy: the worker's uncorrected 2-SE rule, and whole cells.
+    public static var release010: ExclusionPolicy {
+        var p = ExclusionPolicy()
+        p.stationarityTest = .twoSE
+        p.correction = .none
+        p.wholeCell = .any
+        return p
+    }
+
+    /// The default policy without any stationarity exclusion (every non-diverged run is a candidate).
+    public static var noStationarityExclusion: ExclusionPolicy {
+        var p = ExclusionPolicy()
+        p.lossNonStationary = false
+        return p
+    }
+
+    /// Allowed range of `familyWiseLevel`.
+    public static let levelRange = 0.000_001...0.5
+}
+
+/// How a run's loss drift is tested (docs/METHOD.md, 5).
+public enum StationarityTest: String, Codable, Sendable, CaseIterable {
+    /// Welch's t on the halves of the block means, a p-value per run, corrected over the sweep.
+    case welchT = "welch-t"
+    /// Release 0.1.0: the halves differ by at least 2 SE, each run on its own (no correction).
+    case twoSE = "two-se"
+}
+
+/// Which exclusions drop every seed of their cell (docs/METHOD.md, 8).
+public enum WholeCellRule: String, Codable, Sendable, CaseIterable {
+    /// A seed that diverged takes its cell; other exclusions take only their run.
+    case diverged
+    /// Any excluded seed takes its cell (release 0.1.0).
+    case any
+    /// Every exclusion is per run; the survivors of a cell are fitted.
+    case never
 }
 
 /// One run left out of a fit, with the reason and the numbers behind it.
@@ -49,19 +94,70 @@ public func expectedExponents(_ estimator: Estimator) -> ExponentPair {
     }
 }
 
+/// The runs of a sweep that a policy's stationarity test excludes, with the numbers behind each
+/// (docs/METHOD.md, 5 and 8). With `welch-t` the p-values of all tested runs form one family.
+struct DriftExclusions: Sendable {
+    /// Detail of every excluded run.
+    let details: [CellKey: String]
+    /// The family: non-diverged runs with at least 4 finite block means.
+    let tested: Int
+
+    init(_ runs: [CellRun], policy: ExclusionPolicy) {
+        var keys: [CellKey] = [], tests: [WelchTest] = []
+        for run in runs where !run.result.diverged {
+            let blocks = run.result.thermometer.loss.blockMeans.compactMap { $0 }
+            guard blocks.count == run.result.thermometer.loss.blockMeans.count,
+                  let test = WelchTest(blockMeans: blocks) else { continue }
+            keys.append(CellKey(learningRate: run.learningRate, batchSize: run.batchSize, seed: run.seed))
+            tests.append(test)
+        }
+        tested = tests.count
+        var details: [CellKey: String] = [:]
+        if policy.lossNonStationary {
+            switch policy.stationarityTest {
+            case .twoSE:
+                for (key, t) in zip(keys, tests) where t.halves.withinTwoSE == false {
+                    // The worker's rule on the same numbers, in release 0.1.0's words.
+                    let se = t.halves.standardError
+                    details[key] = Self.halves(t) + (se > 0
+                        ? "\(Text.fixed(t.halves.difference / se, 1)) SE (limit 2)" : "with SE 0")
+                }
+            case .welchT:
+                let level = policy.familyWiseLevel, m = tests.count
+                let decisions = policy.correction.decisions(tests.map(\.pValue), level: level)
+                let rule: String
+                switch policy.correction {
+                case .holm: rule = "Holm, α = \(Text.number(level)) over \(m) runs"
+                case .bonferroni: rule = "Bonferroni, α/m = \(Text.number(level))/\(m)"
+                case .none: rule = "uncorrected, α = \(Text.number(level))"
+                }
+                for (i, decision) in decisions.enumerated() where decision.rejected {
+                    let t = tests[i]
+                    details[keys[i]] = Self.halves(t)
+                        + (t.halves.standardError > 0 ? "\(Text.fixed(t.statistic, 1)) SE" : "with SE 0")
+                        + (t.degreesOfFreedom.map { ", Welch t with \(Text.fixed($0, 1)) dof" } ?? "")
+                        + ": p = \(Text.significant(t.pValue)) ≤ \(Text.significant(decision.threshold)) (\(rule))"
+                }
+            }
+        }
+        self.details = details
+    }
+
+    private static func halves(_ t: WelchTest) -> String {
+        "training loss drifts over the window: half means \(Text.fixed(t.halves.firstMean, 4)) → "
+            + "\(Text.fixed(t.halves.secondMean, 4)), difference "
+    }
+}
+
 /// Why `run` is excluded for `group` under `policy`, or nil.
-func exclusion(of run: CellRun, group: String, policy: ExclusionPolicy) -> (ExclusionReason, String)? {
+func exclusion(of run: CellRun, group: String, policy: ExclusionPolicy, drift: DriftExclusions)
+    -> (ExclusionReason, String)?
+{
     let result = run.result
     if policy.diverged, let divergence = result.divergence {
         return (.diverged, "\(divergence)")
     }
-    let loss = result.thermometer.loss
-    if policy.lossNonStationary, loss.stationary == false {
-        var detail = "training loss drifts over the window"
-        if let first = loss.firstHalfMean, let second = loss.secondHalfMean, let se = loss.differenceStandardError {
-            detail += ": half means \(Text.fixed(first, 4)) → \(Text.fixed(second, 4)), difference "
-                + (se > 0 ? "\(Text.fixed(abs(second - first) / se, 1)) SE (limit 2)" : "with SE 0")
-        }
+    if let detail = drift.details[CellKey(learningRate: run.learningRate, batchSize: run.batchSize, seed: run.seed)] {
         return (.nonStationary, detail)
     }
     if policy.fdrOutOfRange, let g = result.thermometer.group(group), g.flags.contains(.fdrOutOfRange) {
@@ -72,18 +168,30 @@ func exclusion(of run: CellRun, group: String, policy: ExclusionPolicy) -> (Excl
 }
 
 /// ScalingLaw's observations of one (group, estimator) and the details of the caller's exclusions.
-func observations(_ runs: [CellRun], group: String, estimator: Estimator, policy: ExclusionPolicy)
-    -> (observations: [Observation], details: [CellKey: String])
+func observations(_ runs: [CellRun], group: String, estimator: Estimator, policy: ExclusionPolicy,
+                  drift: DriftExclusions) -> (observations: [Observation], details: [CellKey: String])
 {
     var list: [Observation] = []
     var details: [CellKey: String] = [:]
     list.reserveCapacity(runs.count)
+    // Cells where a seed diverged, and which seeds: with `wholeCell == .diverged` their survivors go too.
+    var divergedSeeds: [CellKey: [Int]] = [:]
+    if policy.diverged && policy.wholeCell == .diverged {
+        for run in runs where run.result.diverged {
+            divergedSeeds[CellKey(learningRate: run.learningRate, batchSize: run.batchSize, seed: 0), default: []]
+                .append(run.seed)
+        }
+    }
     for run in runs {
         let key = CellKey(learningRate: run.learningRate, batchSize: run.batchSize, seed: run.seed)
         var reason: ExclusionReason?
-        if let (r, detail) = exclusion(of: run, group: group, policy: policy) {
+        if let (r, detail) = exclusion(of: run, group: group, policy: policy, drift: drift) {
             reason = r
             details[key] = detail
+        } else if let seeds = divergedSeeds[CellKey(learningRate: run.learningRate, batchSize: run.batchSize, seed: 0)] {
+            reason = .otherSeedExcluded
+            details[key] = "seed\(seeds.count == 1 ? "" : "s") \(seeds.sorted().map(String.init).joined(separator: ", ")) "
+                + "of this cell diverged: the survivors are a biased sample, so the whole cell is left out"
         }
         let report = run.result.thermometer.group(group)
         let estimate = report?.estimate(estimator)
@@ -125,18 +233,26 @@ func describe(_ reason: ExclusionReason) -> String {
 public struct SweepFits: Sendable {
     public let policy: ExclusionPolicy
     public let fits: [GroupFit]
+    /// How many runs the stationarity test examined (the family size m) and how many it excluded.
+    public let stationarityTested: Int
+    public let stationarityExcluded: Int
 
     /// Fits `groups` (default: all) × `estimators` (default: all) of `data`.
     public init(_ data: SweepData, groups: [String]? = nil, estimators: [Estimator]? = nil,
                 policy: ExclusionPolicy = ExclusionPolicy(), options: FitOptions = FitOptions())
     {
         self.policy = policy
+        let drift = DriftExclusions(data.runs, policy: policy)
+        stationarityTested = drift.tested
+        stationarityExcluded = drift.details.count
         let pairs = (groups ?? data.groups).flatMap { g in (estimators ?? SweepData.estimators).map { (g, $0) } }
         let runs = data.runs
         fits = parallelMap(pairs.map { Pair(group: $0.0, estimator: $0.1) }) { pair in
             var fitOptions = options
             fitOptions.expectedExponents = expectedExponents(pair.estimator)
-            let (list, details) = observations(runs, group: pair.group, estimator: pair.estimator, policy: policy)
+            fitOptions.excludeWholeCellWhenAnySeedExcluded = policy.wholeCell == .any
+            let (list, details) = observations(runs, group: pair.group, estimator: pair.estimator, policy: policy,
+                                               drift: drift)
             let result = ScalingLaw.fit(list, options: fitOptions)
             let exclusions = result.excludedObservations.map { o in
                 CellExclusion(

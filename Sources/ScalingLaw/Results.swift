@@ -197,22 +197,19 @@ public struct ScalingLawResult: Codable, Sendable, Hashable {
     public var excludedObservations: [ExcludedObservation]
     public var options: FitOptions
 
-    /// One line, e.g. `T ∝ η^1.02±0.03 · |B|^-0.98±0.03  (η/|B| law: p = 0.41)`.
+    /// One line, e.g. `T ∝ η^0.97±0.02 |B|^-0.92±0.02, p(1,-1)=2e-3, p(a+b=0)=0.04`
+    /// (docs/METHOD.md, 10).
     ///
-    /// ± is the analytic standard error (not the interval half-width); p is the joint Wald test of
-    /// (a, b) = expected exponents, labelled "η/|B| law" for (1, −1) and "a=…, b=…" otherwise.
+    /// ± is the analytic standard error (not the interval half-width). `p(1,-1)` is the joint Wald
+    /// test of (a, b) = the expected exponents (T ∝ η/|B| itself for (1, −1)); `p(a+b=0)` is the
+    /// collapse test (T depends on η/|B| only, with any power). A test that cannot be made reads
+    /// `untestable`.
     public var summaryLine: String {
         guard let fit else { return "no fit: \(failure?.message ?? "unknown reason")" }
-        var line = "T ∝ η^\(Format.valueWithError(fit.a)) · |B|^\(Format.valueWithError(fit.b))"
         let e = options.expectedExponents
-        let label = e == .etaOverBatch
-            ? "η/|B| law" : "a=\(Format.short(e.a)), b=\(Format.short(e.b))"
-        if let test = fit.expectedExponents {
-            line += "  (\(label): p = \(Format.pValue(test.pValue)))"
-        } else {
-            line += "  (\(label): untestable)"
-        }
-        return line
+        func p(_ test: WaldTest?) -> String { test.map { Format.pValue($0.pValue) } ?? "untestable" }
+        return "T ∝ η^\(Format.valueWithError(fit.a)) |B|^\(Format.valueWithError(fit.b)), "
+            + "p(\(Format.short(e.a)),\(Format.short(e.b)))=\(p(fit.expectedExponents)), p(a+b=0)=\(p(fit.collapse))"
     }
 }
 

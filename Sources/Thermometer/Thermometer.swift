@@ -400,22 +400,11 @@ public final class Thermometer {
         }
         let blockMeans = closedBlocks.map(\.lossMean)
         var first: Double?, second: Double?, se: Double?, stationary: Bool?
-        if !diverged && blockMeans.count >= 4 {
-            let half = blockMeans.count / 2
-            let a = Array(blockMeans[..<half]), b = Array(blockMeans[half...])
-            func meanVar(_ x: [Double]) -> (Double, Double) {
-                let m = x.reduce(0, +) / Double(x.count)
-                return (m, x.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(x.count - 1))
-            }
-            let (ma, va) = meanVar(a), (mb, vb) = meanVar(b)
-            let s = (va / Double(a.count) + vb / Double(b.count)).squareRoot()
-            first = finite(ma)
-            second = finite(mb)
-            se = finite(s)
-            if s.isFinite && ma.isFinite && mb.isFinite {
-                let d = abs(mb - ma)
-                stationary = d < 2 * s || d == 0
-            }
+        if !diverged, let halves = LossHalves(blockMeans) {
+            first = finite(halves.firstMean)
+            second = finite(halves.secondMean)
+            se = finite(halves.standardError)
+            stationary = halves.withinTwoSE
         }
         return LossReport(mean: mean, standardDeviation: sd, blockMeans: blockMeans.map(finite),
                           firstHalfMean: first, secondHalfMean: second,

@@ -14,13 +14,14 @@ struct ExportCommand: ParsableCommand {
             """)
 
     @OptionGroup var database: DatabaseOption
+    @OptionGroup(title: "Exclusions") var exclusion: ExclusionOptions
 
     @Option(help: "Output folder (created if needed).")
     var out: String
 
     func run() throws {
         try exitOnFailure {
-            let analysis = try SweepAnalysis(storePath: database.db)
+            let analysis = try SweepAnalysis(storePath: database.db, policy: exclusion.policy())
             for file in try analysis.writeExports(to: out) { print(file) }
         }
     }

@@ -11,12 +11,13 @@ struct FitCommand: ParsableCommand {
         discussion: """
             Per group: a and b with standard errors and 95 % intervals, the one-exponent γ of ln(η/|B|), \
             the tests a + b = 0 and (a, b) = expected, the curvature F-test, R², and the runs left out and \
-            why (diverged, non-stationary). The last line is the whole-network fit. Reads the database \
+            why (diverged, non-stationary; the exclusion options below, docs/METHOD.md section 8). The last line is the whole-network fit. Reads the database \
             only (works while a sweep runs). Exit: 0 done, 2 refused input (no database, not a journal, \
             no results, unknown group), 1 a file could not be read, 64 a wrong option.
             """)
 
     @OptionGroup var database: DatabaseOption
+    @OptionGroup(title: "Exclusions") var exclusion: ExclusionOptions
 
     @Option(help: "Estimator: diffusion (the table's default), kinetic, kinetic-sde, configurational; json lists every estimator unless one is given.")
     var estimator: String?
@@ -37,13 +38,15 @@ struct FitCommand: ParsableCommand {
     func run() throws {
         try exitOnFailure {
             let chosen = try Report.estimator(named: estimator ?? "diffusion")
+            let policy = try exclusion.policy()
             let data = try SweepData.load(storePath: database.db)
             if let group, !data.groups.contains(group) {
                 throw ReportError.unknownGroup(group, valid: data.groups)
             }
             if format != "table" {
                 let analysis = SweepAnalysis(data: data, fits: SweepFits(data, groups: group.map { [$0] },
-                                                                         estimators: estimator.map { _ in [chosen] }))
+                                                                         estimators: estimator.map { _ in [chosen] },
+                                                                         policy: policy))
                 print(format == "json" ? try analysis.fitsJSON() : analysis.fitsCSV(), terminator: "")
                 return
             }
@@ -52,7 +55,7 @@ struct FitCommand: ParsableCommand {
             if let network = data.groups.first(where: { $0 == "network" }), !groups.contains(network) {
                 groups.append(network)
             }
-            let fits = SweepFits(data, groups: groups, estimators: [chosen])
+            let fits = SweepFits(data, groups: groups, estimators: [chosen], policy: policy)
             let text = Report.fitText(data, fits, estimator: chosen, showing: group.map { [$0] })
             print(text, terminator: "")
         }

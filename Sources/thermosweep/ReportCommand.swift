@@ -13,6 +13,7 @@ struct ReportCommand: ParsableCommand {
             """)
 
     @OptionGroup var database: DatabaseOption
+    @OptionGroup(title: "Exclusions") var exclusion: ExclusionOptions
 
     @Option(help: "Output HTML file.")
     var out: String
@@ -25,7 +26,7 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         try exitOnFailure {
-            let analysis = try SweepAnalysis(storePath: database.db)
+            let analysis = try SweepAnalysis(storePath: database.db, policy: exclusion.policy())
             try analysis.writeReport(to: out)
             print(out)
             print(analysis.summaryLine)

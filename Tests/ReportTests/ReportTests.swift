@@ -98,12 +98,12 @@ import Cell
         }
         let last = try #require(text.split(separator: "\n").last)
         #expect(last.hasPrefix("network (diffusion): T ∝ η^"))
-        #expect(last.contains("(η/|B| law: p = "))
+        #expect(last.contains(", p(1,-1)=") && last.contains(", p(a+b=0)="))
         #expect(String(last) == Report.summaryLine(analysis.fits))
         #expect(try Report.summaryLine(storePath: folder.file("r.sqlite")) == String(last))
         let kinetic = Report.fitText(analysis.data, analysis.fits, estimator: .kinetic)
         #expect(kinetic.contains("(a, b) = (2, -1)"))
-        #expect(kinetic.split(separator: "\n").last?.contains("a=2, b=-1: p = ") == true)
+        #expect(kinetic.split(separator: "\n").last?.contains(", p(2,-1)=") == true)
     }
 
     @Test func writeAllWritesExportsAndReport() throws {

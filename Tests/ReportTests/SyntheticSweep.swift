@@ -20,6 +20,8 @@ struct SyntheticSweep {
     /// Keys (`cell/lr=…/b=…/seed=…`) whose run diverged, drifted, or failed outright.
     var diverged: Set<String> = []
     var nonStationary: Set<String> = []
+    /// Keys whose window loss steps down by the given amount half way (`nonStationary`: 0.1).
+    var drift: [String: Double] = [:]
     var failed: Set<String> = []
     /// Rounds the JSON numbers through 10 blocks per estimator and filter (as real results do).
     var blocks = 10
@@ -61,7 +63,9 @@ struct SyntheticSweep {
             let flags = isDiverged ? #"["diverged","undefined-estimate"]"# : "[]"
             return #"{"name":"\#(g.0)","count":\#(g.1),"estimates":[\#(estimates(prefactor: prefactor))],"noiseVariance":0.07,"calibrationRatio":1.01,"fluctuationDissipationRatio":0.98,"flags":\#(flags),"filters":[\#(filters)]}"#
         }.joined(separator: ",")
-        let blockMeans = (0..<blocks).map { k in "\(0.5 - (stationary ? 0 : 0.02 * Double(k)) + 0.001 * Double(k % 3))" }
+        // A drifting run steps down half way: by 0.1, Welch t ≈ 200, far beyond any correction.
+        let step = drift[key] ?? (stationary ? 0 : 0.1)
+        let blockMeans = (0..<blocks).map { k in "\(0.5 - (k < blocks / 2 ? 0 : step) + 0.001 * Double(k % 3))" }
         let divergence = isDiverged ? #""divergence":{"kind":"loss-above-limit","step":40,"value":2.9},"# : ""
         return #"""
             {"format":"thermosweep-cell/1","spec":{"model":"lenet-8-16","learningRate":\#(lr),"batchSize":\#(batch),"seed":\#(seed),"momentum":0,"batchMode":"iid","burnInSteps":100,"measureSteps":100,"warmStart":{"learningRate":0.05,"batchSize":32,"epochs":3},"calibrationProbes":16,"probeBatchSize":32},"dataset":"synthetic/seed=1/train","datasetHash":"3dbb45301de53c63","parameterCount":5994,"burnInSteps":100,"measureSteps":100,\#(divergence)"thermometer":{"formatVersion":1,"config":{"learningRate":\#(lr),"batchSize":\#(batch),"momentum":0,"measureSteps":100,"blocks":10,"calibrationPoints":4},"recordedSteps":100,"blockCount":10,"calibrationPointCount":4,\#(divergence)"loss":{"mean":0.45,"standardDeviation":0.1,"blockMeans":[\#(blockMeans.joined(separator: ","))],"firstHalfMean":0.5,"secondHalfMean":\#(stationary ? 0.5 : 0.41),"differenceStandardError":0.01\#(isDiverged ? "" : #","stationary":\#(stationary)"#)},"groups":[\#(groupsJSON)],"flags":[]},"train":{"loss":0.4,"accuracy":0.85},"test":{"loss":0.5,"accuracy":0.82},"samplesPerSecond":\#(30000 + Double(seed)),"wallSeconds":1.5}

@@ -1,4 +1,4 @@
-import ScalingLaw
+@testable import ScalingLaw
 import Testing
 
 @Test(arguments: [(1.0, -1.0, -5.0), (1.2, -0.8, -3.0), (2.0, -1.0, -9.0)])
@@ -58,14 +58,19 @@ func exponentsAreRecovered(a: Double, b: Double, c: Double) throws {
     #expect(first == second)  // same seed, any input order: identical result
     let line = first.summaryLine
     #expect(line.hasPrefix("T ∝ η^"))
-    #expect(line.contains(" · |B|^-"))
-    #expect(line.contains("(η/|B| law: p = "))
+    #expect(line.contains(" |B|^-"))
+    // Both tests, each with its own p: the joint test of (1, −1) and the collapse a + b = 0.
+    let fit = try #require(first.fit)
+    let joint = try #require(fit.expectedExponents?.pValue), collapse = try #require(fit.collapse?.pValue)
+    #expect(joint != collapse)
+    #expect(line.hasSuffix(", p(1,-1)=\(Format.pValue(joint)), p(a+b=0)=\(Format.pValue(collapse))"), "\(line)")
     options.expectedExponents = ExponentPair(a: 2, b: -1)
     let kinetic = ScalingLaw.fit(observations, options: options)
-    #expect(kinetic.summaryLine.contains("(a=2, b=-1: p = "))
     let p = try #require(kinetic.fit?.expectedExponents?.pValue)
+    #expect(kinetic.summaryLine.contains(", p(2,-1)=\(Format.pValue(p)), p(a+b=0)="), "\(kinetic.summaryLine)")
     #expect(p < 1e-10)
     options.bootstrapSeed = 99
     let reseeded = ScalingLaw.fit(observations, options: options)
     #expect(reseeded.bootstrap?.a.standardError != kinetic.bootstrap?.a.standardError)
 }
+

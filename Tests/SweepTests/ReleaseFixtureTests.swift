@@ -3,7 +3,8 @@ import Testing
 
 /// The bytes users depend on do not change between releases: a journal that release 0.1.0 left
 /// half-finished resumes with this binary (same grid hash, same job list, same result records), and
-/// the exports equal those that 0.1.0 wrote for the uninterrupted sweep.
+/// the exports equal those that 0.1.0 wrote for the uninterrupted sweep, but for what changed on
+/// purpose since (`changedOnPurpose`).
 @Suite struct ReleaseFixtureTests {
     static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("Fixtures/release-0.1.0")
@@ -18,6 +19,19 @@ import Testing
     static let identityColumns: Set<String> = ["lr", "batch", "seed", "group", "filter", "estimator", "n_params"]
     /// Columns that differ between two runs of the same job.
     static let volatileColumns: Set<String> = ["samples_per_s", "wall_s", "worker"]
+    /// The options that name release 0.1.0's exclusion policy (docs/METHOD.md, 8).
+    static let release010Policy = ["--stationarity-test", "two-se", "--whole-cell", "any"]
+    /// What differs from 0.1.0's exports on purpose, and why:
+    /// - the default exclusion policy (Holm-corrected Welch tests, per run) is not 0.1.0's (2 SE,
+    ///   whole cells), so the `excluded` column of the sweep's own cells.csv and the fits in its
+    ///   fits.json differ. Exported with `release010Policy`, both must equal 0.1.0's again;
+    /// - fits.json's `exclusionPolicy` gained keys (`stationarityTest`, `familyWiseLevel`,
+    ///   `correction`, `wholeCell`): 0.1.0's three keys keep their values;
+    /// - `summary` states both tests, `p(1,-1)` and `p(a+b=0)`, instead of "η/|B| law": its exponents
+    ///   and its first p are 0.1.0's;
+    /// - `sensitivity` is new.
+    /// Every other member of fits.json is compared byte for byte.
+    static let changedOnPurpose: Set<String> = ["exclusionPolicy", "summary", "sensitivity"]
 
     @Test(.enabled(if: FileManager.default.fileExists(atPath: fashionMNIST),
                    "needs Fashion-MNIST (apt-get install dataset-fashion-mnist)"))
@@ -35,26 +49,88 @@ import Testing
         try expectExactlyOnce(db, total: 20)
 
         let exact = try buildCPU() == Self.fixtureCPU
+        // The sweep's own exports (default policy): all but the exclusions.
+        try compareCSVs(scratch.path, exact: exact, ignoring: ["excluded"])
+        // Exported again with 0.1.0's policy: everything.
+        let release = scratch.file("release-0.1.0-policy")
+        let export = try Spawned(["export", "--db", db, "--out", release] + Self.release010Policy,
+                                 outputPrefix: scratch.file("export"))
+        #expect(export.wait(timeout: 120) == 0, "\(export.stderr)")
+        try compareCSVs(release, exact: exact, ignoring: [])
+        guard exact else {
+            print("fits.json not compared: this binary is built for another CPU than the fixture (\(Self.fixtureCPU))")
+            return
+        }
+        let fits = try members(String(contentsOfFile: release + "/fits.json", encoding: .utf8))
+        let reference = try members(String(contentsOfFile: Self.fixture.appendingPathComponent("fits.json").path,
+                                           encoding: .utf8))
+        for key in Set(fits.keys).union(reference.keys).subtracting(Self.changedOnPurpose).sorted() {
+            #expect(fits[key] == reference[key], "fits.json: \(key) differs from 0.1.0's")
+        }
+        #expect(fits["sensitivity"] != nil && reference["sensitivity"] == nil)
+        // exclusionPolicy: 0.1.0's keys with 0.1.0's values, and the new keys name 0.1.0's rule.
+        let policy = try #require(try value(fits["exclusionPolicy"]) as? [String: Any])
+        let referencePolicy = try #require(try value(reference["exclusionPolicy"]) as? [String: Any])
+        #expect(referencePolicy.count == 3)
+        for (key, value) in referencePolicy {
+            #expect("\(policy[key] ?? "missing")" == "\(value)", "exclusionPolicy.\(key)")
+        }
+        #expect(policy["stationarityTest"] as? String == "two-se" && policy["wholeCell"] as? String == "any")
+        // summary: 0.1.0's exponents and joint p, then the collapse p.
+        let summary = try #require(try value(fits["summary"]) as? String)
+        let old = try #require(try value(reference["summary"]) as? String)
+        let expected = old.replacingOccurrences(of: " · ", with: " ")
+            .replacingOccurrences(of: "  (η/|B| law: p = ", with: ", p(1,-1)=").dropLast() + ", p(a+b=0)="
+        #expect(summary.hasPrefix(expected), "summary '\(summary)', expected it to start with '\(expected)'")
+    }
+
+    /// cells.csv and filters.csv in `folder` against 0.1.0's, column by column: all but the volatile
+    /// columns and `ignoring` when the binary is built for the fixture's CPU, the identity columns otherwise.
+    func compareCSVs(_ folder: String, exact: Bool, ignoring: Set<String>) throws {
         for name in ["cells.csv", "filters.csv"] {
-            let mine = try csvRows(scratch.file(name)), theirs = try csvRows(Self.fixture.appendingPathComponent(name).path)
-            #expect(mine.count == theirs.count, "\(name): \(mine.count) rows, 0.1.0 wrote \(theirs.count)")
+            let mine = try csvRows(folder + "/" + name), theirs = try csvRows(Self.fixture.appendingPathComponent(name).path)
+            #expect(mine.count == theirs.count, "\(folder)/\(name): \(mine.count) rows, 0.1.0 wrote \(theirs.count)")
             for (index, (a, b)) in zip(mine, theirs).enumerated() {
                 #expect(a.keys == b.keys, "\(name) row \(index): columns differ")
-                let compared = exact ? Set(a.keys).subtracting(Self.volatileColumns) : Self.identityColumns
+                let compared = exact ? Set(a.keys).subtracting(Self.volatileColumns).subtracting(ignoring)
+                    : Self.identityColumns
                 for column in compared.sorted() {
                     #expect(a[column] == b[column],
-                            "\(name) row \(index) \(column): \(a[column] ?? "-"), 0.1.0 wrote \(b[column] ?? "-")")
+                            "\(folder)/\(name) row \(index) \(column): \(a[column] ?? "-"), 0.1.0 wrote \(b[column] ?? "-")")
                 }
             }
         }
-        let fits = try String(contentsOfFile: scratch.file("fits.json"), encoding: .utf8)
-        let reference = try String(contentsOfFile: Self.fixture.appendingPathComponent("fits.json").path,
-                                   encoding: .utf8)
-        if exact {
-            #expect(fits == reference, "fits.json differs from 0.1.0's")
-        } else {
-            print("fits.json not compared: this binary is built for another CPU than the fixture (\(Self.fixtureCPU))")
+    }
+
+    /// The top-level members of a fits.json (sorted keys, two-space indentation: each member starts
+    /// on a line `  "key" : …`) as key → its text, without the comma that separates it from the next.
+    func members(_ json: String) -> [String: String] {
+        var out: [String: String] = [:]
+        var key: String?, lines: [Substring] = []
+        func flush() {
+            guard let key else { return }
+            var text = lines.joined(separator: "\n")
+            if text.hasSuffix(",") { text.removeLast() }
+            out[key] = text
         }
+        for line in json.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("  \""), !line.hasPrefix("   "), let end = line.dropFirst(3).firstIndex(of: "\"") {
+                flush()
+                key = String(line[line.index(line.startIndex, offsetBy: 3)..<end])
+                lines = []
+            }
+            if line == "}" { break }
+            lines.append(line)
+        }
+        flush()
+        return out
+    }
+
+    /// The value of one member's text (`"key" : value`).
+    func value(_ member: String?) throws -> Any {
+        let text = try #require(member)
+        let parsed = try JSONSerialization.jsonObject(with: Data(("{" + text + "}").utf8)) as? [String: Any]
+        return try #require(parsed?.values.first)
     }
 
     /// The CPU the binary under test was built for, from `--version`.
