@@ -15,10 +15,11 @@ import Darwin
 /// holds lowerEdge · 10^(k/binsPerDecade) ≤ r < lowerEdge · 10^((k+1)/binsPerDecade); `zero`,
 /// `below` and `above` hold the rest, so the counts add up to n_G.
 public struct WeightTemperatureHistogram: Codable, Sendable, Equatable {
-    /// The bins every result records: 10⁻⁴ to 10², four per decade.
-    public static let standardLowerEdge = 1e-4
+    /// The bins every result records: 10⁻⁸ to 10², four per decade (weights behind units that are
+    /// rarely active reach 10⁻⁸ of their layer's T).
+    public static let standardLowerEdge = 1e-8
     public static let standardBinsPerDecade = 4
-    public static let standardBinCount = 24
+    public static let standardBinCount = 40
     /// The quantile levels of `quantiles`.
     public static let quantileLevels = [0.05, 0.25, 0.5, 0.75, 0.95]
 

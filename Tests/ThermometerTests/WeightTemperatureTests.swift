@@ -47,8 +47,8 @@ import Darwin
 
         // Histogram: n coordinates, half in the bin of 0.4 ([0.316, 0.562)), half around 1.6.
         #expect(h.total == n && h.zero == 0 && h.below == 0 && h.above == 0)
-        #expect(h.counts[14] == n / 2, "\(h.counts)")
-        #expect(h.counts[16] + h.counts[17] == n / 2, "\(h.counts)")
+        #expect(h.counts[30] == n / 2, "\(h.counts)")
+        #expect(h.counts[32] + h.counts[33] == n / 2, "\(h.counts)")
         #expect(abs(h.quantiles[1] / 0.4 - 1) < 0.05 && abs(h.quantiles[3] / 1.6 - 1) < 0.05, "\(h.quantiles)")
     }
 
@@ -64,7 +64,8 @@ import Darwin
         let ti = try #require(t.weightTemperatures(0..<n))
         #expect(ti[0] == 0 && ti[1...].allSatisfy { $0 > 0 })
         let h = try #require(report.group("w")?.weightTemperatures)
-        #expect(h.zero == 1 && h.total == n && h.quantiles[0] == 0)
+        // One zero among 64: the 5 % quantile (position 3.15 of 0 … 63) lies above it.
+        #expect(h.zero == 1 && h.total == n && h.quantiles[0] > 0)
     }
 
     /// A run that diverges in the window has no per-weight temperatures.
