@@ -34,7 +34,7 @@ extension HTMLReport {
         var h = "<h2>Per-weight temperatures (\(Estimator.diffusion.rawValue))</h2>\n"
         let cellRuns = representativeRuns()
         guard let first = cellRuns.first else {
-            return h + "<p>The results hold no per-weight temperatures (written by a thermosweep before 0.2.0, "
+            return h + "<p>The results hold no per-weight temperatures (written by a thermosweep that did not record them, "
                 + "or every run diverged).</p>\n"
         }
         let allRuns = data.runs.filter { !$0.result.diverged }
@@ -102,7 +102,7 @@ extension HTMLReport {
         guard let run = representativeRuns().first(where: { $0.result.firstLayerFilters?.temperatures != nil }),
               let layer = run.result.firstLayerFilters, let temperatures = layer.temperatures else {
             return h + "<p>The results hold no first-layer weights with per-weight temperatures (written by a "
-                + "thermosweep before 0.2.0, a model without conv layers, or every run diverged).</p>\n"
+                + "thermosweep that did not record them, a model without conv layers, or every run diverged).</p>\n"
         }
         let group = run.result.thermometer.group(layer.group)
         let layerT = group?.estimate(.diffusion)?.value
