@@ -79,4 +79,27 @@ import Darwin
         #expect(report.divergence != nil)
         #expect(t.weightTemperatures(0..<8) == nil && report.group("w")?.weightTemperatures == nil)
     }
+
+    /// A cell records its first conv layer: the final weights, their T_i, and each filter's T is
+    /// the mean of its weights' T_i; every group's histogram counts all its weights.
+    @Test func aCellRecordsItsFirstLayer() throws {
+        let result = try CellRunnerTests.runner.run(CellRunnerTests().spec(measure: 40), from: CellRunnerTests.start)
+        #expect(result.divergence == nil)
+        let layer = try #require(result.firstLayerFilters)
+        let conv = ModelKind.lenet48.architecture.convs[0]
+        #expect(layer.group == "conv1.weight" && layer.filters == conv.outChannels && layer.channels == 1
+                && layer.kernelHeight == 5 && layer.kernelWidth == 5 && layer.weights.count == conv.weightCount)
+        #expect(layer.weights != Array(CellRunnerTests.start.parameters[0..<conv.weightCount]), "weights not trained")
+        let temperatures = try #require(layer.temperatures).map(Double.init)
+        let group = try #require(result.thermometer.group(layer.group))
+        for filter in group.filters {
+            let t = try #require(filter.estimate(.diffusion)?.value)
+            let slice = temperatures[(filter.index * layer.filterSize)..<((filter.index + 1) * layer.filterSize)]
+            // T_i are stored as Float: agreement to Float precision.
+            #expect(relativeError(slice.reduce(0, +) / Double(slice.count), t) < 1e-6, "filter \(filter.index)")
+        }
+        for g in result.thermometer.groups {
+            #expect(g.weightTemperatures?.total == g.count, "\(g.name)")
+        }
+    }
 }
