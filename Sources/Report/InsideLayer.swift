@@ -84,9 +84,11 @@ extension HTMLReport {
         var x = Axis(edges, log: true, label: "T_i / T_group")
         x.explicitTicks = [1e-8, 1e-6, 1e-4, 1e-2, 1, 100]
         var plot = Plot(title: "\(group): per-weight T", x: x, y: Axis(cellF + allF + [0], log: false,
-                        label: "fraction of weights"), width: 340, height: 260)
+                        label: "fraction of weights"), width: 400, height: 260, legend: true)
         plot.line(steps(allF), color: "#999", dashed: true, width: 1.2)
         plot.line(steps(cellF), color: "#3b528b", width: 1.8)
+        plot.addLegend("the cell", color: "#3b528b")
+        plot.addLegend("all runs", color: "#999", dashed: true)
         if let m = median(cell.compactMap { $0.quantiles.count > 2 ? $0.quantiles[2] : nil }) {
             plot.note("median T_i / T_group \(Text.significant(m))")
         }
@@ -114,9 +116,9 @@ extension HTMLReport {
             + "the layer); right: T_i of each weight over the window (log scale, one for the layer; grey: T_i = 0). "
             + "Under each filter its T (diffusion, the mean of its T_i) and T filter / T layer.\(channelNote)</p>\n"
         let kh = layer.kernelHeight, kw = layer.kernelWidth, size = layer.filterSize
-        let pixel = max(6, min(16, 80 / Double(max(kh, kw))))
+        let pixel = max(6, min(13, 65 / Double(max(kh, kw))))
         let tileWidth = 2 * pixel * Double(kw) + 8 + 24, tileHeight = pixel * Double(kh) + 36
-        let perRow = max(1, min(layer.filters, Int(800 / tileWidth)))
+        let perRow = max(1, min(layer.filters, Int(680 / tileWidth)))
         let rows = (layer.filters + perRow - 1) / perRow
         let weightLimit = layer.weights.map { abs(Double($0)) }.max() ?? 1
         let positive = temperatures.map(Double.init).filter { $0 > 0 }
