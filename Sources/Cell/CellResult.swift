@@ -30,10 +30,14 @@ public struct CellResult: Codable, Sendable {
     /// This and `wallSeconds` are the only fields that differ between two runs of the same spec.
     public let samplesPerSecond: Double
     public let wallSeconds: Double
+    /// The first conv layer's final weights and per-weight temperatures; absent for a model
+    /// without conv layers, weights that are not finite, or a result written before it existed.
+    public let firstLayerFilters: FirstLayerFilters?
 
     public init(spec: CellSpec, dataset: String, datasetHash: String, parameterCount: Int, burnInSteps: Int,
                 measureSteps: Int, divergence: DivergenceReason?, thermometer: ThermometerReport, train: Evaluation,
-                test: Evaluation, samplesPerSecond: Double, wallSeconds: Double) {
+                test: Evaluation, samplesPerSecond: Double, wallSeconds: Double,
+                firstLayerFilters: FirstLayerFilters? = nil) {
         self.spec = spec
         self.dataset = dataset
         self.datasetHash = datasetHash
@@ -46,6 +50,7 @@ public struct CellResult: Codable, Sendable {
         self.test = test
         self.samplesPerSecond = samplesPerSecond
         self.wallSeconds = wallSeconds
+        self.firstLayerFilters = firstLayerFilters
     }
 
     public var diverged: Bool { divergence != nil }

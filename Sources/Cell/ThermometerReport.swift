@@ -102,9 +102,12 @@ public struct GroupReport: Codable, Sendable, Equatable {
     public let flags: [GroupFlag]
     /// Per conv filter (empty when the group has none).
     public let filters: [FilterReport]
+    /// Distribution of the per-weight temperatures T_i / T_G; absent when the window diverged, the
+    /// group is frozen, or the result was written before it existed.
+    public let weightTemperatures: WeightTemperatureHistogram?
 
-
-    public init(name: String, count: Int, estimates: [EstimateReport], noiseVariance: Double?, calibrationRatio: Double?, fluctuationDissipationRatio: Double?, flags: [GroupFlag], filters: [FilterReport]) {
+    public init(name: String, count: Int, estimates: [EstimateReport], noiseVariance: Double?, calibrationRatio: Double?, fluctuationDissipationRatio: Double?, flags: [GroupFlag], filters: [FilterReport],
+                weightTemperatures: WeightTemperatureHistogram? = nil) {
         self.name = name
         self.count = count
         self.estimates = estimates
@@ -113,6 +116,7 @@ public struct GroupReport: Codable, Sendable, Equatable {
         self.fluctuationDissipationRatio = fluctuationDissipationRatio
         self.flags = flags
         self.filters = filters
+        self.weightTemperatures = weightTemperatures
     }
 }
 

@@ -34,6 +34,8 @@ struct HTMLReport {
         h += heatMap()
         h += stationarityTable()
         h += filterPlots()
+        h += weightTemperatureHistograms()
+        h += firstLayerFilterPicture()
         h += lossCurves()
         h += exclusions()
         h += provenance()
@@ -559,8 +561,4 @@ func median(_ values: [Double]) -> Double? {
 }
 
 /// Quantile of sorted values, linear interpolation between order statistics.
-func quantile(_ sorted: [Double], _ p: Double) -> Double {
-    let h = Double(sorted.count - 1) * p
-    let lo = Int(h.rounded(.down)), hi = min(lo + 1, sorted.count - 1)
-    return sorted[lo] + (h - Double(lo)) * (sorted[hi] - sorted[lo])
-}
+func quantile(_ sorted: [Double], _ p: Double) -> Double { sortedQuantile(sorted, p) }

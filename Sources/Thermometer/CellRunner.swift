@@ -190,6 +190,20 @@ public struct CellRunner: Sendable {
             train: Evaluation(loss: trainEval.loss, accuracy: trainEval.accuracy),
             test: Evaluation(loss: testEval.loss, accuracy: testEval.accuracy),
             samplesPerSecond: seconds > 0 ? trainedSamples / seconds : 0,
-            wallSeconds: wall / .seconds(1))
+            wallSeconds: wall / .seconds(1),
+            firstLayerFilters: Self.firstLayerFilters(network, thermometer))
+    }
+
+    /// The first conv layer's final weights and their T_i; nil without a conv layer or with
+    /// weights that are not finite (JSON cannot hold them).
+    static func firstLayerFilters(_ network: Network, _ thermometer: Thermometer) -> FirstLayerFilters? {
+        guard let conv = network.architecture.convs.first,
+              let group = network.groups.first(where: { $0.filterCount > 0 }) else { return nil }
+        let weights = network.parameters.slice(group.range)
+        guard weights.allSatisfy(\.isFinite) else { return nil }
+        let g = conv.geometry
+        return FirstLayerFilters(group: group.name, filters: conv.outChannels, channels: g.channels,
+                                 kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth, weights: weights,
+                                 temperatures: thermometer.weightTemperatures(group.range)?.map { Float($0) })
     }
 }

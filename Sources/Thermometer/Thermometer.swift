@@ -39,7 +39,9 @@ public final class Thermometer {
     private let blockTheta: CoordinateMoments
     private let blockDelta: CoordinateMoments
     private let windowTheta: CoordinateMoments
-    private let windowDelta: CoordinateMoments
+    let windowDelta: CoordinateMoments
+    /// Per coordinate, ln of each closed block's Var(Δ_i): the noise of the per-weight temperature.
+    let blockLogVariance: CoordinateLogVariance
     private var deltaSquares: [Double]
     private var thetaDotGradient: [Double]
     private var closedBlocks: [BlockSums] = []
@@ -106,6 +108,7 @@ public final class Thermometer {
         blockDelta = CoordinateMoments(count: p)
         windowTheta = CoordinateMoments(count: p)
         windowDelta = CoordinateMoments(count: p)
+        blockLogVariance = CoordinateLogVariance(count: p)
         probeMoments = CoordinateMoments(count: p)
         deltaSquares = Array(repeating: 0, count: b.count - 1)
         thetaDotGradient = Array(repeating: 0, count: b.count - 1)
@@ -173,6 +176,7 @@ public final class Thermometer {
         var m2Theta = m2Delta
         blockDelta.addM2Sums(boundaries: boundaries, into: &m2Delta)
         blockTheta.addM2Sums(boundaries: boundaries, into: &m2Theta)
+        blockLogVariance.add(blockDelta)
         windowDelta.absorb(blockDelta)
         windowTheta.absorb(blockTheta)
         let lossMean = losses[blockStart..<step].reduce(0, +) / Double(step - blockStart)
@@ -288,7 +292,8 @@ public final class Thermometer {
             }
             return GroupReport(name: groups[g].name, count: groups[g].count, estimates: m.estimates,
                                noiseVariance: m.noiseVariance, calibrationRatio: m.calibrationRatio,
-                               fluctuationDissipationRatio: m.fdr, flags: gflags, filters: filters)
+                               fluctuationDissipationRatio: m.fdr, flags: gflags, filters: filters,
+                               weightTemperatures: weightTemperatureHistogram(groups[g].range))
         }
         return ThermometerReport(formatVersion: ThermometerReport.currentFormatVersion,
                                  config: config, recordedSteps: step,

@@ -25,6 +25,9 @@ struct SyntheticSweep {
     var failed: Set<String> = []
     /// Rounds the JSON numbers through 10 blocks per estimator and filter (as real results do).
     var blocks = 10
+    /// Whether results carry the optional per-weight temperature fields (histograms per group, the
+    /// first layer's filters); results of 0.1.0 do not.
+    var insideLayer = false
 
     var spec: GridSpec {
         GridSpec(learningRates: learningRates, batchSizes: batchSizes, seeds: seeds, dataset: .synthetic(),
@@ -61,14 +64,15 @@ struct SyntheticSweep {
                 #"{"index":\#(f),"count":25,"estimates":[\#(estimates(prefactor: prefactor * (0.5 + Double(f))))],"noiseVariance":0.1,"calibrationRatio":1.02,"fluctuationDissipationRatio":1.0}"#
             }.joined(separator: ",")
             let flags = isDiverged ? #"["diverged","undefined-estimate"]"# : "[]"
-            return #"{"name":"\#(g.0)","count":\#(g.1),"estimates":[\#(estimates(prefactor: prefactor))],"noiseVariance":0.07,"calibrationRatio":1.01,"fluctuationDissipationRatio":0.98,"flags":\#(flags),"filters":[\#(filters)]}"#
+            let histogram = insideLayer && !isDiverged ? "," + Self.histogramJSON(count: g.1) : ""
+            return #"{"name":"\#(g.0)","count":\#(g.1),"estimates":[\#(estimates(prefactor: prefactor))],"noiseVariance":0.07,"calibrationRatio":1.01,"fluctuationDissipationRatio":0.98,"flags":\#(flags),"filters":[\#(filters)]\#(histogram)}"#
         }.joined(separator: ",")
         // A drifting run steps down half way: by 0.1, Welch t ≈ 200, far beyond any correction.
         let step = drift[key] ?? (stationary ? 0 : 0.1)
         let blockMeans = (0..<blocks).map { k in "\(0.5 - (k < blocks / 2 ? 0 : step) + 0.001 * Double(k % 3))" }
         let divergence = isDiverged ? #""divergence":{"kind":"loss-above-limit","step":40,"value":2.9},"# : ""
         return #"""
-            {"format":"thermosweep-cell/1","spec":{"model":"lenet-8-16","learningRate":\#(lr),"batchSize":\#(batch),"seed":\#(seed),"momentum":0,"batchMode":"iid","burnInSteps":100,"measureSteps":100,"warmStart":{"learningRate":0.05,"batchSize":32,"epochs":3},"calibrationProbes":16,"probeBatchSize":32},"dataset":"synthetic/seed=1/train","datasetHash":"3dbb45301de53c63","parameterCount":5994,"burnInSteps":100,"measureSteps":100,\#(divergence)"thermometer":{"formatVersion":1,"config":{"learningRate":\#(lr),"batchSize":\#(batch),"momentum":0,"measureSteps":100,"blocks":10,"calibrationPoints":4},"recordedSteps":100,"blockCount":10,"calibrationPointCount":4,\#(divergence)"loss":{"mean":0.45,"standardDeviation":0.1,"blockMeans":[\#(blockMeans.joined(separator: ","))],"firstHalfMean":0.5,"secondHalfMean":\#(stationary ? 0.5 : 0.41),"differenceStandardError":0.01\#(isDiverged ? "" : #","stationary":\#(stationary)"#)},"groups":[\#(groupsJSON)],"flags":[]},"train":{"loss":0.4,"accuracy":0.85},"test":{"loss":0.5,"accuracy":0.82},"samplesPerSecond":\#(30000 + Double(seed)),"wallSeconds":1.5}
+            {"format":"thermosweep-cell/1","spec":{"model":"lenet-8-16","learningRate":\#(lr),"batchSize":\#(batch),"seed":\#(seed),"momentum":0,"batchMode":"iid","burnInSteps":100,"measureSteps":100,"warmStart":{"learningRate":0.05,"batchSize":32,"epochs":3},"calibrationProbes":16,"probeBatchSize":32},"dataset":"synthetic/seed=1/train","datasetHash":"3dbb45301de53c63","parameterCount":5994,"burnInSteps":100,"measureSteps":100,\#(divergence)"thermometer":{"formatVersion":1,"config":{"learningRate":\#(lr),"batchSize":\#(batch),"momentum":0,"measureSteps":100,"blocks":10,"calibrationPoints":4},"recordedSteps":100,"blockCount":10,"calibrationPointCount":4,\#(divergence)"loss":{"mean":0.45,"standardDeviation":0.1,"blockMeans":[\#(blockMeans.joined(separator: ","))],"firstHalfMean":0.5,"secondHalfMean":\#(stationary ? 0.5 : 0.41),"differenceStandardError":0.01\#(isDiverged ? "" : #","stationary":\#(stationary)"#)},"groups":[\#(groupsJSON)],"flags":[]},"train":{"loss":0.4,"accuracy":0.85},"test":{"loss":0.5,"accuracy":0.82},"samplesPerSecond":\#(30000 + Double(seed)),"wallSeconds":1.5\#(insideLayer && !isDiverged ? "," + firstLayerJSON(lr: lr) : "")}
             """#
     }
 
@@ -106,6 +110,22 @@ struct SyntheticSweep {
             try store.commit(batch)
         }
         try store.close()
+    }
+
+    /// A per-weight histogram of `count` weights: one frozen, a third in bin 30, the rest in bin 32.
+    static func histogramJSON(count: Int) -> String {
+        var counts = [Int](repeating: 0, count: 40)
+        counts[30] = count / 3
+        counts[32] = count - 1 - count / 3
+        return #""weightTemperatures":{"lowerEdge":1e-08,"binsPerDecade":4,"counts":[\#(counts.map(String.init).joined(separator: ","))],"zero":1,"below":0,"above":0,"quantiles":[0.4,0.45,1.2,1.3,1.5],"medianSeLogT":0.06}"#
+    }
+
+    /// The first group's filters (`filters` of 1×5×5): weight and T_i rise along each filter.
+    func firstLayerJSON(lr: Double) -> String {
+        let filters = groups.first?.2 ?? 0
+        let weights = (0..<(filters * 25)).map { "\(Double($0 % 25 - 12) / 100)" }
+        let temperatures = (0..<(filters * 25)).map { "\(lr * 1e-4 * Double($0 % 25 + 1))" }
+        return #""firstLayerFilters":{"group":"\#(groups.first?.0 ?? "")","filters":\#(filters),"channels":1,"kernelHeight":5,"kernelWidth":5,"weights":[\#(weights.joined(separator: ","))],"temperatures":[\#(temperatures.joined(separator: ","))]}"#
     }
 
     static func key(_ lr: Double, _ b: Int, _ seed: Int) -> String { "cell/lr=\(lr)/b=\(b)/seed=\(seed)" }
