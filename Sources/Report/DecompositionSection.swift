@@ -35,7 +35,7 @@ extension HTMLReport {
         {
             func trend(_ name: String, _ e: Estimate, _ axis: String) -> String {
                 let value = "\(Self.signed(e.value)) ± \(Text.fixed(e.standardError, 3))"
-                if abs(e.value) < 2 * e.standardError { return "\(name) does not change significantly with \(axis) (\(value))" }
+                if abs(e.value) <= 2 * e.standardError { return "\(name) does not change significantly with \(axis) (\(value))" }
                 return "\(name) \(e.value > 0 ? "rises" : "falls") with \(axis) (exponent \(value))"
             }
             let who = d.group == GroupReport.networkName ? "Whole network" : d.group

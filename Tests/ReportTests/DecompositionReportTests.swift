@@ -64,7 +64,7 @@ import Cell
         let pairs = analysis.fits.fits.count
         #expect(html.components(separatedBy: "No fit for any of the \(pairs) group × estimator pairs").count == 2)
         #expect(!html.contains("<td class=\"l\" colspan"), "a table row per unfitted group")
-        #expect(!html.contains("T against"), "empty T plots")
+        #expect(!html.contains(": T against"), "empty T plots")
         #expect(html.components(separatedBy: "Nothing to plot for any group").count == 2)
         #expect(html.components(separatedBy: "No group can be decomposed").count == 2)
         let diverged = try #require(html.range(of: "<h3>Diverged runs</h3>").map { String(html[$0.lowerBound...]) })
