@@ -30,6 +30,9 @@ public struct FitsDocument: Codable, Sendable {
     public var sensitivity: Sensitivity
     /// Every group × estimator, groups in layer order.
     public var fits: [GroupFit]
+    /// Per group, the `diffusion` exponents split into the gradient noise σ̄² and the calibration
+    /// ratio (docs/METHOD.md, 9, decomposition).
+    public var decomposition: [GroupDecomposition]
 }
 
 enum Exports {
@@ -122,7 +125,8 @@ enum Exports {
             exclusionPolicy: fits.policy, defaultEstimator: Estimator.diffusion.rawValue, groups: data.groups,
             estimators: SweepData.estimators.map(\.rawValue), runs: data.runs.count,
             divergedRuns: data.runs.filter { $0.result.diverged }.count, problems: data.problems,
-            summary: Report.summaryLine(fits), sensitivity: Sensitivity(data, used: fits), fits: fits.fits)
+            summary: Report.summaryLine(fits), sensitivity: Sensitivity(data, used: fits), fits: fits.fits,
+            decomposition: Decomposition.all(data, fits))
     }
 
     /// The columns of `fit --format csv` (docs/EXPORTS.md): one row per group and estimator.

@@ -30,8 +30,10 @@ struct HTMLReport {
         h += verdict()
         h += exponentTable()
         h += sensitivitySection()
+        h += decompositionSection()
         h += layerPlots()
         h += heatMap()
+        h += divergenceTable()
         h += stationarityTable()
         h += filterPlots()
         h += weightTemperatureHistograms()
@@ -48,7 +50,7 @@ struct HTMLReport {
         h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ccc}h3{font-size:15px}
         table{border-collapse:collapse;font-size:13px;margin:8px 0}
         td,th{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}td.l{white-space:normal}th{background:#f0f0f0}
-        td.l,th.l{text-align:left}td.reject{background:#f8d0d0}tr.def td{font-weight:600}
+        td.l,th.l{text-align:left}td.far{background:#f8d0d0}tr.def td{font-weight:600}.ci{font-size:11px;color:#555;font-weight:400}
         .plots{display:flex;flex-wrap:wrap;gap:8px}.plot{border:1px solid #eee}
         .ptitle{font-size:13px;font-weight:600}.tick{font-size:10px;fill:#444}.axis{font-size:12px}
         .legend{font-size:10px}.note{font-size:11px;fill:#333}.grid{stroke:#eee}
@@ -127,29 +129,35 @@ struct HTMLReport {
 
     // MARK: Exponent table
 
+    /// An exponent further than this from its expected value is marked in the exponent table.
+    static let notableDeparture = 0.15
+
     private func exponentTable() -> String {
-        var h = "<h2>Exponents</h2>\n<table>\n<tr><th class=\"l\">group</th><th class=\"l\">estimator</th>"
-            + "<th>expected (a, b)</th><th>a</th><th>95 % interval</th><th>b</th><th>95 % interval</th>"
-            + "<th>γ of η/|B|</th><th>p(a+b=0)</th><th>p(expected)</th><th>p(curvature)</th><th>R²</th>"
-            + "<th>cells used</th><th>a, b without largest η, smallest |B|</th></tr>\n"
-        for fit in fits.fits {
+        var h = "<h2>Exponents</h2>\n"
+        let fitted = fits.fits.filter { $0.result.fit != nil }, unfitted = fits.fits.filter { $0.result.fit == nil }
+        if !fitted.isEmpty {
+            h += "<table>\n<tr><th class=\"l\">group</th><th class=\"l\">estimator</th>"
+                + "<th>expected (a, b)</th><th>a ± SE<br/><span class=\"ci\">95 % interval</span></th>"
+                + "<th>b ± SE<br/><span class=\"ci\">95 % interval</span></th>"
+                + "<th>γ of η/|B|</th><th>p(a+b=0)</th><th>p(expected)</th><th>p(curvature)</th><th>R²</th>"
+                + "<th>cells used</th><th>a, b restricted</th></tr>\n"
+        }
+        for fit in fitted {
+            guard let f = fit.result.fit else { continue }
             let r = fit.result
             let e = r.options.expectedExponents
             h += fit.estimator == estimator.rawValue ? "<tr class=\"def\">" : "<tr>"
             h += "<td class=\"l\">\(escapeHTML(fit.group))</td><td class=\"l\">\(escapeHTML(fit.estimator))</td>"
             h += "<td>(\(Text.fixed(e.a, 0)), \(Text.fixed(e.b, 0)))</td>"
-            guard let f = r.fit else {
-                h += "<td class=\"l\" colspan=\"11\">no fit: \(escapeHTML(r.failure?.message ?? "unknown reason"))</td></tr>\n"
-                continue
+            func exponent(_ x: Estimate, expected: Double) -> String {
+                (abs(x.value - expected) > Self.notableDeparture ? "<td class=\"far\">" : "<td>")
+                    + escapeHTML(Text.valueWithError(x.value, x.standardError))
+                    + "<br/><span class=\"ci\">[\(Text.fixed(x.interval.lower, 3)), \(Text.fixed(x.interval.upper, 3))]</span></td>"
             }
-            func ci(_ x: Estimate) -> String { "[\(Text.fixed(x.interval.lower, 3)), \(Text.fixed(x.interval.upper, 3))]" }
-            h += "<td>\(escapeHTML(Text.valueWithError(f.a.value, f.a.standardError)))</td><td>\(ci(f.a))</td>"
-            h += "<td>\(escapeHTML(Text.valueWithError(f.b.value, f.b.standardError)))</td><td>\(ci(f.b))</td>"
+            h += exponent(f.a, expected: e.a) + exponent(f.b, expected: e.b)
             let gamma = f.oneExponent.map { escapeHTML(Text.valueWithError($0.gamma.value, $0.gamma.standardError)) }
             h += "<td>" + (gamma ?? "–") + "</td>"
-            h += "<td>\(Text.pValue(f.collapse?.pValue))</td>"
-                + ((f.expectedExponents?.pValue ?? 1) < 0.05 ? "<td class=\"reject\">" : "<td>")
-                + "\(Text.pValue(f.expectedExponents?.pValue))</td>"
+            h += "<td>\(Text.pValue(f.collapse?.pValue))</td><td>\(Text.pValue(f.expectedExponents?.pValue))</td>"
             h += "<td>\(Text.pValue(f.curvature?.pValue))</td><td>\(Text.fixed(f.rSquared, 3))</td>"
             h += "<td>\(f.cellsUsed) of \(r.cells.count + r.excludedCells.count)</td>"
             if let rf = r.restricted?.fit {
@@ -159,8 +167,25 @@ struct HTMLReport {
             }
             h += "</tr>\n"
         }
-        h += "</table>\n<p class=\"muted\">Bold: the default estimator. Red: the expected exponents are rejected at 5 %. "
-            + "Bootstrap intervals (seed resampling) are in fits.json.</p>\n"
+        if !fitted.isEmpty {
+            h += "</table>\n<p class=\"muted\">Bold: the default estimator. Red: a or b further than "
+                + "\(Text.fixed(Self.notableDeparture, 2)) from the estimator's expected exponent, a departure large "
+                + "enough to matter whatever its p-value. a, b restricted: the fit without the largest η and the "
+                + "smallest |B|. Bootstrap intervals (seed resampling) are in fits.json.</p>\n"
+        }
+        // Pairs without a fit: each reason once, with the pairs it applies to.
+        var byReason: [String: [String]] = [:], order: [String] = []
+        for fit in unfitted {
+            let reason = fit.result.failure?.message ?? "unknown reason"
+            if byReason[reason] == nil { order.append(reason) }
+            byReason[reason, default: []].append("\(fit.group) \(fit.estimator)")
+        }
+        for reason in order {
+            let pairs = byReason[reason] ?? []
+            let which = pairs.count == fits.fits.count ? "any of the \(pairs.count) group × estimator pairs"
+                : "\(pairs.count) of \(fits.fits.count) group × estimator pairs (\(pairs.joined(separator: ", ")))"
+            h += "<p>No fit for \(escapeHTML(which)): \(escapeHTML(reason)).</p>\n"
+        }
         return h
     }
 
@@ -171,14 +196,27 @@ struct HTMLReport {
             + "<p class=\"muted\">Points: cell means over seeds (geometric), error bars ±1 SE of the mean of ln T as "
             + "weighted. Grey ×: excluded runs. Left: solid line the one-exponent fit T ∝ (η/|B|)^γ. Middle and right: "
             + "dashed lines the fitted law T ∝ η^a |B|^b.</p>\n"
+        var empty: [String] = []
         for group in data.groups {
             guard let fit = fits.fit(group: group, estimator: estimator) else { continue }
+            if fit.result.cells.isEmpty && excludedPoints(fit).isEmpty {
+                empty.append(group)
+                continue
+            }
             h += "<h3 id=\"group-\(escapeHTML(group))\">\(escapeHTML(group))</h3>\n<div class=\"plots\">"
             h += collapsePlot(fit) + etaPlot(fit, byEta: true) + etaPlot(fit, byEta: false)
             h += "</div>\n"
         }
+        if !empty.isEmpty {
+            let which = empty.count == data.groups.count ? "any group" : empty.joined(separator: ", ")
+            h += "<p>Nothing to plot for \(escapeHTML(which)): no run has a positive \(estimator.rawValue) temperature "
+                + "there (see the diverged runs under the grid).</p>\n"
+        }
         return h
     }
+
+    /// The y axis of every T plot: the diffusion temperature is in units of the loss (docs/METHOD.md, 4).
+    static let temperatureLabel = "T (diffusion), loss units"
 
     private func excludedPoints(_ fit: GroupFit) -> [(eta: Double, batch: Int, t: Double)] {
         fit.exclusions.compactMap { e in
@@ -199,8 +237,8 @@ struct HTMLReport {
         let excluded = excludedPoints(fit)
         let xs = r.cells.map { $0.eta / Double($0.batchSize) } + excluded.map { $0.eta / Double($0.batch) }
         let ys = r.cells.map { exp($0.meanLogT) } + excluded.map(\.t)
-        var plot = Plot(title: "\(fit.group): T against η/|B|", x: Axis(xs, log: true, label: "η/|B|"),
-                        y: Axis(ys, log: true, label: "T (\(estimator.rawValue))"), legend: true)
+        var plot = Plot(title: "\(fit.group): T against η/|B|", x: Axis(xs, log: true, label: "η/|B| (per sample)"),
+                        y: Axis(ys, log: true, label: Self.temperatureLabel), legend: true)
         let batches = Array(Set(r.cells.map(\.batchSize))).sorted()
         for (i, b) in batches.enumerated() {
             let color = rampColor(batches.count > 1 ? Double(i) / Double(batches.count - 1) : 0)
@@ -231,9 +269,9 @@ struct HTMLReport {
         let xs = r.cells.map { xOf($0.eta, $0.batchSize) } + excluded.map { xOf($0.eta, $0.batch) }
         let ys = r.cells.map { exp($0.meanLogT) } + excluded.map(\.t)
         let title = byEta ? "\(fit.group): T against η at each |B|" : "\(fit.group): T against |B| at each η"
-        var xAxis = Axis(xs, log: true, label: byEta ? "η" : "|B|")
+        var xAxis = Axis(xs, log: true, label: byEta ? "η (learning rate)" : "|B| (samples per batch)")
         xAxis.explicitTicks = byEta ? data.spec.learningRates.sorted() : data.spec.batchSizes.sorted().map(Double.init)
-        var plot = Plot(title: title, x: xAxis, y: Axis(ys, log: true, label: "T (\(estimator.rawValue))"), legend: true)
+        var plot = Plot(title: title, x: xAxis, y: Axis(ys, log: true, label: Self.temperatureLabel), legend: true)
         let seriesKeys: [Double] = byEta
             ? Array(Set(r.cells.map { Double($0.batchSize) })).sorted() : Array(Set(r.cells.map(\.eta))).sorted()
         let shown = spread(seriesKeys, limit: Self.maxSeries)
@@ -267,7 +305,8 @@ struct HTMLReport {
 
     // MARK: Heat map
 
-    private enum CellState { case fitted(Double), diverged, failed, nonStationary, excluded, pending, missing }
+    /// `measured`: the cell's geometric-mean T over its seeds and, when the law was fitted, the residual.
+    private enum CellState { case measured(Double, Double?), diverged, failed, nonStationary, excluded, pending, missing }
 
     private func heatMap() -> String {
         let group = data.groups.contains(GroupReport.networkName) ? GroupReport.networkName : (data.groups.first ?? "")
@@ -294,19 +333,22 @@ struct HTMLReport {
             if failed.contains(k) { return .failed }
             if diverged.contains(k) { return .diverged }
             if nonStationary.contains(k) { return .nonStationary }
-            if let r = residual[k] { return .fitted(r) }
+            if let v = t[k] { return .measured(v, residual[k]) }
             if excluded.contains(k) { return .excluded }
             if pending.contains(k) { return .pending }
             return .missing
         }
-        let limit = max(residual.values.map { abs($0) }.max() ?? 0.1, 0.01)
+        // Colour: ln T between the smallest and the largest T of the fitted cells.
+        let lnLow = log(t.values.min() ?? 1), lnHigh = log(t.values.max() ?? 1)
+        func position(_ v: Double) -> Double { lnHigh > lnLow ? (log(v) - lnLow) / (lnHigh - lnLow) : 0.5 }
         let cell = min(56, max(8, 700 / Double(max(batches.count, etas.count))))
         let showText = etas.count * batches.count <= 400 && cell >= 30
         let left = 70.0, top = 30.0
         let width = left + cell * Double(batches.count) + 20, height = top + cell * Double(etas.count) + 110
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" class=\"plot\" role=\"img\">"
             + "<title>grid heat map</title>"
-        s += "<text x=\"\(Int(left))\" y=\"18\" class=\"ptitle\">\(escapeHTML(group)): residual ln T − fit (colour); states marked</text>"
+        s += "<text x=\"\(Int(left))\" y=\"18\" class=\"ptitle\">\(escapeHTML(group)): T of each cell (colour, first line), "
+            + "residual ln T − fit (second line); states marked</text>"
         func f(_ v: Double) -> String { String(format: "%.1f", v) }
         for (i, eta) in etas.enumerated() {
             let y = top + cell * Double(i)
@@ -315,8 +357,12 @@ struct HTMLReport {
                 let x = left + cell * Double(j)
                 let k = key(eta, b)
                 let (fill, label): (String, String)
+                var second = "", dark = false
                 switch state(k) {
-                case .fitted(let r): (fill, label) = (divergingColor(r, limit: limit), String(format: "%+.2f", r))
+                case .measured(let v, let r):
+                    (fill, label) = (rampColor(position(v)), Text.significant(v))
+                    second = r.map { String(format: "r %+.2f", $0) } ?? ""
+                    dark = position(v) < 0.45
                 case .diverged: (fill, label) = ("#444", "div")
                 case .failed: (fill, label) = ("#000", "fail")
                 case .nonStationary: (fill, label) = ("#bbb", "n-s")
@@ -324,12 +370,18 @@ struct HTMLReport {
                 case .pending: (fill, label) = ("#fff", "…")
                 case .missing: (fill, label) = ("#fff", "")
                 }
-                let tip = "η = \(eta), |B| = \(b)" + (t[k].map { ", T = \(Text.significant($0))" } ?? "") + (label.isEmpty ? "" : ": \(label)")
+                let tip = "η = \(eta), |B| = \(b)" + (t[k].map { ", T = \(Text.significant($0))" } ?? "")
+                    + (residual[k].map { ", residual of ln T \(String(format: "%+.3f", $0))" } ?? "")
+                    + (t[k] == nil && !label.isEmpty ? ": \(label)" : "")
                 s += "<rect x=\"\(f(x))\" y=\"\(f(y))\" width=\"\(f(cell - 1))\" height=\"\(f(cell - 1))\" fill=\"\(fill)\" stroke=\"#999\" stroke-width=\"0.5\"><title>\(escapeHTML(tip))</title></rect>"
                 if showText && !label.isEmpty {
-                    var dark = ["div", "fail"].contains(label)
-                    if case .fitted(let r) = state(k), abs(r) > 0.6 * limit { dark = true }
-                    s += "<text x=\"\(f(x + cell / 2))\" y=\"\(f(y + cell / 2 + 4))\" text-anchor=\"middle\" class=\"tick\"\(dark ? " style=\"fill:#fff\"" : "")>\(escapeHTML(label))</text>"
+                    if ["div", "fail"].contains(label) { dark = true }
+                    let style = dark ? " style=\"fill:#fff\"" : ""
+                    let y1 = second.isEmpty ? y + cell / 2 + 4 : y + cell / 2 - 2
+                    s += "<text x=\"\(f(x + cell / 2))\" y=\"\(f(y1))\" text-anchor=\"middle\" class=\"tick\"\(style)>\(escapeHTML(label))</text>"
+                    if !second.isEmpty {
+                        s += "<text x=\"\(f(x + cell / 2))\" y=\"\(f(y1 + 12))\" text-anchor=\"middle\" class=\"tick\"\(style)>\(escapeHTML(second))</text>"
+                    }
                 }
             }
         }
@@ -337,15 +389,16 @@ struct HTMLReport {
         for (j, b) in batches.enumerated() where batches.count <= 30 || j % ((batches.count + 29) / 30) == 0 {
             s += "<text x=\"\(f(left + cell * (Double(j) + 0.5)))\" y=\"\(f(yAxis + 14))\" text-anchor=\"middle\" class=\"tick\">\(b)</text>"
         }
-        s += "<text x=\"\(f(left + cell * Double(batches.count) / 2))\" y=\"\(f(yAxis + 30))\" text-anchor=\"middle\" class=\"axis\">|B|</text>"
+        s += "<text x=\"\(f(left + cell * Double(batches.count) / 2))\" y=\"\(f(yAxis + 30))\" text-anchor=\"middle\" class=\"axis\">|B| (samples per batch)</text>"
         // Colour bar and state legend.
         let barY = yAxis + 44
-        for i in 0..<21 {
-            let r = (Double(i) / 10 - 1) * limit
-            s += "<rect x=\"\(f(left + Double(i) * 10))\" y=\"\(f(barY))\" width=\"10\" height=\"12\" fill=\"\(divergingColor(r, limit: limit))\"/>"
+        if !t.isEmpty {
+            for i in 0..<21 {
+                s += "<rect x=\"\(f(left + Double(i) * 10))\" y=\"\(f(barY))\" width=\"10\" height=\"12\" fill=\"\(rampColor(Double(i) / 20))\"/>"
+            }
+            s += "<text x=\"\(f(left))\" y=\"\(f(barY + 26))\" class=\"tick\">T = \(Text.significant(exp(lnLow)))</text>"
+            s += "<text x=\"\(f(left + 210))\" y=\"\(f(barY + 26))\" text-anchor=\"end\" class=\"tick\">\(Text.significant(exp(lnHigh)))</text>"
         }
-        s += "<text x=\"\(f(left))\" y=\"\(f(barY + 26))\" class=\"tick\">\(String(format: "%+.2f", -limit))</text>"
-        s += "<text x=\"\(f(left + 210))\" y=\"\(f(barY + 26))\" text-anchor=\"end\" class=\"tick\">\(String(format: "%+.2f", limit))</text>"
         var lx = left + 230
         for (fill, label) in [("#444", "div: diverged"), ("#000", "fail: failed"), ("#bbb", "n-s: non-stationary"),
                               ("#ddd", "excl: other exclusion"), ("#fff", "…: not ended")] {
@@ -356,14 +409,16 @@ struct HTMLReport {
         s += "</svg>"
         let svgWidth = max(width, lx + 10)
         s = s.replacingOccurrences(of: "width=\"\(Int(width))\"", with: "width=\"\(Int(svgWidth))\"")
-        return "<h2>Grid</h2>\n<p class=\"muted\">Whole network, \(estimator.rawValue). Colour: residual of the cell mean "
-            + "of ln T from the fitted law (red above, blue below); hover a cell for its T.</p>\n" + s + "\n"
+        return "<h2>Grid</h2>\n<p class=\"muted\">Whole network, \(estimator.rawValue). Colour and first line: T of the cell "
+            + "(geometric mean over its seeds, loss units; the colour is logarithmic). Second line: r, the residual of the "
+            + "cell mean of ln T from the fitted law (positive above the law). Hover a cell for both.</p>\n" + s + "\n"
     }
 
     // MARK: Stationarity and calibration
 
     private func stationarityTable() -> String {
         let live = data.runs.filter { !$0.result.diverged }
+        guard !live.isEmpty else { return "<h2>Calibration and stationarity</h2>\n<p>No run finished without diverging.</p>\n" }
         let drifting = live.filter { $0.result.thermometer.loss.stationary == false }.count
         var h = "<h2>Calibration and stationarity</h2>\n<p class=\"muted\">Over the \(live.count) runs that did not diverge. "
             + "\(drifting) of them have a training loss that drifts over the window (halves differ by ≥ 2 SE, each run tested alone; the fits use the corrected test of section "
@@ -408,8 +463,8 @@ struct HTMLReport {
             let all = ratios.values.flatMap { $0 }
             var plot = Plot(title: "\(group): filter T / layer T",
                             x: Axis(indices.map(Double.init) + [Double(indices.first ?? 0) - 0.5, Double(indices.last ?? 0) + 0.5],
-                                    log: false, label: "filter"),
-                            y: Axis(all, log: true, label: "T filter / T layer"), width: max(430, 36 * Double(indices.count) + 80))
+                                    log: false, label: "filter (output channel)"),
+                            y: Axis(all, log: true, label: "T of filter / T of layer (ratio)"), width: max(430, 36 * Double(indices.count) + 80))
             plot.hline(1, color: "#555")
             var medians: [(Int, Double)] = []
             for i in indices {
@@ -455,8 +510,8 @@ struct HTMLReport {
             guard !series.isEmpty else { continue }
             drawn = true
             let xs = series.flatMap { $0.1.map(\.0) }, ys = series.flatMap { $0.1.map(\.1) }
-            var plot = Plot(title: "η = \(eta)", x: Axis(xs, log: false, label: "window block"),
-                            y: Axis(ys, log: false, label: "training loss"), width: 340, height: 260, legend: true)
+            var plot = Plot(title: "η = \(eta)", x: Axis(xs, log: false, label: "window block (tenths of the window)"),
+                            y: Axis(ys, log: false, label: "training loss (nats)"), width: 340, height: 260, legend: true)
             for (b, pts) in series {
                 // Colour by the |B| value's place in the grid, the same in every panel.
                 let i = batches.firstIndex(of: b) ?? 0
@@ -541,7 +596,7 @@ struct HTMLReport {
 
     /// A table of the first rows of a longer list (the rest are counted and left to fits.json);
     /// `textColumns` are left-aligned.
-    private func cappedTable(_ headers: [String], textColumns: ClosedRange<Int>, rows: [[String]], total: Int) -> String {
+    func cappedTable(_ headers: [String], textColumns: ClosedRange<Int>, rows: [[String]], total: Int) -> String {
         func cells(_ tag: String, _ values: [String]) -> String {
             values.enumerated().map { i, text in
                 "<\(tag)\(textColumns.contains(i) ? " class=\"l\"" : "")>\(escapeHTML(text))</\(tag)>"

@@ -11,6 +11,9 @@ struct Axis {
     var label: String
     /// Ticks to use instead of the computed ones (e.g. the grid's η values).
     var explicitTicks: [Double]?
+    /// Names of the categories at 0, 1, 2, … (a linear axis of named items, e.g. groups): every
+    /// category is a tick, labelled with its name.
+    var categories: [String]?
 
     /// An axis over `values` (non-positive values ignored on a log axis), padded by 5 %.
     init(_ values: [Double], log: Bool, label: String) {
@@ -34,6 +37,7 @@ struct Axis {
     /// Tick values: decades (then ×2, ×5, then every integer multiple) on a log axis; 1-2-5 steps
     /// on a linear one; 2 to about 8 ticks.
     var ticks: [Double] {
+        if let categories { return categories.indices.map(Double.init) }
         if let explicitTicks {
             let inside = explicitTicks.filter { unit($0).map { $0 >= 0 && $0 <= 1 } ?? false }
             return Array(thin(inside))
@@ -68,6 +72,12 @@ struct Axis {
         // Keep every k-th tick so labels do not overlap.
         let k = (t.count + 9) / 10
         return t.enumerated().filter { $0.offset % k == 0 }.map(\.element)[...]
+    }
+
+    /// The text of tick `v`: its category's name, or the number.
+    func tickLabel(_ v: Double) -> String {
+        if let categories, let i = Int(exactly: v), categories.indices.contains(i) { return categories[i] }
+        return Self.label(v)
     }
 
     static func label(_ v: Double) -> String {
@@ -111,17 +121,21 @@ struct Plot {
     private func py(_ v: Double) -> Double? { y.unit(v).map { height - bottom - $0 * (height - top - bottom) } }
     private func f(_ v: Double) -> String { String(format: "%.1f", v) }
 
-    /// Points with optional vertical error bars (yLow, yHigh).
+    /// Points with optional vertical error bars (yLow, yHigh). A bar is drawn over its marker, which
+    /// is light inside, and ends in caps wider than the marker: a bar shorter than the marker still
+    /// shows as two caps on it.
     mutating func points(_ pts: [(x: Double, y: Double, low: Double?, high: Double?)], color: String,
                          radius: Double = 3.2, hollow: Bool = false) {
         var s = ""
         for p in pts {
             guard let cx = px(p.x), let cy = py(p.y) else { continue }
+            s += "<circle cx=\"\(f(cx))\" cy=\"\(f(cy))\" r=\"\(f(radius))\" stroke=\"\(color)\" "
+                + (hollow ? "fill=\"none\"" : "fill=\"\(color)\" fill-opacity=\"0.3\"") + "/>"
             if let lo = p.low, let hi = p.high, let y1 = py(lo), let y2 = py(hi) {
-                s += "<line x1=\"\(f(cx))\" y1=\"\(f(y1))\" x2=\"\(f(cx))\" y2=\"\(f(y2))\" stroke=\"\(color)\" stroke-width=\"1\"/>"
+                let cap = radius + 2.5
+                s += "<path d=\"M\(f(cx)),\(f(y1))V\(f(y2))M\(f(cx - cap)),\(f(y1))H\(f(cx + cap))"
+                    + "M\(f(cx - cap)),\(f(y2))H\(f(cx + cap))\" stroke=\"\(color)\" stroke-width=\"1.2\" fill=\"none\"/>"
             }
-            s += "<circle cx=\"\(f(cx))\" cy=\"\(f(cy))\" r=\"\(f(radius))\" "
-                + (hollow ? "fill=\"none\" stroke=\"\(color)\"" : "fill=\"\(color)\" fill-opacity=\"0.85\"") + "/>"
         }
         marks.append(s)
     }
@@ -186,7 +200,9 @@ struct Plot {
         for t in x.ticks {
             guard let cx = px(t) else { continue }
             s += "<line x1=\"\(f(cx))\" y1=\"\(f(y1))\" x2=\"\(f(cx))\" y2=\"\(f(y0))\" class=\"grid\"/>"
-            s += "<text x=\"\(f(cx))\" y=\"\(f(y0 + 14))\" text-anchor=\"middle\" class=\"tick\">\(escapeHTML(Axis.label(t)))</text>"
+            // Category names alternate between two rows so that long names do not overlap.
+            let row = x.categories != nil && Int(t) % 2 == 1 ? 11.0 : 0
+            s += "<text x=\"\(f(cx))\" y=\"\(f(y0 + 14 + row))\" text-anchor=\"middle\" class=\"tick\">\(escapeHTML(x.tickLabel(t)))</text>"
         }
         for t in y.ticks {
             guard let cy = py(t) else { continue }
@@ -221,14 +237,6 @@ func rampColor(_ t: Double) -> String {
     let a = stops[i], b = stops[i + 1]
     func c(_ x: Double, _ y: Double) -> Int { Int((x + (y - x) * w).rounded()) }
     return String(format: "#%02x%02x%02x", c(a.0, b.0), c(a.1, b.1), c(a.2, b.2))
-}
-
-/// Colour of a residual r on a blue – white – red scale saturating at ±limit.
-func divergingColor(_ r: Double, limit: Double) -> String {
-    let t = min(max(r / max(limit, 1e-12), -1), 1)
-    let (base, other): ((Double, Double, Double), Double) = t >= 0 ? ((202, 0, 32), t) : ((5, 113, 176), -t)
-    func c(_ x: Double) -> Int { Int((255 + (x - 255) * other).rounded()) }
-    return String(format: "#%02x%02x%02x", c(base.0), c(base.1), c(base.2))
 }
 
 /// At most `limit` items, evenly spread and including the first and last.

@@ -165,6 +165,8 @@ public struct FitFailure: Codable, Sendable, Hashable, Error, CustomStringConver
         case etaNotVaried = "eta-not-varied"
         case batchSizeNotVaried = "batch-size-not-varied"
         case singularDesign = "singular-design"
+        /// A fit on the same cells as another (`ScalingLaw.fit(_:sameCellsAs:)`) lacks a value.
+        case valuesMissing = "values-missing"
     }
     public var kind: Kind
     public var message: String
