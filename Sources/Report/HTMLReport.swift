@@ -74,7 +74,7 @@ struct HTMLReport {
         h += "<p class=\"muted\">Fit: weighted least squares of ln T = c + a ln η + b ln|B| on cell means over seeds; "
             + "± is the standard error, intervals are 95 %. Excluded from every fit: diverged runs"
             + (fits.policy.lossNonStationary ? ", runs whose training loss drifts over the window" : "")
-            + (fits.policy.fdrOutOfRange ? ", groups whose fluctuation–dissipation ratio is outside [0.9, 1.1]" : "")
+            + (fits.policy.fdrOutOfRange ? ", groups whose fluctuation–dissipation ratio is outside [0, 1] by more than 2 SE" : "")
             + "; a cell with one excluded seed is left out whole. Exports: cells.csv, filters.csv, fits.json.</p>\n"
         return h
     }
@@ -114,7 +114,7 @@ struct HTMLReport {
         }
         let ratios = data.runs.compactMap { $0.result.thermometer.group(GroupReport.networkName)?.calibrationRatio }
         if let m = median(ratios) {
-            sentences.append("Median noise-calibration ratio \(Text.fixed(m, 2)) (expected 0.95–1.10 at small ηλ; "
+            sentences.append("Median noise-calibration ratio \(Text.fixed(m, 2)) (1 at small ηλ, 1/(1 − ηλ/2) at finite η; "
                 + "above it, the diffusion is larger than η σ̄²/2|B| predicts).")
         }
         let layerA = fits.fits.filter { $0.estimator == estimator.rawValue && $0.group != GroupReport.networkName }
