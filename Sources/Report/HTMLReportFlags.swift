@@ -50,6 +50,15 @@ extension HTMLReport {
                 + "<td>\(Text.fixed(median(rows.compactMap { $0.report.calibrationRatio.map(Self.etaLambda) }), 2))</td></tr>\n"
         }
         h += "</table>\n" + flagAuditText(networkRows)
+        let withoutSE = networkRows.filter {
+            $0.report.fluctuationDissipationRatio != nil && $0.report.fluctuationDissipationStandardError == nil
+        }.count
+        if withoutSE > 0 {
+            h += "<p class=\"muted\">\(withoutSE) runs were measured before the SE of the FDR and of the calibration "
+                + "ratio was recorded: their FDR is flagged outside [0, 1] with no margin, and their calibration ratio "
+                + "with SE(ln diffusion) alone, so on small groups (biases) the FDR flag there marks noise as well as "
+                + "drift. Measuring them again records the SEs.</p>\n"
+        }
         return h
     }
 
@@ -87,13 +96,13 @@ extension HTMLReport {
             + "\(Text.fixed(c.ratio, 2)) (median), between no memory (1) and a random walk: θ's slow directions "
             + "do not settle within the window (an AR(1) series with this ratio has τ ≈ \(Text.fixed(c.tau, 0)) steps, "
             + "\(Text.fixed(c.tauOverWindow, 2)) K, and its window variance is \(Text.fixed(c.windowFraction, 2)) of the "
-            + "stationary one), so `configurational` depends on the window length and its block SE is too small on "
+            + "stationary one), so <i>configurational</i> depends on the window length and its block SE is too small on "
             + "every run; the flag marks runs where θ drifts (ratio below a random walk's). <b>FDR</b>: below 1 on "
             + "\(below1) of \(fdr.count) runs (median \(Text.fixed(median(fdr), 2))): ‖θ‖² grows over the window, as "
             + "it does without weight decay when the loss is unchanged by rescaling (ReLU layers); 1 holds only "
             + "where ‖θ‖² is stationary. The flag marks runs outside [0, 1] by more than 2 SE, where the mean "
             + "gradient drives the norm. <b>Calibration ratio</b> by η (median): " + byEta.joined(separator: "; ")
             + ". It exceeds 1 by the finite-η factor 1/(1 − ηλ/2); the flag marks ratios below 1 by more than "
-            + "2 SE(ln diffusion) or above 2 (ηλ > 1).</p>\n"
+            + "2 SE of ln calib or above 2 (ηλ > 1).</p>\n"
     }
 }
