@@ -23,7 +23,7 @@ public struct CellResult: Codable, Sendable {
     public let measureSteps: Int
     /// Why the cell counts as diverged (excluded from fits, never imputed), or nil.
     public let divergence: DivergenceReason?
-    public let thermometer: ThermometerReport
+    public internal(set) var thermometer: ThermometerReport
     public let train: Evaluation
     public let test: Evaluation
     /// Training samples per second over burn-in and window (calibration and evaluation excluded).

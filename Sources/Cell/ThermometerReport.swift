@@ -31,19 +31,20 @@ public struct EstimateReport: Codable, Sendable, Equatable {
     }
 }
 
-/// Observations about a group's measurement; none of them is fatal.
+/// Observations about a group's measurement; none of them is fatal. The first three are decided by
+/// `FlagRules` (docs/METHOD.md, 7), from the group's stored numbers.
 public enum GroupFlag: String, Codable, Sendable {
-    /// The fluctuation–dissipation ratio lies outside [0.9, 1.1] (not stationary, Yaida 2018).
+    /// The fluctuation–dissipation ratio lies outside [0, 1] by more than 2 block SE: the group's
+    /// norm changed by more than noise-driven motion explains (it drifts).
     case fdrOutOfRange = "fdr-out-of-range"
-    /// The calibration ratio lies outside [0.95, 1.10] (expected inside only at small ηλ).
+    /// The calibration ratio is below 1 by more than 2 SE, or above 2 (ηλ > 1).
     case calibrationOutOfRange = "calibration-out-of-range"
     /// No calibration probe was completed, so there is no calibration ratio.
     case noCalibration = "no-calibration"
     /// At least one estimator has no value (zero variance, diverged run, too few steps).
     case undefinedEstimate = "undefined-estimate"
-    /// The mean of the block `configurational` values is under 0.8 × the window value: θ's
-    /// correlation time τ is not short against a block. The sample variance over n steps is biased
-    /// low by ≈ 2τ/n, so the window value is low by ≈ 2τ/K and the block SE is too small.
+    /// The mean of the block `configurational` values over the window value is below a random
+    /// walk's, (K/b + 1)/(K + 1): θ drifts within the window, and no correlation time describes it.
     case configurationalCorrelated = "configurational-correlated"
     /// The run diverged; no estimate is reported.
     case diverged
@@ -95,25 +96,35 @@ public struct GroupReport: Codable, Sendable, Equatable {
     public let estimates: [EstimateReport]
     /// σ̄²_G = probe batch size × (1/n_G) Σ_i Var_probes(g_i), averaged over the calibration points.
     public let noiseVariance: Double?
-    /// diffusion / (η_eff σ̄²_G / 2|B|), η_eff = η/(1−m); expected in [0.95, 1.10] at small ηλ.
+    /// diffusion / (η_eff σ̄²_G / 2|B|), η_eff = η/(1−m); 1/(1 − ηλ/2) ≥ 1 for a mode of curvature λ.
     public let calibrationRatio: Double?
+    /// SE(ln calibration ratio) = √(SE(ln diffusion)² + SE(ln σ̄²_G)²), the latter over the
+    /// calibration points; absent in results written before it was recorded.
+    public let calibrationStandardErrorOfLog: Double?
     /// ⟨θ·g_B⟩ / ((1+m)⟨‖Δ‖²⟩ / 2η); 1 in the stationary state.
     public let fluctuationDissipationRatio: Double?
-    public let flags: [GroupFlag]
+    /// SE of the fluctuation–dissipation ratio from its block sums (`FlagRules.ratioStandardError`);
+    /// absent in results written before it was recorded.
+    public let fluctuationDissipationStandardError: Double?
+    public internal(set) var flags: [GroupFlag]
     /// Per conv filter (empty when the group has none).
     public let filters: [FilterReport]
     /// Distribution of the per-weight temperatures T_i / T_G; absent when the window diverged, the
     /// group is frozen, or the result was written before it existed.
     public let weightTemperatures: WeightTemperatureHistogram?
 
-    public init(name: String, count: Int, estimates: [EstimateReport], noiseVariance: Double?, calibrationRatio: Double?, fluctuationDissipationRatio: Double?, flags: [GroupFlag], filters: [FilterReport],
+    public init(name: String, count: Int, estimates: [EstimateReport], noiseVariance: Double?, calibrationRatio: Double?,
+                calibrationStandardErrorOfLog: Double? = nil, fluctuationDissipationRatio: Double?,
+                fluctuationDissipationStandardError: Double? = nil, flags: [GroupFlag], filters: [FilterReport],
                 weightTemperatures: WeightTemperatureHistogram? = nil) {
         self.name = name
         self.count = count
         self.estimates = estimates
         self.noiseVariance = noiseVariance
         self.calibrationRatio = calibrationRatio
+        self.calibrationStandardErrorOfLog = calibrationStandardErrorOfLog
         self.fluctuationDissipationRatio = fluctuationDissipationRatio
+        self.fluctuationDissipationStandardError = fluctuationDissipationStandardError
         self.flags = flags
         self.filters = filters
         self.weightTemperatures = weightTemperatures
@@ -169,7 +180,7 @@ public struct ThermometerReport: Codable, Sendable, Equatable {
     public let divergence: DivergenceReason?
     public let loss: LossReport
     /// The caller's groups in order, then `network` (unless the caller passed one).
-    public let groups: [GroupReport]
+    public internal(set) var groups: [GroupReport]
     /// Window-level observations: `incomplete-window`, `extra-steps-ignored`, `diverged`,
     /// `probe-non-finite-gradient`, `probe-too-few-gradients`, `calibration-incomplete`.
     public let flags: [String]

@@ -82,7 +82,7 @@ public struct SweepData: Sendable {
                 runs.append(CellRun(
                     key: record.key, learningRate: descriptor?.spec.cell?.learningRate ?? result.spec.learningRate,
                     batchSize: descriptor?.spec.cell?.batchSize ?? result.spec.batchSize,
-                    seed: descriptor?.seedIndex ?? 0, result: result, wallSeconds: record.wallSeconds,
+                    seed: descriptor?.seedIndex ?? 0, result: result.judgingFlags(), wallSeconds: record.wallSeconds,
                     worker: record.worker))
             case .failure(let failure):
                 unreadable.insert(record.jobId)

@@ -10,7 +10,7 @@ public struct ExclusionPolicy: Codable, Sendable, Hashable {
     public var diverged = true
     /// Drop runs whose training loss drifts over the window (the test is `stationarityTest`).
     public var lossNonStationary = true
-    /// Drop a group's observation when its fluctuation–dissipation ratio is outside [0.9, 1.1].
+    /// Drop a group's observation when it is flagged `fdr-out-of-range` (docs/METHOD.md, 7).
     /// Off by default: on short windows the ratio is far from 1 in nearly every cell (e.g. 0.2–3
     /// on synthetic data with 300-step windows), so the fits would have no cells. The ratio is
     /// exported and summarised in the report instead.
@@ -162,7 +162,7 @@ func exclusion(of run: CellRun, group: String, policy: ExclusionPolicy, drift: D
     }
     if policy.fdrOutOfRange, let g = result.thermometer.group(group), g.flags.contains(.fdrOutOfRange) {
         return (.nonStationary, "fluctuation–dissipation ratio "
-            + (g.fluctuationDissipationRatio.map { Text.fixed($0, 2) } ?? "missing") + " outside [0.9, 1.1]")
+            + (g.fluctuationDissipationRatio.map { Text.fixed($0, 2) } ?? "missing") + " outside [0, 1] by more than 2 SE")
     }
     return nil
 }

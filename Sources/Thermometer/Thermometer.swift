@@ -292,8 +292,11 @@ public final class Thermometer {
             }
             return GroupReport(name: groups[g].name, count: groups[g].count, estimates: m.estimates,
                                noiseVariance: m.noiseVariance, calibrationRatio: m.calibrationRatio,
-                               fluctuationDissipationRatio: m.fdr, flags: gflags, filters: filters,
+                               calibrationStandardErrorOfLog: m.calibrationSE,
+                               fluctuationDissipationRatio: m.fdr, fluctuationDissipationStandardError: m.fdrSE,
+                               flags: gflags, filters: filters,
                                weightTemperatures: weightTemperatureHistogram(groups[g].range))
+                .judgingFlags(windowSteps: step)
         }
         return ThermometerReport(formatVersion: ThermometerReport.currentFormatVersion,
                                  config: config, recordedSteps: step,
@@ -324,7 +327,9 @@ public final class Thermometer {
         var estimates: [EstimateReport]
         var noiseVariance: Double?
         var calibrationRatio: Double?
+        var calibrationSE: Double?
         var fdr: Double?
+        var fdrSE: Double?
         var flags: [GroupFlag]
     }
 
@@ -357,32 +362,44 @@ public final class Thermometer {
                                   blockValues: values.map(finite))
         }
         if !diverged && estimates.contains(where: { $0.value == nil }) { flags.append(.undefinedEstimate) }
-        let blockConfigurational = blockT.compactMap { $0[.configurational] }
-        if let whole = windowT[.configurational], whole > 0, !blockConfigurational.isEmpty {
-            let blockMean = blockConfigurational.reduce(0, +) / Double(blockConfigurational.count)
-            if blockMean < 0.8 * whole { flags.append(.configurationalCorrelated) }
-        }
 
         // ⟨θ·g⟩ / ((1+m)⟨‖Δ‖²⟩/2η) = 2η Σθ·g / ((1+m) ΣΔ²): the step counts cancel.
         let fdr = diverged ? nil : finite(2 * config.learningRate * sum(window.thetaDotGradient)
                                           / (config.momentumFactor * sum(window.deltaSquares)))
-        if let fdr, !(0.9...1.1).contains(fdr) { flags.append(.fdrOutOfRange) }
+        let fdrSE = fdr == nil ? nil : FlagRules.ratioStandardError(
+            numerators: usable.map { 2 * config.learningRate * sum($0.thetaDotGradient) },
+            denominators: usable.map { config.momentumFactor * sum($0.deltaSquares) })
 
         var noise: Double?
         var ratio: Double?
+        var ratioSE: Double?
         if !probeVarianceSums.isEmpty && !diverged {
             let perPoint = probeVarianceSums.map { sum($0) / Double(count) }
             noise = finite(perPoint.reduce(0, +) / Double(perPoint.count))
             if let noise, let d = windowT[.diffusion] {
                 let predicted = config.effectiveLearningRate * noise / (2 * Double(config.batchSize))
                 ratio = finite(d / predicted)
+                // SE(ln calib)² = SE(ln diffusion)² + SE(ln σ̄²)², the latter over the calibration points.
+                if let seDiffusion = estimates.first(where: { $0.estimator == .diffusion })?.seLogT,
+                   let seNoise = Thermometer.seLogMean(perPoint) {
+                    ratioSE = finite((seDiffusion * seDiffusion + seNoise * seNoise).squareRoot())
+                }
             }
-            if let ratio, !(0.95...1.10).contains(ratio) { flags.append(.calibrationOutOfRange) }
         } else if !diverged {
             flags.append(.noCalibration)
         }
         return Measurement(estimates: estimates, noiseVariance: noise, calibrationRatio: ratio,
-                           fdr: fdr, flags: flags)
+                           calibrationSE: ratioSE, fdr: fdr, fdrSE: fdrSE.flatMap(finite), flags: flags)
+    }
+
+    /// SE of ln(mean of `values`): sd (n − 1) / (√n · mean); nil with fewer than 2 values or a mean ≤ 0.
+    static func seLogMean(_ values: [Double]) -> Double? {
+        guard values.count >= 2 else { return nil }
+        let n = Double(values.count)
+        let mean = values.reduce(0, +) / n
+        guard mean > 0 else { return nil }
+        let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1)
+        return finite(variance.squareRoot() / (n.squareRoot() * mean))
     }
 
     /// sd (n − 1) of ln T over blocks / √n; nil unless every block value is positive and finite and

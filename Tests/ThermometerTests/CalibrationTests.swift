@@ -48,7 +48,11 @@ import Trainer
                     "\(name) σ̄² \(String(describing: g.noiseVariance))")
             #expect(relativeError(g.calibrationRatio, expected) < tolerance,
                     "\(name) ratio \(String(describing: g.calibrationRatio)) vs \(expected)")
-            #expect(g.flags.contains(.calibrationOutOfRange) == !(0.95...1.10).contains(expected))
+            // 1/(1 − ηλ/2) lies in [1, 2] for ηλ ≤ 1: not flagged. The recorded SE(ln calib) is the
+            // analytic spread within the scatter of an SE from 4 points.
+            #expect(!g.flags.contains(.calibrationOutOfRange), "\(name): \(g.flags)")
+            let se = try #require(g.calibrationStandardErrorOfLog)
+            #expect(se > 0.3 * tolerance / 3 && se < 3 * tolerance / 3, "\(name): SE \(se), analytic \(tolerance / 3)")
         }
     }
 

@@ -95,10 +95,13 @@ import Darwin
         #expect(abs(fdr - 1) < 0.03)
     }
 
-    /// Slow modes (ηλ = 0.02: τ ≈ 100 steps, longer than a 50-step block) are flagged, and the
-    /// window `configurational` follows the finite-window expectation, ≈ 18 % under Var θ here,
-    /// while `diffusion` (Δ is nearly white) stays unbiased. Fast modes are not flagged.
-    @Test func slowModesAreFlagged() throws {
+    /// A quadratic mode is an AR(1) series with ρ = 1 − ηλ: the correlation time recovered from the
+    /// block ratio of `configurational` (FlagRules.correlationTime) is −1/ln ρ, for slow modes
+    /// (ηλ = 0.02: τ ≈ 50 steps, as long as a block) and fast ones (ηλ = 0.5: τ ≈ 1.4). Neither
+    /// drifts, so neither is flagged. The window `configurational` follows the finite-window
+    /// expectation, ≈ 18 % under Var θ in the slow case, while `diffusion` (Δ is nearly white) stays
+    /// unbiased.
+    @Test func correlationTimeOfQuadraticModesIsRecovered() throws {
         for (eta, slow) in [(0.02, true), (0.5, false)] {
             let n = 200, batch = 16, steps = 500
             var sim = QuadraticSGD(lambda: Array(repeating: 1, count: n),
@@ -109,7 +112,13 @@ import Darwin
                                                               measureSteps: steps))
             let report = sim.measure(t)
             let g = try #require(report.group("w"))
-            #expect(g.flags.contains(.configurationalCorrelated) == slow, "η = \(eta): \(g.flags)")
+            #expect(!g.flags.contains(.configurationalCorrelated), "η = \(eta): \(g.flags)")
+            let c = try #require(g.estimate(.configurational))
+            let ratio = try #require(FlagRules.blockRatio(window: c.value, blocks: c.blockValues))
+            let tau = try #require(FlagRules.correlationTime(blockRatio: ratio, windowSteps: steps, blocks: 10))
+            let exact = -1 / log(1 - eta)
+            // The ratio scatters by ≈ 1 % over 200 coordinates: ≈ 3 % in τ when slow, ≈ 0.2 steps when fast.
+            #expect(slow ? abs(tau / exact - 1) < 0.15 : abs(tau - exact) < 0.5, "η = \(eta): τ \(tau), exact \(exact)")
             let s2 = 1.0 / Double(batch)
             let windowed = QuadraticTheory.windowConfigurational(eta: eta, lambda: 1, s2: s2, steps: steps)
             let stationary = QuadraticTheory.varianceTheta(eta: eta, lambda: 1, s2: s2)
@@ -131,6 +140,7 @@ import Darwin
     @Test func blockStandardErrorMatchesRunToRunSpread() throws {
         let n = 100, eta = 0.5, batch = 16, runs = 16
         var lnD: [Double] = [], lnC: [Double] = [], seD: [Double] = [], seC: [Double] = []
+        var fdr: [Double] = [], seFDR: [Double] = []
         for r in 0..<runs {
             var sim = QuadraticSGD(lambda: Array(repeating: 1, count: n),
                                    sigma2: Array(repeating: 1, count: n), eta: eta, batch: batch,
@@ -146,6 +156,8 @@ import Darwin
             lnC.append(log(try #require(c.value)))
             seD.append(try #require(d.seLogT))
             seC.append(try #require(c.seLogT))
+            fdr.append(try #require(report.group("w")?.fluctuationDissipationRatio))
+            seFDR.append(try #require(report.group("w")?.fluctuationDissipationStandardError))
         }
         func sd(_ x: [Double]) -> Double {
             let m = x.reduce(0, +) / Double(x.count)
@@ -155,5 +167,10 @@ import Darwin
         let ratioD = meanSE(seD) / sd(lnD), ratioC = meanSE(seC) / sd(lnC)
         #expect(ratioD > 1 / 1.5 && ratioD < 1.5, "diffusion: mean block SE / run sd = \(ratioD)")
         #expect(ratioC > 1 / 1.5 && ratioC < 1.5, "configurational: mean block SE / run sd = \(ratioC)")
+        // FDR − 1 = −(‖θ_K‖² − ‖θ_0‖²)/Σ‖Δ‖²: the blocks' changes of ‖θ‖² telescope, so treating them
+        // as independent overstates the SE by up to √10 when ‖θ‖² relaxes within a block (here τ ≈ 3
+        // steps); it is exact for a random walk (CellTests). An upper bound: the flag stays conservative.
+        let ratioF = meanSE(seFDR) / sd(fdr)
+        #expect(ratioF > 1 / 1.5 && ratioF < 1.5 * 10.0.squareRoot(), "FDR: mean block SE / run sd = \(ratioF)")
     }
 }
