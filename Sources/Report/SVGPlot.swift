@@ -239,6 +239,14 @@ func rampColor(_ t: Double) -> String {
     return String(format: "#%02x%02x%02x", c(a.0, b.0), c(a.1, b.1), c(a.2, b.2))
 }
 
+/// Colour of a signed value r on a blue – white – red scale saturating at ±limit.
+func divergingColor(_ r: Double, limit: Double) -> String {
+    let t = min(max(r / max(limit, 1e-12), -1), 1)
+    let (base, other): ((Double, Double, Double), Double) = t >= 0 ? ((202, 0, 32), t) : ((5, 113, 176), -t)
+    func c(_ x: Double) -> Int { Int((255 + (x - 255) * other).rounded()) }
+    return String(format: "#%02x%02x%02x", c(base.0), c(base.1), c(base.2))
+}
+
 /// At most `limit` items, evenly spread and including the first and last.
 func spread<T>(_ items: [T], limit: Int) -> [T] {
     guard items.count > limit, limit >= 2 else { return items }
