@@ -151,7 +151,7 @@ public enum Message: Sendable, Equatable {
             }
             return ProtocolError(.wrongType, command: command, field: fieldPath(context.codingPath),
                                  "is not of type \(type)")
-        case DecodingError.valueNotFound(let type, let context):
+        case DecodingError.valueNotFound(_, let context):
             if context.codingPath.isEmpty {
                 return ProtocolError(.badJSON, command: command, "the body is not a JSON object")
             }
