@@ -33,7 +33,8 @@ extension ScalingLaw {
         let table = CellTable(kept, options: options)
         var moments = CellMoments(table, multiplicity: nil, model: options.cellVariance,
                                   minimumFraction: options.minimumVarianceFraction)
-        let dropped = table.excludedObservations
+        // A duplicate run (kept twice in `values`) is dropped here as it was in the temperature's fit.
+        let dropped = table.excludedObservations.filter { $0.reason != .duplicateSeed }
         if let run = dropped.first(where: { $0.reason != .otherSeedExcluded }) ?? dropped.first {
             return .failure(FitFailure(
                 kind: .valuesMissing,

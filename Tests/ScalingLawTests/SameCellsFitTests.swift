@@ -143,3 +143,19 @@ func theExponentsOfTheFactorsAddUpToTsExponents(wholeCells: Bool) throws {
     }
     #expect(f.kind == none.failure?.kind)
 }
+
+/// A run recorded twice (two results for one job): the temperature's fit keeps the first, and so
+/// does the fit on its cells; the parts still add up.
+@Test func aDuplicateRunIsKeptOnceAsInTheTemperaturesFit() throws {
+    let runs = DecomposedRuns(seed: 5)
+    var t = runs.t, noise = runs.noise, calib = runs.calib
+    let i = try #require(t.firstIndex { $0.eta == 0.025 && $0.batchSize == 32 && $0.seed == 0 })
+    t.append(t[i]); noise.append(noise[i]); calib.append(calib[i])
+    let result = ScalingLaw.fit(t, options: options(wholeCells: false))
+    #expect(result.excludedObservations.contains { $0.reason == .duplicateSeed })
+    let fit = try #require(result.fit)
+    let n = try ScalingLaw.fit(noise, sameCellsAs: result).get()
+    let c = try ScalingLaw.fit(calib, sameCellsAs: result).get()
+    #expect(abs(fit.a.value - (1 + n.a.value + c.a.value)) < 1e-12)
+    #expect(abs(fit.b.value - (-1 + n.b.value + c.b.value)) < 1e-12)
+}
