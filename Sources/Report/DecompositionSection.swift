@@ -34,16 +34,16 @@ extension HTMLReport {
            let n = d.noiseVariance, let c = d.calibrationRatio
         {
             func trend(_ name: String, _ e: Estimate, _ axis: String) -> String {
-                let value = "\(Self.signed(e.value)) ± \(Text.fixed(e.standardError, 3))"
+                let value = "\(Text.signed(e.value)) ± \(Text.fixed(e.standardError, 3))"
                 if abs(e.value) <= 2 * e.standardError { return "\(name) does not change significantly with \(axis) (\(value))" }
                 return "\(name) \(e.value > 0 ? "rises" : "falls") with \(axis) (exponent \(value))"
             }
             let who = d.group == GroupReport.networkName ? "Whole network" : d.group
             sentences.append("\(who): the η exponent a = \(Text.fixed(t.a.value, 3)) departs from 1 by "
-                + "\(Self.signed(t.a.value - 1)) because \(trend("the gradient noise σ̄²", n.a, "η")) and "
+                + "\(Text.signed(t.a.value - 1)) because \(trend("the gradient noise σ̄²", n.a, "η")) and "
                 + "\(trend("the calibration ratio", c.a, "η")).")
             sentences.append("The |B| exponent b = \(Text.fixed(t.b.value, 3)) departs from −1 by "
-                + "\(Self.signed(t.b.value + 1)) because \(trend("σ̄²", n.b, "|B|")) and "
+                + "\(Text.signed(t.b.value + 1)) because \(trend("σ̄²", n.b, "|B|")) and "
                 + "\(trend("the calibration ratio", c.b, "|B|")).")
         }
         let checked = all.reduce(0) { $0 + $1.runsChecked }
@@ -55,7 +55,6 @@ extension HTMLReport {
         return sentences.joined(separator: " ")
     }
 
-    private static func signed(_ x: Double) -> String { (x > 0 ? "+" : "") + Text.fixed(x, 3) }
 
     private func decompositionTable(_ all: [GroupDecomposition]) -> String {
         var h = "<table>\n<tr><th class=\"l\">group</th><th>a</th><th>a_σ̄²</th><th>a_calib</th>"

@@ -330,11 +330,13 @@ struct HTMLReport {
             if e.reason == ExclusionReason.nonStationary.rawValue { nonStationary.insert(key(e.learningRate, e.batchSize)) }
             excluded.insert(key(e.learningRate, e.batchSize))
         }
+        // A failed job or a diverged seed marks its cell; a fitted cell otherwise shows its T, also
+        // when a seed was left out on its own for drift (per-run exclusions).
         func state(_ k: String) -> CellState {
             if failed.contains(k) { return .failed }
             if diverged.contains(k) { return .diverged }
-            if nonStationary.contains(k) { return .nonStationary }
             if let v = t[k] { return .measured(v, residual[k]) }
+            if nonStationary.contains(k) { return .nonStationary }
             if excluded.contains(k) { return .excluded }
             if pending.contains(k) { return .pending }
             return .missing

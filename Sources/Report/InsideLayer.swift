@@ -38,7 +38,7 @@ extension HTMLReport {
                 + "or every run diverged).</p>\n"
         }
         let allRuns = data.runs.filter { !$0.result.diverged }
-        h += "<p class=\"muted\">T_i: the diffusion temperature of one weight, (1/2η) Var_k(Δ_i) over the window; "
+        h += "<p class=\"muted\">T_i: the diffusion temperature of one weight, (1 + m) Var_k(Δ_i) / 2η over the window; "
             + "a group's T is the mean of its T_i. Histograms of T_i / T_group on fixed log bins (4 per decade): "
             + "solid, the cell \(escapeHTML(cellName(first))) (the grid's middle cell, or the nearest with data) pooled "
             + "over its \(cellRuns.count) seed\(cellRuns.count == 1 ? "" : "s"); dashed grey, all \(allRuns.count) "
@@ -48,11 +48,14 @@ extension HTMLReport {
             + "<th>75 %</th><th>95 %</th><th>T_i = 0</th><th>outside bins</th><th>median SE(ln T_i)</th></tr>\n"
         var plots = ""
         for group in data.groups {
-            let cell = cellRuns.compactMap { $0.result.thermometer.group(group)?.weightTemperatures }
-            guard let bins = cell.first else { continue }
-            let all = allRuns.compactMap { $0.result.thermometer.group(group)?.weightTemperatures }
-                .filter { $0.lowerEdge == bins.lowerEdge && $0.binsPerDecade == bins.binsPerDecade
-                          && $0.counts.count == bins.counts.count }
+            let histograms = cellRuns.compactMap { $0.result.thermometer.group(group)?.weightTemperatures }
+            guard let bins = histograms.first else { continue }
+            // Only histograms on the same bins are pooled (a record's sizes are not checked when it is read).
+            func sameBins(_ h: WeightTemperatureHistogram) -> Bool {
+                h.lowerEdge == bins.lowerEdge && h.binsPerDecade == bins.binsPerDecade && h.counts.count == bins.counts.count
+            }
+            let cell = histograms.filter(sameBins)
+            let all = allRuns.compactMap { $0.result.thermometer.group(group)?.weightTemperatures }.filter(sameBins)
             let quantiles = WeightTemperatureHistogram.quantileLevels.indices.map { q in
                 median(cell.compactMap { $0.quantiles.count > q ? $0.quantiles[q] : nil })
             }
@@ -101,7 +104,12 @@ extension HTMLReport {
     /// colours) beside its per-weight temperatures (log colour scale), with the filter's T.
     func firstLayerFilterPicture() -> String {
         var h = "<h2>First conv layer: weights and per-weight temperatures</h2>\n"
-        guard let run = representativeRuns().first(where: { $0.result.firstLayerFilters?.temperatures != nil }),
+        // A record is drawn only when its arrays hold every filter (decoding does not check the sizes).
+        func complete(_ l: FirstLayerFilters?) -> Bool {
+            guard let l, let t = l.temperatures, l.filters > 0, l.kernelHeight > 0, l.kernelWidth > 0 else { return false }
+            return l.weights.count == l.filters * l.filterSize && t.count == l.weights.count
+        }
+        guard let run = representativeRuns().first(where: { complete($0.result.firstLayerFilters) }),
               let layer = run.result.firstLayerFilters, let temperatures = layer.temperatures else {
             return h + "<p>The results hold no first-layer weights with per-weight temperatures (written by a "
                 + "thermosweep that did not record them, a model without conv layers, or every run diverged).</p>\n"

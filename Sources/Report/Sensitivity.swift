@@ -83,7 +83,7 @@ public struct Sensitivity: Codable, Sendable {
                 guard let a0 = fit.a, let b0 = fit.b, let f = self.fit(other.name, group: fit.group),
                       let a1 = f.a, let b1 = f.b else { continue }
                 let da = a1.value - a0.value, db = b1.value - b0.value
-                let text = "a by \(signed(da)), b by \(signed(db))"
+                let text = "a by \(Text.signed(da)), b by \(Text.signed(db))"
                     + " (\(Text.fixed(abs(da) / a0.standardError, 1)) and \(Text.fixed(abs(db) / b0.standardError, 1)) SE)"
                 if fit.group == GroupReport.networkName { network = text }
                 let shift = max(abs(da) / a0.standardError, abs(db) / b0.standardError)
@@ -167,12 +167,6 @@ extension HTMLReport {
         if !words.isEmpty { h += "<p>" + escapeHTML(words.joined(separator: " ")) + "</p>\n" }
         return h
     }
-}
-
-/// A difference with its sign, 3 decimals ("+0.012", "-0.030").
-private func signed(_ x: Double) -> String {
-    let text = Text.fixed(x, 3)
-    return text.hasPrefix("-") ? text : "+" + text
 }
 
 extension HTMLReport {

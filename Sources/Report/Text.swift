@@ -18,6 +18,12 @@ enum Text {
         return s
     }
 
+    /// A difference with its sign, 3 decimals ("+0.012", "-0.030"); a zero at 3 decimals has none ("0.000").
+    static func signed(_ x: Double) -> String {
+        let text = fixed(x, 3)
+        return text.hasPrefix("-") || text.allSatisfy({ $0 == "0" || $0 == "." }) ? text : "+" + text
+    }
+
     /// Three significant digits, in e-notation outside [1e-3, 1e4) ("2.08e-02").
     static func significant(_ x: Double?) -> String {
         guard let x, x.isFinite else { return "–" }

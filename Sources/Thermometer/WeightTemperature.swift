@@ -12,7 +12,7 @@ import Darwin
 // pass over the coordinates at each block end.
 
 extension Thermometer {
-    /// T_i for every coordinate i in `range` over the whole window, in parameter units² (the group's
+    /// T_i for every coordinate i in `range` over the whole window, in loss units (the group's
     /// `diffusion` is their mean). Read after `finish()`; nil when the run diverged in the window
     /// or fewer than 2 steps were recorded.
     public func weightTemperatures(_ range: Range<Int>) -> [Double]? {
