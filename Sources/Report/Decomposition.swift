@@ -36,7 +36,6 @@ enum Decomposition {
     }
 
     static func of(_ fit: GroupFit, _ data: SweepData) -> GroupDecomposition {
-        let m = data.spec.cell.momentum
         var checked = 0, largest: Double?
         var noise: [Observation] = [], calib: [Observation] = []
         for run in data.runs {
@@ -47,7 +46,9 @@ enum Decomposition {
                                      temperature: g?.calibrationRatio))
             guard let t = g?.estimate(estimator)?.value, let s = g?.noiseVariance, let c = g?.calibrationRatio,
                   t > 0, s > 0, c > 0 else { continue }
-            let kinematic = run.learningRate / (1 - m) / (2 * Double(run.batchSize))
+            // η_eff / 2|B| from the settings the run recorded.
+            let config = run.result.thermometer.config
+            let kinematic = config.effectiveLearningRate / (2 * Double(config.batchSize))
             let deviation = abs(log(t) - log(kinematic) - log(s) - log(c))
             checked += 1
             largest = max(largest ?? 0, deviation)
