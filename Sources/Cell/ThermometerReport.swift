@@ -152,14 +152,24 @@ public struct LossReport: Codable, Sendable, Equatable {
     /// nil when there are fewer than 4 blocks or the run diverged.
     public let stationary: Bool?
 
-    public init(mean: Double?, standardDeviation: Double?, blockMeans: [Double?], firstHalfMean: Double?, secondHalfMean: Double?, differenceStandardError: Double?, stationary: Bool?) {
-        self.mean = mean
-        self.standardDeviation = standardDeviation
-        self.blockMeans = blockMeans
-        self.firstHalfMean = firstHalfMean
-        self.secondHalfMean = secondHalfMean
-        self.differenceStandardError = differenceStandardError
-        self.stationary = stationary
+    /// The report of a window's per-step `losses` and its closed blocks' mean losses. The halves
+    /// and the stationarity verdict are derived here, by `LossHalves`, and only when the run did not
+    /// diverge; every stored number is finite or nil.
+    public init(losses: [Double], blockMeans: [Double], diverged: Bool) {
+        func finite(_ x: Double) -> Double? { x.isFinite ? x : nil }
+        let n = Double(losses.count)
+        mean = losses.isEmpty ? nil : finite(losses.reduce(0, +) / n)
+        if let mean, losses.count >= 2 {
+            standardDeviation = finite((losses.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1)).squareRoot())
+        } else {
+            standardDeviation = nil
+        }
+        self.blockMeans = blockMeans.map(finite)
+        let halves = diverged ? nil : LossHalves(blockMeans)
+        firstHalfMean = halves.flatMap { finite($0.firstMean) }
+        secondHalfMean = halves.flatMap { finite($0.secondMean) }
+        differenceStandardError = halves.flatMap { finite($0.standardError) }
+        stationary = halves?.withinTwoSE
     }
 }
 

@@ -414,23 +414,7 @@ public final class Thermometer {
     }
 
     private func lossReport(diverged: Bool) -> LossReport {
-        let n = Double(losses.count)
-        let mean = losses.isEmpty ? nil : finite(losses.reduce(0, +) / n)
-        var sd: Double?
-        if let mean, losses.count >= 2 {
-            sd = finite((losses.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1)).squareRoot())
-        }
-        let blockMeans = closedBlocks.map(\.lossMean)
-        var first: Double?, second: Double?, se: Double?, stationary: Bool?
-        if !diverged, let halves = LossHalves(blockMeans) {
-            first = finite(halves.firstMean)
-            second = finite(halves.secondMean)
-            se = finite(halves.standardError)
-            stationary = halves.withinTwoSE
-        }
-        return LossReport(mean: mean, standardDeviation: sd, blockMeans: blockMeans.map(finite),
-                          firstHalfMean: first, secondHalfMean: second,
-                          differenceStandardError: se, stationary: stationary)
+        LossReport(losses: losses, blockMeans: closedBlocks.map(\.lossMean), diverged: diverged)
     }
 }
 
