@@ -145,7 +145,7 @@ public final class SweepSession: @unchecked Sendable {
         let warnedIdle = Atomic<Bool>(false)
         options.observer = { [self] progress in
             console.progress(Console.progressLine(progress, width: Console.columns()), force: progress.isFinal)
-            let unfinished = progress.count(.done) + progress.count(.failed) < progress.total
+            let unfinished = progress.count(.done) + progress.count(.failed) + progress.count(.cancelled) < progress.total
             guard let workers = lock.withLock({ locals }) else {
                 // No local workers: after a few seconds without any worker, say how to add one.
                 if progress.workers == 0 && unfinished && progress.elapsedSeconds >= Self.workerHintDelay
