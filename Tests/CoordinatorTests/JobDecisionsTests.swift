@@ -92,6 +92,26 @@ import Testing
         #expect(h.scheduler.state(of: 1) == .failed && h.scheduler.isFinished)
     }
 
+    @Test func aRaisedRetryLimitBringsBackAWarmStartWithTheCellsThatFailedBecauseOfIt() {
+        var h = Harness(jobs: Self.jobs) { $0.timing.retryLimit = 4 }
+        let effects = h.handle(.start([
+            RestoredJob(id: 1, state: .failed, attempt: 3, failures: 3, failure: .exhausted),
+            RestoredJob(id: 2, state: .done, attempt: 1, checkpoint: [2]),
+            RestoredJob(id: 3, state: .failed, attempt: 1, failure: .dependency),
+            RestoredJob(id: 4, state: .done, attempt: 1),
+            RestoredJob(id: 5, state: .failed, attempt: 1, failure: .dependency),
+            RestoredJob(id: 6, state: .done, attempt: 1),
+        ]))
+        let retried = effects.changes.compactMap { change -> (Int, Int)? in
+            if case .retried(let ref, _, let failures, _) = change { return (ref.jobId, failures) } else { return nil }
+        }
+        #expect(retried.map(\.0) == [1, 3, 5] && retried.map(\.1) == [3, 0, 0])
+        #expect(effects.changes.count == 3, "no cascade of failures: the warm start is queued again")
+        #expect([1, 3, 5].allSatisfy { h.scheduler.state(of: $0) == .queued })
+        // The warm start runs first; its measure jobs wait for its checkpoint.
+        #expect(h.ready("w1", slots: 3).jobs.map(\.jobId) == [1])
+    }
+
     @Test func aCancelledJobEndsTheSweepAndItsLateResultIsNotCounted() {
         var h = Harness(jobs: Harness.trivialJobs(batchSizes: [8]))
         let effects = h.handle(.start([RestoredJob(id: 1, state: .cancelled, attempt: 2)]))
