@@ -90,5 +90,39 @@ extension FailureTests {
             #expect(decisions.map(\.kind) == ["cancelled", "retried"])
             #expect(decisions.allSatisfy { $0.jobId == 1 && ($0.message ?? "").contains("by thermosweep") }, "\(decisions)")
         }
+
+        /// A job that ran out of attempts under `--retry-limit 1` is run again, once, by the same
+        /// sweep resumed with `--retry-limit 2`; the done job is not.
+        @Test func aResumedSweepWithAHigherRetryLimitRetriesTheJobsThatRanOutOfAttempts() throws {
+            let scratch = try Scratch()
+            defer { scratch.remove() }
+            let timing = TestTiming(heartbeatMs: 100, liveness: 3, stallMs: 1000, retryLimit: 1)
+            let sweep = try CoordinatorProcess(scratch, grid: trivialGrid(millis: 300, lr: "0.1,0.2"), timing: timing)
+            let url = try #require(sweep.boundEndpoint())
+            let hung = try startHangingWorker(scratch, url: url, name: "hung", timing: timing, afterSteps: 3)
+            defer { hung.kill9() }
+            #expect(sweep.process.wait(timeout: 60) == 0, "\(sweep.stderr)")
+            try #require(journalJobs(sweep.db).map(\.state) == [.failed, .done], "\(sweep.stderr)")
+
+            // The same sweep, its limit raised: the same grid, so the journal resumes.
+            var raised = timing
+            raised.retryLimit = 2
+            let endpointFile = scratch.file("raised.endpoint")
+            let resumed = try Spawned(["sweep", "--db", sweep.db, "--endpoint-file", endpointFile, "--bind", "tcp://127.0.0.1:0"]
+                                          + trivialGrid(millis: 300, lr: "0.1,0.2") + raised.sweepFlags,
+                                      outputPrefix: scratch.file("raised"))
+            defer { resumed.kill9() }
+            let url2 = try #require(endpoint(in: endpointFile))
+            let healthy = try startWorker(scratch, url: url2, name: "healthy", timing: raised)
+            defer { healthy.kill9() }
+            #expect(resumed.wait(timeout: 60) == 0, "\(resumed.stderr)")
+            try expectExactlyOnce(sweep.db, total: 2)
+            #expect(try journalResults(sweep.db).map(\.attempt) == [2, 1])
+            #expect(dispatches(sweep.db, job: 2) == 1, "the done job never ran again")
+            let retried = journalEvents(sweep.db).filter { $0.kind == "retried" }
+            #expect(retried.map(\.jobId) == [1] && retried.map(\.attempt) == [2])
+            #expect(retried.first?.message == "the retry limit is now 2, above its 1 failed attempt", "\(retried)")
+            #expect(journalJobs(sweep.db)[0].retries == 1, "the count of failed attempts is kept")
+        }
     }
 }
