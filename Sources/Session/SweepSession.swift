@@ -133,8 +133,14 @@ public final class SweepSession: @unchecked Sendable {
             }
         }
         defer { try? start.store.close() }
-        let resumed = start.restored.filter(\.state.isEnded).count
-        console.event("grid \(start.store.specHash): \(s.grid.jobCount) jobs, \(resumed) already ended; database \(s.database)")
+        // Jobs that ran out of attempts under a lower limit start again (the scheduler's start
+        // decides it; the count here only words the line).
+        var decisions = JobDecisions(jobs: start.store.spec.jobs(), journal: start.restored)
+        let retried = decisions.retryExhausted(limit: config.timing.retryLimit).changes.count
+        let resumed = decisions.journal.filter(\.state.isEnded).count
+        console.event("grid \(start.store.specHash): \(s.grid.jobCount) jobs, \(resumed) already ended"
+                          + (retried > 0 ? " (\(retried) more queued again under --retry-limit \(config.timing.retryLimit))" : "")
+                          + "; database \(s.database)")
 
         let console = self.console, quiet = s.quiet
         let log: @Sendable (String) -> Void = { line in

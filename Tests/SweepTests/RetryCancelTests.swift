@@ -116,6 +116,8 @@ extension FailureTests {
             let healthy = try startWorker(scratch, url: url2, name: "healthy", timing: raised)
             defer { healthy.kill9() }
             #expect(resumed.wait(timeout: 60) == 0, "\(resumed.stderr)")
+            #expect(resumed.stderr.contains("2 jobs, 1 already ended (1 more queued again under --retry-limit 2)"),
+                    "\(resumed.stderr)")
             try expectExactlyOnce(sweep.db, total: 2)
             #expect(try journalResults(sweep.db).map(\.attempt) == [2, 1])
             #expect(dispatches(sweep.db, job: 2) == 1, "the done job never ran again")
