@@ -112,7 +112,9 @@ public final class CoordinatorLoop: @unchecked Sendable {
     private var handshakeMonitor: SocketMonitor?
     private var handshakeFailures = (logged: ContinuousClock.Instant?.none, unlogged: 0)
     private var malformedLog = (windowStart: ContinuousClock.now, logged: 0, suppressed: 0)
-    private let endedAtStart: Int
+    /// Jobs ended once the journal was restored (after the start event: jobs it queued again, for a
+    /// raised retry limit, have not ended).
+    private var endedAtStart = 0
     /// `scheduler.endedCost` once the journal was restored.
     private var endedCostAtStart = 0
     private var lastObserved: ContinuousClock.Instant?
@@ -159,7 +161,6 @@ public final class CoordinatorLoop: @unchecked Sendable {
             throw error
         }
         self.socket = socket
-        endedAtStart = start.restored.filter(\.state.isEnded).count
         let now = self.now()
         lastTick = now
         do {
@@ -168,6 +169,7 @@ public final class CoordinatorLoop: @unchecked Sendable {
             socket.close()
             throw error
         }
+        endedAtStart = scheduler.counts.filter { $0.key.isEnded }.values.reduce(0, +)
         endedCostAtStart = scheduler.endedCost
     }
 
@@ -254,7 +256,7 @@ public final class CoordinatorLoop: @unchecked Sendable {
         if !force, let last = lastObserved, now - last < options.observeInterval { return }
         lastObserved = now
         let counts = scheduler.counts
-        let ended = (counts[.done] ?? 0) + (counts[.failed] ?? 0)
+        let ended = counts.filter { $0.key.isEnded }.values.reduce(0, +)
         let elapsed = now - origin
         observer(CoordinatorProgress(counts: counts, total: counts.values.reduce(0, +), workers: scheduler.workerCount,
                                      endedSinceStart: ended - endedAtStart,

@@ -41,7 +41,19 @@ extension Change {
         case let .failed(ref, failure, reason, end, worker, failures, _):
             return .fail(jobId: ref.jobId, attempt: ref.attempt, failure: failure, reason: reason, end: end,
                          worker: worker?.description, failures: failures)
+        case let .retried(ref, reason, failures, _):
+            return .retry(jobId: ref.jobId, attempt: ref.attempt, failures: failures, reason: reason)
+        case let .cancelled(ref, reason, _):
+            return .cancel(jobId: ref.jobId, attempt: ref.attempt, reason: reason)
         }
+    }
+}
+
+extension RestoredJob {
+    /// The journal's record of a job, as the scheduler reads it (with a done warm start's checkpoint).
+    public init(_ record: JobRecord, checkpoint: [UInt8]? = nil) {
+        self.init(id: record.id, state: record.state, attempt: record.attempt, failures: record.retries,
+                  failure: record.failure, checkpoint: checkpoint, worker: record.leaseWorker)
     }
 }
 
@@ -65,10 +77,7 @@ public struct CoordinatorStart {
             // Every running lease becomes orphaned first: the scheduler waits for its worker.
             _ = try store.orphanRunningLeases()
             let checkpoints = try store.checkpoints()
-            restored = try store.jobs().map { record in
-                RestoredJob(id: record.id, state: record.state, attempt: record.attempt, failures: record.retries,
-                            checkpoint: checkpoints[record.id], worker: record.leaseWorker)
-            }
+            restored = try store.jobs().map { RestoredJob($0, checkpoint: checkpoints[$0.id]) }
         } catch {
             try? store.close()  // release the coordinator lock; the first error is the one to report
             throw error

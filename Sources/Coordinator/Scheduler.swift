@@ -38,6 +38,9 @@
 //     malformed and neither counted nor ACKed (the journal would refuse its shape).
 //   - A warm start that fails (deterministic or after retries) fails its measure jobs at once,
 //     naming it, so the sweep still finishes.
+//   - On start, a job that failed by exhausting fewer failed attempts than this run's retry limit
+//     is queued again, keeping its count (`JobDecisions.retryExhausted`); a cancelled job has
+//     ended, and a RESULT for it is stale (docs/JOBS.md).
 //   - A READY is refused `full` beyond `config.maxWorkers` admitted workers.
 //   - STATUS is answered for any peer (status clients never send READY); ERROR from a peer is
 //     logged and never answered (no error ping-pong); a worker-bound command sent to the
@@ -199,7 +202,12 @@ public struct Scheduler: Sendable {
             return
         }
         hasStarted = true
-        for record in restored {
+        // Jobs that ran out of attempts under a lower limit get the ones a raised limit allows.
+        var decisions = JobDecisions(jobs: jobs.map(\.descriptor), journal: restored)
+        let retried = decisions.retryExhausted(limit: config.timing.retryLimit)
+        for change in retried.changes { out.record(change) }
+        for line in retried.decided { out.log(line) }
+        for record in decisions.journal {
             guard let i = indexOf[record.id] else {
                 out.log("journal names job #\(record.id), which this grid does not have; ignored")
                 continue
@@ -218,6 +226,10 @@ public struct Scheduler: Sendable {
                 jobs[i].state = record.state
                 jobs[i].counted = true
                 markEnded(i)
+            case .cancelled:
+                // Ended without a result: a RESULT for it is stale, never counted.
+                jobs[i].state = .cancelled
+                markEnded(i)
             }
         }
         // A warm start that ended without a checkpoint cannot feed its measure jobs.
@@ -225,6 +237,16 @@ public struct Scheduler: Sendable {
             guard let w = indexOf[warm] else { continue }
             if jobs[w].state == .failed {
                 failDependents(of: w, now: now, out: &out)
+            } else if jobs[w].state == .cancelled {
+                // `cancel` takes a warm start's measure jobs along; one left queued could never run.
+                for id in measures {
+                    guard let m = indexOf[id], jobs[m].state == .queued else { continue }
+                    jobs[m].state = .cancelled
+                    markEnded(m)
+                    let reason = "its warm start #\(warm) was cancelled"
+                    out.record(.cancelled(jobs[m].ref, reason: reason, at: now))
+                    out.log("#\(id) \(jobs[m].descriptor.key) cancelled: \(reason)")
+                }
             } else if jobs[w].state == .done && checkpoints[warm] == nil {
                 out.log("warm start #\(warm) is done but the journal gave no checkpoint; its \(measures.count) measure jobs cannot run")
             }
@@ -728,7 +750,7 @@ public struct Scheduler: Sendable {
 }
 
 /// Highest attempt number the wire accepts (`JobRef` validation).
-private let maxAttempt = 1_000
+let maxAttempt = 1_000
 
 /// Effects of one `handle` call, kept apart by kind so they come out in contract order.
 private struct Output {

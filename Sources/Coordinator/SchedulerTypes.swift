@@ -95,6 +95,8 @@ public struct RestoredJob: Sendable, Equatable {
     public var attempt: Int
     /// Failed attempts so far (counted against the retry limit).
     public var failures: Int = 0
+    /// Why a failed job failed (nil for the other states).
+    public var failure: JobFailure?
     /// A done warm start's checkpoint, which its measure jobs carry; nil otherwise.
     public var checkpoint: [UInt8]?
     /// The worker (routing id as journaled) of a running lease: only it may re-adopt the lease.
@@ -135,6 +137,11 @@ public enum Change: Sendable, Equatable {
     /// The job ended without a result at attempt `ref.attempt`: `exhausted` after its lease ended
     /// (`end`), or `dependency` (its warm start failed); `failures` as counted.
     case failed(JobRef, JobFailure, reason: String, end: LeaseEnd?, worker: PeerID?, failures: Int, at: Instant)
+    /// The failed or cancelled job `ref` gets attempt `ref.attempt + 1`, queued with `failures`
+    /// counted against the retry limit; `reason` says who decided (JobDecisions.swift).
+    case retried(JobRef, reason: String, failures: Int, at: Instant)
+    /// The job `ref` is not wanted (`thermosweep cancel`): it ends cancelled (JobDecisions.swift).
+    case cancelled(JobRef, reason: String, at: Instant)
 }
 
 /// What the event loop must do, in this order: journal every `.journal` of one `handle` call in

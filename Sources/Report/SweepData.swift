@@ -20,7 +20,8 @@ public struct CellRun: Sendable {
     public let worker: String
 }
 
-/// A job without a usable result: failed, unreadable, or not ended yet.
+/// A job without a usable result: failed, unreadable, or not ended yet (a cancelled job is not
+/// wanted, and not a problem: the exports leave it out).
 public struct JobProblem: Codable, Sendable, Hashable {
     public let key: String
     /// nil for a warm-start job.
@@ -106,6 +107,7 @@ public struct SweepData: Sendable {
             case .running: reason = "running on \(job.leaseWorker ?? "a worker")"
             case .orphaned: reason = "leased before a coordinator restart, not re-adopted yet"
             case .done: continue
+            case .cancelled: continue  // not wanted: the exports leave it out
             }
             problems.append(JobProblem(
                 key: job.key, learningRate: descriptor?.spec.cell?.learningRate, batchSize: descriptor?.spec.cell?.batchSize,

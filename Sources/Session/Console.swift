@@ -70,7 +70,7 @@ public final class Console: @unchecked Sendable {
     /// (training samples) at the rate cost has ended since this run began, which does not depend on
     /// the order the jobs run in.
     public static func progressLine(_ p: CoordinatorProgress, width: Int = .max) -> String {
-        let ended = p.count(.done) + p.count(.failed)
+        let ended = p.count(.done) + p.count(.failed) + p.count(.cancelled)
         var eta: String?, rate: String?
         if p.endedSinceStart > 0 && p.elapsedSeconds > 0 {
             let perSecond = Double(p.endedSinceStart) / p.elapsedSeconds
@@ -82,7 +82,9 @@ public final class Console: @unchecked Sendable {
                 eta = "ETA " + duration(seconds)
             }
         }
-        let failed = p.count(.failed) > 0 ? "\(p.count(.failed)) failed" : nil
+        let failed = p.count(.failed) + p.count(.cancelled) == 0 ? nil
+            : [p.count(.failed) > 0 ? "\(p.count(.failed)) failed" : nil,
+               p.count(.cancelled) > 0 ? "\(p.count(.cancelled)) cancelled" : nil].compactMap { $0 }.joined(separator: " · ")
         let running = "\(p.count(.running)) running"
         let queued = "\(p.count(.queued) + p.count(.orphaned)) queued"
         let workers = "\(p.workers) worker\(p.workers == 1 ? "" : "s")"

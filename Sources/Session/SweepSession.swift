@@ -133,8 +133,14 @@ public final class SweepSession: @unchecked Sendable {
             }
         }
         defer { try? start.store.close() }
-        let resumed = start.restored.filter(\.state.isEnded).count
-        console.event("grid \(start.store.specHash): \(s.grid.jobCount) jobs, \(resumed) already ended; database \(s.database)")
+        // Jobs that ran out of attempts under a lower limit start again (the scheduler's start
+        // decides it; the count here only words the line).
+        var decisions = JobDecisions(jobs: start.store.spec.jobs(), journal: start.restored)
+        let retried = decisions.retryExhausted(limit: config.timing.retryLimit).changes.count
+        let resumed = decisions.journal.filter(\.state.isEnded).count
+        console.event("grid \(start.store.specHash): \(s.grid.jobCount) jobs, \(resumed) already ended"
+                          + (retried > 0 ? " (\(retried) more queued again under --retry-limit \(config.timing.retryLimit))" : "")
+                          + "; database \(s.database)")
 
         let console = self.console, quiet = s.quiet
         let log: @Sendable (String) -> Void = { line in
@@ -145,7 +151,7 @@ public final class SweepSession: @unchecked Sendable {
         let warnedIdle = Atomic<Bool>(false)
         options.observer = { [self] progress in
             console.progress(Console.progressLine(progress, width: Console.columns()), force: progress.isFinal)
-            let unfinished = progress.count(.done) + progress.count(.failed) < progress.total
+            let unfinished = progress.count(.done) + progress.count(.failed) + progress.count(.cancelled) < progress.total
             guard let workers = lock.withLock({ locals }) else {
                 // No local workers: after a few seconds without any worker, say how to add one.
                 if progress.workers == 0 && unfinished && progress.elapsedSeconds >= Self.workerHintDelay

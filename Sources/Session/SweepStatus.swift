@@ -44,7 +44,8 @@ public struct SweepStatus: Encodable {
 
     public var database: String
     public var specHash: String
-    /// An orphaned job counts as queued.
+    /// An orphaned job counts as queued; the cancelled ones are the rest of the total
+    /// (`counts.cancelled`).
     public var counts: StatusCounts
     public var duplicateResults: Int
     public var staleResults: Int
@@ -81,7 +82,7 @@ public struct SweepStatus: Encodable {
                 if result.outcome != .done { row.error = result.message }
             }
             // A queued or running job shows its last error only while it is on a retry.
-            if job.state != .failed && job.state != .done && job.attempt == 1 { row.error = nil }
+            if !job.state.isEnded && job.attempt == 1 { row.error = nil }
             return row
         }
         let states = StatusCounts(total: counts.total, done: counts.done, failed: counts.failed,
@@ -121,13 +122,13 @@ public struct SweepStatus: Encodable {
 
     /// The counts stand beside the other fields, as in STATUS-REPLY.
     public func encode(to encoder: any Encoder) throws {
-        try counts.encode(to: encoder, beside: [CodingKeys.database: database, .specHash: specHash,
+        try counts.encode(to: encoder, beside: [CodingKeys.cancelled: counts.cancelled, .database: database, .specHash: specHash,
                                                 .duplicateResults: duplicateResults, .staleResults: staleResults,
                                                 .jobs: jobs, .hosts: hosts, .resumeCommand: resumeCommand])
     }
 
     private enum CodingKeys: String, CodingKey {
-        case database, specHash, duplicateResults, staleResults, jobs, hosts, resumeCommand
+        case cancelled, database, specHash, duplicateResults, staleResults, jobs, hosts, resumeCommand
     }
 
     public func jsonText() throws -> String {
@@ -148,7 +149,7 @@ public struct SweepStatus: Encodable {
         if all || !states.isEmpty {
             lines.append(selected.isEmpty ? "no job is \(states.sorted().joined(separator: " or "))." : jobTable(selected))
         } else {
-            let order = ["failed": 0, "running": 1, "orphaned": 1, "queued": 2]
+            let order = ["failed": 0, "running": 1, "orphaned": 1, "queued": 2, "cancelled": 3]
             let open = jobs.filter { $0.state != "done" }.sorted { (order[$0.state] ?? 3, $0.id) < (order[$1.state] ?? 3, $1.id) }
             if open.isEmpty {
                 lines.append("every job is done.")
@@ -162,7 +163,7 @@ public struct SweepStatus: Encodable {
             }
             lines.append("every job with its temperature: thermosweep status --db \(database) --all")
         }
-        if counts.done + counts.failed < counts.total {
+        if counts.done + counts.failed + counts.cancelled < counts.total {
             lines.append("to resume (add --local-workers N, or start workers):\n  \(resumeCommand)")
         }
         var perHost = TextTable(["host", "workers", "jobs done", "busy s", "jobs/h", "samples/s"], leftAligned: [0])
@@ -191,8 +192,15 @@ public struct SweepStatus: Encodable {
 }
 
 extension StatusCounts {
-    /// `6 jobs: 0 done, 0 failed, 2 running, 4 queued`.
-    var summary: String { "\(total) jobs: \(done) done, \(failed) failed, \(running) running, \(queued) queued" }
+    /// Jobs not counted in the other states: the cancelled ones (`thermosweep cancel`), which the
+    /// wire's counts leave out.
+    var cancelled: Int { max(0, total - done - failed - running - queued) }
+
+    /// `6 jobs: 0 done, 0 failed, 2 running, 4 queued`, and `, 1 cancelled` when there are any.
+    var summary: String {
+        "\(total) jobs: \(done) done, \(failed) failed, \(running) running, \(queued) queued"
+            + (cancelled > 0 ? ", \(cancelled) cancelled" : "")
+    }
 }
 
 /// `status --connect`: one STATUS request to a running coordinator.

@@ -1,14 +1,6 @@
 // The job life cycle: one vocabulary for the scheduler, which decides every step, and the journal,
-// which records each decision and checks only that it is a legal step from what it holds:
-//
-//   queued ──lease──▶ running ──result──▶ done
-//     ▲                │  ▲ │ └─deterministicFailure──▶ failed (deterministic)
-//     │                │  │ ├─requeue (lease ended; attempt + 1)──▶ queued
-//     │                │  │ └─fail exhausted (lease ended)──▶ failed (exhausted)
-//     │  orphanRunningLeases  adopt
-//     │                ▼  │
-//     └────requeue──── orphaned ──result / fail──▶ done / failed
-//   any state not ended ──fail dependency (its warm start failed)──▶ failed (dependency)
+// which records each decision and checks only that it is a legal step from what it holds. The
+// states, transitions and who decides each are written down in docs/JOBS.md.
 import SweepProtocol
 
 /// Where a job is in its life.
@@ -23,9 +15,12 @@ public enum JobState: String, Sendable, Equatable, CaseIterable {
     case done
     /// Ended without a result; `JobRecord.failure` says why.
     case failed
+    /// Not wanted: a user cancelled it (`thermosweep cancel`). It has ended, without a result;
+    /// exports leave it out, `thermosweep retry` brings it back.
+    case cancelled
 
     /// Whether the job has ended.
-    public var isEnded: Bool { self == .done || self == .failed }
+    public var isEnded: Bool { self == .done || self == .failed || self == .cancelled }
     /// Whether a lease is in force.
     public var isLeased: Bool { self == .running || self == .orphaned }
 }
@@ -124,4 +119,12 @@ public enum Transition: Sendable, Equatable {
     /// `stale` event naming the job, attempt, outcome and worker; no job changes. Network input:
     /// it never fails the round (an unknown job writes nothing).
     case misfit(jobId: Int, attempt: Int, kind: MisfitKind, outcome: Outcome, worker: String)
+    /// A failed job (`exhausted` or `dependency`) or a cancelled one at `attempt` gets a new
+    /// attempt: → queued at attempt + 1 with `failures` counted against the retry limit (0 after a
+    /// user's retry; unchanged when a higher retry limit allows more). `reason` names who decided.
+    /// A deterministic failure is a result and is refused.
+    case retry(jobId: Int, attempt: Int, failures: Int, reason: String)
+    /// A job that has no result (queued, a lease no coordinator holds any more, or failed
+    /// `exhausted`/`dependency`) at `attempt` is not wanted: → cancelled. `reason` names who decided.
+    case cancel(jobId: Int, attempt: Int, reason: String)
 }

@@ -17,6 +17,7 @@ extension Store {
                 case .orphaned: counts.orphaned = n
                 case .done: counts.done = n
                 case .failed: counts.failed = n
+                case .cancelled: counts.cancelled = n
                 case nil: break
                 }
             }

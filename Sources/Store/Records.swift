@@ -76,8 +76,8 @@ public struct EventRecord: Sendable, Equatable {
     public let jobId: Int?
     public let attempt: Int?
     /// `dispatched`, `adopted`, `orphaned`, `lost`, `stalled`, `released`, `dropped`,
-    /// `orphanExpired`, `transient`, `requeued`, `failed`, `done`, `duplicate`, `stale`, `worker`,
-    /// `workerGone`.
+    /// `orphanExpired`, `transient`, `requeued`, `failed`, `done`, `duplicate`, `stale`, `retried`,
+    /// `cancelled`, `worker`, `workerGone`.
     public let kind: String
     public let worker: String?
     public let message: String?
@@ -105,12 +105,13 @@ public struct StateCounts: Sendable, Equatable {
     public var orphaned = 0
     public var done = 0
     public var failed = 0
+    public var cancelled = 0
 
     public init() {}
 
-    public var total: Int { queued + running + orphaned + done + failed }
-    /// Every job has ended (done or failed).
-    public var isComplete: Bool { done + failed == total }
+    public var total: Int { queued + running + orphaned + done + failed + cancelled }
+    /// Every job has ended (done, failed or cancelled).
+    public var isComplete: Bool { done + failed + cancelled == total }
 }
 
 /// How the journal's connection is set up.

@@ -5,7 +5,7 @@ import GRDB
 
 enum Schema {
     /// Number of migrations this build knows.
-    static let version = 2
+    static let version = 3
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -102,6 +102,47 @@ enum Schema {
                 CREATE INDEX events_misfits ON events(kind) WHERE kind IN ('duplicate', 'stale');
                 UPDATE meta SET schemaVersion = 2;
                 PRAGMA user_version = 2;
+                """)
+        }
+        migrator.registerMigration("v3") { db in
+            // The `cancelled` state (thermosweep cancel): a job that ended without a result because
+            // a user does not want it. SQLite cannot change a CHECK in place, so the jobs table is
+            // rebuilt (sqlite.org/lang_altertable.html, "other kinds of table schema changes"):
+            // every row copied as it is, in this migration's one transaction, with foreign keys
+            // checked when it commits (GRDB defers them during a migration).
+            try db.execute(sql: """
+                CREATE TABLE jobs_v3 (
+                  id INTEGER PRIMARY KEY,
+                  key TEXT NOT NULL UNIQUE,
+                  kind TEXT NOT NULL CHECK (kind IN ('warm-start', 'measure', 'trivial')),
+                  seedIndex INTEGER NOT NULL,
+                  dependsOn INTEGER REFERENCES jobs(id),
+                  cost INTEGER NOT NULL,
+                  state TEXT NOT NULL DEFAULT 'queued'
+                    CHECK (state IN ('queued', 'running', 'orphaned', 'done', 'failed', 'cancelled')),
+                  attempt INTEGER NOT NULL DEFAULT 1 CHECK (attempt >= 1),
+                  leaseWorker TEXT,
+                  leaseStartedAt REAL,
+                  orphanedAt REAL,
+                  retries INTEGER NOT NULL DEFAULT 0 CHECK (retries >= 0),
+                  failure TEXT CHECK (failure IN ('deterministic', 'exhausted', 'dependency')),
+                  lastError TEXT,
+                  finishedAt REAL,
+                  CHECK ((state IN ('running', 'orphaned')) = (leaseWorker IS NOT NULL AND leaseStartedAt IS NOT NULL)),
+                  CHECK ((state = 'orphaned') = (orphanedAt IS NOT NULL)),
+                  CHECK ((state = 'failed') = (failure IS NOT NULL)),
+                  CHECK ((state IN ('done', 'failed', 'cancelled')) = (finishedAt IS NOT NULL))
+                ) STRICT;
+                INSERT INTO jobs_v3 (id, key, kind, seedIndex, dependsOn, cost, state, attempt, leaseWorker,
+                  leaseStartedAt, orphanedAt, retries, failure, lastError, finishedAt)
+                SELECT id, key, kind, seedIndex, dependsOn, cost, state, attempt, leaseWorker, leaseStartedAt,
+                  orphanedAt, retries, failure, lastError, finishedAt FROM jobs;
+                DROP TABLE jobs;
+                ALTER TABLE jobs_v3 RENAME TO jobs;
+                CREATE INDEX jobs_by_state_cost ON jobs(state, cost DESC, id);
+                CREATE INDEX jobs_by_dependency ON jobs(dependsOn);
+                UPDATE meta SET schemaVersion = 3;
+                PRAGMA user_version = 3;
                 """)
         }
         return migrator

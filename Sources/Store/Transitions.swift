@@ -165,6 +165,40 @@ private func apply(_ transition: Transition, _ db: Database, now: Double) throws
                                              detail: "a deterministic failure is recorded with its message as a result")
         }
 
+    case let .retry(jobId, attempt, failures, reason):
+        let job = try require(db, "retry", jobId, attempt, in: [.failed, .cancelled])
+        let failure = try String.fetchOne(db.cachedStatement(sql: "SELECT failure FROM jobs WHERE id = ?"),
+                                          arguments: [jobId])
+        guard failure != JobFailure.deterministic.rawValue else {
+            throw StoreError.invalidTransition(operation: "retry", jobId: jobId, attempt: attempt,
+                                               detail: "its deterministic failure is its result")
+        }
+        guard failures >= 0 && failures <= job.retries else {
+            throw StoreError.invalidTransition(
+                operation: "retry", jobId: jobId, attempt: attempt,
+                detail: "\(failures) counted failures after a retry; the journal counts \(job.retries), and a retry never adds one")
+        }
+        try appendEvent(db, now: now, jobId: jobId, attempt: attempt + 1, kind: "retried", worker: nil, message: reason)
+        try db.cachedStatement(sql: """
+            UPDATE jobs SET state = 'queued', attempt = attempt + 1, retries = ?, failure = NULL, finishedAt = NULL
+            WHERE id = ?
+            """).execute(arguments: [failures, jobId])
+
+    case let .cancel(jobId, attempt, reason):
+        let job = try require(db, "cancel", jobId, attempt, in: [.queued, .running, .orphaned, .failed])
+        let failure = try String.fetchOne(db.cachedStatement(sql: "SELECT failure FROM jobs WHERE id = ?"),
+                                          arguments: [jobId])
+        guard failure != JobFailure.deterministic.rawValue else {
+            throw StoreError.invalidTransition(operation: "cancel", jobId: jobId, attempt: attempt,
+                                               detail: "its deterministic failure is its result")
+        }
+        try appendEvent(db, now: now, jobId: jobId, attempt: attempt, kind: "cancelled", worker: job.leaseWorker,
+                        message: reason)
+        try db.cachedStatement(sql: """
+            UPDATE jobs SET state = 'cancelled', failure = NULL, lastError = ?, finishedAt = ?, leaseWorker = NULL,
+              leaseStartedAt = NULL, orphanedAt = NULL WHERE id = ?
+            """).execute(arguments: ["cancelled: \(reason)", now, jobId])
+
     case let .worker(identity, name, host, pid, cores, buildCPU, version):
         try db.cachedStatement(sql: """
             INSERT INTO workers (identity, name, host, pid, cores, buildCPU, version, firstSeen, lastSeen)

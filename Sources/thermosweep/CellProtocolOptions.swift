@@ -2,6 +2,7 @@
 // cell of the grid) take the same settings under the same names.
 import ArgumentParser
 import Cell
+import Foundation
 
 /// The measurement protocol of a cell (docs/METHOD.md, 3): everything of a `CellSpec` but
 /// the model, η, |B| and the seed.
@@ -18,14 +19,15 @@ struct CellProtocolOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Measurement window per cell in steps (default: max(⌈10/η⌉, 500)).")
     var measureSteps: Int?
 
-    @Option(parsing: .unconditional, help: "Warm-start length in epochs (0: start from the initial weights).")
-    var warmEpochs: Double = WarmStartSpec().epochs
+    @Option(parsing: .unconditional,
+            help: "Warm-start length in epochs (0: start from the initial weights; default: \(WarmStartSpec().epochs)).")
+    var warmEpochs: Double?
 
-    @Option(parsing: .unconditional, help: "Warm-start learning rate.")
-    var warmLr: Double = WarmStartSpec().learningRate
+    @Option(parsing: .unconditional, help: "Warm-start learning rate (default: \(WarmStartSpec().learningRate)).")
+    var warmLr: Double?
 
-    @Option(parsing: .unconditional, help: "Warm-start batch size.")
-    var warmBatch: Int = WarmStartSpec().batchSize
+    @Option(parsing: .unconditional, help: "Warm-start batch size (default: \(WarmStartSpec().batchSize)).")
+    var warmBatch: Int?
 
     @Option(parsing: .unconditional, help: "Probe batches per calibration point (0: no noise calibration).")
     var calibrationProbes: Int = CellSettings().calibrationProbes
@@ -33,11 +35,62 @@ struct CellProtocolOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Batch size of the calibration probes.")
     var probeBatch: Int = CellSettings().probeBatchSize
 
-    var warmStart: WarmStartSpec { WarmStartSpec(learningRate: warmLr, batchSize: warmBatch, epochs: warmEpochs) }
+    // The names `train` used before it shared this group with `sweep`: still accepted, hidden from
+    // the help, and each use prints one line naming its replacement (`deprecations`).
+    @Option(name: .customLong("burn-in"), parsing: .unconditional, help: .hidden)
+    var oldBurnIn: Int?
+
+    @Option(name: .customLong("measure"), parsing: .unconditional, help: .hidden)
+    var oldMeasure: Int?
+
+    @Option(name: .customLong("warm-start-epochs"), parsing: .unconditional, help: .hidden)
+    var oldWarmStartEpochs: Double?
+
+    @Option(name: .customLong("warm-start-lr"), parsing: .unconditional, help: .hidden)
+    var oldWarmStartLr: Double?
+
+    @Option(name: .customLong("warm-start-batch"), parsing: .unconditional, help: .hidden)
+    var oldWarmStartBatch: Int?
+
+    /// Each old name given, with the current one: (old, new).
+    var deprecatedNamesUsed: [(old: String, new: String)] {
+        let given: [(String, String, Bool)] = [
+            ("--burn-in", "--burn-in-steps", oldBurnIn != nil),
+            ("--measure", "--measure-steps", oldMeasure != nil),
+            ("--warm-start-epochs", "--warm-epochs", oldWarmStartEpochs != nil),
+            ("--warm-start-lr", "--warm-lr", oldWarmStartLr != nil),
+            ("--warm-start-batch", "--warm-batch", oldWarmStartBatch != nil),
+        ]
+        return given.filter { $0.2 }.map { ($0.0, $0.1) }
+    }
+
+    func validate() throws {
+        let both: [(String, String, Bool)] = [
+            ("--burn-in", "--burn-in-steps", oldBurnIn != nil && burnInSteps != nil),
+            ("--measure", "--measure-steps", oldMeasure != nil && measureSteps != nil),
+            ("--warm-start-epochs", "--warm-epochs", oldWarmStartEpochs != nil && warmEpochs != nil),
+            ("--warm-start-lr", "--warm-lr", oldWarmStartLr != nil && warmLr != nil),
+            ("--warm-start-batch", "--warm-batch", oldWarmStartBatch != nil && warmBatch != nil),
+        ]
+        if let twice = both.first(where: { $0.2 }) {
+            throw ValidationError("\(twice.0) is the old name of \(twice.1): give \(twice.1) once.")
+        }
+        for (old, new) in deprecatedNamesUsed {
+            FileHandle.standardError.write(Data("warning: \(old) is deprecated; use \(new) (same meaning).\n".utf8))
+        }
+    }
+
+    var warmStart: WarmStartSpec {
+        let defaults = WarmStartSpec()
+        return WarmStartSpec(learningRate: warmLr ?? oldWarmStartLr ?? defaults.learningRate,
+                             batchSize: warmBatch ?? oldWarmStartBatch ?? defaults.batchSize,
+                             epochs: warmEpochs ?? oldWarmStartEpochs ?? defaults.epochs)
+    }
 
     var cell: CellSettings {
-        CellSettings(momentum: momentum, batchMode: shuffle ? .shuffle : .iid, burnInSteps: burnInSteps,
-                     measureSteps: measureSteps, calibrationProbes: calibrationProbes, probeBatchSize: probeBatch)
+        CellSettings(momentum: momentum, batchMode: shuffle ? .shuffle : .iid, burnInSteps: burnInSteps ?? oldBurnIn,
+                     measureSteps: measureSteps ?? oldMeasure, calibrationProbes: calibrationProbes,
+                     probeBatchSize: probeBatch)
     }
 
     /// The option that sets `field`, for the settings of this group and the two axes.

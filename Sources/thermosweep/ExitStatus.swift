@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import Report
+import Session
 import Store
 
 /// Runs `body`; a failure is printed on stderr as `Error: …` and exits with the status of its
@@ -27,6 +28,8 @@ func exitStatus(of error: any Error) -> Int32 {
     switch error {
     case let error as StoreError:
         return error.isRefusedInput ? 2 : 1
+    case is JobDecisionError:
+        return 2
     case let error as ReportError:
         switch error {
         case .write: return 1

@@ -10,7 +10,7 @@ import ZeroMQ
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show a sweep's jobs: done, running (where), queued, failed (why).",
+        abstract: "Show a sweep's jobs: done, running (where), queued, failed (why), cancelled.",
         discussion: """
             --db reads the database (read-only; safe while a sweep runs). --connect asks the running \
             coordinator, which also knows each running job's step.
@@ -31,7 +31,7 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "List every job with its temperature (default: a summary and the jobs not done).")
     var all = false
 
-    @Option(help: "List only the jobs in this state (queued, running, orphaned, done, failed); repeatable.")
+    @Option(help: "List only the jobs in this state (queued, running, orphaned, done, failed, cancelled); repeatable.")
     var state: [String] = []
 
     @OptionGroup var curve: CurveClientOptions

@@ -10,7 +10,7 @@ struct ThermoSweep: ParsableCommand {
         version: version,
         subcommands: [SweepCommand.self, WorkerCommand.self, StatusCommand.self, KeygenCommand.self,
                       TrainCommand.self, BenchCommand.self, FitCommand.self, ExportCommand.self, ReportCommand.self,
-                      BackupCommand.self])
+                      BackupCommand.self, RetryCommand.self, CancelCommand.self])
 
     /// The release; a coordinator refuses workers of another one (their jobs or results could differ).
     static let release = Release.version

@@ -52,6 +52,31 @@ import Testing
         #expect(try encode(x) != encode(z))
     }
 
+    /// `train`'s names from before it shared the protocol options with `sweep` still work: the
+    /// same record as the current names, and one warning line per old name naming the new one.
+    @Test func oldOptionNamesStillWorkWithADeprecationLine() throws {
+        let renamed = ["--warm-epochs": "--warm-start-epochs", "--burn-in-steps": "--burn-in", "--measure-steps": "--measure"]
+        let old = Self.quick.map { renamed[$0] ?? $0 } + ["--warm-start-lr", "0.05", "--warm-start-batch", "32"]
+        let a = try CLI.run(Self.quick), b = try CLI.run(old)
+        #expect(a.status == 0 && b.status == 0, "stderr: \(b.stderr)")
+        var x = try Self.decode(a.stdout), y = try Self.decode(b.stdout)
+        for key in ["samplesPerSecond", "wallSeconds"] { x.removeValue(forKey: key); y.removeValue(forKey: key) }
+        let encode = { (o: [String: Any]) in try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]) }
+        #expect(try encode(x) == encode(y), "the old names set other values")
+        let warnings = b.stderr.split(separator: "\n").filter { $0.hasPrefix("warning:") }
+        #expect(warnings == ["warning: --burn-in is deprecated; use --burn-in-steps (same meaning).",
+                             "warning: --measure is deprecated; use --measure-steps (same meaning).",
+                             "warning: --warm-start-epochs is deprecated; use --warm-epochs (same meaning).",
+                             "warning: --warm-start-lr is deprecated; use --warm-lr (same meaning).",
+                             "warning: --warm-start-batch is deprecated; use --warm-batch (same meaning)."], "\(b.stderr)")
+        #expect(!a.stderr.contains("deprecated"))
+        // Both names at once: refused as a usage error naming both.
+        let both = try CLI.run(Self.quick + ["--burn-in", "30"])
+        #expect(both.status == 64 && both.stderr.contains("--burn-in is the old name of --burn-in-steps"), "\(both.stderr)")
+        let help = try CLI.run(["train", "--help"])
+        #expect(help.stdout.contains("--burn-in-steps") && !help.stdout.contains("--burn-in "), "hidden from the help")
+    }
+
     @Test func tableNamesGroupsEstimatorsAndFinalMetrics() throws {
         let r = try CLI.run(Array(Self.quick.dropLast()))
         #expect(r.status == 0, "stderr: \(r.stderr)")

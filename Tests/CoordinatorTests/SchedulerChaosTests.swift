@@ -74,6 +74,19 @@ import Testing
                 ended[ref.jobId, default: 0] += 1
                 state[ref.jobId] = .failed
                 stats["failed", default: 0] += 1
+            case .retried(let ref, _, let count, _):
+                // Only a raised retry limit on start; a job with a counted result never comes back.
+                #expect(state[ref.jobId] == .failed || state[ref.jobId] == .cancelled)
+                #expect(counted[ref.jobId] == nil && attempt[ref.jobId] == ref.attempt)
+                attempt[ref.jobId] = ref.attempt + 1
+                failures[ref.jobId] = count
+                state[ref.jobId] = .queued
+                stats["retried", default: 0] += 1
+            case .cancelled(let ref, _, _):
+                #expect(counted[ref.jobId] == nil && !(state[ref.jobId]?.isEnded ?? true))
+                ended[ref.jobId, default: 0] += 1
+                state[ref.jobId] = .cancelled
+                stats["cancelled", default: 0] += 1
             }
         }
 

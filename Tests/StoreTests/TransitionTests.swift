@@ -305,4 +305,41 @@ import Testing
         #expect(events.map(\.kind) == ["worker", "dispatched", "worker", "workerGone", "workerGone"])
         #expect(events[3].worker == "n/7/aa" && events[3].message == "lost (silent for 3100 ms)")
     }
+
+    /// A user's retry and cancel (JobDecisions in the Coordinator decides them): legal only from a
+    /// state without a result, and each journaled as an event naming who decided.
+    @Test func retryAndCancelAreLegalOnlyForJobsWithoutAResult() throws {
+        let store = try open()
+        // Job 1 fails by exhausting its attempts; job 2 fails deterministically; job 3 is done.
+        try store.lease(jobId: 1, attempt: 1, worker: "w1")
+        try store.commit([.fail(jobId: 1, attempt: 1, failure: .exhausted, reason: "gave up", end: .lost, worker: nil,
+                                failures: 1)])
+        try store.lease(jobId: 2, attempt: 1, worker: "w1")
+        try store.commit([.deterministicFailure(jobId: 2, attempt: 1, message: "diverged", wallSeconds: 1, worker: "w1")])
+        try store.lease(jobId: 3, attempt: 1, worker: "w1")
+        try done(store, 3, 1)
+        #expect(throws: StoreError.self) { try store.commit([.retry(jobId: 2, attempt: 1, failures: 0, reason: "u")]) }
+        #expect(throws: StoreError.self) { try store.commit([.cancel(jobId: 2, attempt: 1, reason: "u")]) }
+        #expect(throws: StoreError.self) { try store.commit([.retry(jobId: 3, attempt: 1, failures: 0, reason: "u")]) }
+        #expect(throws: StoreError.self) { try store.commit([.cancel(jobId: 3, attempt: 1, reason: "u")]) }
+        #expect(throws: StoreError.self) { try store.commit([.retry(jobId: 4, attempt: 1, failures: 0, reason: "u")]) }
+        // A retry never adds to the count of failures.
+        #expect(throws: StoreError.self) { try store.commit([.retry(jobId: 1, attempt: 1, failures: 2, reason: "u")]) }
+
+        try store.commit([.cancel(jobId: 1, attempt: 1, reason: "by u"), .cancel(jobId: 4, attempt: 1, reason: "by u")])
+        var job = try #require(try store.job(1))
+        #expect(job.state == .cancelled && job.failure == nil && job.finishedAt == clock.now && job.attempt == 1)
+        #expect(job.lastError == "cancelled: by u")
+        #expect(try store.counts().cancelled == 2 && store.counts().isComplete == false)
+        #expect(throws: StoreError.self) { try store.commit([.cancel(jobId: 1, attempt: 1, reason: "again")]) }
+        try store.commit([.retry(jobId: 1, attempt: 1, failures: 0, reason: "by u")])
+        job = try #require(try store.job(1))
+        #expect(job.state == .queued && job.attempt == 2 && job.retries == 0 && job.finishedAt == nil)
+        try store.lease(jobId: 1, attempt: 2, worker: "w2")
+        try done(store, 1, 2)
+        #expect(try store.results().filter { $0.jobId == 1 }.map(\.attempt) == [2])
+        let decisions = try store.events(jobId: 1).filter { ["cancelled", "retried"].contains($0.kind) }
+        #expect(decisions.map(\.kind) == ["cancelled", "retried"] && decisions.map(\.message) == ["by u", "by u"])
+        #expect(decisions.map(\.attempt) == [1, 2])
+    }
 }
