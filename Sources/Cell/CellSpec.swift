@@ -2,20 +2,6 @@
 // coordinator and the worker all build these types and all check them with the one `validate()`
 // below, so a value that one of them accepts every other accepts too.
 
-/// The networks ThermoSweep trains (docs/METHOD.md, 2); their layers are built by Trainer.
-public enum ModelKind: String, CaseIterable, Codable, Sendable {
-    /// conv 5×5 1→8 → ReLU → pool → conv 5×5 8→16 → ReLU → pool → dense 256→10 (5,994 parameters).
-    case lenet816 = "lenet-8-16"
-    /// The same with 4 and 8 channels (2,202 parameters), for quick runs and tests.
-    case lenet48 = "lenet-4-8"
-    /// conv 3×3 1→32 → ReLU → pool → conv 3×3 32→64 → ReLU → pool → dense 1600→128 → ReLU →
-    /// dense 128→10 (225,034 parameters); the speed reference.
-    case cnn3264 = "cnn-32-64"
-
-    /// The names, for help texts and error messages: `lenet-8-16, lenet-4-8, cnn-32-64`.
-    public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
-}
-
 /// How a cell draws its training batches.
 public enum BatchMode: String, CaseIterable, Codable, Sendable {
     /// Uniform with replacement.

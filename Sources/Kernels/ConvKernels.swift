@@ -360,10 +360,12 @@ public func channelMajorToSampleMajor(_ src: Buffer, channels c: Int, batch n: I
     }
 }
 
-/// Inverse of `channelMajorToSampleMajor`: src [N × C·S] -> dst (C, N, S).
-public func sampleMajorToChannelMajor(_ src: Buffer, channels c: Int, batch n: Int, size s: Int, into dst: Buffer) {
-    precondition(src.count >= c * n * s && dst.count >= c * n * s, "unflatten: buffers too small")
-    let from = UnsafePointer(src.base), to = dst.base
+/// Inverse of `channelMajorToSampleMajor`: src [N × C·S] -> dst (C, N, S); src starts at `sourceOffset`.
+public func sampleMajorToChannelMajor(_ src: Buffer, sourceOffset: Int = 0, channels c: Int, batch n: Int, size s: Int,
+                                      into dst: Buffer) {
+    precondition(sourceOffset >= 0 && src.count >= sourceOffset + c * n * s && dst.count >= c * n * s,
+                 "unflatten: buffers too small")
+    let from = UnsafePointer(src.base + sourceOffset), to = dst.base
     for ch in 0..<c {
         for i in 0..<n {
             VectorAccess.copy(from + (i * c + ch) * s, to + (ch * n + i) * s, s)

@@ -60,7 +60,15 @@ public struct CellRunner: Sendable {
         return rng.next()
     }
 
-    /// Trains the seed's shared starting point: He init, then plain SGD per `spec`.
+    /// `model` on this runner's images (channels × rows × columns, classes of the training set);
+    /// throws, naming the layer and the shapes, when its layer list does not fit them.
+    public func architecture(of model: ModelKind) throws(ModelError) -> Architecture {
+        try model.architecture(channels: train.channels, height: train.rows, width: train.columns,
+                               classes: train.classes)
+    }
+
+    /// Trains the seed's shared starting point: He init, then plain SGD per `spec`. The model
+    /// must fit the data (`architecture(of:)` does not throw).
     public func warmStart(_ run: WarmStart, progress: Progress? = nil) -> Checkpoint {
         trainWarmStart(run, progress: progress) { (_, _) throws(Never) in }
     }
@@ -75,7 +83,9 @@ public struct CellRunner: Sendable {
         throws(Failure) -> Checkpoint {
         let (model, seed, spec) = (run.model, run.seed, run.spec)
         var weightSeed = SeededRNG(seed: seed, stream: Stream.initialWeights.rawValue)
-        let network = Network(model: model, seed: weightSeed.next(), maxBatch: spec.batchSize)
+        let arch: Architecture
+        do { arch = try architecture(of: model) } catch { preconditionFailure("\(error)") }
+        let network = Network(model: model, architecture: arch, seed: weightSeed.next(), maxBatch: spec.batchSize)
         let sgd = SGD(config: SGDConfig(learningRate: Float(spec.learningRate)),
                       parameterCount: network.parameterCount)
         var sampler = BatchSampler(count: train.count, batchSize: spec.batchSize, mode: .iid,
@@ -98,9 +108,10 @@ public struct CellRunner: Sendable {
     public func run(_ spec: CellSpec, from start: Checkpoint, progress: Progress? = nil,
                     stopCheck: StopCheck = { _, _ in }) throws -> CellResult {
         try spec.validate()
+        let arch = try architecture(of: spec.model)
         let clock = ContinuousClock()
         let began = clock.now
-        let network = Network(model: spec.model, seed: 0,
+        let network = Network(model: spec.model, architecture: arch, seed: 0,
                               maxBatch: max(spec.batchSize, spec.probeBatchSize, Self.evaluationBatch))
         try network.restore(start)
         let sgd = SGD(config: SGDConfig(learningRate: Float(spec.learningRate), momentum: Float(spec.momentum)),

@@ -138,6 +138,7 @@ public struct CellJobRunner: JobRunner {
             case .warmStart:
                 guard let run = job.spec.warmStart else { return fail("a warm-start job without its warm start") }
                 try run.validate()
+                _ = try runner.architecture(of: run.model)
                 let checkpoint = try runner.warmStart(run, progress: { _, step, _ in progress.report(step: step) },
                                                       stopCheck: stopCheck)
                 guard checkpoint.parameters.allSatisfy(\.isFinite) else {

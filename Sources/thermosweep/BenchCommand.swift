@@ -18,8 +18,12 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure single-thread training throughput and GEMM speed on this machine.")
 
-    @Option(help: "Comma-separated models (default: all).")
+    @Option(help: "Comma-separated built-in models (default: lenet-8-16, lenet-4-8, cnn-32-64).")
     var models: String?
+
+    @Option(name: .customLong("model"),
+            help: "A model to add: a built-in name or a layer list such as conv5x5:8,relu,maxpool2,dense:10 (repeatable).")
+    var extraModels: [String] = []
 
     @Option(help: "Comma-separated batch sizes (default: per model, as scripts/bench_reference.py).")
     var batches: String?
@@ -50,14 +54,43 @@ struct BenchCommand: ParsableCommand {
     }
 
     func selectedModels() throws -> [ModelKind] {
-        guard let models else { return [.lenet816, .lenet48, .cnn3264] }
-        guard !models.isEmpty else { throw ValidationError("--models is empty: give model names separated by commas.") }
-        return try models.split(separator: ",", omittingEmptySubsequences: false).map { name in
-            guard let kind = ModelKind(rawValue: String(name)) else {
-                throw ValidationError("unknown model '\(name)' in --models: choose from \(ModelKind.names).")
+        var selected: [ModelKind] = []
+        if let models {
+            guard !models.isEmpty else { throw ValidationError("--models is empty: give model names separated by commas.") }
+            selected = try models.split(separator: ",", omittingEmptySubsequences: false).map { name in
+                guard let kind = ModelKind.builtIns.first(where: { $0.rawValue == name }) else {
+                    throw ValidationError("unknown model '\(name)' in --models: choose from \(ModelKind.names) "
+                                          + "(give a layer list with --model).")
+                }
+                return kind
             }
-            return kind
+        } else if extraModels.isEmpty {
+            selected = [.lenet816, .lenet48, .cnn3264]
         }
+        for text in extraModels {
+            let model: ModelKind
+            do { model = try ModelKind(parsing: text) } catch { throw ValidationError("--model: \(error)") }
+            _ = try Self.pool(for: model)
+            selected.append(model)
+        }
+        return selected
+    }
+
+    /// The images a model is timed on: 4096 synthetic 1×28×28 images, or, for a model that needs
+    /// other inputs (cifar-cnn), 4096 seeded random 3×32×32 images of 10 classes.
+    static func pool(for model: ModelKind) throws -> Dataset {
+        if (try? model.architecture(channels: 1, height: 28, width: 28, classes: 10)) != nil {
+            return SyntheticDataset.make(seed: 1, count: 4096)
+        }
+        do { _ = try model.architecture(channels: 3, height: 32, width: 32, classes: 10) } catch {
+            throw ValidationError("--model: \(error) (bench times models on 1×28×28 or 3×32×32 images of 10 classes)")
+        }
+        var rng = SeededRNG(seed: 1)
+        let count = 4096, size = 3 * 32 * 32
+        let pixels = (0..<(count * size)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        let labels = (0..<count).map { _ in Int32(rng.int(below: 10)) }
+        return Dataset(name: "random/3x32x32", count: count, channels: 3, rows: 32, columns: 32, classes: 10,
+                       pixels: pixels, labels: labels, contentHash: "random-3x32x32-seed-1")
     }
 
     func selectedBatches() throws -> [Int]? {
@@ -146,8 +179,11 @@ struct BenchCommand: ParsableCommand {
     }
 
     func measure(model: ModelKind, batch: Int, thermometer withThermometer: Bool) -> Row {
-        let pool = SyntheticDataset.make(seed: 1, count: 4096)
-        let network = Network(model: model, seed: 1, maxBatch: batch)
+        // selectedModels() checked that the model fits its pool.
+        guard let pool = try? Self.pool(for: model),
+              let network = try? Network(model: model, data: pool, seed: 1, maxBatch: batch) else {
+            preconditionFailure("model \(model) does not fit its bench images")
+        }
         let sgd = SGD(config: SGDConfig(learningRate: 0.05), parameterCount: network.parameterCount)
         var sampler = BatchSampler(count: pool.count, batchSize: batch, mode: .shuffle, seed: 2)
         var indices = [Int]()

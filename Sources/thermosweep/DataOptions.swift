@@ -22,20 +22,28 @@ struct DataOptions: ParsableArguments {
         }
     }
 
-    /// Loads (train, test) for `model`; errors name the file and what to do.
-    func load(for model: ModelKind) throws -> (train: Dataset, test: Dataset) {
+    /// Loads (train, test) and, when `model` is given, refuses a layer list that does not fit their
+    /// images (naming the layer and the shapes) with a usage error; other errors name the file and
+    /// what to do.
+    func load(for model: ModelKind?) throws -> (train: Dataset, test: Dataset) {
+        let sets: (train: Dataset, test: Dataset)
         if synthetic {
-            return SyntheticDataset.makeSplit(seed: syntheticSeed, trainCount: syntheticCount,
+            sets = SyntheticDataset.makeSplit(seed: syntheticSeed, trainCount: syntheticCount,
                                               testCount: max(100, syntheticCount / 6))
+        } else {
+            sets = try FashionMNIST.load(directory: data)
         }
-        let sets = try FashionMNIST.load(directory: data)
         // Other IDX files load too; refuse a shape the network cannot read here, not in the trainer.
-        let arch = model.architecture
-        for set in [sets.train, sets.test]
-        where set.rows != arch.inputHeight || set.columns != arch.inputWidth || set.classes > arch.classes {
-            throw ValidationError("\(data) holds \(set.rows)×\(set.columns) images of \(set.classes) classes "
-                                  + "(\(set.name)); \(model.rawValue) needs \(arch.inputHeight)×\(arch.inputWidth) "
-                                  + "images of at most \(arch.classes) classes.")
+        if let model {
+            for set in [sets.train, sets.test] {
+                do throws(ModelError) {
+                    try model.validate(channels: set.channels, height: set.rows, width: set.columns,
+                                       classes: sets.train.classes)
+                } catch {
+                    throw ValidationError("\(error) (data set \(set.name): \(set.channels)×\(set.rows)×\(set.columns) "
+                                          + "images of \(set.classes) classes)")
+                }
+            }
         }
         return sets
     }

@@ -88,7 +88,10 @@ struct SweepCommand: ParsableCommand {
             : .fashionMNIST(directory: URL(fileURLWithPath: dataOptions.data).standardizedFileURL.path)
         guard grid.trivialMs == nil && hashing else { return (selection, nil) }
         let model = try grid.spec(dataset: selection).model
-        do { return (selection, try dataOptions.load(for: model).train.contentHash) } catch {
+        // A layer list that does not fit the data is a usage error (exit 64), before any job runs.
+        do { return (selection, try dataOptions.load(for: model).train.contentHash) } catch let error as ValidationError {
+            throw error
+        } catch {
             throw CommandError("\(error)")
         }
     }

@@ -8,7 +8,7 @@ import ZeroMQ
 
 /// The grid of a sweep, as flags (PROTOCOL.md, "Grid and jobs").
 struct GridOptions: ParsableArguments {
-    @Option(help: "Network: \(ModelKind.names).")
+    @Option(help: ArgumentHelp(ModelKind.help))
     var model = "lenet-8-16"
 
     @Option(parsing: .unconditional, help: "Learning rates: 0.0125:0.2:x2 (geometric), 0.05:0.2:+0.05 (arithmetic) or a list 0.01,0.02.")
@@ -31,8 +31,9 @@ struct GridOptions: ParsableArguments {
     /// The grid these flags describe, on `dataset` (its hash is filled in by the caller). Every
     /// cell passes the cell contract's `validate()` here, before any job runs.
     func spec(dataset: DatasetSelection) throws -> GridSpec {
-        guard let model = ModelKind(rawValue: model) else {
-            throw ValidationError("unknown model '\(model)': choose one of \(ModelKind.names).")
+        let model: ModelKind
+        do throws(ModelError) { model = try ModelKind(parsing: self.model) } catch {
+            throw ValidationError("--model: \(error)")
         }
         do throws(GridSpecError) {
             var spec = GridSpec(model: model, learningRates: try GridAxis.learningRates(lr),

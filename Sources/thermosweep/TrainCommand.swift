@@ -15,7 +15,7 @@ struct TrainCommand: ParsableCommand {
             points of the window. The same command gives the same numbers, bit for bit (timings aside).
             """)
 
-    @Option(help: "Network: \(ModelKind.names).")
+    @Option(help: ArgumentHelp(ModelKind.help))
     var model: String = ModelKind.lenet816.rawValue
 
     @Option(parsing: .unconditional, help: "SGD learning rate η.")
@@ -34,7 +34,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Print the result as one JSON record (format thermosweep-cell/1).")
     var json = false
 
-    var modelKind: ModelKind? { ModelKind(rawValue: model) }
+    var modelKind: ModelKind? { try? ModelKind(parsing: model) }
 
     var spec: CellSpec {
         let cell = measurement.cell
@@ -43,8 +43,8 @@ struct TrainCommand: ParsableCommand {
     }
 
     func validate() throws {
-        guard modelKind != nil else {
-            throw ValidationError("unknown model '\(model)': choose one of \(ModelKind.names).")
+        do throws(ModelError) { _ = try ModelKind(parsing: model) } catch {
+            throw ValidationError("--model: \(error)")
         }
         do throws(CellSpecError) { try spec.validate() } catch { throw error.usageError }
     }
@@ -52,7 +52,9 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let spec = self.spec
         let data: (train: Dataset, test: Dataset)
-        do { data = try dataOptions.load(for: spec.model) } catch {
+        do { data = try dataOptions.load(for: spec.model) } catch let error as ValidationError {
+            throw error
+        } catch {
             throw ValidationError("\(error)")
         }
         let runner = CellRunner(train: data.train, test: data.test)

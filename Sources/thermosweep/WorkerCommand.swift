@@ -64,7 +64,7 @@ struct WorkerCommand: ParsableCommand {
             runner = TrivialJobRunner()
         } else {
             let data: (train: Dataset, test: Dataset)
-            do { data = try dataOptions.load(for: .lenet816) } catch { throw CommandError("\(error)") }
+            do { data = try dataOptions.load(for: nil) } catch { throw CommandError("\(error)") }
             let selection: DatasetSelection = dataOptions.synthetic
                 ? .synthetic(seed: dataOptions.syntheticSeed, count: dataOptions.syntheticCount)
                 : .fashionMNIST(directory: dataOptions.data)

@@ -105,7 +105,8 @@ import Testing
         args.removeAll { $0 == "--synthetic" }
         let r = try CLI.run(args + ["--data", dir.path])
         #expect(r.status == 64, "stderr: \(r.stderr)")
-        #expect(r.stderr.contains("holds 4×3 images of 10 classes"), "stderr: \(r.stderr)")
+        #expect(r.stderr.contains("layer 1 'conv5x5:4' of model lenet-4-8 has a 5×5 kernel larger than its input 1×4×3"),
+                "stderr: \(r.stderr)")
     }
 
     @Test(arguments: [
@@ -119,6 +120,10 @@ import Testing
         (["--lr", "nan"], "--lr nan is out of range"),
         (["--batch", "0"], "--batch 0 is out of range: give 1 to 4096"),
         (["--model", "resnet"], "unknown model 'resnet'"),
+        (["--model", "conv5x5:4,relu,maxpool2,conv5x5:8,maxpool9,dense:10"],
+         "layer 5 'maxpool9' of model conv5x5:4,relu,maxpool2,conv5x5:8,maxpool9,dense:10 pools 9×9 windows, larger than its input 8×8×8"),
+        (["--model", "conv3x3:4,relu"], "the last layer 2 'relu' of model conv3x3:4,relu (output 4×26×26) is not dense"),
+        (["--model", "conv3x3:4,relu,dense:ten"], "layer 3 'dense:ten' of 'conv3x3:4,relu,dense:ten' has no whole number"),
         (["--momentum", "1"], "--momentum 1.0 is out of range"),
         (["--measure-steps", "5"], "--measure-steps 5 is out of range"),
         (["--data", "/nonexistent/fmnist", "--no-synthetic"], "dataset-fashion-mnist"),

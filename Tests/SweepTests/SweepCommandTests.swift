@@ -144,6 +144,28 @@ import Testing
         sweep.signal(SIGINT)
         #expect(sweep.wait(timeout: 15) == 130)
     }
+    /// A layer list that does not fit the data, or does not parse, is a usage error naming the
+    /// layer and the shapes, before the journal is made or any job runs.
+    @Test func badLayerListsAreRefusedBeforeTheSweep() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let cases: [(String, String)] = [
+            ("conv5x5:4,relu,maxpool2,conv5x5:8,maxpool9,dense:10",
+             "layer 5 'maxpool9' of model conv5x5:4,relu,maxpool2,conv5x5:8,maxpool9,dense:10 pools 9×9 windows, larger than its input 8×8×8"),
+            ("conv3x3:4,relu,dense:7", "gives 7 outputs, but the data has 10 classes: end the list with dense:10"),
+            ("conv3x3:4,relu,dense:x", "layer 3 'dense:x' of 'conv3x3:4,relu,dense:x' has no whole number"),
+        ]
+        for (i, (list, message)) in cases.enumerated() {
+            let process = try Spawned(["sweep", "--db", scratch.file("\(i).sqlite"), "--synthetic", "--synthetic-count",
+                                       "100", "--model", list, "--lr", "0.1", "--batch", "8", "--seeds", "1",
+                                       "--local-workers", "1"], outputPrefix: scratch.file("\(i)"))
+            let status = process.wait(timeout: 30)
+            #expect(status == 64, "\(list): \(process.stderr)")
+            #expect(process.stderr.contains(message), "\(process.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: scratch.file("\(i).sqlite")), "refused before the journal was made")
+        }
+    }
+
     /// What cannot work is said in words before anything runs: a port out of range, an address
     /// this machine does not have, an --out folder that cannot be made.
     @Test func badBindAndOutAreRefusedBeforeTheSweep() throws {

@@ -13,10 +13,13 @@ public struct Dataset: Sendable {
     /// `fashion-mnist/train`, `synthetic/seed=7`, ...
     public let name: String
     public let count: Int
+    /// Channels per image (1 for grey, 3 for RGB).
+    public let channels: Int
     public let rows: Int
     public let columns: Int
     public let classes: Int
-    /// `count × rows × columns` raw pixel bytes; the network sees `Normalization.pixelValues[p]`.
+    /// `count × channels × rows × columns` raw pixel bytes, each image channel-major (C×H×W); the
+    /// network sees `pixelLookup[c × 256 + p]` for byte p of channel c.
     /// Kept as bytes so that a worker holding Fashion-MNIST stays small (55 MB, not 220 MB).
     public let pixels: [UInt8]
     /// `count` labels in `0..<classes`.
@@ -24,9 +27,10 @@ public struct Dataset: Sendable {
     /// A hash of the raw bytes the set was built from; workers compare it before training.
     public let contentHash: String
 
-    public init(name: String, count: Int, rows: Int, columns: Int, classes: Int,
+    public init(name: String, count: Int, channels: Int = 1, rows: Int, columns: Int, classes: Int,
                 pixels: [UInt8], labels: [Int32], contentHash: String) {
-        precondition(pixels.count == count * rows * columns && labels.count == count,
+        precondition(channels > 0, "dataset \(name): \(channels) channels")
+        precondition(pixels.count == count * channels * rows * columns && labels.count == count,
                      "dataset \(name): \(pixels.count) pixels and \(labels.count) labels for \(count) images")
         // Checked here, once: the release kernels index the logits by label without bounds checks.
         if let bad = labels.firstIndex(where: { $0 < 0 || Int($0) >= classes }) {
@@ -34,6 +38,7 @@ public struct Dataset: Sendable {
         }
         self.name = name
         self.count = count
+        self.channels = channels
         self.rows = rows
         self.columns = columns
         self.classes = classes
@@ -42,12 +47,21 @@ public struct Dataset: Sendable {
         self.contentHash = contentHash
     }
 
-    /// Pixels per image.
-    public var imageSize: Int { rows * columns }
+    /// Bytes per image (channels × rows × columns).
+    public var imageSize: Int { channels * rows * columns }
+
+    /// The network input for byte p of channel c is `pixelLookup[c * 256 + p]` (256 × channels entries).
+    public var pixelLookup: [Float] {
+        channels == 1 ? Normalization.pixelValues
+            : Array((0..<channels).map { _ in Normalization.pixelValues }.joined())
+    }
 
     /// Image `i` as the network sees it (normalised floats); for inspection and tests.
     public func image(_ i: Int) -> [Float] {
         precondition(i >= 0 && i < count, "image \(i) out of 0..<\(count) in \(name)")
-        return pixels[i * imageSize..<(i + 1) * imageSize].map { Normalization.pixelValues[Int($0)] }
+        let lookup = pixelLookup, plane = rows * columns
+        return pixels[i * imageSize..<(i + 1) * imageSize].enumerated().map { k, p in
+            lookup[(k / plane) * 256 + Int(p)]
+        }
     }
 }

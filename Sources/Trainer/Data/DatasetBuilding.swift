@@ -26,7 +26,7 @@ extension Dataset {
         hasher.combine(Array(contentHash.utf8))
         hasher.combine(Array("[\(range.lowerBound)..<\(range.upperBound)]".utf8))
         return Dataset(name: "\(name)[\(range.lowerBound)..<\(range.upperBound)]", count: range.count,
-                       rows: rows, columns: columns, classes: classes,
+                       channels: channels, rows: rows, columns: columns, classes: classes,
                        pixels: Array(pixels[range.lowerBound * imageSize..<range.upperBound * imageSize]),
                        labels: Array(labels[range]), contentHash: hasher.hex)
     }

@@ -59,10 +59,10 @@ public struct Checkpoint: Codable, Sendable, Equatable {
         guard checkpoint.formatVersion == formatVersion else {
             throw CheckpointError.unsupportedVersion(found: checkpoint.formatVersion, supported: formatVersion)
         }
-        let expected = checkpoint.model.architecture.parameterCount
-        guard checkpoint.parameters.count == expected else {
-            throw CheckpointError.sizeMismatch(model: checkpoint.model.rawValue, expected: expected,
-                                               got: checkpoint.parameters.count)
+        // The parameter count depends on the data's image shape too; `restore` checks it against
+        // the network it fills.
+        guard !checkpoint.parameters.isEmpty else {
+            throw CheckpointError.sizeMismatch(model: checkpoint.model.rawValue, expected: 1, got: 0)
         }
         if let bad = checkpoint.parameters.firstIndex(where: { !$0.isFinite }) {
             throw CheckpointError.nonFinite(index: bad)

@@ -9,8 +9,11 @@ import Kernels
 /// matrices of one slice stay in cache whatever the batch size. The result is the same gradient
 /// up to Float32 summation order, and deterministic.
 ///
-/// Flat layout (llm.c style): conv1.weight [OC][IC][KH][KW], conv1.bias, conv2.weight, conv2.bias,
-/// dense1.weight [O][I], dense1.bias, ...; `groups` names each range.
+/// The stages run the model's layer list (Architecture.stages); conv → ReLU → max-pool 2 runs as
+/// one fused `ConvBlock`, a dense layer and the ReLU after it as one `DenseLayer`.
+///
+/// Flat layout (llm.c style), in list order: conv1.weight [OC][IC][KH][KW], conv1.bias, conv2.weight,
+/// conv2.bias, dense1.weight [O][I], dense1.bias, ...; `groups` names each range.
 public final class Network {
     public let model: ModelKind
     public let architecture: Architecture
@@ -26,35 +29,57 @@ public final class Network {
     /// Number of samples in the batch loaded last.
     public private(set) var batchSize = 0
 
-    /// The conv stages and dense layers, in order (their workspaces hold up to `sliceSize` samples).
+    /// The fused conv → ReLU → max-pool 2 stages and the dense layers, in order (their workspaces
+    /// hold up to `sliceSize` samples).
     public let convs: [ConvBlock]
     public let denses: [DenseLayer]
-    // input (1, maxBatch, 28, 28): with one channel, N×1×H×W is already channel-major, and any
-    // run of samples is a contiguous slice.
+    // Every stage in order, as the forward and backward passes run them.
+    let layers: [any NetworkLayer]
+    // Index in `layers` of the first stage with parameters: backward stops there.
+    let firstTrainable: Int
+    // input [maxBatch × C·H·W], each sample channel-major. With one channel this is already the
+    // channel-major (1, N, H, W) the conv layers read, and any run of samples is a contiguous slice.
     let input: Buffer
+    // With several channels, the slice of samples being run, transposed to (C, S, H, W).
+    let channelInput: Buffer?
     // Below, S = sliceSize.
-    // features [S × C·PH·PW], the flattened output of the last conv stage in PyTorch order.
+    // features [S × F], the flattened input of the first dense layer in PyTorch order.
     let features: Buffer
-    // dFeatures in channel-major (C, S, PH, PW) for the last conv stage.
+    // dFeatures in channel-major (C, S, H, W) for the stage before the flatten.
     let featureGradient: Buffer
     // dLogits [S × classes].
     let logitGradient: Buffer
     // labels of the loaded batch; only its first `batchSize` entries are used.
     var labels: [Int32]
+    // The pixel lookup of the data set loaded last, and whose it is.
+    private var lookup: [Float] = []
+    private var lookupOwner = ""
 
     /// Number of parameters.
     public var parameterCount: Int { parameters.count }
     /// GEMM floating-point operations of one training step per sample (see `Architecture.flopsPerSample`).
     public var flopsPerSample: Int { architecture.flopsPerSample }
 
+    /// A network of `model` on 1×28×28 inputs with 10 classes (see `init(model:architecture:...)`).
+    public convenience init(model: ModelKind, seed: UInt64, maxBatch: Int, sliceSize: Int? = nil) {
+        self.init(model: model, architecture: model.architecture, seed: seed, maxBatch: maxBatch, sliceSize: sliceSize)
+    }
+
+    /// A network of `model` on the images of `data`; throws when the layer list does not fit them.
+    public convenience init(model: ModelKind, data: Dataset, seed: UInt64, maxBatch: Int,
+                            sliceSize: Int? = nil) throws(ModelError) {
+        let arch = try model.architecture(channels: data.channels, height: data.rows, width: data.columns,
+                                          classes: data.classes)
+        self.init(model: model, architecture: arch, seed: seed, maxBatch: maxBatch, sliceSize: sliceSize)
+    }
+
     /// A network with He-normal weights (N(0, 2/fan_in)) and zero biases, drawn from
     /// `SeededRNG(seed:)` in flat parameter order, so the same seed gives bit-identical parameters.
     /// `sliceSize` defaults to `Network.defaultSliceSize(for:)` (capped at maxBatch).
-    public init(model: ModelKind, seed: UInt64, maxBatch: Int, sliceSize: Int? = nil) {
+    public init(model: ModelKind, architecture arch: Architecture, seed: UInt64, maxBatch: Int, sliceSize: Int? = nil) {
         precondition(maxBatch > 0, "maxBatch must be positive, got \(maxBatch)")
         precondition((sliceSize ?? 1) > 0, "sliceSize must be positive, got \(sliceSize ?? 0)")
         self.model = model
-        let arch = model.architecture
         architecture = arch
         self.maxBatch = maxBatch
         let slice = min(sliceSize ?? Network.defaultSliceSize(for: arch), maxBatch)
@@ -64,28 +89,58 @@ public final class Network {
         gradients = Buffer(count: count)
         groups = arch.groups
 
+        let first = arch.stages.firstIndex(where: \.hasParameters) ?? 0
+        firstTrainable = first
         var offset = 0
+        var layers: [any NetworkLayer] = []
         var convs: [ConvBlock] = []
-        for (i, spec) in arch.convs.enumerated() {
-            let block = ConvBlock(spec: spec, maxBatch: slice, parameterOffset: offset, needsInputGradient: i > 0)
-            convs.append(block)
-            offset = block.biasRange.upperBound
-        }
         var denses: [DenseLayer] = []
-        for spec in arch.denses {
-            let layer = DenseLayer(spec: spec, maxBatch: slice, parameterOffset: offset)
-            denses.append(layer)
-            offset = layer.biasRange.upperBound
+        var flatten: FlattenLayer?
+        for (i, stage) in arch.stages.enumerated() {
+            let needsGradient = i > first
+            switch stage {
+            case .convBlock(let spec):
+                let block = ConvBlock(spec: spec, maxBatch: slice, parameterOffset: offset,
+                                      needsInputGradient: needsGradient)
+                convs.append(block)
+                layers.append(block)
+                offset = block.biasRange.upperBound
+            case .conv(let spec):
+                let layer = ConvLayer(spec: spec, maxBatch: slice, parameterOffset: offset,
+                                      needsInputGradient: needsGradient)
+                layers.append(layer)
+                offset = layer.biasRange.upperBound
+            case .relu(let size), .tanh(let size):
+                let isReLU: Bool
+                if case .relu = stage { isReLU = true } else { isReLU = false }
+                layers.append(ActivationLayer(kind: isReLU ? .relu : .tanh, size: size, maxBatch: slice,
+                                              needsInputGradient: needsGradient))
+            case let .maxPool(k, c, h, w), let .avgPool(k, c, h, w):
+                let isMax: Bool
+                if case .maxPool = stage { isMax = true } else { isMax = false }
+                layers.append(PoolLayer(isMax: isMax, window: k, channels: c, height: h, width: w, maxBatch: slice,
+                                        needsInputGradient: needsGradient))
+            case let .flatten(c, size):
+                let layer = FlattenLayer(channels: c, size: size, maxBatch: slice, needsInputGradient: needsGradient)
+                flatten = layer
+                layers.append(layer)
+            case .dense(let spec):
+                let layer = DenseLayer(spec: spec, maxBatch: slice, parameterOffset: offset)
+                denses.append(layer)
+                layers.append(layer)
+                offset = layer.biasRange.upperBound
+            }
         }
         precondition(offset == count, "layer ranges cover \(offset) of \(count) parameters")
-        // Slicing the input batch by sample offset needs a single input channel.
-        precondition(arch.convs.first?.geometry.channels == 1, "the first conv layer must read one channel")
+        guard let flatten, !denses.isEmpty else { preconditionFailure("a model ends with a dense layer") }
         self.convs = convs
         self.denses = denses
-        input = Buffer(count: maxBatch * arch.inputHeight * arch.inputWidth)
-        let featureCount = arch.denses[0].inputs
-        features = Buffer(count: slice * featureCount)
-        featureGradient = Buffer(count: slice * featureCount)
+        self.layers = layers
+        let imageSize = arch.inputChannels * arch.inputHeight * arch.inputWidth
+        input = Buffer(count: maxBatch * imageSize)
+        channelInput = arch.inputChannels > 1 ? Buffer(count: slice * imageSize) : nil
+        features = flatten.output
+        featureGradient = flatten.inputGradient ?? Buffer(count: 1)
         logitGradient = Buffer(count: slice * arch.classes)
         labels = [Int32](repeating: 0, count: maxBatch)
 
@@ -96,17 +151,14 @@ public final class Network {
     static func initialize(_ parameters: Buffer, architecture arch: Architecture, seed: UInt64) {
         var rng = SeededRNG(seed: seed)
         var offset = 0
-        func fill(weights: Int, fanIn: Int, biases: Int) {
+        for layer in arch.layers where layer.weightCount > 0 {
+            let fanIn = layer.weightCount / layer.biasCount
             let std = (2.0 / Double(fanIn)).squareRoot()
-            for i in 0..<weights { parameters[offset + i] = Float(rng.normal() * std) }
-            offset += weights
-            for i in 0..<biases { parameters[offset + i] = 0 }
-            offset += biases
+            for i in 0..<layer.weightCount { parameters[offset + i] = Float(rng.normal() * std) }
+            offset += layer.weightCount
+            for i in 0..<layer.biasCount { parameters[offset + i] = 0 }
+            offset += layer.biasCount
         }
-        for conv in arch.convs {
-            fill(weights: conv.weightCount, fanIn: conv.geometry.patchSize, biases: conv.outChannels)
-        }
-        for dense in arch.denses { fill(weights: dense.weightCount, fanIn: dense.inputs, biases: dense.outputs) }
     }
 
     // MARK: Batches
@@ -115,7 +167,7 @@ public final class Network {
     public func loadBatch(_ data: Dataset, indices: [Int]) {
         checkShape(data)
         precondition(!indices.isEmpty && indices.count <= maxBatch, "batch of \(indices.count) out of 1...\(maxBatch)")
-        gatherPixelRows(data.pixels, lookup: Normalization.pixelValues, rowLength: data.imageSize, rows: indices,
+        gatherPixelRows(data.pixels, lookup: pixelLookup(data), rowLength: data.imageSize, rows: indices,
                         into: input)
         for (k, i) in indices.enumerated() { labels[k] = data.labels[i] }
         batchSize = indices.count
@@ -126,18 +178,28 @@ public final class Network {
         checkShape(data)
         precondition(!range.isEmpty && range.count <= maxBatch && range.lowerBound >= 0 && range.upperBound <= data.count,
                      "batch \(range) out of range for \(data.count) samples and maxBatch \(maxBatch)")
-        copyPixelRows(data.pixels, lookup: Normalization.pixelValues, rowLength: data.imageSize, range: range,
+        copyPixelRows(data.pixels, lookup: pixelLookup(data), rowLength: data.imageSize, range: range,
                       into: input)
         for (k, i) in range.enumerated() { labels[k] = data.labels[i] }
         batchSize = range.count
     }
 
     private func checkShape(_ data: Dataset) {
-        precondition(data.rows == architecture.inputHeight && data.columns == architecture.inputWidth
-                     && data.classes <= architecture.classes,
-                     "data set \(data.name) is \(data.rows)×\(data.columns) with \(data.classes) classes; "
-                     + "\(model.rawValue) needs \(architecture.inputHeight)×\(architecture.inputWidth), "
-                     + "≤ \(architecture.classes)")
+        precondition(data.channels == architecture.inputChannels && data.rows == architecture.inputHeight
+                     && data.columns == architecture.inputWidth && data.classes <= architecture.classes,
+                     "data set \(data.name) is \(data.channels)×\(data.rows)×\(data.columns) with \(data.classes) classes; "
+                     + "\(model.rawValue) needs \(architecture.inputChannels)×\(architecture.inputHeight)×"
+                     + "\(architecture.inputWidth), ≤ \(architecture.classes)")
+    }
+
+    /// `data.pixelLookup`, computed once per data set rather than per batch.
+    private func pixelLookup(_ data: Dataset) -> [Float] {
+        let owner = data.name + "/" + data.contentHash
+        if owner != lookupOwner {
+            lookup = data.pixelLookup
+            lookupOwner = owner
+        }
+        return lookup
     }
 
     // MARK: Forward and backward
@@ -177,7 +239,7 @@ public final class Network {
                 gradient: backward ? logitGradient : nil, gradientScale: 1 / Float(total))
             if n == total { lossSum = loss } else { lossSum += loss * Double(n) / Double(total) }
             correct += right
-            if backward { runBackward(count: n, accumulate: start > 0) }
+            if backward { runBackward(from: start, count: n, accumulate: start > 0) }
             start += n
         }
         return (lossSum, correct)
@@ -186,42 +248,37 @@ public final class Network {
     /// Logits [n × classes] of the last forward slice.
     var logits: Buffer { denses[denses.count - 1].output }
 
+    /// The network input of samples start ..< start + n of the loaded batch, channel-major
+    /// (C, n, H, W), and where it starts in that buffer.
+    private func sliceInput(from start: Int, count n: Int) -> (Buffer, Int) {
+        let plane = architecture.inputHeight * architecture.inputWidth
+        guard let channelInput else { return (input, start * plane) }
+        sampleMajorToChannelMajor(input, sourceOffset: start * architecture.inputChannels * plane,
+                                  channels: architecture.inputChannels, batch: n, size: plane, into: channelInput)
+        return (channelInput, 0)
+    }
+
     /// Forward pass of samples start ..< start + n of the loaded batch.
     private func runForward(from start: Int, count n: Int) {
-        var x = input
-        var offset = start * architecture.inputHeight * architecture.inputWidth
-        for conv in convs {
-            conv.forward(input: x, inputOffset: offset, batch: n, parameters: parameters)
-            x = conv.output
+        var (x, offset) = sliceInput(from: start, count: n)
+        for layer in layers {
+            layer.forward(input: x, inputOffset: offset, batch: n, parameters: parameters)
+            x = layer.output
             offset = 0
-        }
-        let last = convs[convs.count - 1].spec
-        channelMajorToSampleMajor(x, channels: last.outChannels, batch: n,
-                                  size: last.pooledHeight * last.pooledWidth, into: features)
-        x = features
-        for dense in denses {
-            dense.forward(input: x, batch: n, parameters: parameters)
-            x = dense.output
         }
     }
 
-    /// Backward pass of the slice whose forward pass ran last; `logitGradient` holds its dLogits.
-    private func runBackward(count n: Int, accumulate: Bool) {
+    /// Backward pass of samples start ..< start + n, whose forward pass ran last; `logitGradient`
+    /// holds its dLogits. Stops at the first stage with parameters (its input needs no gradient).
+    private func runBackward(from start: Int, count n: Int, accumulate: Bool) {
         var dOut = logitGradient
-        for k in stride(from: denses.count - 1, through: 0, by: -1) {
-            let layerInput = k == 0 ? features : denses[k - 1].output
-            denses[k].backward(input: layerInput, outputGradient: dOut, batch: n,
-                               parameters: parameters, gradients: gradients, accumulate: accumulate)
-            dOut = denses[k].inputGradient
-        }
-        let last = convs[convs.count - 1].spec
-        sampleMajorToChannelMajor(dOut, channels: last.outChannels, batch: n,
-                                  size: last.pooledHeight * last.pooledWidth, into: featureGradient)
-        dOut = featureGradient
-        for k in stride(from: convs.count - 1, through: 0, by: -1) {
-            convs[k].backward(outputGradient: dOut, batch: n, parameters: parameters, gradients: gradients,
-                              accumulate: accumulate)
-            if let dInput = convs[k].inputGradient { dOut = dInput }
+        for k in stride(from: layers.count - 1, through: firstTrainable, by: -1) {
+            let (x, offset) = k > 0 ? (layers[k - 1].output, 0)
+                : (channelInput ?? input, channelInput == nil ? start * architecture.inputHeight * architecture.inputWidth : 0)
+            layers[k].backward(input: x, inputOffset: offset, outputGradient: dOut, batch: n, parameters: parameters,
+                               gradients: gradients, accumulate: accumulate)
+            guard k > firstTrainable, let dInput = layers[k].dInput else { break }
+            dOut = dInput
         }
     }
 

@@ -1,0 +1,226 @@
+import Kernels
+
+/// A stage of a network as a forward/backward pair over slices of up to `maxBatch` samples.
+/// `output` holds the forward result; `inputGradient` the backward result (nil where the network
+/// does not need it: the first stage with parameters and everything before it).
+protocol NetworkLayer: AnyObject {
+    var output: Buffer { get }
+    /// The gradient with respect to the input (the layer's `inputGradient`).
+    var dInput: Buffer? { get }
+    /// Computes `output` for `batch` samples of `input` starting at `inputOffset`.
+    func forward(input: Buffer, inputOffset: Int, batch n: Int, parameters: Buffer)
+    /// Writes this stage's parameter gradients (added with `accumulate`) and `inputGradient` from
+    /// `outputGradient`; follows `forward` on the same slice and may consume its workspaces.
+    func backward(input: Buffer, inputOffset: Int, outputGradient: Buffer, batch n: Int, parameters: Buffer,
+                  gradients: Buffer, accumulate: Bool)
+}
+
+extension ConvBlock: NetworkLayer {
+    func backward(input: Buffer, inputOffset: Int, outputGradient: Buffer, batch n: Int, parameters: Buffer,
+                  gradients: Buffer, accumulate: Bool) {
+        backward(outputGradient: outputGradient, batch: n, parameters: parameters, gradients: gradients,
+                 accumulate: accumulate)
+    }
+
+    var dInput: Buffer? { inputGradient }
+}
+
+extension DenseLayer: NetworkLayer {
+    func forward(input: Buffer, inputOffset: Int, batch n: Int, parameters: Buffer) {
+        precondition(inputOffset == 0, "a dense layer reads its input from the start")
+        forward(input: input, batch: n, parameters: parameters)
+    }
+
+    func backward(input: Buffer, inputOffset: Int, outputGradient: Buffer, batch n: Int, parameters: Buffer,
+                  gradients: Buffer, accumulate: Bool) {
+        backward(input: input, outputGradient: outputGradient, batch: n, parameters: parameters, gradients: gradients,
+                 accumulate: accumulate)
+    }
+
+    var dInput: Buffer? { inputGradient }
+}
+
+/// A convolution + bias, with zero padding when the spec has it, as one GEMM over the slice:
+///   input (IC, N, H, W) -> padded (IC, N, H', W') -> col [IC·K·K × N·OH·OW] (im2col)
+///   output (OC, N, OH, OW) = W [OC × IC·K·K] · col + b
+/// Backward: db = row sums of dOut, dW = dOut · colᵀ, dCol = Wᵀ · dOut, dInput = crop(col2im(dCol)).
+final class ConvLayer: NetworkLayer {
+    var dInput: Buffer? { inputGradient }
+    let spec: ConvSpec
+    let maxBatch: Int
+    let weightRange: Range<Int>
+    let biasRange: Range<Int>
+    let output: Buffer
+    let inputGradient: Buffer?
+    // col [K × maxBatch·OH·OW]; holds dCol during backward.
+    let col: Buffer
+    // padded input (IC, maxBatch, H', W'), and its gradient; nil without padding.
+    let padded: Buffer?
+
+    init(spec: ConvSpec, maxBatch: Int, parameterOffset: Int, needsInputGradient: Bool) {
+        self.spec = spec
+        self.maxBatch = maxBatch
+        let g = spec.geometry
+        weightRange = parameterOffset..<(parameterOffset + spec.weightCount)
+        biasRange = weightRange.upperBound..<(weightRange.upperBound + spec.outChannels)
+        col = Buffer(count: g.patchSize * maxBatch * g.outputPixels)
+        output = Buffer(count: spec.outChannels * maxBatch * g.outputPixels)
+        padded = spec.isPadded ? Buffer(count: g.channels * maxBatch * g.inputPixels) : nil
+        inputGradient = needsInputGradient
+            ? Buffer(count: g.channels * maxBatch * spec.inputHeight * spec.inputWidth) : nil
+    }
+
+    func forward(input: Buffer, inputOffset: Int, batch n: Int, parameters: Buffer) {
+        precondition(n > 0 && n <= maxBatch, "batch \(n) out of 1...\(maxBatch)")
+        let g = spec.geometry
+        let columns = n * g.outputPixels
+        if let padded {
+            padImages(input, srcOffset: inputOffset, images: g.channels * n, height: spec.inputHeight,
+                      width: spec.inputWidth, padBefore: spec.padBefore, padAfter: spec.padAfter, into: padded)
+            im2col(padded, g, batch: n, into: col)
+        } else {
+            im2col(input, inputOffset: inputOffset, g, batch: n, into: col)
+        }
+        gemm(Matrix(parameters, offset: weightRange.lowerBound, rows: spec.outChannels, columns: g.patchSize), .none,
+             Matrix(col, rows: g.patchSize, columns: columns), .none,
+             into: Matrix(output, rows: spec.outChannels, columns: columns))
+        addRowBias(output, rows: spec.outChannels, columns: columns, bias: parameters, biasOffset: biasRange.lowerBound)
+    }
+
+    func backward(input: Buffer, inputOffset: Int, outputGradient: Buffer, batch n: Int, parameters: Buffer,
+                  gradients: Buffer, accumulate: Bool) {
+        let g = spec.geometry
+        let columns = n * g.outputPixels
+        rowSums(outputGradient, rows: spec.outChannels, columns: columns, into: gradients,
+                offset: biasRange.lowerBound, accumulate: accumulate)
+        let dOut = Matrix(outputGradient, rows: spec.outChannels, columns: columns)
+        let colMatrix = Matrix(col, rows: g.patchSize, columns: columns)
+        gemm(dOut, .none, colMatrix, .transposed,
+             into: Matrix(gradients, offset: weightRange.lowerBound, rows: spec.outChannels, columns: g.patchSize),
+             beta: accumulate ? 1 : 0)
+        guard let dInput = inputGradient else { return }
+        gemm(Matrix(parameters, offset: weightRange.lowerBound, rows: spec.outChannels, columns: g.patchSize),
+             .transposed, dOut, .none, into: colMatrix)
+        if let padded {
+            col2im(col, g, batch: n, into: padded)
+            cropImages(padded, images: g.channels * n, height: spec.inputHeight, width: spec.inputWidth,
+                       padBefore: spec.padBefore, padAfter: spec.padAfter, into: dInput)
+        } else {
+            col2im(col, g, batch: n, into: dInput)
+        }
+    }
+}
+
+/// ReLU or tanh over `size` values per sample, any layout.
+final class ActivationLayer: NetworkLayer {
+    var dInput: Buffer? { inputGradient }
+    enum Kind { case relu, tanh }
+    let kind: Kind
+    let size: Int
+    let output: Buffer
+    let inputGradient: Buffer?
+
+    init(kind: Kind, size: Int, maxBatch: Int, needsInputGradient: Bool) {
+        self.kind = kind
+        self.size = size
+        output = Buffer(count: size * maxBatch)
+        inputGradient = needsInputGradient ? Buffer(count: size * maxBatch) : nil
+    }
+
+    func forward(input: Buffer, inputOffset: Int, batch n: Int, parameters: Buffer) {
+        switch kind {
+        case .relu: applyReLU(input, offset: inputOffset, count: n * size, into: output)
+        case .tanh: applyTanh(input, offset: inputOffset, count: n * size, into: output)
+        }
+    }
+
+    func backward(input: Buffer, inputOffset: Int, outputGradient: Buffer, batch n: Int, parameters: Buffer,
+                  gradients: Buffer, accumulate: Bool) {
+        guard let dInput = inputGradient else { return }
+        switch kind {
+        case .relu: reluBackward(output: output, outputGradient: outputGradient, count: n * size, into: dInput)
+        case .tanh: tanhBackward(output: output, outputGradient: outputGradient, count: n * size, into: dInput)
+        }
+    }
+}
+
+/// K×K max or average pooling, stride K, of (C, N, H, W) -> (C, N, H/K, W/K).
+final class PoolLayer: NetworkLayer {
+    var dInput: Buffer? { inputGradient }
+    let isMax: Bool
+    let window: Int
+    let channels: Int
+    let height: Int
+    let width: Int
+    let output: Buffer
+    let inputGradient: Buffer?
+    // The winner of each max window, as an index into its input image.
+    private var argmax: [Int32]
+
+    init(isMax: Bool, window: Int, channels: Int, height: Int, width: Int, maxBatch: Int, needsInputGradient: Bool) {
+        self.isMax = isMax
+        self.window = window
+        self.channels = channels
+        self.height = height
+        self.width = width
+        let outputCount = channels * maxBatch * (height / window) * (width / window)
+        output = Buffer(count: outputCount)
+        argmax = [Int32](repeating: 0, count: isMax ? outputCount : 0)
+        inputGradient = needsInputGradient ? Buffer(count: channels * maxBatch * height * width) : nil
+    }
+
+    func forward(input: Buffer, inputOffset: Int, batch n: Int, parameters: Buffer) {
+        if isMax {
+            maxPool(input, offset: inputOffset, images: channels * n, height: height, width: width, window: window,
+                    into: output, argmax: &argmax)
+        } else {
+            avgPool(input, offset: inputOffset, images: channels * n, height: height, width: width, window: window,
+                    into: output)
+        }
+    }
+
+    func backward(input: Buffer, inputOffset: Int, outputGradient: Buffer, batch n: Int, parameters: Buffer,
+                  gradients: Buffer, accumulate: Bool) {
+        guard let dInput = inputGradient else { return }
+        if isMax {
+            maxPoolBackward(outputGradient, argmax: argmax, images: channels * n, height: height, width: width,
+                            window: window, into: dInput)
+        } else {
+            avgPoolBackward(outputGradient, images: channels * n, height: height, width: width, window: window,
+                            into: dInput)
+        }
+    }
+}
+
+/// (C, N, S) channel-major -> [N × C·S] sample-major (PyTorch's flatten order), before the first
+/// dense layer; backward the inverse.
+final class FlattenLayer: NetworkLayer {
+    var dInput: Buffer? { inputGradient }
+    let channels: Int
+    let size: Int
+    let output: Buffer
+    let inputGradient: Buffer?
+
+    init(channels: Int, size: Int, maxBatch: Int, needsInputGradient: Bool) {
+        self.channels = channels
+        self.size = size
+        output = Buffer(count: channels * size * maxBatch)
+        inputGradient = needsInputGradient ? Buffer(count: channels * size * maxBatch) : nil
+    }
+
+    func forward(input: Buffer, inputOffset: Int, batch n: Int, parameters: Buffer) {
+        if inputOffset == 0 {
+            channelMajorToSampleMajor(input, channels: channels, batch: n, size: size, into: output)
+        } else {
+            // Only the network input has an offset, and it has one channel: already sample-major.
+            precondition(channels == 1, "a flatten with an input offset needs one channel")
+            output.copy(from: input, sourceOffset: inputOffset, to: 0, count: n * size)
+        }
+    }
+
+    func backward(input: Buffer, inputOffset: Int, outputGradient: Buffer, batch n: Int, parameters: Buffer,
+                  gradients: Buffer, accumulate: Bool) {
+        guard let dInput = inputGradient else { return }
+        sampleMajorToChannelMajor(outputGradient, channels: channels, batch: n, size: size, into: dInput)
+    }
+}
