@@ -92,6 +92,14 @@ stop_pid() {
     die "could not stop $name ($pid)"
 }
 
+# Stops daemon NAME by its pid file PATH, waiting up to 3 s for the file to appear.
+stop_pidfile() {
+    local name=$1 file=$2 i
+    for ((i = 0; i < 30; i++)); do [ -s "$file" ] && break; sleep 0.1; done
+    [ -s "$file" ] || return 0
+    stop_pid "$name" "$(cat "$file")"
+}
+
 # Waits up to WAIT_S seconds for the command to succeed.
 wait_for() {
     local what=$1 i
@@ -244,6 +252,7 @@ start_node() {
     pidfile=$dir/nodes/$n/slurmd.pid
     mkdir -p "$dir/nodes/$n/spool"
     rm -f "$pidfile"
+    record starting slurmd "$pidfile" "$n"
     nsenter --net="/run/netns/$ns" unshare --uts sh -c "hostname $n && exec slurmd -f '$conf' -N $n"
     wait_for "slurmd of $n" test -s "$pidfile" || die "slurmd of $n wrote no pid file; see $dir/nodes/$n/slurmd.log"
     record slurmd "$(cat "$pidfile")" "$n"
@@ -331,11 +340,14 @@ up() {
     start_munge
     write_config
     [ "$nodes" -gt 0 ] && make_network
+    # Recorded before it starts: a `down` after an interrupted `up` then finds it by its pid file.
+    record starting slurmctld "$dir/run/slurmctld.pid"
     slurmctld -c -f "$conf"
     wait_for slurmctld test -s "$dir/run/slurmctld.pid" || die "slurmctld wrote no pid file; see $dir/log/slurmctld.log"
     record slurmctld "$(cat "$dir/run/slurmctld.pid")"
     wait_for slurmctld sh -c 'scontrol ping | grep -q UP' || die "slurmctld is not UP after ${WAIT_S} s; see $dir/log/slurmctld.log"
     if [ "$nodes" -eq 0 ]; then
+        record starting slurmd "$dir/run/slurmd.pid"
         slurmd -f "$conf"
         wait_for slurmd test -s "$dir/run/slurmd.pid" || die "slurmd wrote no pid file; see $dir/log/slurmd.log"
         record slurmd "$(cat "$dir/run/slurmd.pid")"
@@ -370,10 +382,14 @@ down() {
     fi
     local name pid
     # Reverse order of start: slurmd, (what is left in the namespaces), slurmctld, munged.
-    while read -r name pid _; do
+    local what
+    while read -r name pid what _; do
         case $name in
             slurmd|slurmctld|munged) stop_pid "$name" "$pid" ;;
             netns) kill_ns "$pid" ;;
+            # A daemon whose start was interrupted before its pid was recorded: by its pid file
+            # (a daemon writes it shortly after it forks), name-checked as always.
+            starting) stop_pidfile "$pid" "$what" ;;
         esac
     done < <(tac "$pids")
     # Deleting a namespace deletes its veth; then the bridge.
