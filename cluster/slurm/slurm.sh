@@ -9,8 +9,8 @@
 #   slurm.sh node-kill  --dir DIR --node nX   # (--nodes only) SIGKILL nX's slurmd and every process in its namespace
 #   slurm.sh node-start --dir DIR --node nX   # (--nodes only) start nX's slurmd again
 #
-# `up` installs munge, slurmctld, slurmd and slurm-client if missing (--no-install-recommends),
-# writes slurm.conf and every state, spool, log and pid file under DIR, starts munged (only if no
+# `up` installs munge, slurmctld, slurmd and slurm-client (and iproute2 with --nodes) if missing
+# (--no-install-recommends), writes slurm.conf and every state, spool, log and pid file under DIR, starts munged (only if no
 # munged answers already), slurmctld and slurmd, and records their pids in DIR/pids. `down`
 # cancels every job of this Slurm, waits for them to end, stops exactly the recorded pids (after
 # checking each one's process name) and removes DIR. Nothing else on the machine is touched; the
@@ -31,7 +31,7 @@ PACKAGES=(munge slurmctld slurmd slurm-client)
 WAIT_S=30
 
 die() { echo "slurm.sh: $*" >&2; exit 1; }
-log() { echo "slurm.sh: $*" >&2; }
+log() { echo "slurm.sh: $(date -u +%H:%M:%S.%1N) $*" >&2; }
 
 usage() {
     sed -n '6,11p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -319,6 +319,8 @@ up() {
     if [ -e "$dir" ] && [ -n "$(ls -A -- "$dir")" ]; then
         die "$dir is not empty; give a new or empty folder"
     fi
+    # Multi-node: `ip` for the bridge, veths and namespaces (nsenter and unshare: util-linux).
+    [ "$nodes" -gt 0 ] && PACKAGES+=(iproute2)
     install_packages
     local p ports=("$ctld_port")
     # Multi-node: each slurmd listens in its own namespace, not on the host.
@@ -382,14 +384,22 @@ down() {
     fi
     local name pid
     # Reverse order of start: slurmd, (what is left in the namespaces), slurmctld, munged.
-    local what
-    while read -r name pid what _; do
+    local what node_of started=" "
+    while read -r name pid what node_of _; do
         case $name in
-            slurmd|slurmctld|munged) stop_pid "$name" "$pid" ;;
+            slurmd|slurmctld|munged)
+                stop_pid "$name" "$pid"
+                started+="$name/$what " ;;
             netns) kill_ns "$pid" ;;
             # A daemon whose start was interrupted before its pid was recorded: by its pid file
-            # (a daemon writes it shortly after it forks), name-checked as always.
-            starting) stop_pidfile "$pid" "$what" ;;
+            # (a daemon writes it shortly after it forks), name-checked as always. A start that
+            # was recorded (the line after this one) is done: its daemon removed the file.
+            starting)
+                if [[ $started == *" $pid/$node_of "* ]]; then
+                    started=${started/" $pid/$node_of "/" "}
+                else
+                    stop_pidfile "$pid" "$what"
+                fi ;;
         esac
     done < <(tac "$pids")
     # Deleting a namespace deletes its veth; then the bridge.
