@@ -12,7 +12,7 @@
 # Then it checks in the database that every job ended exactly once (all done, one result each, of
 # the job's last attempt, one `done` event each), that n2's jobs were declared lost, re-queued and
 # finished by workers that were not killed, and that the exports (cells.csv, filters.csv,
-# fits.json) equal those of the same grid run undisturbed on the host (`sweep --local-workers 2`,
+# fits.json) equal those of the same grid run undisturbed on the host (`sweep --local-workers 4`,
 # run at the same time), the volatile columns of cells.csv (samples_per_s, wall_s, worker) aside.
 # Stops Slurm, the namespaces and everything it started on any exit; every wait is bounded and
 # the whole test is bounded to 285 s. Set KEEP=1 to keep the temporary folder.
@@ -112,9 +112,9 @@ wait_until() {
 
 # The same grid undisturbed, on the host, at the same time: its exports are the reference.
 mkdir -p "$ref" "$run"
-(cd "$ref" && exec "$bin" sweep --db "$ref/sweep.db" --local-workers 2 "${GRID[@]}") >"$ref/sweep.log" 2>&1 &
+(cd "$ref" && exec "$bin" sweep --db "$ref/sweep.db" --local-workers 4 "${GRID[@]}") >"$ref/sweep.log" 2>&1 &
 ref_pid=$!
-log "reference sweep (undisturbed, 2 local workers on the host) started as pid $ref_pid"
+log "reference sweep (undisturbed, 4 local workers on the host) started as pid $ref_pid"
 
 log "starting Slurm: controller on the host, nodes n1 n2 n3 in network namespaces"
 bash "$here/slurm.sh" up --dir "$slurm_dir" --nodes 3
@@ -250,6 +250,7 @@ timeout 120 tail --pid="$ref_pid" -f /dev/null || fail "the reference sweep did 
 ref_rc=0; wait "$ref_pid" || ref_rc=$?
 ref_pid=""
 [ $ref_rc -eq 0 ] || fail "the reference sweep exited with $ref_rc"
+log "reference sweep ended (exit 0)"
 "$bin" export --db "$ref/sweep.db" --out "$tmp/export-ref" >/dev/null
 "$bin" export --db "$db" --out "$tmp/export-slurm" >/dev/null
 # cells.csv: all but its last three columns (samples_per_s, wall_s, worker).

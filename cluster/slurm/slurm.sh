@@ -10,8 +10,9 @@
 #   slurm.sh node-start --dir DIR --node nX   # (--nodes only) start nX's slurmd again
 #
 # `up` installs munge, slurmctld, slurmd and slurm-client (and iproute2 with --nodes) if missing
-# (--no-install-recommends), writes slurm.conf and every state, spool, log and pid file under DIR, starts munged (only if no
-# munged answers already), slurmctld and slurmd, and records their pids in DIR/pids. `down`
+# (--no-install-recommends), writes slurm.conf and every state, spool, log and pid file under DIR,
+# starts munged (only if no munged answers already), slurmctld and slurmd, and records their pids
+# in DIR/pids. `down`
 # cancels every job of this Slurm, waits for them to end, stops exactly the recorded pids (after
 # checking each one's process name) and removes DIR. Nothing else on the machine is touched; the
 # installed packages stay.
