@@ -5,7 +5,7 @@ import GRDB
 
 enum Schema {
     /// Number of migrations this build knows.
-    static let version = 2
+    static let version = 3
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -102,6 +102,27 @@ enum Schema {
                 CREATE INDEX events_misfits ON events(kind) WHERE kind IN ('duplicate', 'stale');
                 UPDATE meta SET schemaVersion = 2;
                 PRAGMA user_version = 2;
+                """)
+        }
+        migrator.registerMigration("v3") { db in
+            // The grid a journal holds can grow (README, "Growing a study"): `meta` holds the grid
+            // as it is now, and this table every grid it has been, oldest first. A journal from
+            // before v3 starts its history with the grid it was created with.
+            try db.execute(sql: """
+                CREATE TABLE gridHistory (
+                  seq INTEGER PRIMARY KEY,
+                  at REAL NOT NULL,
+                  specJSON BLOB NOT NULL,
+                  specHash TEXT NOT NULL,
+                  jobCount INTEGER NOT NULL,
+                  added INTEGER NOT NULL CHECK (added >= 0),
+                  dropped INTEGER NOT NULL CHECK (dropped >= 0),
+                  summary TEXT NOT NULL
+                ) STRICT;
+                INSERT INTO gridHistory (at, specJSON, specHash, jobCount, added, dropped, summary)
+                  SELECT createdAt, specJSON, specHash, jobCount, jobCount, 0, 'created' FROM meta;
+                UPDATE meta SET schemaVersion = 3;
+                PRAGMA user_version = 3;
                 """)
         }
         return migrator
