@@ -42,7 +42,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
                 + lines.map { "  " + $0 }.joined(separator: "\n")
                 + "\nTo resume that sweep, re-run it with its original flags; to start a new one, give another --db."
         case let .gridShrinks(path, removed, storedHash, requestedHash):
-            return "\(path) holds a larger grid (spec \(storedHash)) than the one requested (spec \(requestedHash)):\n"
+            return "\(path) holds a grid (spec \(storedHash)) with cells the one requested (spec \(requestedHash)) "
+                + "leaves out:\n"
                 + removed.map { "  " + $0 }.joined(separator: "\n")
                 + "\nTo resume that sweep, re-run it with its original flags; to leave those cells out, add --drop "
                 + "(their jobs stay in the journal, not exported); to start a new sweep, give another --db."
