@@ -67,24 +67,27 @@ public struct CoordinatorStart {
     /// come back orphaned).
     public let restored: [RestoredJob]
 
-    /// Opens (or resumes) the journal of `spec` at `path`, orphans its running leases and reads
-    /// every job's state. The scheduler's `specHash` (STATUS-REPLY) is set to the journal's.
-    public static func open(path: String, spec: GridSpec, config: SchedulerConfig) throws(StoreError)
-        -> CoordinatorStart {
-        let store = try Store.open(path: path, spec: spec)
+    /// Opens (or resumes, or grows: `Store.open`) the journal of `spec` at `path`, orphans its
+    /// running leases and reads the state of every job of the grid; jobs a `--drop` left out of
+    /// the grid stay in the journal and are not scheduled. The scheduler's `specHash`
+    /// (STATUS-REPLY) is set to the journal's.
+    public static func open(path: String, spec: GridSpec, dropping: Bool = false, config: SchedulerConfig)
+        throws(StoreError) -> CoordinatorStart {
+        let store = try Store.open(path: path, spec: spec, dropping: dropping)
         let restored: [RestoredJob]
         do {
             // Every running lease becomes orphaned first: the scheduler waits for its worker.
             _ = try store.orphanRunningLeases()
             let checkpoints = try store.checkpoints()
-            restored = try store.jobs().map { RestoredJob($0, checkpoint: checkpoints[$0.id]) }
+            let inGrid = Set(store.jobList.map(\.id))
+            restored = try store.jobs().filter { inGrid.contains($0.id) }.map { RestoredJob($0, checkpoint: checkpoints[$0.id]) }
         } catch {
             try? store.close()  // release the coordinator lock; the first error is the one to report
             throw error
         }
         var config = config
         config.specHash = store.specHash
-        return CoordinatorStart(store: store, scheduler: Scheduler(jobs: store.spec.jobs(), config: config),
+        return CoordinatorStart(store: store, scheduler: Scheduler(jobs: store.jobList, config: config),
                                 restored: restored)
     }
 }

@@ -60,12 +60,16 @@ public struct SweepData: Sendable {
         guard store.spec.jobKind == .train else {
             throw .noTemperatures(path: path, jobKind: store.spec.jobKind.rawValue)
         }
-        let records: [ResultRecord], jobs: [JobRecord], workers: [WorkerRecord]
+        var records: [ResultRecord], jobs: [JobRecord], workers: [WorkerRecord]
         do {
             jobs = try store.jobs()
             records = try store.results()
             workers = try store.workers()
         } catch { throw .store(error) }
+        // Only the grid's jobs: those a `--drop` left out stay in the journal, not in the exports.
+        let inGrid = Set(store.jobList.map(\.key))
+        jobs.removeAll { !inGrid.contains($0.key) }
+        records.removeAll { !inGrid.contains($0.key) }
         let descriptors = Dictionary(store.spec.jobs().map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         let jobsById = Dictionary(jobs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
 

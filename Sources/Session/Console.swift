@@ -51,6 +51,9 @@ public final class Console: @unchecked Sendable {
 
     private func write(_ text: String) { FileHandle.standardError.write(Data(text.utf8)) }
 
+    /// Characters an event line may have after its `HH:MM:SS ` time to fit 80 columns.
+    public static let eventWidth = 80 - 9
+
     /// The terminal's width in columns (80 when it does not say).
     public static func columns() -> Int {
         var size = winsize()

@@ -32,6 +32,15 @@ public struct JobSelection: Sendable, Equatable {
         self.seed = seed
     }
 
+    /// `1 to 8, 11 to 15`: sorted ids as runs (a grown or dropped grid's ids have gaps).
+    static func ranges(_ ids: [Int]) -> String {
+        var runs: [(Int, Int)] = []
+        for id in ids {
+            if let last = runs.last, last.1 + 1 == id { runs[runs.count - 1].1 = id } else { runs.append((id, id)) }
+        }
+        return runs.map { $0 == $1 ? "\($0)" : "\($0) to \($1)" }.joined(separator: ", ")
+    }
+
     /// Whether a cell selector (`--lr`, `--batch`, `--seed`) is given.
     public var namesCell: Bool { learningRate != nil || batchSize != nil || seed != nil }
     public var isEmpty: Bool { jobIds.isEmpty && !namesCell }
@@ -39,11 +48,12 @@ public struct JobSelection: Sendable, Equatable {
     /// The ids this selection names on `spec`'s grid: the `--job`s, then every job of the cell
     /// (a warm start when only `--seed` is given), in id order. A value the grid does not have is
     /// a `SelectionError` naming it and what the grid has.
-    func resolve(in spec: GridSpec) throws(SelectionError) -> (named: [Int], cell: [Int]) {
-        let jobs = spec.jobs()
-        for id in jobIds where !(1...jobs.count).contains(id) {
-            throw SelectionError("--job \(id) is not a job of this sweep: its jobs are 1 to \(jobs.count) "
-                                     + "(`thermosweep status --db DB --all` lists them)")
+    func resolve(in spec: GridSpec, jobs: [JobDescriptor]) throws(SelectionError) -> (named: [Int], cell: [Int]) {
+        let ids = Set(jobs.map(\.id))
+        for id in jobIds where !ids.contains(id) {
+            throw SelectionError("--job \(id) is not a job of this sweep's grid: its jobs are "
+                                     + JobSelection.ranges(ids.sorted())
+                                     + " (`thermosweep status --db DB --all` lists them)")
         }
         if let learningRate, !spec.learningRates.contains(where: { Self.same($0, learningRate) }) {
             throw SelectionError("--lr \(learningRate) is not on this sweep's grid: its learning rates are "
@@ -112,13 +122,13 @@ public enum JournalDecisions {
     /// a job named by `--job` that it does not apply to is reported.
     public static func apply(_ decision: JobDecisionKind, path: String, selection: JobSelection,
                              who: String = JournalDecisions.user) throws -> JobDecisions.Plan {
-        let spec: GridSpec
+        let spec: GridSpec, jobList: [JobDescriptor]
         do {
             let reader = try Store.openReadOnly(path: path)
-            spec = reader.spec
+            (spec, jobList) = (reader.spec, reader.jobList)
             try reader.close()
         }
-        let (named, cell) = try selection.resolve(in: spec)
+        let (named, cell) = try selection.resolve(in: spec, jobs: jobList)
         let store: Store
         do {
             store = try Store.open(path: path, spec: spec)
@@ -129,7 +139,9 @@ public enum JournalDecisions {
             throw error
         }
         defer { try? store.close() }
-        let records = try store.jobs()
+        // Jobs a `sweep --drop` left out of the grid are neither retried nor cancelled.
+        let inGrid = Set(store.jobList.map(\.id))
+        let records = try store.jobs().filter { inGrid.contains($0.id) }
         let applies: (JobRecord) -> Bool = { job in
             switch decision {
             case .retry: return job.state == .cancelled || (job.state == .failed && job.failure != .deterministic)
@@ -143,7 +155,7 @@ public enum JournalDecisions {
             let byId = Dictionary(records.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
             ids += cell.filter { id in byId[id].map(applies) ?? false && !named.contains(id) }
         }
-        var decisions = JobDecisions(jobs: spec.jobs(), journal: records.map { RestoredJob($0) })
+        var decisions = JobDecisions(jobs: store.jobList, journal: records.map { RestoredJob($0) })
         let reason = "by thermosweep \(decision.rawValue) (\(who))"
         let plan = decision == .retry ? decisions.retry(ids, reason: reason) : decisions.cancel(ids, reason: reason)
         if plan.changes.isEmpty && !plan.skipped.isEmpty {

@@ -39,6 +39,9 @@ public struct SweepSettings: Sendable {
     public var quiet = false
     /// Where the exports go when every job has ended; nil writes none (trivial grids).
     public var exportFolder: String?
+    /// Accept a grid that leaves out values or seeds of the journal's (`--drop`): their jobs stay
+    /// in the journal, outside the grid.
+    public var dropRemoved = false
 
     public init(database: String, grid: GridSpec, dataset: DatasetOffer?, release: String, workerExecutable: String) {
         self.database = database
@@ -124,18 +127,19 @@ public final class SweepSession: @unchecked Sendable {
         }
         let start: CoordinatorStart
         do {
-            start = try CoordinatorStart.open(path: s.database, spec: s.grid, config: config)
+            start = try CoordinatorStart.open(path: s.database, spec: s.grid, dropping: s.dropRemoved, config: config)
         } catch {
             console.event("cannot open the sweep: \(error)")
             switch error {
-            case .specMismatch, .inUse, .newerSchema, .notAJournal: throw fail(2, "\(error)", reported: true)
+            case .specMismatch, .gridShrinks, .inUse, .newerSchema, .notAJournal: throw fail(2, "\(error)", reported: true)
             default: throw fail(1, "\(error)", reported: true)
             }
         }
         defer { try? start.store.close() }
+        if let change = start.store.change { console.event(change.summary(width: Console.eventWidth)) }
         // Jobs that ran out of attempts under a lower limit start again (the scheduler's start
         // decides it; the count here only words the line).
-        var decisions = JobDecisions(jobs: start.store.spec.jobs(), journal: start.restored)
+        var decisions = JobDecisions(jobs: start.store.jobList, journal: start.restored)
         let retried = decisions.retryExhausted(limit: config.timing.retryLimit).changes.count
         let resumed = decisions.journal.filter(\.state.isEnded).count
         console.event("grid \(start.store.specHash): \(s.grid.jobCount) jobs, \(resumed) already ended"

@@ -28,6 +28,9 @@ public struct SweepStatus: Encodable {
         public var wallSeconds: Double?
         public var diverged: String?
         public var error: String?
+        /// True for a job a `sweep --drop` left out of the grid: kept in the journal, not run if
+        /// it had not ended, not exported (absent otherwise).
+        public var dropped: Bool?
     }
 
     /// Work done per host (from the counted results' worker ids `host/pid/nonce`).
@@ -44,9 +47,13 @@ public struct SweepStatus: Encodable {
 
     public var database: String
     public var specHash: String
-    /// An orphaned job counts as queued; the cancelled ones are the rest of the total
-    /// (`counts.cancelled`).
+    /// The grid's jobs (dropped ones aside); an orphaned job counts as queued, and the cancelled
+    /// ones are the rest of the total (`counts.cancelled`).
     public var counts: StatusCounts
+    /// Jobs a `sweep --drop` left out of the grid, still in the journal.
+    public var droppedJobs: Int
+    /// Each time the grid grew or dropped values, oldest first (`adding 4 jobs: seeds 1 → 2`).
+    public var gridChanges: [String]
     public var duplicateResults: Int
     public var staleResults: Int
     public var jobs: [Row]
@@ -58,11 +65,12 @@ public struct SweepStatus: Encodable {
     public static func read(path: String) throws -> SweepStatus {
         let store = try Store.openReadOnly(path: path)
         defer { try? store.close() }
-        let counts = try store.counts()
+        let history = try store.gridHistory()
         let results = Dictionary(try store.results().map { ($0.jobId, $0) }, uniquingKeysWith: { a, _ in a })
         let misfits = try store.misfitCounts()
         var speeds: [String: [Double]] = [:]
-        let descriptors = Dictionary(store.spec.jobs().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let descriptors = Dictionary(store.jobList.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var states = StatusCounts(total: 0, done: 0, failed: 0, running: 0, queued: 0)
         let rows = try store.jobs().map { job -> Row in
             let spec = descriptors[job.id]?.spec
             var row = Row(id: job.id, key: job.key, kind: job.kind.rawValue, learningRate: spec?.cell?.learningRate,
@@ -83,11 +91,23 @@ public struct SweepStatus: Encodable {
             }
             // A queued or running job shows its last error only while it is on a retry.
             if !job.state.isEnded && job.attempt == 1 { row.error = nil }
+            guard spec != nil else {
+                row.dropped = true
+                return row
+            }
+            states.total += 1
+            switch job.state {
+            case .done: states.done += 1
+            case .failed: states.failed += 1
+            case .running: states.running += 1
+            case .queued, .orphaned: states.queued += 1
+            case .cancelled: break
+            }
             return row
         }
-        let states = StatusCounts(total: counts.total, done: counts.done, failed: counts.failed,
-                                  running: counts.running, queued: counts.queued + counts.orphaned)
         return SweepStatus(database: path, specHash: store.specHash, counts: states,
+                           droppedJobs: rows.count - states.total,
+                           gridChanges: history.dropFirst().map(\.summary),
                            duplicateResults: misfits.duplicate, staleResults: misfits.stale, jobs: rows,
                            hosts: Self.hosts(Array(results.values), speeds: speeds),
                            resumeCommand: store.spec.sweepCommand(database: path))
@@ -124,11 +144,12 @@ public struct SweepStatus: Encodable {
     public func encode(to encoder: any Encoder) throws {
         try counts.encode(to: encoder, beside: [CodingKeys.cancelled: counts.cancelled, .database: database, .specHash: specHash,
                                                 .duplicateResults: duplicateResults, .staleResults: staleResults,
+                                                .droppedJobs: droppedJobs, .gridChanges: gridChanges,
                                                 .jobs: jobs, .hosts: hosts, .resumeCommand: resumeCommand])
     }
 
     private enum CodingKeys: String, CodingKey {
-        case cancelled, database, specHash, duplicateResults, staleResults, jobs, hosts, resumeCommand
+        case cancelled, database, specHash, duplicateResults, staleResults, droppedJobs, gridChanges, jobs, hosts, resumeCommand
     }
 
     public func jsonText() throws -> String {
@@ -142,6 +163,10 @@ public struct SweepStatus: Encodable {
     /// the rest. `states` keeps only the jobs in those states (every one of them).
     public func text(all: Bool = false, states: Set<String> = [], limit: Int = 20) -> String {
         var lines = ["\(database): grid \(specHash), \(counts.summary)"]
+        for change in gridChanges { lines.append("grid changed: \(change)") }
+        if droppedJobs > 0 {
+            lines.append("\(droppedJobs) jobs dropped from the grid (--drop): kept in the journal, not run, not exported")
+        }
         if duplicateResults + staleResults > 0 {
             lines.append("results not counted: \(duplicateResults) duplicate, \(staleResults) stale")
         }
@@ -150,7 +175,7 @@ public struct SweepStatus: Encodable {
             lines.append(selected.isEmpty ? "no job is \(states.sorted().joined(separator: " or "))." : jobTable(selected))
         } else {
             let order = ["failed": 0, "running": 1, "orphaned": 1, "queued": 2, "cancelled": 3]
-            let open = jobs.filter { $0.state != "done" }.sorted { (order[$0.state] ?? 3, $0.id) < (order[$1.state] ?? 3, $1.id) }
+            let open = jobs.filter { $0.state != "done" && $0.dropped != true }.sorted { (order[$0.state] ?? 3, $0.id) < (order[$1.state] ?? 3, $1.id) }
             if open.isEmpty {
                 lines.append("every job is done.")
             } else {
@@ -180,8 +205,8 @@ public struct SweepStatus: Encodable {
         var table = TextTable(["job", "key", "state", "attempt", "worker", "T (diffusion)", "± ln T", "test acc", "wall s", "note"],
                               leftAligned: [1, 2, 4, 9])
         for row in rows {
-            table.add(["#\(row.id)", row.key, row.state, "\(row.attempt)", row.worker ?? "",
-                       row.temperature.map { String(format: "%.4e", $0) } ?? "",
+            table.add(["#\(row.id)", row.key, row.dropped == true ? row.state + ", dropped" : row.state,
+                       "\(row.attempt)", row.worker ?? "", row.temperature.map { String(format: "%.4e", $0) } ?? "",
                        row.temperatureSE.map { String(format: "%.3f", $0) } ?? "",
                        row.testAccuracy.map { String(format: "%.1f %%", $0 * 100) } ?? "",
                        row.wallSeconds.map { String(format: "%.1f", $0) } ?? "",

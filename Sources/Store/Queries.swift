@@ -147,6 +147,19 @@ extension Store {
         }
     }
 
+    /// Every grid the journal has held, oldest first; the last is `spec`. Empty for a journal
+    /// of schema 2 or older read before a sweep migrated it (it has held one grid).
+    public func gridHistory() throws(StoreError) -> [GridRevision] {
+        try read("read the grid history") { db in
+            guard try db.tableExists("gridHistory") else { return [] }
+            return try Row.fetchAll(db, sql: "SELECT * FROM gridHistory ORDER BY seq").map { row in
+                GridRevision(seq: row["seq"], at: Date(timeIntervalSince1970: row["at"]), specHash: row["specHash"],
+                             jobCount: row["jobCount"], added: row["added"], dropped: row["dropped"],
+                             summary: row["summary"])
+            }
+        }
+    }
+
     /// Every worker that announced itself, by first appearance.
     public func workers() throws(StoreError) -> [WorkerRecord] {
         try read("read workers") { db in

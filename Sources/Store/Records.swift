@@ -123,3 +123,19 @@ public struct ConnectionSettings: Sendable, Equatable {
     public let foreignKeys: Bool
     public let busyTimeoutMs: Int
 }
+
+/// One grid a journal has held (README, "Growing a study"): the first is the grid it was created
+/// with, each later one a grid it grew into or dropped values down to.
+public struct GridRevision: Sendable, Equatable {
+    public let seq: Int
+    public let at: Date
+    public let specHash: String
+    /// Jobs of that grid.
+    public let jobCount: Int
+    /// Jobs of that grid the previous one lacked (all of them for the first), and jobs of the
+    /// previous grid it left out.
+    public let added: Int
+    public let dropped: Int
+    /// `created`, or the line `sweep` printed: `adding 4 jobs: seeds 1 → 2`.
+    public let summary: String
+}

@@ -5,7 +5,7 @@ import GRDB
 
 enum Schema {
     /// Number of migrations this build knows.
-    static let version = 3
+    static let version = 4
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -143,6 +143,27 @@ enum Schema {
                 CREATE INDEX jobs_by_dependency ON jobs(dependsOn);
                 UPDATE meta SET schemaVersion = 3;
                 PRAGMA user_version = 3;
+                """)
+        }
+        migrator.registerMigration("v4") { db in
+            // The grid a journal holds can grow (README, "Growing a study"): `meta` holds the grid
+            // as it is now, and this table every grid it has been, oldest first. A journal from
+            // before v4 starts its history with the grid it was created with.
+            try db.execute(sql: """
+                CREATE TABLE gridHistory (
+                  seq INTEGER PRIMARY KEY,
+                  at REAL NOT NULL,
+                  specJSON BLOB NOT NULL,
+                  specHash TEXT NOT NULL,
+                  jobCount INTEGER NOT NULL,
+                  added INTEGER NOT NULL CHECK (added >= 0),
+                  dropped INTEGER NOT NULL CHECK (dropped >= 0),
+                  summary TEXT NOT NULL
+                ) STRICT;
+                INSERT INTO gridHistory (at, specJSON, specHash, jobCount, added, dropped, summary)
+                  SELECT createdAt, specJSON, specHash, jobCount, jobCount, 0, 'created' FROM meta;
+                UPDATE meta SET schemaVersion = 4;
+                PRAGMA user_version = 4;
                 """)
         }
         return migrator

@@ -48,6 +48,12 @@ public final class Store {
     public let spec: GridSpec
     /// `spec.hash()`.
     public let specHash: String
+    /// The grid's jobs in grid order, with the ids the journal gave them (`GridSpec.jobs(keeping:)`).
+    /// The journal may hold more: jobs a `--drop` left out of the grid, kept but not run or exported.
+    public let jobList: [JobDescriptor]
+    /// How this open changed the journal's grid (grown, values dropped, data moved); nil when it
+    /// created the journal or resumed the same grid.
+    public let change: GridChange?
     public let options: StoreOptions
     /// True for a journal opened by `openReadOnly`.
     public let isReadOnly: Bool
@@ -64,11 +70,13 @@ public final class Store {
     /// commit checks that the files at `path` are still the ones it wrote.
     private var fileIdentities: [(path: String, identity: FileIdentity)] = []
 
-    private init(path: String, spec: GridSpec, specHash: String, options: StoreOptions, isReadOnly: Bool,
-                 queue: DatabaseQueue, lock: LockFile?, walMeter: WALMeter?) {
+    private init(path: String, spec: GridSpec, specHash: String, jobList: [JobDescriptor], change: GridChange?,
+                 options: StoreOptions, isReadOnly: Bool, queue: DatabaseQueue, lock: LockFile?, walMeter: WALMeter?) {
         self.path = path
         self.spec = spec
         self.specHash = specHash
+        self.jobList = jobList
+        self.change = change
         self.options = options
         self.isReadOnly = isReadOnly
         self.queue = queue
@@ -82,10 +90,13 @@ public final class Store {
 
     /// Creates the journal of `spec` (and its folder), or resumes it; refuses another grid with
     /// the difference, a newer schema, a foreign file and a file another coordinator holds.
+    /// A grid that only adds axis values or seeds grows the journal (new jobs, new ids; every
+    /// journaled job and result stays as it is); one that leaves some out is refused unless
+    /// `dropping`, and then their jobs stay in the journal outside the grid (`jobList`).
     /// A resumed journal may hold running leases of the previous coordinator: call
     /// `orphanRunningLeases()` before dispatching.
-    public static func open(path: String, spec: GridSpec, options: StoreOptions = StoreOptions())
-        throws(StoreError) -> Store {
+    public static func open(path: String, spec: GridSpec, dropping: Bool = false,
+                            options: StoreOptions = StoreOptions()) throws(StoreError) -> Store {
         do { try spec.validate() } catch { throw .invalidSpec(error.description) }
         let normalized = spec.normalized
         let canonical: [UInt8], hash: String
@@ -108,33 +119,47 @@ public final class Store {
             throw error
         }
         let now = options.clock().timeIntervalSince1970
+        let jobList: [JobDescriptor], change: GridChange?
         do {
             try queue.write { db in
                 try refuseForeignOrNewer(db, path: path)
             }
             try Schema.migrator.migrate(queue)
-            try queue.write { db in
+            (jobList, change) = try queue.write { db -> ([JobDescriptor], GridChange?) in
+                var change: GridChange?
                 if let row = try Row.fetchOne(db, sql: "SELECT specJSON, specHash FROM meta WHERE id = 1") {
                     let stored: Data = row["specJSON"]
                     if Array(stored) != canonical {
                         let storedHash: String = row["specHash"]
-                        let old = try? GridSpec.decode(Array(stored))
-                        let differences = old.map { GridSpec.differences($0, normalized) } ?? []
-                        throw StoreError.specMismatch(path: path, differences: differences, storedHash: storedHash,
-                                                      requestedHash: hash)
+                        guard let old = try? GridSpec.decode(Array(stored)) else {
+                            throw StoreError.specMismatch(path: path, differences: [], storedHash: storedHash,
+                                                          requestedHash: hash)
+                        }
+                        let grown = GridChange(from: old, to: normalized)
+                        guard grown.isExtension else {
+                            throw StoreError.specMismatch(path: path, differences: GridSpec.differences(old, normalized),
+                                                          storedHash: storedHash, requestedHash: hash)
+                        }
+                        guard !grown.removes || dropping else {
+                            throw StoreError.gridShrinks(path: path, removed: grown.removalLines, storedHash: storedHash,
+                                                         requestedHash: hash)
+                        }
+                        _ = try checkJobList(db, spec: old, path: path)
+                        try changeGrid(db, change: grown, canonical: canonical, hash: hash, now: now)
+                        change = grown
                     }
-                    try checkJobList(db, spec: normalized, path: path)
                 } else {
                     try insertGrid(db, spec: normalized, canonical: canonical, hash: hash, now: now)
                 }
+                return (try checkJobList(db, spec: normalized, path: path), change)
             }
         } catch {
             try? closeWritable(queue)
             lock.release()
             throw storeError(error, path: path, operation: "open")
         }
-        let store = Store(path: path, spec: normalized, specHash: hash, options: options, isReadOnly: false,
-                          queue: queue, lock: lock, walMeter: meter)
+        let store = Store(path: path, spec: normalized, specHash: hash, jobList: jobList, change: change,
+                          options: options, isReadOnly: false, queue: queue, lock: lock, walMeter: meter)
         _ = store.checkpoint()  // the grid and the schema into the file itself
         for file in [path, path + "-wal"] {
             guard let identity = FileIdentity(path: file) else {
@@ -174,20 +199,21 @@ public final class Store {
         }
         let queue = try connect(path: path, readOnly: true, options: StoreOptions(), walMeter: nil)
         do {
-            let (spec, hash) = try queue.read { db -> (GridSpec, String) in
+            let (spec, hash, jobList) = try queue.read { db -> (GridSpec, String, [JobDescriptor]) in
                 try refuseForeignOrNewer(db, path: path)
                 guard let row = try Row.fetchOne(db, sql: "SELECT specJSON, specHash FROM meta WHERE id = 1") else {
                     throw StoreError.notAJournal(path: path, detail: "it holds no grid")
                 }
                 let json: Data = row["specJSON"]
                 do {
-                    return (try GridSpec.decode(Array(json)), row["specHash"])
+                    let spec = try GridSpec.decode(Array(json))
+                    return (spec, row["specHash"], spec.jobs(keeping: try journalIds(db)))
                 } catch {
                     throw StoreError.notAJournal(path: path, detail: "its grid cannot be read: \(error)")
                 }
             }
-            return Store(path: path, spec: spec, specHash: hash, options: StoreOptions(), isReadOnly: true,
-                         queue: queue, lock: nil, walMeter: nil)
+            return Store(path: path, spec: spec, specHash: hash, jobList: jobList, change: nil, options: StoreOptions(),
+                         isReadOnly: true, queue: queue, lock: nil, walMeter: nil)
         } catch {
             try? queue.close()
             throw storeError(error, path: path, operation: "open")
@@ -402,6 +428,26 @@ public final class Store {
         try db.execute(sql: """
             INSERT INTO meta (id, schemaVersion, specJSON, specHash, jobCount, createdAt) VALUES (1, ?, ?, ?, ?, ?)
             """, arguments: [Schema.version, Data(canonical), hash, jobs.count, now])
+        try recordGrid(db, canonical: canonical, hash: hash, jobCount: jobs.count, added: jobs.count, dropped: 0,
+                       summary: "created", now: now)
+        try insertJobs(db, jobs)
+    }
+
+    /// Grows (or, dropping, shrinks) the journal's grid: inserts the jobs of new keys with new ids,
+    /// makes `change.new` the grid, and appends it to the history. Journaled jobs are not touched:
+    /// a dropped one stays as it is, outside the grid, and comes back if a later grid has its key.
+    private static func changeGrid(_ db: Database, change: GridChange, canonical: [UInt8], hash: String,
+                                   now: Double) throws {
+        let ids = try journalIds(db)
+        let jobs = change.new.jobs(keeping: ids)
+        try insertJobs(db, jobs.filter { ids[$0.key] == nil })
+        try db.execute(sql: "UPDATE meta SET specJSON = ?, specHash = ?, jobCount = ? WHERE id = 1",
+                       arguments: [Data(canonical), hash, jobs.count])
+        try recordGrid(db, canonical: canonical, hash: hash, jobCount: jobs.count, added: change.addedKeys.count,
+                       dropped: change.removedKeys.count, summary: change.summary(width: 1000), now: now)
+    }
+
+    private static func insertJobs(_ db: Database, _ jobs: [JobDescriptor]) throws {
         let insert = try db.makeStatement(sql: """
             INSERT INTO jobs (id, key, kind, seedIndex, dependsOn, cost) VALUES (?, ?, ?, ?, ?, ?)
             """)
@@ -410,26 +456,62 @@ public final class Store {
         }
     }
 
-    /// On resume, the journaled job list must be the one this build derives from the grid: ids,
-    /// keys, dependencies and costs. Otherwise results would be attributed to the wrong cells.
-    private static func checkJobList(_ db: Database, spec: GridSpec, path: String) throws {
-        let expected = spec.jobs()
-        let rows = try Row.fetchAll(db, sql: "SELECT id, key, kind, dependsOn, cost FROM jobs ORDER BY id")
-        guard rows.count == expected.count else {
-            throw StoreError.notAJournal(path: path,
-                                         detail: "it holds \(rows.count) jobs, its grid has \(expected.count)")
+    private static func recordGrid(_ db: Database, canonical: [UInt8], hash: String, jobCount: Int, added: Int,
+                                   dropped: Int, summary: String, now: Double) throws {
+        try db.execute(sql: """
+            INSERT INTO gridHistory (at, specJSON, specHash, jobCount, added, dropped, summary)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [now, Data(canonical), hash, jobCount, added, dropped, summary])
+    }
+
+    /// Every journaled job's id by key.
+    static func journalIds(_ db: Database) throws -> [String: Int] {
+        var ids: [String: Int] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT id, key FROM jobs") { ids[row["key"]] = row["id"] as Int }
+        return ids
+    }
+
+    /// On resume, every job of the grid must be journaled as this build derives it: kind, seed,
+    /// dependency and cost under its key (ids as the journal gave them). Otherwise results would
+    /// be attributed to the wrong cells. A journal whose grid never changed holds exactly the
+    /// grid's jobs, numbered in grid order. Returns the grid's jobs with their journal ids.
+    @discardableResult
+    private static func checkJobList(_ db: Database, spec: GridSpec, path: String) throws -> [JobDescriptor] {
+        let rows = try Row.fetchAll(db, sql: "SELECT id, key, kind, seedIndex, dependsOn, cost FROM jobs ORDER BY id")
+        var byKey: [String: Row] = [:]
+        for row in rows { byKey[row["key"]] = row }
+        let expected = spec.jobs(keeping: byKey.mapValues { $0["id"] as Int })
+        let changes = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM gridHistory") ?? 0
+        if changes <= 1 {
+            let inGridOrder = spec.jobs()
+            guard rows.count == inGridOrder.count else {
+                throw StoreError.notAJournal(path: path,
+                                             detail: "it holds \(rows.count) jobs, its grid has \(inGridOrder.count)")
+            }
+            for (row, job) in zip(rows, inGridOrder) where (row["id"] as Int) != job.id || (row["key"] as String) != job.key {
+                let id: Int = row["id"], key: String = row["key"]
+                throw StoreError.notAJournal(
+                    path: path, detail: "job \(id) is '\(key)' there, but '\(job.key)' in this build; it was written "
+                        + "by a build that derives jobs differently")
+            }
         }
-        for (row, job) in zip(rows, expected) {
-            let id: Int = row["id"], key: String = row["key"], kind: String = row["kind"]
+        for job in expected {
+            guard let row = byKey[job.key] else {
+                throw StoreError.notAJournal(path: path, detail: "its grid's job '\(job.key)' is missing")
+            }
+            let id: Int = row["id"], kind: String = row["kind"], seedIndex: Int = row["seedIndex"]
             let dependsOn: Int? = row["dependsOn"], cost: Int = row["cost"]
-            guard id == job.id, key == job.key, kind == job.kind.rawValue, dependsOn == job.dependsOn,
+            guard kind == job.kind.rawValue, seedIndex == job.seedIndex, dependsOn == job.dependsOn,
                   cost == job.cost else {
                 throw StoreError.notAJournal(
                     path: path,
-                    detail: "job \(id) is '\(key)' (cost \(cost)) there, but '\(job.key)' (cost \(job.cost)) "
-                        + "in this build; it was written by a build that derives jobs differently")
+                    detail: "job \(id) '\(job.key)' is a \(kind) job of seed \(seedIndex) after \(dependsOn.map { "#\($0)" } ?? "none") "
+                        + "(cost \(cost)) there, but a \(job.kind.rawValue) job of seed \(job.seedIndex) after "
+                        + "\(job.dependsOn.map { "#\($0)" } ?? "none") (cost \(job.cost)) in this build; it was written "
+                        + "by a build that derives jobs differently")
             }
         }
+        return expected
     }
 }
 

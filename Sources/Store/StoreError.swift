@@ -6,6 +6,9 @@
 public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The database holds another grid; `differences` are `GridSpec.differences` lines.
     case specMismatch(path: String, differences: [String], storedHash: String, requestedHash: String)
+    /// The requested grid leaves out values or seeds of the journal's (`removed`: `GridChange`
+    /// removal lines) and `--drop` was not given.
+    case gridShrinks(path: String, removed: [String], storedHash: String, requestedHash: String)
     /// The database was written by a newer build (migrations this build does not know).
     case newerSchema(path: String, unknownMigrations: [String])
     /// The file is an SQLite database but not a ThermoSweep journal, or its job list is not the
@@ -38,6 +41,12 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(path) holds another grid (spec \(storedHash)) than the one requested (spec \(requestedHash)):\n"
                 + lines.map { "  " + $0 }.joined(separator: "\n")
                 + "\nTo resume that sweep, re-run it with its original flags; to start a new one, give another --db."
+        case let .gridShrinks(path, removed, storedHash, requestedHash):
+            return "\(path) holds a grid (spec \(storedHash)) with cells the one requested (spec \(requestedHash)) "
+                + "leaves out:\n"
+                + removed.map { "  " + $0 }.joined(separator: "\n")
+                + "\nTo resume that sweep, re-run it with its original flags; to leave those cells out, add --drop "
+                + "(their jobs stay in the journal, not exported); to start a new sweep, give another --db."
         case let .newerSchema(path, unknown):
             return "\(path) was written by a newer thermosweep (schema steps \(unknown.joined(separator: ", ")) "
                 + "are unknown to this build): use that version, or give another --db."
@@ -72,7 +81,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// newer, held by another coordinator): the same for every command that reads one.
     public var isRefusedInput: Bool {
         switch self {
-        case .notFound, .specMismatch, .newerSchema, .notAJournal, .inUse, .invalidSpec: return true
+        case .notFound, .specMismatch, .gridShrinks, .newerSchema, .notAJournal, .inUse, .invalidSpec: return true
         default: return false
         }
     }

@@ -52,3 +52,28 @@ extension GridSpec {
         return jobs
     }
 }
+
+extension GridSpec {
+    /// Every job of the grid in grid order, numbered as a journal numbered them: a key in `ids`
+    /// keeps its id, a key it lacks gets the next id after the largest in `ids` (in grid order),
+    /// and dependencies follow. A grown grid so never renumbers a journaled job; with no ids this
+    /// is `jobs()`. The grid must be valid.
+    public func jobs(keeping ids: [String: Int]) -> [JobDescriptor] {
+        let canonical = jobs()
+        guard !ids.isEmpty else { return canonical }
+        var next = (ids.values.max() ?? 0) + 1
+        var renumbered: [Int: Int] = [:]  // grid-order id → journal id
+        for job in canonical {
+            if let id = ids[job.key] {
+                renumbered[job.id] = id
+            } else {
+                renumbered[job.id] = next
+                next += 1
+            }
+        }
+        return canonical.map { job in
+            JobDescriptor(id: renumbered[job.id] ?? job.id, key: job.key, kind: job.kind, seedIndex: job.seedIndex,
+                          dependsOn: job.dependsOn.map { renumbered[$0] ?? $0 }, cost: job.cost, spec: job.spec)
+        }
+    }
+}

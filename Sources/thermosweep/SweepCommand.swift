@@ -15,8 +15,10 @@ struct SweepCommand: ParsableCommand {
         discussion: """
             Every job's state is committed to the database before it is acknowledged, so a sweep \
             that was interrupted (Ctrl-C, kill -9, a crashed machine) resumes where it stopped when \
-            the same command runs again: finished cells never run twice. A different grid on the \
-            same database is refused with the difference. Exit status: 0 when every job ended; 130 \
+            the same command runs again: finished cells never run twice. A grid that adds values to \
+            an axis or seeds grows the sweep: only the new jobs run. One that leaves values out is \
+            refused unless --drop is given; any other change (model, protocol, data) is refused \
+            with the difference. Exit status: 0 when every job ended; 130 \
             after SIGINT/SIGTERM (resumable); 2 when the database belongs to another grid or \
             another coordinator holds it; 64 for a bad option (usage printed); 1 for any other \
             failure (data set, key files, the journal cannot be written: the message says which).
@@ -56,6 +58,9 @@ struct SweepCommand: ParsableCommand {
 
     @Flag(help: "No line per job event (progress and warnings only).")
     var quiet = false
+
+    @Flag(help: "Accept a grid that leaves out values or seeds of the database's: their jobs stay in the database, are not run, and are not exported.")
+    var drop = false
 
     @Option(help: "Folder for cells.csv, filters.csv, fits.json and report.html, written when every job has ended (default: the database's folder).")
     var out: String?
@@ -123,6 +128,7 @@ struct SweepCommand: ParsableCommand {
                                        "--synthetic-seed", "\(dataOptions.syntheticSeed)"]
             : ["--data", dataOptions.data]
         settings.quiet = quiet
+        settings.dropRemoved = drop
         // Trivial grids measure nothing: no exports.
         if grid.trivialMs == nil { settings.exportFolder = out ?? URL(fileURLWithPath: db).deletingLastPathComponent().path }
         // The exports are written when every job has ended: a folder that cannot take them is

@@ -131,13 +131,14 @@ import ZeroMQ
         defer { for loop in loops { loop.stop() } }
         _ = try #require(running.wait(timeout: 60))
         var other = first
-        other.grid.seeds = 3
+        other.grid.seeds = 3  // would grow the grid, but what every job does changed too
+        other.grid.trivialMillis = 7
         let refused = try #require(Running(SweepSession(other)).wait(timeout: 30))
         guard case .failure(let failure) = refused else {
             Issue.record("another grid was accepted: \(refused)")
             return
         }
-        #expect(failure.exitStatus == 2 && failure.description.contains("seeds: 2 → 3"), "\(failure)")
+        #expect(failure.exitStatus == 2 && failure.description.contains("trivial-ms: 0 → 7"), "\(failure)")
     }
 }
 

@@ -55,10 +55,12 @@ import Testing
         let first = try Spawned(["sweep", "--db", db, "--trivial-ms", "0", "--lr", "0.1", "--batch", "8", "--seeds", "1",
                                  "--local-workers", "1"], outputPrefix: scratch.file("first"))
         #expect(first.wait(timeout: 30) == 0)
-        let second = try Spawned(["sweep", "--db", db, "--trivial-ms", "0", "--lr", "0.1,0.2", "--batch", "8", "--seeds", "1"],
+        // More η values would grow the grid; a job that does something else changes measured results.
+        let second = try Spawned(["sweep", "--db", db, "--trivial-ms", "5", "--lr", "0.1,0.2", "--batch", "8", "--seeds", "1"],
                                  outputPrefix: scratch.file("second"))
         #expect(second.wait(timeout: 30) == 2)
-        #expect(second.stderr.contains("lr: [0.1] → [0.1, 0.2]"), "\(second.stderr)")
+        #expect(second.stderr.contains("lr: [0.1] → [0.1, 0.2]") && second.stderr.contains("trivial-ms: 0 → 5"),
+                "\(second.stderr)")
         #expect(try counts(db).total == 1)
     }
 

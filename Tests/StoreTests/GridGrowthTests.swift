@@ -1,0 +1,94 @@
+// A journal whose grid grows, or drops values with --drop: journaled jobs and results never change.
+import Foundation
+import SweepProtocol
+import Store
+import Testing
+
+@Suite struct GridGrowthTests {
+    /// Trivial 2 η × 2 |B| × 2 seeds: jobs 1…8, job 1 done.
+    private func journalWithOneResult(_ folder: TemporaryFolder) throws {
+        let store = try Store.open(path: folder.database, spec: Fixtures.trivialGrid)
+        try store.lease(jobId: 1, attempt: 1, worker: "w")
+        try store.recordResult(jobId: 1, attempt: 1, result: Fixtures.result, checkpoint: nil, wallSeconds: 1, worker: "w")
+        try store.close()
+    }
+
+    @Test func aGrownGridAddsOnlyNewJobsWithNewIds() throws {
+        let folder = try TemporaryFolder()
+        try journalWithOneResult(folder)
+        let before = try sqlite3(folder.database, "SELECT id, key, state, attempt FROM jobs ORDER BY id")
+        let resultBefore = try sqlite3(folder.database, "SELECT * FROM results")
+
+        var grown = Fixtures.trivialGrid
+        grown.learningRates = [0.00625, 0.0125, 0.025]  // a smaller η than any measured
+        grown.seeds = 3
+        let store = try Store.open(path: folder.database, spec: grown)
+        // 3 η × 2 |B| × 3 seeds = 18 jobs: the 8 journaled ones as they were, 10 new ones numbered 9…18.
+        #expect(store.change?.addedKeys.count == 10)
+        #expect(store.change?.summary() == "adding 10 jobs: lr +0.00625; seeds 2 → 3")
+        #expect(try sqlite3(folder.database, "SELECT id, key, state, attempt FROM jobs WHERE id <= 8 ORDER BY id") == before)
+        #expect(try sqlite3(folder.database, "SELECT * FROM results") == resultBefore)
+        #expect(Set(store.jobList.map(\.id)) == Set(1...18))
+        let old = Dictionary(uniqueKeysWithValues: Fixtures.trivialGrid.jobs().map { ($0.key, $0.id) })
+        for job in store.jobList {
+            #expect(job.id == (old[job.key] ?? job.id) && (old[job.key] != nil || job.id > 8), "\(job.key) #\(job.id)")
+        }
+        #expect(try store.counts().queued == 17)
+        #expect(try store.counts().done == 1)
+        // The journal holds the grown grid; its history both.
+        #expect(store.specHash == (try grown.hash()))
+        #expect(try sqlite3(folder.database, "SELECT specHash, jobCount FROM meta") == "\(try grown.hash())|18")
+        let history = try store.gridHistory()
+        #expect(history.map(\.specHash) == [try Fixtures.trivialGrid.hash(), try grown.hash()])
+        #expect(history.map(\.added) == [8, 10] && history.last?.summary == "adding 10 jobs: lr +0.00625; seeds 2 → 3")
+        try store.close()
+
+        // Re-running the grown grid is a plain resume; the original grid is now a removal.
+        let again = try Store.open(path: folder.database, spec: grown)
+        #expect(again.change == nil)
+        #expect(try again.counts().total == 18)
+        try again.close()
+        #expect {
+            try Store.open(path: folder.database, spec: Fixtures.trivialGrid)
+        } throws: { error in
+            guard case let .gridShrinks(_, removed, _, _) = error as? StoreError else { return false }
+            return removed == ["lr: 0.00625 removed", "seeds: 3 → 2"]
+                && "\(error)".contains("--drop")
+        }
+    }
+
+    @Test func droppedJobsStayInTheJournalOutsideTheGrid() throws {
+        let folder = try TemporaryFolder()
+        try journalWithOneResult(folder)
+        let journaled = try sqlite3(folder.database, "SELECT * FROM jobs ORDER BY id")
+        var fewer = Fixtures.trivialGrid
+        fewer.learningRates = [0.025]  // job 1 (η 0.0125, done) leaves the grid
+
+        #expect(throws: StoreError.self) { try Store.open(path: folder.database, spec: fewer) }
+        #expect(try sqlite3(folder.database, "SELECT * FROM jobs ORDER BY id") == journaled, "a refusal writes nothing")
+
+        let store = try Store.open(path: folder.database, spec: fewer, dropping: true)
+        #expect(store.change?.summary() == "dropping 4 jobs (kept, not exported): lr −0.0125")
+        #expect(store.jobList.map(\.key) == fewer.jobs().map(\.key))
+        #expect(store.jobList.map(\.id) == [5, 6, 7, 8])
+        #expect(try sqlite3(folder.database, "SELECT * FROM jobs ORDER BY id") == journaled)
+        #expect(try store.results().map(\.jobId) == [1])
+        #expect(try sqlite3(folder.database, "SELECT jobCount FROM meta") == "4")
+        try store.close()
+
+        // Read-only views see the same grid.
+        let reader = try Store.openReadOnly(path: folder.database)
+        #expect(reader.jobList == store.jobList)
+        #expect(reader.specHash == (try fewer.hash()))
+        try reader.close()
+
+        // Growing back restores the dropped jobs as they were: job 1 keeps its result.
+        let back = try Store.open(path: folder.database, spec: Fixtures.trivialGrid)
+        #expect(back.change?.addedKeys.count == 4)
+        #expect(back.jobList == Fixtures.trivialGrid.jobs())
+        #expect(try back.job(1)?.state == .done)
+        #expect(try back.counts().total == 8)
+        #expect(try back.gridHistory().map(\.jobCount) == [8, 4, 8])
+        try back.close()
+    }
+}

@@ -1,0 +1,116 @@
+import Cell
+import Foundation
+import Testing
+@testable import SweepProtocol
+
+@Suite("Grid change: what may grow, what may not, job ids of a grown grid")
+struct GridChangeTests {
+    /// 2 η × 2 |B| × 1 seed of a training grid: 1 warm start + 4 cells.
+    let small = GridSpec(learningRates: [0.05, 0.1], batchSizes: [8, 16], seeds: 1, dataset: .synthetic())
+
+    @Test("more seeds add the new seed's warm start and cells, and nothing else")
+    func moreSeeds() {
+        var larger = small
+        larger.seeds = 2
+        let change = GridChange(from: small, to: larger)
+        #expect(change.isExtension && !change.removes && !change.isNone)
+        #expect(change.addedKeys == ["warm/seed=2", "cell/lr=0.05/b=8/seed=2", "cell/lr=0.05/b=16/seed=2",
+                                     "cell/lr=0.1/b=8/seed=2", "cell/lr=0.1/b=16/seed=2"])
+        #expect(change.summary() == "adding 5 jobs: seeds 1 → 2")
+        #expect(GridChange(from: small, to: small).isNone)
+    }
+
+    @Test("a setting every result depends on is a conflict, named as the diff names it")
+    func conflicts() {
+        var other = small
+        other.seeds = 2
+        other.cell.momentum = 0.5
+        other.gridSeed = 7
+        let change = GridChange(from: small, to: other)
+        #expect(!change.isExtension)
+        #expect(change.conflicts == ["grid-seed: 0 → 7", "momentum: 0.0 → 0.5"], "\(change.conflicts)")
+        var model = small
+        model.model = .lenet48
+        #expect(GridChange(from: small, to: model).conflicts == ["model: lenet-8-16 → lenet-4-8"])
+        var data = small
+        data.dataset = .synthetic(seed: 2, count: 12_000)
+        #expect(!GridChange(from: small, to: data).isExtension)
+    }
+
+    @Test("the data set is identified by its content hash: the same files elsewhere are the same data")
+    func movedData() {
+        var here = small
+        here.dataset = .fashionMNIST(directory: "/data/a")
+        here.datasetHash = "0123456789abcdef"
+        var there = here
+        there.dataset = .fashionMNIST(directory: "/data/b")
+        let moved = GridChange(from: here, to: there)
+        #expect(moved.isExtension && moved.addedKeys.isEmpty && moved.movedData == "/data/b")
+        #expect(moved.summary() == "no job added: data moved to /data/b (same content)")
+        // Other content, or content never hashed: a different data set.
+        var changed = there
+        changed.datasetHash = "fedcba9876543210"
+        #expect(!GridChange(from: here, to: changed).isExtension)
+        var unhashed = here, unhashedThere = there
+        unhashed.datasetHash = nil
+        unhashedThere.datasetHash = nil
+        #expect(!GridChange(from: unhashed, to: unhashedThere).isExtension)
+    }
+
+    @Test("removals are listed for the refusal, and counted when dropped")
+    func removals() {
+        var fewer = small
+        fewer.learningRates = [0.1, 0.2]
+        let change = GridChange(from: small, to: fewer)
+        #expect(change.isExtension && change.removes)
+        #expect(change.removalLines == ["lr: 0.05 removed"])
+        #expect(change.removedKeys == ["cell/lr=0.05/b=8/seed=1", "cell/lr=0.05/b=16/seed=1"])
+        #expect(change.summary() == "adding 2 jobs, dropping 2 jobs (kept, not exported): lr +0.2, −0.05")
+        var twoSeeds = small
+        twoSeeds.seeds = 3
+        var oneSeed = twoSeeds
+        oneSeed.seeds = 2
+        let seeds = GridChange(from: twoSeeds, to: oneSeed)
+        #expect(seeds.removalLines == ["seeds: 3 → 2"] && seeds.removedKeys.count == 5)
+    }
+
+    @Test("the summary line fits the width it is given")
+    func summaryWidth() {
+        var wide = small
+        wide.learningRates = [0.0125, 0.025, 0.05, 0.1, 0.2, 0.4]
+        wide.batchSizes = [8, 16, 32, 64, 128, 256, 512]
+        wide.seeds = 3
+        let change = GridChange(from: small, to: wide)
+        #expect(change.summary(width: 200)
+                    == "adding 124 jobs: lr +0.0125, +0.025, +0.2, +0.4; batch +5 values; seeds 1 → 3")
+        // Too long for the line: the values are counted.
+        #expect(change.summary(width: 71) == "adding 124 jobs: lr +4 values; batch +5 values; seeds 1 → 3")
+        let cut = change.summary(width: 40)
+        #expect(cut.count == 40 && cut.hasSuffix("…"))
+    }
+
+    @Test("a grown grid keeps every journaled id and spec; new jobs are numbered after the last")
+    func idsOfAGrownGrid() {
+        var larger = small
+        larger.learningRates = [0.01, 0.05, 0.1]  // an η below every measured one
+        larger.seeds = 2
+        let journaled = Dictionary(uniqueKeysWithValues: small.jobs().map { ($0.key, $0.id) })
+        let grown = larger.jobs(keeping: journaled)
+        let before = Dictionary(uniqueKeysWithValues: small.jobs().map { ($0.key, $0) })
+        for job in grown {
+            if let old = before[job.key] {
+                #expect(job == old, "\(job.key) changed")
+            } else {
+                #expect(job.id > 5, "\(job.key) got id \(job.id)")
+            }
+        }
+        #expect(grown.count == larger.jobCount && Set(grown.map(\.id)) == Set(1...larger.jobCount))
+        // Dependencies follow the journal's ids: seed 2's cells need the new warm start.
+        let warm2 = grown.first { $0.key == "warm/seed=2" }
+        #expect(warm2?.id == 6)
+        #expect(grown.filter { $0.seedIndex == 2 && $0.kind == .measure }.allSatisfy { $0.dependsOn == 6 })
+        #expect(grown.filter { $0.seedIndex == 1 && $0.kind == .measure }.allSatisfy { $0.dependsOn == 1 })
+        // With no journal the numbering is the grid's own.
+        #expect(larger.jobs(keeping: [:]) == larger.jobs())
+    }
+}

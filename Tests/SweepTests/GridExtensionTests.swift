@@ -1,0 +1,127 @@
+// Growing a study (README, "Growing a study"): `sweep` re-run on a finished database with a larger
+// grid runs only the new jobs, keeps every result, and ends with the exports of a fresh sweep of
+// the larger grid.
+import Foundation
+import Store
+import Testing
+
+@Suite struct GridExtensionTests {
+    /// 2 η × 2 |B| of a short synthetic training grid (seeds given per run).
+    static let grid = ["--synthetic", "--synthetic-count", "600", "--model", "lenet-4-8", "--lr", "0.05,0.1",
+                       "--batch", "8,16", "--warm-epochs", "1", "--burn-in-steps", "500", "--measure-steps", "1000",
+                       "--local-workers", "2", "--quiet"]
+    static let volatileColumns: Set<String> = ["samples_per_s", "wall_s", "worker"]
+
+    @Test func aFinishedSweepGrownByASeedRunsOnlyTheNewSeedAndExportsAsAFreshOne() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let db = scratch.file("grown/sweep.sqlite")
+        let first = try Spawned(["sweep", "--db", db, "--seeds", "1"] + Self.grid, outputPrefix: scratch.file("first"))
+        #expect(first.wait(timeout: 180) == 0, "\(first.stderr)")
+        try expectExactlyOnce(db, total: 5)
+        let resultsBefore = try journalResults(db)
+        let eventsBefore = journalEvents(db)
+
+        let grown = try Spawned(["sweep", "--db", db, "--seeds", "2"] + Self.grid, outputPrefix: scratch.file("grown"))
+        #expect(grown.wait(timeout: 180) == 0, "\(grown.stderr)")
+        #expect(grown.stderr.contains("adding 5 jobs: seeds 1 → 2"), "\(grown.stderr)")
+        #expect(grown.stderr.contains("10 jobs, 5 already ended"), "\(grown.stderr)")
+        try expectExactlyOnce(db, total: 10)
+
+        // The new seed's warm start and 4 cells ran, as jobs 6…10; the old ones were not touched.
+        let jobs = journalJobs(db)
+        #expect(jobs.map(\.id) == Array(1...10))
+        #expect(jobs.filter { $0.id > 5 }.map(\.key).allSatisfy { $0.hasSuffix("seed=2") })
+        let resultsAfter = try journalResults(db)
+        for old in resultsBefore {
+            let now = try #require(resultsAfter.first { $0.jobId == old.jobId })
+            #expect(now.key == old.key && now.attempt == old.attempt && now.committedAt == old.committedAt
+                        && now.result == old.result && now.worker == old.worker, "\(old.key) changed")
+        }
+        let newEvents = journalEvents(db).dropFirst(eventsBefore.count)
+        let touched = Set(newEvents.compactMap { $0.kind == "dispatched" || $0.kind == "done" ? $0.jobId : nil })
+        #expect(touched == Set(6...10), "jobs dispatched or done by the grown run: \(touched.sorted())")
+
+        // The exports equal a fresh sweep's of the 2-seed grid (volatile columns aside).
+        let fresh = scratch.file("fresh/sweep.sqlite")
+        let reference = try Spawned(["sweep", "--db", fresh, "--seeds", "2"] + Self.grid,
+                                    outputPrefix: scratch.file("fresh"))
+        #expect(reference.wait(timeout: 180) == 0, "\(reference.stderr)")
+        for name in ["cells.csv", "filters.csv"] {
+            let mine = try csvRows(scratch.file("grown/" + name)), theirs = try csvRows(scratch.file("fresh/" + name))
+            #expect(mine.count == theirs.count && !mine.isEmpty, "\(name): \(mine.count) rows, fresh \(theirs.count)")
+            for (index, (a, b)) in zip(mine, theirs).enumerated() {
+                #expect(a.filter { !Self.volatileColumns.contains($0.key) } == b.filter { !Self.volatileColumns.contains($0.key) },
+                        "\(name) row \(index) differs from the fresh sweep's")
+            }
+        }
+        let fits = try String(contentsOfFile: scratch.file("grown/fits.json"), encoding: .utf8)
+        #expect(fits == (try String(contentsOfFile: scratch.file("fresh/fits.json"), encoding: .utf8)))
+
+        // Back to 1 seed: refused without --drop (exit 2, nothing written), accepted with it.
+        let jobsBefore = journalJobs(db)
+        let shrink = try Spawned(["sweep", "--db", db, "--seeds", "1"] + Self.grid, outputPrefix: scratch.file("shrink"))
+        #expect(shrink.wait(timeout: 60) == 2)
+        #expect(shrink.stderr.contains("seeds: 2 → 1") && shrink.stderr.contains("--drop"), "\(shrink.stderr)")
+        #expect(journalJobs(db) == jobsBefore)
+        let dropped = try Spawned(["sweep", "--db", db, "--seeds", "1", "--drop", "--out", scratch.file("dropped")]
+                                  + Self.grid, outputPrefix: scratch.file("dropped"))
+        #expect(dropped.wait(timeout: 60) == 0, "\(dropped.stderr)")
+        #expect(dropped.stderr.contains("dropping 5 jobs (kept, not exported): seeds 2 → 1"), "\(dropped.stderr)")
+        #expect(journalJobs(db) == jobsBefore, "dropped jobs stay in the journal as they were")
+        #expect(try csvRows(scratch.file("dropped/cells.csv")).allSatisfy { $0["seed"] == "1" })
+        let status = try Spawned(["status", "--db", db], outputPrefix: scratch.file("status"))
+        #expect(status.wait(timeout: 30) == 0)
+        #expect(status.stdout.contains("5 jobs: 5 done") && status.stdout.contains("5 jobs dropped from the grid"),
+                "\(status.stdout)")
+    }
+
+    /// Rows of a CSV export (no quoted commas in these columns) as column → value.
+    func csvRows(_ path: String) throws -> [[String: String]] {
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        guard let header = lines.first?.split(separator: ",", omittingEmptySubsequences: false).map(String.init) else {
+            return []
+        }
+        return lines.dropFirst().map { line in
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            return Dictionary(uniqueKeysWithValues: zip(header, fields))
+        }
+    }
+}
+
+extension FailureTests {
+    @Suite struct GrownSweepRestartTests {
+        /// RELIABILITY.md test 4 on a grown grid: the coordinator of the extension is `kill -9`ed and
+        /// restarted; every job still ends exactly once and the first run's results stay as they were.
+        @Test func aGrownSweepWhoseCoordinatorIsKilledEndsEachJobOnce() throws {
+            let scratch = try Scratch()
+            defer { scratch.remove() }
+            let timing = TestTiming(heartbeatMs: 100, liveness: 3, readoptGraceMs: 1000)
+            let db = scratch.file("sweep.sqlite")
+            let first = try Spawned(["sweep", "--db", db, "--local-workers", "1", "--quiet"]
+                                    + trivialGrid(millis: 300, lr: "0.1,0.2", batch: "8,16", seeds: 1),
+                                    outputPrefix: scratch.file("first"))
+            #expect(first.wait(timeout: 60) == 0, "\(first.stderr)")
+            let before = try journalResults(db)
+            #expect(before.count == 4)
+
+            let sweep = try CoordinatorProcess(scratch, grid: trivialGrid(millis: 300, lr: "0.05,0.1,0.2", batch: "8,16", seeds: 2),
+                                               timing: timing, bind: "ipc://" + scratch.file("sweep.ipc"))
+            defer { sweep.process.kill9() }
+            let url = try #require(sweep.boundEndpoint())
+            let workers = try ["a", "b"].map { try startWorker(scratch, url: url, name: $0, timing: timing) }
+            defer { for worker in workers { worker.kill9() } }
+            #expect(eventually(timeout: 60) { doneCount(db) >= 6 })
+            let doneAtKill = doneCount(db)
+            #expect(try sweep.killAndRestart(), "the restarted coordinator did not bind:\n\(sweep.stderr)")
+            #expect(sweep.process.wait(timeout: 60) == 0, "\(sweep.stderr)")
+            #expect(sweep.stderr.contains("adding 8 jobs: lr +0.05; seeds 1 → 2"), "\(sweep.stderr)")
+            #expect(doneAtKill < 12, "the kill landed after the extension's last job")
+            try expectExactlyOnce(db, total: 12)
+            let after = try journalResults(db)
+            for old in before {
+                #expect(after.first { $0.jobId == old.jobId }?.committedAt == old.committedAt, "\(old.key) changed")
+            }
+        }
+    }
+}
