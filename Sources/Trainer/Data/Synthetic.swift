@@ -1,5 +1,6 @@
 import Cell
-/// A seeded stand-in for Fashion-MNIST: same shape and pixel statistics, learnable but not trivial.
+/// A seeded stand-in for Fashion-MNIST: same shape and similar pixel statistics, learnable but not
+/// trivial. Like every data set it is standardised with its training set's own statistics.
 ///
 /// Each class has a fixed smooth prototype (a shared "garment" silhouette plus a few class-specific
 /// bumps and holes). An image is its class prototype blended with a random other class's, shifted
@@ -35,16 +36,17 @@ public enum SyntheticDataset {
                               rows: rows, columns: columns)
         let hash = IDX.contentHash([(train.0.dimensions, train.0.payload), (train.1.dimensions, train.1.payload),
                                       (test.0.dimensions, test.0.payload), (test.1.dimensions, test.1.payload)])
-        return (finish(name: "synthetic/seed=\(seed)/train", images: train.0, labels: train.1,
-                       classes: classes, contentHash: hash),
-                finish(name: "synthetic/seed=\(seed)/test", images: test.0, labels: test.1,
-                       classes: classes, contentHash: hash))
+        let trainSet = finish(name: "synthetic/seed=\(seed)/train", images: train.0, labels: train.1,
+                              classes: classes, contentHash: hash)
+        return (trainSet, finish(name: "synthetic/seed=\(seed)/test", images: test.0, labels: test.1,
+                                 classes: classes, contentHash: hash, statistics: trainSet.statistics))
     }
 
     private static func finish(name: String, images: IDXArray, labels: IDXArray, classes: Int,
-                               contentHash: String) -> Dataset {
+                               contentHash: String, statistics: InputStatistics? = nil) -> Dataset {
         do {
-            return try Dataset(name: name, images: images, labels: labels, classes: classes, contentHash: contentHash)
+            return try Dataset(name: name, images: images, labels: labels, classes: classes, contentHash: contentHash,
+                               statistics: statistics)
         } catch {
             preconditionFailure("synthetic data set \(name) is inconsistent: \(error)")
         }

@@ -115,7 +115,7 @@ public final class Network {
     public func loadBatch(_ data: Dataset, indices: [Int]) {
         checkShape(data)
         precondition(!indices.isEmpty && indices.count <= maxBatch, "batch of \(indices.count) out of 1...\(maxBatch)")
-        gatherPixelRows(data.pixels, lookup: Normalization.pixelValues, rowLength: data.imageSize, rows: indices,
+        gatherPixelRows(data.pixels, lookup: data.pixelLookup, rowLength: data.imageSize, rows: indices,
                         into: input)
         for (k, i) in indices.enumerated() { labels[k] = data.labels[i] }
         batchSize = indices.count
@@ -126,7 +126,7 @@ public final class Network {
         checkShape(data)
         precondition(!range.isEmpty && range.count <= maxBatch && range.lowerBound >= 0 && range.upperBound <= data.count,
                      "batch \(range) out of range for \(data.count) samples and maxBatch \(maxBatch)")
-        copyPixelRows(data.pixels, lookup: Normalization.pixelValues, rowLength: data.imageSize, range: range,
+        copyPixelRows(data.pixels, lookup: data.pixelLookup, rowLength: data.imageSize, range: range,
                       into: input)
         for (k, i) in range.enumerated() { labels[k] = data.labels[i] }
         batchSize = range.count
