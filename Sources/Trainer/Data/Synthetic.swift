@@ -1,6 +1,8 @@
 import Cell
 /// A seeded stand-in for Fashion-MNIST: same shape and similar pixel statistics, learnable but not
-/// trivial. Like every data set it is standardised with its training set's own statistics.
+/// trivial. As a stand-in it is standardised with Fashion-MNIST's statistics (0.2860, 0.3530), not
+/// its own (0.2761, 0.3077 for seed 1): the tests and benchmarks tuned on it keep their numbers,
+/// and a synthetic cell's training matches every earlier release bit for bit.
 ///
 /// Each class has a fixed smooth prototype (a shared "garment" silhouette plus a few class-specific
 /// bumps and holes). An image is its class prototype blended with a random other class's, shifted
@@ -36,14 +38,18 @@ public enum SyntheticDataset {
                               rows: rows, columns: columns)
         let hash = IDX.contentHash([(train.0.dimensions, train.0.payload), (train.1.dimensions, train.1.payload),
                                       (test.0.dimensions, test.0.payload), (test.1.dimensions, test.1.payload)])
-        let trainSet = finish(name: "synthetic/seed=\(seed)/train", images: train.0, labels: train.1,
-                              classes: classes, contentHash: hash)
-        return (trainSet, finish(name: "synthetic/seed=\(seed)/test", images: test.0, labels: test.1,
-                                 classes: classes, contentHash: hash, statistics: trainSet.statistics))
+        return (finish(name: "synthetic/seed=\(seed)/train", images: train.0, labels: train.1,
+                       classes: classes, contentHash: hash),
+                finish(name: "synthetic/seed=\(seed)/test", images: test.0, labels: test.1,
+                       classes: classes, contentHash: hash))
     }
 
+    /// Fashion-MNIST's statistics, which every synthetic set is standardised with.
+    public static let statistics = InputStatistics(exactMean: [Double(Normalization.mean)],
+                                                   exactStd: [Double(Normalization.std)])
+
     private static func finish(name: String, images: IDXArray, labels: IDXArray, classes: Int,
-                               contentHash: String, statistics: InputStatistics? = nil) -> Dataset {
+                               contentHash: String) -> Dataset {
         do {
             return try Dataset(name: name, images: images, labels: labels, classes: classes, contentHash: contentHash,
                                statistics: statistics)
