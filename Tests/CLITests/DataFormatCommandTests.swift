@@ -111,6 +111,27 @@ import Trainer
         }
     }
 
+    /// A sweep on NumPy files: the coordinator and its local workers load the same folder (with the
+    /// forced format passed on), agree on its hash, and every job ends done. The folder also holds
+    /// CIFAR-10 files, so that only the forced format can be read: the workers must be given it.
+    @Test func sweepOnNumPyArraysRunsEveryJob() throws {
+        let (root, dir) = try Self.folder("digits")
+        defer { try? FileManager.default.removeItem(at: root) }
+        _ = try Self.writeGreyNumPy(dir)
+        try Self.writeCIFAR(dir, records: 2)
+        let ambiguous = try CLI.run(Self.trainArguments(dir))
+        #expect(ambiguous.status == 64 && ambiguous.stderr.contains("pass --data-format cifar10|npy"), "\(ambiguous.stderr)")
+        let db = root.appendingPathComponent("sweep.sqlite").path, out = root.appendingPathComponent("out").path
+        let r = try CLI.run(["sweep", "--db", db, "--data", dir, "--data-format", "npy", "--model", "lenet-4-8",
+                             "--lr", "0.05", "--batch", "8,16", "--seeds", "1", "--warm-epochs", "0.2",
+                             "--burn-in-steps", "20", "--measure-steps", "20", "--calibration-probes", "2",
+                             "--local-workers", "1", "--quiet", "--out", out], timeout: 300)
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let cells = try String(contentsOfFile: out + "/cells.csv", encoding: .utf8)
+        let rows = cells.split(separator: "\n").dropFirst()
+        #expect(rows.contains { $0.hasPrefix("0.05,8,") } && rows.contains { $0.hasPrefix("0.05,16,") }, "\(cells)")
+    }
+
     /// Until the networks take colour input, 3-channel data are refused before anything runs.
     @Test func colourImagesAreRefusedBeforeAnyJobRuns() throws {
         let (root, dir) = try Self.folder("cifar")
