@@ -1,7 +1,7 @@
 import Cell
 /// A seeded stand-in for Fashion-MNIST: same shape and similar pixel statistics, learnable but not
 /// trivial. As a stand-in it is standardised with Fashion-MNIST's statistics (0.2860, 0.3530), not
-/// its own (0.2761, 0.3077 for seed 1): the tests and benchmarks tuned on it keep their numbers,
+/// its own (about 0.28 and 0.31): the tests and benchmarks tuned on it keep their numbers,
 /// and a synthetic cell's training matches every earlier release bit for bit.
 ///
 /// Each class has a fixed smooth prototype (a shared "garment" silhouette plus a few class-specific
