@@ -33,11 +33,14 @@ public struct CellResult: Codable, Sendable {
     /// The first conv layer's final weights and per-weight temperatures; absent for a model
     /// without conv layers, weights that are not finite, or a result written before it existed.
     public let firstLayerFilters: FirstLayerFilters?
+    /// The per-channel mean and standard deviation the inputs were standardised with (the training
+    /// set's, rounded to 4 decimals); absent in a result written before it was recorded.
+    public let inputStatistics: InputStatistics?
 
     public init(spec: CellSpec, dataset: String, datasetHash: String, parameterCount: Int, burnInSteps: Int,
                 measureSteps: Int, divergence: DivergenceReason?, thermometer: ThermometerReport, train: Evaluation,
                 test: Evaluation, samplesPerSecond: Double, wallSeconds: Double,
-                firstLayerFilters: FirstLayerFilters? = nil) {
+                firstLayerFilters: FirstLayerFilters? = nil, inputStatistics: InputStatistics? = nil) {
         self.spec = spec
         self.dataset = dataset
         self.datasetHash = datasetHash
@@ -51,6 +54,7 @@ public struct CellResult: Codable, Sendable {
         self.samplesPerSecond = samplesPerSecond
         self.wallSeconds = wallSeconds
         self.firstLayerFilters = firstLayerFilters
+        self.inputStatistics = inputStatistics
     }
 
     public var diverged: Bool { divergence != nil }

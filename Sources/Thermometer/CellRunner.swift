@@ -202,7 +202,8 @@ public struct CellRunner: Sendable {
             test: Evaluation(loss: testEval.loss, accuracy: testEval.accuracy),
             samplesPerSecond: seconds > 0 ? trainedSamples / seconds : 0,
             wallSeconds: wall / .seconds(1),
-            firstLayerFilters: Self.firstLayerFilters(network, thermometer))
+            firstLayerFilters: Self.firstLayerFilters(network, thermometer),
+            inputStatistics: train.statistics)
     }
 
     /// The first conv layer's final weights and their T_i; nil without a conv layer or with

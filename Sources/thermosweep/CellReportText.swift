@@ -17,6 +17,11 @@ struct CellReportText {
                    + "η = \(s.learningRate)  |B| = \(s.batchSize)  seed \(s.seed)"
                    + (s.momentum > 0 ? "  momentum \(s.momentum)" : "")
                    + (s.batchMode == .shuffle ? "  epoch shuffle" : ""))
+        if let input = result.inputStatistics {
+            let list = { (values: [Double]) in values.map { Format.fixed($0, digits: 4) }.joined(separator: ", ") }
+            out.append("input standardised with the training set's mean \(list(input.mean)) and sd \(list(input.std)) "
+                       + (input.channels > 1 ? "(per channel, " : "(") + "rounded to 4 decimals)")
+        }
         let w = s.warmStart
         let calibration = s.calibrationProbes > 0
             ? "calibration \(t.calibrationPointCount) × \(s.calibrationProbes) probes of \(s.probeBatchSize)"

@@ -2,10 +2,14 @@ import Cell
 import ArgumentParser
 import Trainer
 
-/// Where training data comes from: Fashion-MNIST files, or the seeded synthetic set.
+/// Where training data comes from: a folder of data files (IDX, CIFAR-10 binary, NumPy), or the
+/// seeded synthetic set.
 struct DataOptions: ParsableArguments {
-    @Option(help: "Folder with the Fashion-MNIST IDX files (.gz or plain).")
+    @Option(help: "Folder with the data set: IDX files like Fashion-MNIST's (.gz or plain), CIFAR-10 binary batches, or NumPy train_x.npy, train_y.npy, test_x.npy, test_y.npy.")
     var data: String = "/usr/share/datasets/fashion-mnist"
+
+    @Option(help: "Format of the files in --data: \(DataFormat.names) (default: recognised by their names).")
+    var dataFormat: String?
 
     @Flag(help: "Use the seeded synthetic data set instead (no files needed).")
     var synthetic = false
@@ -16,7 +20,16 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Seed of the synthetic set.")
     var syntheticSeed: UInt64 = 1
 
+    /// The format asked for with --data-format, if any.
+    var format: DataFormat? { dataFormat.flatMap(DataFormat.init(rawValue:)) }
+
     func validate() throws {
+        if let dataFormat, DataFormat(rawValue: dataFormat) == nil {
+            throw ValidationError("--data-format '\(dataFormat)' is not a format: give one of \(DataFormat.names).")
+        }
+        if dataFormat != nil && synthetic {
+            throw ValidationError("--data-format applies to --data files, not to --synthetic: give one of the two.")
+        }
         guard syntheticCount >= 100 && syntheticCount <= 1_000_000 else {
             throw ValidationError("--synthetic-count \(syntheticCount) is out of range: give 100 to 1000000 images.")
         }
@@ -31,7 +44,7 @@ struct DataOptions: ParsableArguments {
             sets = SyntheticDataset.makeSplit(seed: syntheticSeed, trainCount: syntheticCount,
                                               testCount: max(100, syntheticCount / 6))
         } else {
-            sets = try FashionMNIST.load(directory: data)
+            sets = try DataDirectory.load(directory: data, format: format)
         }
         // Other IDX files load too; refuse a shape the network cannot read here, not in the trainer.
         if let model {

@@ -126,7 +126,7 @@ struct SweepCommand: ParsableCommand {
         settings.workerDataArguments = grid.trivialMs != nil ? ["--no-data"]
             : dataOptions.synthetic ? ["--synthetic", "--synthetic-count", "\(dataOptions.syntheticCount)",
                                        "--synthetic-seed", "\(dataOptions.syntheticSeed)"]
-            : ["--data", dataOptions.data]
+            : ["--data", dataOptions.data] + (dataOptions.dataFormat.map { ["--data-format", $0] } ?? [])
         settings.quiet = quiet
         settings.dropRemoved = drop
         // Trivial grids measure nothing: no exports.

@@ -1,3 +1,4 @@
+import Cell
 import Foundation
 import Testing
 import Trainer
@@ -9,7 +10,7 @@ private func pixelStatistics(_ data: Dataset) -> (mean: Double, std: Double, min
         var sum = 0.0, sumSquares = 0.0
         var low = Float.infinity, high = -Float.infinity
         for i in 0..<pixels.count {
-            let p = Normalization.pixelValues[Int(pixels[i])]
+            let p = data.pixelLookup[Int(pixels[i])]
             sum += Double(p)
             sumSquares += Double(p) * Double(p)
             low = min(low, p)
@@ -29,7 +30,7 @@ private func nearestMeanAccuracy(train: Dataset, test: Dataset) -> Double {
     for i in 0..<train.count {
         let c = Int(train.labels[i])
         counts[c] += 1
-        for p in 0..<size { means[c * size + p] += Double(Normalization.pixelValues[Int(train.pixels[i * size + p])]) }
+        for p in 0..<size { means[c * size + p] += Double(train.pixelLookup[Int(train.pixels[i * size + p])]) }
     }
     for c in 0..<train.classes where counts[c] > 0 {
         for p in 0..<size { means[c * size + p] /= Double(counts[c]) }
@@ -40,7 +41,7 @@ private func nearestMeanAccuracy(train: Dataset, test: Dataset) -> Double {
         for c in 0..<test.classes {
             var d = 0.0
             for p in 0..<size {
-                let diff = Double(Normalization.pixelValues[Int(test.pixels[i * size + p])]) - means[c * size + p]
+                let diff = Double(test.pixelLookup[Int(test.pixels[i * size + p])]) - means[c * size + p]
                 d += diff * diff
             }
             if d < bestDistance { bestDistance = d; best = c }
@@ -131,9 +132,12 @@ struct FashionMNISTTests {
         #expect(a.train.pixels == b.train.pixels && a.test.labels == b.test.labels)
         #expect(a.train.contentHash == b.train.contentHash)
         #expect(a.train.count == 12 && a.test.count == 5 && a.train.rows == 4 && a.train.columns == 3)
+        // Standardised with the training set's own statistics (not Fashion-MNIST's constants).
         let raw = IDXTestSupport.images(count: 12).payload
+        let mean = a.train.statistics.floatMean(0), std = a.train.statistics.floatStd(0)
+        #expect(mean != Normalization.mean && a.test.statistics == a.train.statistics)
         for k in [0, 1, 100, 143] {
-            #expect(a.train.image(k / 12)[k % 12] == (Float(raw[k]) / 255 - Normalization.mean) / Normalization.std)
+            #expect(a.train.image(k / 12)[k % 12] == (Float(raw[k]) / 255 - mean) / std)
         }
         #expect(a.train.labels == IDXTestSupport.labels(count: 12).payload.map(Int32.init))
     }
@@ -231,14 +235,20 @@ struct SyntheticTests {
         #expect(data.contentHash == "af581a5aa6b43c6a")
     }
 
-    @Test("pixels lie in the normalised [0, 1] range with Fashion-MNIST-like statistics")
+    @Test("pixels lie in the normalised [0, 1] range, standardised like Fashion-MNIST, with similar statistics")
     func statistics() {
         let data = SyntheticDataset.make(seed: 3, count: 500)
         let stats = pixelStatistics(data)
+        // A stand-in for Fashion-MNIST: standardised with its constants, the 0.1.0 inputs bit for bit.
+        #expect(data.statistics.mean == [0.286] && data.statistics.std == [0.353])
+        #expect(data.pixelLookup.map(\.bitPattern) == Normalization.pixelValues.map(\.bitPattern))
         #expect(stats.min >= (0 - Normalization.mean) / Normalization.std)
         #expect(stats.max <= (1 - Normalization.mean) / Normalization.std)
         #expect(abs(stats.mean) < 0.25, "mean \(stats.mean)")
         #expect(abs(stats.std - 1) < 0.25, "std \(stats.std)")
+        // Its own statistics are close to Fashion-MNIST's.
+        let own = InputStatistics.of(pixels: data.pixels, channels: 1, plane: 784)
+        #expect(abs(own.mean[0] - 0.286) < 0.06 && abs(own.std[0] - 0.353) < 0.06, "\(own)")
         var histogram = [Int](repeating: 0, count: 10)
         for label in data.labels { histogram[Int(label)] += 1 }
         #expect(histogram.allSatisfy { $0 >= 25 && $0 <= 80 }, "labels \(histogram)")

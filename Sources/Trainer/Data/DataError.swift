@@ -32,10 +32,31 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
     case writeFailed(path: String, reason: String)
     /// Train and test images differ in size.
     case shapeMismatch(trainPath: String, trainShape: [Int], testPath: String, testShape: [Int])
+    /// The directory lacks some files of `format` (`cifar10`, `npy`).
+    case formatFilesMissing(directory: String, format: String, missing: [String])
+    /// The directory holds the files of more than one format; `--data-format` picks one.
+    case ambiguousFormat(directory: String, formats: [String])
+    /// A CIFAR-10 binary file whose size is not a whole number of records.
+    case badRecordSize(path: String, fileBytes: Int, recordBytes: Int)
+    /// A `.npy` file that is not one this reader takes (`problem` says why and what to do).
+    case badNpy(path: String, problem: String)
+    /// A `.npy` file whose data are shorter or longer than its header's shape promises.
+    case npySize(path: String, shape: [Int], expectedBytes: Int, foundBytes: Int)
 
     /// What to do about a damaged file.
     static let reinstallHint =
         "Re-download the file or reinstall the data set (apt-get install --reinstall dataset-fashion-mnist)."
+    /// Where the official CIFAR-10 binary files come from.
+    static let cifarHint = "Re-download CIFAR-10's binary version (cifar-10-binary.tar.gz from "
+        + "https://www.cs.toronto.edu/~kriz/cifar.html) and unpack it with `tar xzf`."
+    static let npyHint = "Write the file again with numpy.save (pixels as uint8, labels as integers)."
+
+    /// What to do about a damaged file at `path`, by its format.
+    static func hint(_ path: String) -> String {
+        if path.hasSuffix(".npy") || path.hasSuffix(".npy.gz") { return npyHint }
+        if path.hasSuffix(".bin") || path.hasSuffix(".bin.gz") { return cifarHint }
+        return reinstallHint
+    }
 
     public var description: String {
         switch self {
@@ -43,19 +64,21 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
             let files = missing.map { "\($0)[.gz]" }.joined(separator: ", ")
             return "Fashion-MNIST not found in \(directory): missing \(files). "
                 + "Install it with `apt-get install dataset-fashion-mnist` "
-                + "or pass `--data DIR` with a directory holding the four IDX files (gzip-compressed or plain)."
+                + "or pass `--data DIR` with a directory holding the four IDX files (gzip-compressed or plain), "
+                + "CIFAR-10's binary batches (data_batch_1.bin ... test_batch.bin) or NumPy files "
+                + "(train_x.npy, train_y.npy, test_x.npy, test_y.npy)."
         case let .cannotOpen(path, reason):
             return "\(path): cannot open: \(reason). Check that the file exists and is readable, "
                 + "or pass `--data DIR` to use another copy."
         case let .readFailed(path, reason):
-            return "\(path): read error: \(reason). " + Self.reinstallHint
+            return "\(path): read error: \(reason). " + Self.hint(path)
         case let .corruptGzip(path, message, cutOff, done):
             let what = cutOff
                 ? "the gzip stream ends early (the .gz file is cut off)"
                 : "the gzip stream is corrupt"
-            return "\(path): \(what) at or after decompressed byte \(done) (zlib: \(message)). " + Self.reinstallHint
+            return "\(path): \(what) at or after decompressed byte \(done) (zlib: \(message)). " + Self.hint(path)
         case let .emptyFile(path):
-            return "\(path): the file is empty (0 bytes after decompression). " + Self.reinstallHint
+            return "\(path): the file is empty (0 bytes after decompression). " + Self.hint(path)
         case let .truncatedHeader(path, header, have):
             return "\(path): truncated IDX header: needs \(header) bytes, file has \(have). " + Self.reinstallHint
         case let .badMagic(path, bytes):
@@ -86,15 +109,33 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
                 + "The header or the file is wrong. " + Self.reinstallHint
         case let .countMismatch(imagesPath, images, labelsPath, labels):
             return "\(imagesPath) holds \(images) images but \(labelsPath) holds \(labels) labels; "
-                + "the two files must come from the same split. " + Self.reinstallHint
+                + "the two files must come from the same split. " + Self.hint(labelsPath)
         case let .labelOutOfRange(path, index, value, classes):
             return "\(path): label \(value) at index \(index) is outside 0..<\(classes); "
-                + "this is not a \(classes)-class labels file or it is corrupt. " + Self.reinstallHint
+                + "this is not a \(classes)-class labels file or it is corrupt. " + Self.hint(path)
         case let .writeFailed(path, reason):
             return "\(path): cannot write: \(reason). Check the directory exists, is writable and has free space."
         case let .shapeMismatch(trainPath, trainShape, testPath, testShape):
             return "\(trainPath) holds \(shape(trainShape)) images but \(testPath) holds \(shape(testShape)); "
-                + "train and test images must have the same size. " + Self.reinstallHint
+                + "train and test images must have the same size. " + Self.hint(testPath)
+        case let .formatFilesMissing(directory, format, missing):
+            return "\(directory): missing \(missing.joined(separator: ", ")) for the \(format) format. "
+                + (format == "cifar10" ? Self.cifarHint
+                    : "Write the four arrays with numpy.save: train_x.npy, train_y.npy, test_x.npy, test_y.npy.")
+        case let .ambiguousFormat(directory, formats):
+            return "\(directory) holds files of several formats (\(formats.joined(separator: ", "))): "
+                + "pass --data-format \(formats.joined(separator: "|")) to pick one."
+        case let .badRecordSize(path, bytes, record):
+            let extra = bytes % record
+            return "\(path): \(bytes) bytes is not a whole number of \(record)-byte CIFAR-10 records "
+                + "(1 label byte + 3072 pixel bytes): \(bytes / record) records and \(extra) byte\(extra == 1 ? "" : "s") "
+                + "left over, so the file is cut off or not CIFAR-10's binary version. " + Self.cifarHint
+        case let .badNpy(path, problem):
+            return "\(path): \(problem)"
+        case let .npySize(path, shape, expected, found):
+            let what = found < expected ? "truncated" : "\(found - expected) unexpected bytes after the data"
+            return "\(path): \(what): the header promises shape (\(shape.map(String.init).joined(separator: ", "))) "
+                + "= \(expected) data bytes, the file has \(found). " + Self.npyHint
         }
     }
 }

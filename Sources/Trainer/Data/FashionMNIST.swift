@@ -15,13 +15,25 @@ public enum FashionMNIST {
     /// The four files in hashing order, without the optional `.gz` suffix.
     public static let fileNames = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                                    "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+    /// The content hash (`IDX.contentHash`) of the published files: IDX files with this hash are
+    /// named `fashion-mnist` in results wherever they lie.
+    public static let contentHash = "d2b704f434014dc0"
 
     /// Loads the 60 000 training and 10 000 test images from `directory`, where each file may be
     /// gzip-compressed (`name.gz`) or plain (`name`); pixels are scaled to [0, 1] and standardised
-    /// with `Normalization`, and both sets carry the hash of all four files' decompressed bytes.
+    /// with the training set's statistics (0.2860 and 0.3530, `Normalization`), and both sets carry
+    /// the hash of all four files' decompressed bytes.
     ///
     /// Throws `DataError` when files are missing or damaged; the message says what to do.
     public static func load(directory: String = defaultDirectory) throws(DataError) -> (train: Dataset, test: Dataset) {
+        try loadIDX(directory: directory, name: "fashion-mnist")
+    }
+
+    /// Loads any MNIST-like set of the four IDX files in `directory` (MNIST, KMNIST, ...), named
+    /// `name/train` and `name/test` (when nil: `fashion-mnist` for Fashion-MNIST's own files,
+    /// else the directory's name), with labels in 0..<10; the test set is standardised with the
+    /// training set's statistics.
+    static func loadIDX(directory: String, name: String?) throws(DataError) -> (train: Dataset, test: Dataset) {
         let paths = try locate(directory: directory)
         let trainImages = try IDX.read(path: paths[0], rank: 3)
         let trainLabels = try IDX.read(path: paths[1], rank: 1)
@@ -34,10 +46,11 @@ public enum FashionMNIST {
         let hash = IDX.contentHash([trainImages, trainLabels, testImages, testLabels].map {
             (dimensions: $0.dimensions, payload: $0.payload)
         })
-        let train = try Dataset(name: "fashion-mnist/train", images: trainImages, labels: trainLabels,
+        let name = name ?? (hash == contentHash ? "fashion-mnist" : DataDirectory.name(of: directory))
+        let train = try Dataset(name: name + "/train", images: trainImages, labels: trainLabels,
                                 classes: classes, contentHash: hash)
-        let test = try Dataset(name: "fashion-mnist/test", images: testImages, labels: testLabels,
-                               classes: classes, contentHash: hash)
+        let test = try Dataset(name: name + "/test", images: testImages, labels: testLabels,
+                               classes: classes, contentHash: hash, statistics: train.statistics)
         return (train, test)
     }
 

@@ -179,8 +179,8 @@ extension DataError {
 }
 
 /// A file opened through zlib's gz* API, which reads gzip streams (1f 8b) and plain files alike;
-/// closes itself.
-private struct GzipFile: ~Copyable {
+/// closes itself. Also the reader of the CIFAR-10 and .npy files (plain or gzip-compressed).
+struct GzipFile: ~Copyable {
     let path: String
     private let handle: gzFile
 

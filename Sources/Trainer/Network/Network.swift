@@ -51,9 +51,6 @@ public final class Network {
     let logitGradient: Buffer
     // labels of the loaded batch; only its first `batchSize` entries are used.
     var labels: [Int32]
-    // The pixel lookup of the data set loaded last, and whose it is.
-    private var lookup: [Float] = []
-    private var lookupOwner = ""
 
     /// Number of parameters.
     public var parameterCount: Int { parameters.count }
@@ -167,7 +164,7 @@ public final class Network {
     public func loadBatch(_ data: Dataset, indices: [Int]) {
         checkShape(data)
         precondition(!indices.isEmpty && indices.count <= maxBatch, "batch of \(indices.count) out of 1...\(maxBatch)")
-        gatherPixelRows(data.pixels, lookup: pixelLookup(data), rowLength: data.imageSize, rows: indices,
+        gatherPixelRows(data.pixels, lookup: data.pixelLookup, rowLength: data.imageSize, rows: indices,
                         into: input)
         for (k, i) in indices.enumerated() { labels[k] = data.labels[i] }
         batchSize = indices.count
@@ -178,7 +175,7 @@ public final class Network {
         checkShape(data)
         precondition(!range.isEmpty && range.count <= maxBatch && range.lowerBound >= 0 && range.upperBound <= data.count,
                      "batch \(range) out of range for \(data.count) samples and maxBatch \(maxBatch)")
-        copyPixelRows(data.pixels, lookup: pixelLookup(data), rowLength: data.imageSize, range: range,
+        copyPixelRows(data.pixels, lookup: data.pixelLookup, rowLength: data.imageSize, range: range,
                       into: input)
         for (k, i) in range.enumerated() { labels[k] = data.labels[i] }
         batchSize = range.count
@@ -190,16 +187,6 @@ public final class Network {
                      "data set \(data.name) is \(data.channels)×\(data.rows)×\(data.columns) with \(data.classes) classes; "
                      + "\(model.rawValue) needs \(architecture.inputChannels)×\(architecture.inputHeight)×"
                      + "\(architecture.inputWidth), ≤ \(architecture.classes)")
-    }
-
-    /// `data.pixelLookup`, computed once per data set rather than per batch.
-    private func pixelLookup(_ data: Dataset) -> [Float] {
-        let owner = data.name + "/" + data.contentHash
-        if owner != lookupOwner {
-            lookup = data.pixelLookup
-            lookupOwner = owner
-        }
-        return lookup
     }
 
     // MARK: Forward and backward
