@@ -53,7 +53,9 @@ extension RestoredJob {
     /// The journal's record of a job, as the scheduler reads it (with a done warm start's checkpoint).
     public init(_ record: JobRecord, checkpoint: [UInt8]? = nil) {
         self.init(id: record.id, state: record.state, attempt: record.attempt, failures: record.retries,
-                  failure: record.failure, checkpoint: checkpoint, worker: record.leaseWorker)
+                  failure: record.failure, checkpoint: checkpoint, worker: record.leaseWorker,
+                  cancelledWithWarmStart: record.state == .cancelled
+                      && record.lastError?.hasPrefix("cancelled: " + JobDecisions.cascadeReasonPrefix) == true)
     }
 }
 
@@ -74,20 +76,22 @@ public struct CoordinatorStart {
     public static func open(path: String, spec: GridSpec, dropping: Bool = false, config: SchedulerConfig)
         throws(StoreError) -> CoordinatorStart {
         let store = try Store.open(path: path, spec: spec, dropping: dropping)
-        let restored: [RestoredJob]
+        let restored: [RestoredJob], retired: Set<Int>
         do {
             // Every running lease becomes orphaned first: the scheduler waits for its worker.
             _ = try store.orphanRunningLeases()
             let checkpoints = try store.checkpoints()
             let inGrid = Set(store.jobList.map(\.id))
-            restored = try store.jobs().filter { inGrid.contains($0.id) }.map { RestoredJob($0, checkpoint: checkpoints[$0.id]) }
+            let journaled = try store.jobs()
+            restored = journaled.filter { inGrid.contains($0.id) }.map { RestoredJob($0, checkpoint: checkpoints[$0.id]) }
+            retired = Set(journaled.map(\.id)).subtracting(inGrid)
         } catch {
             try? store.close()  // release the coordinator lock; the first error is the one to report
             throw error
         }
         var config = config
         config.specHash = store.specHash
-        return CoordinatorStart(store: store, scheduler: Scheduler(jobs: store.jobList, config: config),
+        return CoordinatorStart(store: store, scheduler: Scheduler(jobs: store.jobList, config: config, retired: retired),
                                 restored: restored)
     }
 }

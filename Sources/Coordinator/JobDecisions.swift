@@ -54,8 +54,10 @@ public struct JobDecisions: Sendable {
     }
 
     /// On a resumed sweep: every job that failed by exhausting fewer failed attempts than `limit`
-    /// is queued again, keeping its count (so `limit` bounds its failures over all runs).
-    public mutating func retryExhausted(limit: Int) -> Plan {
+    /// is queued again, keeping its count (so `limit` bounds its failures over all runs); and every
+    /// job that failed because its warm start failed, where that warm start is now done (a cell a
+    /// `--drop` left out while its warm start was retried, and a later grid brings back).
+    public mutating func resume(limit: Int) -> Plan {
         var plan = Plan()
         for job in journal where job.state == .failed && job.failure == .exhausted && job.failures < limit
             && job.attempt < maxAttempt {
@@ -63,8 +65,17 @@ public struct JobDecisions: Sendable {
                 + (job.failures == 1 ? "" : "s")
             retry(job.id, reason: reason, keepFailures: true, selected: false, plan: &plan)
         }
+        for job in journal where job.state == .failed && job.failure == .dependency && job.attempt < maxAttempt {
+            guard let warm = descriptors[job.id]?.dependsOn, record(warm)?.state == .done else { continue }
+            retry(job.id, reason: "its warm start \(label(warm)) is done", keepFailures: true, selected: false,
+                  plan: &plan)
+        }
         return plan
     }
+
+    /// How a cancel that a warm start's cancel brings along begins its reason (the journal keeps
+    /// it, so a later retry of the warm start knows which of its cells to bring back).
+    public static let cascadeReasonPrefix = "its warm start "
 
     private mutating func retry(_ id: Int, reason: String, keepFailures: Bool, selected: Bool, plan: inout Plan) {
         guard !plan.seen.contains(id) else { return }
@@ -119,7 +130,7 @@ public struct JobDecisions: Sendable {
         for dependent in dependents[id] ?? [] {
             guard let d = record(dependent) else { continue }
             let failedBecause = d.state == .failed && d.failure == .dependency
-            if failedBecause || (wasCancelled && d.state == .cancelled) {
+            if failedBecause || (wasCancelled && d.state == .cancelled && d.cancelledWithWarmStart) {
                 retry(dependent, reason: "its warm start \(label(id)) is queued again", keepFailures: keepFailures,
                       selected: false, plan: &plan)
             }
@@ -166,9 +177,11 @@ public struct JobDecisions: Sendable {
         journal[i].state = .cancelled
         journal[i].failure = nil
         journal[i].worker = nil
+        journal[i].cancelledWithWarmStart = !selected
         plan.decided.append("\(label(id)): cancelled (\(reason))\(note)")
         for dependent in dependents[id] ?? [] {
-            cancel(dependent, reason: "its warm start \(label(id)) was cancelled", selected: false, plan: &plan)
+            cancel(dependent, reason: Self.cascadeReasonPrefix + "\(label(id)) was cancelled", selected: false,
+                   plan: &plan)
         }
     }
 }

@@ -39,7 +39,8 @@
 //   - A warm start that fails (deterministic or after retries) fails its measure jobs at once,
 //     naming it, so the sweep still finishes.
 //   - On start, a job that failed by exhausting fewer failed attempts than this run's retry limit
-//     is queued again, keeping its count (`JobDecisions.retryExhausted`); a cancelled job has
+//     is queued again, keeping its count, and so is a job that failed because its warm start
+//     failed when that warm start is now done (`JobDecisions.resume`); a cancelled job has
 //     ended, and a RESULT for it is stale (docs/JOBS.md).
 //   - A READY is refused `full` beyond `config.maxWorkers` admitted workers.
 //   - STATUS is answered for any peer (status clients never send READY); ERROR from a peer is
@@ -97,6 +98,9 @@ public struct Scheduler: Sendable {
 
     private(set) var jobs: [ScheduledJob]
     private var indexOf: [Int: Int] = [:]
+    /// Ids the journal holds outside the grid (a `sweep --drop` left them out): a worker still
+    /// running one is told CANCEL and its result is ACKed, never counted.
+    private let retired: Set<Int>
     /// Warm-start id → ids of the measure jobs that need its checkpoint.
     private var dependents: [Int: [Int]] = [:]
     /// Warm-start id → its checkpoint, attached to every JOB of its measure jobs.
@@ -125,8 +129,9 @@ public struct Scheduler: Sendable {
     private var hasStarted = false
 
     /// A scheduler for `jobs` (ids unique), all queued at attempt 1 until `Event.start` says otherwise.
-    public init(jobs descriptors: [JobDescriptor], config: SchedulerConfig) {
+    public init(jobs descriptors: [JobDescriptor], config: SchedulerConfig, retired: Set<Int> = []) {
         self.config = config
+        self.retired = retired
         jobs = descriptors.map { ScheduledJob(descriptor: $0) }
         totalCost = descriptors.reduce(0) { $0 + $1.cost }
         for (i, job) in descriptors.enumerated() {
@@ -202,9 +207,10 @@ public struct Scheduler: Sendable {
             return
         }
         hasStarted = true
-        // Jobs that ran out of attempts under a lower limit get the ones a raised limit allows.
+        // Jobs that ran out of attempts under a lower limit get the ones a raised limit allows, and
+        // cells whose warm start is now done run.
         var decisions = JobDecisions(jobs: jobs.map(\.descriptor), journal: restored)
-        let retried = decisions.retryExhausted(limit: config.timing.retryLimit)
+        let retried = decisions.resume(limit: config.timing.retryLimit)
         for change in retried.changes { out.record(change) }
         for line in retried.decided { out.log(line) }
         for record in decisions.journal {
@@ -373,7 +379,12 @@ public struct Scheduler: Sendable {
                                         stallStepFactor: config.timing.stallStepFactor)))
         for ref in hello.running {
             guard let i = indexOf[ref.jobId] else {
-                out.log("worker \(hello.name) lists job #\(ref.jobId), which this grid does not have")
+                if retired.contains(ref.jobId) {
+                    out.send(peer, .cancel(Cancel(jobId: ref.jobId, attempt: ref.attempt, reason: .expired)))
+                    out.log("worker \(hello.name) runs job #\(ref.jobId), which was dropped from the grid: cancelled")
+                } else {
+                    out.log("worker \(hello.name) lists job #\(ref.jobId), which this grid does not have")
+                }
                 continue
             }
             let job = jobs[i]
@@ -393,7 +404,11 @@ public struct Scheduler: Sendable {
         var unknown: [Int] = []
         for progress in beat.jobs {
             guard let i = indexOf[progress.jobId] else {
-                unknown.append(progress.jobId)
+                if retired.contains(progress.jobId) {
+                    out.send(peer, .cancel(Cancel(jobId: progress.jobId, attempt: progress.attempt, reason: .expired)))
+                } else {
+                    unknown.append(progress.jobId)
+                }
                 continue
             }
             let job = jobs[i]
@@ -434,7 +449,14 @@ public struct Scheduler: Sendable {
 
     private mutating func result(_ result: JobResult, peer: PeerID, now: Instant, out: inout Output) {
         guard let i = indexOf[result.jobId] else {
-            out.send(peer, .error(ErrorReply(code: .unknownJob, message: "job #\(result.jobId) is not part of this sweep")))
+            if retired.contains(result.jobId) {
+                // ACKed so that the worker stops sending it; never counted, never journaled.
+                out.send(peer, .ack(result.ref))
+                out.log("result #\(result.jobId) attempt \(result.attempt) from \(name(peer)): that job was dropped "
+                            + "from the grid; not counted")
+            } else {
+                out.send(peer, .error(ErrorReply(code: .unknownJob, message: "job #\(result.jobId) is not part of this sweep")))
+            }
             return
         }
         let job = jobs[i]

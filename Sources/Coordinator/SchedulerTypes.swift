@@ -101,6 +101,9 @@ public struct RestoredJob: Sendable, Equatable {
     public var checkpoint: [UInt8]?
     /// The worker (routing id as journaled) of a running lease: only it may re-adopt the lease.
     public var worker: String?
+    /// A cancelled job that was cancelled because its warm start was (not on its own account):
+    /// a retry of the warm start brings it back.
+    public var cancelledWithWarmStart = false
 }
 
 /// What happens to the scheduler.

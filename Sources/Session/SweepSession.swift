@@ -137,13 +137,23 @@ public final class SweepSession: @unchecked Sendable {
         }
         defer { try? start.store.close() }
         if let change = start.store.change { console.event(change.summary(width: Console.eventWidth)) }
-        // Jobs that ran out of attempts under a lower limit start again (the scheduler's start
-        // decides it; the count here only words the line).
+        // Jobs that ran out of attempts under a lower limit, and cells whose warm start is now done,
+        // start again (the scheduler's start decides it; the count here only words the line).
         var decisions = JobDecisions(jobs: start.store.jobList, journal: start.restored)
-        let retried = decisions.retryExhausted(limit: config.timing.retryLimit).changes.count
+        let requeued = Set(decisions.resume(limit: config.timing.retryLimit).changes.compactMap { change -> Int? in
+            if case let .retried(ref, _, _, _) = change { return ref.jobId }
+            return nil
+        })
+        let journaled = Dictionary(start.restored.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let revived = start.store.jobList.filter { job in
+            requeued.contains(job.id) && journaled[job.id]?.failure == .dependency
+                && job.dependsOn.map { journaled[$0]?.state == .done } == true
+        }.count
+        let raised = requeued.count - revived
         let resumed = decisions.journal.filter(\.state.isEnded).count
         console.event("grid \(start.store.specHash): \(s.grid.jobCount) jobs, \(resumed) already ended"
-                          + (retried > 0 ? " (\(retried) more queued again under --retry-limit \(config.timing.retryLimit))" : "")
+                          + (raised > 0 ? " (\(raised) more queued again under --retry-limit \(config.timing.retryLimit))" : "")
+                          + (revived > 0 ? " (\(revived) cells queued again: their warm start is done)" : "")
                           + "; database \(s.database)")
 
         let console = self.console, quiet = s.quiet

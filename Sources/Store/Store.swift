@@ -135,8 +135,11 @@ public final class Store {
                             throw StoreError.specMismatch(path: path, differences: [], storedHash: storedHash,
                                                           requestedHash: hash)
                         }
-                        let grown = GridChange(from: old, to: normalized)
-                        guard grown.isExtension else {
+                        var grown = GridChange(from: old, to: normalized)
+                        // A change is accepted only for what it names: jobs added or removed, or
+                        // the data moved; any other difference in the stored bytes is refused.
+                        let names = !grown.addedKeys.isEmpty || grown.removes || grown.movedData != nil
+                        guard grown.isExtension && names else {
                             throw StoreError.specMismatch(path: path, differences: GridSpec.differences(old, normalized),
                                                           storedHash: storedHash, requestedHash: hash)
                         }
@@ -145,6 +148,8 @@ public final class Store {
                                                          requestedHash: hash)
                         }
                         _ = try checkJobList(db, spec: old, path: path)
+                        let journaled = try journalIds(db)
+                        grown.returningKeys = Set(grown.addedKeys.filter { journaled[$0] != nil })
                         try changeGrid(db, change: grown, canonical: canonical, hash: hash, now: now)
                         change = grown
                     }
@@ -443,7 +448,8 @@ public final class Store {
         try insertJobs(db, jobs.filter { ids[$0.key] == nil })
         try db.execute(sql: "UPDATE meta SET specJSON = ?, specHash = ?, jobCount = ? WHERE id = 1",
                        arguments: [Data(canonical), hash, jobs.count])
-        try recordGrid(db, canonical: canonical, hash: hash, jobCount: jobs.count, added: change.addedKeys.count,
+        try recordGrid(db, canonical: canonical, hash: hash, jobCount: jobs.count,
+                       added: change.addedKeys.count - change.returningKeys.count,
                        dropped: change.removedKeys.count, summary: change.summary(width: 1000), now: now)
     }
 

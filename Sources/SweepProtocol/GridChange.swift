@@ -22,6 +22,9 @@ public struct GridChange: Sendable, Equatable {
     /// Keys of the new grid's jobs that the old grid lacks, and of the old grid's that the new lacks.
     public let addedKeys: [String]
     public let removedKeys: [String]
+    /// Of `addedKeys`, those the journal still holds (a `--drop` left them out, and this grid has
+    /// them again): they come back with their results and do not run again. Set by the journal.
+    public var returningKeys: Set<String> = []
 
     public init(from old: GridSpec, to new: GridSpec) {
         let old = old.normalized, new = new.normalized
@@ -89,7 +92,11 @@ public struct GridChange: Sendable, Equatable {
     /// `adding 25 jobs: seeds 3 → 4`, `dropping 2 jobs (kept, not exported): lr −0.2`.
     public func summary(width: Int = 80) -> String {
         var verbs: [String] = []
-        if !addedKeys.isEmpty { verbs.append("adding \(addedKeys.count) job\(addedKeys.count == 1 ? "" : "s")") }
+        let new = addedKeys.count - returningKeys.count
+        if new > 0 { verbs.append("adding \(new) job\(new == 1 ? "" : "s")") }
+        if !returningKeys.isEmpty {
+            verbs.append("bringing back \(returningKeys.count) dropped job\(returningKeys.count == 1 ? "" : "s")")
+        }
         if !removedKeys.isEmpty {
             verbs.append("dropping \(removedKeys.count) job\(removedKeys.count == 1 ? "" : "s") (kept, not exported)")
         }

@@ -125,4 +125,62 @@ import Testing
         #expect(!result.changes.isEmpty)
         #expect(h.scheduler.state(of: 1) == .cancelled)
     }
+
+    /// A cell that failed because its warm start failed runs again on start once that warm start is
+    /// done (a `--drop` left the cell out while its warm start was retried; a later grid has it).
+    @Test func aCellWhoseWarmStartIsNowDoneRunsAgainOnStart() {
+        var h = Harness(jobs: Self.jobs)
+        let effects = h.handle(.start([
+            RestoredJob(id: 1, state: .done, attempt: 2, checkpoint: [1]),
+            RestoredJob(id: 2, state: .done, attempt: 1, checkpoint: [2]),
+            RestoredJob(id: 3, state: .failed, attempt: 1, failure: .dependency),
+            RestoredJob(id: 4, state: .done, attempt: 1),
+            RestoredJob(id: 5, state: .done, attempt: 1),
+            RestoredJob(id: 6, state: .failed, attempt: 1, failure: .deterministic),
+        ]))
+        #expect(effects.changes == [.retried(JobRef(jobId: 3, attempt: 1), reason: "its warm start #1 warm/seed=1 is done",
+                                             failures: 0, at: Instant(milliseconds: 0))])
+        #expect(h.scheduler.state(of: 3) == .queued && h.scheduler.state(of: 6) == .failed)
+        #expect(h.ready("w1").jobs.map(\.jobId) == [3])
+    }
+
+    /// Retrying a cancelled warm start brings back the cells cancelled with it, not a cell a user
+    /// cancelled on its own before; the journal's reason tells the two apart after a restart.
+    @Test func aRetriedWarmStartLeavesCellsCancelledOnTheirOwn() {
+        var d = JobDecisions(jobs: Self.jobs, journal: Self.journal([1: (.queued, nil), 3: (.queued, nil), 5: (.queued, nil)]))
+        #expect(Self.cancelled(d.cancel([5], reason: "by thermosweep cancel (a user on host)")) == [5])
+        #expect(Self.cancelled(d.cancel([1], reason: "by thermosweep cancel (a user on host)")) == [1, 3])
+        var again = d
+        #expect(Self.retried(d.retry([1], reason: "test")) == [1, 3])
+        #expect(d.journal.first { $0.id == 5 }?.state == .cancelled)
+        // A later run reads the flag from the journal's reason (CoordinatorStart), which the
+        // cascade writes with `cascadeReasonPrefix`.
+        let cascade = d.cancel([1], reason: "test").changes.compactMap { change -> String? in
+            if case .cancelled(let ref, let reason, _) = change, ref.jobId == 3 { return reason } else { return nil }
+        }
+        #expect(cascade.count == 1 && cascade[0].hasPrefix(JobDecisions.cascadeReasonPrefix), "\(cascade)")
+        again = JobDecisions(jobs: Self.jobs, journal: [
+            RestoredJob(id: 1, state: .cancelled, attempt: 1), RestoredJob(id: 2, state: .done, attempt: 1),
+            RestoredJob(id: 3, state: .cancelled, attempt: 1, cancelledWithWarmStart: true),
+            RestoredJob(id: 4, state: .done, attempt: 1), RestoredJob(id: 5, state: .cancelled, attempt: 1),
+            RestoredJob(id: 6, state: .done, attempt: 1),
+        ])
+        #expect(Self.retried(again.retry([1], reason: "test")) == [1, 3])
+    }
+
+    /// A job the journal holds outside the grid (dropped) is cancelled when a worker still runs it,
+    /// and its result is ACKed so the worker stops sending it, never counted.
+    @Test func aDroppedJobStillRunningIsCancelledAndItsResultAcked() {
+        var h = Harness(jobs: Harness.trivialJobs(batchSizes: [8]), retired: [7])
+        h.handle(.start([]))
+        let ready = h.ready("w1", running: [JobRef(jobId: 7, attempt: 1)])
+        #expect(ready.cancels(to: "w1").map(\.jobId) == [7])
+        let beat = h.heartbeat("w1", [(id: 7, attempt: 1, step: 5)])
+        #expect(beat.cancels(to: "w1").map(\.jobId) == [7] && beat.errors(to: "w1").isEmpty)
+        let result = h.done("w1", 7, attempt: 1)
+        #expect(result.acks(to: "w1") == [JobRef(jobId: 7, attempt: 1)] && result.changes.isEmpty)
+        // An id the journal does not hold at all is still an error.
+        let unknown = h.done("w1", 8, attempt: 1)
+        #expect(unknown.errors(to: "w1").map(\.code) == [.unknownJob])
+    }
 }

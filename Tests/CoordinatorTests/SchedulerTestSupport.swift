@@ -10,11 +10,11 @@ struct Harness {
     var scheduler: Scheduler
     var now = Instant(milliseconds: 0)
 
-    init(jobs: [JobDescriptor], configure: (inout SchedulerConfig) -> Void = { _ in }) {
+    init(jobs: [JobDescriptor], retired: Set<Int> = [], configure: (inout SchedulerConfig) -> Void = { _ in }) {
         var config = SchedulerConfig(version: Self.version, dataset: nil, specHash: "00000000000000ff",
                                      coordinatorNonce: "c0ffee00")
         configure(&config)
-        scheduler = Scheduler(jobs: jobs, config: config)
+        scheduler = Scheduler(jobs: jobs, config: config, retired: retired)
     }
 
     /// Trivial jobs (no dependencies), costs |B| × steps: larger batch → longer.

@@ -84,7 +84,9 @@ import Testing
 
         // Growing back restores the dropped jobs as they were: job 1 keeps its result.
         let back = try Store.open(path: folder.database, spec: Fixtures.trivialGrid)
-        #expect(back.change?.addedKeys.count == 4)
+        #expect(back.change?.addedKeys.count == 4 && back.change?.returningKeys.count == 4)
+        #expect(back.change?.summary() == "bringing back 4 dropped jobs: lr +0.0125")
+        #expect(try back.gridHistory().map(\.added) == [8, 0, 0])
         #expect(back.jobList == Fixtures.trivialGrid.jobs())
         #expect(try back.job(1)?.state == .done)
         #expect(try back.counts().total == 8)

@@ -152,6 +152,11 @@ struct LayerListTests {
         ("maxpool2,dense:4,relu,dense:3", 1, 5, 7),
         ("dense:6,tanh,dense:3", 3, 3, 5),
         ("conv3x3:3,relu,maxpool2,conv2x2:4,relu,maxpool2,dense:5,relu,dense:3", 3, 11, 10),
+        // A conv after another layer: its input gradient (col2im into the padded image, cropped).
+        ("conv3x3:2,tanh,conv3x3:3:same,dense:3", 3, 7, 6),
+        ("conv2x2:2,relu,conv4x4:2:same,avgpool3,dense:3", 1, 9, 8),   // even kernel, pool drops an edge
+        ("avgpool2,conv2x2:2,dense:3", 3, 7, 5),                          // avg pool dropping a row, 3 channels
+        ("dense:4,relu,dense:3", 1, 5, 7),                                 // flatten of the raw input
     ]
 
     @Test("every layer kind against finite differences", arguments: kinds.indices)

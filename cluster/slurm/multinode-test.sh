@@ -19,8 +19,9 @@
 set -euo pipefail
 
 if [ -z "${TS_SLURM_MN_TEST_INNER:-}" ]; then
-    # One bound for the whole test; the trap below still cleans up when it fires.
-    TS_SLURM_MN_TEST_INNER=1 exec timeout -k 20 285 bash "$0" "$@"
+    # One bound for the whole test; the trap below still cleans up when it fires, and gets
+    # 90 s for it (its waits for the reference sweep and for Slurm's queue to drain) before KILL.
+    TS_SLURM_MN_TEST_INNER=1 exec timeout -k 90 285 bash "$0" "$@"
 fi
 
 here=$(cd "$(dirname "$0")" && pwd)

@@ -90,7 +90,9 @@ stop_pid() {
     log "$name ($pid) ignored SIGTERM for ${WAIT_S} s; sending SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
     for ((i = 0; i < 50; i++)); do alive "$pid" "$name" || return 0; sleep 0.1; done
-    die "could not stop $name ($pid)"
+    # Not fatal: `down` goes on with the rest of its teardown (namespaces, bridge, folder).
+    log "could not stop $name ($pid); stop it by hand"
+    return 1
 }
 
 # Stops daemon NAME by its pid file PATH, waiting up to 3 s for the file to appear.
@@ -389,7 +391,7 @@ down() {
     while read -r name pid what node_of _; do
         case $name in
             slurmd|slurmctld|munged)
-                stop_pid "$name" "$pid"
+                stop_pid "$name" "$pid" || true
                 started+="$name/$what " ;;
             netns) kill_ns "$pid" ;;
             # A daemon whose start was interrupted before its pid was recorded: by its pid file
@@ -399,7 +401,7 @@ down() {
                 if [[ $started == *" $pid/$node_of "* ]]; then
                     started=${started/" $pid/$node_of "/" "}
                 else
-                    stop_pidfile "$pid" "$what"
+                    stop_pidfile "$pid" "$what" || true
                 fi ;;
         esac
     done < <(tac "$pids")
