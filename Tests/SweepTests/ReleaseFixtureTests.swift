@@ -158,16 +158,4 @@ import Testing
         guard let range = version.stdout.range(of: "built for CPU ") else { return "" }
         return String(version.stdout[range.upperBound...].prefix { $0 != ")" })
     }
-
-    /// Rows of a CSV export (no quoted commas in these columns) as column → value.
-    func csvRows(_ path: String) throws -> [[String: String]] {
-        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
-        guard let header = lines.first?.split(separator: ",", omittingEmptySubsequences: false).map(String.init) else {
-            return []
-        }
-        return lines.dropFirst().map { line in
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            return Dictionary(uniqueKeysWithValues: zip(header, fields))
-        }
-    }
 }
