@@ -71,7 +71,7 @@ struct StatusCommand: ParsableCommand {
             let reply = try LiveStatus.ask(endpoint: connect, timeout: .milliseconds(timeoutMs), curve: try curve.load())
             if format == "json" {
                 let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+                encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
                 print(String(decoding: try encoder.encode(reply), as: UTF8.self))
             } else {
                 print(LiveStatus.text(reply, endpoint: connect))
