@@ -18,7 +18,7 @@ struct HTMLReport {
         data = analysis.data
         fits = analysis.fits
         runsByKey = Dictionary(analysis.data.runs.map {
-            (CellKey(learningRate: $0.learningRate, batchSize: $0.batchSize, seed: $0.seed), $0)
+            ($0.cellKey, $0)
         }, uniquingKeysWith: { a, _ in a })
     }
 
@@ -118,7 +118,15 @@ struct HTMLReport {
             sentences.append("Median noise-calibration ratio \(Text.fixed(m, 2)) (1 at small ηλ, 1/(1 − ηλ/2) at finite η; "
                 + "above it, the diffusion is larger than η σ̄²/2|B| predicts).")
         }
-        let layerA = fits.fits.filter { $0.estimator == estimator.rawValue && $0.group != GroupReport.networkName }
+        if data.spec.variesMomentum {
+            sentences.append("The momentum varies (m = "
+                + data.spec.momentumValues.map { Text.number($0) }.joined(separator: ", ")
+                + "): these exponents are fitted against \(SweepFits.effectiveLearningRate) (theory: T ∝ η/((1 − m)|B|)), "
+                + "all runs collapsed; the exponent table also has one fit per m, against η.")
+        }
+        let layerA = fits.fits.filter {
+            $0.estimator == estimator.rawValue && $0.group != GroupReport.networkName && $0.momentum == nil
+        }
             .compactMap { $0.result.fit?.a.value }
         if let lo = layerA.min(), let hi = layerA.max() {
             sentences.append("Per-group a ranges from \(Text.fixed(lo, 3)) to \(Text.fixed(hi, 3)).")
@@ -148,7 +156,7 @@ struct HTMLReport {
             let r = fit.result
             let e = r.options.expectedExponents
             h += fit.estimator == estimator.rawValue ? "<tr class=\"def\">" : "<tr>"
-            h += "<td class=\"l\">\(escapeHTML(fit.group))</td><td class=\"l\">\(escapeHTML(fit.estimator))</td>"
+            h += "<td class=\"l\">\(escapeHTML(fit.group + fit.label))</td><td class=\"l\">\(escapeHTML(fit.estimator))</td>"
             h += "<td>(\(Text.fixed(e.a, 0)), \(Text.fixed(e.b, 0)))</td>"
             func exponent(_ x: Estimate, expected: Double) -> String {
                 (abs(x.value - expected) > Self.notableDeparture ? "<td class=\"far\">" : "<td>")
@@ -221,9 +229,11 @@ struct HTMLReport {
 
     private func excludedPoints(_ fit: GroupFit) -> [(eta: Double, batch: Int, t: Double)] {
         fit.exclusions.compactMap { e in
-            guard let run = runsByKey[CellKey(learningRate: e.learningRate, batchSize: e.batchSize, seed: e.seed)],
+            guard let run = runsByKey[CellKey(learningRate: e.learningRate, batchSize: e.batchSize,
+                                                  momentum: e.momentum ?? data.spec.momentumValues[0], seed: e.seed)],
                   let t = run.result.thermometer.group(fit.group)?.estimate(estimator)?.value, t > 0 else { return nil }
-            return (e.learningRate, e.batchSize, t)
+            // Where the fit put the run: at η/(1 − m) in a collapsed fit.
+            return (fit.fittedAgainst != nil ? e.learningRate / (1 - run.momentum) : e.learningRate, e.batchSize, t)
         }
     }
 
@@ -573,7 +583,7 @@ struct HTMLReport {
             ["data", dataText + "; content hash \(s.datasetHash ?? "not recorded")"],
             ["warm start", "η = \(s.warmStart.learningRate), |B| = \(s.warmStart.batchSize), \(s.warmStart.epochs) epochs, "
                 + "once per seed; every cell of the seed starts from it"],
-            ["cell protocol", "SGD, momentum \(s.cell.momentum), batches \(s.cell.batchMode.rawValue), "
+            ["cell protocol", "SGD, momentum \(s.momenta.map { $0.map { Text.number($0) }.joined(separator: ", ") } ?? "\(s.cell.momentum)"), batches \(s.cell.batchMode.rawValue), "
                 + "\(s.cell.calibrationProbes) calibration probes of \(s.cell.probeBatchSize) samples"],
         ]
         // The steps each cell ran, as its results record them (the defaults depend on η).
