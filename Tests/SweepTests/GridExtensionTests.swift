@@ -118,8 +118,13 @@ import Testing
         #expect(network.first?["fittedAgainst"] as? String == "η/(1 − m)" && network.first?["momentum"] == nil)
         #expect(network.dropFirst().compactMap { $0["momentum"] as? Double } == [0, 0.5])
         // The collapsed fit's cells are at η/(1 − m): 0.05, 0.1 (m = 0) and 0.1, 0.2 (m = 0.5).
-        let cells = ((network.first?["result"] as? [String: Any])?["cells"] as? [[String: Any]]) ?? []
+        // Used or excluded, every cell is at its η_eff; each exclusion names the run's own η and m.
+        let collapsed = try #require(network.first?["result"] as? [String: Any])
+        let cells = ((collapsed["cells"] as? [[String: Any]]) ?? []) + ((collapsed["excludedCells"] as? [[String: Any]]) ?? [])
         #expect(Set(cells.compactMap { $0["eta"] as? Double }) == [0.05, 0.1, 0.2], "\(cells)")
+        let exclusions = (network.first?["exclusions"] as? [[String: Any]]) ?? []
+        #expect(exclusions.allSatisfy { [0.05, 0.1].contains($0["learningRate"] as? Double ?? 0) && $0["momentum"] != nil },
+                "\(exclusions)")
         #expect((document["summary"] as? String)?.contains("against η/(1 − m)") == true, "\(document["summary"] ?? "")")
 
         // The exports equal a fresh sweep's of the 2-momentum grid (volatile columns aside).
