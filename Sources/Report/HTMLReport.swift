@@ -215,6 +215,14 @@ struct HTMLReport {
             h += "<h3 id=\"group-\(escapeHTML(group))\">\(escapeHTML(group))</h3>\n<div class=\"plots\">"
             h += collapsePlot(fit) + etaPlot(fit, byEta: true) + etaPlot(fit, byEta: false)
             h += "</div>\n"
+            // Where the momentum varies, the fit above is the collapsed one; then one row per m.
+            for perMomentum in fits.fits where perMomentum.group == group && perMomentum.estimator == estimator.rawValue
+                && perMomentum.momentum != nil {
+                guard !(perMomentum.result.cells.isEmpty && excludedPoints(perMomentum).isEmpty) else { continue }
+                h += "<h3>\(escapeHTML(group + perMomentum.label))</h3>\n<div class=\"plots\">"
+                h += collapsePlot(perMomentum) + etaPlot(perMomentum, byEta: true) + etaPlot(perMomentum, byEta: false)
+                h += "</div>\n"
+            }
         }
         if !empty.isEmpty {
             let which = empty.count == data.groups.count ? "any group" : empty.joined(separator: ", ")
@@ -248,7 +256,9 @@ struct HTMLReport {
         let excluded = excludedPoints(fit)
         let xs = r.cells.map { $0.eta / Double($0.batchSize) } + excluded.map { $0.eta / Double($0.batch) }
         let ys = r.cells.map { exp($0.meanLogT) } + excluded.map(\.t)
-        var plot = Plot(title: "\(fit.group): T against η/|B|", x: Axis(xs, log: true, label: "η/|B| (per sample)"),
+        let eta = fit.fittedAgainst ?? "η"
+        var plot = Plot(title: "\(fit.group)\(fit.label): T against \(eta)/|B|",
+                        x: Axis(xs, log: true, label: "\(eta)/|B| (per sample)"),
                         y: Axis(ys, log: true, label: Self.temperatureLabel), legend: true)
         let batches = Array(Set(r.cells.map(\.batchSize))).sorted()
         for (i, b) in batches.enumerated() {
@@ -279,9 +289,14 @@ struct HTMLReport {
         func xOf(_ eta: Double, _ b: Int) -> Double { byEta ? eta : Double(b) }
         let xs = r.cells.map { xOf($0.eta, $0.batchSize) } + excluded.map { xOf($0.eta, $0.batch) }
         let ys = r.cells.map { exp($0.meanLogT) } + excluded.map(\.t)
-        let title = byEta ? "\(fit.group): T against η at each |B|" : "\(fit.group): T against |B| at each η"
-        var xAxis = Axis(xs, log: true, label: byEta ? "η (learning rate)" : "|B| (samples per batch)")
-        xAxis.explicitTicks = byEta ? data.spec.learningRates.sorted() : data.spec.batchSizes.sorted().map(Double.init)
+        let eta = fit.fittedAgainst ?? "η"
+        let title = byEta ? "\(fit.group)\(fit.label): T against \(eta) at each |B|"
+            : "\(fit.group)\(fit.label): T against |B| at each \(eta)"
+        var xAxis = Axis(xs, log: true, label: byEta ? "\(eta) (learning rate)" : "|B| (samples per batch)")
+        // A collapsed fit's η axis holds the η/(1 − m) of its cells, not the grid's η values.
+        let etaTicks = fit.fittedAgainst == nil ? data.spec.learningRates.sorted()
+            : Array(Set(r.cells.map(\.eta) + excluded.map(\.eta))).sorted()
+        xAxis.explicitTicks = byEta ? etaTicks : data.spec.batchSizes.sorted().map(Double.init)
         var plot = Plot(title: title, x: xAxis, y: Axis(ys, log: true, label: Self.temperatureLabel), legend: true)
         let seriesKeys: [Double] = byEta
             ? Array(Set(r.cells.map { Double($0.batchSize) })).sorted() : Array(Set(r.cells.map(\.eta))).sorted()

@@ -126,6 +126,11 @@ import Testing
         #expect(exclusions.allSatisfy { [0.05, 0.1].contains($0["learningRate"] as? Double ?? 0) && $0["momentum"] != nil },
                 "\(exclusions)")
         #expect((document["summary"] as? String)?.contains("against η/(1 − m)") == true, "\(document["summary"] ?? "")")
+        // The report plots the collapsed fit against η/(1 − m), then each m's fit.
+        let report = try String(contentsOfFile: scratch.file("grown/report.html"), encoding: .utf8)
+        #expect(report.contains("network, against η/(1 − m): T against η/(1 − m)/|B|"))
+        #expect(report.contains("<h3>network, m = 0.0</h3>") && report.contains("<h3>network, m = 0.5</h3>"))
+        #expect(report.contains("network, m = 0.5: T against η at each |B|"))
 
         // The exports equal a fresh sweep's of the 2-momentum grid (volatile columns aside).
         let fresh = scratch.file("fresh/sweep.sqlite")
