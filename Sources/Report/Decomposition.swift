@@ -38,11 +38,15 @@ enum Decomposition {
     static func of(_ fit: GroupFit, _ data: SweepData) -> GroupDecomposition {
         var checked = 0, largest: Double?
         var noise: [Observation] = [], calib: [Observation] = []
-        for run in data.runs {
+        // Each run where the fit put it (at η/(1 − m) in a collapsed fit, docs/METHOD.md, 9).
+        let momenta = data.spec.momentumValues, seeds = data.spec.seeds
+        for run in data.runs where fit.momentum.map({ $0 == run.momentum }) ?? true {
             let g = run.result.thermometer.group(fit.group)
-            noise.append(Observation(eta: run.learningRate, batchSize: run.batchSize, seed: run.seed,
+            let place = fit.fittedAgainst != nil
+                ? SweepFits.collapsedPlace(run, momenta: momenta, seeds: seeds) : (eta: run.learningRate, seed: run.seed)
+            noise.append(Observation(eta: place.eta, batchSize: run.batchSize, seed: place.seed,
                                      temperature: g?.noiseVariance))
-            calib.append(Observation(eta: run.learningRate, batchSize: run.batchSize, seed: run.seed,
+            calib.append(Observation(eta: place.eta, batchSize: run.batchSize, seed: place.seed,
                                      temperature: g?.calibrationRatio))
             guard let t = g?.estimate(estimator)?.value, let s = g?.noiseVariance, let c = g?.calibrationRatio,
                   t > 0, s > 0, c > 0 else { continue }

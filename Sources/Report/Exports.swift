@@ -46,28 +46,48 @@ enum Exports {
         "fdr_ratio", "noise_variance",
     ]
 
+    /// The header with a `momentum` column after `batch` when the grid varies the momentum (a grid
+    /// of one momentum keeps the header it always had).
+    static func header(_ base: [String], _ data: SweepData) -> [String] {
+        guard data.spec.variesMomentum, let batch = base.firstIndex(of: "batch") else { return base }
+        var header = base
+        header.insert("momentum", at: batch + 1)
+        return header
+    }
+
+    /// `row` with the run's momentum after its batch size (field 2) when the grid varies it.
+    static func withMomentum(_ row: [String], _ run: CellRun, _ varies: Bool) -> [String] {
+        guard varies else { return row }
+        var row = row
+        row.insert(Text.number(run.momentum), at: 2)
+        return row
+    }
+
     /// One row per run × group × estimator.
     static func cellsCSV(_ data: SweepData, _ fits: SweepFits) -> String {
         var excluded: [ExclusionKey: String] = [:]
-        for fit in fits.fits {
+        // The exclusions of the fits over every run (the collapsed ones where m varies).
+        for fit in fits.fits where fit.momentum == nil {
             for e in fit.exclusions {
-                let cell = CellKey(learningRate: e.learningRate, batchSize: e.batchSize, seed: e.seed)
+                let cell = CellKey(learningRate: e.learningRate, batchSize: e.batchSize,
+                                   momentum: e.momentum ?? data.spec.momentumValues[0], seed: e.seed)
                 excluded[ExclusionKey(group: fit.group, estimator: fit.estimator, cell: cell)] = e.reason
             }
         }
-        let columns = cellsHeader.count, groups = data.groups, exclusions = excluded
+        let header = header(cellsHeader, data), varies = data.spec.variesMomentum
+        let columns = header.count, groups = data.groups, exclusions = excluded
         let chunks = parallelMap(chunked(data.runs)) { runs -> String in
             var csv = CSVWriter(columns: columns)
             for run in runs {
                 let r = run.result
-                let cell = CellKey(learningRate: run.learningRate, batchSize: run.batchSize, seed: run.seed)
+                let cell = run.cellKey
                 let common = (diverged: r.divergence.map { "\($0)" } ?? "",
                               stationary: r.thermometer.loss.stationary.map { $0 ? "true" : "false" } ?? "")
                 for name in groups {
                     let group = r.thermometer.group(name)
                     for estimator in SweepData.estimators {
                         let estimate = group?.estimate(estimator)
-                        csv.append([
+                        csv.append(withMomentum([
                             Text.eta(run.learningRate), "\(run.batchSize)", "\(run.seed)", name, estimator.rawValue,
                             Text.number(estimate?.value), Text.number(estimate?.seLogT),
                             exclusions[ExclusionKey(group: name, estimator: estimator.rawValue, cell: cell)] ?? "",
@@ -78,13 +98,13 @@ enum Exports {
                             Text.number(r.thermometer.loss.mean), Text.number(r.train.loss),
                             Text.number(r.train.accuracy), Text.number(r.test.loss), Text.number(r.test.accuracy),
                             Text.number(r.samplesPerSecond), Text.number(run.wallSeconds), run.worker,
-                        ])
+                        ], run, varies))
                     }
                 }
             }
             return csv.text
         }
-        return CSVWriter(header: cellsHeader).text + chunks.joined()
+        return CSVWriter(header: header).text + chunks.joined()
     }
 
     /// Runs in about 64 consecutive chunks, so rows are built on all cores and joined in order.
@@ -95,7 +115,8 @@ enum Exports {
 
     /// One row per run × group × filter × estimator (conv layers only).
     static func filtersCSV(_ data: SweepData) -> String {
-        let columns = filtersHeader.count, groups = data.groups
+        let header = header(filtersHeader, data), varies = data.spec.variesMomentum
+        let columns = header.count, groups = data.groups
         let chunks = parallelMap(chunked(data.runs)) { runs -> String in
             var csv = CSVWriter(columns: columns)
             for run in runs {
@@ -104,19 +125,19 @@ enum Exports {
                     for filter in group.filters {
                         for estimator in SweepData.estimators {
                             let estimate = filter.estimate(estimator)
-                            csv.append([
+                            csv.append(withMomentum([
                                 Text.eta(run.learningRate), "\(run.batchSize)", "\(run.seed)", name, "\(filter.index)",
                                 "\(filter.count)", estimator.rawValue, Text.number(estimate?.value),
                                 Text.number(estimate?.seLogT), Text.number(filter.calibrationRatio),
                                 Text.number(filter.fluctuationDissipationRatio), Text.number(filter.noiseVariance),
-                            ])
+                            ], run, varies))
                         }
                     }
                 }
             }
             return csv.text
         }
-        return CSVWriter(header: filtersHeader).text + chunks.joined()
+        return CSVWriter(header: header).text + chunks.joined()
     }
 
     static func document(_ data: SweepData, _ fits: SweepFits) -> FitsDocument {
@@ -137,13 +158,19 @@ enum Exports {
     ]
 
     /// One row per fit of `fits`, in their order; a group without a fit has only its reason.
+    /// Where the momentum varies, a `momentum` column after `estimator`: m of a per-m fit,
+    /// `collapsed` for the fit of every run against η/(1 − m).
     static func fitsCSV(_ fits: [GroupFit]) -> String {
-        var csv = CSVWriter(header: fitsCSVHeader)
+        let varies = fits.contains { $0.momentum != nil || $0.fittedAgainst != nil }
+        var header = fitsCSVHeader
+        if varies { header.insert("momentum", at: 2) }
+        var csv = CSVWriter(header: header)
         for fit in fits {
+            let momentum = varies ? [fit.momentum.map { Text.number($0) } ?? "collapsed"] : []
             let r = fit.result, f = r.fit
             func estimate(_ e: Estimate?) -> [String] { [Text.number(e?.value), Text.number(e?.standardError)] }
             func interval(_ e: Estimate?) -> [String] { [Text.number(e?.interval.lower), Text.number(e?.interval.upper)] }
-            csv.append([fit.group, fit.estimator, f.map { "\($0.cellsUsed)" } ?? "0", "\(fit.exclusions.count)"]
+            csv.append([fit.group, fit.estimator] + momentum + [f.map { "\($0.cellsUsed)" } ?? "0", "\(fit.exclusions.count)"]
                        + estimate(f?.a) + interval(f?.a) + estimate(f?.b) + interval(f?.b) + estimate(f?.c)
                        + estimate(f?.oneExponent?.gamma)
                        + [Text.number(f?.collapse?.pValue), Text.number(r.options.expectedExponents.a),

@@ -12,7 +12,7 @@ public enum Report {
         guard let fit = fits.fit(group: group, estimator: estimator) else {
             return "\(group) (\(estimator.rawValue)): not fitted"
         }
-        return "\(group) (\(estimator.rawValue)): \(fit.result.summaryLine)"
+        return "\(group) (\(estimator.rawValue)\(fit.label)): \(fit.result.summaryLine)"
     }
 
     /// Loads the journal at `storePath`, fits the whole network with `estimator`, and returns
@@ -38,13 +38,19 @@ public enum Report {
         var out: [String] = []
         let spec = data.spec
         let diverged = data.runs.filter { $0.result.diverged }.count
-        out.append("grid \(data.specHash): \(spec.model), \(spec.learningRates.count) η × \(spec.batchSizes.count) |B| × "
+        let momenta = spec.variesMomentum ? "\(spec.momentumValues.count) m × " : ""
+        out.append("grid \(data.specHash): \(spec.model), \(spec.learningRates.count) η × \(spec.batchSizes.count) |B| × \(momenta)"
             + "\(spec.seeds) seeds = \(data.gridCellCount * spec.seeds) runs; \(data.runs.count) done "
             + "(\(diverged) diverged), \(data.problems.filter { $0.state == "failed" || $0.state == "unreadable" }.count) "
             + "failed, \(data.problems.filter { $0.state != "failed" && $0.state != "unreadable" }.count) not ended")
         let e = expectedExponents(estimator)
         out.append("estimator \(estimator.rawValue): ln T = c + a ln η + b ln|B|, expected a = \(Text.fixed(e.a, 0)), "
             + "b = \(Text.fixed(e.b, 0)); ± is the standard error, [ ] the 95 % interval")
+        if spec.variesMomentum {
+            out.append("momentum varies (m = \(spec.momentumValues.map { Text.number($0) }.joined(separator: ", "))): "
+                + "first the collapsed fit of every run, fitted against \(SweepFits.effectiveLearningRate) "
+                + "(ln T = c + a ln η_eff + b ln|B|, η_eff = η/(1 − m)), then one fit against η per m")
+        }
         for problem in data.problems where problem.state == "failed" || problem.state == "unreadable" {
             out.append("  \(problem.state) \(problem.key): \(problem.reason)")
         }
@@ -90,11 +96,11 @@ public enum Report {
         var out: [String] = []
         let cellsSeen = r.cells.count + r.excludedCells.count
         guard let f = r.fit else {
-            out.append("\(fit.group): no fit (\(r.failure?.message ?? "unknown reason"))")
+            out.append("\(fit.group)\(fit.label): no fit (\(r.failure?.message ?? "unknown reason"))")
             out += excluded
             return out
         }
-        out.append("\(fit.group)  (\(f.cellsUsed) of \(cellsSeen) cells used, \(fit.exclusions.count) runs excluded)")
+        out.append("\(fit.group)\(fit.label)  (\(f.cellsUsed) of \(cellsSeen) cells used, \(fit.exclusions.count) runs excluded)")
         func row(_ name: String, _ e: Estimate, _ boot: BootstrapEstimate?) -> String {
             var line = "  \(name) = \(Text.valueWithError(e.value, e.standardError))   95 % "
                 + "[\(Text.fixed(e.interval.lower, 3)), \(Text.fixed(e.interval.upper, 3))]"
@@ -148,7 +154,8 @@ public enum Report {
     static func exclusionLines(_ exclusions: [CellExclusion], indent: String) -> [String] {
         var out: [String] = []
         for e in exclusions.prefix(20) {
-            out.append("\(indent)η = \(Text.eta(e.learningRate)), |B| = \(e.batchSize), seed \(e.seed): "
+            out.append("\(indent)η = \(Text.eta(e.learningRate)), |B| = \(e.batchSize), "
+                + (e.momentum.map { "m = \(Text.number($0)), " } ?? "") + "seed \(e.seed): "
                 + "\(e.reason) (\(e.detail))")
         }
         if exclusions.count > 20 {

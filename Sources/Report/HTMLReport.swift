@@ -18,7 +18,7 @@ struct HTMLReport {
         data = analysis.data
         fits = analysis.fits
         runsByKey = Dictionary(analysis.data.runs.map {
-            (CellKey(learningRate: $0.learningRate, batchSize: $0.batchSize, seed: $0.seed), $0)
+            ($0.cellKey, $0)
         }, uniquingKeysWith: { a, _ in a })
     }
 
@@ -118,7 +118,15 @@ struct HTMLReport {
             sentences.append("Median noise-calibration ratio \(Text.fixed(m, 2)) (1 at small ηλ, 1/(1 − ηλ/2) at finite η; "
                 + "above it, the diffusion is larger than η σ̄²/2|B| predicts).")
         }
-        let layerA = fits.fits.filter { $0.estimator == estimator.rawValue && $0.group != GroupReport.networkName }
+        if data.spec.variesMomentum {
+            sentences.append("The momentum varies (m = "
+                + data.spec.momentumValues.map { Text.number($0) }.joined(separator: ", ")
+                + "): these exponents are fitted against \(SweepFits.effectiveLearningRate) (theory: T ∝ η/((1 − m)|B|)), "
+                + "all runs collapsed; the exponent table also has one fit per m, against η.")
+        }
+        let layerA = fits.fits.filter {
+            $0.estimator == estimator.rawValue && $0.group != GroupReport.networkName && $0.momentum == nil
+        }
             .compactMap { $0.result.fit?.a.value }
         if let lo = layerA.min(), let hi = layerA.max() {
             sentences.append("Per-group a ranges from \(Text.fixed(lo, 3)) to \(Text.fixed(hi, 3)).")
@@ -148,7 +156,7 @@ struct HTMLReport {
             let r = fit.result
             let e = r.options.expectedExponents
             h += fit.estimator == estimator.rawValue ? "<tr class=\"def\">" : "<tr>"
-            h += "<td class=\"l\">\(escapeHTML(fit.group))</td><td class=\"l\">\(escapeHTML(fit.estimator))</td>"
+            h += "<td class=\"l\">\(escapeHTML(fit.group + fit.label))</td><td class=\"l\">\(escapeHTML(fit.estimator))</td>"
             h += "<td>(\(Text.fixed(e.a, 0)), \(Text.fixed(e.b, 0)))</td>"
             func exponent(_ x: Estimate, expected: Double) -> String {
                 (abs(x.value - expected) > Self.notableDeparture ? "<td class=\"far\">" : "<td>")
@@ -207,6 +215,14 @@ struct HTMLReport {
             h += "<h3 id=\"group-\(escapeHTML(group))\">\(escapeHTML(group))</h3>\n<div class=\"plots\">"
             h += collapsePlot(fit) + etaPlot(fit, byEta: true) + etaPlot(fit, byEta: false)
             h += "</div>\n"
+            // Where the momentum varies, the fit above is the collapsed one; then one row per m.
+            for perMomentum in fits.fits where perMomentum.group == group && perMomentum.estimator == estimator.rawValue
+                && perMomentum.momentum != nil {
+                guard !(perMomentum.result.cells.isEmpty && excludedPoints(perMomentum).isEmpty) else { continue }
+                h += "<h3>\(escapeHTML(group + perMomentum.label))</h3>\n<div class=\"plots\">"
+                h += collapsePlot(perMomentum) + etaPlot(perMomentum, byEta: true) + etaPlot(perMomentum, byEta: false)
+                h += "</div>\n"
+            }
         }
         if !empty.isEmpty {
             let which = empty.count == data.groups.count ? "any group" : empty.joined(separator: ", ")
@@ -221,9 +237,11 @@ struct HTMLReport {
 
     private func excludedPoints(_ fit: GroupFit) -> [(eta: Double, batch: Int, t: Double)] {
         fit.exclusions.compactMap { e in
-            guard let run = runsByKey[CellKey(learningRate: e.learningRate, batchSize: e.batchSize, seed: e.seed)],
+            guard let run = runsByKey[CellKey(learningRate: e.learningRate, batchSize: e.batchSize,
+                                                  momentum: e.momentum ?? data.spec.momentumValues[0], seed: e.seed)],
                   let t = run.result.thermometer.group(fit.group)?.estimate(estimator)?.value, t > 0 else { return nil }
-            return (e.learningRate, e.batchSize, t)
+            // Where the fit put the run: at η/(1 − m) in a collapsed fit.
+            return (fit.fittedAgainst != nil ? e.learningRate / (1 - run.momentum) : e.learningRate, e.batchSize, t)
         }
     }
 
@@ -238,7 +256,9 @@ struct HTMLReport {
         let excluded = excludedPoints(fit)
         let xs = r.cells.map { $0.eta / Double($0.batchSize) } + excluded.map { $0.eta / Double($0.batch) }
         let ys = r.cells.map { exp($0.meanLogT) } + excluded.map(\.t)
-        var plot = Plot(title: "\(fit.group): T against η/|B|", x: Axis(xs, log: true, label: "η/|B| (per sample)"),
+        let eta = fit.fittedAgainst ?? "η"
+        var plot = Plot(title: "\(fit.group)\(fit.label): T against \(eta)/|B|",
+                        x: Axis(xs, log: true, label: "\(eta)/|B| (per sample)"),
                         y: Axis(ys, log: true, label: Self.temperatureLabel), legend: true)
         let batches = Array(Set(r.cells.map(\.batchSize))).sorted()
         for (i, b) in batches.enumerated() {
@@ -269,9 +289,14 @@ struct HTMLReport {
         func xOf(_ eta: Double, _ b: Int) -> Double { byEta ? eta : Double(b) }
         let xs = r.cells.map { xOf($0.eta, $0.batchSize) } + excluded.map { xOf($0.eta, $0.batch) }
         let ys = r.cells.map { exp($0.meanLogT) } + excluded.map(\.t)
-        let title = byEta ? "\(fit.group): T against η at each |B|" : "\(fit.group): T against |B| at each η"
-        var xAxis = Axis(xs, log: true, label: byEta ? "η (learning rate)" : "|B| (samples per batch)")
-        xAxis.explicitTicks = byEta ? data.spec.learningRates.sorted() : data.spec.batchSizes.sorted().map(Double.init)
+        let eta = fit.fittedAgainst ?? "η"
+        let title = byEta ? "\(fit.group)\(fit.label): T against \(eta) at each |B|"
+            : "\(fit.group)\(fit.label): T against |B| at each \(eta)"
+        var xAxis = Axis(xs, log: true, label: byEta ? "\(eta) (learning rate)" : "|B| (samples per batch)")
+        // A collapsed fit's η axis holds the η/(1 − m) of its cells, not the grid's η values.
+        let etaTicks = fit.fittedAgainst == nil ? data.spec.learningRates.sorted()
+            : Array(Set(r.cells.map(\.eta) + excluded.map(\.eta))).sorted()
+        xAxis.explicitTicks = byEta ? etaTicks : data.spec.batchSizes.sorted().map(Double.init)
         var plot = Plot(title: title, x: xAxis, y: Axis(ys, log: true, label: Self.temperatureLabel), legend: true)
         let seriesKeys: [Double] = byEta
             ? Array(Set(r.cells.map { Double($0.batchSize) })).sorted() : Array(Set(r.cells.map(\.eta))).sorted()
@@ -573,7 +598,7 @@ struct HTMLReport {
             ["data", dataText + "; content hash \(s.datasetHash ?? "not recorded")"],
             ["warm start", "η = \(s.warmStart.learningRate), |B| = \(s.warmStart.batchSize), \(s.warmStart.epochs) epochs, "
                 + "once per seed; every cell of the seed starts from it"],
-            ["cell protocol", "SGD, momentum \(s.cell.momentum), batches \(s.cell.batchMode.rawValue), "
+            ["cell protocol", "SGD, momentum \(s.momenta.map { $0.map { Text.number($0) }.joined(separator: ", ") } ?? "\(s.cell.momentum)"), batches \(s.cell.batchMode.rawValue), "
                 + "\(s.cell.calibrationProbes) calibration probes of \(s.cell.probeBatchSize) samples"],
         ]
         // The steps each cell ran, as its results record them (the defaults depend on η).

@@ -11,6 +11,8 @@ public struct CellRun: Sendable {
     public let key: String
     public let learningRate: Double
     public let batchSize: Int
+    /// SGD momentum m of the cell (the grid's one value unless it varies the momentum).
+    public let momentum: Double
     /// 1-based seed index of the grid.
     public let seed: Int
     public let result: CellResult
@@ -39,7 +41,7 @@ public struct SweepData: Sendable {
     public let databasePath: String
     public let spec: GridSpec
     public let specHash: String
-    /// Sorted by (η, |B|, seed).
+    /// Sorted by (η, |B|, m, seed).
     public let runs: [CellRun]
     /// Sorted by job key order of the grid (warm starts first).
     public let problems: [JobProblem]
@@ -87,7 +89,7 @@ public struct SweepData: Sendable {
                 runs.append(CellRun(
                     key: record.key, learningRate: descriptor?.spec.cell?.learningRate ?? result.spec.learningRate,
                     batchSize: descriptor?.spec.cell?.batchSize ?? result.spec.batchSize,
-                    seed: descriptor?.seedIndex ?? 0, result: result.judgingFlags(), wallSeconds: record.wallSeconds,
+                    momentum: descriptor?.spec.cell?.momentum ?? result.spec.momentum, seed: descriptor?.seedIndex ?? 0, result: result.judgingFlags(), wallSeconds: record.wallSeconds,
                     worker: record.worker))
             case .failure(let failure):
                 unreadable.insert(record.jobId)
@@ -127,7 +129,9 @@ public struct SweepData: Sendable {
             throw .noResults(path: path, detail: (detail.isEmpty ? "no jobs" : detail.joined(separator: ", "))
                 + unreadableNote)
         }
-        runs.sort { ($0.learningRate, $0.batchSize, $0.seed) < ($1.learningRate, $1.batchSize, $1.seed) }
+        runs.sort {
+            ($0.learningRate, $0.batchSize, $0.momentum, $0.seed) < ($1.learningRate, $1.batchSize, $1.momentum, $1.seed)
+        }
         var groups: [String] = [], seen = Set<String>()
         for run in runs {
             for g in run.result.thermometer.groups where seen.insert(g.name).inserted { groups.append(g.name) }
@@ -136,8 +140,8 @@ public struct SweepData: Sendable {
                          problems: problems, groups: groups, workers: workers)
     }
 
-    /// Number of (η, |B|) cells of the grid.
-    public var gridCellCount: Int { spec.learningRates.count * spec.batchSizes.count }
+    /// Number of (η, |B|, m) cells of the grid.
+    public var gridCellCount: Int { spec.learningRates.count * spec.batchSizes.count * spec.momentumValues.count }
 }
 
 /// Why a journaled result could not be read as a `CellResult`.

@@ -69,6 +69,8 @@ public enum WholeCellRule: String, Codable, Sendable, CaseIterable {
 public struct CellExclusion: Codable, Sendable, Hashable {
     public var learningRate: Double
     public var batchSize: Int
+    /// The run's momentum m, in a grid that varies it (absent otherwise).
+    public var momentum: Double?
     public var seed: Int
     /// A ScalingLaw `ExclusionReason` raw value: `diverged`, `non-stationary`, `undefined`,
     /// `missing-estimate`, `non-positive-estimate`, `other-seed-excluded`, …
@@ -80,9 +82,25 @@ public struct CellExclusion: Codable, Sendable, Hashable {
 public struct GroupFit: Codable, Sendable {
     public var group: String
     public var estimator: String
+    /// In a grid that varies the momentum: the m of a fit of that momentum's runs alone (absent
+    /// on the collapsed fit and in a grid of one momentum).
+    public var momentum: Double?
+    /// In a grid that varies the momentum, on the collapsed fit of all runs: `η/(1 − m)`, the
+    /// effective learning rate its η axis is (docs/METHOD.md); absent otherwise (η itself).
+    public var fittedAgainst: String?
     public var result: ScalingLawResult
     /// Every run left out, sorted by (η, |B|, seed).
     public var exclusions: [CellExclusion]
+}
+
+extension GroupFit {
+    /// What the fit covers where the momentum varies: ` against η/(1 − m)` (collapsed) or
+    /// `, m = 0.5` (one momentum); empty in a grid of one momentum.
+    public var label: String {
+        if let momentum { return ", m = \(Text.number(momentum))" }
+        if let fittedAgainst { return ", against \(fittedAgainst)" }
+        return ""
+    }
 }
 
 /// Expected exponents (a, b) of each estimator (docs/METHOD.md, 4).
@@ -108,7 +126,7 @@ struct DriftExclusions: Sendable {
             let blocks = run.result.thermometer.loss.blockMeans.compactMap { $0 }
             guard blocks.count == run.result.thermometer.loss.blockMeans.count,
                   let test = WelchTest(blockMeans: blocks) else { continue }
-            keys.append(CellKey(learningRate: run.learningRate, batchSize: run.batchSize, seed: run.seed))
+            keys.append(run.cellKey)
             tests.append(test)
         }
         tested = tests.count
@@ -157,7 +175,7 @@ func exclusion(of run: CellRun, group: String, policy: ExclusionPolicy, drift: D
     if policy.diverged, let divergence = result.divergence {
         return (.diverged, "\(divergence)")
     }
-    if let detail = drift.details[CellKey(learningRate: run.learningRate, batchSize: run.batchSize, seed: run.seed)] {
+    if let detail = drift.details[run.cellKey] {
         return (.nonStationary, detail)
     }
     if policy.fdrOutOfRange, let g = result.thermometer.group(group), g.flags.contains(.fdrOutOfRange) {
@@ -167,9 +185,11 @@ func exclusion(of run: CellRun, group: String, policy: ExclusionPolicy, drift: D
     return nil
 }
 
-/// ScalingLaw's observations of one (group, estimator) and the details of the caller's exclusions.
+/// ScalingLaw's observations of one (group, estimator) and the details of the caller's exclusions,
+/// keyed by run. `place` gives each run's (η, seed) as the fit sees them (η/(1 − m) in a collapsed fit).
 func observations(_ runs: [CellRun], group: String, estimator: Estimator, policy: ExclusionPolicy,
-                  drift: DriftExclusions) -> (observations: [Observation], details: [CellKey: String])
+                  drift: DriftExclusions, place: (CellRun) -> (eta: Double, seed: Int) = { ($0.learningRate, $0.seed) })
+    -> (observations: [Observation], details: [CellKey: String])
 {
     var list: [Observation] = []
     var details: [CellKey: String] = [:]
@@ -178,17 +198,17 @@ func observations(_ runs: [CellRun], group: String, estimator: Estimator, policy
     var divergedSeeds: [CellKey: [Int]] = [:]
     if policy.diverged && policy.wholeCell == .diverged {
         for run in runs where run.result.diverged {
-            divergedSeeds[CellKey(learningRate: run.learningRate, batchSize: run.batchSize, seed: 0), default: []]
+            divergedSeeds[run.cellKey(seed: 0), default: []]
                 .append(run.seed)
         }
     }
     for run in runs {
-        let key = CellKey(learningRate: run.learningRate, batchSize: run.batchSize, seed: run.seed)
+        let key = run.cellKey
         var reason: ExclusionReason?
         if let (r, detail) = exclusion(of: run, group: group, policy: policy, drift: drift) {
             reason = r
             details[key] = detail
-        } else if let seeds = divergedSeeds[CellKey(learningRate: run.learningRate, batchSize: run.batchSize, seed: 0)] {
+        } else if let seeds = divergedSeeds[run.cellKey(seed: 0)] {
             reason = .otherSeedExcluded
             details[key] = "seed\(seeds.count == 1 ? "" : "s") \(seeds.sorted().map(String.init).joined(separator: ", ")) "
                 + "of this cell diverged: the survivors are a biased sample, so the whole cell is left out"
@@ -203,18 +223,29 @@ func observations(_ runs: [CellRun], group: String, estimator: Estimator, policy
             details[key] = "\(estimator.rawValue) is undefined for this group in this run"
                 + (report.map { $0.flags.isEmpty ? "" : " (flags: \($0.flags.map(\.rawValue).joined(separator: ", ")))" } ?? "")
         }
-        list.append(Observation(eta: run.learningRate, batchSize: run.batchSize, seed: run.seed,
+        let placed = place(run)
+        list.append(Observation(eta: placed.eta, batchSize: run.batchSize, seed: placed.seed,
                                 temperature: estimate?.value, blockStandardErrorOfLog: estimate?.seLogT,
                                 exclusion: reason))
     }
     return (list, details)
 }
 
-/// (η, |B|, seed).
+/// (η, |B|, m, seed).
 struct CellKey: Hashable {
     var learningRate: Double
     var batchSize: Int
+    var momentum: Double
     var seed: Int
+}
+
+extension CellRun {
+    /// The run's (η, |B|, m, seed).
+    var cellKey: CellKey { cellKey(seed: seed) }
+
+    func cellKey(seed: Int) -> CellKey {
+        CellKey(learningRate: learningRate, batchSize: batchSize, momentum: momentum, seed: seed)
+    }
 }
 
 /// Words for ScalingLaw's own reasons, when the caller gave no detail.
@@ -247,31 +278,71 @@ public struct SweepFits: Sendable {
         stationarityExcluded = drift.details.count
         let pairs = (groups ?? data.groups).flatMap { g in (estimators ?? SweepData.estimators).map { (g, $0) } }
         let runs = data.runs
-        fits = parallelMap(pairs.map { Pair(group: $0.0, estimator: $0.1) }) { pair in
+        // A grid that varies the momentum: first the collapsed fit of every run against
+        // η_eff = η/(1 − m), then one fit per m (docs/METHOD.md, 9); else one fit against η.
+        let momenta = data.spec.momentumValues, varies = data.spec.variesMomentum
+        var fitsToMake = pairs.map { Pair(group: $0.0, estimator: $0.1, momentum: nil, collapsed: varies) }
+        if varies {
+            for m in momenta {
+                fitsToMake += pairs.map { Pair(group: $0.0, estimator: $0.1, momentum: m, collapsed: false) }
+            }
+        }
+        let seeds = data.spec.seeds
+        fits = parallelMap(fitsToMake) { pair in
             var fitOptions = options
             fitOptions.expectedExponents = expectedExponents(pair.estimator)
             fitOptions.excludeWholeCellWhenAnySeedExcluded = policy.wholeCell == .any
-            let (list, details) = observations(runs, group: pair.group, estimator: pair.estimator, policy: policy,
-                                               drift: drift)
+            let fitted = pair.momentum.map { m in runs.filter { $0.momentum == m } } ?? runs
+            // The collapsed fit sees each run at η/(1 − m); a run of the k-th momentum counts as
+            // seed k·seeds + s, so two (η, m) with the same η/(1 − m) are one cell with the seeds
+            // of both, not duplicates.
+            var byPlace: [CellKey: CellKey] = [:]
+            let place: (CellRun) -> (eta: Double, seed: Int) = { run in
+                pair.collapsed ? Self.collapsedPlace(run, momenta: momenta, seeds: seeds) : (run.learningRate, run.seed)
+            }
+            for run in fitted {
+                let p = place(run)
+                byPlace[CellKey(learningRate: p.eta, batchSize: run.batchSize, momentum: 0, seed: p.seed)] = run.cellKey
+            }
+            let (list, details) = observations(fitted, group: pair.group, estimator: pair.estimator, policy: policy,
+                                               drift: drift, place: place)
             let result = ScalingLaw.fit(list, options: fitOptions)
             let exclusions = result.excludedObservations.map { o in
-                CellExclusion(
-                    learningRate: o.eta, batchSize: o.batchSize, seed: o.seed, reason: o.reason.rawValue,
-                    detail: details[CellKey(learningRate: o.eta, batchSize: o.batchSize, seed: o.seed)]
-                        ?? describe(o.reason))
+                let run = byPlace[CellKey(learningRate: o.eta, batchSize: o.batchSize, momentum: 0, seed: o.seed)]
+                    ?? CellKey(learningRate: o.eta, batchSize: o.batchSize, momentum: pair.momentum ?? momenta[0],
+                               seed: o.seed)
+                return CellExclusion(
+                    learningRate: run.learningRate, batchSize: run.batchSize, momentum: varies ? run.momentum : nil,
+                    seed: run.seed, reason: o.reason.rawValue, detail: details[run] ?? describe(o.reason))
             }
-            return GroupFit(group: pair.group, estimator: pair.estimator.rawValue, result: result,
+            return GroupFit(group: pair.group, estimator: pair.estimator.rawValue, momentum: pair.momentum,
+                            fittedAgainst: pair.collapsed ? Self.effectiveLearningRate : nil, result: result,
                             exclusions: exclusions)
         }
     }
 
+    /// Where a collapsed fit puts `run`: at η/(1 − m), as seed k·seeds + s for the k-th (0-based)
+    /// of the grid's `momenta`.
+    static func collapsedPlace(_ run: CellRun, momenta: [Double], seeds: Int) -> (eta: Double, seed: Int) {
+        let k = momenta.firstIndex(of: run.momentum) ?? 0
+        return (run.learningRate / (1 - run.momentum), k * seeds + run.seed)
+    }
+
+    /// How a collapsed fit names its η axis.
+    public static let effectiveLearningRate = "η/(1 − m)"
+
     private struct Pair: Sendable {
         var group: String
         var estimator: Estimator
+        /// The one momentum whose runs are fitted; nil: every run.
+        var momentum: Double?
+        /// Fitted against η/(1 − m).
+        var collapsed: Bool
     }
 
-    /// The fit of (group, estimator), if it was made.
+    /// The fit of (group, estimator) over every run (the collapsed one in a grid that varies the
+    /// momentum), if it was made.
     public func fit(group: String, estimator: Estimator) -> GroupFit? {
-        fits.first { $0.group == group && $0.estimator == estimator.rawValue }
+        fits.first { $0.group == group && $0.estimator == estimator.rawValue && $0.momentum == nil }
     }
 }

@@ -17,19 +17,23 @@ public enum JobDecisionKind: String, Sendable {
     case cancel
 }
 
-/// The jobs a `retry` or `cancel` names: ids, and a cell (any of η, |B|, seed index).
+/// The jobs a `retry` or `cancel` names: ids, and a cell (any of η, |B|, m, seed index).
 public struct JobSelection: Sendable, Equatable {
     public var jobIds: [Int] = []
     public var learningRate: Double?
     public var batchSize: Int?
     /// 1-based seed index of the grid.
     public var seed: Int?
+    /// The cell's momentum (one of the grid's).
+    public var momentum: Double?
 
-    public init(jobIds: [Int] = [], learningRate: Double? = nil, batchSize: Int? = nil, seed: Int? = nil) {
+    public init(jobIds: [Int] = [], learningRate: Double? = nil, batchSize: Int? = nil, seed: Int? = nil,
+                momentum: Double? = nil) {
         self.jobIds = jobIds
         self.learningRate = learningRate
         self.batchSize = batchSize
         self.seed = seed
+        self.momentum = momentum
     }
 
     /// `1 to 8, 11 to 15`: sorted ids as runs (a grown or dropped grid's ids have gaps).
@@ -41,8 +45,8 @@ public struct JobSelection: Sendable, Equatable {
         return runs.map { $0 == $1 ? "\($0)" : "\($0) to \($1)" }.joined(separator: ", ")
     }
 
-    /// Whether a cell selector (`--lr`, `--batch`, `--seed`) is given.
-    public var namesCell: Bool { learningRate != nil || batchSize != nil || seed != nil }
+    /// Whether a cell selector (`--lr`, `--batch`, `--momentum`, `--seed`) is given.
+    public var namesCell: Bool { learningRate != nil || batchSize != nil || momentum != nil || seed != nil }
     public var isEmpty: Bool { jobIds.isEmpty && !namesCell }
 
     /// The ids this selection names on `spec`'s grid: the `--job`s, then every job of the cell
@@ -63,6 +67,10 @@ public struct JobSelection: Sendable, Equatable {
             throw SelectionError("--batch \(batchSize) is not on this sweep's grid: its batch sizes are "
                                      + spec.batchSizes.map { "\($0)" }.joined(separator: ", "))
         }
+        if let momentum, !spec.momentumValues.contains(where: { Self.same($0, momentum) }) {
+            throw SelectionError("--momentum \(momentum) is not on this sweep's grid: its momenta are "
+                                     + spec.momentumValues.map { "\($0)" }.joined(separator: ", "))
+        }
         if let seed, !(1...max(spec.seeds, 1)).contains(seed) {
             throw SelectionError("--seed \(seed) is not a seed of this sweep: give 1 to \(max(spec.seeds, 1)) "
                                      + "(the seed index, as in the job keys)")
@@ -70,11 +78,12 @@ public struct JobSelection: Sendable, Equatable {
         guard namesCell else { return (jobIds, []) }
         let cell = jobs.filter { job in
             if job.kind == .warmStart {
-                return learningRate == nil && batchSize == nil && job.seedIndex == seed
+                return learningRate == nil && batchSize == nil && momentum == nil && job.seedIndex == seed
             }
             guard let cell = job.spec.cell else { return false }
             return (learningRate.map { Self.same($0, cell.learningRate) } ?? true)
                 && (batchSize.map { $0 == cell.batchSize } ?? true)
+                && (momentum.map { Self.same($0, cell.momentum) } ?? true)
                 && (seed.map { $0 == job.seedIndex } ?? true)
         }.map(\.id)
         return (jobIds, cell)

@@ -3,12 +3,32 @@
 import Cell
 import Foundation
 
-/// Parses the `--lr` and `--batch` axis syntax.
+/// Parses the `--lr`, `--batch` and `--momentum` axis syntax.
 public enum GridAxis {
     /// Learning rates from `text`; each accepted by the cell contract, at most
     /// `GridLimits.maxAxisValues`, no repeats.
     public static func learningRates(_ text: String, option: String = "--lr") throws(GridSpecError) -> [Double] {
         func fail(_ why: String) -> GridSpecError { GridSpecError("\(option) '\(text)': \(why)") }
+        let values = try decimals(text, fail)
+        for value in values where !CellLimits.accepts(.learningRate, value) {
+            throw fail("learning rate \(value) is out of range: give \(CellLimits.allowed(.learningRate))")
+        }
+        try checkUnique(values, fail)
+        return values
+    }
+
+    /// Momentum values from `text` (usually a list, `0,0.5,0.9`), at most
+    /// `GridLimits.maxAxisValues`, no repeats. Their range is the cell contract's: `GridSpec.validate()`
+    /// checks every cell, so a value out of [0, 1) is refused there, naming `--momentum`.
+    public static func momenta(_ text: String, option: String = "--momentum") throws(GridSpecError) -> [Double] {
+        func fail(_ why: String) -> GridSpecError { GridSpecError("\(option) '\(text)': \(why)") }
+        let values = try decimals(text, fail)
+        try checkUnique(values, fail)
+        return values
+    }
+
+    /// Decimal numbers of a range or a list, in the order they were given.
+    private static func decimals(_ text: String, _ fail: (String) -> GridSpecError) throws(GridSpecError) -> [Double] {
         let values: [Double]
         if let (start, end, step) = try range(text, fail) {
             guard let a = number(start), let b = number(end) else {
@@ -41,10 +61,6 @@ public enum GridAxis {
                 return value
             }
         }
-        for value in values where !CellLimits.accepts(.learningRate, value) {
-            throw fail("learning rate \(value) is out of range: give \(CellLimits.allowed(.learningRate))")
-        }
-        try checkUnique(values, fail)
         return values
     }
 

@@ -17,6 +17,8 @@ public struct GridChange: Sendable, Equatable {
     public let removedLearningRates: [Double]
     public let addedBatchSizes: [Int]
     public let removedBatchSizes: [Int]
+    public let addedMomenta: [Double]
+    public let removedMomenta: [Double]
     /// The data folder moved, its content (hash) unchanged: the new folder, else nil.
     public let movedData: String?
     /// Keys of the new grid's jobs that the old grid lacks, and of the old grid's that the new lacks.
@@ -36,6 +38,7 @@ public struct GridChange: Sendable, Equatable {
         aligned.learningRates = new.learningRates
         aligned.batchSizes = new.batchSizes
         aligned.seeds = new.seeds
+        aligned.momentumValues = new.momentumValues
         let sameContent = old.dataset.kind == .fashionMNIST && new.dataset.kind == .fashionMNIST
             && old.datasetHash != nil && old.datasetHash == new.datasetHash
         if sameContent { aligned.dataset = new.dataset }
@@ -45,11 +48,14 @@ public struct GridChange: Sendable, Equatable {
         removedLearningRates = old.learningRates.filter { !new.learningRates.contains($0) }
         addedBatchSizes = new.batchSizes.filter { !old.batchSizes.contains($0) }
         removedBatchSizes = old.batchSizes.filter { !new.batchSizes.contains($0) }
+        addedMomenta = new.momentumValues.filter { !old.momentumValues.contains($0) }
+        removedMomenta = old.momentumValues.filter { !new.momentumValues.contains($0) }
         if conflicts.isEmpty {
-            let oldKeys = Set(old.jobs().map(\.key)), newJobs = new.jobs().map(\.key)
-            let newKeys = Set(newJobs)
-            addedKeys = newJobs.filter { !oldKeys.contains($0) }
-            removedKeys = old.jobs().map(\.key).filter { !newKeys.contains($0) }
+            // Compared by keys that name the momentum: a grid of one momentum names it in none.
+            let oldJobs = old.momentumNamedKeys(), newJobs = new.momentumNamedKeys()
+            let oldKeys = Set(oldJobs.map(\.named)), newKeys = Set(newJobs.map(\.named))
+            addedKeys = newJobs.filter { !oldKeys.contains($0.named) }.map(\.key)
+            removedKeys = oldJobs.filter { !newKeys.contains($0.named) }.map(\.key)
         } else {
             addedKeys = []
             removedKeys = []
@@ -65,7 +71,7 @@ public struct GridChange: Sendable, Equatable {
     /// Whether cells or seeds of the old grid are left out of the new one (needs `--drop`).
     public var removes: Bool { !removedKeys.isEmpty }
 
-    /// One short part per axis that changed: `lr +0.4, +0.8`, `batch −256`, `seeds 3 → 4`,
+    /// One short part per axis that changed: `lr +0.4, +0.8`, `batch −256`, `momentum +0.9`, `seeds 3 → 4`,
     /// `data moved to /new (same content)`; `compact` counts the values (`lr +2 values`).
     public func parts(compact: Bool = false) -> [String] {
         func values<T>(_ added: [T], _ removed: [T]) -> String {
@@ -82,6 +88,9 @@ public struct GridChange: Sendable, Equatable {
         }
         if !addedBatchSizes.isEmpty || !removedBatchSizes.isEmpty {
             parts.append("batch " + values(addedBatchSizes, removedBatchSizes))
+        }
+        if !addedMomenta.isEmpty || !removedMomenta.isEmpty {
+            parts.append("momentum " + values(addedMomenta, removedMomenta))
         }
         if old.seeds != new.seeds { parts.append("seeds \(old.seeds) → \(new.seeds)") }
         if let movedData { parts.append("data moved to \(movedData) (same content)") }
@@ -116,6 +125,9 @@ public struct GridChange: Sendable, Equatable {
         }
         if !removedBatchSizes.isEmpty {
             lines.append("batch: " + removedBatchSizes.map { "\($0)" }.joined(separator: ", ") + " removed")
+        }
+        if !removedMomenta.isEmpty {
+            lines.append("momentum: " + removedMomenta.map { "\($0)" }.joined(separator: ", ") + " removed")
         }
         if new.seeds < old.seeds { lines.append("seeds: \(old.seeds) → \(new.seeds)") }
         return lines

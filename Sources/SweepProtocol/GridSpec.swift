@@ -28,7 +28,7 @@ public enum GridJobKind: String, Codable, Sendable, CaseIterable {
     case trivial
 }
 
-/// A sweep's grid: η × |B| × seeds, and everything that makes its results what they are.
+/// A sweep's grid: η × |B| (× momentum) × seeds, and everything that makes its results what they are.
 public struct GridSpec: Codable, Sendable, Hashable {
     public var format = FormatTag.grid
     public var model: ModelKind
@@ -44,6 +44,10 @@ public struct GridSpec: Codable, Sendable, Hashable {
     public var datasetHash: String?
     public var warmStart: WarmStartSpec
     public var cell: CellSettings
+    /// The momentum axis when it has more than one value (then `cell.momentum` is its smallest);
+    /// nil when every cell has `cell.momentum`, so a grid of one momentum encodes, hashes and
+    /// names its jobs as before the axis existed. Set it through `momentumValues`.
+    public var momenta: [Double]?
     /// Duration of one trivial job.
     public var trivialMillis: Int
 
@@ -69,9 +73,28 @@ public struct GridSpec: Codable, Sendable, Hashable {
         self.trivialMillis = trivialMillis
     }
 
+    /// Every momentum of the grid: the axis, or `cell.momentum` alone. Setting one value stores
+    /// it as `cell.momentum` (no axis); several, as the axis.
+    public var momentumValues: [Double] {
+        get { momenta ?? [cell.momentum] }
+        set {
+            if newValue.count == 1 {
+                momenta = nil
+                cell.momentum = newValue[0]
+            } else {
+                momenta = newValue
+                if let smallest = newValue.min() { cell.momentum = smallest }
+            }
+        }
+    }
+
+    /// Whether the grid varies the momentum (more than one value): its job keys, exports and fits
+    /// then name m.
+    public var variesMomentum: Bool { momentumValues.count > 1 }
+
     /// Number of jobs: one per cell and seed, plus one warm start per seed for a train grid.
     public var jobCount: Int {
-        let cells = learningRates.count * batchSizes.count * seeds
+        let cells = learningRates.count * batchSizes.count * momentumValues.count * seeds
         return jobKind == .train ? cells + seeds : cells
     }
 
@@ -85,14 +108,18 @@ public struct GridSpec: Codable, Sendable, Hashable {
         try check(!batchSizes.isEmpty, "no batch sizes: give --batch, e.g. 8:128:x2.")
         if let lr = firstDuplicate(learningRates) { try check(false, "--lr: learning rate \(lr) is listed twice.") }
         if let b = firstDuplicate(batchSizes) { try check(false, "--batch: batch size \(b) is listed twice.") }
+        try check(momenta.map { !$0.isEmpty } ?? true, "no momentum values: give --momentum, e.g. 0 or 0,0.5,0.9.")
+        if let m = firstDuplicate(momentumValues) { try check(false, "--momentum: momentum \(m) is listed twice.") }
         try check((1...10_000).contains(seeds), "--seeds \(seeds) is out of range: give 1 to 10000 seeds.")
         try check(gridSeed <= UInt64.max - UInt64(max(seeds, 0)),
                   "--grid-seed \(gridSeed) is too large: seeds grid-seed + 1 … grid-seed + \(seeds) would overflow.")
         let cells = learningRates.count.multipliedReportingOverflow(by: batchSizes.count)
-        let jobs = cells.partialValue.multipliedReportingOverflow(by: seeds)
-        try check(!cells.overflow && !jobs.overflow && jobCount <= GridLimits.maxJobs,
-                  "\(learningRates.count) learning rates (--lr) × \(batchSizes.count) batch sizes (--batch) × \(seeds) "
-                      + "seeds (--seeds) is too many jobs: at most \(GridLimits.maxJobs).")
+        let withMomenta = cells.partialValue.multipliedReportingOverflow(by: momentumValues.count)
+        let jobs = withMomenta.partialValue.multipliedReportingOverflow(by: seeds)
+        let momentaText = variesMomentum ? "\(momentumValues.count) momenta (--momentum) × " : ""
+        try check(!cells.overflow && !withMomenta.overflow && !jobs.overflow && jobCount <= GridLimits.maxJobs,
+                  "\(learningRates.count) learning rates (--lr) × \(batchSizes.count) batch sizes (--batch) × \(momentaText)"
+                      + "\(seeds) seeds (--seeds) is too many jobs: at most \(GridLimits.maxJobs).")
         try check((0...3_600_000).contains(trivialMillis), "--trivial-ms \(trivialMillis) is out of range: give 0 to 3600000.")
         if let datasetHash {
             do { try Check.hash(datasetHash, "datasetHash") } catch {
@@ -109,19 +136,24 @@ public struct GridSpec: Codable, Sendable, Hashable {
         // Every cell is checked by the cell contract, as the worker will check it.
         for lr in learningRates {
             for b in batchSizes {
-                do throws(CellSpecError) { try cell(learningRate: lr, batchSize: b, seedIndex: 1).validate() } catch {
-                    throw GridSpecError(error)
+                for m in momentumValues {
+                    do throws(CellSpecError) {
+                        try cell(learningRate: lr, batchSize: b, momentum: m, seedIndex: 1).validate()
+                    } catch {
+                        throw GridSpecError(error)
+                    }
                 }
             }
         }
     }
 
-    /// The same grid with both axes sorted ascending: a grid is a set of cells, so the order the
-    /// user typed them in does not change its identity.
+    /// The same grid with every axis sorted ascending: a grid is a set of cells, so the order the
+    /// user typed them in does not change its identity. A momentum axis of one value is no axis.
     public var normalized: GridSpec {
         var copy = self
         copy.learningRates.sort()
         copy.batchSizes.sort()
+        if let momenta, !momenta.isEmpty { copy.momentumValues = momenta.sorted() }
         return copy
     }
 
@@ -160,15 +192,20 @@ public struct GridSpec: Codable, Sendable, Hashable {
         gridSeed &+ UInt64(seedIndex)
     }
 
-    /// The cell (η, |B|) of seed index `seedIndex`.
-    public func cell(learningRate: Double, batchSize: Int, seedIndex: Int) -> CellSpec {
-        CellSpec(model: model, learningRate: learningRate, batchSize: batchSize, seed: trainingSeed(seedIndex),
-                 warmStart: warmStart, settings: cell)
+    /// The cell (η, |B|, m) of seed index `seedIndex`; m nil: `cell.momentum`.
+    public func cell(learningRate: Double, batchSize: Int, momentum: Double? = nil, seedIndex: Int) -> CellSpec {
+        var settings = cell
+        if let momentum { settings.momentum = momentum }
+        return CellSpec(model: model, learningRate: learningRate, batchSize: batchSize, seed: trainingSeed(seedIndex),
+                        warmStart: warmStart, settings: settings)
     }
 
-    /// The job spec of the job of `kind` about that cell (a warm start trains the cell's seed's).
-    public func spec(kind: JobKind, seedIndex: Int, learningRate: Double, batchSize: Int) -> JobSpec {
-        JobSpec(kind: kind, cell: cell(learningRate: learningRate, batchSize: batchSize, seedIndex: seedIndex),
+    /// The job spec of the job of `kind` about that cell (a warm start trains the cell's seed's,
+    /// with plain SGD whatever the cell's momentum).
+    public func spec(kind: JobKind, seedIndex: Int, learningRate: Double, batchSize: Int,
+                     momentum: Double? = nil) -> JobSpec {
+        JobSpec(kind: kind, cell: cell(learningRate: learningRate, batchSize: batchSize, momentum: momentum,
+                                       seedIndex: seedIndex),
                 dataset: dataset, datasetHash: datasetHash, trivialMillis: trivialMillis)
     }
 
@@ -210,7 +247,7 @@ public struct GridSpec: Codable, Sendable, Hashable {
         add("--warm-lr", "\(grid.warmStart.learningRate)", unless: grid.warmStart.learningRate == warm.learningRate)
         add("--warm-batch", "\(grid.warmStart.batchSize)", unless: grid.warmStart.batchSize == warm.batchSize)
         add("--warm-epochs", "\(grid.warmStart.epochs)", unless: grid.warmStart.epochs == warm.epochs)
-        add("--momentum", "\(grid.cell.momentum)", unless: grid.cell.momentum == cell.momentum)
+        add("--momentum", list(grid.momentumValues), unless: grid.momentumValues == [cell.momentum])
         if grid.cell.batchMode == .shuffle { arguments.append("--shuffle") }
         if let steps = grid.cell.burnInSteps { arguments += ["--burn-in-steps", "\(steps)"] }
         if let steps = grid.cell.measureSteps { arguments += ["--measure-steps", "\(steps)"] }
@@ -247,7 +284,7 @@ public struct GridSpec: Codable, Sendable, Hashable {
             ("seeds", "\(seeds)"), ("grid-seed", "\(gridSeed)"), ("job-kind", jobKind.rawValue), ("data", data),
             ("data-hash", datasetHash ?? "any"), ("warm-lr", "\(warmStart.learningRate)"),
             ("warm-batch", "\(warmStart.batchSize)"), ("warm-epochs", "\(warmStart.epochs)"),
-            ("momentum", "\(cell.momentum)"), ("batch-mode", cell.batchMode.rawValue), ("burn-in-steps", optional(cell.burnInSteps)),
+            ("momentum", momenta.map(list) ?? "\(cell.momentum)"), ("batch-mode", cell.batchMode.rawValue), ("burn-in-steps", optional(cell.burnInSteps)),
             ("measure-steps", optional(cell.measureSteps)), ("calibration-probes", "\(cell.calibrationProbes)"),
             ("probe-batch", "\(cell.probeBatchSize)"), ("trivial-ms", "\(trivialMillis)"),
         ]

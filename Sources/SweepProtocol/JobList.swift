@@ -3,9 +3,10 @@
 
 /// One job of a grid, as the Store journals it and the scheduler dispatches it.
 public struct JobDescriptor: Sendable, Hashable {
-    /// 1-based, stable for a given grid: warm starts first (by seed), then cells by (η, |B|, seed).
+    /// 1-based, stable for a given grid: warm starts first (by seed), then cells by (η, |B|, m, seed).
     public let id: Int
-    /// `warm/seed=1`, `cell/lr=0.05/b=32/seed=1` or `trivial/lr=0.05/b=32/seed=1`.
+    /// `warm/seed=1`, `cell/lr=0.05/b=32/seed=1` or `trivial/lr=0.05/b=32/seed=1`; in a grid that
+    /// varies the momentum, `cell/lr=0.05/b=32/m=0.9/seed=1`.
     public let key: String
     public let kind: JobKind
     /// 1-based seed index.
@@ -39,17 +40,48 @@ extension GridSpec {
         }
         let kind: JobKind = grid.jobKind == .train ? .measure : .trivial
         let prefix = kind == .measure ? "cell" : "trivial"
+        let momenta = grid.momentumValues, named = grid.variesMomentum
         for lr in grid.learningRates {
             for b in grid.batchSizes {
-                for s in 1...max(grid.seeds, 1) {
-                    let spec = grid.spec(kind: kind, seedIndex: s, learningRate: lr, batchSize: b)
-                    jobs.append(JobDescriptor(id: jobs.count + 1, key: "\(prefix)/lr=\(lr)/b=\(b)/seed=\(s)",
-                                              kind: kind, seedIndex: s, dependsOn: kind == .measure ? s : nil,
-                                              cost: spec.cost, spec: spec))
+                for m in momenta {
+                    for s in 1...max(grid.seeds, 1) {
+                        let spec = grid.spec(kind: kind, seedIndex: s, learningRate: lr, batchSize: b, momentum: m)
+                        let key = Self.cellKey(prefix, lr: lr, batch: b, momentum: named ? m : nil, seed: s)
+                        jobs.append(JobDescriptor(id: jobs.count + 1, key: key, kind: kind, seedIndex: s,
+                                                  dependsOn: kind == .measure ? s : nil, cost: spec.cost, spec: spec))
+                    }
                 }
             }
         }
         return jobs
+    }
+
+    /// `prefix/lr=η/b=|B|/seed=s`, with `/m=m` before the seed when `momentum` is given.
+    static func cellKey(_ prefix: String, lr: Double, batch: Int, momentum: Double?, seed: Int) -> String {
+        "\(prefix)/lr=\(lr)/b=\(batch)" + (momentum.map { "/m=\($0)" } ?? "") + "/seed=\(seed)"
+    }
+
+    /// The key of the same cell job that names momentum `m`: a cell or trivial key without m
+    /// gets `/m=m` before its seed; any other key (a warm start, a key that names m) is nil.
+    public static func key(_ key: String, namingMomentum m: Double) -> String? {
+        guard key.hasPrefix("cell/") || key.hasPrefix("trivial/"), !key.contains("/m="),
+              let seed = key.range(of: "/seed=", options: .backwards) else { return nil }
+        return String(key[..<seed.lowerBound]) + "/m=\(m)" + String(key[seed.lowerBound...])
+    }
+
+    /// The key of the same cell job without momentum `m`: `/m=m` removed; nil when the key does
+    /// not name exactly `m`.
+    public static func key(_ key: String, droppingMomentum m: Double) -> String? {
+        let part = "/m=\(m)/"
+        guard key.hasPrefix("cell/") || key.hasPrefix("trivial/"), key.contains(part) else { return nil }
+        return key.replacingOccurrences(of: part, with: "/")
+    }
+
+    /// The keys of the grid's jobs in id order, each as (the key naming its momentum whether or not
+    /// the grid varies it, the job's key): a grid change compares jobs of two grids by the first.
+    func momentumNamedKeys() -> [(named: String, key: String)] {
+        let m = momentumValues[0], varies = variesMomentum
+        return jobs().map { job in (varies ? job.key : (GridSpec.key(job.key, namingMomentum: m) ?? job.key), job.key) }
     }
 }
 

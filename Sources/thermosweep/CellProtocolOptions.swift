@@ -3,12 +3,14 @@
 import ArgumentParser
 import Cell
 import Foundation
+import SweepProtocol
 
 /// The measurement protocol of a cell (docs/METHOD.md, 3): everything of a `CellSpec` but
 /// the model, η, |B| and the seed.
 struct CellProtocolOptions: ParsableArguments {
-    @Option(parsing: .unconditional, help: "SGD momentum (0: plain SGD, which the theory assumes).")
-    var momentum: Double = CellSettings().momentum
+    @Option(parsing: .unconditional,
+            help: "SGD momentum (0: plain SGD, which the theory assumes); `sweep` also takes a list 0,0.5,0.9 (an axis of the grid).")
+    var momentum = "0"
 
     @Flag(help: "Shuffle once per epoch instead of drawing batches i.i.d. with replacement.")
     var shuffle = false
@@ -64,7 +66,16 @@ struct CellProtocolOptions: ParsableArguments {
         return given.filter { $0.2 }.map { ($0.0, $0.1) }
     }
 
+    /// The `--momentum` values, in the order given (the axis syntax of `--lr`; each value's range
+    /// is the cell contract's, checked with the cell).
+    func momenta() throws -> [Double] {
+        do throws(GridSpecError) { return try GridAxis.momenta(momentum) } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
     func validate() throws {
+        _ = try momenta()
         let both: [(String, String, Bool)] = [
             ("--burn-in", "--burn-in-steps", oldBurnIn != nil && burnInSteps != nil),
             ("--measure", "--measure-steps", oldMeasure != nil && measureSteps != nil),
@@ -87,8 +98,9 @@ struct CellProtocolOptions: ParsableArguments {
                              epochs: warmEpochs ?? oldWarmStartEpochs ?? defaults.epochs)
     }
 
+    /// The settings of one cell: the first `--momentum` value (`sweep` sets the axis itself).
     var cell: CellSettings {
-        CellSettings(momentum: momentum, batchMode: shuffle ? .shuffle : .iid, burnInSteps: burnInSteps ?? oldBurnIn,
+        CellSettings(momentum: (try? momenta())?.first ?? CellSettings().momentum, batchMode: shuffle ? .shuffle : .iid, burnInSteps: burnInSteps ?? oldBurnIn,
                      measureSteps: measureSteps ?? oldMeasure, calibrationProbes: calibrationProbes,
                      probeBatchSize: probeBatch)
     }

@@ -21,11 +21,16 @@ struct JobSelectionOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "The cell's batch size |B| (one of the grid's).")
     var batch: Int?
 
+    @Option(parsing: .unconditional, help: "The cell's momentum m (one of the grid's; where the grid varies it).")
+    var momentum: Double?
+
     @Option(parsing: .unconditional,
             help: "The seed index, 1 to the grid's --seeds (alone, it also names that seed's warm start).")
     var seed: Int?
 
-    var selection: JobSelection { JobSelection(jobIds: jobs, learningRate: lr, batchSize: batch, seed: seed) }
+    var selection: JobSelection {
+        JobSelection(jobIds: jobs, learningRate: lr, batchSize: batch, seed: seed, momentum: momentum)
+    }
 
     /// Runs `decision` and prints what it decided (stdout) and what it left (stderr).
     func run(_ decision: JobDecisionKind, what: String) throws {
@@ -56,7 +61,7 @@ struct RetryCommand: ParsableCommand {
         commandName: "retry",
         abstract: "Give failed (or cancelled) jobs of a stopped sweep a new attempt; resuming the sweep runs them.",
         discussion: """
-            Without --job, --lr, --batch or --seed: every job that failed without a result (it ran \
+            Without --job, --lr, --batch, --momentum or --seed: every job that failed without a result (it ran \
             out of attempts, or its warm start failed). A done job never runs again, and a \
             deterministic failure (diverged training) is the job's result. A measure job brings its \
             failed or cancelled warm start back with it; a warm start brings back the measure jobs \
@@ -91,7 +96,7 @@ struct CancelCommand: ParsableCommand {
 
     func validate() throws {
         if jobs.selection.isEmpty {
-            throw ValidationError("name the jobs to cancel: --job N (repeatable), or a cell with --lr, --batch and/or --seed.")
+            throw ValidationError("name the jobs to cancel: --job N (repeatable), or a cell with --lr, --batch, --momentum and/or --seed.")
         }
     }
 

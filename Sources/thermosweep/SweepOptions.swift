@@ -41,6 +41,7 @@ struct GridOptions: ParsableArguments {
                                 jobKind: trivialMs == nil ? .train : .trivial, dataset: dataset)
             spec.warmStart = measurement.warmStart
             spec.cell = measurement.cell
+            spec.momentumValues = try GridAxis.momenta(measurement.momentum)
             if let trivialMs { spec.trivialMillis = trivialMs }
             try spec.validate()
             return spec

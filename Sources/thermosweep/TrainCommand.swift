@@ -46,6 +46,11 @@ struct TrainCommand: ParsableCommand {
         do throws(ModelError) { _ = try ModelKind(parsing: model) } catch {
             throw ValidationError("--model: \(error)")
         }
+        let momenta = try measurement.momenta()
+        guard momenta.count == 1 else {
+            throw ValidationError("--momentum '\(measurement.momentum)': train measures one cell; give one value "
+                                  + "(a list of momenta is an axis of `sweep`).")
+        }
         do throws(CellSpecError) { try spec.validate() } catch { throw error.usageError }
     }
 

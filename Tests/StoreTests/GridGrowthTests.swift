@@ -93,4 +93,46 @@ import Testing
         #expect(try back.gridHistory().map(\.jobCount) == [8, 4, 8])
         try back.close()
     }
+
+    @Test func aNewMomentumAddsItsCellsAndKeepsTheJournaledOnes() throws {
+        let folder = try TemporaryFolder()
+        try journalWithOneResult(folder)
+        let states = try sqlite3(folder.database, "SELECT id, state, attempt FROM jobs ORDER BY id")
+        let resultBefore = try sqlite3(folder.database, "SELECT * FROM results")
+
+        var grown = Fixtures.trivialGrid
+        grown.momentumValues = [0, 0.9]
+        let store = try Store.open(path: folder.database, spec: grown)
+        // 2 η × 2 |B| × 2 m × 2 seeds = 16 jobs: the 8 journaled ones (m = 0) keep id, state and
+        // result under keys that now name m; 8 new ones (m = 0.9) are numbered 9…16.
+        #expect(store.change?.summary() == "adding 8 jobs: momentum +0.9")
+        #expect(try sqlite3(folder.database, "SELECT id, state, attempt FROM jobs WHERE id <= 8 ORDER BY id") == states)
+        #expect(try sqlite3(folder.database, "SELECT * FROM results") == resultBefore)
+        let old = Fixtures.trivialGrid.jobs()
+        for job in store.jobList where job.id <= 8 {
+            #expect(GridSpec.key(old[job.id - 1].key, namingMomentum: 0) == job.key, "\(job.key) #\(job.id)")
+            #expect(job.spec.cell?.momentum == 0)
+        }
+        #expect(store.jobList.filter { $0.id > 8 }.allSatisfy { $0.spec.cell?.momentum == 0.9 && $0.key.contains("/m=0.9/") })
+        #expect(try store.counts().done == 1 && store.counts().total == 16)
+        #expect(store.specHash == (try grown.hash()))
+        try store.close()
+
+        // Removing a momentum needs --drop; then the journal's keys are the one-momentum grid's again.
+        #expect {
+            try Store.open(path: folder.database, spec: Fixtures.trivialGrid)
+        } throws: { error in
+            guard case let .gridShrinks(_, removed, _, _) = error as? StoreError else { return false }
+            return removed == ["momentum: 0.9 removed"]
+        }
+        let fewer = try Store.open(path: folder.database, spec: Fixtures.trivialGrid, dropping: true)
+        #expect(fewer.jobList == Fixtures.trivialGrid.jobs())
+        #expect(try fewer.job(1)?.state == .done)
+        try fewer.close()
+        // And back: the m = 0.9 jobs come back with their ids, nothing is added twice.
+        let again = try Store.open(path: folder.database, spec: grown)
+        #expect(again.change?.addedKeys.count == 8 && again.jobList.map(\.id).sorted() == Array(1...16))
+        #expect(try again.counts().total == 16 && again.counts().done == 1)
+        try again.close()
+    }
 }

@@ -24,17 +24,40 @@ struct GridChangeTests {
     func conflicts() {
         var other = small
         other.seeds = 2
-        other.cell.momentum = 0.5
+        other.cell.batchMode = .shuffle
         other.gridSeed = 7
         let change = GridChange(from: small, to: other)
         #expect(!change.isExtension)
-        #expect(change.conflicts == ["grid-seed: 0 → 7", "momentum: 0.0 → 0.5"], "\(change.conflicts)")
+        #expect(change.conflicts == ["grid-seed: 0 → 7", "batch-mode: iid → shuffle"], "\(change.conflicts)")
         var model = small
         model.model = .lenet48
         #expect(GridChange(from: small, to: model).conflicts == ["model: lenet-8-16 → lenet-4-8"])
         var data = small
         data.dataset = .synthetic(seed: 2, count: 12_000)
         #expect(!GridChange(from: small, to: data).isExtension)
+    }
+
+    @Test("momentum is an axis: a new value adds its cells, named by m; removing one is a removal")
+    func momentumAxis() {
+        var grown = small
+        grown.momentumValues = [0.9, 0]  // the order typed does not matter
+        let change = GridChange(from: small, to: grown)
+        #expect(change.isExtension && !change.removes, "\(change.conflicts)")
+        #expect(change.addedMomenta == [0.9] && change.removedMomenta.isEmpty)
+        // The journaled cells (m = 0) are the new grid's m = 0 cells: only the m = 0.9 ones are new.
+        #expect(change.addedKeys == ["cell/lr=0.05/b=8/m=0.9/seed=1", "cell/lr=0.05/b=16/m=0.9/seed=1",
+                                     "cell/lr=0.1/b=8/m=0.9/seed=1", "cell/lr=0.1/b=16/m=0.9/seed=1"])
+        #expect(change.summary() == "adding 4 jobs: momentum +0.9")
+        let back = GridChange(from: grown, to: small)
+        #expect(back.isExtension && back.removes && back.addedKeys.isEmpty)
+        #expect(back.removedKeys.count == 4 && back.removedKeys.allSatisfy { $0.contains("/m=0.9/") })
+        #expect(back.removalLines == ["momentum: 0.9 removed"])
+        // One momentum for another: the old cells are removed, the new ones added.
+        var other = small
+        other.cell.momentum = 0.5
+        let swap = GridChange(from: small, to: other)
+        #expect(swap.isExtension && swap.removes && swap.addedKeys.count == 4 && swap.removedKeys.count == 4)
+        #expect(swap.summary() == "adding 4 jobs, dropping 4 jobs (kept, not exported): momentum +0.5, −0.0")
     }
 
     @Test("the data set is identified by its content hash: the same files elsewhere are the same data")

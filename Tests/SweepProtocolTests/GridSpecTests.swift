@@ -83,6 +83,44 @@ struct GridSpecTests {
         #expect(FNV1a.hex(Array("a".utf8)) == "af63dc4c8601ec8c")  // published FNV-1a-64 test vector
     }
 
+    @Test("a momentum axis: one value encodes as before; several are an axis of the jobs and the hash")
+    func momentumAxis() throws {
+        var one = GridSpec(learningRates: [0.05, 0.1], batchSizes: [16], seeds: 2, dataset: .synthetic())
+        let plain = one
+        one.momentumValues = [0]
+        #expect(try one.canonicalJSON() == plain.canonicalJSON() && one.momenta == nil)
+        #expect(!String(decoding: try one.canonicalJSON(), as: UTF8.self).contains("momenta"))
+        var several = plain
+        several.momentumValues = [0.9, 0, 0.5]
+        try several.validate()
+        #expect(try several.hash() != plain.hash())
+        let text = String(decoding: try several.canonicalJSON(), as: UTF8.self)
+        #expect(text.contains(#""momenta":[0,0.5,0.9]"#), "\(text)")
+        #expect(try GridSpec.decode(several.canonicalJSON()) == several.normalized)
+        var reordered = plain
+        reordered.momentumValues = [0.5, 0.9, 0]
+        #expect(try reordered.hash() == several.hash())
+        // One warm start per seed (plain SGD, whatever m), then one cell per (η, |B|, m, seed).
+        let jobs = several.jobs()
+        #expect(several.jobCount == 2 + 2 * 1 * 3 * 2 && jobs.count == several.jobCount)
+        #expect(jobs.filter { $0.kind == .warmStart }.map(\.key) == ["warm/seed=1", "warm/seed=2"])
+        #expect(jobs[2].key == "cell/lr=0.05/b=16/m=0.0/seed=1" && jobs[3].key == "cell/lr=0.05/b=16/m=0.0/seed=2")
+        #expect(jobs[4].key == "cell/lr=0.05/b=16/m=0.5/seed=1" && jobs[4].spec.cell?.momentum == 0.5)
+        #expect(jobs.last?.key == "cell/lr=0.1/b=16/m=0.9/seed=2" && jobs.last?.spec.cell?.momentum == 0.9)
+        #expect(jobs[0].spec == plain.jobs()[0].spec && jobs[0].spec.warmStart != nil)
+        #expect(plain.jobs().map(\.key).allSatisfy { !$0.contains("/m=") })
+        #expect(several.sweepArguments.contains("--momentum") && several.sweepArguments.contains("0.0,0.5,0.9"))
+        // Every value goes through the cell contract; repeats are refused.
+        var bad = plain
+        bad.momentumValues = [0, 1]
+        #expect(throws: GridSpecError.self) { try bad.validate() }
+        do { try bad.validate() } catch { #expect(error.cell?.field == .momentum, "\(error)") }
+        bad.momentumValues = [0.5, 0.5]
+        do { try bad.validate(); Issue.record("accepted a repeated momentum") } catch {
+            #expect(error.description.contains("0.5 is listed twice"), "\(error)")
+        }
+    }
+
     @Test("every setting changes the hash")
     func hashSensitivity() throws {
         let base = try GridSpec().hash()

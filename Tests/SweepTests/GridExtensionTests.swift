@@ -75,6 +75,91 @@ import Testing
         #expect(status.stdout.contains("5 jobs: 5 done") && status.stdout.contains("5 jobs dropped from the grid"),
                 "\(status.stdout)")
     }
+
+    @Test func aNewMomentumRunsOnlyItsCellsAndFitsPerMomentumAndCollapsed() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let db = scratch.file("grown/sweep.sqlite")
+        let first = try Spawned(["sweep", "--db", db, "--seeds", "1"] + Self.grid, outputPrefix: scratch.file("first"))
+        #expect(first.wait(timeout: 180) == 0, "\(first.stderr)")
+        try expectExactlyOnce(db, total: 5)
+        let resultsBefore = try journalResults(db)
+        let singleHeader = try String(contentsOfFile: scratch.file("grown/cells.csv"), encoding: .utf8)
+            .prefix { $0 != "\n" }
+        #expect(!singleHeader.contains("momentum"), "a grid of one momentum keeps its columns")
+
+        let grown = try Spawned(["sweep", "--db", db, "--seeds", "1", "--momentum", "0,0.5"] + Self.grid,
+                                outputPrefix: scratch.file("grown"))
+        #expect(grown.wait(timeout: 180) == 0, "\(grown.stderr)")
+        #expect(grown.stderr.contains("adding 4 jobs: momentum +0.5"), "\(grown.stderr)")
+        try expectExactlyOnce(db, total: 9)
+        let jobs = journalJobs(db)
+        #expect(jobs.map(\.id) == Array(1...9))
+        #expect(jobs.filter { $0.id > 5 }.allSatisfy { $0.key.contains("/m=0.5/") }, "\(jobs.map(\.key))")
+        #expect(jobs.filter { (2...5).contains($0.id) }.allSatisfy { $0.key.contains("/m=0.0/") }, "\(jobs.map(\.key))")
+        let resultsAfter = try journalResults(db)
+        for old in resultsBefore {
+            let now = try #require(resultsAfter.first { $0.jobId == old.jobId })
+            #expect(now.attempt == old.attempt && now.committedAt == old.committedAt && now.result == old.result,
+                    "\(old.key) changed")
+        }
+
+        // Exports: both momenta, in a column of their own; fits.json: collapsed and per-m fits.
+        let rows = try csvRows(scratch.file("grown/cells.csv"))
+        #expect(Set(rows.compactMap { $0["momentum"] }) == ["0.0", "0.5"], "\(rows.first ?? [:])")
+        #expect(rows.count == 8 * (rows.count / 8) && rows.count > 0)
+        let filters = try csvRows(scratch.file("grown/filters.csv"))
+        #expect(Set(filters.compactMap { $0["momentum"] }) == ["0.0", "0.5"])
+        let data = try Data(contentsOf: URL(fileURLWithPath: scratch.file("grown/fits.json")))
+        let document = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let fits = try #require(document["fits"] as? [[String: Any]])
+        let network = fits.filter { $0["group"] as? String == "network" && $0["estimator"] as? String == "diffusion" }
+        #expect(network.count == 3, "collapsed, m = 0, m = 0.5")
+        #expect(network.first?["fittedAgainst"] as? String == "η/(1 − m)" && network.first?["momentum"] == nil)
+        #expect(network.dropFirst().compactMap { $0["momentum"] as? Double } == [0, 0.5])
+        // The collapsed fit's cells are at η/(1 − m): 0.05, 0.1 (m = 0) and 0.1, 0.2 (m = 0.5).
+        // Used or excluded, every cell is at its η_eff; each exclusion names the run's own η and m.
+        let collapsed = try #require(network.first?["result"] as? [String: Any])
+        let cells = ((collapsed["cells"] as? [[String: Any]]) ?? []) + ((collapsed["excludedCells"] as? [[String: Any]]) ?? [])
+        #expect(Set(cells.compactMap { $0["eta"] as? Double }) == [0.05, 0.1, 0.2], "\(cells)")
+        let exclusions = (network.first?["exclusions"] as? [[String: Any]]) ?? []
+        #expect(exclusions.allSatisfy { [0.05, 0.1].contains($0["learningRate"] as? Double ?? 0) && $0["momentum"] != nil },
+                "\(exclusions)")
+        #expect((document["summary"] as? String)?.contains("against η/(1 − m)") == true, "\(document["summary"] ?? "")")
+        // The report plots the collapsed fit against η/(1 − m), then each m's fit.
+        let report = try String(contentsOfFile: scratch.file("grown/report.html"), encoding: .utf8)
+        #expect(report.contains("network, against η/(1 − m): T against η/(1 − m)/|B|"))
+        #expect(report.contains("<h3>network, m = 0.0</h3>") && report.contains("<h3>network, m = 0.5</h3>"))
+        #expect(report.contains("network, m = 0.5: T against η at each |B|"))
+
+        // The exports equal a fresh sweep's of the 2-momentum grid (volatile columns aside).
+        let fresh = scratch.file("fresh/sweep.sqlite")
+        let reference = try Spawned(["sweep", "--db", fresh, "--seeds", "1", "--momentum", "0.5,0"] + Self.grid,
+                                    outputPrefix: scratch.file("fresh"))
+        #expect(reference.wait(timeout: 180) == 0, "\(reference.stderr)")
+        try expectExactlyOnce(fresh, total: 9)
+        for name in ["cells.csv", "filters.csv"] {
+            let mine = try csvRows(scratch.file("grown/" + name)), theirs = try csvRows(scratch.file("fresh/" + name))
+            #expect(mine.count == theirs.count && !mine.isEmpty, "\(name): \(mine.count) rows, fresh \(theirs.count)")
+            for (index, (a, b)) in zip(mine, theirs).enumerated() {
+                #expect(a.filter { !Self.volatileColumns.contains($0.key) } == b.filter { !Self.volatileColumns.contains($0.key) },
+                        "\(name) row \(index) differs from the fresh sweep's")
+            }
+        }
+        #expect(try String(contentsOfFile: scratch.file("grown/fits.json"), encoding: .utf8)
+                    == String(contentsOfFile: scratch.file("fresh/fits.json"), encoding: .utf8))
+
+        // Back to one momentum: refused without --drop, and with it the exports lose the column.
+        let shrink = try Spawned(["sweep", "--db", db, "--seeds", "1"] + Self.grid, outputPrefix: scratch.file("shrink"))
+        #expect(shrink.wait(timeout: 60) == 2)
+        #expect(shrink.stderr.contains("momentum: 0.5 removed") && shrink.stderr.contains("--drop"), "\(shrink.stderr)")
+        let dropped = try Spawned(["sweep", "--db", db, "--seeds", "1", "--drop", "--out", scratch.file("dropped")]
+                                  + Self.grid, outputPrefix: scratch.file("dropped"))
+        #expect(dropped.wait(timeout: 60) == 0, "\(dropped.stderr)")
+        #expect(try String(contentsOfFile: scratch.file("dropped/cells.csv"), encoding: .utf8).prefix { $0 != "\n" }
+                    == singleHeader)
+        #expect(journalJobs(db).filter { (2...5).contains($0.id) }.allSatisfy { !$0.key.contains("/m=") })
+    }
 }
 
 extension FailureTests {
