@@ -12,13 +12,32 @@ import Testing
                        "--local-workers", "2", "--quiet"]
     static let volatileColumns: Set<String> = ["samples_per_s", "wall_s", "worker"]
 
+    /// A finished 1-seed sweep of `grid` in `scratch`'s `grown` folder (5 jobs, each done once).
+    static func finishedOneSeedSweep(_ scratch: Scratch) throws -> String {
+        let db = scratch.file("grown/sweep.sqlite")
+        let first = try Spawned(["sweep", "--db", db, "--seeds", "1"] + grid, outputPrefix: scratch.file("first"))
+        #expect(first.wait(timeout: 180) == 0, "\(first.stderr)")
+        try expectExactlyOnce(db, total: 5)
+        return db
+    }
+
+    /// `cells.csv` and `filters.csv` of the sweeps in folders `a` and `b` agree row for row but for
+    /// the volatile columns.
+    static func expectSameExports(_ a: String, _ b: String) throws {
+        for name in ["cells.csv", "filters.csv"] {
+            let mine = try csvRows(a + "/" + name), theirs = try csvRows(b + "/" + name)
+            #expect(mine.count == theirs.count && !mine.isEmpty, "\(name): \(mine.count) rows, fresh \(theirs.count)")
+            for (index, (x, y)) in zip(mine, theirs).enumerated() {
+                #expect(x.filter { !volatileColumns.contains($0.key) } == y.filter { !volatileColumns.contains($0.key) },
+                        "\(name) row \(index) differs from the fresh sweep's")
+            }
+        }
+    }
+
     @Test func aFinishedSweepGrownByASeedRunsOnlyTheNewSeedAndExportsAsAFreshOne() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        let db = scratch.file("grown/sweep.sqlite")
-        let first = try Spawned(["sweep", "--db", db, "--seeds", "1"] + Self.grid, outputPrefix: scratch.file("first"))
-        #expect(first.wait(timeout: 180) == 0, "\(first.stderr)")
-        try expectExactlyOnce(db, total: 5)
+        let db = try Self.finishedOneSeedSweep(scratch)
         let resultsBefore = try journalResults(db)
         let eventsBefore = journalEvents(db)
 
@@ -47,14 +66,7 @@ import Testing
         let reference = try Spawned(["sweep", "--db", fresh, "--seeds", "2"] + Self.grid,
                                     outputPrefix: scratch.file("fresh"))
         #expect(reference.wait(timeout: 180) == 0, "\(reference.stderr)")
-        for name in ["cells.csv", "filters.csv"] {
-            let mine = try csvRows(scratch.file("grown/" + name)), theirs = try csvRows(scratch.file("fresh/" + name))
-            #expect(mine.count == theirs.count && !mine.isEmpty, "\(name): \(mine.count) rows, fresh \(theirs.count)")
-            for (index, (a, b)) in zip(mine, theirs).enumerated() {
-                #expect(a.filter { !Self.volatileColumns.contains($0.key) } == b.filter { !Self.volatileColumns.contains($0.key) },
-                        "\(name) row \(index) differs from the fresh sweep's")
-            }
-        }
+        try Self.expectSameExports(scratch.file("grown"), scratch.file("fresh"))
         let fits = try String(contentsOfFile: scratch.file("grown/fits.json"), encoding: .utf8)
         #expect(fits == (try String(contentsOfFile: scratch.file("fresh/fits.json"), encoding: .utf8)))
 
@@ -79,10 +91,7 @@ import Testing
     @Test func aNewMomentumRunsOnlyItsCellsAndFitsPerMomentumAndCollapsed() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        let db = scratch.file("grown/sweep.sqlite")
-        let first = try Spawned(["sweep", "--db", db, "--seeds", "1"] + Self.grid, outputPrefix: scratch.file("first"))
-        #expect(first.wait(timeout: 180) == 0, "\(first.stderr)")
-        try expectExactlyOnce(db, total: 5)
+        let db = try Self.finishedOneSeedSweep(scratch)
         let resultsBefore = try journalResults(db)
         let singleHeader = try String(contentsOfFile: scratch.file("grown/cells.csv"), encoding: .utf8)
             .prefix { $0 != "\n" }
@@ -138,14 +147,7 @@ import Testing
                                     outputPrefix: scratch.file("fresh"))
         #expect(reference.wait(timeout: 180) == 0, "\(reference.stderr)")
         try expectExactlyOnce(fresh, total: 9)
-        for name in ["cells.csv", "filters.csv"] {
-            let mine = try csvRows(scratch.file("grown/" + name)), theirs = try csvRows(scratch.file("fresh/" + name))
-            #expect(mine.count == theirs.count && !mine.isEmpty, "\(name): \(mine.count) rows, fresh \(theirs.count)")
-            for (index, (a, b)) in zip(mine, theirs).enumerated() {
-                #expect(a.filter { !Self.volatileColumns.contains($0.key) } == b.filter { !Self.volatileColumns.contains($0.key) },
-                        "\(name) row \(index) differs from the fresh sweep's")
-            }
-        }
+        try Self.expectSameExports(scratch.file("grown"), scratch.file("fresh"))
         #expect(try String(contentsOfFile: scratch.file("grown/fits.json"), encoding: .utf8)
                     == String(contentsOfFile: scratch.file("fresh/fits.json"), encoding: .utf8))
 
