@@ -29,7 +29,8 @@ extension Store {
     public func readyJobs(limit: Int? = nil) throws(StoreError) -> [JobRecord] {
         try read("list ready jobs") { db in
             try Row.fetchAll(db, sql: """
-                SELECT j.* FROM jobs j LEFT JOIN jobs d ON d.id = j.dependsOn
+                SELECT \(jobColumns.split(separator: ", ").map { "j.\($0)" }.joined(separator: ", "))
+                FROM jobs j LEFT JOIN jobs d ON d.id = j.dependsOn
                 WHERE j.state = 'queued' AND (j.dependsOn IS NULL OR d.state = 'done')
                 ORDER BY j.cost DESC, j.id LIMIT ?
                 """, arguments: [limit ?? -1]).map(jobRecord)
@@ -39,14 +40,14 @@ extension Store {
     /// One job, or nil if there is no such id.
     public func job(_ id: Int) throws(StoreError) -> JobRecord? {
         try read("read job \(id)") { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(jobRecord)
+            try Row.fetchOne(db, sql: "SELECT \(jobColumns) FROM jobs WHERE id = ?", arguments: [id]).map(jobRecord)
         }
     }
 
     /// Every job in id order (what a starting scheduler loads).
     public func jobs() throws(StoreError) -> [JobRecord] {
         try read("list jobs") { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM jobs ORDER BY id").map(jobRecord)
+            try Row.fetchAll(db, sql: "SELECT \(jobColumns) FROM jobs ORDER BY id").map(jobRecord)
         }
     }
 
@@ -60,12 +61,13 @@ extension Store {
                   r.worker, r.committedAt
                 FROM results r JOIN jobs j ON j.id = r.jobId ORDER BY r.jobId
                 """).map { row in
-                let result: Data? = row["result"], checkpoint: Data? = row["checkpoint"]
-                return ResultRecord(jobId: row["jobId"], key: row["key"], attempt: row["attempt"],
-                                    outcome: Outcome(rawValue: row["outcome"]) ?? .failed,
+                // By position: a lookup by name lower-cases it, and this reads every result.
+                let result: Data? = row[4], checkpoint: Data? = row[5]
+                return ResultRecord(jobId: row[0], key: row[1], attempt: row[2],
+                                    outcome: Outcome(rawValue: row[3]) ?? .failed,
                                     result: result.map { Array($0) }, checkpoint: checkpoint.map { Array($0) },
-                                    message: row["message"], wallSeconds: row["wallSeconds"], worker: row["worker"],
-                                    committedAt: Date(timeIntervalSince1970: row["committedAt"]))
+                                    message: row[6], wallSeconds: row[7], worker: row[8],
+                                    committedAt: Date(timeIntervalSince1970: row[9]))
             }
         }
     }
@@ -173,14 +175,20 @@ extension Store {
     }
 }
 
+/// The columns `jobRecord` reads, in its order.
+private let jobColumns = """
+    id, key, kind, state, attempt, leaseWorker, leaseStartedAt, orphanedAt, retries, failure, lastError, finishedAt
+    """
+
+/// A row of `SELECT \(jobColumns)`, read by position: a lookup by name lower-cases the name, and
+/// a starting coordinator reads every job.
 private func jobRecord(_ row: Row) -> JobRecord {
-    func date(_ column: String) -> Date? {
-        (row[column] as Double?).map { Date(timeIntervalSince1970: $0) }
+    func date(_ index: Int) -> Date? {
+        (row[index] as Double?).map { Date(timeIntervalSince1970: $0) }
     }
-    return JobRecord(id: row["id"], key: row["key"], kind: JobKind(rawValue: row["kind"]) ?? .trivial,
-                     state: JobState(rawValue: row["state"]) ?? .failed, attempt: row["attempt"],
-                     leaseWorker: row["leaseWorker"], leaseStartedAt: date("leaseStartedAt"),
-                     orphanedAt: date("orphanedAt"), retries: row["retries"],
-                     failure: (row["failure"] as String?).flatMap(JobFailure.init(rawValue:)),
-                     lastError: row["lastError"], finishedAt: date("finishedAt"))
+    return JobRecord(id: row[0], key: row[1], kind: JobKind(rawValue: row[2]) ?? .trivial,
+                     state: JobState(rawValue: row[3]) ?? .failed, attempt: row[4],
+                     leaseWorker: row[5], leaseStartedAt: date(6), orphanedAt: date(7), retries: row[8],
+                     failure: (row[9] as String?).flatMap(JobFailure.init(rawValue:)),
+                     lastError: row[10], finishedAt: date(11))
 }

@@ -69,6 +69,9 @@ public final class Store {
     /// that was deleted or replaced under it (the data then vanishes with the process), so every
     /// commit checks that the files at `path` are still the ones it wrote.
     private var fileIdentities: [(path: String, identity: FileIdentity)] = []
+    /// The job rows `commit` checks transitions against (Transitions.swift); nil until first read
+    /// and after any other write.
+    var journalRowCache: JournalRows?
 
     private init(path: String, spec: GridSpec, specHash: String, jobList: [JobDescriptor], change: GridChange?,
                  options: StoreOptions, isReadOnly: Bool, queue: DatabaseQueue, lock: LockFile?, walMeter: WALMeter?) {
@@ -326,8 +329,10 @@ public final class Store {
     // MARK: - Plumbing
 
     /// Runs `body` as one write transaction; any thrown error rolls the whole of it back.
-    func write<T>(_ operation: String, _ body: (Database, Double) throws -> T) throws(StoreError) -> T {
+    func write<T>(_ operation: String, keepingJournalRows: Bool = false,
+                  _ body: (Database, Double) throws -> T) throws(StoreError) -> T {
         if isReadOnly { throw .readOnly(path: path, operation: operation) }
+        if !keepingJournalRows { journalRowCache = nil }
         if let storageFailure { throw storageFailure }
         let now = options.clock().timeIntervalSince1970
         let value: T

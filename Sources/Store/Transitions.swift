@@ -10,10 +10,42 @@ extension Store {
     /// if any is not a legal step from what the journal holds, none (`invalidTransition`).
     public func commit(_ transitions: [Transition]) throws(StoreError) {
         if transitions.isEmpty { return }
-        try write("commit \(transitions.count) transitions") { db, now in
-            for transition in transitions {
-                try apply(transition, db, now: now)
+        var rows = try journalRows()
+        journalRowCache = nil  // one owner while the commit changes them (no copy)
+        do {
+            try write("commit \(transitions.count) transitions", keepingJournalRows: true) { db, now in
+                for transition in transitions {
+                    try apply(transition, db, now: now, rows: &rows)
+                }
             }
+        } catch {
+            rows.undo()
+            journalRowCache = rows
+            throw error
+        }
+        rows.forgetUndo()
+        journalRowCache = rows
+    }
+
+    /// The rows transitions are checked against: read once, then kept in step by `commit`.
+    private func journalRows() throws(StoreError) -> JournalRows {
+        if let journalRowCache { return journalRowCache }
+        return try read("read the job states") { db in
+            var rows = JournalRows()
+            let statement = try db.makeStatement(sql: """
+                SELECT id, kind, state, attempt, dependsOn, retries, leaseWorker, failure FROM jobs
+                """)
+            let cursor = try Row.fetchCursor(statement)
+            while let row = try cursor.next() {
+                let id: Int = row[0]
+                guard let kind = JobKind(rawValue: row[1]), let state = JobState(rawValue: row[2]) else {
+                    throw StoreError.invalidArgument(operation: "read job \(id)",
+                                                     detail: "unknown kind or state in the journal")
+                }
+                rows.byId[id] = JobRow(id: id, kind: kind, state: state, attempt: row[3], dependsOn: row[4],
+                                       retries: row[5], leaseWorker: row[6], failure: row[7])
+            }
+            return rows
         }
     }
 
@@ -43,33 +75,48 @@ extension Store {
 // MARK: - Transition bodies (inside a write transaction)
 
 /// The columns a transition is checked against.
-private struct JobRow {
+struct JobRow {
     let id: Int
     let kind: JobKind
-    let state: JobState
-    let attempt: Int
+    var state: JobState
+    var attempt: Int
     let dependsOn: Int?
-    let retries: Int
-    let leaseWorker: String?
+    var retries: Int
+    var leaseWorker: String?
+    var failure: String?
+}
 
-    static func fetch(_ db: Database, _ id: Int) throws -> JobRow? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
-            SELECT id, kind, state, attempt, dependsOn, retries, leaseWorker FROM jobs WHERE id = ?
-            """), arguments: [id]) else { return nil }
-        guard let kind = JobKind(rawValue: row["kind"]), let state = JobState(rawValue: row["state"]) else {
-            throw StoreError.invalidArgument(operation: "read job \(id)",
-                                             detail: "unknown kind or state in the journal")
-        }
-        return JobRow(id: row["id"], kind: kind, state: state, attempt: row["attempt"], dependsOn: row["dependsOn"],
-                      retries: row["retries"], leaseWorker: row["leaseWorker"])
+/// Every journaled job's `JobRow`, as the journal holds it. The Store is the journal's only writer
+/// (its lock file keeps every other process out), so the rows stay what a SELECT would return:
+/// each commit updates them with its SQL, puts them back if the transaction fails, and any other
+/// write drops them, to be read again.
+struct JournalRows {
+    var byId: [Int: JobRow] = [:]
+    /// The rows as they were before this commit changed them (nil: not there).
+    private var before: [(Int, JobRow?)] = []
+
+    subscript(id: Int) -> JobRow? { byId[id] }
+
+    mutating func update(_ id: Int, _ change: (inout JobRow) -> Void) {
+        guard var row = byId[id] else { return }
+        before.append((id, row))
+        change(&row)
+        byId[id] = row
     }
+
+    mutating func undo() {
+        for (id, row) in before.reversed() { byId[id] = row }
+        before = []
+    }
+
+    mutating func forgetUndo() { before.removeAll(keepingCapacity: true) }
 }
 
 /// The job, if `transition` (named `operation`) is a legal step from its journaled state: in one
 /// of `states` at `attempt`. Refusals name what the journal holds instead.
-private func require(_ db: Database, _ operation: String, _ jobId: Int, _ attempt: Int,
+private func require(_ rows: JournalRows, _ operation: String, _ jobId: Int, _ attempt: Int,
                      in states: Set<JobState>) throws -> JobRow {
-    guard let job = try JobRow.fetch(db, jobId) else {
+    guard let job = rows[jobId] else {
         throw StoreError.invalidTransition(operation: operation, jobId: jobId, attempt: attempt, detail: "no such job")
     }
     guard states.contains(job.state), job.attempt == attempt else {
@@ -83,31 +130,32 @@ private func require(_ db: Database, _ operation: String, _ jobId: Int, _ attemp
 
 private let leased: Set<JobState> = [.running, .orphaned]
 
-private func apply(_ transition: Transition, _ db: Database, now: Double) throws {
+private func apply(_ transition: Transition, _ db: Database, now: Double, rows: inout JournalRows) throws {
     switch transition {
     case let .lease(jobId, attempt, worker):
-        let job = try require(db, "lease", jobId, attempt, in: [.queued])
+        let job = try require(rows, "lease", jobId, attempt, in: [.queued])
         if let dependency = job.dependsOn {
-            let state = try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM jobs WHERE id = ?"),
-                                            arguments: [dependency])
-            guard state == JobState.done.rawValue else {
+            let state = rows[dependency]?.state
+            guard state == .done else {
                 throw StoreError.invalidTransition(operation: "lease", jobId: jobId, attempt: attempt,
-                                                   detail: "its dependency, job \(dependency), is \(state ?? "missing"), not done")
+                                                   detail: "its dependency, job \(dependency), is \(state?.rawValue ?? "missing"), not done")
             }
         }
         try db.cachedStatement(sql: "UPDATE jobs SET state = 'running', leaseWorker = ?, leaseStartedAt = ? WHERE id = ?")
             .execute(arguments: [worker, now, jobId])
+        rows.update(jobId) { $0.state = .running; $0.leaseWorker = worker }
         try appendEvent(db, now: now, jobId: jobId, attempt: attempt, kind: "dispatched", worker: worker, message: nil)
 
     case let .adopt(jobId, attempt, worker):
-        let job = try require(db, "adopt", jobId, attempt, in: [.orphaned])
+        let job = try require(rows, "adopt", jobId, attempt, in: [.orphaned])
         try db.cachedStatement(sql: "UPDATE jobs SET state = 'running', leaseWorker = ?, orphanedAt = NULL WHERE id = ?")
             .execute(arguments: [worker, jobId])
+        rows.update(jobId) { $0.state = .running; $0.leaseWorker = worker }
         try appendEvent(db, now: now, jobId: jobId, attempt: attempt, kind: "adopted", worker: worker,
                         message: job.leaseWorker == worker ? nil : "leased to \(job.leaseWorker ?? "?") before")
 
     case let .result(jobId, attempt, result, checkpoint, wallSeconds, worker):
-        let job = try require(db, "record the result", jobId, attempt, in: leased)
+        let job = try require(rows, "record the result", jobId, attempt, in: leased)
         guard (job.kind == .warmStart) == (checkpoint != nil) else {
             throw StoreError.invalidArgument(
                 operation: "record the result of job \(jobId)",
@@ -122,19 +170,20 @@ private func apply(_ transition: Transition, _ db: Database, now: Double) throws
             UPDATE jobs SET state = 'done', leaseWorker = NULL, leaseStartedAt = NULL, orphanedAt = NULL, finishedAt = ?
             WHERE id = ?
             """).execute(arguments: [now, jobId])
+        rows.update(jobId) { $0.state = .done; $0.leaseWorker = nil }
         try appendEvent(db, now: now, jobId: jobId, attempt: attempt, kind: "done", worker: worker, message: nil)
 
     case let .deterministicFailure(jobId, attempt, message, wallSeconds, worker):
-        let job = try require(db, "record the failure", jobId, attempt, in: leased)
+        let job = try require(rows, "record the failure", jobId, attempt, in: leased)
         try db.cachedStatement(sql: """
             INSERT INTO results (jobId, attempt, outcome, message, wallSeconds, worker, committedAt)
             VALUES (?, ?, 'failed', ?, ?, ?, ?)
             """).execute(arguments: [jobId, attempt, message, wallSeconds, worker, now])
         try endFailed(db, now: now, job: job, failure: .deterministic, reason: message, retries: job.retries,
-                      worker: worker)
+                      worker: worker, rows: &rows)
 
     case let .requeue(jobId, attempt, end, worker, failures):
-        let job = try require(db, "re-queue", jobId, attempt, in: leased)
+        let job = try require(rows, "re-queue", jobId, attempt, in: leased)
         try requireFailures(job, "re-queue", failures, end: end)
         try appendEvent(db, now: now, jobId: jobId, attempt: attempt, kind: end.eventKind, worker: worker ?? job.leaseWorker,
                         message: end.reason)
@@ -142,6 +191,7 @@ private func apply(_ transition: Transition, _ db: Database, now: Double) throws
             UPDATE jobs SET state = 'queued', attempt = attempt + 1, retries = ?, lastError = ?, leaseWorker = NULL,
               leaseStartedAt = NULL, orphanedAt = NULL WHERE id = ?
             """).execute(arguments: [failures, end.reason, jobId])
+        rows.update(jobId) { $0.state = .queued; $0.attempt += 1; $0.retries = failures; $0.leaseWorker = nil }
         try appendEvent(db, now: now, jobId: jobId, attempt: attempt + 1, kind: "requeued", worker: nil,
                         message: "\(failures) failed attempt\(failures == 1 ? "" : "s") so far")
 
@@ -151,25 +201,24 @@ private func apply(_ transition: Transition, _ db: Database, now: Double) throws
             guard let end else {
                 throw StoreError.invalidArgument(operation: "fail job \(jobId)", detail: "an exhausted job ends a lease")
             }
-            let job = try require(db, "fail (exhausted)", jobId, attempt, in: leased)
+            let job = try require(rows, "fail (exhausted)", jobId, attempt, in: leased)
             try requireFailures(job, "fail (exhausted)", failures, end: end)
             try appendEvent(db, now: now, jobId: jobId, attempt: attempt, kind: end.eventKind,
                             worker: worker ?? job.leaseWorker, message: end.reason)
-            try endFailed(db, now: now, job: job, failure: .exhausted, reason: reason, retries: failures, worker: worker)
+            try endFailed(db, now: now, job: job, failure: .exhausted, reason: reason, retries: failures, worker: worker,
+                          rows: &rows)
         case .dependency:
-            let job = try require(db, "fail (dependency)", jobId, attempt, in: [.queued, .running, .orphaned])
+            let job = try require(rows, "fail (dependency)", jobId, attempt, in: [.queued, .running, .orphaned])
             try endFailed(db, now: now, job: job, failure: .dependency, reason: reason, retries: job.retries,
-                          worker: worker)
+                          worker: worker, rows: &rows)
         case .deterministic:
             throw StoreError.invalidArgument(operation: "fail job \(jobId)",
                                              detail: "a deterministic failure is recorded with its message as a result")
         }
 
     case let .retry(jobId, attempt, failures, reason):
-        let job = try require(db, "retry", jobId, attempt, in: [.failed, .cancelled])
-        let failure = try String.fetchOne(db.cachedStatement(sql: "SELECT failure FROM jobs WHERE id = ?"),
-                                          arguments: [jobId])
-        guard failure != JobFailure.deterministic.rawValue else {
+        let job = try require(rows, "retry", jobId, attempt, in: [.failed, .cancelled])
+        guard job.failure != JobFailure.deterministic.rawValue else {
             throw StoreError.invalidTransition(operation: "retry", jobId: jobId, attempt: attempt,
                                                detail: "its deterministic failure is its result")
         }
@@ -183,12 +232,11 @@ private func apply(_ transition: Transition, _ db: Database, now: Double) throws
             UPDATE jobs SET state = 'queued', attempt = attempt + 1, retries = ?, failure = NULL, finishedAt = NULL
             WHERE id = ?
             """).execute(arguments: [failures, jobId])
+        rows.update(jobId) { $0.state = .queued; $0.attempt += 1; $0.retries = failures; $0.failure = nil }
 
     case let .cancel(jobId, attempt, reason):
-        let job = try require(db, "cancel", jobId, attempt, in: [.queued, .running, .orphaned, .failed])
-        let failure = try String.fetchOne(db.cachedStatement(sql: "SELECT failure FROM jobs WHERE id = ?"),
-                                          arguments: [jobId])
-        guard failure != JobFailure.deterministic.rawValue else {
+        let job = try require(rows, "cancel", jobId, attempt, in: [.queued, .running, .orphaned, .failed])
+        guard job.failure != JobFailure.deterministic.rawValue else {
             throw StoreError.invalidTransition(operation: "cancel", jobId: jobId, attempt: attempt,
                                                detail: "its deterministic failure is its result")
         }
@@ -198,6 +246,7 @@ private func apply(_ transition: Transition, _ db: Database, now: Double) throws
             UPDATE jobs SET state = 'cancelled', failure = NULL, lastError = ?, finishedAt = ?, leaseWorker = NULL,
               leaseStartedAt = NULL, orphanedAt = NULL WHERE id = ?
             """).execute(arguments: ["cancelled: \(reason)", now, jobId])
+        rows.update(jobId) { $0.state = .cancelled; $0.failure = nil; $0.leaseWorker = nil }
 
     case let .worker(identity, name, host, pid, cores, buildCPU, version):
         try db.cachedStatement(sql: """
@@ -215,7 +264,7 @@ private func apply(_ transition: Transition, _ db: Database, now: Double) throws
         try appendEvent(db, now: now, jobId: nil, attempt: nil, kind: "workerGone", worker: identity, message: reason)
 
     case let .misfit(jobId, attempt, kind, outcome, worker):
-        guard let job = try JobRow.fetch(db, jobId) else { return }  // garbage must not grow the journal
+        guard let job = rows[jobId] else { return }  // garbage must not grow the journal
         var message = "\(outcome.rawValue) result, not counted; the job is \(job.state.rawValue) at attempt \(job.attempt)"
         if job.state.isLeased && job.attempt == attempt {
             message += " (the journal holds this attempt as the current lease: the coordinator disagrees)"
@@ -236,11 +285,12 @@ private func requireFailures(_ job: JobRow, _ operation: String, _ failures: Int
 
 /// Ends the job failed (the scheduler fails its dependents with transitions of their own).
 private func endFailed(_ db: Database, now: Double, job: JobRow, failure: JobFailure, reason: String, retries: Int,
-                       worker: String?) throws {
+                       worker: String?, rows: inout JournalRows) throws {
     try db.cachedStatement(sql: """
         UPDATE jobs SET state = 'failed', failure = ?, lastError = ?, finishedAt = ?, retries = ?, leaseWorker = NULL,
           leaseStartedAt = NULL, orphanedAt = NULL WHERE id = ?
         """).execute(arguments: [failure.rawValue, reason, now, retries, job.id])
+    rows.update(job.id) { $0.state = .failed; $0.failure = failure.rawValue; $0.retries = retries; $0.leaseWorker = nil }
     try appendEvent(db, now: now, jobId: job.id, attempt: job.attempt, kind: "failed", worker: worker,
                     message: "\(failure.rawValue): \(reason)")
 }

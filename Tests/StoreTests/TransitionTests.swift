@@ -246,9 +246,25 @@ import Testing
         #expect(try store.job(3)?.state == .queued && (try store.job(4)?.state) == .queued)
         #expect(try store.results().map(\.jobId) == [1])
         #expect(try store.events(limit: 1000).count == before)
+        // The states transitions are checked against were rolled back too: job 3 is not done.
+        #expect(throws: StoreError.self) {
+            try store.commit([.result(jobId: 3, attempt: 1, result: Fixtures.result, checkpoint: nil, wallSeconds: 1,
+                                      worker: "w")])
+        }
         // And the journal goes on.
         try store.commit([.lease(jobId: 3, attempt: 1, worker: "w")])
         #expect(try store.job(3)?.state == .running)
+    }
+
+    /// `commit` checks against job states it keeps in step with its own SQL; a write of any other
+    /// kind (here the orphaning of a restart) makes it read them again.
+    @Test func transitionsAreCheckedAgainstWhatOtherWritesLeft() throws {
+        let store = try open()
+        try store.commit([.lease(jobId: 1, attempt: 1, worker: "w1")])
+        #expect(try store.orphanRunningLeases().map(\.jobId) == [1])
+        try store.commit([.adopt(jobId: 1, attempt: 1, worker: "w1")])
+        #expect(throws: StoreError.self) { try store.commit([.adopt(jobId: 1, attempt: 1, worker: "w1")]) }
+        #expect(try store.job(1)?.state == .running)
     }
 
     /// Uncounted results as the coordinator classified them: events naming job, attempt, outcome
