@@ -60,12 +60,10 @@ public struct CellSettings: Codable, Sendable, Hashable {
 
     public init(momentum: Double = 0, batchMode: BatchMode = .iid, burnInSteps: Int? = nil, measureSteps: Int? = nil,
                 calibrationProbes: Int = 16, probeBatchSize: Int = 32) {
-        self.momentum = momentum
-        self.batchMode = batchMode
-        self.burnInSteps = burnInSteps
-        self.measureSteps = measureSteps
-        self.calibrationProbes = calibrationProbes
-        self.probeBatchSize = probeBatchSize
+        (self.momentum, self.batchMode, self.burnInSteps,
+         self.measureSteps, self.calibrationProbes, self.probeBatchSize)
+            = (momentum, batchMode, burnInSteps,
+               measureSteps, calibrationProbes, probeBatchSize)
     }
 }
 

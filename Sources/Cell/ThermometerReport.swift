@@ -24,10 +24,7 @@ public struct EstimateReport: Codable, Sendable, Equatable {
     public let blockValues: [Double?]
 
     public init(estimator: Estimator, value: Double?, seLogT: Double?, blockValues: [Double?]) {
-        self.estimator = estimator
-        self.value = value
-        self.seLogT = seLogT
-        self.blockValues = blockValues
+        (self.estimator, self.value, self.seLogT, self.blockValues) = (estimator, value, seLogT, blockValues)
     }
 }
 

@@ -106,13 +106,8 @@ public struct FirstLayerFilters: Codable, Sendable, Equatable {
         precondition(weights.count == filters * channels * kernelHeight * kernelWidth
                      && (temperatures?.count ?? weights.count) == weights.count,
                      "first-layer filters: \(weights.count) weights for \(filters)×\(channels)×\(kernelHeight)×\(kernelWidth)")
-        self.group = group
-        self.filters = filters
-        self.channels = channels
-        self.kernelHeight = kernelHeight
-        self.kernelWidth = kernelWidth
-        self.weights = weights
-        self.temperatures = temperatures
+        (self.group, self.filters, self.channels, self.kernelHeight, self.kernelWidth, self.weights, self.temperatures)
+            = (group, filters, channels, kernelHeight, kernelWidth, weights, temperatures)
     }
 
     /// Values per filter: channels × kernel height × kernel width.

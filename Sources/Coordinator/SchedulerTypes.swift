@@ -79,10 +79,8 @@ public struct SchedulerConfig: Sendable, Equatable {
     public var maxWorkers = 16_384
 
     public init(version: String, dataset: DatasetOffer?, specHash: String, coordinatorNonce: String) {
-        self.version = version
-        self.dataset = dataset
-        self.specHash = specHash
-        self.coordinatorNonce = coordinatorNonce
+        (self.version, self.dataset, self.specHash, self.coordinatorNonce)
+            = (version, dataset, specHash, coordinatorNonce)
     }
 }
 

@@ -82,11 +82,7 @@ public struct Matrix: @unchecked Sendable {
                      "bad matrix view: rows \(rows), columns \(columns), stride \(ld), offset \(offset)")
         precondition(rows == 0 || columns == 0 || offset + (rows - 1) * ld + columns <= buffer.count,
                      "matrix \(rows)x\(columns) (stride \(ld)) at \(offset) overflows buffer of \(buffer.count)")
-        self.buffer = buffer
-        self.offset = offset
-        self.rows = rows
-        self.columns = columns
-        self.stride = ld
+        (self.buffer, self.offset, self.rows, self.columns, self.stride) = (buffer, offset, rows, columns, ld)
     }
 
     @inlinable public subscript(i: Int, j: Int) -> Float {

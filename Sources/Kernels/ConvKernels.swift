@@ -17,11 +17,8 @@ public struct ConvGeometry: Sendable, Hashable, Codable {
         precondition(channels > 0 && kernelHeight > 0 && kernelWidth > 0
                      && height >= kernelHeight && width >= kernelWidth,
                      "bad conv geometry: \(channels)×\(height)×\(width), kernel \(kernelHeight)×\(kernelWidth)")
-        self.channels = channels
-        self.height = height
-        self.width = width
-        self.kernelHeight = kernelHeight
-        self.kernelWidth = kernelWidth
+        (self.channels, self.height, self.width, self.kernelHeight, self.kernelWidth)
+            = (channels, height, width, kernelHeight, kernelWidth)
     }
 
     public var outHeight: Int { height - kernelHeight + 1 }

@@ -161,6 +161,9 @@ func gemmDotKernel(_ kc: Int, _ a: UnsafePointer<Float>, _ lda: Int, rows: Int,
 
 #else
 
+// The AVX-512 kernel again at 3×4 for the 16 AVX registers, tail included: a copy on purpose,
+// because the compiler does not keep a generic tile in registers (see above).
+
 /// C[rows×cols] ← α·A·Bᵀ + β·C for up to 3 rows of A and 4 rows of B, both read along
 /// k in place (`lda`, `ldb` apart); rows past `rows`/`cols` repeat the last one and are dropped.
 @inline(never)

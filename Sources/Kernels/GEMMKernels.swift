@@ -370,6 +370,10 @@ func gemmKernel48x8(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Flo
 
 #else
 
+// The AVX-512 kernels again for the 16 AVX registers: 4×24 is 4×96 and 24×4 is 48×8 at a smaller
+// tile. They are copies on purpose: register tiles unrolled by hand, because the compiler does not
+// keep a generic (rows × vectors) tile in registers (see the top of this file).
+
 /// C[4×24] ← α·Σₚ a[p]⊗b[p] + β·C over `kc` steps: `a` packed 4 floats per step,
 /// `b` 24 contiguous floats per step, `ldb` apart (packed panel or the matrix itself).
 @inline(never)

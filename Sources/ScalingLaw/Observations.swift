@@ -47,12 +47,8 @@ public struct Observation: Codable, Sendable, Hashable {
     public init(eta: Double, batchSize: Int, seed: Int, temperature: Double?,
                 blockStandardErrorOfLog: Double? = nil, exclusion: ExclusionReason? = nil)
     {
-        self.eta = eta
-        self.batchSize = batchSize
-        self.seed = seed
-        self.temperature = temperature
-        self.blockStandardErrorOfLog = blockStandardErrorOfLog
-        self.exclusion = exclusion
+        (self.eta, self.batchSize, self.seed, self.temperature, self.blockStandardErrorOfLog, self.exclusion)
+            = (eta, batchSize, seed, temperature, blockStandardErrorOfLog, exclusion)
     }
 }
 

@@ -29,11 +29,8 @@ public struct JobSelection: Sendable, Equatable {
 
     public init(jobIds: [Int] = [], learningRate: Double? = nil, batchSize: Int? = nil, seed: Int? = nil,
                 momentum: Double? = nil) {
-        self.jobIds = jobIds
-        self.learningRate = learningRate
-        self.batchSize = batchSize
-        self.seed = seed
-        self.momentum = momentum
+        (self.jobIds, self.learningRate, self.batchSize, self.seed, self.momentum)
+            = (jobIds, learningRate, batchSize, seed, momentum)
     }
 
     /// `1 to 8, 11 to 15`: sorted ids as runs (a grown or dropped grid's ids have gaps).

@@ -46,8 +46,7 @@ public struct MisfitCounts: Sendable, Equatable {
     public var stale: Int
 
     public init(duplicate: Int = 0, stale: Int = 0) {
-        self.duplicate = duplicate
-        self.stale = stale
+        (self.duplicate, self.stale) = (duplicate, stale)
     }
 }
 

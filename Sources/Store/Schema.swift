@@ -109,7 +109,10 @@ enum Schema {
             // a user does not want it. SQLite cannot change a CHECK in place, so the jobs table is
             // rebuilt (sqlite.org/lang_altertable.html, "other kinds of table schema changes"):
             // every row copied as it is, in this migration's one transaction, with foreign keys
-            // checked when it commits (GRDB defers them during a migration).
+            // checked when it commits (GRDB defers them during a migration). The CREATE TABLE
+            // repeats v1's on purpose, with one state more: a migration is frozen history and
+            // must make exactly the schema the release that shipped it made (SQLite keeps the
+            // statement's text as the table's schema), so neither is written from the other.
             try db.execute(sql: """
                 CREATE TABLE jobs_v3 (
                   id INTEGER PRIMARY KEY,

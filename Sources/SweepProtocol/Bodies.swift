@@ -13,8 +13,7 @@ public struct JobRef: Codable, Sendable, Hashable, MessageBody {
     public var attempt: Int
 
     public init(jobId: Int, attempt: Int) {
-        self.jobId = jobId
-        self.attempt = attempt
+        (self.jobId, self.attempt) = (jobId, attempt)
     }
 
     func validate() throws { try validate("") }

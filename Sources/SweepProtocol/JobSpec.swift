@@ -83,11 +83,8 @@ public struct JobSpec: Codable, Sendable, Hashable {
 
     public init(cell: CellSpec? = nil, warmStart: WarmStart? = nil, dataset: DatasetSelection,
                 datasetHash: String? = nil, trivialMillis: Int? = nil) {
-        self.cell = cell
-        self.warmStart = warmStart
-        self.dataset = dataset
-        self.datasetHash = datasetHash
-        self.trivialMillis = trivialMillis
+        (self.cell, self.warmStart, self.dataset, self.datasetHash, self.trivialMillis)
+            = (cell, warmStart, dataset, datasetHash, trivialMillis)
     }
 
     /// The spec of a job of `kind` about `cell` (a warm start trains the cell's warm-start run).

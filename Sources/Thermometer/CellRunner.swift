@@ -17,8 +17,7 @@ public struct CellRunStopped: Error, Sendable, Equatable, CustomStringConvertibl
     public let step: Int
 
     public init(phase: CellPhase, step: Int) {
-        self.phase = phase
-        self.step = step
+        (self.phase, self.step) = (phase, step)
     }
 
     public var description: String { "stopped in \(phase.rawValue) at step \(step)" }

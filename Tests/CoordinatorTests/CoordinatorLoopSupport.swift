@@ -4,6 +4,7 @@ import Coordinator
 import Foundation
 import Store
 import SweepProtocol
+import Testing
 import ZeroMQ
 
 /// A coordinator loop on a thread, with a journal in a fresh temp folder.
@@ -136,6 +137,15 @@ final class HandWorker {
         try send(.ready(Ready(name: name, host: "host", pid: 100, nonce: "0000abcd", cores: 2,
                               cpuFeatures: ["avx512f"], buildCPU: "skylake-avx512", version: LoopFixture.version,
                               datasets: [], slots: slots, running: running)))
+    }
+
+    /// Sends READY and returns the JOB that follows the WELCOME; records an issue and returns nil
+    /// when either does not come.
+    func joinAndTakeJob() throws -> Job? {
+        try ready()
+        guard case .welcome = try expect() else { Issue.record("\(name): no WELCOME"); return nil }
+        guard case .job(let job) = try expect() else { Issue.record("\(name): no JOB"); return nil }
+        return job
     }
 
     /// Next message within `timeout`, or nil.

@@ -32,9 +32,7 @@ struct CoordinatorLoopTests {
         let fixture = try LoopFixture(learningRates: [0.0125], batchSizes: [8, 16], seeds: 1)
         let endpoint = try fixture.start()
         let worker = try HandWorker(fixture, endpoint: endpoint, name: "w")
-        try worker.ready()
-        guard case .welcome = try worker.expect() else { Issue.record("no WELCOME"); return }
-        guard case .job(let job) = try worker.expect() else { Issue.record("no JOB"); return }
+        guard let job = try worker.joinAndTakeJob() else { return }
         let ref = JobRef(jobId: job.jobId, attempt: job.attempt)
         #expect(try fixture.readOnly().job(job.jobId)?.state == .running)
         try worker.send(.result(worker.result(for: ref)))
@@ -99,9 +97,7 @@ struct CoordinatorLoopTests {
         let fixture = try LoopFixture(learningRates: [0.0125], batchSizes: [8, 16], seeds: 1)
         let first = try fixture.start()
         var worker = try HandWorker(fixture, endpoint: first, name: "w")
-        try worker.ready()
-        guard case .welcome = try worker.expect() else { Issue.record("no WELCOME"); return }
-        guard case .job(let job) = try worker.expect() else { Issue.record("no JOB"); return }
+        guard let job = try worker.joinAndTakeJob() else { return }
         let ref = JobRef(jobId: job.jobId, attempt: job.attempt)
         #expect(try fixture.stop() == .stopped)
         #expect(try fixture.readOnly().job(job.jobId)?.state == .running)
@@ -130,9 +126,7 @@ struct CoordinatorLoopTests {
         let fixture = try LoopFixture(learningRates: [0.0125], batchSizes: [8, 16], seeds: 1)
         let endpoint = try fixture.start()
         let silent = try HandWorker(fixture, endpoint: endpoint, name: "silent")
-        try silent.ready()
-        guard case .welcome = try silent.expect() else { Issue.record("no WELCOME"); return }
-        guard case .job(let lost) = try silent.expect() else { Issue.record("no JOB"); return }
+        guard let lost = try silent.joinAndTakeJob() else { return }
         // From now on `silent` says nothing; `busy` does the rest, including the re-queued job.
         let busy = try HandWorker(fixture, endpoint: endpoint, name: "busy")
         try busy.ready()

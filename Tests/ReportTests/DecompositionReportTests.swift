@@ -9,17 +9,11 @@ import Cell
     let folder: TemporaryFolder
     init() throws { folder = try TemporaryFolder() }
 
-    func analysis(_ sweep: SyntheticSweep) throws -> SweepAnalysis {
-        let db = folder.file("d.sqlite")
-        try sweep.makeDatabase(at: db)
-        return try SweepAnalysis(storePath: db)
-    }
-
     /// The synthetic runs report σ̄² = 0.07 and calib = 1.01 everywhere, whatever T is: the parts
     /// are flat (exponents 0), T's whole departure from (1, −1) is the gap, and the per-run check
     /// finds the deviation of T from (η/2|B|) · 0.07 · 1.01, computed here independently.
     @Test func theDecompositionFollowsTheDiffusionFitAndChecksEveryRun() throws {
-        let analysis = try analysis(ExportTests.sweep)
+        let analysis = try ExportTests.sweep.analysis(in: folder)
         let parts = analysis.document.decomposition
         #expect(parts.map(\.group) == analysis.data.groups)
         for d in parts {
@@ -58,7 +52,7 @@ import Cell
                 for s in 1...sweep.seeds { sweep.diverged.insert(SyntheticSweep.key(lr, b, s)) }
             }
         }
-        let analysis = try analysis(sweep)
+        let analysis = try sweep.analysis(in: folder)
         #expect(analysis.fits.fits.allSatisfy { $0.result.fit == nil })
         let html = analysis.html()
         let pairs = analysis.fits.fits.count

@@ -12,12 +12,6 @@ import Testing
     let folder: TemporaryFolder
     init() throws { folder = try TemporaryFolder() }
 
-    func analysis(_ sweep: SyntheticSweep, name: String) throws -> SweepAnalysis {
-        let db = folder.file("\(name).sqlite")
-        try sweep.makeDatabase(at: db)
-        return try SweepAnalysis(storePath: db)
-    }
-
     func section(_ html: String, _ heading: String) throws -> String {
         let start = try #require(html.range(of: "<h2>\(heading)"))
         let rest = html[start.upperBound...]
@@ -49,7 +43,8 @@ import Testing
     @Test func theExportsIgnoreTheNewFields() throws {
         var new = ExportTests.sweep
         new.insideLayer = true
-        let before = try analysis(ExportTests.sweep, name: "old"), after = try analysis(new, name: "new")
+        let before = try ExportTests.sweep.analysis(in: folder, name: "old")
+        let after = try new.analysis(in: folder, name: "new")
         let a = folder.file("old-out"), b = folder.file("new-out")
         _ = try before.writeExports(to: a)
         _ = try after.writeExports(to: b)
@@ -63,7 +58,7 @@ import Testing
     @Test func theReportDrawsTheSectionsFromTheData() throws {
         var sweep = ExportTests.sweep
         sweep.insideLayer = true
-        let analysis = try analysis(sweep, name: "inside")
+        let analysis = try sweep.analysis(in: folder)
         let html = analysis.html()
         let histograms = try section(html, "Per-weight temperatures")
         // The grid's middle cell: η = 0.05, |B| = 32, three seeds.
@@ -92,7 +87,7 @@ import Testing
     }
 
     @Test func theReportSaysWhenTheDataLackThem() throws {
-        let html = try analysis(ExportTests.sweep, name: "plain").html()
+        let html = try ExportTests.sweep.analysis(in: folder, name: "plain").html()
         #expect(try section(html, "Per-weight temperatures").contains("The results hold no per-weight temperatures"))
         #expect(try section(html, "First conv layer").contains("The results hold no first-layer weights"))
     }

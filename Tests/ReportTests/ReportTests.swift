@@ -14,9 +14,7 @@ import Cell
     init() throws { folder = try TemporaryFolder() }
 
     func analysis(_ sweep: SyntheticSweep = ExportTests.sweep) throws -> SweepAnalysis {
-        let db = folder.file("r.sqlite")
-        try sweep.makeDatabase(at: db)
-        return try SweepAnalysis(storePath: db)
+        try sweep.analysis(in: folder, name: "r")
     }
 
     /// The provenance block holds what a reader needs to reproduce the numbers: the writer, the

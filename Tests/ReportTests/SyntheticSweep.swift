@@ -6,6 +6,7 @@ import ScalingLaw
 import Store
 import SweepProtocol
 import Testing
+@testable import Report
 
 /// A synthetic sweep: the grid, the law, the noise, and what goes wrong in which cell.
 struct SyntheticSweep {
@@ -74,6 +75,13 @@ struct SyntheticSweep {
         return #"""
             {"format":"thermosweep-cell/1","spec":{"model":"lenet-8-16","learningRate":\#(lr),"batchSize":\#(batch),"seed":\#(seed),"momentum":0,"batchMode":"iid","burnInSteps":100,"measureSteps":100,"warmStart":{"learningRate":0.05,"batchSize":32,"epochs":3},"calibrationProbes":16,"probeBatchSize":32},"dataset":"synthetic/seed=1/train","datasetHash":"3dbb45301de53c63","parameterCount":5994,"burnInSteps":100,"measureSteps":100,\#(divergence)"thermometer":{"formatVersion":1,"config":{"learningRate":\#(lr),"batchSize":\#(batch),"momentum":0,"measureSteps":100,"blocks":10,"calibrationPoints":4},"recordedSteps":100,"blockCount":10,"calibrationPointCount":4,\#(divergence)"loss":{"mean":0.45,"standardDeviation":0.1,"blockMeans":[\#(blockMeans.joined(separator: ","))],"firstHalfMean":0.5,"secondHalfMean":\#(stationary ? 0.5 : 0.41),"differenceStandardError":0.01\#(isDiverged ? "" : #","stationary":\#(stationary)"#)},"groups":[\#(groupsJSON)],"flags":[]},"train":{"loss":0.4,"accuracy":0.85},"test":{"loss":0.5,"accuracy":0.82},"samplesPerSecond":\#(30000 + Double(seed)),"wallSeconds":1.5\#(insideLayer && !isDiverged ? "," + firstLayerJSON(lr: lr) : "")}
             """#
+    }
+
+    /// The analysis of this sweep's journal, written as `name`.sqlite in `folder`.
+    func analysis(in folder: TemporaryFolder, name: String = "sweep") throws -> SweepAnalysis {
+        let db = folder.file("\(name).sqlite")
+        try makeDatabase(at: db)
+        return try SweepAnalysis(storePath: db)
     }
 
     /// Writes the journal: every warm start done, every measure job done (or failed), committed in

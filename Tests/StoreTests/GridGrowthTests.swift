@@ -13,21 +13,31 @@ import Testing
         try store.close()
     }
 
+    /// Opens that journal with the grid `change` makes of the trivial one, and checks that the
+    /// journaled jobs 1…8 (their `columns`) and the result are as they were.
+    private func grownJournal(_ folder: TemporaryFolder, keeping columns: String,
+                              _ change: (inout GridSpec) -> Void) throws -> (store: Store, grown: GridSpec) {
+        try journalWithOneResult(folder)
+        let journaled = "SELECT \(columns) FROM jobs WHERE id <= 8 ORDER BY id"
+        let before = try sqlite3(folder.database, journaled)
+        let resultBefore = try sqlite3(folder.database, "SELECT * FROM results")
+        var grown = Fixtures.trivialGrid
+        change(&grown)
+        let store = try Store.open(path: folder.database, spec: grown)
+        #expect(try sqlite3(folder.database, journaled) == before)
+        #expect(try sqlite3(folder.database, "SELECT * FROM results") == resultBefore)
+        return (store, grown)
+    }
+
     @Test func aGrownGridAddsOnlyNewJobsWithNewIds() throws {
         let folder = try TemporaryFolder()
-        try journalWithOneResult(folder)
-        let before = try sqlite3(folder.database, "SELECT id, key, state, attempt FROM jobs ORDER BY id")
-        let resultBefore = try sqlite3(folder.database, "SELECT * FROM results")
-
-        var grown = Fixtures.trivialGrid
-        grown.learningRates = [0.00625, 0.0125, 0.025]  // a smaller η than any measured
-        grown.seeds = 3
-        let store = try Store.open(path: folder.database, spec: grown)
+        let (store, grown) = try grownJournal(folder, keeping: "id, key, state, attempt") {
+            $0.learningRates = [0.00625, 0.0125, 0.025]  // a smaller η than any measured
+            $0.seeds = 3
+        }
         // 3 η × 2 |B| × 3 seeds = 18 jobs: the 8 journaled ones as they were, 10 new ones numbered 9…18.
         #expect(store.change?.addedKeys.count == 10)
         #expect(store.change?.summary() == "adding 10 jobs: lr +0.00625; seeds 2 → 3")
-        #expect(try sqlite3(folder.database, "SELECT id, key, state, attempt FROM jobs WHERE id <= 8 ORDER BY id") == before)
-        #expect(try sqlite3(folder.database, "SELECT * FROM results") == resultBefore)
         #expect(Set(store.jobList.map(\.id)) == Set(1...18))
         let old = Dictionary(uniqueKeysWithValues: Fixtures.trivialGrid.jobs().map { ($0.key, $0.id) })
         for job in store.jobList {
@@ -96,18 +106,10 @@ import Testing
 
     @Test func aNewMomentumAddsItsCellsAndKeepsTheJournaledOnes() throws {
         let folder = try TemporaryFolder()
-        try journalWithOneResult(folder)
-        let states = try sqlite3(folder.database, "SELECT id, state, attempt FROM jobs ORDER BY id")
-        let resultBefore = try sqlite3(folder.database, "SELECT * FROM results")
-
-        var grown = Fixtures.trivialGrid
-        grown.momentumValues = [0, 0.9]
-        let store = try Store.open(path: folder.database, spec: grown)
+        let (store, grown) = try grownJournal(folder, keeping: "id, state, attempt") { $0.momentumValues = [0, 0.9] }
         // 2 η × 2 |B| × 2 m × 2 seeds = 16 jobs: the 8 journaled ones (m = 0) keep id, state and
         // result under keys that now name m; 8 new ones (m = 0.9) are numbered 9…16.
         #expect(store.change?.summary() == "adding 8 jobs: momentum +0.9")
-        #expect(try sqlite3(folder.database, "SELECT id, state, attempt FROM jobs WHERE id <= 8 ORDER BY id") == states)
-        #expect(try sqlite3(folder.database, "SELECT * FROM results") == resultBefore)
         let old = Fixtures.trivialGrid.jobs()
         for job in store.jobList where job.id <= 8 {
             #expect(GridSpec.key(old[job.id - 1].key, namingMomentum: 0) == job.key, "\(job.key) #\(job.id)")

@@ -75,12 +75,8 @@ enum DataFormatTestSupport {
 
 private func loadError(_ directory: String, format: DataFormat? = nil,
                        sourceLocation: SourceLocation = #_sourceLocation) -> DataError? {
-    do {
-        let sets = try DataDirectory.load(directory: directory, format: format)
-        Issue.record("loaded \(sets.train.count) + \(sets.test.count) images without error", sourceLocation: sourceLocation)
-        return nil
-    } catch {
-        return error
+    #expect(throws: DataError.self, sourceLocation: sourceLocation) {
+        try DataDirectory.load(directory: directory, format: format)
     }
 }
 

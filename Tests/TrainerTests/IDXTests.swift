@@ -58,13 +58,7 @@ enum IDXTestSupport {
 
 /// Reads `path` expecting a DataError and returns it.
 func expectDataError(_ path: String, rank: Int, sourceLocation: SourceLocation = #_sourceLocation) -> DataError? {
-    do {
-        let array = try IDX.read(path: path, rank: rank)
-        Issue.record("read \(path) without error: dimensions \(array.dimensions)", sourceLocation: sourceLocation)
-        return nil
-    } catch {
-        return error
-    }
+    #expect(throws: DataError.self, sourceLocation: sourceLocation) { try IDX.read(path: path, rank: rank) }
 }
 
 @Suite("IDX reader")

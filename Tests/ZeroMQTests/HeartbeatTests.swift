@@ -26,9 +26,7 @@ import ZeroMQ
         let endpoint = try router.bind("tcp://127.0.0.1:*")
 
         // A live DEALER: libzmq's I/O thread answers every PING.
-        let live = try Socket(context, .dealer)
-        try live.set(.routingID, bytes("live"))
-        try live.connect(endpoint)
+        let live = try connectDealer(context, id: "live", to: endpoint)
         try live.send([bytes("hello")])
         #expect(try receive(router) == [bytes("live"), bytes("hello")])
 

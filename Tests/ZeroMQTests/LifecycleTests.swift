@@ -64,9 +64,8 @@ import ZeroMQ
 
     @Test func shutdownWakesABlockedReceiveWithETERM() throws {
         let context = try Context()
-        let done = DispatchSemaphore(value: 0)
         let result = Mutex<String>("")
-        let thread = Thread {
+        let done = spawn {
             do {
                 let socket = try Socket(context, .pull)
                 // A bound on the wait in case shutdown did not work.
@@ -78,9 +77,7 @@ import ZeroMQ
             } catch {
                 result.set("\(error)")
             }
-            done.signal()
         }
-        thread.start()
         Thread.sleep(forTimeInterval: 0.05)
         context.shutdown()
         #expect(done.wait(timeout: .now() + 3) == .success)
@@ -107,9 +104,7 @@ import ZeroMQ
         let peers = try Context(maxSockets: 20)
         var dealers: [Socket] = []
         for index in 0..<10 {
-            let dealer = try Socket(peers, .dealer)
-            try dealer.set(.routingID, bytes("d\(index)"))
-            try dealer.connect(endpoint)
+            let dealer = try connectDealer(peers, id: "d\(index)", to: endpoint)
             try dealer.send([bytes("hi")])
             dealers.append(dealer)
         }

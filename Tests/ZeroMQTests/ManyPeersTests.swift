@@ -28,9 +28,7 @@ import ZeroMQ
         let workers = try Context(maxSockets: peerCount + 10)
         var dealers: [Socket] = []
         for index in 0..<peerCount {
-            let dealer = try Socket(workers, .dealer)
-            try dealer.set(.routingID, bytes("w\(index)"))
-            try dealer.connect(endpoint)
+            let dealer = try connectDealer(workers, id: "w\(index)", to: endpoint)
             try dealer.send([bytes("READY")])
             dealers.append(dealer)
         }

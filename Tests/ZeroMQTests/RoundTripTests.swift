@@ -10,9 +10,7 @@ import ZeroMQ
         let router = try Socket(context, .router)
         let real = try router.bind(endpoint)
         #expect(!real.contains("*"))
-        let dealer = try Socket(context, .dealer)
-        try dealer.set(.routingID, bytes("worker-1"))
-        try dealer.connect(real)
+        let dealer = try connectDealer(context, id: "worker-1", to: real)
 
         #expect(try dealer.send([bytes("READY"), [], bytes("payload"), [0, 255]]))
         let request = try #require(try receive(router))
@@ -113,15 +111,11 @@ import ZeroMQ
         try router.set(.routerMandatory, true)
         let endpoint = try router.bind("tcp://127.0.0.1:*")
 
-        let old = try Socket(context, .dealer)
-        try old.set(.routingID, bytes("w1"))
-        try old.connect(endpoint)
+        let old = try connectDealer(context, id: "w1", to: endpoint)
         try old.send([bytes("from-old")])
         #expect(try receive(router) == [bytes("w1"), bytes("from-old")])
 
-        let new = try Socket(context, .dealer)
-        try new.set(.routingID, bytes("w1"))
-        try new.connect(endpoint)
+        let new = try connectDealer(context, id: "w1", to: endpoint)
         try new.send([bytes("from-new")])
         #expect(try receive(router) == [bytes("w1"), bytes("from-new")])
 
@@ -137,12 +131,8 @@ import ZeroMQ
         #expect(try router.get(.maxMessageSize) == 1000)
         let endpoint = try router.bind("tcp://127.0.0.1:*")
 
-        let big = try Socket(context, .dealer)
-        try big.set(.routingID, bytes("big"))
-        try big.connect(endpoint)
-        let small = try Socket(context, .dealer)
-        try small.set(.routingID, bytes("small"))
-        try small.connect(endpoint)
+        let big = try connectDealer(context, id: "big", to: endpoint)
+        let small = try connectDealer(context, id: "small", to: endpoint)
 
         let monitor = try SocketMonitor(router, events: .disconnected)
         try big.send([Array(repeating: 1, count: 2000)])

@@ -17,17 +17,6 @@ struct ThroughputBenchmarkTests {
 
     static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
-    /// Runs `body` on a new thread; returns a semaphore signalled when it ends.
-    static func spawn(_ body: @escaping @Sendable () -> Void) -> DispatchSemaphore {
-        let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            body()
-            done.signal()
-        }
-        thread.start()
-        return done
-    }
-
     /// Binds a ROUTER on `tcp://127.0.0.1:*` on a new thread, runs `body` with it there, and
     /// returns the real endpoint and a semaphore signalled when the thread ends.
     static func routerThread(_ context: Context,
@@ -136,7 +125,7 @@ struct ThroughputBenchmarkTests {
         let workers = 8
         var finished: [DispatchSemaphore] = []
         for index in 0..<workers {
-            finished.append(Self.spawn {
+            finished.append(spawn {
                 do {
                     let dealer = try Socket(context, .dealer)
                     try dealer.set(.routingID, bytes("worker-\(index)"))

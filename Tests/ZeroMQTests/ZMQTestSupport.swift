@@ -27,6 +27,25 @@ func collect(_ socket: Socket, for window: Duration) throws -> [[[UInt8]]] {
     return messages
 }
 
+/// Runs `body` on a new thread; returns a semaphore signalled when it ends.
+func spawn(_ body: @escaping @Sendable () -> Void) -> DispatchSemaphore {
+    let done = DispatchSemaphore(value: 0)
+    let thread = Thread {
+        body()
+        done.signal()
+    }
+    thread.start()
+    return done
+}
+
+/// A DEALER with routing id `id`, connected to `endpoint`.
+func connectDealer(_ context: Context, id: String, to endpoint: String) throws -> Socket {
+    let socket = try Socket(context, .dealer)
+    try socket.set(.routingID, bytes(id))
+    try socket.connect(endpoint)
+    return socket
+}
+
 func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 

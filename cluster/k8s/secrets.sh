@@ -26,24 +26,20 @@ fi
 # Key files hold a comment line and a Z85 key, whose characters ('#', ':', '&', '*', …) YAML
 # would misread in plain scalars: a literal block keeps every byte and line.
 block() { printf '|\n'; printf '%s\n' "$1" | sed 's/^/    /'; }
-cat <<YAML
+# secret NAME KEY VALUE KEY VALUE: one Secret of two files.
+secret() {
+    cat <<YAML
 apiVersion: v1
 kind: Secret
 metadata:
-  name: thermosweep-coordinator-keys
+  name: $1
   labels: {app.kubernetes.io/name: thermosweep}
 type: Opaque
 stringData:
-  coordinator.key: $(block "$ckey")
-  workers.allow: $(block "$wpub")
----
-apiVersion: v1
-kind: Secret
-metadata:
-  name: thermosweep-worker-keys
-  labels: {app.kubernetes.io/name: thermosweep}
-type: Opaque
-stringData:
-  worker.key: $(block "$wkey")
-  coordinator.pub: $(block "$cpub")
+  $2: $(block "$3")
+  $4: $(block "$5")
 YAML
+}
+secret thermosweep-coordinator-keys coordinator.key "$ckey" workers.allow "$wpub"
+echo ---
+secret thermosweep-worker-keys worker.key "$wkey" coordinator.pub "$cpub"

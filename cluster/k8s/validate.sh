@@ -5,13 +5,13 @@
 # validation itself is offline. Usage: cluster/k8s/validate.sh [KUBERNETES-VERSION (default 1.30.0)]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib.sh"
+log() { echo "validate.sh: $*" >&2; }
 k8s_version=${1:-1.30.0}
 venv=${TS_K8S_VALIDATE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/thermosweep/k8s-validate-venv}
 if [ ! -x "$venv/bin/kubernetes-validate" ]; then
     # Debian splits venv (with its ensurepip) out of python3.
-    if ! dpkg-query -W -f='${Status}' python3-venv 2>/dev/null | grep -q "install ok installed"; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv
-    fi
+    apt_install python3-venv
     python3 -m venv "$venv" || { echo "validate.sh: python3 -m venv failed (apt-get install python3-venv)" >&2; exit 1; }
     "$venv/bin/pip" install -q 'kubernetes-validate==1.37.0'
 fi

@@ -22,10 +22,9 @@ if [ -z "${TS_NETNS_INNER:-}" ]; then
     TS_NETNS_INNER=1 exec timeout -k 20 240 bash "$0" "$@"
 fi
 
-bin=${1:-}
-[ -n "$bin" ] && [ -x "$bin" ] || { echo "usage: $0 PATH/TO/thermosweep (an executable file)" >&2; exit 2; }
-bin=$(realpath -- "$bin")
-[ "$(id -u)" -eq 0 ] || { echo "rehearsal.sh: needs root (network namespaces)" >&2; exit 2; }
+. "$(dirname "$0")/../lib.sh"
+log_tag="netns rehearsal"
+test_binary "network namespaces" "$@"
 
 HEARTBEAT_MS=${HEARTBEAT_MS:-200} LIVENESS=${LIVENESS:-3} PARTITION_S=${PARTITION_S:-4}
 JOBS=60 TRIVIAL_MS=2000 PORT=5555
@@ -40,64 +39,29 @@ coord_pid="" w1_pid="" w2_pid=""
 namespaces=()
 failed=1
 
-elapsed() { awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN { printf "%.1f", n - s }'; }
-log() { echo "netns rehearsal [$(elapsed) s]: $*" >&2; }
-fail() { log "FAIL: $*"; exit 1; }
-
-# Stops PID if it still runs the binary under test (TERM, then KILL after 10 s).
-stop() {
-    local pid=$1 i
-    [ -n "$pid" ] || return 0
-    [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$bin" ] || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-}
-
 cleanup() {
     local rc=$? ns pid
     trap - EXIT INT TERM
     if [ $failed -ne 0 ]; then
         log "failed (exit $rc); logs follow"
-        for f in "$tmp"/*.log; do
-            [ -f "$f" ] && { echo "----- $f (last 30 lines)" >&2; tail -n 30 "$f" >&2; }
-        done
+        show_logs "$tmp"/*.log
     fi
-    stop "$w1_pid"; stop "$w2_pid"; stop "$coord_pid"
+    for pid in "$w1_pid" "$w2_pid" "$coord_pid"; do stop_process "$pid" "$bin"; done
     for ns in "${namespaces[@]}"; do
         # Anything still inside these private namespaces was started here.
         for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
         ip netns del "$ns" 2>/dev/null || log "could not delete namespace $ns"
     done
-    if [ "${KEEP:-0}" = 1 ]; then log "kept $tmp"; else rm -rf -- "$tmp"; fi
-    log "done in $(elapsed) s"
+    remove_tmp
     exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-missing=()
-command -v sqlite3 >/dev/null || missing+=(sqlite3)
-command -v ip >/dev/null || missing+=(iproute2)
-if [ ${#missing[@]} -gt 0 ]; then
-    log "installing ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-q() { sqlite3 -batch -noheader "file:$db?mode=ro" "$1"; }
+apt_install sqlite3 iproute2
 now() { date +%s.%N; }
-
-# Waits up to $1 seconds for the command to succeed.
-wait_until() {
-    local limit=$1 what=$2 i
-    shift 2
-    for ((i = 0; i < limit * 20; i++)); do
-        if "$@" >/dev/null 2>&1; then return 0; fi
-        kill -0 "$coord_pid" 2>/dev/null || fail "the coordinator exited while waiting for $what"
-        sleep 0.05
-    done
-    fail "no $what after $limit s"
-}
+wait_poll_s=0.05
+check_alive() { kill -0 "$coord_pid" 2>/dev/null || fail "the coordinator exited while waiting for $1"; }
 
 # --- hosts and links ---
 for ns in "$ns_c" "$ns_1" "$ns_2"; do
@@ -207,16 +171,7 @@ done
 log "sweep ended; coordinator and workers exited 0; checking the database"
 
 # --- no cell counted twice, none missing ---
-[ "$(q "SELECT count(*) FROM jobs;")" = $JOBS ] || fail "the database holds $(q "SELECT count(*) FROM jobs;") jobs, not $JOBS"
-not_done=$(q "SELECT group_concat(id || ':' || state) FROM jobs WHERE state != 'done';")
-[ -z "$not_done" ] || fail "jobs not done: $not_done"
-[ "$(q "SELECT count(*) FROM results WHERE outcome = 'done';")" = $JOBS ] || fail "not $JOBS done results"
-mismatch=$(q "SELECT group_concat(j.id) FROM jobs j LEFT JOIN results r ON r.jobId = j.id
-              WHERE r.jobId IS NULL OR r.attempt != j.attempt;")
-[ -z "$mismatch" ] || fail "jobs whose result is missing or not of their last attempt: $mismatch"
-twice=$(q "SELECT group_concat(jobId) FROM (SELECT jobId FROM events WHERE kind = 'done'
-           GROUP BY jobId HAVING count(*) != 1);")
-[ -z "$twice" ] || fail "jobs counted done other than once: $twice"
+check_done_once $JOBS
 for ja in $held; do
     job=${ja%%:*} attempt=${ja##*:}
     r=$(q "SELECT attempt FROM results WHERE jobId = $job;")

@@ -25,10 +25,9 @@ if [ -z "${TS_SLURM_MN_TEST_INNER:-}" ]; then
 fi
 
 here=$(cd "$(dirname "$0")" && pwd)
-bin=${1:-}
-[ -n "$bin" ] && [ -x "$bin" ] || { echo "usage: $0 PATH/TO/thermosweep (an executable file)" >&2; exit 2; }
-bin=$(realpath -- "$bin")
-[ "$(id -u)" -eq 0 ] || { echo "multinode-test.sh: needs root (it starts Slurm and namespaces)" >&2; exit 2; }
+. "$here/../lib.sh"
+log_tag="slurm multinode test"
+test_binary "it starts Slurm and namespaces" "$@"
 
 WORKERS=4 HEARTBEAT_MS=200 LIVENESS=3 COORD_NODE=n1 COORD_ADDR=10.77.0.11 VICTIM=n2
 # A tiny real grid: 2 warm starts and 27 measurements of about a second each.
@@ -42,56 +41,28 @@ slurm_dir=$tmp/slurm run=$tmp/run db=$tmp/sweep.db ref=$tmp/ref
 ref_pid="" coord_job=""
 failed=1
 
-elapsed() { awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN { printf "%.1f", n - s }'; }
-log() { echo "slurm multinode test [$(elapsed) s]: $*" >&2; }
-fail() { log "FAIL: $*"; exit 1; }
-
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     if [ $failed -ne 0 ]; then
         log "failed (exit $rc); logs follow"
         [ -n "${SLURM_CONF:-}" ] && { echo "----- sinfo / squeue" >&2; sinfo -N -o '%N %t' >&2 2>&1; squeue >&2 2>&1; } || true
-        for f in "$run"/coordinator.log "$slurm_dir"/log/slurmctld.log "$slurm_dir"/nodes/*/slurmd.log \
-                 "$run"/logs/*.log "$ref"/sweep.log; do
-            [ -f "$f" ] && { echo "----- $f (last 30 lines)" >&2; tail -n 30 "$f" >&2; }
-        done
+        show_logs "$run"/coordinator.log "$slurm_dir"/log/slurmctld.log "$slurm_dir"/nodes/*/slurmd.log \
+                  "$run"/logs/*.log "$ref"/sweep.log
     fi
     # The undisturbed reference sweep (by pid, if it still runs this binary).
-    if [ -n "$ref_pid" ] && [ "$(readlink "/proc/$ref_pid/exe" 2>/dev/null)" = "$bin" ]; then
-        kill -TERM "$ref_pid" 2>/dev/null || true
-        timeout 15 tail --pid="$ref_pid" -f /dev/null || kill -KILL "$ref_pid" 2>/dev/null || true
-    fi
+    stop_process "$ref_pid" "$bin"
     # Cancels the coordinator's job and the array, waits, stops the daemons, kills what is left in
     # the namespaces, deletes them and the bridge.
     bash "$here/slurm.sh" down --dir "$slurm_dir" || log "slurm.sh down failed"
-    # Worker processes Slurm might have left (it should not): by recorded pid and name only.
-    local f pid
-    for f in "$run"/workers/*.pid; do
-        [ -f "$f" ] || continue
-        read -r pid _ <"$f"
-        if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$bin" ]; then
-            log "worker $pid outlived Slurm; killing it"
-            kill -KILL "$pid" 2>/dev/null || true
-            [ $rc -eq 0 ] && rc=1
-        fi
-    done
-    if [ "${KEEP:-0}" = 1 ]; then log "kept $tmp"; else rm -rf -- "$tmp"; fi
-    log "done in $(elapsed) s"
+    kill_leftover_workers "$run/workers" || [ $rc -ne 0 ] || rc=1
+    remove_tmp
     exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-missing=()
-command -v sqlite3 >/dev/null || missing+=(sqlite3)
-command -v ip >/dev/null || missing+=(iproute2)
-if [ ${#missing[@]} -gt 0 ]; then
-    log "installing ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-q() { sqlite3 -batch -noheader "file:$db?mode=ro" "$1"; }
+apt_install sqlite3 iproute2
 
 coordinator_running() {
     case $(squeue -h -j "$coord_job" -o %T 2>/dev/null) in
@@ -99,16 +70,8 @@ coordinator_running() {
         *) return 1 ;;
     esac
 }
-# Waits up to $1 seconds for the command to succeed.
-wait_until() {
-    local limit=$1 what=$2 i
-    shift 2
-    for ((i = 0; i < limit * 10; i++)); do
-        if "$@" >/dev/null 2>&1; then return 0; fi
-        [ -z "$coord_job" ] || coordinator_running || fail "the coordinator's job ended while waiting for $what"
-        sleep 0.1
-    done
-    fail "no $what after $limit s"
+check_alive() {
+    [ -z "$coord_job" ] || coordinator_running || fail "the coordinator's job ended while waiting for $1"
 }
 
 # The same grid undisturbed, on the host, at the same time: its exports are the reference.
@@ -212,23 +175,8 @@ coord_job=""
 log "sweep ended (coordinator exit 0); checking the database"
 
 # --- the invariant: every job ended exactly once ---
-status_json=$("$bin" status --db "$db" --format json) || fail "thermosweep status --db failed"
-echo "$status_json" >"$run/status.json"
-for field in total "done"; do
-    grep -Eq "\"$field\" *: *$total([^0-9]|$)" <<<"$status_json" \
-        || fail "status --format json does not say $field = $total: $status_json"
-done
-grep -Eq '"failed" *: *0([^0-9]|$)' <<<"$status_json" || fail "status --format json reports failures: $status_json"
-not_done=$(q "SELECT group_concat(id || ':' || state) FROM jobs WHERE state != 'done';")
-[ -z "$not_done" ] || fail "jobs not done: $not_done"
-[ "$(q "SELECT count(*) FROM results WHERE outcome = 'done';")" = "$total" ] \
-    || fail "$(q "SELECT count(*) FROM results WHERE outcome = 'done';") done results, not $total"
-mismatch=$(q "SELECT group_concat(j.id) FROM jobs j LEFT JOIN results r ON r.jobId = j.id
-              WHERE r.jobId IS NULL OR r.attempt != j.attempt;")
-[ -z "$mismatch" ] || fail "jobs whose result is missing or not of their last attempt: $mismatch"
-twice=$(q "SELECT group_concat(jobId) FROM (SELECT jobId FROM events WHERE kind = 'done'
-           GROUP BY jobId HAVING count(*) != 1);")
-[ -z "$twice" ] || fail "jobs counted done other than once in the journal: $twice"
+check_status_json "$total" "$run/status.json"
+check_done_once "$total"
 log "all $total jobs done once each (status, results, journal)"
 
 # n2's jobs: lost, re-queued with a later attempt, finished by a worker that was not killed.

@@ -31,6 +31,7 @@ set -euo pipefail
 PACKAGES=(munge slurmctld slurmd slurm-client)
 WAIT_S=30
 
+. "$(dirname "$0")/../lib.sh"
 die() { echo "slurm.sh: $*" >&2; exit 1; }
 log() { echo "slurm.sh: $(date -u +%H:%M:%S.%1N) $*" >&2; }
 
@@ -116,18 +117,6 @@ wait_for() {
 }
 
 record() { echo "$*" >>"$pids"; }
-
-install_packages() {
-    local missing=() p
-    for p in "${PACKAGES[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    log "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
 
 munge_ok() { munge -n 2>/dev/null | unmunge >/dev/null 2>&1; }
 
@@ -324,7 +313,7 @@ up() {
     fi
     # Multi-node: `ip` for the bridge, veths and namespaces (nsenter and unshare: util-linux).
     [ "$nodes" -gt 0 ] && PACKAGES+=(iproute2)
-    install_packages
+    apt_install "${PACKAGES[@]}"
     local p ports=("$ctld_port")
     # Multi-node: each slurmd listens in its own namespace, not on the host.
     [ "$nodes" -eq 0 ] && ports+=("$slurmd_port")

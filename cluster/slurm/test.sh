@@ -20,10 +20,9 @@ if [ -z "${TS_SLURM_TEST_INNER:-}" ]; then
 fi
 
 here=$(cd "$(dirname "$0")" && pwd)
-bin=${1:-}
-[ -n "$bin" ] && [ -x "$bin" ] || { echo "usage: $0 PATH/TO/thermosweep (an executable file)" >&2; exit 2; }
-bin=$(realpath -- "$bin")
-[ "$(id -u)" -eq 0 ] || { echo "test.sh: needs root (it starts Slurm)" >&2; exit 2; }
+. "$here/../lib.sh"
+log_tag="slurm test"
+test_binary "it starts Slurm" "$@"
 
 JOBS=40 TRIVIAL_MS=2000 WORKERS=4 HEARTBEAT_MS=200 LIVENESS=3
 start=$(date +%s.%N)
@@ -32,60 +31,24 @@ slurm_dir=$tmp/slurm run=$tmp/run db=$tmp/sweep.db
 launcher_pid=""
 failed=1
 
-elapsed() { awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN { printf "%.1f", n - s }'; }
-log() { echo "slurm test [$(elapsed) s]: $*" >&2; }
-fail() { log "FAIL: $*"; exit 1; }
-
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     if [ $failed -ne 0 ]; then
         log "failed (exit $rc); logs follow"
-        for f in "$run"/coordinator.log "$slurm_dir"/log/slurmctld.log "$run"/logs/*.log; do
-            [ -f "$f" ] && { echo "----- $f (last 30 lines)" >&2; tail -n 30 "$f" >&2; }
-        done
+        show_logs "$run"/coordinator.log "$slurm_dir"/log/slurmctld.log "$run"/logs/*.log
     fi
-    if [ -n "$launcher_pid" ] && kill -0 "$launcher_pid" 2>/dev/null; then
-        kill -TERM "$launcher_pid" 2>/dev/null || true
-        timeout 15 tail --pid="$launcher_pid" -f /dev/null || kill -KILL "$launcher_pid" 2>/dev/null || true
-    fi
+    stop_process "$launcher_pid"
     bash "$here/slurm.sh" down --dir "$slurm_dir" || log "slurm.sh down failed"
-    # Worker processes Slurm might have left (it should not): by recorded pid and name only.
-    local f pid
-    for f in "$run"/workers/*.pid; do
-        [ -f "$f" ] || continue
-        read -r pid _ <"$f"
-        if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$bin" ]; then
-            log "worker $pid outlived Slurm; killing it"
-            kill -KILL "$pid" 2>/dev/null || true
-            [ $rc -eq 0 ] && rc=1
-        fi
-    done
-    if [ "${KEEP:-0}" = 1 ]; then log "kept $tmp"; else rm -rf -- "$tmp"; fi
-    log "done in $(elapsed) s"
+    kill_leftover_workers "$run/workers" || [ $rc -ne 0 ] || rc=1
+    remove_tmp
     exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if ! command -v sqlite3 >/dev/null; then
-    log "installing sqlite3"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends sqlite3 >/dev/null
-fi
-q() { sqlite3 -batch -noheader "file:$db?mode=ro" "$1"; }
-
-# Waits up to $1 seconds for the command to succeed.
-wait_until() {
-    local limit=$1 what=$2 i
-    shift 2
-    for ((i = 0; i < limit * 10; i++)); do
-        if "$@" >/dev/null 2>&1; then return 0; fi
-        kill -0 "$launcher_pid" 2>/dev/null || fail "the sweep ended while waiting for $what"
-        sleep 0.1
-    done
-    fail "no $what after $limit s"
-}
+apt_install sqlite3
+check_alive() { kill -0 "$launcher_pid" 2>/dev/null || fail "the sweep ended while waiting for $1"; }
 
 log "starting Slurm"
 bash "$here/slurm.sh" up --dir "$slurm_dir"
@@ -164,25 +127,8 @@ launcher_pid=""
 log "sweep ended; checking the database"
 
 # --- the invariant: every job ended exactly once ---
-status_json=$("$bin" status --db "$db" --format json) || fail "thermosweep status --db failed"
-echo "$status_json" >"$run/status.json"
-for field in total "done"; do
-    grep -Eq "\"$field\" *: *$JOBS([^0-9]|$)" <<<"$status_json" \
-        || fail "status --format json does not say $field = $JOBS: $status_json"
-done
-grep -Eq '"failed" *: *0([^0-9]|$)' <<<"$status_json" || fail "status --format json reports failures: $status_json"
-
-[ "$(q "SELECT count(*) FROM jobs;")" = $JOBS ] || fail "the database holds $(q "SELECT count(*) FROM jobs;") jobs, not $JOBS"
-not_done=$(q "SELECT group_concat(id || ':' || state) FROM jobs WHERE state != 'done';")
-[ -z "$not_done" ] || fail "jobs not done: $not_done"
-[ "$(q "SELECT count(*) FROM results WHERE outcome = 'done';")" = $JOBS ] \
-    || fail "$(q "SELECT count(*) FROM results WHERE outcome = 'done';") done results, not $JOBS"
-mismatch=$(q "SELECT group_concat(j.id) FROM jobs j LEFT JOIN results r ON r.jobId = j.id
-              WHERE r.jobId IS NULL OR r.attempt != j.attempt;")
-[ -z "$mismatch" ] || fail "jobs whose result is missing or not of their last attempt: $mismatch"
-twice=$(q "SELECT group_concat(jobId) FROM (SELECT jobId FROM events WHERE kind = 'done'
-           GROUP BY jobId HAVING count(*) != 1);")
-[ -z "$twice" ] || fail "jobs counted done other than once in the journal: $twice"
+check_status_json $JOBS "$run/status.json"
+check_done_once $JOBS
 
 # The cancelled task's job: its lease ended (released on BYE, or lost), it was re-queued with
 # attempt 2, and another worker finished it.

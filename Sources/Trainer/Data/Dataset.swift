@@ -54,16 +54,10 @@ public struct Dataset: Sendable {
         let statistics = statistics ?? InputStatistics.of(pixels: pixels, channels: channels, plane: rows * columns)
         precondition(statistics.channels == channels,
                      "dataset \(name): statistics of \(statistics.channels) channels for \(channels)")
-        self.name = name
-        self.count = count
-        self.channels = channels
-        self.rows = rows
-        self.columns = columns
-        self.classes = classes
-        self.pixels = pixels
-        self.labels = labels
-        self.contentHash = contentHash
-        self.statistics = statistics
+        (self.name, self.count, self.channels, self.rows, self.columns,
+         self.classes, self.pixels, self.labels, self.contentHash, self.statistics)
+            = (name, count, channels, rows, columns,
+               classes, pixels, labels, contentHash, statistics)
         var lookup = [Float](repeating: 0, count: 256 * channels)
         for c in 0..<channels {
             let mean = statistics.floatMean(c), std = statistics.floatStd(c)

@@ -16,8 +16,7 @@ public final class ConvBlock {
     public let spec: ConvSpec
     public let maxBatch: Int
     /// Where W [OC][IC][KH][KW] and b [OC] live in the flat parameter and gradient buffers.
-    public let weightRange: Range<Int>
-    public let biasRange: Range<Int>
+    public let weightRange, biasRange: Range<Int>
     /// Pooled activations (OC, maxBatch, PH, PW).
     public let output: Buffer
     /// Gradient of the loss with respect to the input (IC, maxBatch, H, W); nil for the first layer.
@@ -35,8 +34,8 @@ public final class ConvBlock {
         self.spec = spec
         self.maxBatch = maxBatch
         let g = spec.geometry
-        weightRange = parameterOffset..<(parameterOffset + spec.weightCount)
-        biasRange = weightRange.upperBound..<(weightRange.upperBound + spec.outChannels)
+        (weightRange, biasRange) = parameterRanges(at: parameterOffset, weights: spec.weightCount,
+                                                   biases: spec.outChannels)
         let columns = maxBatch * g.outputPixels
         col = Buffer(count: g.patchSize * columns)
         pre = Buffer(count: spec.outChannels * columns)

@@ -8,8 +8,8 @@ import Kernels
 public final class DenseLayer {
     public let spec: DenseSpec
     public let maxBatch: Int
-    public let weightRange: Range<Int>
-    public let biasRange: Range<Int>
+    /// Where W [O][I] and b [O] live in the flat parameter and gradient buffers.
+    public let weightRange, biasRange: Range<Int>
     /// Activations [maxBatch × O] (after ReLU for hidden layers).
     public let output: Buffer
     /// Gradient with respect to the input [maxBatch × I].
@@ -19,8 +19,7 @@ public final class DenseLayer {
         precondition(maxBatch > 0, "maxBatch must be positive, got \(maxBatch)")
         self.spec = spec
         self.maxBatch = maxBatch
-        weightRange = parameterOffset..<(parameterOffset + spec.weightCount)
-        biasRange = weightRange.upperBound..<(weightRange.upperBound + spec.outputs)
+        (weightRange, biasRange) = parameterRanges(at: parameterOffset, weights: spec.weightCount, biases: spec.outputs)
         output = Buffer(count: maxBatch * spec.outputs)
         inputGradient = Buffer(count: maxBatch * spec.inputs)
     }

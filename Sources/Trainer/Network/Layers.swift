@@ -15,6 +15,12 @@ protocol NetworkLayer: AnyObject {
                   gradients: Buffer, accumulate: Bool)
 }
 
+/// Where a layer's weights and, right after them, its biases lie in the flat parameter and
+/// gradient buffers when its parameters start at `offset`.
+func parameterRanges(at offset: Int, weights: Int, biases: Int) -> (weights: Range<Int>, biases: Range<Int>) {
+    (offset..<(offset + weights), (offset + weights)..<(offset + weights + biases))
+}
+
 extension ConvBlock: NetworkLayer {
     func backward(input: Buffer, inputOffset: Int, outputGradient: Buffer, batch n: Int, parameters: Buffer,
                   gradients: Buffer, accumulate: Bool) {
@@ -48,8 +54,7 @@ final class ConvLayer: NetworkLayer {
     var dInput: Buffer? { inputGradient }
     let spec: ConvSpec
     let maxBatch: Int
-    let weightRange: Range<Int>
-    let biasRange: Range<Int>
+    let weightRange, biasRange: Range<Int>
     let output: Buffer
     let inputGradient: Buffer?
     // col [K × maxBatch·OH·OW]; holds dCol during backward.
@@ -61,8 +66,8 @@ final class ConvLayer: NetworkLayer {
         self.spec = spec
         self.maxBatch = maxBatch
         let g = spec.geometry
-        weightRange = parameterOffset..<(parameterOffset + spec.weightCount)
-        biasRange = weightRange.upperBound..<(weightRange.upperBound + spec.outChannels)
+        (weightRange, biasRange) = parameterRanges(at: parameterOffset, weights: spec.weightCount,
+                                                   biases: spec.outChannels)
         col = Buffer(count: g.patchSize * maxBatch * g.outputPixels)
         output = Buffer(count: spec.outChannels * maxBatch * g.outputPixels)
         padded = spec.isPadded ? Buffer(count: g.channels * maxBatch * g.inputPixels) : nil

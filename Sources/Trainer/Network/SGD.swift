@@ -10,8 +10,7 @@ public struct SGDConfig: Codable, Sendable, Hashable {
     public init(learningRate: Float, momentum: Float = 0) {
         precondition(learningRate > 0 && learningRate.isFinite, "learning rate must be positive, got \(learningRate)")
         precondition(momentum >= 0 && momentum < 1, "momentum must be in [0, 1), got \(momentum)")
-        self.learningRate = learningRate
-        self.momentum = momentum
+        (self.learningRate, self.momentum) = (learningRate, momentum)
     }
 }
 
