@@ -334,9 +334,23 @@ struct HTMLReport {
     /// `measured`: the cell's geometric-mean T over its seeds and, when the law was fitted, the residual.
     private enum CellState { case measured(Double, Double?), diverged, failed, nonStationary, excluded, pending, missing }
 
+    /// One heat map per slice of the grid (per momentum where it varies, each under its heading).
     private func heatMap() -> String {
         let group = data.groups.contains(GroupReport.networkName) ? GroupReport.networkName : (data.groups.first ?? "")
-        guard let fit = fits.fit(group: group, estimator: estimator) else { return "" }
+        var maps = ""
+        for slice in data.slices {
+            guard let fit = slice.fit(fits, group: group, estimator: estimator) else { continue }
+            maps += (slice.title.map { "<h3>\(escapeHTML($0))</h3>\n" } ?? "") + heatMap(fit, slice) + "\n"
+        }
+        guard !maps.isEmpty else { return "" }
+        return "<h2>Grid</h2>\n<p class=\"muted\">Whole network, \(estimator.rawValue). Colour and first line: T of the cell "
+            + "(geometric mean over its seeds, loss units; the colour is logarithmic). Second line: r, the residual of the "
+            + "cell mean of ln T from the fitted law (positive above the law). Hover a cell for both.</p>\n" + maps
+    }
+
+    /// The heat map of `slice`'s cells, against `fit` (the slice's fit against η).
+    private func heatMap(_ fit: GroupFit, _ slice: GridSlice) -> String {
+        let group = fit.group
         let etas = data.spec.learningRates.sorted(by: >), batches = data.spec.batchSizes.sorted()
         var residual: [String: Double] = [:], t: [String: Double] = [:]
         func key(_ eta: Double, _ b: Int) -> String { "\(eta)/\(b)" }
@@ -346,11 +360,13 @@ struct HTMLReport {
         }
         var failed = Set<String>(), pending = Set<String>(), diverged = Set<String>(), nonStationary = Set<String>()
         var excluded = Set<String>()
-        for p in data.problems {
+        for p in data.problems where slice.contains(p) {
             guard let eta = p.learningRate, let b = p.batchSize else { continue }
             if p.state == "failed" || p.state == "unreadable" { failed.insert(key(eta, b)) } else { pending.insert(key(eta, b)) }
         }
-        for run in data.runs where run.result.diverged { diverged.insert(key(run.learningRate, run.batchSize)) }
+        for run in data.runs where run.result.diverged && slice.contains(run) {
+            diverged.insert(key(run.learningRate, run.batchSize))
+        }
         for e in fit.exclusions {
             if e.reason == ExclusionReason.nonStationary.rawValue { nonStationary.insert(key(e.learningRate, e.batchSize)) }
             excluded.insert(key(e.learningRate, e.batchSize))
@@ -375,7 +391,7 @@ struct HTMLReport {
         let width = left + cell * Double(batches.count) + 20, height = top + cell * Double(etas.count) + 110
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" class=\"plot\" role=\"img\">"
             + "<title>grid heat map</title>"
-        s += "<text x=\"\(Int(left))\" y=\"18\" class=\"ptitle\">\(escapeHTML(group)): T of each cell (colour, first line), "
+        s += "<text x=\"\(Int(left))\" y=\"18\" class=\"ptitle\">\(escapeHTML(slice.naming(group))): T of each cell (colour, first line), "
             + "residual ln T − fit (second line); states marked</text>"
         func f(_ v: Double) -> String { String(format: "%.1f", v) }
         for (i, eta) in etas.enumerated() {
@@ -436,19 +452,23 @@ struct HTMLReport {
         }
         s += "</svg>"
         let svgWidth = max(width, lx + 10)
-        s = s.replacingOccurrences(of: "width=\"\(Int(width))\"", with: "width=\"\(Int(svgWidth))\"")
-        return "<h2>Grid</h2>\n<p class=\"muted\">Whole network, \(estimator.rawValue). Colour and first line: T of the cell "
-            + "(geometric mean over its seeds, loss units; the colour is logarithmic). Second line: r, the residual of the "
-            + "cell mean of ln T from the fitted law (positive above the law). Hover a cell for both.</p>\n" + s + "\n"
+        return s.replacingOccurrences(of: "width=\"\(Int(width))\"", with: "width=\"\(Int(svgWidth))\"")
     }
 
     // MARK: Stationarity and calibration
 
+    /// One table per slice of the grid (per momentum where it varies, each under its heading).
     private func stationarityTable() -> String {
-        let live = data.runs.filter { !$0.result.diverged }
-        guard !live.isEmpty else { return "<h2>Calibration and stationarity</h2>\n<p>No run finished without diverging.</p>\n" }
+        "<h2>Calibration and stationarity</h2>\n" + data.slices.map { slice in
+            (slice.title.map { "<h3>\(escapeHTML($0))</h3>\n" } ?? "") + stationarityTable(data.runs.filter { slice.contains($0) })
+        }.joined()
+    }
+
+    private func stationarityTable(_ runs: [CellRun]) -> String {
+        let live = runs.filter { !$0.result.diverged }
+        guard !live.isEmpty else { return "<p>No run finished without diverging.</p>\n" }
         let drifting = live.filter { $0.result.thermometer.loss.stationary == false }.count
-        var h = "<h2>Calibration and stationarity</h2>\n<p class=\"muted\">Over the \(live.count) runs that did not diverge. "
+        var h = "<p class=\"muted\">Over the \(live.count) runs that did not diverge. "
             + "\(drifting) of them have a training loss that drifts over the window (halves differ by ≥ 2 SE, each run tested alone; the fits use the corrected test of section "
             + "Sensitivity to the exclusions). "
             + "Calibration ratio: diffusion / (η σ̄²/2|B|), 1/(1 − ηλ/2) ≥ 1 at finite ηλ. FDR: fluctuation–dissipation "

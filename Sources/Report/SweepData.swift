@@ -29,6 +29,8 @@ public struct JobProblem: Codable, Sendable, Hashable {
     /// nil for a warm-start job.
     public let learningRate: Double?
     public let batchSize: Int?
+    /// The cell's momentum, in a grid that varies it (absent otherwise, and for a warm start).
+    public var momentum: Double?
     public let seed: Int
     /// `failed`, `unreadable` (a result that does not decode), or the journal state
     /// (`queued`, `running`, `orphaned`).
@@ -74,6 +76,8 @@ public struct SweepData: Sendable {
         records.removeAll { !inGrid.contains($0.key) }
         let descriptors = Dictionary(store.spec.jobs().map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         let jobsById = Dictionary(jobs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let variesMomentum = store.spec.variesMomentum
+        func axisMomentum(_ job: JobDescriptor?) -> Double? { variesMomentum ? job?.spec.cell?.momentum : nil }
 
         let measured = records.filter { $0.outcome == .done && jobsById[$0.jobId]?.kind == .measure }
         let decoded = parallelMap(measured) { record -> Result<CellResult, DecodeFailure> in
@@ -95,7 +99,8 @@ public struct SweepData: Sendable {
                 unreadable.insert(record.jobId)
                 problems.append(JobProblem(
                     key: record.key, learningRate: descriptor?.spec.cell?.learningRate,
-                    batchSize: descriptor?.spec.cell?.batchSize, seed: descriptor?.seedIndex ?? 0,
+                    batchSize: descriptor?.spec.cell?.batchSize, momentum: axisMomentum(descriptor),
+                    seed: descriptor?.seedIndex ?? 0,
                     state: "unreadable", reason: failure.message))
             }
         }
@@ -117,7 +122,7 @@ public struct SweepData: Sendable {
             }
             problems.append(JobProblem(
                 key: job.key, learningRate: descriptor?.spec.cell?.learningRate, batchSize: descriptor?.spec.cell?.batchSize,
-                seed: descriptor?.seedIndex ?? 0, state: job.state == .failed ? "failed" : job.state.rawValue, reason: reason))
+                momentum: axisMomentum(descriptor), seed: descriptor?.seedIndex ?? 0, state: job.state == .failed ? "failed" : job.state.rawValue, reason: reason))
         }
         let order = Dictionary(store.spec.jobs().map { ($0.key, $0.id) }, uniquingKeysWith: { a, _ in a })
         problems.sort { (order[$0.key] ?? Int.max, $0.key) < (order[$1.key] ?? Int.max, $1.key) }
