@@ -1,23 +1,35 @@
 // The parts of a grid that the report's heat map, diverged runs and stationarity table show one at
-// a time: one per momentum where the grid varies it (cells of two momenta are different cells),
-// else the whole grid.
+// a time: one per batch mode and momentum where the grid varies them (cells of two momenta or two
+// modes are different cells), else the whole grid.
+import Cell
 import ScalingLaw
 
-/// One part of the grid: the cells of one momentum, or every cell.
+/// One part of the grid: the cells of one batch mode and one momentum, or every cell.
 struct GridSlice {
-    /// `m = 0.5`; nil for the whole grid of a grid of one momentum (no heading).
+    /// `shuffle batches, m = 0.5`; nil for the whole grid of a grid of one batch mode and one
+    /// momentum (no heading).
     var title: String?
+    /// The batch mode of its cells; nil: every cell (the grid has one).
+    var batchMode: BatchMode?
     /// The momentum of its cells; nil: every cell (the grid has one).
     var momentum: Double?
 
-    func contains(_ run: CellRun) -> Bool { momentum.map { $0 == run.momentum } ?? true }
-    func contains(_ problem: JobProblem) -> Bool { momentum.map { $0 == problem.momentum } ?? true }
+    func contains(_ run: CellRun) -> Bool {
+        (batchMode.map { $0 == run.batchMode } ?? true) && (momentum.map { $0 == run.momentum } ?? true)
+    }
 
-    /// The fit of (group, estimator) over the slice's runs against η: the fit of its momentum, or
-    /// the one fit of a grid of one momentum.
+    func contains(_ problem: JobProblem) -> Bool {
+        (batchMode.map { $0 == problem.batchMode } ?? true) && (momentum.map { $0 == problem.momentum } ?? true)
+    }
+
+    /// The fit of (group, estimator) over the slice's runs against η: the fit of its momentum and
+    /// batch mode, or the one fit of a grid of one momentum.
     func fit(_ fits: SweepFits, group: String, estimator: Estimator) -> GroupFit? {
-        guard let momentum else { return fits.fit(group: group, estimator: estimator) }
-        return fits.fits.first { $0.group == group && $0.estimator == estimator.rawValue && $0.momentum == momentum }
+        guard let momentum else { return fits.fit(group: group, estimator: estimator, batchMode: batchMode) }
+        return fits.fits.first {
+            $0.group == group && $0.estimator == estimator.rawValue && $0.momentum == momentum
+                && $0.batchMode == batchMode
+        }
     }
 
     /// `text` followed by `, m = 0.5` (as is for the whole grid).
@@ -25,9 +37,18 @@ struct GridSlice {
 }
 
 extension SweepData {
-    /// One slice per momentum where the grid varies it, in the grid's order; else the whole grid.
+    /// The grid's batch modes where it varies them (in the grid's order), else one nil.
+    var batchModeSlices: [BatchMode?] { spec.variesBatchMode ? spec.batchModeValues : [nil] }
+
+    /// One slice per batch mode and momentum where the grid varies them, in the grid's order; else
+    /// the whole grid.
     var slices: [GridSlice] {
-        guard spec.variesMomentum else { return [GridSlice()] }
-        return spec.momentumValues.map { GridSlice(title: "m = \(Text.number($0))", momentum: $0) }
+        let momenta: [Double?] = spec.variesMomentum ? spec.momentumValues : [nil]
+        return batchModeSlices.flatMap { mode in
+            momenta.map { m in
+                let parts = [mode.map { "\($0.rawValue) batches" }, m.map { "m = \(Text.number($0))" }].compactMap { $0 }
+                return GridSlice(title: parts.isEmpty ? nil : parts.joined(separator: ", "), batchMode: mode, momentum: m)
+            }
+        }
     }
 }

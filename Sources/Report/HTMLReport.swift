@@ -118,6 +118,11 @@ struct HTMLReport {
             sentences.append("Median noise-calibration ratio \(Text.fixed(m, 2)) (1 at small ηλ, 1/(1 − ηλ/2) at finite η; "
                 + "above it, the diffusion is larger than η σ̄²/2|B| predicts).")
         }
+        if data.spec.variesBatchMode {
+            sentences.append("The batch mode varies (" + data.spec.batchModeValues.map(\.rawValue).joined(separator: ", ")
+                + "): the runs of each mode are fitted apart, as their gradient noise differs; these sentences are "
+                + "of the \(data.spec.batchModeValues[0].rawValue) runs, the exponent table has every mode's fits.")
+        }
         if data.spec.variesMomentum {
             sentences.append("The momentum varies (m = "
                 + data.spec.momentumValues.map { Text.number($0) }.joined(separator: ", ")
@@ -207,21 +212,25 @@ struct HTMLReport {
             + "dashed lines the fitted law T ∝ η^a |B|^b.</p>\n"
         var empty: [String] = []
         for group in data.groups {
-            guard let fit = fits.fit(group: group, estimator: estimator) else { continue }
-            if fit.result.cells.isEmpty && excludedPoints(fit).isEmpty {
-                empty.append(group)
-                continue
-            }
-            h += "<h3 id=\"group-\(escapeHTML(group))\">\(escapeHTML(group))</h3>\n<div class=\"plots\">"
-            h += collapsePlot(fit) + etaPlot(fit, byEta: true) + etaPlot(fit, byEta: false)
-            h += "</div>\n"
-            // Where the momentum varies, the fit above is the collapsed one; then one row per m.
-            for perMomentum in fits.fits where perMomentum.group == group && perMomentum.estimator == estimator.rawValue
-                && perMomentum.momentum != nil {
-                guard !(perMomentum.result.cells.isEmpty && excludedPoints(perMomentum).isEmpty) else { continue }
-                h += "<h3>\(escapeHTML(group + perMomentum.label))</h3>\n<div class=\"plots\">"
-                h += collapsePlot(perMomentum) + etaPlot(perMomentum, byEta: true) + etaPlot(perMomentum, byEta: false)
+            // Where the batch mode varies, each mode's fits apart.
+            for (index, mode) in data.batchModeSlices.enumerated() {
+                guard let fit = fits.fit(group: group, estimator: estimator, batchMode: mode) else { continue }
+                if fit.result.cells.isEmpty && excludedPoints(fit).isEmpty {
+                    if index == 0 { empty.append(group) }
+                    continue
+                }
+                let id = index == 0 ? " id=\"group-\(escapeHTML(group))\"" : ""
+                h += "<h3\(id)>\(escapeHTML(group + (mode.map { ", \($0.rawValue) batches" } ?? "")))</h3>\n<div class=\"plots\">"
+                h += collapsePlot(fit) + etaPlot(fit, byEta: true) + etaPlot(fit, byEta: false)
                 h += "</div>\n"
+                // Where the momentum varies, the fit above is the collapsed one; then one row per m.
+                for perMomentum in fits.fits where perMomentum.group == group && perMomentum.estimator == estimator.rawValue
+                    && perMomentum.momentum != nil && perMomentum.batchMode == mode {
+                    guard !(perMomentum.result.cells.isEmpty && excludedPoints(perMomentum).isEmpty) else { continue }
+                    h += "<h3>\(escapeHTML(group + perMomentum.label))</h3>\n<div class=\"plots\">"
+                    h += collapsePlot(perMomentum) + etaPlot(perMomentum, byEta: true) + etaPlot(perMomentum, byEta: false)
+                    h += "</div>\n"
+                }
             }
         }
         if !empty.isEmpty {
@@ -237,8 +246,7 @@ struct HTMLReport {
 
     private func excludedPoints(_ fit: GroupFit) -> [(eta: Double, batch: Int, t: Double)] {
         fit.exclusions.compactMap { e in
-            guard let run = runsByKey[CellKey(learningRate: e.learningRate, batchSize: e.batchSize,
-                                                  momentum: e.momentum ?? data.spec.momentumValues[0], seed: e.seed)],
+            guard let run = runsByKey[e.cellKey(data.spec)],
                   let t = run.result.thermometer.group(fit.group)?.estimate(estimator)?.value, t > 0 else { return nil }
             // Where the fit put the run: at η/(1 − m) in a collapsed fit.
             return (fit.fittedAgainst != nil ? e.learningRate / (1 - run.momentum) : e.learningRate, e.batchSize, t)
@@ -579,8 +587,10 @@ struct HTMLReport {
     private func exclusions() -> String {
         var h = "<h2>Excluded runs and unfinished jobs</h2>\n"
         let limit = 300
-        if let fit = fits.fit(group: GroupReport.networkName, estimator: estimator) ?? fits.fits.first {
-            h += "<h3>Excluded from the \(escapeHTML(fit.group)) \(escapeHTML(fit.estimator)) fit</h3>\n"
+        for mode in data.batchModeSlices {
+            guard let fit = fits.fit(group: GroupReport.networkName, estimator: estimator, batchMode: mode)
+                ?? fits.fits.first(where: { $0.batchMode == mode }) else { continue }
+            h += "<h3>Excluded from the \(escapeHTML(fit.group)) \(escapeHTML(fit.estimator + (mode.map { ", \($0.rawValue) batches" } ?? ""))) fit</h3>\n"
             if fit.exclusions.isEmpty {
                 h += "<p>None.</p>\n"
             } else {
@@ -618,7 +628,7 @@ struct HTMLReport {
             ["data", dataText + "; content hash \(s.datasetHash ?? "not recorded")"],
             ["warm start", "η = \(s.warmStart.learningRate), |B| = \(s.warmStart.batchSize), \(s.warmStart.epochs) epochs, "
                 + "once per seed; every cell of the seed starts from it"],
-            ["cell protocol", "SGD, momentum \(s.momenta.map { $0.map { Text.number($0) }.joined(separator: ", ") } ?? "\(s.cell.momentum)"), batches \(s.cell.batchMode.rawValue), "
+            ["cell protocol", "SGD, momentum \(s.momenta.map { $0.map { Text.number($0) }.joined(separator: ", ") } ?? "\(s.cell.momentum)"), batches \(s.batchModeValues.map(\.rawValue).joined(separator: ", ")), "
                 + "\(s.cell.calibrationProbes) calibration probes of \(s.cell.probeBatchSize) samples"],
         ]
         // The steps each cell ran, as its results record them (the defaults depend on η).

@@ -15,6 +15,10 @@ struct SyntheticSweep {
     /// The grid's momenta (one value: no momentum axis); a cell of momentum m has the temperature
     /// of η/(1 − m), as docs/METHOD.md predicts.
     var momenta: [Double] = [0]
+    /// The grid's batch modes (one: no batch-mode axis); a shuffle cell's temperature is
+    /// `shuffleFactor` times the i.i.d. one (less gradient noise without replacement).
+    var batchModes: [BatchMode] = [.iid]
+    var shuffleFactor = 0.8
     /// (name, parameters, filters of 25 parameters each).
     var groups: [(String, Int, Int)] = [("conv1.weight", 200, 2), ("dense1.weight", 2560, 0), ("network", 5994, 0)]
     /// sd of ln T between seeds, and the block SE reported.
@@ -36,6 +40,7 @@ struct SyntheticSweep {
         var spec = GridSpec(learningRates: learningRates, batchSizes: batchSizes, seeds: seeds, dataset: .synthetic(),
                             cell: CellSettings(burnInSteps: 100, measureSteps: 100))
         spec.momentumValues = momenta
+        spec.batchModeValues = batchModes
         return spec
     }
 
@@ -45,7 +50,9 @@ struct SyntheticSweep {
     ]
 
     /// The CellResult JSON of one run.
-    func cellJSON(lr: Double, batch: Int, momentum: Double = 0, seed: Int, key: String) -> String {
+    func cellJSON(lr: Double, batch: Int, momentum: Double = 0, batchMode: BatchMode = .iid, seed: Int,
+                  key: String) -> String {
+        let factor = batchMode == .shuffle ? shuffleFactor : 1
         let m = momentum == 0 ? "0" : "\(momentum)"
         var rng = SplitMix64(seed: UInt64(seed) &* 0x9E37_79B9 &+ UInt64(batch) &* 1_000_003 &+ UInt64(lr * 1e6))
         func gaussian() -> Double {
@@ -59,7 +66,7 @@ struct SyntheticSweep {
         func estimates(prefactor: Double) -> String {
             Self.law.map { (name, a, b) in
                 if isDiverged { return #"{"estimator":"\#(name)","blockValues":[]}"# }
-                let t = prefactor * pow(lr / (1 - momentum), a) * pow(Double(batch), b) * exp(runOffset + 0.01 * gaussian())
+                let t = factor * prefactor * pow(lr / (1 - momentum), a) * pow(Double(batch), b) * exp(runOffset + 0.01 * gaussian())
                 let values = (0..<blocks).map { _ in "\(t * exp(blockSE * 3.16 * gaussian()))" }
                 return #"{"estimator":"\#(name)","value":\#(t),"seLogT":\#(blockSE),"blockValues":[\#(values.joined(separator: ","))]}"#
             }.joined(separator: ",")
@@ -78,7 +85,7 @@ struct SyntheticSweep {
         let blockMeans = (0..<blocks).map { k in "\(0.5 - (k < blocks / 2 ? 0 : step) + 0.001 * Double(k % 3))" }
         let divergence = isDiverged ? #""divergence":{"kind":"loss-above-limit","step":40,"value":2.9},"# : ""
         return #"""
-            {"format":"thermosweep-cell/1","spec":{"model":"lenet-8-16","learningRate":\#(lr),"batchSize":\#(batch),"seed":\#(seed),"momentum":\#(m),"batchMode":"iid","burnInSteps":100,"measureSteps":100,"warmStart":{"learningRate":0.05,"batchSize":32,"epochs":3},"calibrationProbes":16,"probeBatchSize":32},"dataset":"synthetic/seed=1/train","datasetHash":"3dbb45301de53c63","parameterCount":5994,"burnInSteps":100,"measureSteps":100,\#(divergence)"thermometer":{"formatVersion":1,"config":{"learningRate":\#(lr),"batchSize":\#(batch),"momentum":\#(m),"measureSteps":100,"blocks":10,"calibrationPoints":4},"recordedSteps":100,"blockCount":10,"calibrationPointCount":4,\#(divergence)"loss":{"mean":0.45,"standardDeviation":0.1,"blockMeans":[\#(blockMeans.joined(separator: ","))],"firstHalfMean":0.5,"secondHalfMean":\#(stationary ? 0.5 : 0.41),"differenceStandardError":0.01\#(isDiverged ? "" : #","stationary":\#(stationary)"#)},"groups":[\#(groupsJSON)],"flags":[]},"train":{"loss":0.4,"accuracy":0.85},"test":{"loss":0.5,"accuracy":0.82},"samplesPerSecond":\#(30000 + Double(seed)),"wallSeconds":1.5\#(insideLayer && !isDiverged ? "," + firstLayerJSON(lr: lr) : "")}
+            {"format":"thermosweep-cell/1","spec":{"model":"lenet-8-16","learningRate":\#(lr),"batchSize":\#(batch),"seed":\#(seed),"momentum":\#(m),"batchMode":"\#(batchMode.rawValue)","burnInSteps":100,"measureSteps":100,"warmStart":{"learningRate":0.05,"batchSize":32,"epochs":3},"calibrationProbes":16,"probeBatchSize":32},"dataset":"synthetic/seed=1/train","datasetHash":"3dbb45301de53c63","parameterCount":5994,"burnInSteps":100,"measureSteps":100,\#(divergence)"thermometer":{"formatVersion":1,"config":{"learningRate":\#(lr),"batchSize":\#(batch),"momentum":\#(m),"measureSteps":100,"blocks":10,"calibrationPoints":4},"recordedSteps":100,"blockCount":10,"calibrationPointCount":4,\#(divergence)"loss":{"mean":0.45,"standardDeviation":0.1,"blockMeans":[\#(blockMeans.joined(separator: ","))],"firstHalfMean":0.5,"secondHalfMean":\#(stationary ? 0.5 : 0.41),"differenceStandardError":0.01\#(isDiverged ? "" : #","stationary":\#(stationary)"#)},"groups":[\#(groupsJSON)],"flags":[]},"train":{"loss":0.4,"accuracy":0.85},"test":{"loss":0.5,"accuracy":0.82},"samplesPerSecond":\#(30000 + Double(seed)),"wallSeconds":1.5\#(insideLayer && !isDiverged ? "," + firstLayerJSON(lr: lr) : "")}
             """#
     }
 
@@ -108,7 +115,8 @@ struct SyntheticSweep {
                                                        wallSeconds: wall, worker: worker))
                 } else {
                     let json = cellJSON(lr: d.spec.cell?.learningRate ?? 0, batch: d.spec.cell?.batchSize ?? 0,
-                                        momentum: d.spec.cell?.momentum ?? 0, seed: d.seedIndex, key: job.key)
+                                        momentum: d.spec.cell?.momentum ?? 0, batchMode: d.spec.cell?.batchMode ?? .iid,
+                                        seed: d.seedIndex, key: job.key)
                     batch.append(.result(jobId: job.id, attempt: 1, result: Array(json.utf8), checkpoint: nil,
                                          wallSeconds: wall + Double(job.id), worker: worker))
                 }
