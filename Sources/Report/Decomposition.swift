@@ -40,7 +40,8 @@ enum Decomposition {
         var noise: [Observation] = [], calib: [Observation] = []
         // Each run where the fit put it (at η/(1 − m) in a collapsed fit, docs/METHOD.md, 9).
         let momenta = data.spec.momentumValues, seeds = data.spec.seeds
-        for run in data.runs where fit.momentum.map({ $0 == run.momentum }) ?? true {
+        for run in data.runs where (fit.momentum.map { $0 == run.momentum } ?? true)
+            && (fit.batchMode.map { $0 == run.batchMode } ?? true) {
             let g = run.result.thermometer.group(fit.group)
             let place = fit.fittedAgainst != nil
                 ? SweepFits.collapsedPlace(run, momenta: momenta, seeds: seeds) : (eta: run.learningRate, seed: run.seed)

@@ -46,35 +46,37 @@ enum Exports {
         "fdr_ratio", "noise_variance",
     ]
 
-    /// The header with a `momentum` column after `batch` when the grid varies the momentum (a grid
-    /// of one momentum keeps the header it always had).
+    /// The header with a `momentum` column after `batch` when the grid varies the momentum, then a
+    /// `batchMode` column when it varies the batch mode (a grid of one momentum and one batch mode
+    /// keeps the header it always had).
     static func header(_ base: [String], _ data: SweepData) -> [String] {
-        guard data.spec.variesMomentum, let batch = base.firstIndex(of: "batch") else { return base }
+        guard let batch = base.firstIndex(of: "batch") else { return base }
         var header = base
-        header.insert("momentum", at: batch + 1)
+        header.insert(contentsOf: (data.spec.variesMomentum ? ["momentum"] : [])
+                      + (data.spec.variesBatchMode ? ["batchMode"] : []), at: batch + 1)
         return header
     }
 
-    /// `row` with the run's momentum after its batch size (field 2) when the grid varies it.
-    static func withMomentum(_ row: [String], _ run: CellRun, _ varies: Bool) -> [String] {
-        guard varies else { return row }
+    /// `row` with the run's momentum and batch mode after its batch size (field 2) where the grid
+    /// varies them.
+    static func withAxes(_ row: [String], _ run: CellRun, _ spec: GridSpec) -> [String] {
         var row = row
-        row.insert(Text.number(run.momentum), at: 2)
+        row.insert(contentsOf: (spec.variesMomentum ? [Text.number(run.momentum)] : [])
+                   + (spec.variesBatchMode ? [run.batchMode.rawValue] : []), at: 2)
         return row
     }
 
     /// One row per run × group × estimator.
     static func cellsCSV(_ data: SweepData, _ fits: SweepFits) -> String {
         var excluded: [ExclusionKey: String] = [:]
-        // The exclusions of the fits over every run (the collapsed ones where m varies).
+        // The exclusions of the fits over every run (the collapsed ones where m varies; each batch
+        // mode's where it varies).
         for fit in fits.fits where fit.momentum == nil {
             for e in fit.exclusions {
-                let cell = CellKey(learningRate: e.learningRate, batchSize: e.batchSize,
-                                   momentum: e.momentum ?? data.spec.momentumValues[0], seed: e.seed)
-                excluded[ExclusionKey(group: fit.group, estimator: fit.estimator, cell: cell)] = e.reason
+                excluded[ExclusionKey(group: fit.group, estimator: fit.estimator, cell: e.cellKey(data.spec))] = e.reason
             }
         }
-        let header = header(cellsHeader, data), varies = data.spec.variesMomentum
+        let header = header(cellsHeader, data), spec = data.spec
         let columns = header.count, groups = data.groups, exclusions = excluded
         let chunks = parallelMap(chunked(data.runs)) { runs -> String in
             var csv = CSVWriter(columns: columns)
@@ -87,7 +89,7 @@ enum Exports {
                     let group = r.thermometer.group(name)
                     for estimator in SweepData.estimators {
                         let estimate = group?.estimate(estimator)
-                        csv.append(withMomentum([
+                        csv.append(withAxes([
                             Text.eta(run.learningRate), "\(run.batchSize)", "\(run.seed)", name, estimator.rawValue,
                             Text.number(estimate?.value), Text.number(estimate?.seLogT),
                             exclusions[ExclusionKey(group: name, estimator: estimator.rawValue, cell: cell)] ?? "",
@@ -98,7 +100,7 @@ enum Exports {
                             Text.number(r.thermometer.loss.mean), Text.number(r.train.loss),
                             Text.number(r.train.accuracy), Text.number(r.test.loss), Text.number(r.test.accuracy),
                             Text.number(r.samplesPerSecond), Text.number(run.wallSeconds), run.worker,
-                        ], run, varies))
+                        ], run, spec))
                     }
                 }
             }
@@ -115,7 +117,7 @@ enum Exports {
 
     /// One row per run × group × filter × estimator (conv layers only).
     static func filtersCSV(_ data: SweepData) -> String {
-        let header = header(filtersHeader, data), varies = data.spec.variesMomentum
+        let header = header(filtersHeader, data), spec = data.spec
         let columns = header.count, groups = data.groups
         let chunks = parallelMap(chunked(data.runs)) { runs -> String in
             var csv = CSVWriter(columns: columns)
@@ -125,12 +127,12 @@ enum Exports {
                     for filter in group.filters {
                         for estimator in SweepData.estimators {
                             let estimate = filter.estimate(estimator)
-                            csv.append(withMomentum([
+                            csv.append(withAxes([
                                 Text.eta(run.learningRate), "\(run.batchSize)", "\(run.seed)", name, "\(filter.index)",
                                 "\(filter.count)", estimator.rawValue, Text.number(estimate?.value),
                                 Text.number(estimate?.seLogT), Text.number(filter.calibrationRatio),
                                 Text.number(filter.fluctuationDissipationRatio), Text.number(filter.noiseVariance),
-                            ], run, varies))
+                            ], run, spec))
                         }
                     }
                 }
@@ -158,15 +160,18 @@ enum Exports {
     ]
 
     /// One row per fit of `fits`, in their order; a group without a fit has only its reason.
-    /// Where the momentum varies, a `momentum` column after `estimator`: m of a per-m fit,
+    /// Where the batch mode varies, a `batchMode` column after `estimator`: the mode of the fit's
+    /// runs. Where the momentum varies, a `momentum` column after it: m of a per-m fit,
     /// `collapsed` for the fit of every run against η/(1 − m).
     static func fitsCSV(_ fits: [GroupFit]) -> String {
         let varies = fits.contains { $0.momentum != nil || $0.fittedAgainst != nil }
-        var header = fitsCSVHeader
-        if varies { header.insert("momentum", at: 2) }
+        let variesMode = fits.contains { $0.batchMode != nil }
+        let header = Array(fitsCSVHeader[..<2]) + (variesMode ? ["batchMode"] : []) + (varies ? ["momentum"] : [])
+            + fitsCSVHeader[2...]
         var csv = CSVWriter(header: header)
         for fit in fits {
-            let momentum = varies ? [fit.momentum.map { Text.number($0) } ?? "collapsed"] : []
+            let momentum = (variesMode ? [fit.batchMode?.rawValue ?? ""] : [])
+                + (varies ? [fit.momentum.map { Text.number($0) } ?? "collapsed"] : [])
             let r = fit.result, f = r.fit
             func estimate(_ e: Estimate?) -> [String] { [Text.number(e?.value), Text.number(e?.standardError)] }
             func interval(_ e: Estimate?) -> [String] { [Text.number(e?.interval.lower), Text.number(e?.interval.upper)] }

@@ -7,12 +7,18 @@ import Cell
 public enum Report {
     /// The whole-network line of `estimator`, e.g.
     /// `network (diffusion): T ∝ η^0.97±0.02 |B|^-0.92±0.02, p(1,-1)=2e-3, p(a+b=0)=0.04`.
+    /// Where the batch mode varies, one such line per mode, labelled.
     public static func summaryLine(_ fits: SweepFits, estimator: Estimator = .diffusion) -> String {
         let group = GroupReport.networkName
-        guard let fit = fits.fit(group: group, estimator: estimator) else {
-            return "\(group) (\(estimator.rawValue)): not fitted"
-        }
-        return "\(group) (\(estimator.rawValue)\(fit.label)): \(fit.result.summaryLine)"
+        let modes: [BatchMode?] = fits.fits
+            .filter { $0.group == group && $0.estimator == estimator.rawValue && $0.momentum == nil && $0.batchMode != nil }
+            .map(\.batchMode)
+        return (modes.isEmpty ? [nil] : modes).map { mode in
+            guard let fit = fits.fit(group: group, estimator: estimator, batchMode: mode) else {
+                return "\(group) (\(estimator.rawValue)): not fitted"
+            }
+            return "\(group) (\(estimator.rawValue)\(fit.label)): \(fit.result.summaryLine)"
+        }.joined(separator: "\n")
     }
 
     /// Loads the journal at `storePath`, fits the whole network with `estimator`, and returns
@@ -38,7 +44,8 @@ public enum Report {
         var out: [String] = []
         let spec = data.spec
         let diverged = data.runs.filter { $0.result.diverged }.count
-        let momenta = spec.variesMomentum ? "\(spec.momentumValues.count) m × " : ""
+        let momenta = (spec.variesMomentum ? "\(spec.momentumValues.count) m × " : "")
+            + (spec.variesBatchMode ? "\(spec.batchModeValues.count) batch modes × " : "")
         out.append("grid \(data.specHash): \(spec.model), \(spec.learningRates.count) η × \(spec.batchSizes.count) |B| × \(momenta)"
             + "\(spec.seeds) seeds = \(data.gridCellCount * spec.seeds) runs; \(data.runs.count) done "
             + "(\(diverged) diverged), \(data.problems.filter { $0.state == "failed" || $0.state == "unreadable" }.count) "
@@ -46,6 +53,10 @@ public enum Report {
         let e = expectedExponents(estimator)
         out.append("estimator \(estimator.rawValue): ln T = c + a ln η + b ln|B|, expected a = \(Text.fixed(e.a, 0)), "
             + "b = \(Text.fixed(e.b, 0)); ± is the standard error, [ ] the 95 % interval")
+        if spec.variesBatchMode {
+            out.append("batch mode varies (\(spec.batchModeValues.map(\.rawValue).joined(separator: ", "))): the runs of "
+                + "each mode are fitted apart (their gradient noise differs)")
+        }
         if spec.variesMomentum {
             out.append("momentum varies (m = \(spec.momentumValues.map { Text.number($0) }.joined(separator: ", "))): "
                 + "first the collapsed fit of every run, fitted against \(SweepFits.effectiveLearningRate) "
@@ -155,7 +166,8 @@ public enum Report {
         var out: [String] = []
         for e in exclusions.prefix(20) {
             out.append("\(indent)η = \(Text.eta(e.learningRate)), |B| = \(e.batchSize), "
-                + (e.momentum.map { "m = \(Text.number($0)), " } ?? "") + "seed \(e.seed): "
+                + (e.momentum.map { "m = \(Text.number($0)), " } ?? "")
+                + (e.batchMode.map { "\($0.rawValue) batches, " } ?? "") + "seed \(e.seed): "
                 + "\(e.reason) (\(e.detail))")
         }
         if exclusions.count > 20 {

@@ -118,6 +118,11 @@ struct HTMLReport {
             sentences.append("Median noise-calibration ratio \(Text.fixed(m, 2)) (1 at small ηλ, 1/(1 − ηλ/2) at finite η; "
                 + "above it, the diffusion is larger than η σ̄²/2|B| predicts).")
         }
+        if data.spec.variesBatchMode {
+            sentences.append("The batch mode varies (" + data.spec.batchModeValues.map(\.rawValue).joined(separator: ", ")
+                + "): the runs of each mode are fitted apart, as their gradient noise differs; these sentences are "
+                + "of the \(data.spec.batchModeValues[0].rawValue) runs, the exponent table has every mode's fits.")
+        }
         if data.spec.variesMomentum {
             sentences.append("The momentum varies (m = "
                 + data.spec.momentumValues.map { Text.number($0) }.joined(separator: ", ")
@@ -207,21 +212,25 @@ struct HTMLReport {
             + "dashed lines the fitted law T ∝ η^a |B|^b.</p>\n"
         var empty: [String] = []
         for group in data.groups {
-            guard let fit = fits.fit(group: group, estimator: estimator) else { continue }
-            if fit.result.cells.isEmpty && excludedPoints(fit).isEmpty {
-                empty.append(group)
-                continue
-            }
-            h += "<h3 id=\"group-\(escapeHTML(group))\">\(escapeHTML(group))</h3>\n<div class=\"plots\">"
-            h += collapsePlot(fit) + etaPlot(fit, byEta: true) + etaPlot(fit, byEta: false)
-            h += "</div>\n"
-            // Where the momentum varies, the fit above is the collapsed one; then one row per m.
-            for perMomentum in fits.fits where perMomentum.group == group && perMomentum.estimator == estimator.rawValue
-                && perMomentum.momentum != nil {
-                guard !(perMomentum.result.cells.isEmpty && excludedPoints(perMomentum).isEmpty) else { continue }
-                h += "<h3>\(escapeHTML(group + perMomentum.label))</h3>\n<div class=\"plots\">"
-                h += collapsePlot(perMomentum) + etaPlot(perMomentum, byEta: true) + etaPlot(perMomentum, byEta: false)
+            // Where the batch mode varies, each mode's fits apart.
+            for (index, mode) in data.batchModeSlices.enumerated() {
+                guard let fit = fits.fit(group: group, estimator: estimator, batchMode: mode) else { continue }
+                if fit.result.cells.isEmpty && excludedPoints(fit).isEmpty {
+                    if index == 0 { empty.append(group) }
+                    continue
+                }
+                let id = index == 0 ? " id=\"group-\(escapeHTML(group))\"" : ""
+                h += "<h3\(id)>\(escapeHTML(group + (mode.map { ", \($0.rawValue) batches" } ?? "")))</h3>\n<div class=\"plots\">"
+                h += collapsePlot(fit) + etaPlot(fit, byEta: true) + etaPlot(fit, byEta: false)
                 h += "</div>\n"
+                // Where the momentum varies, the fit above is the collapsed one; then one row per m.
+                for perMomentum in fits.fits where perMomentum.group == group && perMomentum.estimator == estimator.rawValue
+                    && perMomentum.momentum != nil && perMomentum.batchMode == mode {
+                    guard !(perMomentum.result.cells.isEmpty && excludedPoints(perMomentum).isEmpty) else { continue }
+                    h += "<h3>\(escapeHTML(group + perMomentum.label))</h3>\n<div class=\"plots\">"
+                    h += collapsePlot(perMomentum) + etaPlot(perMomentum, byEta: true) + etaPlot(perMomentum, byEta: false)
+                    h += "</div>\n"
+                }
             }
         }
         if !empty.isEmpty {
@@ -237,8 +246,7 @@ struct HTMLReport {
 
     private func excludedPoints(_ fit: GroupFit) -> [(eta: Double, batch: Int, t: Double)] {
         fit.exclusions.compactMap { e in
-            guard let run = runsByKey[CellKey(learningRate: e.learningRate, batchSize: e.batchSize,
-                                                  momentum: e.momentum ?? data.spec.momentumValues[0], seed: e.seed)],
+            guard let run = runsByKey[e.cellKey(data.spec)],
                   let t = run.result.thermometer.group(fit.group)?.estimate(estimator)?.value, t > 0 else { return nil }
             // Where the fit put the run: at η/(1 − m) in a collapsed fit.
             return (fit.fittedAgainst != nil ? e.learningRate / (1 - run.momentum) : e.learningRate, e.batchSize, t)
@@ -334,9 +342,23 @@ struct HTMLReport {
     /// `measured`: the cell's geometric-mean T over its seeds and, when the law was fitted, the residual.
     private enum CellState { case measured(Double, Double?), diverged, failed, nonStationary, excluded, pending, missing }
 
+    /// One heat map per slice of the grid (per momentum where it varies, each under its heading).
     private func heatMap() -> String {
         let group = data.groups.contains(GroupReport.networkName) ? GroupReport.networkName : (data.groups.first ?? "")
-        guard let fit = fits.fit(group: group, estimator: estimator) else { return "" }
+        var maps = ""
+        for slice in data.slices {
+            guard let fit = slice.fit(fits, group: group, estimator: estimator) else { continue }
+            maps += (slice.title.map { "<h3>\(escapeHTML($0))</h3>\n" } ?? "") + heatMap(fit, slice) + "\n"
+        }
+        guard !maps.isEmpty else { return "" }
+        return "<h2>Grid</h2>\n<p class=\"muted\">Whole network, \(estimator.rawValue). Colour and first line: T of the cell "
+            + "(geometric mean over its seeds, loss units; the colour is logarithmic). Second line: r, the residual of the "
+            + "cell mean of ln T from the fitted law (positive above the law). Hover a cell for both.</p>\n" + maps
+    }
+
+    /// The heat map of `slice`'s cells, against `fit` (the slice's fit against η).
+    private func heatMap(_ fit: GroupFit, _ slice: GridSlice) -> String {
+        let group = fit.group
         let etas = data.spec.learningRates.sorted(by: >), batches = data.spec.batchSizes.sorted()
         var residual: [String: Double] = [:], t: [String: Double] = [:]
         func key(_ eta: Double, _ b: Int) -> String { "\(eta)/\(b)" }
@@ -346,11 +368,13 @@ struct HTMLReport {
         }
         var failed = Set<String>(), pending = Set<String>(), diverged = Set<String>(), nonStationary = Set<String>()
         var excluded = Set<String>()
-        for p in data.problems {
+        for p in data.problems where slice.contains(p) {
             guard let eta = p.learningRate, let b = p.batchSize else { continue }
             if p.state == "failed" || p.state == "unreadable" { failed.insert(key(eta, b)) } else { pending.insert(key(eta, b)) }
         }
-        for run in data.runs where run.result.diverged { diverged.insert(key(run.learningRate, run.batchSize)) }
+        for run in data.runs where run.result.diverged && slice.contains(run) {
+            diverged.insert(key(run.learningRate, run.batchSize))
+        }
         for e in fit.exclusions {
             if e.reason == ExclusionReason.nonStationary.rawValue { nonStationary.insert(key(e.learningRate, e.batchSize)) }
             excluded.insert(key(e.learningRate, e.batchSize))
@@ -375,7 +399,7 @@ struct HTMLReport {
         let width = left + cell * Double(batches.count) + 20, height = top + cell * Double(etas.count) + 110
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" class=\"plot\" role=\"img\">"
             + "<title>grid heat map</title>"
-        s += "<text x=\"\(Int(left))\" y=\"18\" class=\"ptitle\">\(escapeHTML(group)): T of each cell (colour, first line), "
+        s += "<text x=\"\(Int(left))\" y=\"18\" class=\"ptitle\">\(escapeHTML(slice.naming(group))): T of each cell (colour, first line), "
             + "residual ln T − fit (second line); states marked</text>"
         func f(_ v: Double) -> String { String(format: "%.1f", v) }
         for (i, eta) in etas.enumerated() {
@@ -436,19 +460,23 @@ struct HTMLReport {
         }
         s += "</svg>"
         let svgWidth = max(width, lx + 10)
-        s = s.replacingOccurrences(of: "width=\"\(Int(width))\"", with: "width=\"\(Int(svgWidth))\"")
-        return "<h2>Grid</h2>\n<p class=\"muted\">Whole network, \(estimator.rawValue). Colour and first line: T of the cell "
-            + "(geometric mean over its seeds, loss units; the colour is logarithmic). Second line: r, the residual of the "
-            + "cell mean of ln T from the fitted law (positive above the law). Hover a cell for both.</p>\n" + s + "\n"
+        return s.replacingOccurrences(of: "width=\"\(Int(width))\"", with: "width=\"\(Int(svgWidth))\"")
     }
 
     // MARK: Stationarity and calibration
 
+    /// One table per slice of the grid (per momentum where it varies, each under its heading).
     private func stationarityTable() -> String {
-        let live = data.runs.filter { !$0.result.diverged }
-        guard !live.isEmpty else { return "<h2>Calibration and stationarity</h2>\n<p>No run finished without diverging.</p>\n" }
+        "<h2>Calibration and stationarity</h2>\n" + data.slices.map { slice in
+            (slice.title.map { "<h3>\(escapeHTML($0))</h3>\n" } ?? "") + stationarityTable(data.runs.filter { slice.contains($0) })
+        }.joined()
+    }
+
+    private func stationarityTable(_ runs: [CellRun]) -> String {
+        let live = runs.filter { !$0.result.diverged }
+        guard !live.isEmpty else { return "<p>No run finished without diverging.</p>\n" }
         let drifting = live.filter { $0.result.thermometer.loss.stationary == false }.count
-        var h = "<h2>Calibration and stationarity</h2>\n<p class=\"muted\">Over the \(live.count) runs that did not diverge. "
+        var h = "<p class=\"muted\">Over the \(live.count) runs that did not diverge. "
             + "\(drifting) of them have a training loss that drifts over the window (halves differ by ≥ 2 SE, each run tested alone; the fits use the corrected test of section "
             + "Sensitivity to the exclusions). "
             + "Calibration ratio: diffusion / (η σ̄²/2|B|), 1/(1 − ηλ/2) ≥ 1 at finite ηλ. FDR: fluctuation–dissipation "
@@ -559,8 +587,10 @@ struct HTMLReport {
     private func exclusions() -> String {
         var h = "<h2>Excluded runs and unfinished jobs</h2>\n"
         let limit = 300
-        if let fit = fits.fit(group: GroupReport.networkName, estimator: estimator) ?? fits.fits.first {
-            h += "<h3>Excluded from the \(escapeHTML(fit.group)) \(escapeHTML(fit.estimator)) fit</h3>\n"
+        for mode in data.batchModeSlices {
+            guard let fit = fits.fit(group: GroupReport.networkName, estimator: estimator, batchMode: mode)
+                ?? fits.fits.first(where: { $0.batchMode == mode }) else { continue }
+            h += "<h3>Excluded from the \(escapeHTML(fit.group)) \(escapeHTML(fit.estimator + (mode.map { ", \($0.rawValue) batches" } ?? ""))) fit</h3>\n"
             if fit.exclusions.isEmpty {
                 h += "<p>None.</p>\n"
             } else {
@@ -598,7 +628,7 @@ struct HTMLReport {
             ["data", dataText + "; content hash \(s.datasetHash ?? "not recorded")"],
             ["warm start", "η = \(s.warmStart.learningRate), |B| = \(s.warmStart.batchSize), \(s.warmStart.epochs) epochs, "
                 + "once per seed; every cell of the seed starts from it"],
-            ["cell protocol", "SGD, momentum \(s.momenta.map { $0.map { Text.number($0) }.joined(separator: ", ") } ?? "\(s.cell.momentum)"), batches \(s.cell.batchMode.rawValue), "
+            ["cell protocol", "SGD, momentum \(s.momenta.map { $0.map { Text.number($0) }.joined(separator: ", ") } ?? "\(s.cell.momentum)"), batches \(s.batchModeValues.map(\.rawValue).joined(separator: ", ")), "
                 + "\(s.cell.calibrationProbes) calibration probes of \(s.cell.probeBatchSize) samples"],
         ]
         // The steps each cell ran, as its results record them (the defaults depend on η).

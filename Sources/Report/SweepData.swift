@@ -13,6 +13,8 @@ public struct CellRun: Sendable {
     public let batchSize: Int
     /// SGD momentum m of the cell (the grid's one value unless it varies the momentum).
     public let momentum: Double
+    /// How the cell drew its batches (the grid's one mode unless it varies the batch mode).
+    public let batchMode: BatchMode
     /// 1-based seed index of the grid.
     public let seed: Int
     public let result: CellResult
@@ -29,6 +31,10 @@ public struct JobProblem: Codable, Sendable, Hashable {
     /// nil for a warm-start job.
     public let learningRate: Double?
     public let batchSize: Int?
+    /// The cell's momentum, in a grid that varies it (absent otherwise, and for a warm start).
+    public var momentum: Double?
+    /// The cell's batch mode, in a grid that varies it (absent otherwise, and for a warm start).
+    public var batchMode: BatchMode?
     public let seed: Int
     /// `failed`, `unreadable` (a result that does not decode), or the journal state
     /// (`queued`, `running`, `orphaned`).
@@ -41,7 +47,7 @@ public struct SweepData: Sendable {
     public let databasePath: String
     public let spec: GridSpec
     public let specHash: String
-    /// Sorted by (η, |B|, m, seed).
+    /// Sorted by (η, |B|, m, batch mode, seed).
     public let runs: [CellRun]
     /// Sorted by job key order of the grid (warm starts first).
     public let problems: [JobProblem]
@@ -74,6 +80,9 @@ public struct SweepData: Sendable {
         records.removeAll { !inGrid.contains($0.key) }
         let descriptors = Dictionary(store.spec.jobs().map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         let jobsById = Dictionary(jobs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let variesMomentum = store.spec.variesMomentum, variesBatchMode = store.spec.variesBatchMode
+        func axisMomentum(_ job: JobDescriptor?) -> Double? { variesMomentum ? job?.spec.cell?.momentum : nil }
+        func axisBatchMode(_ job: JobDescriptor?) -> BatchMode? { variesBatchMode ? job?.spec.cell?.batchMode : nil }
 
         let measured = records.filter { $0.outcome == .done && jobsById[$0.jobId]?.kind == .measure }
         let decoded = parallelMap(measured) { record -> Result<CellResult, DecodeFailure> in
@@ -89,13 +98,16 @@ public struct SweepData: Sendable {
                 runs.append(CellRun(
                     key: record.key, learningRate: descriptor?.spec.cell?.learningRate ?? result.spec.learningRate,
                     batchSize: descriptor?.spec.cell?.batchSize ?? result.spec.batchSize,
-                    momentum: descriptor?.spec.cell?.momentum ?? result.spec.momentum, seed: descriptor?.seedIndex ?? 0, result: result.judgingFlags(), wallSeconds: record.wallSeconds,
+                    momentum: descriptor?.spec.cell?.momentum ?? result.spec.momentum,
+                    batchMode: descriptor?.spec.cell?.batchMode ?? result.spec.batchMode,
+                    seed: descriptor?.seedIndex ?? 0, result: result.judgingFlags(), wallSeconds: record.wallSeconds,
                     worker: record.worker))
             case .failure(let failure):
                 unreadable.insert(record.jobId)
                 problems.append(JobProblem(
                     key: record.key, learningRate: descriptor?.spec.cell?.learningRate,
-                    batchSize: descriptor?.spec.cell?.batchSize, seed: descriptor?.seedIndex ?? 0,
+                    batchSize: descriptor?.spec.cell?.batchSize, momentum: axisMomentum(descriptor),
+                    batchMode: axisBatchMode(descriptor), seed: descriptor?.seedIndex ?? 0,
                     state: "unreadable", reason: failure.message))
             }
         }
@@ -117,7 +129,7 @@ public struct SweepData: Sendable {
             }
             problems.append(JobProblem(
                 key: job.key, learningRate: descriptor?.spec.cell?.learningRate, batchSize: descriptor?.spec.cell?.batchSize,
-                seed: descriptor?.seedIndex ?? 0, state: job.state == .failed ? "failed" : job.state.rawValue, reason: reason))
+                momentum: axisMomentum(descriptor), batchMode: axisBatchMode(descriptor), seed: descriptor?.seedIndex ?? 0, state: job.state == .failed ? "failed" : job.state.rawValue, reason: reason))
         }
         let order = Dictionary(store.spec.jobs().map { ($0.key, $0.id) }, uniquingKeysWith: { a, _ in a })
         problems.sort { (order[$0.key] ?? Int.max, $0.key) < (order[$1.key] ?? Int.max, $1.key) }
@@ -129,8 +141,10 @@ public struct SweepData: Sendable {
             throw .noResults(path: path, detail: (detail.isEmpty ? "no jobs" : detail.joined(separator: ", "))
                 + unreadableNote)
         }
+        let modeOrder = BatchMode.allCases
         runs.sort {
-            ($0.learningRate, $0.batchSize, $0.momentum, $0.seed) < ($1.learningRate, $1.batchSize, $1.momentum, $1.seed)
+            let (a, b) = (modeOrder.firstIndex(of: $0.batchMode) ?? 0, modeOrder.firstIndex(of: $1.batchMode) ?? 0)
+            return ($0.learningRate, $0.batchSize, $0.momentum, a, $0.seed) < ($1.learningRate, $1.batchSize, $1.momentum, b, $1.seed)
         }
         var groups: [String] = [], seen = Set<String>()
         for run in runs {
@@ -140,8 +154,10 @@ public struct SweepData: Sendable {
                          problems: problems, groups: groups, workers: workers)
     }
 
-    /// Number of (η, |B|, m) cells of the grid.
-    public var gridCellCount: Int { spec.learningRates.count * spec.batchSizes.count * spec.momentumValues.count }
+    /// Number of (η, |B|, m, batch mode) cells of the grid.
+    public var gridCellCount: Int {
+        spec.learningRates.count * spec.batchSizes.count * spec.momentumValues.count * spec.batchModeValues.count
+    }
 }
 
 /// Why a journaled result could not be read as a `CellResult`.

@@ -1,6 +1,7 @@
 // From runs to ScalingLaw inputs, with the exclusions of docs/METHOD.md (8, 9: diverged and
 // non-stationary cells are excluded and listed), and the fits of every group × estimator.
 import ScalingLaw
+import SweepProtocol
 import Cell
 
 /// Which runs take no part in the fits, beyond what ScalingLaw itself refuses (missing or
@@ -71,6 +72,8 @@ public struct CellExclusion: Codable, Sendable, Hashable {
     public var batchSize: Int
     /// The run's momentum m, in a grid that varies it (absent otherwise).
     public var momentum: Double?
+    /// The run's batch mode, in a grid that varies it (absent otherwise).
+    public var batchMode: BatchMode?
     public var seed: Int
     /// A ScalingLaw `ExclusionReason` raw value: `diverged`, `non-stationary`, `undefined`,
     /// `missing-estimate`, `non-positive-estimate`, `other-seed-excluded`, …
@@ -82,6 +85,9 @@ public struct CellExclusion: Codable, Sendable, Hashable {
 public struct GroupFit: Codable, Sendable {
     public var group: String
     public var estimator: String
+    /// In a grid that varies the batch mode: the mode whose runs alone are fitted (the two modes
+    /// have different gradient noise, so they are never fitted together); absent otherwise.
+    public var batchMode: BatchMode?
     /// In a grid that varies the momentum: the m of a fit of that momentum's runs alone (absent
     /// on the collapsed fit and in a grid of one momentum).
     public var momentum: Double?
@@ -94,12 +100,14 @@ public struct GroupFit: Codable, Sendable {
 }
 
 extension GroupFit {
-    /// What the fit covers where the momentum varies: ` against η/(1 − m)` (collapsed) or
-    /// `, m = 0.5` (one momentum); empty in a grid of one momentum.
+    /// What the fit covers where the batch mode or the momentum varies: `, shuffle batches`, then
+    /// `, against η/(1 − m)` (collapsed) or `, m = 0.5` (one momentum); empty in a grid of one
+    /// batch mode and one momentum.
     public var label: String {
-        if let momentum { return ", m = \(Text.number(momentum))" }
-        if let fittedAgainst { return ", against \(fittedAgainst)" }
-        return ""
+        let mode = batchMode.map { ", \($0.rawValue) batches" } ?? ""
+        if let momentum { return mode + ", m = \(Text.number(momentum))" }
+        if let fittedAgainst { return mode + ", against \(fittedAgainst)" }
+        return mode
     }
 }
 
@@ -231,20 +239,29 @@ func observations(_ runs: [CellRun], group: String, estimator: Estimator, policy
     return (list, details)
 }
 
-/// (η, |B|, m, seed).
+/// (η, |B|, m, batch mode, seed).
 struct CellKey: Hashable {
     var learningRate: Double
     var batchSize: Int
     var momentum: Double
+    var batchMode: BatchMode
     var seed: Int
 }
 
 extension CellRun {
-    /// The run's (η, |B|, m, seed).
+    /// The run's (η, |B|, m, batch mode, seed).
     var cellKey: CellKey { cellKey(seed: seed) }
 
     func cellKey(seed: Int) -> CellKey {
-        CellKey(learningRate: learningRate, batchSize: batchSize, momentum: momentum, seed: seed)
+        CellKey(learningRate: learningRate, batchSize: batchSize, momentum: momentum, batchMode: batchMode, seed: seed)
+    }
+}
+
+extension CellExclusion {
+    /// The excluded run's (η, |B|, m, batch mode, seed) on `spec`'s grid.
+    func cellKey(_ spec: GridSpec) -> CellKey {
+        CellKey(learningRate: learningRate, batchSize: batchSize, momentum: momentum ?? spec.momentumValues[0],
+                batchMode: batchMode ?? spec.batchModeValues[0], seed: seed)
     }
 }
 
@@ -279,12 +296,20 @@ public struct SweepFits: Sendable {
         let pairs = (groups ?? data.groups).flatMap { g in (estimators ?? SweepData.estimators).map { (g, $0) } }
         let runs = data.runs
         // A grid that varies the momentum: first the collapsed fit of every run against
-        // η_eff = η/(1 − m), then one fit per m (docs/METHOD.md, 9); else one fit against η.
+        // η_eff = η/(1 − m), then one fit per m (docs/METHOD.md, 9); else one fit against η. A grid
+        // that varies the batch mode does so for each mode's runs apart.
         let momenta = data.spec.momentumValues, varies = data.spec.variesMomentum
-        var fitsToMake = pairs.map { Pair(group: $0.0, estimator: $0.1, momentum: nil, collapsed: varies) }
-        if varies {
-            for m in momenta {
-                fitsToMake += pairs.map { Pair(group: $0.0, estimator: $0.1, momentum: m, collapsed: false) }
+        let modes: [BatchMode?] = data.spec.variesBatchMode ? data.spec.batchModeValues : [nil]
+        let variesMode = data.spec.variesBatchMode
+        var fitsToMake: [Pair] = []
+        for mode in modes {
+            fitsToMake += pairs.map { Pair(group: $0.0, estimator: $0.1, batchMode: mode, momentum: nil, collapsed: varies) }
+            if varies {
+                for m in momenta {
+                    fitsToMake += pairs.map {
+                        Pair(group: $0.0, estimator: $0.1, batchMode: mode, momentum: m, collapsed: false)
+                    }
+                }
             }
         }
         let seeds = data.spec.seeds
@@ -292,7 +317,9 @@ public struct SweepFits: Sendable {
             var fitOptions = options
             fitOptions.expectedExponents = expectedExponents(pair.estimator)
             fitOptions.excludeWholeCellWhenAnySeedExcluded = policy.wholeCell == .any
-            let fitted = pair.momentum.map { m in runs.filter { $0.momentum == m } } ?? runs
+            let fitted = runs.filter { run in
+                (pair.batchMode.map { $0 == run.batchMode } ?? true) && (pair.momentum.map { $0 == run.momentum } ?? true)
+            }
             // The collapsed fit sees each run at η/(1 − m); a run of the k-th momentum counts as
             // seed k·seeds + s, so two (η, m) with the same η/(1 − m) are one cell with the seeds
             // of both, not duplicates.
@@ -302,20 +329,25 @@ public struct SweepFits: Sendable {
             }
             for run in fitted {
                 let p = place(run)
-                byPlace[CellKey(learningRate: p.eta, batchSize: run.batchSize, momentum: 0, seed: p.seed)] = run.cellKey
+                byPlace[CellKey(learningRate: p.eta, batchSize: run.batchSize, momentum: 0, batchMode: run.batchMode,
+                                seed: p.seed)] = run.cellKey
             }
             let (list, details) = observations(fitted, group: pair.group, estimator: pair.estimator, policy: policy,
                                                drift: drift, place: place)
             let result = ScalingLaw.fit(list, options: fitOptions)
+            let mode = pair.batchMode ?? data.spec.batchModeValues[0]
             let exclusions = result.excludedObservations.map { o in
-                let run = byPlace[CellKey(learningRate: o.eta, batchSize: o.batchSize, momentum: 0, seed: o.seed)]
+                let run = byPlace[CellKey(learningRate: o.eta, batchSize: o.batchSize, momentum: 0, batchMode: mode,
+                                          seed: o.seed)]
                     ?? CellKey(learningRate: o.eta, batchSize: o.batchSize, momentum: pair.momentum ?? momenta[0],
-                               seed: o.seed)
+                               batchMode: mode, seed: o.seed)
                 return CellExclusion(
                     learningRate: run.learningRate, batchSize: run.batchSize, momentum: varies ? run.momentum : nil,
-                    seed: run.seed, reason: o.reason.rawValue, detail: details[run] ?? describe(o.reason))
+                    batchMode: variesMode ? run.batchMode : nil, seed: run.seed, reason: o.reason.rawValue,
+                    detail: details[run] ?? describe(o.reason))
             }
-            return GroupFit(group: pair.group, estimator: pair.estimator.rawValue, momentum: pair.momentum,
+            return GroupFit(group: pair.group, estimator: pair.estimator.rawValue, batchMode: pair.batchMode,
+                            momentum: pair.momentum,
                             fittedAgainst: pair.collapsed ? Self.effectiveLearningRate : nil, result: result,
                             exclusions: exclusions)
         }
@@ -334,6 +366,8 @@ public struct SweepFits: Sendable {
     private struct Pair: Sendable {
         var group: String
         var estimator: Estimator
+        /// The one batch mode whose runs are fitted; nil: every run (a grid of one mode).
+        var batchMode: BatchMode?
         /// The one momentum whose runs are fitted; nil: every run.
         var momentum: Double?
         /// Fitted against η/(1 − m).
@@ -341,8 +375,15 @@ public struct SweepFits: Sendable {
     }
 
     /// The fit of (group, estimator) over every run (the collapsed one in a grid that varies the
-    /// momentum), if it was made.
+    /// momentum; of the first batch mode's runs in a grid that varies it), if it was made.
     public func fit(group: String, estimator: Estimator) -> GroupFit? {
         fits.first { $0.group == group && $0.estimator == estimator.rawValue && $0.momentum == nil }
+    }
+
+    /// The fit of (group, estimator) over every run of `batchMode` (nil: of the grid's one mode).
+    public func fit(group: String, estimator: Estimator, batchMode: BatchMode?) -> GroupFit? {
+        fits.first {
+            $0.group == group && $0.estimator == estimator.rawValue && $0.momentum == nil && $0.batchMode == batchMode
+        }
     }
 }

@@ -4,6 +4,7 @@
 // Ctrl-C returns its running jobs to the queue; the same command resumes it). Which jobs change
 // and how is the scheduler's rule (Coordinator, JobDecisions.swift); this file selects the jobs
 // and records the plan in one transaction.
+import Cell
 import Coordinator
 import Foundation
 import Store
@@ -17,7 +18,7 @@ public enum JobDecisionKind: String, Sendable {
     case cancel
 }
 
-/// The jobs a `retry` or `cancel` names: ids, and a cell (any of η, |B|, m, seed index).
+/// The jobs a `retry` or `cancel` names: ids, and a cell (any of η, |B|, m, batch mode, seed index).
 public struct JobSelection: Sendable, Equatable {
     public var jobIds: [Int] = []
     public var learningRate: Double?
@@ -26,11 +27,13 @@ public struct JobSelection: Sendable, Equatable {
     public var seed: Int?
     /// The cell's momentum (one of the grid's).
     public var momentum: Double?
+    /// The cell's batch mode (one of the grid's).
+    public var batchMode: BatchMode?
 
     public init(jobIds: [Int] = [], learningRate: Double? = nil, batchSize: Int? = nil, seed: Int? = nil,
-                momentum: Double? = nil) {
-        (self.jobIds, self.learningRate, self.batchSize, self.seed, self.momentum)
-            = (jobIds, learningRate, batchSize, seed, momentum)
+                momentum: Double? = nil, batchMode: BatchMode? = nil) {
+        (self.jobIds, self.learningRate, self.batchSize, self.seed, self.momentum, self.batchMode)
+            = (jobIds, learningRate, batchSize, seed, momentum, batchMode)
     }
 
     /// `1 to 8, 11 to 15`: sorted ids as runs (a grown or dropped grid's ids have gaps).
@@ -42,8 +45,10 @@ public struct JobSelection: Sendable, Equatable {
         return runs.map { $0 == $1 ? "\($0)" : "\($0) to \($1)" }.joined(separator: ", ")
     }
 
-    /// Whether a cell selector (`--lr`, `--batch`, `--momentum`, `--seed`) is given.
-    public var namesCell: Bool { learningRate != nil || batchSize != nil || momentum != nil || seed != nil }
+    /// Whether a cell selector (`--lr`, `--batch`, `--momentum`, `--batch-mode`, `--seed`) is given.
+    public var namesCell: Bool {
+        learningRate != nil || batchSize != nil || momentum != nil || batchMode != nil || seed != nil
+    }
     public var isEmpty: Bool { jobIds.isEmpty && !namesCell }
 
     /// The ids this selection names on `spec`'s grid: the `--job`s, then every job of the cell
@@ -68,6 +73,10 @@ public struct JobSelection: Sendable, Equatable {
             throw SelectionError("--momentum \(momentum) is not on this sweep's grid: its momenta are "
                                      + spec.momentumValues.map { "\($0)" }.joined(separator: ", "))
         }
+        if let batchMode, !spec.batchModeValues.contains(batchMode) {
+            throw SelectionError("--batch-mode \(batchMode.rawValue) is not on this sweep's grid: its batch modes are "
+                                     + spec.batchModeValues.map(\.rawValue).joined(separator: ", "))
+        }
         if let seed, !(1...max(spec.seeds, 1)).contains(seed) {
             throw SelectionError("--seed \(seed) is not a seed of this sweep: give 1 to \(max(spec.seeds, 1)) "
                                      + "(the seed index, as in the job keys)")
@@ -75,12 +84,14 @@ public struct JobSelection: Sendable, Equatable {
         guard namesCell else { return (jobIds, []) }
         let cell = jobs.filter { job in
             if job.kind == .warmStart {
-                return learningRate == nil && batchSize == nil && momentum == nil && job.seedIndex == seed
+                return learningRate == nil && batchSize == nil && momentum == nil && batchMode == nil
+                    && job.seedIndex == seed
             }
             guard let cell = job.spec.cell else { return false }
             return (learningRate.map { Self.same($0, cell.learningRate) } ?? true)
                 && (batchSize.map { $0 == cell.batchSize } ?? true)
                 && (momentum.map { Self.same($0, cell.momentum) } ?? true)
+                && (batchMode.map { $0 == cell.batchMode } ?? true)
                 && (seed.map { $0 == job.seedIndex } ?? true)
         }.map(\.id)
         return (jobIds, cell)

@@ -448,7 +448,7 @@ public final class Store {
     /// a dropped one stays as it is, outside the grid, and comes back if a later grid has its key.
     private static func changeGrid(_ db: Database, change: GridChange, canonical: [UInt8], hash: String,
                                    now: Double) throws {
-        try renameMomentumKeys(db, from: change.old, to: change.new)
+        try renameAxisKeys(db, from: change.old, to: change.new)
         let ids = try journalIds(db)
         let jobs = change.new.jobs(keeping: ids)
         try insertJobs(db, jobs.filter { ids[$0.key] == nil })
@@ -459,28 +459,20 @@ public final class Store {
                        dropped: change.removedKeys.count, summary: change.summary(width: 1000), now: now)
     }
 
-    /// Job keys name the momentum only in a grid that varies it (`GridSpec.jobs()`), so a journal's
-    /// cell keys without m are those of the one momentum its grid had. When the grid goes from one
-    /// momentum to several (or back, or to another), the journaled keys follow: those without m
-    /// first name the old grid's momentum, then those of the new grid's one momentum lose it. Only
-    /// keys change: ids, states and results stay, so no finished cell runs again.
-    private static func renameMomentumKeys(_ db: Database, from old: GridSpec, to new: GridSpec) throws {
-        guard old.momentumValues != new.momentumValues else { return }
+    /// Job keys name the momentum and the batch mode only in a grid that varies them
+    /// (`GridSpec.jobs()`), so a journal's cell keys without m (or mode) are those of the one value
+    /// its grid had. When the grid goes from one value to several (or back, or to another), the
+    /// journaled keys follow: first every key names the old grid's one values, then those of the
+    /// new grid's one values lose them. Only keys change: ids, states and results stay, so no
+    /// finished cell runs again.
+    private static func renameAxisKeys(_ db: Database, from old: GridSpec, to new: GridSpec) throws {
+        guard old.momentumValues != new.momentumValues || old.batchModeValues != new.batchModeValues else { return }
         let update = try db.makeStatement(sql: "UPDATE jobs SET key = ? WHERE id = ?")
-        if !old.variesMomentum {
-            let m = old.momentumValues[0]
+        for rename in [old.namingAxes, new.droppingAxes] {
             for row in try Row.fetchAll(db, sql: "SELECT id, key FROM jobs") {
-                if let key = GridSpec.key(row["key"], namingMomentum: m) {
-                    try update.execute(arguments: [key, row["id"] as Int])
-                }
-            }
-        }
-        if !new.variesMomentum {
-            let m = new.momentumValues[0]
-            for row in try Row.fetchAll(db, sql: "SELECT id, key FROM jobs") {
-                if let key = GridSpec.key(row["key"], droppingMomentum: m) {
-                    try update.execute(arguments: [key, row["id"] as Int])
-                }
+                let key: String = row["key"]
+                let renamed = rename(key)
+                if renamed != key { try update.execute(arguments: [renamed, row["id"] as Int]) }
             }
         }
     }

@@ -3,7 +3,7 @@
 import Cell
 import Foundation
 
-/// Parses the `--lr`, `--batch` and `--momentum` axis syntax.
+/// Parses the `--lr`, `--batch`, `--momentum` and `--batch-mode` axis syntax.
 public enum GridAxis {
     /// Learning rates from `text`; each accepted by the cell contract, at most
     /// `GridLimits.maxAxisValues`, no repeats.
@@ -23,6 +23,21 @@ public enum GridAxis {
     public static func momenta(_ text: String, option: String = "--momentum") throws(GridSpecError) -> [Double] {
         func fail(_ why: String) -> GridSpecError { GridSpecError("\(option) '\(text)': \(why)") }
         let values = try decimals(text, fail)
+        try checkUnique(values, fail)
+        return values
+    }
+
+    /// Batch modes from `text`: one (`shuffle`) or a list (`iid,shuffle`), no repeats.
+    public static func batchModes(_ text: String, option: String = "--batch-mode") throws(GridSpecError) -> [BatchMode] {
+        func fail(_ why: String) -> GridSpecError { GridSpecError("\(option) '\(text)': \(why)") }
+        let valid = BatchMode.allCases.map(\.rawValue)
+        let values = try items(text, fail).map { (item: String) throws(GridSpecError) -> BatchMode in
+            guard let mode = BatchMode(rawValue: item) else {
+                throw fail("'\(item)' is not a batch mode: give \(valid.joined(separator: " or ")), "
+                           + "or both as a list \(valid.joined(separator: ","))")
+            }
+            return mode
+        }
         try checkUnique(values, fail)
         return values
     }

@@ -19,6 +19,8 @@ public struct GridChange: Sendable, Equatable {
     public let removedBatchSizes: [Int]
     public let addedMomenta: [Double]
     public let removedMomenta: [Double]
+    public let addedBatchModes: [BatchMode]
+    public let removedBatchModes: [BatchMode]
     /// The data folder moved, its content (hash) unchanged: the new folder, else nil.
     public let movedData: String?
     /// Keys of the new grid's jobs that the old grid lacks, and of the old grid's that the new lacks.
@@ -39,6 +41,7 @@ public struct GridChange: Sendable, Equatable {
         aligned.batchSizes = new.batchSizes
         aligned.seeds = new.seeds
         aligned.momentumValues = new.momentumValues
+        aligned.batchModeValues = new.batchModeValues
         let sameContent = old.dataset.kind == .fashionMNIST && new.dataset.kind == .fashionMNIST
             && old.datasetHash != nil && old.datasetHash == new.datasetHash
         if sameContent { aligned.dataset = new.dataset }
@@ -50,9 +53,12 @@ public struct GridChange: Sendable, Equatable {
         removedBatchSizes = old.batchSizes.filter { !new.batchSizes.contains($0) }
         addedMomenta = new.momentumValues.filter { !old.momentumValues.contains($0) }
         removedMomenta = old.momentumValues.filter { !new.momentumValues.contains($0) }
+        addedBatchModes = new.batchModeValues.filter { !old.batchModeValues.contains($0) }
+        removedBatchModes = old.batchModeValues.filter { !new.batchModeValues.contains($0) }
         if conflicts.isEmpty {
-            // Compared by keys that name the momentum: a grid of one momentum names it in none.
-            let oldJobs = old.momentumNamedKeys(), newJobs = new.momentumNamedKeys()
+            // Compared by keys that name the momentum and the batch mode: a grid of one value of
+            // them names it in none.
+            let oldJobs = old.axisNamedKeys(), newJobs = new.axisNamedKeys()
             let oldKeys = Set(oldJobs.map(\.named)), newKeys = Set(newJobs.map(\.named))
             addedKeys = newJobs.filter { !oldKeys.contains($0.named) }.map(\.key)
             removedKeys = oldJobs.filter { !newKeys.contains($0.named) }.map(\.key)
@@ -71,8 +77,9 @@ public struct GridChange: Sendable, Equatable {
     /// Whether cells or seeds of the old grid are left out of the new one (needs `--drop`).
     public var removes: Bool { !removedKeys.isEmpty }
 
-    /// One short part per axis that changed: `lr +0.4, +0.8`, `batch −256`, `momentum +0.9`, `seeds 3 → 4`,
-    /// `data moved to /new (same content)`; `compact` counts the values (`lr +2 values`).
+    /// One short part per axis that changed: `lr +0.4, +0.8`, `batch −256`, `momentum +0.9`,
+    /// `batch mode +shuffle`, `seeds 3 → 4`, `data moved to /new (same content)`; `compact` counts
+    /// the values (`lr +2 values`).
     public func parts(compact: Bool = false) -> [String] {
         func values<T>(_ added: [T], _ removed: [T]) -> String {
             let listed = added.map { "+\($0)" } + removed.map { "−\($0)" }
@@ -91,6 +98,9 @@ public struct GridChange: Sendable, Equatable {
         }
         if !addedMomenta.isEmpty || !removedMomenta.isEmpty {
             parts.append("momentum " + values(addedMomenta, removedMomenta))
+        }
+        if !addedBatchModes.isEmpty || !removedBatchModes.isEmpty {
+            parts.append("batch mode " + values(addedBatchModes.map(\.rawValue), removedBatchModes.map(\.rawValue)))
         }
         if old.seeds != new.seeds { parts.append("seeds \(old.seeds) → \(new.seeds)") }
         if let movedData { parts.append("data moved to \(movedData) (same content)") }
@@ -128,6 +138,9 @@ public struct GridChange: Sendable, Equatable {
         }
         if !removedMomenta.isEmpty {
             lines.append("momentum: " + removedMomenta.map { "\($0)" }.joined(separator: ", ") + " removed")
+        }
+        if !removedBatchModes.isEmpty {
+            lines.append("batch mode: " + removedBatchModes.map(\.rawValue).joined(separator: ", ") + " removed")
         }
         if new.seeds < old.seeds { lines.append("seeds: \(old.seeds) → \(new.seeds)") }
         return lines

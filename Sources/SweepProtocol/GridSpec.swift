@@ -28,7 +28,8 @@ public enum GridJobKind: String, Codable, Sendable, CaseIterable {
     case trivial
 }
 
-/// A sweep's grid: η × |B| (× momentum) × seeds, and everything that makes its results what they are.
+/// A sweep's grid: η × |B| (× momentum × batch mode) × seeds, and everything that makes its results
+/// what they are.
 public struct GridSpec: Codable, Sendable, Hashable {
     public var format = FormatTag.grid
     public var model: ModelKind
@@ -48,6 +49,10 @@ public struct GridSpec: Codable, Sendable, Hashable {
     /// nil when every cell has `cell.momentum`, so a grid of one momentum encodes, hashes and
     /// names its jobs as before the axis existed. Set it through `momentumValues`.
     public var momenta: [Double]?
+    /// The batch-mode axis when it has more than one value (then `cell.batchMode` is its first);
+    /// nil when every cell has `cell.batchMode`, so a grid of one batch mode encodes, hashes and
+    /// names its jobs as before the axis existed. Set it through `batchModeValues`.
+    public var batchModes: [BatchMode]?
     /// Duration of one trivial job.
     public var trivialMillis: Int
 
@@ -92,9 +97,27 @@ public struct GridSpec: Codable, Sendable, Hashable {
     /// then name m.
     public var variesMomentum: Bool { momentumValues.count > 1 }
 
+    /// Every batch mode of the grid: the axis, or `cell.batchMode` alone. Setting one value stores
+    /// it as `cell.batchMode` (no axis); several, as the axis.
+    public var batchModeValues: [BatchMode] {
+        get { batchModes ?? [cell.batchMode] }
+        set {
+            if newValue.count == 1 {
+                batchModes = nil
+                cell.batchMode = newValue[0]
+            } else {
+                batchModes = newValue
+                if let first = newValue.min(by: BatchMode.ascending) { cell.batchMode = first }
+            }
+        }
+    }
+
+    /// Whether the grid varies the batch mode: its job keys, exports and fits then name it.
+    public var variesBatchMode: Bool { batchModeValues.count > 1 }
+
     /// Number of jobs: one per cell and seed, plus one warm start per seed for a train grid.
     public var jobCount: Int {
-        let cells = learningRates.count * batchSizes.count * momentumValues.count * seeds
+        let cells = learningRates.count * batchSizes.count * momentumValues.count * batchModeValues.count * seeds
         return jobKind == .train ? cells + seeds : cells
     }
 
@@ -110,16 +133,23 @@ public struct GridSpec: Codable, Sendable, Hashable {
         if let b = firstDuplicate(batchSizes) { try check(false, "--batch: batch size \(b) is listed twice.") }
         try check(momenta.map { !$0.isEmpty } ?? true, "no momentum values: give --momentum, e.g. 0 or 0,0.5,0.9.")
         if let m = firstDuplicate(momentumValues) { try check(false, "--momentum: momentum \(m) is listed twice.") }
+        try check(batchModes.map { !$0.isEmpty } ?? true, "no batch modes: give --batch-mode, e.g. iid or iid,shuffle.")
+        if let mode = firstDuplicate(batchModeValues) {
+            try check(false, "--batch-mode: batch mode \(mode.rawValue) is listed twice.")
+        }
         try check((1...10_000).contains(seeds), "--seeds \(seeds) is out of range: give 1 to 10000 seeds.")
         try check(gridSeed <= UInt64.max - UInt64(max(seeds, 0)),
                   "--grid-seed \(gridSeed) is too large: seeds grid-seed + 1 … grid-seed + \(seeds) would overflow.")
         let cells = learningRates.count.multipliedReportingOverflow(by: batchSizes.count)
         let withMomenta = cells.partialValue.multipliedReportingOverflow(by: momentumValues.count)
-        let jobs = withMomenta.partialValue.multipliedReportingOverflow(by: seeds)
+        let withModes = withMomenta.partialValue.multipliedReportingOverflow(by: batchModeValues.count)
+        let jobs = withModes.partialValue.multipliedReportingOverflow(by: seeds)
         let momentaText = variesMomentum ? "\(momentumValues.count) momenta (--momentum) × " : ""
-        try check(!cells.overflow && !withMomenta.overflow && !jobs.overflow && jobCount <= GridLimits.maxJobs,
+        let modesText = variesBatchMode ? "\(batchModeValues.count) batch modes (--batch-mode) × " : ""
+        try check(!cells.overflow && !withMomenta.overflow && !withModes.overflow && !jobs.overflow
+                      && jobCount <= GridLimits.maxJobs,
                   "\(learningRates.count) learning rates (--lr) × \(batchSizes.count) batch sizes (--batch) × \(momentaText)"
-                      + "\(seeds) seeds (--seeds) is too many jobs: at most \(GridLimits.maxJobs).")
+                      + "\(modesText)\(seeds) seeds (--seeds) is too many jobs: at most \(GridLimits.maxJobs).")
         try check((0...3_600_000).contains(trivialMillis), "--trivial-ms \(trivialMillis) is out of range: give 0 to 3600000.")
         if let datasetHash {
             do { try Check.hash(datasetHash, "datasetHash") } catch {
@@ -148,12 +178,14 @@ public struct GridSpec: Codable, Sendable, Hashable {
     }
 
     /// The same grid with every axis sorted ascending: a grid is a set of cells, so the order the
-    /// user typed them in does not change its identity. A momentum axis of one value is no axis.
+    /// user typed them in does not change its identity. A momentum or batch-mode axis of one value
+    /// is no axis.
     public var normalized: GridSpec {
         var copy = self
         copy.learningRates.sort()
         copy.batchSizes.sort()
         if let momenta, !momenta.isEmpty { copy.momentumValues = momenta.sorted() }
+        if let batchModes, !batchModes.isEmpty { copy.batchModeValues = batchModes.sorted(by: BatchMode.ascending) }
         return copy
     }
 
@@ -192,20 +224,23 @@ public struct GridSpec: Codable, Sendable, Hashable {
         gridSeed &+ UInt64(seedIndex)
     }
 
-    /// The cell (η, |B|, m) of seed index `seedIndex`; m nil: `cell.momentum`.
-    public func cell(learningRate: Double, batchSize: Int, momentum: Double? = nil, seedIndex: Int) -> CellSpec {
+    /// The cell (η, |B|, m, batch mode) of seed index `seedIndex`; m nil: `cell.momentum`, batch
+    /// mode nil: `cell.batchMode`.
+    public func cell(learningRate: Double, batchSize: Int, momentum: Double? = nil, batchMode: BatchMode? = nil,
+                     seedIndex: Int) -> CellSpec {
         var settings = cell
         if let momentum { settings.momentum = momentum }
+        if let batchMode { settings.batchMode = batchMode }
         return CellSpec(model: model, learningRate: learningRate, batchSize: batchSize, seed: trainingSeed(seedIndex),
                         warmStart: warmStart, settings: settings)
     }
 
     /// The job spec of the job of `kind` about that cell (a warm start trains the cell's seed's,
-    /// with plain SGD whatever the cell's momentum).
+    /// with plain SGD and i.i.d. batches whatever the cell's momentum and batch mode).
     public func spec(kind: JobKind, seedIndex: Int, learningRate: Double, batchSize: Int,
-                     momentum: Double? = nil) -> JobSpec {
+                     momentum: Double? = nil, batchMode: BatchMode? = nil) -> JobSpec {
         JobSpec(kind: kind, cell: cell(learningRate: learningRate, batchSize: batchSize, momentum: momentum,
-                                       seedIndex: seedIndex),
+                                       batchMode: batchMode, seedIndex: seedIndex),
                 dataset: dataset, datasetHash: datasetHash, trivialMillis: trivialMillis)
     }
 
@@ -248,7 +283,11 @@ public struct GridSpec: Codable, Sendable, Hashable {
         add("--warm-batch", "\(grid.warmStart.batchSize)", unless: grid.warmStart.batchSize == warm.batchSize)
         add("--warm-epochs", "\(grid.warmStart.epochs)", unless: grid.warmStart.epochs == warm.epochs)
         add("--momentum", list(grid.momentumValues), unless: grid.momentumValues == [cell.momentum])
-        if grid.cell.batchMode == .shuffle { arguments.append("--shuffle") }
+        if grid.variesBatchMode {
+            arguments += ["--batch-mode", grid.batchModeValues.map(\.rawValue).joined(separator: ",")]
+        } else if grid.cell.batchMode == .shuffle {
+            arguments.append("--shuffle")
+        }
         if let steps = grid.cell.burnInSteps { arguments += ["--burn-in-steps", "\(steps)"] }
         if let steps = grid.cell.measureSteps { arguments += ["--measure-steps", "\(steps)"] }
         add("--calibration-probes", "\(grid.cell.calibrationProbes)",
@@ -284,7 +323,7 @@ public struct GridSpec: Codable, Sendable, Hashable {
             ("seeds", "\(seeds)"), ("grid-seed", "\(gridSeed)"), ("job-kind", jobKind.rawValue), ("data", data),
             ("data-hash", datasetHash ?? "any"), ("warm-lr", "\(warmStart.learningRate)"),
             ("warm-batch", "\(warmStart.batchSize)"), ("warm-epochs", "\(warmStart.epochs)"),
-            ("momentum", momenta.map(list) ?? "\(cell.momentum)"), ("batch-mode", cell.batchMode.rawValue), ("burn-in-steps", optional(cell.burnInSteps)),
+            ("momentum", momenta.map(list) ?? "\(cell.momentum)"), ("batch-mode", batchModes.map { list($0.map(\.rawValue)) } ?? cell.batchMode.rawValue), ("burn-in-steps", optional(cell.burnInSteps)),
             ("measure-steps", optional(cell.measureSteps)), ("calibration-probes", "\(cell.calibrationProbes)"),
             ("probe-batch", "\(cell.probeBatchSize)"), ("trivial-ms", "\(trivialMillis)"),
         ]
@@ -299,4 +338,11 @@ extension ProtocolError {
 private func firstDuplicate<T: Hashable>(_ values: [T]) -> T? {
     var seen = Set<T>()
     return values.first { !seen.insert($0).inserted }
+}
+
+extension BatchMode {
+    /// The order of a grid's batch-mode axis: the order of the cases (iid, then shuffle).
+    public static func ascending(_ a: BatchMode, _ b: BatchMode) -> Bool {
+        (allCases.firstIndex(of: a) ?? 0) < (allCases.firstIndex(of: b) ?? 0)
+    }
 }

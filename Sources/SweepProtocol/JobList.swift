@@ -1,12 +1,15 @@
 // The jobs of a grid: a pure function of the spec, so ids and keys are the same on every run of
 // the same grid, and the order in which ready jobs go out (PROTOCOL.md, "Grid and jobs").
+import Cell
 
 /// One job of a grid, as the Store journals it and the scheduler dispatches it.
 public struct JobDescriptor: Sendable, Hashable {
-    /// 1-based, stable for a given grid: warm starts first (by seed), then cells by (η, |B|, m, seed).
+    /// 1-based, stable for a given grid: warm starts first (by seed), then cells by (η, |B|, m, batch
+    /// mode, seed).
     public let id: Int
     /// `warm/seed=1`, `cell/lr=0.05/b=32/seed=1` or `trivial/lr=0.05/b=32/seed=1`; in a grid that
-    /// varies the momentum, `cell/lr=0.05/b=32/m=0.9/seed=1`.
+    /// varies the momentum, `cell/lr=0.05/b=32/m=0.9/seed=1`; in one that varies the batch mode,
+    /// `cell/lr=0.05/b=32/mode=shuffle/seed=1` (both: `…/m=0.9/mode=shuffle/seed=1`).
     public let key: String
     public let kind: JobKind
     /// 1-based seed index.
@@ -40,15 +43,20 @@ extension GridSpec {
         }
         let kind: JobKind = grid.jobKind == .train ? .measure : .trivial
         let prefix = kind == .measure ? "cell" : "trivial"
-        let momenta = grid.momentumValues, named = grid.variesMomentum
+        let momenta = grid.momentumValues, namesMomentum = grid.variesMomentum
+        let modes = grid.batchModeValues, namesMode = grid.variesBatchMode
         for lr in grid.learningRates {
             for b in grid.batchSizes {
                 for m in momenta {
-                    for s in 1...max(grid.seeds, 1) {
-                        let spec = grid.spec(kind: kind, seedIndex: s, learningRate: lr, batchSize: b, momentum: m)
-                        let key = Self.cellKey(prefix, lr: lr, batch: b, momentum: named ? m : nil, seed: s)
-                        jobs.append(JobDescriptor(id: jobs.count + 1, key: key, kind: kind, seedIndex: s,
-                                                  dependsOn: kind == .measure ? s : nil, cost: spec.cost, spec: spec))
+                    for mode in modes {
+                        for s in 1...max(grid.seeds, 1) {
+                            let spec = grid.spec(kind: kind, seedIndex: s, learningRate: lr, batchSize: b, momentum: m,
+                                                 batchMode: mode)
+                            let key = Self.cellKey(prefix, lr: lr, batch: b, momentum: namesMomentum ? m : nil,
+                                                   batchMode: namesMode ? mode : nil, seed: s)
+                            jobs.append(JobDescriptor(id: jobs.count + 1, key: key, kind: kind, seedIndex: s,
+                                                      dependsOn: kind == .measure ? s : nil, cost: spec.cost, spec: spec))
+                        }
                     }
                 }
             }
@@ -56,17 +64,36 @@ extension GridSpec {
         return jobs
     }
 
-    /// `prefix/lr=η/b=|B|/seed=s`, with `/m=m` before the seed when `momentum` is given.
-    static func cellKey(_ prefix: String, lr: Double, batch: Int, momentum: Double?, seed: Int) -> String {
-        "\(prefix)/lr=\(lr)/b=\(batch)" + (momentum.map { "/m=\($0)" } ?? "") + "/seed=\(seed)"
+    /// `prefix/lr=η/b=|B|/seed=s`, with `/m=m` and `/mode=mode` before the seed when given.
+    static func cellKey(_ prefix: String, lr: Double, batch: Int, momentum: Double?, batchMode: BatchMode? = nil,
+                        seed: Int) -> String {
+        "\(prefix)/lr=\(lr)/b=\(batch)" + (momentum.map { "/m=\($0)" } ?? "")
+            + (batchMode.map { "/mode=\($0.rawValue)" } ?? "") + "/seed=\(seed)"
     }
 
     /// The key of the same cell job that names momentum `m`: a cell or trivial key without m
-    /// gets `/m=m` before its seed; any other key (a warm start, a key that names m) is nil.
+    /// gets `/m=m` before its batch mode or seed; any other key (a warm start, a key that names m)
+    /// is nil.
     public static func key(_ key: String, namingMomentum m: Double) -> String? {
         guard key.hasPrefix("cell/") || key.hasPrefix("trivial/"), !key.contains("/m="),
+              let next = key.range(of: "/mode=") ?? key.range(of: "/seed=", options: .backwards) else { return nil }
+        return String(key[..<next.lowerBound]) + "/m=\(m)" + String(key[next.lowerBound...])
+    }
+
+    /// The key of the same cell job that names batch mode `mode`: a cell or trivial key without
+    /// one gets `/mode=mode` before its seed; any other key is nil.
+    public static func key(_ key: String, namingBatchMode mode: BatchMode) -> String? {
+        guard key.hasPrefix("cell/") || key.hasPrefix("trivial/"), !key.contains("/mode="),
               let seed = key.range(of: "/seed=", options: .backwards) else { return nil }
-        return String(key[..<seed.lowerBound]) + "/m=\(m)" + String(key[seed.lowerBound...])
+        return String(key[..<seed.lowerBound]) + "/mode=\(mode.rawValue)" + String(key[seed.lowerBound...])
+    }
+
+    /// The key of the same cell job without batch mode `mode`: `/mode=mode` removed; nil when the
+    /// key does not name exactly `mode`.
+    public static func key(_ key: String, droppingBatchMode mode: BatchMode) -> String? {
+        let part = "/mode=\(mode.rawValue)/"
+        guard key.hasPrefix("cell/") || key.hasPrefix("trivial/"), key.contains(part) else { return nil }
+        return key.replacingOccurrences(of: part, with: "/")
     }
 
     /// The key of the same cell job without momentum `m`: `/m=m` removed; nil when the key does
@@ -77,11 +104,29 @@ extension GridSpec {
         return key.replacingOccurrences(of: part, with: "/")
     }
 
-    /// The keys of the grid's jobs in id order, each as (the key naming its momentum whether or not
-    /// the grid varies it, the job's key): a grid change compares jobs of two grids by the first.
-    func momentumNamedKeys() -> [(named: String, key: String)] {
-        let m = momentumValues[0], varies = variesMomentum
-        return jobs().map { job in (varies ? job.key : (GridSpec.key(job.key, namingMomentum: m) ?? job.key), job.key) }
+    /// The keys of the grid's jobs in id order, each as (the key naming its momentum and batch mode
+    /// whether or not the grid varies them, the job's key): a grid change compares jobs of two
+    /// grids by the first.
+    func axisNamedKeys() -> [(named: String, key: String)] {
+        jobs().map { job in (namingAxes(job.key), job.key) }
+    }
+
+    /// `key` naming the momentum and the batch mode where this grid has one value of them (and so
+    /// its keys name neither).
+    public func namingAxes(_ key: String) -> String {
+        var named = key
+        if !variesMomentum { named = GridSpec.key(named, namingMomentum: momentumValues[0]) ?? named }
+        if !variesBatchMode { named = GridSpec.key(named, namingBatchMode: batchModeValues[0]) ?? named }
+        return named
+    }
+
+    /// `key`, named by `namingAxes`, without the momentum and the batch mode where this grid has
+    /// one value of them: the key this grid gives the job.
+    public func droppingAxes(_ key: String) -> String {
+        var plain = key
+        if !variesMomentum { plain = GridSpec.key(plain, droppingMomentum: momentumValues[0]) ?? plain }
+        if !variesBatchMode { plain = GridSpec.key(plain, droppingBatchMode: batchModeValues[0]) ?? plain }
+        return plain
     }
 }
 

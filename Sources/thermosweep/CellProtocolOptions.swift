@@ -12,7 +12,11 @@ struct CellProtocolOptions: ParsableArguments {
             help: "SGD momentum (0: plain SGD, which the theory assumes); `sweep` also takes a list 0,0.5,0.9 (an axis of the grid).")
     var momentum = "0"
 
-    @Flag(help: "Shuffle once per epoch instead of drawing batches i.i.d. with replacement.")
+    @Option(parsing: .unconditional,
+            help: "How batches are drawn: iid (uniform with replacement) or shuffle (a new permutation per epoch); `sweep` also takes iid,shuffle (an axis of the grid).")
+    var batchMode: String?
+
+    @Flag(help: "Shuffle once per epoch instead of drawing batches i.i.d. with replacement (--batch-mode shuffle).")
     var shuffle = false
 
     @Option(parsing: .unconditional, help: "Burn-in steps per cell (default: max(⌈10/η⌉, 500)).")
@@ -74,8 +78,20 @@ struct CellProtocolOptions: ParsableArguments {
         }
     }
 
+    /// The `--batch-mode` values in the order given (`--shuffle`: shuffle; neither: iid).
+    func batchModes() throws -> [BatchMode] {
+        guard let batchMode else { return [shuffle ? .shuffle : .iid] }
+        if shuffle {
+            throw ValidationError("--shuffle is --batch-mode shuffle: give --batch-mode '\(batchMode)' alone.")
+        }
+        do throws(GridSpecError) { return try GridAxis.batchModes(batchMode) } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
     func validate() throws {
         _ = try momenta()
+        _ = try batchModes()
         let both: [(String, String, Bool)] = [
             ("--burn-in", "--burn-in-steps", oldBurnIn != nil && burnInSteps != nil),
             ("--measure", "--measure-steps", oldMeasure != nil && measureSteps != nil),
@@ -98,9 +114,11 @@ struct CellProtocolOptions: ParsableArguments {
                              epochs: warmEpochs ?? oldWarmStartEpochs ?? defaults.epochs)
     }
 
-    /// The settings of one cell: the first `--momentum` value (`sweep` sets the axis itself).
+    /// The settings of one cell: the first `--momentum` and `--batch-mode` values (`sweep` sets
+    /// the axes itself).
     var cell: CellSettings {
-        CellSettings(momentum: (try? momenta())?.first ?? CellSettings().momentum, batchMode: shuffle ? .shuffle : .iid, burnInSteps: burnInSteps ?? oldBurnIn,
+        CellSettings(momentum: (try? momenta())?.first ?? CellSettings().momentum,
+                     batchMode: (try? batchModes())?.first ?? CellSettings().batchMode, burnInSteps: burnInSteps ?? oldBurnIn,
                      measureSteps: measureSteps ?? oldMeasure, calibrationProbes: calibrationProbes,
                      probeBatchSize: probeBatch)
     }

@@ -2,6 +2,7 @@
 // sweep (docs/JOBS.md). Both take the journal's writer lock, so they are refused while the sweep's
 // coordinator runs.
 import ArgumentParser
+import Cell
 import Foundation
 import Coordinator
 import Session
@@ -25,11 +26,16 @@ struct JobSelectionOptions: ParsableArguments {
     var momentum: Double?
 
     @Option(parsing: .unconditional,
+            help: "The cell's batch mode, iid or shuffle (one of the grid's; where the grid varies it).")
+    var batchMode: BatchMode?
+
+    @Option(parsing: .unconditional,
             help: "The seed index, 1 to the grid's --seeds (alone, it also names that seed's warm start).")
     var seed: Int?
 
     var selection: JobSelection {
-        JobSelection(jobIds: jobs, learningRate: lr, batchSize: batch, seed: seed, momentum: momentum)
+        JobSelection(jobIds: jobs, learningRate: lr, batchSize: batch, seed: seed, momentum: momentum,
+                     batchMode: batchMode)
     }
 
     /// Runs `decision` and prints what it decided (stdout) and what it left (stderr).
@@ -61,7 +67,7 @@ struct RetryCommand: ParsableCommand {
         commandName: "retry",
         abstract: "Give failed (or cancelled) jobs of a stopped sweep a new attempt; resuming the sweep runs them.",
         discussion: """
-            Without --job, --lr, --batch, --momentum or --seed: every job that failed without a result (it ran \
+            Without --job, --lr, --batch, --momentum, --batch-mode or --seed: every job that failed without a result (it ran \
             out of attempts, or its warm start failed). A done job never runs again, and a \
             deterministic failure (diverged training) is the job's result. A measure job brings its \
             failed or cancelled warm start back with it; a warm start brings back the measure jobs \
@@ -96,7 +102,7 @@ struct CancelCommand: ParsableCommand {
 
     func validate() throws {
         if jobs.selection.isEmpty {
-            throw ValidationError("name the jobs to cancel: --job N (repeatable), or a cell with --lr, --batch, --momentum and/or --seed.")
+            throw ValidationError("name the jobs to cancel: --job N (repeatable), or a cell with --lr, --batch, --momentum, --batch-mode and/or --seed.")
         }
     }
 
@@ -104,3 +110,5 @@ struct CancelCommand: ParsableCommand {
         try jobs.run(.cancel, what: "no selected job is without a result and not cancelled yet.")
     }
 }
+
+extension BatchMode: ExpressibleByArgument {}

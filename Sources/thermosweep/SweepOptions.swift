@@ -35,6 +35,7 @@ struct GridOptions: ParsableArguments {
         do throws(ModelError) { model = try ModelKind(parsing: self.model) } catch {
             throw ValidationError("--model: \(error)")
         }
+        let batchModes = try measurement.batchModes()
         do throws(GridSpecError) {
             var spec = GridSpec(model: model, learningRates: try GridAxis.learningRates(lr),
                                 batchSizes: try GridAxis.batchSizes(batch), seeds: seeds, gridSeed: gridSeed,
@@ -42,6 +43,7 @@ struct GridOptions: ParsableArguments {
             spec.warmStart = measurement.warmStart
             spec.cell = measurement.cell
             spec.momentumValues = try GridAxis.momenta(measurement.momentum)
+            spec.batchModeValues = batchModes
             if let trivialMs { spec.trivialMillis = trivialMs }
             try spec.validate()
             return spec

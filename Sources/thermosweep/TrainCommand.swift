@@ -51,6 +51,10 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--momentum '\(measurement.momentum)': train measures one cell; give one value "
                                   + "(a list of momenta is an axis of `sweep`).")
         }
+        guard try measurement.batchModes().count == 1 else {
+            throw ValidationError("--batch-mode '\(measurement.batchMode ?? "")': train measures one cell; give iid or "
+                                  + "shuffle (a list of batch modes is an axis of `sweep`).")
+        }
         do throws(CellSpecError) { try spec.validate() } catch { throw error.usageError }
     }
 

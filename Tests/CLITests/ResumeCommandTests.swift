@@ -17,6 +17,7 @@ import Testing
          "--warm-epochs", "0.5", "--momentum", "0.9", "--shuffle", "--burn-in-steps", "40", "--measure-steps", "60",
          "--calibration-probes", "0", "--probe-batch", "64"],
         ["--trivial-ms", "5", "--lr", "1e-05,0.5", "--batch", "1", "--seeds", "1", "--synthetic"],
+        ["--synthetic", "--batch-mode", "shuffle,iid", "--momentum", "0.5,0"],
     ]
 
     static func grid(_ arguments: [String]) throws -> GridSpec {
@@ -29,5 +30,16 @@ import Testing
         let resumed = try Self.grid(original.sweepArguments)
         #expect(try resumed.hash() == original.hash(), "\(arguments) → \(original.sweepArguments)")
         #expect(original.sweepArguments.count <= arguments.count)
+    }
+
+    /// `--batch-mode shuffle` is `--shuffle`; a list is an axis of the grid; both flags at once are refused.
+    @Test func batchModeIsAnAxisAndShuffleItsSynonym() throws {
+        let shuffle = try Self.grid(["--synthetic", "--shuffle"])
+        #expect(try Self.grid(["--synthetic", "--batch-mode", "shuffle"]).hash() == shuffle.hash())
+        #expect(try Self.grid(["--synthetic", "--batch-mode", "iid"]).hash() == Self.grid(["--synthetic"]).hash())
+        let both = try Self.grid(["--synthetic", "--batch-mode", "shuffle,iid"])
+        #expect(both.normalized.batchModeValues == [.iid, .shuffle] && both.variesBatchMode)
+        #expect(both.jobs().contains { $0.key.hasSuffix("/mode=shuffle/seed=1") })
+        #expect(throws: (any Error).self) { try Self.grid(["--synthetic", "--shuffle", "--batch-mode", "shuffle"]) }
     }
 }

@@ -126,6 +126,9 @@ import Testing
         (["--model", "conv3x3:4,relu,dense:ten"], "layer 3 'dense:ten' of 'conv3x3:4,relu,dense:ten' has no whole number"),
         (["--momentum", "1"], "--momentum 1.0 is out of range"),
         (["--measure-steps", "5"], "--measure-steps 5 is out of range"),
+        (["--batch-mode", "iid,shuffle"], "--batch-mode 'iid,shuffle': train measures one cell; give iid or shuffle"),
+        (["--batch-mode", "random"], "--batch-mode 'random': 'random' is not a batch mode: give iid or shuffle"),
+        (["--shuffle", "--batch-mode", "iid"], "--shuffle is --batch-mode shuffle: give --batch-mode 'iid' alone."),
         (["--data", "/nonexistent/fmnist", "--no-synthetic"], "dataset-fashion-mnist"),
     ])
     func badInputIsRefusedWithTheOffendingValue(extra: [String], message: String) throws {

@@ -1,5 +1,6 @@
 // Exports of a journal built from a known law: the exponents come back from the files, equal
 // results give equal bytes, writes are atomic, and the CSV is quoted.
+import Cell
 import Foundation
 import ScalingLaw
 import Testing
@@ -133,6 +134,74 @@ import Testing
         #expect(w.text == "x,y\n1,\"a,\"\"b\"\"\"\n")
         #expect(Text.number(0.1) == "0.1" && Text.number(1e-5) == "1e-05" && Text.number(nil) == ""
             && Text.number(.nan) == "")
+    }
+
+    /// A grid that varies the batch mode: each mode's runs are fitted apart (their temperatures
+    /// differ by the shuffle factor, so the prefactors c differ by its log), and the fits, the
+    /// summary and the exports name the mode.
+    @Test func eachBatchModeIsFittedApartAndNamedInTheExports() throws {
+        var sweep = SyntheticSweep()
+        sweep.seeds = 2
+        sweep.batchModes = [.iid, .shuffle]
+        sweep.diverged = ["cell/lr=0.2/b=8/mode=shuffle/seed=1"]
+        let out = try export(sweep, name: "modes")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/fits.json"))) as? [String: Any])
+        let fits = try #require(json["fits"] as? [[String: Any]])
+        #expect(fits.count == 2 * sweep.groups.count * 4)
+        let network = fits.filter { $0["group"] as? String == "network" && $0["estimator"] as? String == "diffusion" }
+        #expect(network.compactMap { $0["batchMode"] as? String } == ["iid", "shuffle"])
+        func value(_ fit: [String: Any], _ name: String) throws -> Double {
+            let f = try #require((fit["result"] as? [String: Any])?["fit"] as? [String: Any])
+            return try #require((f[name] as? [String: Any])?["value"] as? Double)
+        }
+        for fit in network {
+            let (a, b) = (try value(fit, "a"), try value(fit, "b"))
+            #expect(abs(a - 1) < 0.08 && abs(b + 1) < 0.08, "\(fit["batchMode"] ?? ""): a = \(a), b = \(b)")
+        }
+        let dc = try value(network[1], "c") - value(network[0], "c")
+        #expect(abs(dc - log(sweep.shuffleFactor)) < 0.05, "c(shuffle) − c(iid) = \(dc), expected \(log(sweep.shuffleFactor))")
+        // The diverged run is excluded from its mode's fit only, named with its mode.
+        let exclusions = (network[1]["exclusions"] as? [[String: Any]]) ?? []
+        #expect(exclusions.contains { $0["reason"] as? String == "diverged" && $0["batchMode"] as? String == "shuffle" })
+        #expect(((network[0]["exclusions"] as? [[String: Any]]) ?? []).isEmpty)
+        let summary = try #require(json["summary"] as? String)
+        #expect(summary.contains("network (diffusion, iid batches): ") && summary.contains("network (diffusion, shuffle batches): "),
+                "\(summary)")
+
+        // cells.csv and filters.csv: a batchMode column after batch, each run under its mode.
+        let rows = try readCSV(out + "/cells.csv")
+        var header = Exports.cellsHeader
+        header.insert("batchMode", at: 2)
+        #expect(rows[0] == header)
+        #expect(Set(rows.dropFirst().map { $0[2] }) == ["iid", "shuffle"])
+        #expect(rows.count == 1 + 5 * 5 * 2 * 2 * sweep.groups.count * 4)
+        let diverged = rows.dropFirst().filter {
+            Double($0[0]) == 0.2 && $0[1] == "8" && $0[3] == "1" && $0[4] == "network" && $0[5] == "diffusion"
+        }
+        #expect(diverged.map { "\($0[2])=\($0[8])" }.sorted() == ["iid=", "shuffle=diverged"], "\(diverged)")
+        let filters = try readCSV(out + "/filters.csv")
+        var filtersHeader = Exports.filtersHeader
+        filtersHeader.insert("batchMode", at: 2)
+        #expect(filters[0] == filtersHeader && Set(filters.dropFirst().map { $0[2] }) == ["iid", "shuffle"])
+
+        // fit --format csv and the fit text name the mode of each fit.
+        let analysis = try SweepAnalysis(storePath: folder.file("modes.sqlite"))
+        let fitsCSV = Exports.fitsCSV(analysis.fits.fits).split(separator: "\n").map { $0.split(separator: ",").map(String.init) }
+        #expect(fitsCSV[0].prefix(3) == ["group", "estimator", "batchMode"])
+        #expect(fitsCSV.dropFirst().filter { $0[0] == "network" && $0[1] == "diffusion" }.map { $0[2] } == ["iid", "shuffle"])
+        let text = Report.fitText(analysis.data, analysis.fits, estimator: .diffusion)
+        #expect(text.contains("× 2 batch modes ×") && text.contains("network, shuffle batches  ("), "\(text)")
+
+        // With a momentum axis too: per mode, the collapsed fit and one per m.
+        sweep.momenta = [0, 0.5]
+        sweep.diverged = []
+        let header2 = try readCSV(try export(sweep, name: "both") + "/cells.csv")[0]
+        #expect(Array(header2.prefix(4)) == ["lr", "batch", "momentum", "batchMode"])
+        let both = try SweepAnalysis(storePath: folder.file("both.sqlite"))
+        let labels = both.fits.fits.filter { $0.group == "network" && $0.estimator == "diffusion" }.map(\.label)
+        #expect(labels == [", iid batches, against η/(1 − m)", ", iid batches, m = 0.0", ", iid batches, m = 0.5",
+                           ", shuffle batches, against η/(1 − m)", ", shuffle batches, m = 0.0",
+                           ", shuffle batches, m = 0.5"], "\(labels)")
     }
 }
 

@@ -141,6 +141,57 @@ import Cell
         let message = ReportError.unknownGroup("conv9", valid: ["conv1.weight", "network"]).description
         #expect(message == "unknown group 'conv9': choose one of conv1.weight, network.")
     }
+
+    /// Where the momentum varies, the heat map, the diverged runs and the stationarity table are one
+    /// per m, each under a heading naming m, and each is what a sweep of that m alone shows.
+    @Test func aGridThatVariesTheMomentumHasAHeatMapAndTablesPerMomentum() throws {
+        var single = SyntheticSweep()
+        single.diverged = [SyntheticSweep.key(0.2, 8, 2)]
+        single.failed = [SyntheticSweep.key(0.1, 8, 3)]
+        var two = SyntheticSweep()
+        two.momenta = [0, 0.5]
+        two.diverged = [SyntheticSweep.key(0.2, 8, m: 0, 2), SyntheticSweep.key(0.1, 16, m: 0.5, 1)]
+        two.failed = [SyntheticSweep.key(0.1, 8, m: 0, 3)]
+        func report(_ sweep: SyntheticSweep, _ name: String) throws -> String {
+            try sweep.makeDatabase(at: folder.file(name))
+            return try SweepAnalysis(storePath: folder.file(name)).html()
+        }
+        let one = try report(single, "single.sqlite"), both = try report(two, "two.sqlite")
+        /// The text after `<h2>title</h2>` up to the next `<h2>`.
+        func section(_ html: String, _ title: String) throws -> String {
+            let start = try #require(html.range(of: "<h2>\(title)</h2>\n"), "no section \(title)")
+            let rest = html[start.upperBound...]
+            return String(rest[..<(rest.range(of: "<h2>")?.lowerBound ?? rest.endIndex)])
+        }
+        /// The text of `html` between `start` and `end` (exclusive).
+        func between(_ html: String, _ start: String, _ end: String) throws -> String {
+            let from = try #require(html.range(of: start), "no '\(start)'")
+            let rest = html[from.upperBound...]
+            return String(rest[..<(try #require(rest.range(of: end), "no '\(end)' after '\(start)'")).lowerBound])
+        }
+        #expect(!one.contains("m = "), "a grid of one momentum names no m")
+        #expect(both.components(separatedBy: "<title>grid heat map</title>").count - 1 == 2)
+
+        // The heat map and the diverged runs of m = 0 are the single-momentum sweep's, titled m = 0.0.
+        let grid = try section(both, "Grid"), oneGrid = try section(one, "Grid")
+        let heatMap = try between(grid, "<h3>m = 0.0</h3>\n", "\n<h3>m = 0.5</h3>\n")
+        #expect(heatMap.replacingOccurrences(of: "network, m = 0.0: T of each cell", with: "network: T of each cell")
+                    == (try between(oneGrid, "</p>\n", "\n<h3>Diverged runs</h3>")))
+        let diverged = try between(grid, "<h3>Diverged runs, m = 0.0</h3>\n", "<h3>Diverged runs, m = 0.5</h3>")
+        let oneDiverged = try #require(oneGrid.range(of: "<h3>Diverged runs</h3>\n").map { String(oneGrid[$0.upperBound...]) })
+        #expect(diverged == oneDiverged)
+        #expect(diverged.contains("1 of 74 runs diverged") && grid.contains("1 of 75 runs diverged"),
+                "each m's table counts its own runs: \(grid)")
+        let heatMapHalf = try between(grid, "<h3>m = 0.5</h3>\n", "\n<h3>Diverged runs")
+        #expect(heatMapHalf.components(separatedBy: ">div</text>").count == 2 && !heatMapHalf.contains(">fail</text>"))
+        #expect(heatMap.components(separatedBy: ">div</text>").count == 2 && heatMap.contains(">fail</text>"))
+
+        // The stationarity table of m = 0 is the single-momentum sweep's.
+        let stationarity = try section(both, "Calibration and stationarity")
+        #expect(try between(stationarity, "<h3>m = 0.0</h3>\n", "<h3>m = 0.5</h3>\n")
+                    == section(one, "Calibration and stationarity"))
+        #expect(stationarity.contains("Over the 74 runs that did not diverge"), "\(stationarity)")
+    }
 }
 
 /// Element names in document order and the text of every `<svg><title>`.

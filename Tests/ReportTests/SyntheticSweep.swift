@@ -13,6 +13,13 @@ struct SyntheticSweep {
     var learningRates = [0.0125, 0.025, 0.05, 0.1, 0.2]
     var batchSizes = [8, 16, 32, 64, 128]
     var seeds = 3
+    /// The grid's momenta (one value: no momentum axis); a cell of momentum m has the temperature
+    /// of η/(1 − m), as docs/METHOD.md predicts.
+    var momenta: [Double] = [0]
+    /// The grid's batch modes (one: no batch-mode axis); a shuffle cell's temperature is
+    /// `shuffleFactor` times the i.i.d. one (less gradient noise without replacement).
+    var batchModes: [BatchMode] = [.iid]
+    var shuffleFactor = 0.8
     /// (name, parameters, filters of 25 parameters each).
     var groups: [(String, Int, Int)] = [("conv1.weight", 200, 2), ("dense1.weight", 2560, 0), ("network", 5994, 0)]
     /// sd of ln T between seeds, and the block SE reported.
@@ -31,8 +38,11 @@ struct SyntheticSweep {
     var insideLayer = false
 
     var spec: GridSpec {
-        GridSpec(learningRates: learningRates, batchSizes: batchSizes, seeds: seeds, dataset: .synthetic(),
-                 cell: CellSettings(burnInSteps: 100, measureSteps: 100))
+        var spec = GridSpec(learningRates: learningRates, batchSizes: batchSizes, seeds: seeds, dataset: .synthetic(),
+                            cell: CellSettings(burnInSteps: 100, measureSteps: 100))
+        spec.momentumValues = momenta
+        spec.batchModeValues = batchModes
+        return spec
     }
 
     /// Exponents (a, b) of each estimator, as docs/METHOD.md predicts.
@@ -41,7 +51,10 @@ struct SyntheticSweep {
     ]
 
     /// The CellResult JSON of one run.
-    func cellJSON(lr: Double, batch: Int, seed: Int, key: String) -> String {
+    func cellJSON(lr: Double, batch: Int, momentum: Double = 0, batchMode: BatchMode = .iid, seed: Int,
+                  key: String) -> String {
+        let factor = batchMode == .shuffle ? shuffleFactor : 1
+        let m = momentum == 0 ? "0" : "\(momentum)"
         var rng = SplitMix64(seed: UInt64(seed) &* 0x9E37_79B9 &+ UInt64(batch) &* 1_000_003 &+ UInt64(lr * 1e6))
         func gaussian() -> Double {
             let u = max(rng.uniform(), 1e-300), v = rng.uniform()
@@ -54,7 +67,7 @@ struct SyntheticSweep {
         func estimates(prefactor: Double) -> String {
             Self.law.map { (name, a, b) in
                 if isDiverged { return #"{"estimator":"\#(name)","blockValues":[]}"# }
-                let t = prefactor * pow(lr, a) * pow(Double(batch), b) * exp(runOffset + 0.01 * gaussian())
+                let t = factor * prefactor * pow(lr / (1 - momentum), a) * pow(Double(batch), b) * exp(runOffset + 0.01 * gaussian())
                 let values = (0..<blocks).map { _ in "\(t * exp(blockSE * 3.16 * gaussian()))" }
                 return #"{"estimator":"\#(name)","value":\#(t),"seLogT":\#(blockSE),"blockValues":[\#(values.joined(separator: ","))]}"#
             }.joined(separator: ",")
@@ -73,7 +86,7 @@ struct SyntheticSweep {
         let blockMeans = (0..<blocks).map { k in "\(0.5 - (k < blocks / 2 ? 0 : step) + 0.001 * Double(k % 3))" }
         let divergence = isDiverged ? #""divergence":{"kind":"loss-above-limit","step":40,"value":2.9},"# : ""
         return #"""
-            {"format":"thermosweep-cell/1","spec":{"model":"lenet-8-16","learningRate":\#(lr),"batchSize":\#(batch),"seed":\#(seed),"momentum":0,"batchMode":"iid","burnInSteps":100,"measureSteps":100,"warmStart":{"learningRate":0.05,"batchSize":32,"epochs":3},"calibrationProbes":16,"probeBatchSize":32},"dataset":"synthetic/seed=1/train","datasetHash":"3dbb45301de53c63","parameterCount":5994,"burnInSteps":100,"measureSteps":100,\#(divergence)"thermometer":{"formatVersion":1,"config":{"learningRate":\#(lr),"batchSize":\#(batch),"momentum":0,"measureSteps":100,"blocks":10,"calibrationPoints":4},"recordedSteps":100,"blockCount":10,"calibrationPointCount":4,\#(divergence)"loss":{"mean":0.45,"standardDeviation":0.1,"blockMeans":[\#(blockMeans.joined(separator: ","))],"firstHalfMean":0.5,"secondHalfMean":\#(stationary ? 0.5 : 0.41),"differenceStandardError":0.01\#(isDiverged ? "" : #","stationary":\#(stationary)"#)},"groups":[\#(groupsJSON)],"flags":[]},"train":{"loss":0.4,"accuracy":0.85},"test":{"loss":0.5,"accuracy":0.82},"samplesPerSecond":\#(30000 + Double(seed)),"wallSeconds":1.5\#(insideLayer && !isDiverged ? "," + firstLayerJSON(lr: lr) : "")}
+            {"format":"thermosweep-cell/1","spec":{"model":"lenet-8-16","learningRate":\#(lr),"batchSize":\#(batch),"seed":\#(seed),"momentum":\#(m),"batchMode":"\#(batchMode.rawValue)","burnInSteps":100,"measureSteps":100,"warmStart":{"learningRate":0.05,"batchSize":32,"epochs":3},"calibrationProbes":16,"probeBatchSize":32},"dataset":"synthetic/seed=1/train","datasetHash":"3dbb45301de53c63","parameterCount":5994,"burnInSteps":100,"measureSteps":100,\#(divergence)"thermometer":{"formatVersion":1,"config":{"learningRate":\#(lr),"batchSize":\#(batch),"momentum":\#(m),"measureSteps":100,"blocks":10,"calibrationPoints":4},"recordedSteps":100,"blockCount":10,"calibrationPointCount":4,\#(divergence)"loss":{"mean":0.45,"standardDeviation":0.1,"blockMeans":[\#(blockMeans.joined(separator: ","))],"firstHalfMean":0.5,"secondHalfMean":\#(stationary ? 0.5 : 0.41),"differenceStandardError":0.01\#(isDiverged ? "" : #","stationary":\#(stationary)"#)},"groups":[\#(groupsJSON)],"flags":[]},"train":{"loss":0.4,"accuracy":0.85},"test":{"loss":0.5,"accuracy":0.82},"samplesPerSecond":\#(30000 + Double(seed)),"wallSeconds":1.5\#(insideLayer && !isDiverged ? "," + firstLayerJSON(lr: lr) : "")}
             """#
     }
 
@@ -110,6 +123,7 @@ struct SyntheticSweep {
                                                        wallSeconds: wall, worker: worker))
                 } else {
                     let json = cellJSON(lr: d.spec.cell?.learningRate ?? 0, batch: d.spec.cell?.batchSize ?? 0,
+                                        momentum: d.spec.cell?.momentum ?? 0, batchMode: d.spec.cell?.batchMode ?? .iid,
                                         seed: d.seedIndex, key: job.key)
                     batch.append(.result(jobId: job.id, attempt: 1, result: Array(json.utf8), checkpoint: nil,
                                          wallSeconds: wall + Double(job.id), worker: worker))
@@ -137,6 +151,10 @@ struct SyntheticSweep {
     }
 
     static func key(_ lr: Double, _ b: Int, _ seed: Int) -> String { "cell/lr=\(lr)/b=\(b)/seed=\(seed)" }
+    /// The key of a cell of a grid that varies the momentum.
+    static func key(_ lr: Double, _ b: Int, m: Double, _ seed: Int) -> String {
+        "cell/lr=\(lr)/b=\(b)/m=\(m)/seed=\(seed)"
+    }
 }
 
 /// A fresh folder under the system temporary directory, removed when the value is dropped.

@@ -1,4 +1,5 @@
 // A journal whose grid grows, or drops values with --drop: journaled jobs and results never change.
+import Cell
 import Foundation
 import SweepProtocol
 import Store
@@ -135,6 +136,56 @@ import Testing
         let again = try Store.open(path: folder.database, spec: grown)
         #expect(again.change?.addedKeys.count == 8 && again.jobList.map(\.id).sorted() == Array(1...16))
         #expect(try again.counts().total == 16 && again.counts().done == 1)
+        try again.close()
+    }
+
+    @Test func aNewBatchModeAddsItsCellsAndKeepsTheJournaledOnes() throws {
+        let folder = try TemporaryFolder()
+        try journalWithOneResult(folder)
+        let states = try sqlite3(folder.database, "SELECT id, state, attempt FROM jobs ORDER BY id")
+        let resultBefore = try sqlite3(folder.database, "SELECT * FROM results")
+
+        var grown = Fixtures.trivialGrid
+        grown.batchModeValues = [.iid, .shuffle]
+        let store = try Store.open(path: folder.database, spec: grown)
+        // 2 η × 2 |B| × 2 modes × 2 seeds = 16 jobs: the 8 journaled ones (iid) keep id, state and
+        // result under keys that now name the mode; 8 new ones (shuffle) are numbered 9…16.
+        #expect(store.change?.summary() == "adding 8 jobs: batch mode +shuffle")
+        #expect(try sqlite3(folder.database, "SELECT id, state, attempt FROM jobs WHERE id <= 8 ORDER BY id") == states)
+        #expect(try sqlite3(folder.database, "SELECT * FROM results") == resultBefore)
+        let old = Fixtures.trivialGrid.jobs()
+        for job in store.jobList where job.id <= 8 {
+            #expect(GridSpec.key(old[job.id - 1].key, namingBatchMode: .iid) == job.key, "\(job.key) #\(job.id)")
+            #expect(job.spec.cell?.batchMode == .iid)
+        }
+        #expect(store.jobList.filter { $0.id > 8 }.allSatisfy {
+            $0.spec.cell?.batchMode == .shuffle && $0.key.contains("/mode=shuffle/")
+        })
+        #expect(try store.counts().done == 1 && store.counts().total == 16)
+        try store.close()
+
+        // Then a momentum too: the keys name m before the mode, ids and states unchanged.
+        var both = grown
+        both.momentumValues = [0, 0.5]
+        let wider = try Store.open(path: folder.database, spec: both)
+        #expect(wider.change?.summary() == "adding 16 jobs: momentum +0.5")
+        #expect(wider.jobList.first { $0.id == 9 }?.key.contains("/m=0.0/mode=shuffle/") == true)
+        #expect(try wider.counts().total == 32 && wider.counts().done == 1)
+        try wider.close()
+
+        // Back to one mode and one momentum needs --drop; the journal's keys are the plain grid's again.
+        #expect {
+            try Store.open(path: folder.database, spec: Fixtures.trivialGrid)
+        } throws: { error in
+            guard case let .gridShrinks(_, removed, _, _) = error as? StoreError else { return false }
+            return removed == ["momentum: 0.5 removed", "batch mode: shuffle removed"]
+        }
+        let fewer = try Store.open(path: folder.database, spec: Fixtures.trivialGrid, dropping: true)
+        #expect(fewer.jobList == Fixtures.trivialGrid.jobs())
+        #expect(try fewer.job(1)?.state == .done)
+        try fewer.close()
+        let again = try Store.open(path: folder.database, spec: both)
+        #expect(again.change?.addedKeys.count == 24 && again.jobList.map(\.id).sorted() == Array(1...32))
         try again.close()
     }
 }

@@ -24,11 +24,12 @@ struct GridChangeTests {
     func conflicts() {
         var other = small
         other.seeds = 2
-        other.cell.batchMode = .shuffle
+        other.cell.momentum = 0.5
+        other.cell.burnInSteps = 600
         other.gridSeed = 7
         let change = GridChange(from: small, to: other)
         #expect(!change.isExtension)
-        #expect(change.conflicts == ["grid-seed: 0 → 7", "batch-mode: iid → shuffle"], "\(change.conflicts)")
+        #expect(change.conflicts == ["grid-seed: 0 → 7", "burn-in-steps: default → 600"], "\(change.conflicts)")
         var model = small
         model.model = .lenet48
         #expect(GridChange(from: small, to: model).conflicts == ["model: lenet-8-16 → lenet-4-8"])
@@ -58,6 +59,37 @@ struct GridChangeTests {
         let swap = GridChange(from: small, to: other)
         #expect(swap.isExtension && swap.removes && swap.addedKeys.count == 4 && swap.removedKeys.count == 4)
         #expect(swap.summary() == "adding 4 jobs, dropping 4 jobs (kept, not exported): momentum +0.5, −0.0")
+    }
+
+    @Test("the batch mode is an axis: a new mode adds its cells, named by mode; removing one is a removal")
+    func batchModeAxis() {
+        var grown = small
+        grown.batchModeValues = [.shuffle, .iid]
+        let change = GridChange(from: small, to: grown)
+        #expect(change.isExtension && !change.removes, "\(change.conflicts)")
+        #expect(change.addedBatchModes == [.shuffle] && change.removedBatchModes.isEmpty)
+        // The journaled cells (iid) are the new grid's iid cells: only the shuffle ones are new,
+        // and they depend on the same warm start.
+        #expect(change.addedKeys == ["cell/lr=0.05/b=8/mode=shuffle/seed=1", "cell/lr=0.05/b=16/mode=shuffle/seed=1",
+                                     "cell/lr=0.1/b=8/mode=shuffle/seed=1", "cell/lr=0.1/b=16/mode=shuffle/seed=1"])
+        #expect(change.summary() == "adding 4 jobs: batch mode +shuffle")
+        let back = GridChange(from: grown, to: small)
+        #expect(back.isExtension && back.removes && back.addedKeys.isEmpty)
+        #expect(back.removedKeys.count == 4 && back.removedKeys.allSatisfy { $0.contains("/mode=shuffle/") })
+        #expect(back.removalLines == ["batch mode: shuffle removed"])
+        // One mode for the other (the old --shuffle on a resume): iid removed, shuffle added.
+        var other = small
+        other.cell.batchMode = .shuffle
+        let swap = GridChange(from: small, to: other)
+        #expect(swap.isExtension && swap.removes && swap.addedKeys.count == 4 && swap.removedKeys.count == 4)
+        #expect(swap.summary() == "adding 4 jobs, dropping 4 jobs (kept, not exported): batch mode +shuffle, −iid")
+        // Both axes grow at once: the keys name m, then the mode.
+        var axes = grown
+        axes.momentumValues = [0, 0.9]
+        let two = GridChange(from: small, to: axes)
+        #expect(two.isExtension && !two.removes && two.addedKeys.count == 12)
+        #expect(two.summary() == "adding 12 jobs: momentum +0.9; batch mode +shuffle", "\(two.summary())")
+        #expect(two.addedKeys.first == "cell/lr=0.05/b=8/m=0.0/mode=shuffle/seed=1")
     }
 
     @Test("the data set is identified by its content hash: the same files elsewhere are the same data")

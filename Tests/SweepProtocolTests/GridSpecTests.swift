@@ -121,6 +121,79 @@ struct GridSpecTests {
         }
     }
 
+    @Test("a batch-mode axis: one mode encodes as before; both are an axis of the jobs and the hash")
+    func batchModeAxis() throws {
+        var one = GridSpec(learningRates: [0.05, 0.1], batchSizes: [16], seeds: 2, dataset: .synthetic())
+        let plain = one
+        one.batchModeValues = [.iid]
+        #expect(try one.canonicalJSON() == plain.canonicalJSON() && one.batchModes == nil)
+        var shuffled = plain
+        shuffled.batchModeValues = [.shuffle]
+        #expect(shuffled.batchModes == nil && shuffled.cell.batchMode == .shuffle)
+        #expect(!String(decoding: try shuffled.canonicalJSON(), as: UTF8.self).contains("batchModes"))
+        #expect(shuffled.jobs().map(\.key) == plain.jobs().map(\.key), "one mode: the keys name no mode")
+        #expect(shuffled.sweepArguments.contains("--shuffle") && !shuffled.sweepArguments.contains("--batch-mode"))
+        var both = plain
+        both.batchModeValues = [.shuffle, .iid]
+        try both.validate()
+        #expect(try both.hash() != plain.hash() && both.hash() != shuffled.hash())
+        let text = String(decoding: try both.canonicalJSON(), as: UTF8.self)
+        #expect(text.contains(#""batchModes":["iid","shuffle"]"#) && text.contains(#""batchMode":"iid""#), "\(text)")
+        #expect(try GridSpec.decode(both.canonicalJSON()) == both.normalized)
+        var reordered = plain
+        reordered.batchModeValues = [.iid, .shuffle]
+        #expect(try reordered.hash() == both.hash())
+        // One warm start per seed, shared by both modes; then one cell per (η, |B|, mode, seed).
+        let jobs = both.jobs()
+        #expect(both.jobCount == 2 + 2 * 1 * 2 * 2 && jobs.count == both.jobCount)
+        #expect(jobs.filter { $0.kind == .warmStart }.map(\.key) == ["warm/seed=1", "warm/seed=2"])
+        #expect(jobs[0].spec == plain.jobs()[0].spec)
+        #expect(jobs[2].key == "cell/lr=0.05/b=16/mode=iid/seed=1" && jobs[2].spec.cell?.batchMode == .iid)
+        #expect(jobs[4].key == "cell/lr=0.05/b=16/mode=shuffle/seed=1" && jobs[4].spec.cell?.batchMode == .shuffle)
+        #expect(jobs[4].dependsOn == 1 && jobs[5].dependsOn == 2)
+        #expect(both.sweepArguments.contains("--batch-mode") && both.sweepArguments.contains("iid,shuffle"))
+        // With a momentum axis too, m comes before the mode in the keys.
+        var axes = both
+        axes.momentumValues = [0, 0.9]
+        #expect(axes.jobs().map(\.key).contains("cell/lr=0.1/b=16/m=0.9/mode=shuffle/seed=2"))
+        #expect(axes.jobCount == 2 + 2 * 2 * 2 * 2)
+        // A repeated mode is refused, naming it.
+        var bad = plain
+        bad.batchModes = [.shuffle, .shuffle]
+        do { try bad.validate(); Issue.record("accepted a repeated batch mode") } catch {
+            #expect(error.description.contains("shuffle is listed twice"), "\(error)")
+        }
+    }
+
+    @Test("--batch-mode parses one mode or a list, and names a wrong one")
+    func batchModeParsing() throws {
+        #expect(try GridAxis.batchModes("shuffle") == [.shuffle])
+        #expect(try GridAxis.batchModes("shuffle, iid") == [.shuffle, .iid])
+        #expect(throws: GridSpecError("--batch-mode 'iid,random': 'random' is not a batch mode: give iid or shuffle, "
+                                      + "or both as a list iid,shuffle")) { try GridAxis.batchModes("iid,random") }
+        #expect(throws: GridSpecError("--batch-mode 'iid,iid': iid is listed twice")) { try GridAxis.batchModes("iid,iid") }
+        #expect(throws: GridSpecError.self) { try GridAxis.batchModes("") }
+    }
+
+    /// Keys move between grids of one batch mode and grids of both (Store.renameAxisKeys).
+    @Test("job keys name and drop the batch mode and the momentum in their places")
+    func keysNamingAxes() {
+        let plain = "cell/lr=0.05/b=16/seed=1"
+        #expect(GridSpec.key(plain, namingBatchMode: .shuffle) == "cell/lr=0.05/b=16/mode=shuffle/seed=1")
+        #expect(GridSpec.key("cell/lr=0.05/b=16/mode=iid/seed=1", namingMomentum: 0.5)
+                    == "cell/lr=0.05/b=16/m=0.5/mode=iid/seed=1")
+        #expect(GridSpec.key("cell/lr=0.05/b=16/m=0.5/mode=iid/seed=1", droppingBatchMode: .iid)
+                    == "cell/lr=0.05/b=16/m=0.5/seed=1")
+        #expect(GridSpec.key("cell/lr=0.05/b=16/mode=iid/seed=1", droppingBatchMode: .shuffle) == nil)
+        #expect(GridSpec.key("warm/seed=1", namingBatchMode: .iid) == nil)
+        var both = GridSpec(learningRates: [0.05], batchSizes: [16], seeds: 1, dataset: .synthetic())
+        let one = both
+        both.batchModeValues = [.iid, .shuffle]
+        #expect(one.namingAxes(plain) == "cell/lr=0.05/b=16/m=0.0/mode=iid/seed=1")
+        #expect(both.droppingAxes(one.namingAxes(plain)) == "cell/lr=0.05/b=16/mode=iid/seed=1")
+        #expect(one.droppingAxes(one.namingAxes(plain)) == plain)
+    }
+
     @Test("every setting changes the hash")
     func hashSensitivity() throws {
         let base = try GridSpec().hash()

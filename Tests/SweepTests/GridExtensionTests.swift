@@ -162,6 +162,66 @@ import Testing
                     == singleHeader)
         #expect(journalJobs(db).filter { (2...5).contains($0.id) }.allSatisfy { !$0.key.contains("/m=") })
     }
+
+    /// Batch mode as an axis, end to end: a finished i.i.d. sweep grown by `--batch-mode iid,shuffle`
+    /// runs only the shuffle cells, from the same warm start; the exports name the mode, each mode
+    /// is fitted apart, and `retry --batch-mode` names the grid's modes.
+    @Test func aNewBatchModeRunsOnlyItsCellsAndFitsEachModeApart() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let db = try Self.finishedOneSeedSweep(scratch)
+        let resultsBefore = try journalResults(db)
+        let grown = try Spawned(["sweep", "--db", db, "--seeds", "1", "--batch-mode", "iid,shuffle"] + Self.grid,
+                                outputPrefix: scratch.file("grown"))
+        #expect(grown.wait(timeout: 180) == 0, "\(grown.stderr)")
+        #expect(grown.stderr.contains("adding 4 jobs: batch mode +shuffle"), "\(grown.stderr)")
+        try expectExactlyOnce(db, total: 9)
+        let jobs = journalJobs(db)
+        #expect(jobs.filter { $0.id > 5 }.allSatisfy { $0.key.contains("/mode=shuffle/") }, "\(jobs.map(\.key))")
+        #expect(jobs.filter { (2...5).contains($0.id) }.allSatisfy { $0.key.contains("/mode=iid/") }, "\(jobs.map(\.key))")
+        let resultsAfter = try journalResults(db)
+        for old in resultsBefore {
+            let now = try #require(resultsAfter.first { $0.jobId == old.jobId })
+            #expect(now.attempt == old.attempt && now.result == old.result, "\(old.key) changed")
+        }
+        let rows = try csvRows(scratch.file("grown/cells.csv"))
+        #expect(Set(rows.compactMap { $0["batchMode"] }) == ["iid", "shuffle"], "\(rows.first ?? [:])")
+        #expect(rows.first?["momentum"] == nil)
+        let data = try Data(contentsOf: URL(fileURLWithPath: scratch.file("grown/fits.json")))
+        let document = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let fits = try #require(document["fits"] as? [[String: Any]])
+        let network = fits.filter { $0["group"] as? String == "network" && $0["estimator"] as? String == "diffusion" }
+        #expect(network.compactMap { $0["batchMode"] as? String } == ["iid", "shuffle"])
+        #expect((document["summary"] as? String)?.contains("shuffle batches") == true, "\(document["summary"] ?? "")")
+        let report = try String(contentsOfFile: scratch.file("grown/report.html"), encoding: .utf8)
+        #expect(report.contains("<h3>network, shuffle batches</h3>") && report.contains("<h3>shuffle batches</h3>"))
+
+        // The exports equal a fresh sweep's of the 2-mode grid (volatile columns aside).
+        let fresh = scratch.file("fresh/sweep.sqlite")
+        let reference = try Spawned(["sweep", "--db", fresh, "--seeds", "1", "--batch-mode", "shuffle,iid"] + Self.grid,
+                                    outputPrefix: scratch.file("fresh"))
+        #expect(reference.wait(timeout: 180) == 0, "\(reference.stderr)")
+        try Self.expectSameExports(scratch.file("grown"), scratch.file("fresh"))
+
+        let wrong = try Spawned(["cancel", "--db", db, "--batch-mode", "random"], outputPrefix: scratch.file("wrong"))
+        #expect(wrong.wait(timeout: 30) == 64)
+        #expect(wrong.stderr.contains("random") && wrong.stderr.contains("shuffle"), "\(wrong.stderr)")
+
+        // Back to one mode: refused without --drop; with it the exports lose the column.
+        let shrink = try Spawned(["sweep", "--db", db, "--seeds", "1"] + Self.grid, outputPrefix: scratch.file("shrink"))
+        #expect(shrink.wait(timeout: 60) == 2)
+        #expect(shrink.stderr.contains("batch mode: shuffle removed") && shrink.stderr.contains("--drop"), "\(shrink.stderr)")
+        let dropped = try Spawned(["sweep", "--db", db, "--seeds", "1", "--drop", "--out", scratch.file("dropped")]
+                                  + Self.grid, outputPrefix: scratch.file("dropped"))
+        #expect(dropped.wait(timeout: 60) == 0, "\(dropped.stderr)")
+        #expect(try csvRows(scratch.file("dropped/cells.csv")).allSatisfy { $0["batchMode"] == nil })
+        #expect(journalJobs(db).filter { (2...5).contains($0.id) }.allSatisfy { !$0.key.contains("/mode=") })
+        // retry --batch-mode: a mode off the grid is refused naming the grid's.
+        let retry = try Spawned(["retry", "--db", db, "--batch-mode", "shuffle"], outputPrefix: scratch.file("retry"))
+        #expect(retry.wait(timeout: 30) != 0)
+        #expect(retry.stderr.contains("--batch-mode shuffle is not on this sweep's grid: its batch modes are iid"),
+                "\(retry.stderr)")
+    }
 }
 
 extension FailureTests {
