@@ -241,11 +241,8 @@ func observations(_ runs: [CellRun], group: String, estimator: Estimator, policy
 
 /// (η, |B|, m, batch mode, seed).
 struct CellKey: Hashable {
-    var learningRate: Double
-    var batchSize: Int
-    var momentum: Double
-    var batchMode: BatchMode
-    var seed: Int
+    var learningRate: Double, batchSize: Int
+    var momentum: Double, batchMode: BatchMode, seed: Int
 }
 
 extension CellRun {

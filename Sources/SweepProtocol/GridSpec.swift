@@ -82,15 +82,7 @@ public struct GridSpec: Codable, Sendable, Hashable {
     /// it as `cell.momentum` (no axis); several, as the axis.
     public var momentumValues: [Double] {
         get { momenta ?? [cell.momentum] }
-        set {
-            if newValue.count == 1 {
-                momenta = nil
-                cell.momentum = newValue[0]
-            } else {
-                momenta = newValue
-                if let smallest = newValue.min() { cell.momentum = smallest }
-            }
-        }
+        set { Self.store(newValue, axis: &momenta, cellValue: &cell.momentum, first: newValue.min()) }
     }
 
     /// Whether the grid varies the momentum (more than one value): its job keys, exports and fits
@@ -102,18 +94,24 @@ public struct GridSpec: Codable, Sendable, Hashable {
     public var batchModeValues: [BatchMode] {
         get { batchModes ?? [cell.batchMode] }
         set {
-            if newValue.count == 1 {
-                batchModes = nil
-                cell.batchMode = newValue[0]
-            } else {
-                batchModes = newValue
-                if let first = newValue.min(by: BatchMode.ascending) { cell.batchMode = first }
-            }
+            Self.store(newValue, axis: &batchModes, cellValue: &cell.batchMode,
+                       first: newValue.min(by: BatchMode.ascending))
         }
     }
 
     /// Whether the grid varies the batch mode: its job keys, exports and fits then name it.
     public var variesBatchMode: Bool { batchModeValues.count > 1 }
+
+    /// One value is the cell's setting (no axis); several are the axis, and the cell holds `first`.
+    private static func store<T>(_ values: [T], axis: inout [T]?, cellValue: inout T, first: T?) {
+        if values.count == 1 {
+            axis = nil
+            cellValue = values[0]
+        } else {
+            axis = values
+            if let first { cellValue = first }
+        }
+    }
 
     /// Number of jobs: one per cell and seed, plus one warm start per seed for a train grid.
     public var jobCount: Int {
