@@ -19,7 +19,8 @@ public struct GridChange: Sendable, Equatable {
     public let removedBatchSizes: [Int]
     public let addedMomenta: [Double]
     public let removedMomenta: [Double]
-    /// The data folder moved, its content (hash) unchanged: the new folder, else nil.
+    /// The data folder moved or its format was given or left out, its content (hash) unchanged:
+    /// the new folder, else nil.
     public let movedData: String?
     /// Keys of the new grid's jobs that the old grid lacks, and of the old grid's that the new lacks.
     public let addedKeys: [String]
@@ -93,7 +94,10 @@ public struct GridChange: Sendable, Equatable {
             parts.append("momentum " + values(addedMomenta, removedMomenta))
         }
         if old.seeds != new.seeds { parts.append("seeds \(old.seeds) → \(new.seeds)") }
-        if let movedData { parts.append("data moved to \(movedData) (same content)") }
+        if let movedData {
+            parts.append(old.dataset.directory != movedData ? "data moved to \(movedData) (same content)"
+                         : "data format \(new.dataset.format ?? "recognised by the file names") (same content)")
+        }
         return parts
     }
 

@@ -128,7 +128,7 @@ public struct GridSpec: Codable, Sendable, Hashable {
         }
         do { try dataset.validate("dataset.") } catch let failure as FieldFailure {
             let option = ["dataset.count": "--synthetic-count", "dataset.seed": "--synthetic-seed",
-                          "dataset.directory": "--data"][failure.field] ?? failure.field
+                          "dataset.directory": "--data", "dataset.format": "--data-format"][failure.field] ?? failure.field
             throw GridSpecError("\(option) \(failure.detail).")
         } catch {
             throw GridSpecError("\(error)")
@@ -238,6 +238,7 @@ public struct GridSpec: Codable, Sendable, Hashable {
         case .fashionMNIST:
             let directory = grid.dataset.directory ?? DatasetSelection.defaultDirectory
             add("--data", directory, unless: directory == DatasetSelection.defaultDirectory)
+            if let format = grid.dataset.format { arguments += ["--data-format", format] }
         case .synthetic:
             let synthetic = DatasetSelection.synthetic()
             arguments.append("--synthetic")
@@ -276,7 +277,7 @@ public struct GridSpec: Codable, Sendable, Hashable {
         func optional(_ value: Int?) -> String { value.map { "\($0)" } ?? "default" }
         let data: String
         switch dataset.kind {
-        case .fashionMNIST: data = "fashion-mnist in \(dataset.directory ?? "?")"
+        case .fashionMNIST: data = "\(dataset.format.map { "\($0) files" } ?? "fashion-mnist") in \(dataset.directory ?? "?")"
         case .synthetic: data = "synthetic seed=\(dataset.seed ?? 0) count=\(dataset.count ?? 0)"
         }
         return [

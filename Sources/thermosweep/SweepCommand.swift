@@ -90,7 +90,8 @@ struct SweepCommand: ParsableCommand {
     func dataset(hashing: Bool = true) throws -> (selection: DatasetSelection, hash: String?) {
         let selection: DatasetSelection = dataOptions.synthetic
             ? .synthetic(seed: dataOptions.syntheticSeed, count: dataOptions.syntheticCount)
-            : .fashionMNIST(directory: URL(fileURLWithPath: dataOptions.data).standardizedFileURL.path)
+            : .fashionMNIST(directory: URL(fileURLWithPath: dataOptions.data).standardizedFileURL.path,
+                            format: dataOptions.format?.rawValue)
         guard grid.trivialMs == nil && hashing else { return (selection, nil) }
         let model = try grid.spec(dataset: selection).model
         // A layer list that does not fit the data is a usage error (exit 64), before any job runs.
