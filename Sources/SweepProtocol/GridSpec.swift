@@ -221,11 +221,16 @@ public struct GridSpec: Codable, Sendable, Hashable {
 
     /// The `sweep` flags that give this grid (those whose value is not the default), so that
     /// `thermosweep sweep --db DB` and these resumes it. Timing and workers are not part of a grid.
-    public var sweepArguments: [String] {
+    public var sweepArguments: [String] { gridArguments(includingDefaults: false) }
+
+    /// The `sweep` flags that give this grid, each option once; `includingDefaults`: also those
+    /// whose value is the default (`GridFile.text` writes them all). Burn-in and measure steps
+    /// left to their rule of η and flags that are off are never given.
+    public func gridArguments(includingDefaults: Bool) -> [String] {
         let grid = normalized, plain = GridSpec(), cell = CellSettings(), warm = WarmStartSpec()
         var arguments: [String] = []
         func add(_ flag: String, _ value: String, unless isDefault: Bool) {
-            if !isDefault { arguments += [flag, value] }
+            if includingDefaults || !isDefault { arguments += [flag, value] }
         }
         func list<T>(_ values: [T]) -> String { values.map { "\($0)" }.joined(separator: ",") }
         add("--model", grid.model.rawValue, unless: grid.model == plain.model)
