@@ -650,6 +650,8 @@ struct HTMLReport {
         return "<h2>Provenance</h2>\n" + cappedTable(["what", "value"], textColumns: 0...1, rows: rows, total: rows.count)
             + "<p class=\"muted\">The command re-creates the grid (timing and worker options are free); the content "
             + "hash must match the data a re-run loads.</p>\n"
+            + "<details><summary>The grid as a file for <code>sweep --grid</code></summary>\n<pre>"
+            + escapeHTML(GridFile.text(s)) + "</pre></details>\n"
     }
 
     /// A table of the first rows of a longer list (the rest are counted and left to fits.json);

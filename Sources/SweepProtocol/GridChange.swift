@@ -21,7 +21,8 @@ public struct GridChange: Sendable, Equatable {
     public let removedMomenta: [Double]
     public let addedBatchModes: [BatchMode]
     public let removedBatchModes: [BatchMode]
-    /// The data folder moved, its content (hash) unchanged: the new folder, else nil.
+    /// The data folder moved or its format was given or left out, its content (hash) unchanged:
+    /// the new folder, else nil.
     public let movedData: String?
     /// Keys of the new grid's jobs that the old grid lacks, and of the old grid's that the new lacks.
     public let addedKeys: [String]
@@ -103,7 +104,10 @@ public struct GridChange: Sendable, Equatable {
             parts.append("batch mode " + values(addedBatchModes.map(\.rawValue), removedBatchModes.map(\.rawValue)))
         }
         if old.seeds != new.seeds { parts.append("seeds \(old.seeds) → \(new.seeds)") }
-        if let movedData { parts.append("data moved to \(movedData) (same content)") }
+        if let movedData {
+            parts.append(old.dataset.directory != movedData ? "data moved to \(movedData) (same content)"
+                         : "data format \(new.dataset.format ?? "recognised by the file names") (same content)")
+        }
         return parts
     }
 

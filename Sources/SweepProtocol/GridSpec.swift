@@ -156,7 +156,7 @@ public struct GridSpec: Codable, Sendable, Hashable {
         }
         do { try dataset.validate("dataset.") } catch let failure as FieldFailure {
             let option = ["dataset.count": "--synthetic-count", "dataset.seed": "--synthetic-seed",
-                          "dataset.directory": "--data"][failure.field] ?? failure.field
+                          "dataset.directory": "--data", "dataset.format": "--data-format"][failure.field] ?? failure.field
             throw GridSpecError("\(option) \(failure.detail).")
         } catch {
             throw GridSpecError("\(error)")
@@ -254,11 +254,16 @@ public struct GridSpec: Codable, Sendable, Hashable {
 
     /// The `sweep` flags that give this grid (those whose value is not the default), so that
     /// `thermosweep sweep --db DB` and these resumes it. Timing and workers are not part of a grid.
-    public var sweepArguments: [String] {
+    public var sweepArguments: [String] { gridArguments(includingDefaults: false) }
+
+    /// The `sweep` flags that give this grid, each option once; `includingDefaults`: also those
+    /// whose value is the default (`GridFile.text` writes them all). Burn-in and measure steps
+    /// left to their rule of η and flags that are off are never given.
+    public func gridArguments(includingDefaults: Bool) -> [String] {
         let grid = normalized, plain = GridSpec(), cell = CellSettings(), warm = WarmStartSpec()
         var arguments: [String] = []
         func add(_ flag: String, _ value: String, unless isDefault: Bool) {
-            if !isDefault { arguments += [flag, value] }
+            if includingDefaults || !isDefault { arguments += [flag, value] }
         }
         func list<T>(_ values: [T]) -> String { values.map { "\($0)" }.joined(separator: ",") }
         add("--model", grid.model.rawValue, unless: grid.model == plain.model)
@@ -271,6 +276,7 @@ public struct GridSpec: Codable, Sendable, Hashable {
         case .fashionMNIST:
             let directory = grid.dataset.directory ?? DatasetSelection.defaultDirectory
             add("--data", directory, unless: directory == DatasetSelection.defaultDirectory)
+            if let format = grid.dataset.format { arguments += ["--data-format", format] }
         case .synthetic:
             let synthetic = DatasetSelection.synthetic()
             arguments.append("--synthetic")
@@ -313,7 +319,7 @@ public struct GridSpec: Codable, Sendable, Hashable {
         func optional(_ value: Int?) -> String { value.map { "\($0)" } ?? "default" }
         let data: String
         switch dataset.kind {
-        case .fashionMNIST: data = "fashion-mnist in \(dataset.directory ?? "?")"
+        case .fashionMNIST: data = "\(dataset.format.map { "\($0) files" } ?? "fashion-mnist") in \(dataset.directory ?? "?")"
         case .synthetic: data = "synthetic seed=\(dataset.seed ?? 0) count=\(dataset.count ?? 0)"
         }
         return [

@@ -25,11 +25,15 @@ public struct DatasetSelection: Codable, Sendable, Hashable {
     /// Seed and training-image count of the synthetic set (synthetic only).
     public var seed: UInt64?
     public var count: Int?
+    /// The format of the files (`--data-format`: `idx`, `cifar10` or `npy`, Trainer's `DataFormat`)
+    /// when it was given; nil when they were recognised by their names. Left out of the JSON when
+    /// nil, so a grid without it keeps the bytes and hash it always had.
+    public var format: String?
 
     public static let defaultDirectory = "/usr/share/datasets/fashion-mnist"
 
-    public static func fashionMNIST(directory: String = defaultDirectory) -> DatasetSelection {
-        DatasetSelection(kind: .fashionMNIST, directory: directory, seed: nil, count: nil)
+    public static func fashionMNIST(directory: String = defaultDirectory, format: String? = nil) -> DatasetSelection {
+        DatasetSelection(kind: .fashionMNIST, directory: directory, seed: nil, count: nil, format: format)
     }
 
     public static func synthetic(seed: UInt64 = 1, count: Int = 12_000) -> DatasetSelection {
@@ -59,8 +63,10 @@ public struct DatasetSelection: Codable, Sendable, Hashable {
             try Check.string(directory, prefix + "directory", maxLength: 4096)
             try Check.require(seed == nil, prefix + "seed", "applies only to the synthetic set")
             try Check.require(count == nil, prefix + "count", "applies only to the synthetic set")
+            if let format { try Check.string(format, prefix + "format", maxLength: 32) }
         case .synthetic:
             try Check.require(directory == nil, prefix + "directory", "applies only to fashion-mnist")
+            try Check.require(format == nil, prefix + "format", "applies only to data files, not to the synthetic set")
             try Check.require(seed != nil, prefix + "seed", "is required for the synthetic set")
             guard let count else { throw Check.fail(prefix + "count", "is required for the synthetic set") }
             try Check.int(count, prefix + "count", 100...1_000_000)

@@ -25,7 +25,7 @@ struct StatusCommand: ParsableCommand {
     @Option(help: "How long --connect waits for the answer, in ms.")
     var timeoutMs = 3_000
 
-    @Option(help: "table (a summary, or every job with --all), json (one object, every job) or csv (one row per job; --db only).")
+    @Option(help: "table (a summary, or every job with --all), json (one object, every job), csv (one row per job; --db only) or grid (the sweep's grid as a file for `sweep --grid`; --db only).")
     var format = "table"
 
     @Flag(help: "List every job with its temperature (default: a summary and the jobs not done).")
@@ -40,11 +40,14 @@ struct StatusCommand: ParsableCommand {
         guard (db == nil) != (connect == nil) else {
             throw ValidationError("give either --db PATH or --connect URL.")
         }
-        guard ["table", "json", "csv"].contains(format) else {
-            throw ValidationError("unknown --format '\(format)': choose table, json or csv.")
+        guard ["table", "json", "csv", "grid"].contains(format) else {
+            throw ValidationError("unknown --format '\(format)': choose table, json, csv or grid.")
         }
         if format == "csv" && db == nil {
             throw ValidationError("--format csv lists the jobs of a database: give --db (the live answer has no per-job rows).")
+        }
+        if format == "grid" && db == nil {
+            throw ValidationError("--format grid writes the grid of a database: give --db.")
         }
         let states = JobState.allCases.map(\.rawValue)
         if let bad = state.first(where: { !states.contains($0) }) {
@@ -60,7 +63,11 @@ struct StatusCommand: ParsableCommand {
     }
 
     private func show() throws {
-        if let db {
+        if let db, format == "grid" {
+            let store = try Store.openReadOnly(path: db)
+            defer { try? store.close() }
+            print(GridFile.text(store.spec), terminator: "")
+        } else if let db {
             let report = try SweepStatus.read(path: db)
             switch format {
             case "json": print(try report.jsonText())

@@ -18,7 +18,8 @@ struct SweepCommand: ParsableCommand {
             the same command runs again: finished cells never run twice. A grid that adds values to \
             an axis or seeds grows the sweep: only the new jobs run. One that leaves values out is \
             refused unless --drop is given; any other change (model, protocol, data) is refused \
-            with the difference. Exit status: 0 when every job ended; 130 \
+            with the difference. --grid FILE reads the grid options from a JSON file; `status --format \
+            grid` writes a sweep's grid as one. Exit status: 0 when every job ended; 130 \
             after SIGINT/SIGTERM (resumable); 2 when the database belongs to another grid or \
             another coordinator holds it; 64 for a bad option (usage printed); 1 for any other \
             failure (data set, key files, the journal cannot be written: the message says which).
@@ -26,6 +27,12 @@ struct SweepCommand: ParsableCommand {
 
     @Option(help: "The sweep's SQLite database (created with its folder if missing).")
     var db: String
+
+    /// Read by `withGridFile` before the command line is parsed (the file's flags come first).
+    @Option(name: .customLong("grid"),
+            help: ArgumentHelp("A grid file: a JSON object of the grid options below without --, e.g. {\"lr\": [0.05, 0.1], \"seeds\": 2} (README, \"Grid files\"). Options given here override it.",
+                               valueName: "file"))
+    var gridFile: String?
 
     @OptionGroup var grid: GridOptions
     @OptionGroup var dataOptions: DataOptions
@@ -66,6 +73,7 @@ struct SweepCommand: ParsableCommand {
     var out: String?
 
     func validate() throws {
+        if let gridFile { _ = try Self.gridFileArguments(gridFile) }
         guard (0...256).contains(localWorkers) else {
             throw ValidationError("--local-workers \(localWorkers) is out of range: give 0 to 256.")
         }
@@ -90,7 +98,8 @@ struct SweepCommand: ParsableCommand {
     func dataset(hashing: Bool = true) throws -> (selection: DatasetSelection, hash: String?) {
         let selection: DatasetSelection = dataOptions.synthetic
             ? .synthetic(seed: dataOptions.syntheticSeed, count: dataOptions.syntheticCount)
-            : .fashionMNIST(directory: URL(fileURLWithPath: dataOptions.data).standardizedFileURL.path)
+            : .fashionMNIST(directory: URL(fileURLWithPath: dataOptions.data).standardizedFileURL.path,
+                            format: dataOptions.format?.rawValue)
         guard grid.trivialMs == nil && hashing else { return (selection, nil) }
         let model = try grid.spec(dataset: selection).model
         // A layer list that does not fit the data is a usage error (exit 64), before any job runs.

@@ -19,4 +19,14 @@ struct ThermoSweep: ParsableCommand {
     /// Workers built for another CPU (e.g. `make release CPU=haswell` on older nodes) are admitted:
     /// READY carries the build CPU separately and the journal records it per worker.
     static let version = "\(release) (built for CPU \(String(cString: ts_build_cpu())))"
+
+    /// Runs the command line, with the flags of a `sweep --grid FILE` read in first
+    /// (`SweepCommand.withGridFile`).
+    static func main() {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == SweepCommand.configuration.commandName {
+            arguments = [arguments[0]] + SweepCommand.withGridFile(Array(arguments.dropFirst()))
+        }
+        main(arguments)
+    }
 }

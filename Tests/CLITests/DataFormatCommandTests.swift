@@ -130,6 +130,14 @@ import Trainer
         let cells = try String(contentsOfFile: out + "/cells.csv", encoding: .utf8)
         let rows = cells.split(separator: "\n").dropFirst()
         #expect(rows.contains { $0.hasPrefix("0.05,8,") } && rows.contains { $0.hasPrefix("0.05,16,") }, "\(cells)")
+
+        // The grid records the forced format, so its grid file resumes the same sweep.
+        let grid = try CLI.run(["status", "--db", db, "--format", "grid"])
+        #expect(grid.status == 0 && grid.stdout.contains(#""data-format": "npy""#), "\(grid.stdout)\(grid.stderr)")
+        let file = root.appendingPathComponent("grid.json").path
+        try grid.stdout.write(toFile: file, atomically: true, encoding: .utf8)
+        let resumed = try CLI.run(["sweep", "--db", db, "--grid", file, "--local-workers", "1", "--out", out], timeout: 120)
+        #expect(resumed.status == 0 && resumed.stderr.contains("3 jobs, 3 already ended"), "\(resumed.stderr)")
     }
 
     /// `args` with the value of `option` replaced by `value`.

@@ -18,6 +18,8 @@ import Testing
          "--calibration-probes", "0", "--probe-batch", "64"],
         ["--trivial-ms", "5", "--lr", "1e-05,0.5", "--batch", "1", "--seeds", "1", "--synthetic"],
         ["--synthetic", "--batch-mode", "shuffle,iid", "--momentum", "0.5,0"],
+        ["--data", "/srv/data/digits", "--data-format", "npy", "--momentum", "0,0.5,0.9", "--lr", "0.2,0.05",
+         "--grid-seed", "18446744073709551605"],
     ]
 
     static func grid(_ arguments: [String]) throws -> GridSpec {
@@ -29,6 +31,7 @@ import Testing
         let original = try Self.grid(arguments)
         let resumed = try Self.grid(original.sweepArguments)
         #expect(try resumed.hash() == original.hash(), "\(arguments) → \(original.sweepArguments)")
+        #expect(resumed.dataset == original.dataset)
         #expect(original.sweepArguments.count <= arguments.count)
     }
 

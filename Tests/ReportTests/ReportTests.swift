@@ -26,6 +26,7 @@ import Cell
         let spec = analysis.data.spec
         #expect(section.contains("thermosweep \(Release.version), written "))
         #expect(section.contains(escapeHTML(spec.sweepCommand(database: analysis.data.databasePath))))
+        #expect(section.contains("<pre>" + escapeHTML(GridFile.text(spec)) + "</pre>"))
         #expect(section.contains(analysis.data.specHash))
         if let hash = spec.datasetHash { #expect(section.contains("content hash \(hash)")) }
         for eta in Set(analysis.data.runs.map(\.learningRate)) {

@@ -102,6 +102,14 @@ struct GridChangeTests {
         let moved = GridChange(from: here, to: there)
         #expect(moved.isExtension && moved.addedKeys.isEmpty && moved.movedData == "/data/b")
         #expect(moved.summary() == "no job added: data moved to /data/b (same content)")
+        // The format of the same files given, or left out: the same data, now recorded so.
+        var forced = here
+        forced.dataset.format = "npy"
+        let recorded = GridChange(from: here, to: forced)
+        #expect(recorded.isExtension && recorded.addedKeys.isEmpty && recorded.movedData == "/data/a")
+        #expect(recorded.summary() == "no job added: data format npy (same content)")
+        #expect(GridChange(from: forced, to: here).summary()
+                == "no job added: data format recognised by the file names (same content)")
         // Other content, or content never hashed: a different data set.
         var changed = there
         changed.datasetHash = "fedcba9876543210"

@@ -20,6 +20,29 @@ struct GridSpecTests {
         try GridSpec(jobKind: .trivial, dataset: .synthetic()).validate()
     }
 
+    /// `--data-format` is part of the dataset selection only when given: a grid without it keeps
+    /// its JSON (and hash); one with it is another grid, and names it in its flags.
+    @Test("the data format is part of the grid when given")
+    func dataFormat() throws {
+        let plain = GridSpec(dataset: .fashionMNIST(directory: "/data/digits"))
+        var forced = plain
+        forced.dataset.format = "npy"
+        func datasetKeys(_ spec: GridSpec) throws -> [String] {
+            guard case .object(let top) = try JSONValue.parse(spec.canonicalJSON()),
+                  case .object(let dataset)? = top.first(where: { $0.0 == "dataset" })?.1 else { return [] }
+            return dataset.map(\.0)
+        }
+        #expect(try datasetKeys(plain) == ["directory", "kind"])
+        #expect(try datasetKeys(forced) == ["directory", "format", "kind"])
+        #expect(try GridSpec.decode(forced.canonicalJSON()) == forced)
+        #expect(try plain.hash() != forced.hash())
+        #expect(GridSpec.differences(plain, forced) == ["data: fashion-mnist in /data/digits → npy files in /data/digits"])
+        #expect(forced.sweepArguments == ["--data", "/data/digits", "--data-format", "npy"])
+        var synthetic = GridSpec(dataset: .synthetic())
+        synthetic.dataset.format = "npy"
+        #expect(refusal(synthetic) == "--data-format applies only to data files, not to the synthetic set.")
+    }
+
     @Test("invalid grids are refused with the offending value")
     func validation() {
         func expectRefusal(_ change: (inout GridSpec) -> Void, _ text: String, sourceLocation: SourceLocation = #_sourceLocation) {

@@ -1,0 +1,55 @@
+// `sweep --grid FILE` (README, "Grid files"): the file's settings are the flags they name, read in
+// before the command line's own, so that a flag given overrides the file and a value in the file is
+// checked by the very code that checks the flag.
+import ArgumentParser
+import Foundation
+import SweepProtocol
+
+extension SweepCommand {
+    /// The arguments of `sweep` with the flags of its grid file (the last `--grid PATH` or
+    /// `--grid=PATH`) in front. Unchanged without one, or when the file cannot be used: `validate()`
+    /// then refuses it with the reason.
+    static func withGridFile(_ arguments: [String]) -> [String] {
+        var path: String?
+        for (index, argument) in arguments.enumerated() {
+            if argument == "--" { break }
+            if argument == "--grid", index + 1 < arguments.count { path = arguments[index + 1] }
+            if argument.hasPrefix("--grid=") { path = String(argument.dropFirst("--grid=".count)) }
+        }
+        guard let path, let flags = try? gridFileArguments(path) else { return arguments }
+        return flags + arguments
+    }
+
+    /// The flags of the grid file at `path`. Refused, as a usage error naming the file, when it is
+    /// not a grid file or `sweep` refuses its flags alone; the message then names the first key
+    /// whose flags are refused by themselves, and says what to give.
+    static func gridFileArguments(_ path: String) throws -> [String] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            var isFolder: ObjCBool = false
+            let reason = !FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) ? "there is no such file"
+                : isFolder.boolValue ? "it is a folder" : "it cannot be read"
+            throw ValidationError("--grid \(path): \(reason). Give a grid file (README, \"Grid files\"), "
+                                  + "e.g. one written by `thermosweep status --db DB --format grid`.")
+        }
+        let keyed: [(key: String, arguments: [String])]
+        do throws(GridSpecError) { keyed = try GridFile.arguments(Array(data), path: path) } catch {
+            throw ValidationError(error.description)
+        }
+        let flags = keyed.flatMap(\.arguments)
+        guard let whole = refusal(flags) else { return flags }
+        for (key, arguments) in keyed {
+            if let alone = refusal(arguments) { throw ValidationError("grid file \(path), key \"\(key)\": \(alone)") }
+        }
+        throw ValidationError("grid file \(path): \(whole)")
+    }
+
+    /// Why `sweep` refuses `flags` (given with a database), or nil when it takes them.
+    private static func refusal(_ flags: [String]) -> String? {
+        do {
+            _ = try parse(["--db=grid-file-check"] + flags)
+            return nil
+        } catch {
+            return message(for: error)
+        }
+    }
+}
