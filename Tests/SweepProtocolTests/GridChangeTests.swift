@@ -38,21 +38,30 @@ struct GridChangeTests {
         #expect(!GridChange(from: small, to: data).isExtension)
     }
 
+    /// `small` grown to `grown` by one value of an axis (its 4 new cells' keys name it as `part`)
+    /// is an extension that says `adding 4 jobs: \(summary)`; the way back removes those cells.
+    @discardableResult
+    private func expectGrowth(to grown: GridSpec, adding part: String, _ summary: String,
+                              removal: String) -> GridChange {
+        let change = GridChange(from: small, to: grown)
+        #expect(change.isExtension && !change.removes, "\(change.conflicts)")
+        #expect(change.addedKeys == ["cell/lr=0.05/b=8/\(part)/seed=1", "cell/lr=0.05/b=16/\(part)/seed=1",
+                                     "cell/lr=0.1/b=8/\(part)/seed=1", "cell/lr=0.1/b=16/\(part)/seed=1"])
+        #expect(change.summary() == "adding 4 jobs: \(summary)")
+        let back = GridChange(from: grown, to: small)
+        #expect(back.isExtension && back.removes && back.addedKeys.isEmpty)
+        #expect(back.removedKeys.count == 4 && back.removedKeys.allSatisfy { $0.contains("/\(part)/") })
+        #expect(back.removalLines == [removal])
+        return change
+    }
+
     @Test("momentum is an axis: a new value adds its cells, named by m; removing one is a removal")
     func momentumAxis() {
         var grown = small
         grown.momentumValues = [0.9, 0]  // the order typed does not matter
-        let change = GridChange(from: small, to: grown)
-        #expect(change.isExtension && !change.removes, "\(change.conflicts)")
-        #expect(change.addedMomenta == [0.9] && change.removedMomenta.isEmpty)
         // The journaled cells (m = 0) are the new grid's m = 0 cells: only the m = 0.9 ones are new.
-        #expect(change.addedKeys == ["cell/lr=0.05/b=8/m=0.9/seed=1", "cell/lr=0.05/b=16/m=0.9/seed=1",
-                                     "cell/lr=0.1/b=8/m=0.9/seed=1", "cell/lr=0.1/b=16/m=0.9/seed=1"])
-        #expect(change.summary() == "adding 4 jobs: momentum +0.9")
-        let back = GridChange(from: grown, to: small)
-        #expect(back.isExtension && back.removes && back.addedKeys.isEmpty)
-        #expect(back.removedKeys.count == 4 && back.removedKeys.allSatisfy { $0.contains("/m=0.9/") })
-        #expect(back.removalLines == ["momentum: 0.9 removed"])
+        let change = expectGrowth(to: grown, adding: "m=0.9", "momentum +0.9", removal: "momentum: 0.9 removed")
+        #expect(change.addedMomenta == [0.9] && change.removedMomenta.isEmpty)
         // One momentum for another: the old cells are removed, the new ones added.
         var other = small
         other.cell.momentum = 0.5
@@ -65,18 +74,11 @@ struct GridChangeTests {
     func batchModeAxis() {
         var grown = small
         grown.batchModeValues = [.shuffle, .iid]
-        let change = GridChange(from: small, to: grown)
-        #expect(change.isExtension && !change.removes, "\(change.conflicts)")
-        #expect(change.addedBatchModes == [.shuffle] && change.removedBatchModes.isEmpty)
         // The journaled cells (iid) are the new grid's iid cells: only the shuffle ones are new,
         // and they depend on the same warm start.
-        #expect(change.addedKeys == ["cell/lr=0.05/b=8/mode=shuffle/seed=1", "cell/lr=0.05/b=16/mode=shuffle/seed=1",
-                                     "cell/lr=0.1/b=8/mode=shuffle/seed=1", "cell/lr=0.1/b=16/mode=shuffle/seed=1"])
-        #expect(change.summary() == "adding 4 jobs: batch mode +shuffle")
-        let back = GridChange(from: grown, to: small)
-        #expect(back.isExtension && back.removes && back.addedKeys.isEmpty)
-        #expect(back.removedKeys.count == 4 && back.removedKeys.allSatisfy { $0.contains("/mode=shuffle/") })
-        #expect(back.removalLines == ["batch mode: shuffle removed"])
+        let change = expectGrowth(to: grown, adding: "mode=shuffle", "batch mode +shuffle",
+                                  removal: "batch mode: shuffle removed")
+        #expect(change.addedBatchModes == [.shuffle] && change.removedBatchModes.isEmpty)
         // One mode for the other (the old --shuffle on a resume): iid removed, shuffle added.
         var other = small
         other.cell.batchMode = .shuffle
