@@ -4,6 +4,7 @@
 // file, and a value in the file is checked by the code that checks the flag); `status --format
 // grid` and the report write a grid back as such a file.
 import Cell
+import Foundation
 
 /// The grid-file format: its keys, a file read as flags, and a grid written as a file.
 public enum GridFile {
@@ -164,22 +165,12 @@ public enum GridFile {
         }
     }
 
-    /// `text` as a JSON string literal.
+    /// `text` as a JSON string literal, as JSONEncoder writes it (slashes as they are).
     static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        // A String always encodes.
+        return (try? encoder.encode(text)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
     }
 
     /// Levenshtein distance of `a` and `b`.
