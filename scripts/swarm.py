@@ -1,0 +1,193 @@
+#!/usr/bin/python3
+"""A swarm of simulated workers on one coordinator, for the scale run in docs/SCALING.md.
+
+Each simulated worker is its own DEALER socket (its own routing id and READY) with --slots slots;
+all of them live in this one process, written from PROTOCOL.md with pyzmq (Debian: python3-zmq).
+A worker holds each JOB for the job's `spec.trivialMillis`, sends HEARTBEAT every heartbeatMs (the
+coordinator's WELCOME says how often) naming every job it holds with a rising step counter, then
+sends RESULT and keeps it until ACK, as a real worker does.
+
+Usage: swarm.py ENDPOINT VERSION [--workers 1000] [--slots 64] [--seconds 60] [--warmup 20]
+
+Prints one line per second (slots busy, results and messages per second) and at the end the busy
+fraction of the slots over the steady window (after --warmup seconds), as one JSON line:
+{"busy": 0.97, "slots": 64000, ...}. A slot is busy from its JOB's arrival to its RESULT.
+"""
+import argparse
+import heapq
+import json
+import os
+import sys
+import time
+
+import zmq
+
+RECORD = b'{"format":"thermosweep-trivial/1"}'
+
+
+def fnv1a(data):
+    h = 0xCBF29CE484222325
+    for byte in data:
+        h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return f"{h:016x}"
+
+
+RECORD_HASH = fnv1a(RECORD)
+
+
+def body(obj):
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+class Peer:
+    __slots__ = ("index", "socket", "host", "jobs", "unacked", "admitted", "next_beat")
+
+    def __init__(self, index, context, endpoint, pid, slots, version):
+        self.index = index
+        self.host = f"swarm{index}"
+        nonce = os.urandom(4).hex()
+        self.socket = context.socket(zmq.DEALER)
+        self.socket.setsockopt(zmq.ROUTING_ID, f"{self.host}/{pid}/{nonce}".encode())
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.setsockopt(zmq.SNDHWM, 0)
+        self.socket.setsockopt(zmq.RCVHWM, 0)
+        self.socket.connect(endpoint)
+        self.jobs = {}  # jobId -> (attempt, started)
+        self.unacked = {}  # jobId -> attempt
+        self.admitted = False
+        self.next_beat = 0.0
+        self.send("READY", {"name": f"swarm/{index}", "host": self.host, "pid": pid, "nonce": nonce,
+                            "cores": slots, "cpuFeatures": [], "buildCPU": "python", "version": version,
+                            "datasets": [], "slots": slots, "running": []})
+
+    def send(self, command, payload, *attachments):
+        self.socket.send_multipart([b"TSW3", command.encode(), body(payload), *attachments], zmq.NOBLOCK)
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Simulated workers for the scale run (docs/SCALING.md).")
+    parser.add_argument("endpoint")
+    parser.add_argument("version")
+    parser.add_argument("--workers", type=int, default=1000)
+    parser.add_argument("--slots", type=int, default=64)
+    parser.add_argument("--seconds", type=float, default=60, help="how long to run, after the first JOB")
+    parser.add_argument("--warmup", type=float, default=20, help="seconds left out of the busy fraction")
+    args = parser.parse_args()
+
+    context = zmq.Context(io_threads=1)
+    context.setsockopt(zmq.MAX_SOCKETS, args.workers + 64)
+    pid = os.getpid()
+    peers = [Peer(i, context, args.endpoint, pid, args.slots, args.version) for i in range(args.workers)]
+    by_socket = {peer.socket: peer for peer in peers}
+    poller = zmq.Poller()
+    for peer in peers:
+        poller.register(peer.socket, zmq.POLLIN)
+
+    due = []  # (time, peer index, jobId, attempt)
+    heartbeat = 1.0
+    total_slots = args.workers * args.slots
+    first_job = None
+    busy_slot_seconds = 0.0
+    steady = {"from": None, "busy": 0.0, "results": 0}
+    counters = {"results": 0, "messages": 0, "refused": 0, "errors": 0, "cancelled": 0, "bye": 0}
+    last_report = time.monotonic()
+    held = 0
+    last_t = time.monotonic()
+    end = None
+    while True:
+        now = time.monotonic()
+        # Slot-seconds held since the last pass (held changes only at JOB and RESULT).
+        busy_slot_seconds += held * (now - last_t)
+        if steady["from"] is not None and now >= steady["from"]:
+            steady["busy"] += held * (now - max(last_t, steady["from"]))
+        last_t = now
+        if end is not None and now >= end:
+            break
+        if counters["bye"] == args.workers:
+            break
+        wait = 0.05
+        if due:
+            wait = max(0.0, min(wait, due[0][0] - now))
+        for sock, _ in poller.poll(wait * 1000):
+            peer = by_socket[sock]
+            while True:
+                try:
+                    frames = sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                counters["messages"] += 1
+                command = frames[1]
+                if command == b"JOB":
+                    job = json.loads(frames[2])
+                    t = time.monotonic()
+                    if first_job is None:
+                        first_job = t
+                        end = t + args.seconds
+                        steady["from"] = t + args.warmup
+                    peer.jobs[job["jobId"]] = (job["attempt"], t)
+                    held += 1
+                    heapq.heappush(due, (t + job["spec"]["trivialMillis"] / 1000, peer.index, job["jobId"],
+                                         job["attempt"]))
+                elif command == b"ACK":
+                    ack = json.loads(frames[2])
+                    peer.unacked.pop(ack["jobId"], None)
+                elif command == b"WELCOME":
+                    peer.admitted = True
+                    heartbeat = json.loads(frames[2])["heartbeatMs"] / 1000
+                    peer.next_beat = time.monotonic() + heartbeat * peer.index / args.workers
+                elif command == b"CANCEL":
+                    cancel = json.loads(frames[2])
+                    if peer.jobs.pop(cancel["jobId"], None) is not None:
+                        held -= 1
+                    counters["cancelled"] += 1
+                elif command == b"BYE":
+                    counters["bye"] += 1
+                elif command == b"REFUSE":
+                    counters["refused"] += 1
+                    print(f"worker {peer.index} refused: {frames[2].decode()}", file=sys.stderr)
+                elif command == b"ERROR":
+                    counters["errors"] += 1
+                    if counters["errors"] <= 5:
+                        print(f"worker {peer.index} got ERROR: {frames[2].decode()}", file=sys.stderr)
+        now = time.monotonic()
+        while due and due[0][0] <= now:
+            _, index, job_id, attempt = heapq.heappop(due)
+            peer = peers[index]
+            held_job = peer.jobs.get(job_id)
+            if held_job is None or held_job[0] != attempt:
+                continue  # cancelled meanwhile
+            del peer.jobs[job_id]
+            held -= 1
+            peer.unacked[job_id] = attempt
+            peer.send("RESULT", {"jobId": job_id, "attempt": attempt, "kind": "trivial", "outcome": "done",
+                                 "wallSeconds": round(now - held_job[1], 3), "resultBytes": len(RECORD),
+                                 "resultHash": RECORD_HASH}, RECORD)
+            counters["results"] += 1
+            if steady["from"] is not None and now >= steady["from"]:
+                steady["results"] += 1
+        for peer in peers:
+            if peer.admitted and now >= peer.next_beat:
+                peer.next_beat = now + heartbeat
+                beats = [{"jobId": j, "attempt": a, "step": min(1000, int((now - s) * 100)), "totalSteps": 1000}
+                         for j, (a, s) in peer.jobs.items()]
+                peer.send("HEARTBEAT", {"jobs": beats})
+        if now - last_report >= 1:
+            print(f"{time.strftime('%H:%M:%S')} busy {held}/{total_slots} ({100 * held / total_slots:.1f} %) · "
+                  f"{counters['results']} results · {counters['messages']} messages in · "
+                  f"{counters['cancelled']} cancelled · {counters['errors']} errors", flush=True)
+            last_report = now
+    window = (end - steady["from"]) if steady["from"] is not None else 0
+    summary = {"workers": args.workers, "slots": total_slots, "seconds": args.seconds, "warmup": args.warmup,
+               "busy": round(steady["busy"] / (total_slots * window), 4) if window > 0 else None,
+               "steadyResultsPerSecond": round(steady["results"] / window, 1) if window > 0 else None,
+               "results": counters["results"], "cancelled": counters["cancelled"], "errors": counters["errors"],
+               "refused": counters["refused"]}
+    print(json.dumps(summary), flush=True)
+    for peer in peers:
+        peer.socket.close(0)
+    context.term()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
