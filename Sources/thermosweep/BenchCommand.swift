@@ -100,9 +100,13 @@ struct BenchCommand: ParsableCommand {
         guard parts.count == 3, let c = parts[0], let h = parts[1], let w = parts[2], c >= 1, h >= 1, w >= 1 else {
             throw ValidationError("--input '\(input)': give channels, height and width as CxHxW, e.g. 3x32x32.")
         }
-        guard c * h * w <= Self.maxInputValues else {
-            throw ValidationError("--input '\(input)' has \(c * h * w) values per image: give at most "
-                                  + "\(Self.maxInputValues), e.g. 3x64x64.")
+        let values = [c, h, w].reduce(1) { product, n in
+            let (next, overflow) = product.multipliedReportingOverflow(by: n)
+            return overflow ? Int.max : next
+        }
+        guard values <= Self.maxInputValues else {
+            throw ValidationError("--input '\(input)' has \(values == Int.max ? "too many" : "\(values)") values per "
+                                  + "image: give at most \(Self.maxInputValues), e.g. 3x64x64.")
         }
         return InputShape(channels: c, height: h, width: w)
     }

@@ -65,6 +65,7 @@ import Testing
         (["--input", "3x32"], "--input '3x32': give channels, height and width as CxHxW"),
         (["--input", "3x0x32"], "--input '3x0x32'"),
         (["--input", "3x100x100"], "--input '3x100x100' has 30000 values per image: give at most 16384"),
+        (["--input", "9999999999x9999999999x9999999999"], "has too many values per image: give at most 16384"),
         (["--models", "lenet-8-16", "--input", "1x8x8"], "larger than its input 8×2×2"),
         (["--model", "conv15x15:4,conv15x15:4,conv15x15:4,dense:10"], "larger than its input 4×4×4"),
     ])
