@@ -21,7 +21,7 @@ SWIFT_FLAGS := -c release --scratch-path $(BUILD_DIR) -Xswiftc -target-cpu -Xswi
 	$(if $(filter $(CPU),$(NO_FMA_CPUS)),,-Xswiftc -DTS_FMA) \
 	$(if $(filter $(CPU),$(AVX512_CPUS)),-Xswiftc -DTS_AVX512,)
 
-.PHONY: deps test-deps apt-install build release test run bench check-portable clean
+.PHONY: deps test-deps apt-install build release test run bench bench-compare check-portable clean
 
 deps:
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
@@ -57,6 +57,13 @@ run: release
 
 bench: release
 	$(BIN) bench
+
+# thermosweep bench against PyTorch (scripts/bench_reference.py; needs torch), interleaved per row:
+# ours / PyTorch's faster layout, % of peak, a layer list / its built-in name.
+BENCH_ARGS ?= --models cifar-cnn --batches 32,128
+PYTHON ?= python3
+bench-compare: release
+	$(PYTHON) scripts/bench_compare.py --binary $(BIN) $(BENCH_ARGS)
 
 # The portable build (CPU=haswell) on an emulated Haswell gives the same cell as the default build.
 check-portable: test-deps

@@ -81,4 +81,24 @@ import Testing
         #expect(placed.compactMap(\.groupName) == ["conv1", "conv2", "dense1", "dense2"])
         #expect(placed.map(\.weightCount) == [8 * 3 * 9, 0, 0, 4 * 8 * 4, 0, 12 * 8, 0, 10 * 12])
     }
+
+    @Test("training FLOPs per image: forward 2·K·K·C·OC·OH·OW and 2·in·out, ×3, the first layer ×2")
+    func trainingFLOPsAgainstAHandCount() throws {
+        // lenet-8-16 on 1×28×28: conv 5×5 1→8 to 24×24, conv 5×5 8→16 to 8×8, dense 256→10.
+        let lenet = try ModelKind.lenet816.placed(input: .image(channels: 1, height: 28, width: 28), classes: 10)
+        let lenetForward = [2 * 25 * 1 * 8 * 576, 2 * 25 * 8 * 16 * 64, 2 * 256 * 10]
+        #expect(lenet.filter(\.layer.hasParameters).map(\.forwardFLOPs) == lenetForward)
+        #expect(lenet.trainingFLOPsPerImage == 2 * 230_400 + 3 * 409_600 + 3 * 5_120)
+        #expect(lenet.trainingFLOPsPerImage == 1_704_960)
+        // cifar-cnn on 3×32×32: conv 3×3 3→32 to 30×30, conv 3×3 32→64 to 13×13 (after the pool of
+        // 15×15), dense 64·6·6 = 2304 → 128, dense 128 → 10.
+        let cifar = try ModelKind.cifarCNN.placed(input: .image(channels: 3, height: 32, width: 32), classes: 10)
+        #expect(cifar.trainingFLOPsPerImage
+                == 2 * (2 * 9 * 3 * 32 * 900) + 3 * (2 * 9 * 32 * 64 * 169) + 3 * (2 * 2304 * 128) + 3 * (2 * 128 * 10))
+        #expect(cifar.trainingFLOPsPerImage == 23_577_600)
+        // The convention counts only layers with weights; `same` padding keeps H×W.
+        let padded = try ModelKind(parsing: "conv3x3:4:same,tanh,avgpool2,dense:10")
+            .placed(input: .image(channels: 2, height: 6, width: 6), classes: 10)
+        #expect(padded.trainingFLOPsPerImage == 2 * (2 * 9 * 2 * 4 * 36) + 3 * (2 * 36 * 10))
+    }
 }

@@ -155,27 +155,9 @@ public struct Architecture: Sendable, Hashable {
     /// Number of trainable parameters.
     public var parameterCount: Int { layers.reduce(0) { $0 + $1.weightCount + $1.biasCount } }
 
-    /// Floating-point operations of the GEMMs of one training step (forward + backward) per sample:
-    /// 2·M·N·K for the forward product, the weight gradient and, except for the first layer with
-    /// parameters (whose input needs no gradient), the input gradient. Elementwise work (pooling,
-    /// activations, softmax) is not counted; it is under 1 % of the total for the built-in models.
-    public var flopsPerSample: Int {
-        var total = 0
-        var first = true
-        for stage in stages {
-            let product: Int
-            switch stage {
-            case .convBlock(let conv), .conv(let conv):
-                product = 2 * conv.outChannels * conv.geometry.patchSize * conv.geometry.outputPixels
-            case .dense(let dense):
-                product = 2 * dense.outputs * dense.inputs
-            default: continue
-            }
-            total += product * (first ? 2 : 3)
-            first = false
-        }
-        return total
-    }
+    /// Floating-point operations of one training step per sample (`trainingFLOPsPerImage`: forward,
+    /// weight gradient and, except for the first layer with parameters, input gradient).
+    public var flopsPerSample: Int { layers.trainingFLOPsPerImage }
 
     /// Parameter groups in the flat-vector order of the list: conv1.weight, conv1.bias, conv2...,
     /// dense1.weight, ... (numbered per kind, in list order).
