@@ -161,10 +161,8 @@ struct BenchCommand: ParsableCommand {
         var model: String
         /// CxHxW of the images.
         var input: String
-        var parameters: Int
-        var batch: Int
-        var mode: String
-        var images_per_s: Double
+        var parameters: Int, batch: Int
+        var mode: String, images_per_s: Double
         var repetitions: Int
         var spread: [Double]
         var cpu_share: Double
@@ -323,32 +321,44 @@ struct BenchCommand: ParsableCommand {
                 sgd.step(network)
             }
         }
-        let clock = ContinuousClock()
-        let warmup = clock.now
-        var warmSteps = 0
-        while warmSteps < 3 || clock.now - warmup < .milliseconds(200) { step(); warmSteps += 1 }
-
-        var rates: [Double] = []
-        let cpuStart = Self.cpuSeconds(), wallStart = clock.now
-        for _ in 0..<repetitions {
-            var steps = 0
-            let start = clock.now
-            var elapsed = 0.0
-            repeat {
-                step()
-                steps += 1
-                elapsed = (clock.now - start) / .seconds(1)
-            } while elapsed < seconds
-            rates.append(Double(batch * steps) / elapsed)
+        let (rates, share) = Self.time(repetitions: repetitions, seconds: seconds, warmup: .milliseconds(200)) {
+            step()
+            return Double(batch)
         }
-        let share = (Self.cpuSeconds() - cpuStart) / ((clock.now - wallStart) / .seconds(1))
-        rates.sort()
         let rate = rates[rates.count / 2], flops = network.architecture.layers.trainingFLOPsPerImage
         let gflops = rate * Double(flops) * 1e-9
         return Row(model: model.rawValue, input: "\(input)", parameters: network.parameterCount, batch: batch,
                    mode: withThermometer ? "+thermometer" : "train", images_per_s: rate, repetitions: repetitions,
                    spread: [rates[0], rates[rates.count - 1]], cpu_share: share, flops_per_image: flops,
                    gflops: gflops, peak_percent: 100 * gflops / peak)
+    }
+
+    /// Rates of `work` (the units done per call, per second): `repetitions` timings of at least
+    /// `seconds` each, sorted, after a warm-up of at least 3 calls and `warmup`; and the share of
+    /// a core the process got meanwhile.
+    static func time(repetitions: Int, seconds: Double, warmup: Duration,
+                     _ work: () -> Double) -> (rates: [Double], cpuShare: Double) {
+        let clock = ContinuousClock()
+        let warmupStart = clock.now
+        var warmCalls = 0
+        while warmCalls < 3 || clock.now - warmupStart < warmup {
+            _ = work()
+            warmCalls += 1
+        }
+        var rates: [Double] = []
+        let cpuStart = cpuSeconds(), wallStart = clock.now
+        for _ in 0..<repetitions {
+            var units = 0.0
+            let start = clock.now
+            var elapsed = 0.0
+            repeat {
+                units += work()
+                elapsed = (clock.now - start) / .seconds(1)
+            } while elapsed < seconds
+            rates.append(units / elapsed)
+        }
+        let share = (cpuSeconds() - cpuStart) / ((clock.now - wallStart) / .seconds(1))
+        return (rates.sorted(), share)
     }
 
     /// CPU seconds (user + system) this process has used.

@@ -47,25 +47,11 @@ enum PeakFLOPS {
     /// short warm-up (which also lets the clock reach its boost frequency).
     static func measure(seconds: Double, repetitions: Int) -> (gflops: Double, cpuShare: Double) {
         let iterations = 100_000
-        let clock = ContinuousClock()
         var sink: Float = 0
-        let warmup = clock.now
-        while clock.now - warmup < .milliseconds(100) { sink += run(iterations: iterations) }
-        var rates: [Double] = []
-        let cpuStart = BenchCommand.cpuSeconds(), wallStart = clock.now
-        for _ in 0..<repetitions {
-            var calls = 0
-            let start = clock.now
-            var elapsed = 0.0
-            repeat {
-                sink += run(iterations: iterations, start: sink.isFinite ? 1 : 2)
-                calls += 1
-                elapsed = (clock.now - start) / .seconds(1)
-            } while elapsed < seconds
-            rates.append(Double(flops(iterations: iterations) * calls) / elapsed * 1e-9)
+        let (rates, share) = BenchCommand.time(repetitions: repetitions, seconds: seconds, warmup: .milliseconds(100)) {
+            sink += run(iterations: iterations, start: sink.isFinite ? 1 : 2)
+            return Double(flops(iterations: iterations)) * 1e-9
         }
-        let share = (BenchCommand.cpuSeconds() - cpuStart) / ((clock.now - wallStart) / .seconds(1))
-        rates.sort()
         // The accumulators feed the next call's start value, and the last sum is read here, so
         // no call is dead code.
         precondition(sink.isFinite, "the peak loop overflowed: \(sink)")

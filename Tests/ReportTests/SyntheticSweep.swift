@@ -2,6 +2,9 @@
 // T_G = C_G · η^a · |B|^b · e^ε, so the fits have a truth to recover.
 import Cell
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import ScalingLaw
 import Store
 import SweepProtocol
@@ -173,3 +176,7 @@ final class TemporaryFolder {
     }
 }
 
+/// Whether `html` is well-formed XML (the report is XHTML).
+func isWellFormedXML(_ html: String) -> Bool {
+    XMLParser(data: Data(html.utf8)).parse()
+}
