@@ -66,30 +66,28 @@ slots() {
     endpoint=$(cat "$WORK/slots.endpoint")
     version=$("$BIN" --version | cut -d' ' -f1)
     python3 scripts/swarm.py "$endpoint" "$version" --workers "$workers" --slots "$slots" \
-        --seconds "$seconds" --warmup $(( seconds / 3 )) > "$WORK/swarm.log" 2>&1 &
+        --seconds "$seconds" > "$WORK/swarm.log" 2>&1 &
     local swarm=$!
     PIDS+=("$swarm")
-    # status --connect while the swarm runs, every 5 s after the warm-up.
-    sleep $(( seconds / 3 + 5 ))
-    for _ in 1 2 3 4 5; do
+    # status --connect while the swarm runs, every 2 s.
+    sleep 2
+    for _ in $(seq 30); do
         kill -0 "$swarm" 2>/dev/null || break
         local t0 t1
         t0=$(date +%s.%N)
         "$BIN" status --connect "$endpoint" > "$WORK/status.out" 2>&1 || true
         t1=$(date +%s.%N)
         python3 -c "print(f'status --connect answered in {$t1 - $t0:.3f} s: ' + open('$WORK/status.out').read().splitlines()[0])"
-        sleep 5
+        sleep 2
     done
     wait "$swarm" || true
-    tail -4 "$WORK/swarm.log"
-    local sweep rss
-    sweep=$(pgrep -P "$COORDINATOR" | head -1)  # COORDINATOR is /usr/bin/time
-    rss=$(grep VmHWM "/proc/$sweep/status" | awk '{print $2}')
-    echo "coordinator peak RSS: $((rss / 1024)) MB"
-    kill -INT "$sweep" 2>/dev/null || true
+    cat "$WORK/swarm.log"
+    # The sweep ends by itself when its last job is done; stop it if the swarm stopped first.
+    pkill -INT -P "$COORDINATOR" 2>/dev/null || true  # COORDINATOR is /usr/bin/time
     wait "$COORDINATOR" 2>/dev/null || true
-    read -r user sys _ < <(tail -1 "$WORK/slots.time")
-    echo "coordinator CPU: $user s user, $sys s system"
+    local user sys rss
+    read -r user sys rss < <(tail -1 "$WORK/slots.time")
+    echo "coordinator: $user s user CPU, $sys s system CPU, peak RSS $((rss / 1024)) MB"
 }
 
 case "${1:-}" in

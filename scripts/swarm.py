@@ -7,11 +7,13 @@ A worker holds each JOB for the job's `spec.trivialMillis`, sends HEARTBEAT ever
 coordinator's WELCOME says how often) naming every job it holds with a rising step counter, then
 sends RESULT and keeps it until ACK, as a real worker does.
 
-Usage: swarm.py ENDPOINT VERSION [--workers 1000] [--slots 64] [--seconds 60] [--warmup 20]
+Usage: swarm.py ENDPOINT VERSION [--workers 1000] [--slots 64] [--seconds 120]
 
-Prints one line per second (slots busy, results and messages per second) and at the end the busy
-fraction of the slots over the steady window (after --warmup seconds), as one JSON line:
-{"busy": 0.97, "slots": 64000, ...}. A slot is busy from its JOB's arrival to its RESULT.
+Prints one line per second (slots busy, results, messages) and at the end, as one JSON line, the
+busy fraction of the slots in the steady state: from the moment every slot first held a job to
+the arrival of the last JOB (after it the coordinator has nothing left to send, and idle slots are
+the grid's end, not the coordinator's doing). A slot is busy from its JOB's arrival to its RESULT.
+It stops when the coordinator says BYE to every worker, or after --seconds.
 """
 import argparse
 import heapq
@@ -40,12 +42,14 @@ def body(obj):
 
 
 class Peer:
-    __slots__ = ("index", "socket", "host", "jobs", "unacked", "admitted", "next_beat")
+    __slots__ = ("index", "socket", "host", "pid", "nonce", "slots", "version", "jobs", "unacked", "admitted",
+                 "next_beat", "gone")
 
     def __init__(self, index, context, endpoint, pid, slots, version):
         self.index = index
         self.host = f"swarm{index}"
-        nonce = os.urandom(4).hex()
+        self.pid, self.slots, self.version = pid, slots, version
+        self.nonce = nonce = os.urandom(4).hex()
         self.socket = context.socket(zmq.DEALER)
         self.socket.setsockopt(zmq.ROUTING_ID, f"{self.host}/{pid}/{nonce}".encode())
         self.socket.setsockopt(zmq.LINGER, 0)
@@ -56,9 +60,15 @@ class Peer:
         self.unacked = {}  # jobId -> attempt
         self.admitted = False
         self.next_beat = 0.0
-        self.send("READY", {"name": f"swarm/{index}", "host": self.host, "pid": pid, "nonce": nonce,
-                            "cores": slots, "cpuFeatures": [], "buildCPU": "python", "version": version,
-                            "datasets": [], "slots": slots, "running": []})
+        self.gone = False
+        self.ready()
+
+    def ready(self):
+        """READY, naming the jobs held (after an ERROR unknownPeer, as a real worker re-announces)."""
+        self.send("READY", {"name": f"swarm/{self.index}", "host": self.host, "pid": self.pid, "nonce": self.nonce,
+                            "cores": self.slots, "cpuFeatures": [], "buildCPU": "python", "version": self.version,
+                            "datasets": [], "slots": self.slots,
+                            "running": [{"jobId": j, "attempt": a} for j, (a, _) in self.jobs.items()]})
 
     def send(self, command, payload, *attachments):
         self.socket.send_multipart([b"TSW3", command.encode(), body(payload), *attachments], zmq.NOBLOCK)
@@ -70,8 +80,7 @@ def main():
     parser.add_argument("version")
     parser.add_argument("--workers", type=int, default=1000)
     parser.add_argument("--slots", type=int, default=64)
-    parser.add_argument("--seconds", type=float, default=60, help="how long to run, after the first JOB")
-    parser.add_argument("--warmup", type=float, default=20, help="seconds left out of the busy fraction")
+    parser.add_argument("--seconds", type=float, default=120, help="the longest run, after the first JOB")
     args = parser.parse_args()
 
     context = zmq.Context(io_threads=1)
@@ -87,8 +96,9 @@ def main():
     heartbeat = 1.0
     total_slots = args.workers * args.slots
     first_job = None
-    busy_slot_seconds = 0.0
-    steady = {"from": None, "busy": 0.0, "results": 0}
+    busy_slot_seconds = 0.0  # integral of held slots over time since the first JOB
+    steady = {"full": None, "busyAtFull": 0.0, "lastJob": None, "busyAtLastJob": 0.0, "resultsAtFull": 0,
+              "resultsAtLastJob": 0}
     counters = {"results": 0, "messages": 0, "refused": 0, "errors": 0, "cancelled": 0, "bye": 0}
     last_report = time.monotonic()
     held = 0
@@ -98,8 +108,6 @@ def main():
         now = time.monotonic()
         # Slot-seconds held since the last pass (held changes only at JOB and RESULT).
         busy_slot_seconds += held * (now - last_t)
-        if steady["from"] is not None and now >= steady["from"]:
-            steady["busy"] += held * (now - max(last_t, steady["from"]))
         last_t = now
         if end is not None and now >= end:
             break
@@ -120,12 +128,16 @@ def main():
                 if command == b"JOB":
                     job = json.loads(frames[2])
                     t = time.monotonic()
+                    busy_slot_seconds += held * (t - last_t)
+                    last_t = t
                     if first_job is None:
                         first_job = t
                         end = t + args.seconds
-                        steady["from"] = t + args.warmup
                     peer.jobs[job["jobId"]] = (job["attempt"], t)
                     held += 1
+                    if steady["full"] is None and held == total_slots:
+                        steady.update(full=t, busyAtFull=busy_slot_seconds, resultsAtFull=counters["results"])
+                    steady.update(lastJob=t, busyAtLastJob=busy_slot_seconds, resultsAtLastJob=counters["results"])
                     heapq.heappush(due, (t + job["spec"]["trivialMillis"] / 1000, peer.index, job["jobId"],
                                          job["attempt"]))
                 elif command == b"ACK":
@@ -142,13 +154,17 @@ def main():
                     counters["cancelled"] += 1
                 elif command == b"BYE":
                     counters["bye"] += 1
+                    peer.gone = True
                 elif command == b"REFUSE":
                     counters["refused"] += 1
                     print(f"worker {peer.index} refused: {frames[2].decode()}", file=sys.stderr)
                 elif command == b"ERROR":
                     counters["errors"] += 1
+                    error = json.loads(frames[2])
                     if counters["errors"] <= 5:
                         print(f"worker {peer.index} got ERROR: {frames[2].decode()}", file=sys.stderr)
+                    if error.get("code") == "unknownPeer" and not peer.gone:
+                        peer.ready()
         now = time.monotonic()
         while due and due[0][0] <= now:
             _, index, job_id, attempt = heapq.heappop(due)
@@ -163,10 +179,8 @@ def main():
                                  "wallSeconds": round(now - held_job[1], 3), "resultBytes": len(RECORD),
                                  "resultHash": RECORD_HASH}, RECORD)
             counters["results"] += 1
-            if steady["from"] is not None and now >= steady["from"]:
-                steady["results"] += 1
         for peer in peers:
-            if peer.admitted and now >= peer.next_beat:
+            if peer.admitted and not peer.gone and now >= peer.next_beat:
                 peer.next_beat = now + heartbeat
                 beats = [{"jobId": j, "attempt": a, "step": min(1000, int((now - s) * 100)), "totalSteps": 1000}
                          for j, (a, s) in peer.jobs.items()]
@@ -176,10 +190,14 @@ def main():
                   f"{counters['results']} results · {counters['messages']} messages in · "
                   f"{counters['cancelled']} cancelled · {counters['errors']} errors", flush=True)
             last_report = now
-    window = (end - steady["from"]) if steady["from"] is not None else 0
-    summary = {"workers": args.workers, "slots": total_slots, "seconds": args.seconds, "warmup": args.warmup,
-               "busy": round(steady["busy"] / (total_slots * window), 4) if window > 0 else None,
-               "steadyResultsPerSecond": round(steady["results"] / window, 1) if window > 0 else None,
+    window = steady["lastJob"] - steady["full"] if steady["full"] is not None else 0
+    summary = {"workers": args.workers, "slots": total_slots,
+               "rampSeconds": round(steady["full"] - first_job, 2) if steady["full"] is not None else None,
+               "steadySeconds": round(window, 2),
+               "busy": round((steady["busyAtLastJob"] - steady["busyAtFull"]) / (total_slots * window), 4)
+               if window > 0 else None,
+               "steadyResultsPerSecond": round((steady["resultsAtLastJob"] - steady["resultsAtFull"]) / window, 1)
+               if window > 0 else None,
                "results": counters["results"], "cancelled": counters["cancelled"], "errors": counters["errors"],
                "refused": counters["refused"]}
     print(json.dumps(summary), flush=True)
