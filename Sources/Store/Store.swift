@@ -151,9 +151,7 @@ public final class Store {
                                                          requestedHash: hash)
                         }
                         _ = try checkJobList(db, spec: old, path: path)
-                        let journaled = try journalIds(db)
-                        grown.returningKeys = Set(grown.addedKeys.filter { journaled[$0] != nil })
-                        try changeGrid(db, change: grown, canonical: canonical, hash: hash, now: now)
+                        try changeGrid(db, change: &grown, canonical: canonical, hash: hash, now: now)
                         change = grown
                     }
                 } else {
@@ -446,10 +444,13 @@ public final class Store {
     /// Grows (or, dropping, shrinks) the journal's grid: inserts the jobs of new keys with new ids,
     /// makes `change.new` the grid, and appends it to the history. Journaled jobs are not touched:
     /// a dropped one stays as it is, outside the grid, and comes back if a later grid has its key.
-    private static func changeGrid(_ db: Database, change: GridChange, canonical: [UInt8], hash: String,
+    /// Grows (or cuts back) the journal to `change.new`, and sets `change.returningKeys`: the added
+    /// keys the journal already holds (dropped before), once its keys name the new grid's axes.
+    private static func changeGrid(_ db: Database, change: inout GridChange, canonical: [UInt8], hash: String,
                                    now: Double) throws {
         try renameAxisKeys(db, from: change.old, to: change.new)
         let ids = try journalIds(db)
+        change.returningKeys = Set(change.addedKeys.filter { ids[$0] != nil })
         let jobs = change.new.jobs(keeping: ids)
         try insertJobs(db, jobs.filter { ids[$0.key] == nil })
         try db.execute(sql: "UPDATE meta SET specJSON = ?, specHash = ?, jobCount = ? WHERE id = 1",

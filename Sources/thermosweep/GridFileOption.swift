@@ -1,6 +1,7 @@
 // `sweep --grid FILE` (README, "Grid files"): the file's settings are the flags they name, read in
 // before the command line's own, so that a flag given overrides the file and a value in the file is
-// checked by the very code that checks the flag.
+// checked by the very code that checks the flag. A flag given also drops the file's keys that could
+// not stand beside it: --batch-mode the file's "shuffle", --data its "synthetic", and so on.
 import ArgumentParser
 import Foundation
 import SweepProtocol
@@ -16,14 +17,49 @@ extension SweepCommand {
             if argument == "--grid", index + 1 < arguments.count { path = arguments[index + 1] }
             if argument.hasPrefix("--grid=") { path = String(argument.dropFirst("--grid=".count)) }
         }
-        guard let path, let flags = try? gridFileArguments(path) else { return arguments }
-        return flags + arguments
+        guard let path, let keyed = try? gridFileKeys(path) else { return arguments }
+        let overridden = Set(commandLineOptions(arguments).flatMap(overrides))
+        return keyed.filter { !overridden.contains($0.key) }.flatMap(\.arguments) + arguments
+    }
+
+    /// The long options given in `arguments` (before `--`), without their dashes and values.
+    private static func commandLineOptions(_ arguments: [String]) -> [String] {
+        var names: [String] = []
+        for argument in arguments {
+            if argument == "--" { break }
+            guard argument.hasPrefix("--") else { continue }
+            names.append(String(argument.dropFirst(2).prefix { $0 != "=" }))
+        }
+        return names
+    }
+
+    /// The grid-file keys that the command-line option `name` overrides: its own, its old name or
+    /// new name, and the keys that could not stand beside it (one batch mode setting, one data
+    /// source).
+    private static func overrides(_ name: String) -> [String] {
+        let dataFolder = ["data", "data-format"], synthetic = ["synthetic", "synthetic-count", "synthetic-seed"]
+        switch name {
+        case "shuffle", "batch-mode": return ["shuffle", "batch-mode"]
+        case "data", "data-format": return [name] + synthetic
+        case "synthetic": return [name] + dataFolder
+        case "burn-in": return ["burn-in-steps"]
+        case "measure": return ["measure-steps"]
+        case "warm-start-epochs": return ["warm-epochs"]
+        case "warm-start-lr": return ["warm-lr"]
+        case "warm-start-batch": return ["warm-batch"]
+        default: return [name]
+        }
     }
 
     /// The flags of the grid file at `path`. Refused, as a usage error naming the file, when it is
     /// not a grid file or `sweep` refuses its flags alone; the message then names the first key
     /// whose flags are refused by themselves, and says what to give.
     static func gridFileArguments(_ path: String) throws -> [String] {
+        try gridFileKeys(path).flatMap(\.arguments)
+    }
+
+    /// `gridFileArguments` per key of the file, in the file's order.
+    private static func gridFileKeys(_ path: String) throws -> [(key: String, arguments: [String])] {
         guard let data = FileManager.default.contents(atPath: path) else {
             var isFolder: ObjCBool = false
             let reason = !FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) ? "there is no such file"
@@ -36,7 +72,7 @@ extension SweepCommand {
             throw ValidationError(error.description)
         }
         let flags = keyed.flatMap(\.arguments)
-        guard let whole = refusal(flags) else { return flags }
+        guard let whole = refusal(flags) else { return keyed }
         for (key, arguments) in keyed {
             if let alone = refusal(arguments) { throw ValidationError("grid file \(path), key \"\(key)\": \(alone)") }
         }

@@ -71,6 +71,25 @@ import Testing
         #expect(try Self.grid(["--grid", path]).seeds == 5)
     }
 
+    /// A flag given also drops the file's keys that could not stand beside it: one batch-mode
+    /// setting, one data source, an option under its old name.
+    @Test func aFlagGivenDropsTheFileKeysItCannotStandBeside() throws {
+        let shuffled = try Self.file(GridFile.text(try Self.grid(["--synthetic", "--shuffle"])))
+        let folder = try Self.file(#"{"data": "/srv/data/digits", "data-format": "npy", "burn-in-steps": 40}"#)
+        defer {
+            try? FileManager.default.removeItem(atPath: shuffled)
+            try? FileManager.default.removeItem(atPath: folder)
+        }
+        #expect(try Self.grid(["--grid", shuffled, "--batch-mode", "iid,shuffle"]).batchModeValues == [.iid, .shuffle])
+        #expect(try Self.grid(["--grid", shuffled, "--batch-mode", "iid"]).batchModeValues == [.iid])
+        #expect(try Self.grid(["--grid", shuffled, "--data", "/srv/data/digits"]).dataset
+                == .fashionMNIST(directory: "/srv/data/digits"))
+        #expect(try Self.grid(["--grid", folder, "--synthetic"]).dataset == .synthetic())
+        #expect(try Self.grid(["--grid", folder, "--burn-in", "50"]).cell.burnInSteps == 50)
+        #expect(try Self.grid(["--grid", folder]).cell.burnInSteps == 40)
+        #expect(Self.refusal(["--grid", folder, "--synthetic", "--burn-in", "50"]) == nil)
+    }
+
     /// The keys are exactly the options of the grid (`GridOptions`, `DataOptions`) without "--":
     /// a new grid option needs its key in `GridFile.keys`.
     @Test func theKeysAreTheOptionsOfTheGrid() {

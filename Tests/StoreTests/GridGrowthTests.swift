@@ -186,6 +186,8 @@ import Testing
         try fewer.close()
         let again = try Store.open(path: folder.database, spec: both)
         #expect(again.change?.addedKeys.count == 24 && again.jobList.map(\.id).sorted() == Array(1...32))
+        // All 24 come back (counted once the journal's keys name both axes again), none is new.
+        #expect(again.change?.returningKeys.count == 24, "\(again.change?.summary() ?? "")")
         try again.close()
     }
 }
