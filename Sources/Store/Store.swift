@@ -69,8 +69,8 @@ public final class Store {
     /// that was deleted or replaced under it (the data then vanishes with the process), so every
     /// commit checks that the files at `path` are still the ones it wrote.
     private var fileIdentities: [(path: String, identity: FileIdentity)] = []
-    /// The job rows `commit` checks transitions against (Transitions.swift); nil until first read
-    /// and after any other write.
+    /// The job rows `commit` checks transitions against (Transitions.swift); nil until first read,
+    /// after a commit that failed and after any other write.
     var journalRowCache: JournalRows?
 
     private init(path: String, spec: GridSpec, specHash: String, jobList: [JobDescriptor], change: GridChange?,

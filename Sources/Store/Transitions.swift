@@ -11,19 +11,12 @@ extension Store {
     public func commit(_ transitions: [Transition]) throws(StoreError) {
         if transitions.isEmpty { return }
         var rows = try journalRows()
-        journalRowCache = nil  // one owner while the commit changes them (no copy)
-        do {
-            try write("commit \(transitions.count) transitions", keepingJournalRows: true) { db, now in
-                for transition in transitions {
-                    try apply(transition, db, now: now, rows: &rows)
-                }
+        journalRowCache = nil  // one owner while the commit changes them (no copy); read again if it fails
+        try write("commit \(transitions.count) transitions", keepingJournalRows: true) { db, now in
+            for transition in transitions {
+                try apply(transition, db, now: now, rows: &rows)
             }
-        } catch {
-            rows.undo()
-            journalRowCache = rows
-            throw error
         }
-        rows.forgetUndo()
         journalRowCache = rows
     }
 
@@ -88,28 +81,18 @@ struct JobRow {
 
 /// Every journaled job's `JobRow`, as the journal holds it. The Store is the journal's only writer
 /// (its lock file keeps every other process out), so the rows stay what a SELECT would return:
-/// each commit updates them with its SQL, puts them back if the transaction fails, and any other
-/// write drops them, to be read again.
+/// each commit updates them with its SQL, and a commit that fails or any other write drops them,
+/// to be read again.
 struct JournalRows {
     var byId: [Int: JobRow] = [:]
-    /// The rows as they were before this commit changed them (nil: not there).
-    private var before: [(Int, JobRow?)] = []
 
     subscript(id: Int) -> JobRow? { byId[id] }
 
     mutating func update(_ id: Int, _ change: (inout JobRow) -> Void) {
         guard var row = byId[id] else { return }
-        before.append((id, row))
         change(&row)
         byId[id] = row
     }
-
-    mutating func undo() {
-        for (id, row) in before.reversed() { byId[id] = row }
-        before = []
-    }
-
-    mutating func forgetUndo() { before.removeAll(keepingCapacity: true) }
 }
 
 /// The job, if `transition` (named `operation`) is a legal step from its journaled state: in one
