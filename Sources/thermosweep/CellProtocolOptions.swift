@@ -58,16 +58,18 @@ struct CellProtocolOptions: ParsableArguments {
     @Option(name: .customLong("warm-start-batch"), parsing: .unconditional, help: .hidden)
     var oldWarmStartBatch: Int?
 
+    /// The old names (without dashes) with their current ones, and whether each of the two was given.
+    static let renamed: [(old: String, new: String, given: @Sendable (CellProtocolOptions) -> (old: Bool, new: Bool))] = [
+        ("burn-in", "burn-in-steps", { ($0.oldBurnIn != nil, $0.burnInSteps != nil) }),
+        ("measure", "measure-steps", { ($0.oldMeasure != nil, $0.measureSteps != nil) }),
+        ("warm-start-epochs", "warm-epochs", { ($0.oldWarmStartEpochs != nil, $0.warmEpochs != nil) }),
+        ("warm-start-lr", "warm-lr", { ($0.oldWarmStartLr != nil, $0.warmLr != nil) }),
+        ("warm-start-batch", "warm-batch", { ($0.oldWarmStartBatch != nil, $0.warmBatch != nil) }),
+    ]
+
     /// Each old name given, with the current one: (old, new).
     var deprecatedNamesUsed: [(old: String, new: String)] {
-        let given: [(String, String, Bool)] = [
-            ("--burn-in", "--burn-in-steps", oldBurnIn != nil),
-            ("--measure", "--measure-steps", oldMeasure != nil),
-            ("--warm-start-epochs", "--warm-epochs", oldWarmStartEpochs != nil),
-            ("--warm-start-lr", "--warm-lr", oldWarmStartLr != nil),
-            ("--warm-start-batch", "--warm-batch", oldWarmStartBatch != nil),
-        ]
-        return given.filter { $0.2 }.map { ($0.0, $0.1) }
+        Self.renamed.filter { $0.given(self).old }.map { ("--" + $0.old, "--" + $0.new) }
     }
 
     /// The `--momentum` values, in the order given (the axis syntax of `--lr`; each value's range
@@ -92,15 +94,8 @@ struct CellProtocolOptions: ParsableArguments {
     func validate() throws {
         _ = try momenta()
         _ = try batchModes()
-        let both: [(String, String, Bool)] = [
-            ("--burn-in", "--burn-in-steps", oldBurnIn != nil && burnInSteps != nil),
-            ("--measure", "--measure-steps", oldMeasure != nil && measureSteps != nil),
-            ("--warm-start-epochs", "--warm-epochs", oldWarmStartEpochs != nil && warmEpochs != nil),
-            ("--warm-start-lr", "--warm-lr", oldWarmStartLr != nil && warmLr != nil),
-            ("--warm-start-batch", "--warm-batch", oldWarmStartBatch != nil && warmBatch != nil),
-        ]
-        if let twice = both.first(where: { $0.2 }) {
-            throw ValidationError("\(twice.0) is the old name of \(twice.1): give \(twice.1) once.")
+        if let twice = Self.renamed.first(where: { $0.given(self).old && $0.given(self).new }) {
+            throw ValidationError("--\(twice.old) is the old name of --\(twice.new): give --\(twice.new) once.")
         }
         for (old, new) in deprecatedNamesUsed {
             FileHandle.standardError.write(Data("warning: \(old) is deprecated; use \(new) (same meaning).\n".utf8))

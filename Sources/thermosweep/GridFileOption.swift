@@ -42,12 +42,7 @@ extension SweepCommand {
         case "shuffle", "batch-mode": return ["shuffle", "batch-mode"]
         case "data", "data-format": return [name] + synthetic
         case "synthetic": return [name] + dataFolder
-        case "burn-in": return ["burn-in-steps"]
-        case "measure": return ["measure-steps"]
-        case "warm-start-epochs": return ["warm-epochs"]
-        case "warm-start-lr": return ["warm-lr"]
-        case "warm-start-batch": return ["warm-batch"]
-        default: return [name]
+        default: return [CellProtocolOptions.renamed.first { $0.old == name }?.new ?? name]
         }
     }
 
