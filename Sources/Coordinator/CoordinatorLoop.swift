@@ -157,6 +157,7 @@ public final class CoordinatorLoop: @unchecked Sendable {
             if options.curve != nil { handshakeMonitor = try SocketMonitor(socket, events: .handshakeFailedProtocol) }
             self.endpoint = try socket.bind(endpoint)
         } catch {
+            handshakeMonitor?.stop()
             socket.close()
             throw error
         }
@@ -166,6 +167,7 @@ public final class CoordinatorLoop: @unchecked Sendable {
         do {
             try perform(scheduler.handle(.start(start.restored), now: now))
         } catch {
+            handshakeMonitor?.stop()
             socket.close()
             throw error
         }
@@ -174,6 +176,7 @@ public final class CoordinatorLoop: @unchecked Sendable {
     }
 
     deinit {
+        handshakeMonitor?.stop()
         socket.close()
         authenticator?.socket.close()
     }
@@ -186,9 +189,10 @@ public final class CoordinatorLoop: @unchecked Sendable {
     /// a `ZMQError` when the socket fails; the socket is closed either way.
     public func run() throws -> CoordinatorLoopEnd {
         defer {
+            // The monitor first: see `SocketMonitor.stop()`.
+            handshakeMonitor?.stop()
             socket.close()
             authenticator?.socket.close()
-            handshakeMonitor?.socket.close()
         }
         let pollTimeout = max(scheduler.config.timing.heartbeat, .milliseconds(4)) / 4
         var finishedAt: ContinuousClock.Instant?

@@ -129,6 +129,7 @@ public final class WorkerLoop: @unchecked Sendable {
         }
 
         mutating func run() -> WorkerExit {
+            defer { closeSocket() }
             do {
                 note("connecting to \(config.endpoint) as \(config.name) (\(config.slots) slot\(config.slots == 1 ? "" : "s"))")
                 try connect()
@@ -176,9 +177,17 @@ public final class WorkerLoop: @unchecked Sendable {
             }
         }
 
+        /// Closes the DEALER, its monitor first (see `SocketMonitor.stop()`).
+        mutating func closeSocket() {
+            linkMonitor?.stop()
+            linkMonitor = nil
+            socket?.close()
+            socket = nil
+        }
+
         /// A new DEALER (same routing id), then READY listing every lease still held.
         mutating func connect() throws {
-            socket?.close()
+            closeSocket()
             let dealer = try Socket(loop.context, .dealer)
             try dealer.set(.routingID, Array(config.routingID.utf8))
             try dealer.set(.maxMessageSize, Wire.maxMessageSize)
@@ -193,7 +202,6 @@ public final class WorkerLoop: @unchecked Sendable {
                 try dealer.set(.curvePublicKey, curve.keys.publicKey)
                 try dealer.set(.curveSecretKey, curve.keys.secretKey)
             }
-            linkMonitor?.socket.close()
             linkMonitor = try SocketMonitor(dealer, events: [.connected, .handshakeSucceeded, .handshakeFailed])
             (linkOpened, handshook, silentHandshakeFailures) = (false, false, 0)
             try dealer.connect(config.endpoint)
@@ -220,15 +228,25 @@ public final class WorkerLoop: @unchecked Sendable {
                             + "--curve-server-key (the coordinator's .pub) and --curve-key (this worker's .key)"
                         : "this worker uses CURVE and the coordinator at \(config.endpoint) does not: drop "
                             + "--curve-server-key and --curve-key, or start the sweep with --curve-secret and --curve-allow")
-                case .handshakeFailedNoDetail where config.curve != nil:
-                    // The server cannot read a HELLO sealed for another key and drops the connection.
+                case .handshakeFailedNoDetail:
+                    // With CURVE: the server cannot read a HELLO sealed for another key and drops the
+                    // connection. Without: a CURVE server that reads this worker's greeting first
+                    // hangs up before its own greeting goes out, and this side sees only the broken
+                    // connection (EPIPE), not the mechanism mismatch.
+                    // (A handshake that timed out, as behind a cut link, is neither.)
+                    if config.curve == nil && event.value != UInt32(EPIPE) && event.value != UInt32(ECONNRESET) { break }
                     silentHandshakeFailures += 1
-                    if silentHandshakeFailures >= 2 {
+                    guard silentHandshakeFailures >= 2 else { break }
+                    if config.curve != nil {
                         return fatal("the CURVE handshake with the coordinator at \(config.endpoint) failed "
                                      + "\(silentHandshakeFailures) times: the key given with --curve-server-key "
                                      + "(\(config.curve?.serverKey.z85 ?? "?")) does not match the coordinator's "
                                      + "secret key; give the .pub that `keygen` wrote beside the sweep's --curve-secret")
                     }
+                    return fatal("the coordinator at \(config.endpoint) hung up during the ZeroMQ handshake "
+                                 + "\(silentHandshakeFailures) times: it most likely uses CURVE and this worker does not: "
+                                 + "give it --curve-server-key (the coordinator's .pub) and --curve-key (this worker's "
+                                 + ".key); if it does not, check that --connect names a ThermoSweep coordinator")
                 default: break
                 }
             }

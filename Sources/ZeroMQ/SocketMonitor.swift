@@ -8,6 +8,12 @@
 // ZAP request (`ZAPDecision.address`); which worker went away is the scheduler's business
 // (application heartbeats), not this monitor's.
 import CZeroMQ
+import Synchronization
+
+/// Numbers each monitor's inproc endpoint: a socket's handle alone is not unique over time (a new
+/// socket can get a closed one's address, and a monitor endpoint named after it then reports
+/// nothing).
+private let monitorSerial = Atomic<UInt64>(0)
 
 /// Kinds of socket events (ZMQ_EVENT_*), usable as a mask.
 public struct SocketEvents: OptionSet, Sendable, Hashable, CustomStringConvertible {
@@ -78,7 +84,8 @@ public final class SocketMonitor {
 
     /// Starts monitoring `monitored` for `events` (replaces any earlier monitor of that socket).
     public init(_ monitored: Socket, events: SocketEvents = .all) throws {
-        let endpoint = "inproc://zeromq.monitor.\(UInt(bitPattern: monitored.handle))"
+        let serial = monitorSerial.add(1, ordering: .relaxed).newValue
+        let endpoint = "inproc://zeromq.monitor.\(UInt(bitPattern: monitored.handle)).\(serial)"
         if zmq_socket_monitor(monitored.handle, endpoint, events.rawValue) != 0 {
             throw lastZMQError("zmq_socket_monitor(\(endpoint))")
         }
@@ -92,10 +99,19 @@ public final class SocketMonitor {
         }
     }
 
-    deinit {
+    /// Stops the events and closes the receiving socket. Call it before closing the monitored
+    /// socket: libzmq sends events with a blocking send, and a monitored socket that lingers after
+    /// `close()` (reconnecting, failing handshakes) while no one reads its monitor blocks the
+    /// context's I/O thread, and with it every other socket of the context.
+    public func stop() {
         if !monitored.isClosed {
             _ = zmq_socket_monitor(monitored.handle, nil, 0)
         }
+        socket.close()
+    }
+
+    deinit {
+        stop()
     }
 
     /// The item to add to the owner's poll.

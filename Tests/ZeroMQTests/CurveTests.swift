@@ -167,3 +167,45 @@ import ZeroMQ
         #expect(decisions.last?.address == "10.0.0.3")
     }
 }
+
+@Suite struct MonitorStopTests {
+    /// libzmq sends monitor events with a blocking send: a socket that lingers after `close()`, still
+    /// reconnecting and failing handshakes, blocks its context on an event no one reads. The
+    /// worker's case: a DEALER whose handshakes fail (here: the wrong server key; each failure a
+    /// dropped connection and a new dial), closed and replaced by a new one, a few times over; each
+    /// new one's monitor must report its own dials.
+    @Test func socketsReplacedWhileTheirHandshakesFailKeepReportingEvents() throws {
+        let serverContext = try Context()
+        let authenticator = try ZAPAuthenticator(context: serverContext, allowedKeys: []) { _ in }
+        let curveRouter = try Socket(serverContext, .router)
+        try curveRouter.makeCurveServer(try CurveKeyPair.generate(), authenticatedBy: authenticator)
+        let curveEndpoint = try curveRouter.bind("tcp://127.0.0.1:*")
+
+        let context = try Context()
+        var dealer: Socket?
+        var monitor: SocketMonitor?
+        for round in 1...4 {
+            // Closing the dealer first and its monitor's socket after it, as the worker once did,
+            // silences every later round.
+            monitor?.stop()
+            dealer?.close()
+            let next = try Socket(context, .dealer)
+            try next.set(.linger, .milliseconds(500))
+            try next.set(.reconnectInterval, .milliseconds(10))
+            try next.makeCurveClient(try CurveKeyPair.generate(), serverKey: try CurveKeyPair.generate().publicKey)
+            let nextMonitor = try SocketMonitor(next, events: [.connected, .handshakeSucceeded, .handshakeFailed])
+            try next.connect(curveEndpoint)
+            try next.send([bytes("never delivered")])
+            (dealer, monitor) = (next, nextMonitor)
+            var failures = 0
+            let deadline = ContinuousClock.now + .seconds(3)
+            while failures < 5, ContinuousClock.now < deadline {
+                _ = try poll([nextMonitor.pollItem], timeout: .milliseconds(20))
+                failures += try nextMonitor.drain().filter { SocketEvents.handshakeFailed.contains($0.event) }.count
+            }
+            #expect(failures >= 5, "round \(round): the handshakes fail and the dealer dials again")
+        }
+        monitor?.stop()
+        dealer?.close()
+    }
+}
