@@ -8,8 +8,10 @@
 /// Rows of A and of B per dot tile: 24 accumulators + 4 A vectors + 1 B vector registers.
 let gemmDotMR = 4, gemmDotNR = 6
 #else
-/// Rows of A and of B per dot tile: 12 accumulators + 3 A vectors + 1 B vector registers.
-let gemmDotMR = 3, gemmDotNR = 4
+/// Rows of A and of B per dot tile: 12 accumulators + 2 A vectors + 1 B vector registers. (At
+/// 3×4 the sixteenth register is one short: three accumulators went through the stack, a store
+/// and a load in each one's chain, and the kernel ran at ≈ 37 GFLOP/s.)
+let gemmDotMR = 2, gemmDotNR = 6
 #endif
 
 /// Whether C = A·Bᵀ is better done by `dotGEMM`: few enough rows (m + n) that re-reading them
@@ -49,19 +51,44 @@ func dotGEMMTransposingB(_ a: GEMMOperand, _ b: GEMMOperand, c: UnsafeMutablePoi
 /// C ← α·A·Bᵀ + β·C with A m×k and B n×k read in place; m, n, k > 0.
 func dotGEMM(_ a: GEMMOperand, _ b: GEMMOperand, c: UnsafeMutablePointer<Float>, ldc: Int,
              m: Int, n: Int, k: Int, alpha: Float, beta: Float) {
-    // Each tile re-reads its rows of the current k slice, so the m + n rows of a slice should stay
-    // cached (≈ 4 MiB, a share of L3); but slices shorter than 2048 lose more to the horizontal
-    // sums that close each slice than they gain (measured on Zen 4 with 2048 ... 16384).
+    // Each tile re-reads its rows of the current k slice. The operand with fewer rows is the inner
+    // loop, re-read once per tile of the other, so that it stays in L2 while the tile's few rows of
+    // the other stay in L1 (on dW of cifar-cnn's conv2 at slice 8, 64×288×1352, ≈ 74 GFLOP/s here
+    // (AVX2, 512 KiB L2), ≈ 52 with the rows of B re-read from L3 for each tile of A). Slices
+    // shorter than 2048 lose more to the horizontal sums that close each slice than they gain
+    // (measured on Zen 4 with 2048 ... 16384). The slices decide the order of the sums, and with
+    // it the rounding of every trained network: changing them changes the numbers a resumed
+    // journal exports (Tests/SweepTests/ReleaseFixtureTests); the loop order does not.
     let width = GEMMVector.scalarCount
     let slice = max(2048, min(8192, (1024 * 1024) / (m + n))) / width * width
+    let innerIsA = m <= n
+    let sums = UnsafeMutablePointer<Float>.allocate(capacity: gemmDotMR * gemmDotNR)
+    defer { sums.deallocate() }
     for pc in stride(from: 0, to: k, by: slice) {
         let kc = min(slice, k - pc)
         let betaNow = pc == 0 ? beta : 1
-        for i in stride(from: 0, to: m, by: gemmDotMR) {
+        let vectorEnd = kc - kc % width
+        @inline(__always) func tile(_ i: Int, _ j: Int) {
+            let rows = min(gemmDotMR, m - i), cols = min(gemmDotNR, n - j)
+            let ai = a.base + i * a.ld + pc, bj = b.base + j * b.ld + pc
+            gemmDotKernel(kc, ai, a.ld, rows: rows, bj, b.ld, cols: cols, into: sums)
+            for r in 0..<rows {
+                let ar = ai + r * a.ld, cr = c + (i + r) * ldc + j
+                for q in 0..<cols {
+                    let bq = bj + q * b.ld
+                    var sum = sums[r * gemmDotNR + q]
+                    for t in vectorEnd..<kc { sum += ar[t] * bq[t] }
+                    cr[q] = alpha * sum + (betaNow == 0 ? 0 : betaNow * cr[q])
+                }
+            }
+        }
+        if innerIsA {
             for j in stride(from: 0, to: n, by: gemmDotNR) {
-                gemmDotKernel(kc, a.base + i * a.ld + pc, a.ld, rows: min(gemmDotMR, m - i),
-                              b.base + j * b.ld + pc, b.ld, cols: min(gemmDotNR, n - j),
-                              c + i * ldc + j, ldc, alpha, betaNow)
+                for i in stride(from: 0, to: m, by: gemmDotMR) { tile(i, j) }
+            }
+        } else {
+            for i in stride(from: 0, to: m, by: gemmDotMR) {
+                for j in stride(from: 0, to: n, by: gemmDotNR) { tile(i, j) }
             }
         }
     }
@@ -70,12 +97,13 @@ func dotGEMM(_ a: GEMMOperand, _ b: GEMMOperand, c: UnsafeMutablePointer<Float>,
 // One kernel per register budget, each spelled out with one variable per accumulator (as in
 // GEMMKernels.swift): that keeps the tile in registers, where a loop over an array would spill.
 #if TS_AVX512
-/// C[rows×cols] ← α·A·Bᵀ + β·C for up to 4 rows of A and 6 rows of B, both read along
-/// k in place (`lda`, `ldb` apart); rows past `rows`/`cols` repeat the last one and are dropped.
+/// sums[r·NR + j] ← A row r · B row j over the first kc − kc % width elements, for up to 4
+/// rows of A and 6 of B, both read along k in place (`lda`, `ldb` apart); rows past
+/// `rows`/`cols` repeat the last one. The caller adds the tail and writes C (no α, β here: two
+/// Float arguments would hold two vector registers through the loop).
 @inline(never)
 func gemmDotKernel(_ kc: Int, _ a: UnsafePointer<Float>, _ lda: Int, rows: Int,
-                   _ b: UnsafePointer<Float>, _ ldb: Int, cols: Int,
-                   _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float) {
+                   _ b: UnsafePointer<Float>, _ ldb: Int, cols: Int, into sums: UnsafeMutablePointer<Float>) {
     let a0 = a + min(0, rows - 1) * lda
     let a1 = a + min(1, rows - 1) * lda
     let a2 = a + min(2, rows - 1) * lda
@@ -121,108 +149,89 @@ func gemmDotKernel(_ kc: Int, _ a: UnsafePointer<Float>, _ lda: Int, rows: Int,
         gemmFMA(&s3_5, x3, y5)
         p += GEMMVector.scalarCount
     }
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: 24) { sums in
-        sums[0] = gemmHorizontalSum(s0_0)
-        sums[1] = gemmHorizontalSum(s0_1)
-        sums[2] = gemmHorizontalSum(s0_2)
-        sums[3] = gemmHorizontalSum(s0_3)
-        sums[4] = gemmHorizontalSum(s0_4)
-        sums[5] = gemmHorizontalSum(s0_5)
-        sums[6] = gemmHorizontalSum(s1_0)
-        sums[7] = gemmHorizontalSum(s1_1)
-        sums[8] = gemmHorizontalSum(s1_2)
-        sums[9] = gemmHorizontalSum(s1_3)
-        sums[10] = gemmHorizontalSum(s1_4)
-        sums[11] = gemmHorizontalSum(s1_5)
-        sums[12] = gemmHorizontalSum(s2_0)
-        sums[13] = gemmHorizontalSum(s2_1)
-        sums[14] = gemmHorizontalSum(s2_2)
-        sums[15] = gemmHorizontalSum(s2_3)
-        sums[16] = gemmHorizontalSum(s2_4)
-        sums[17] = gemmHorizontalSum(s2_5)
-        sums[18] = gemmHorizontalSum(s3_0)
-        sums[19] = gemmHorizontalSum(s3_1)
-        sums[20] = gemmHorizontalSum(s3_2)
-        sums[21] = gemmHorizontalSum(s3_3)
-        sums[22] = gemmHorizontalSum(s3_4)
-        sums[23] = gemmHorizontalSum(s3_5)
-        for r in 0..<rows {
-            let ar = a + r * lda
-            for j in 0..<cols {
-                let bj = b + j * ldb
-                var sum = sums[r * 6 + j]
-                for q in vectorEnd..<kc { sum += ar[q] * bj[q] }
-                let old = beta == 0 ? 0 : beta * c[r * ldc + j]
-                c[r * ldc + j] = alpha * sum + old
-            }
-        }
+    // Through a local array, as a store to `sums` per sum led the register allocator to spill an
+    // accumulator in the loop.
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 24) { t in
+        t[0] = gemmHorizontalSum(s0_0)
+        t[1] = gemmHorizontalSum(s0_1)
+        t[2] = gemmHorizontalSum(s0_2)
+        t[3] = gemmHorizontalSum(s0_3)
+        t[4] = gemmHorizontalSum(s0_4)
+        t[5] = gemmHorizontalSum(s0_5)
+        t[6] = gemmHorizontalSum(s1_0)
+        t[7] = gemmHorizontalSum(s1_1)
+        t[8] = gemmHorizontalSum(s1_2)
+        t[9] = gemmHorizontalSum(s1_3)
+        t[10] = gemmHorizontalSum(s1_4)
+        t[11] = gemmHorizontalSum(s1_5)
+        t[12] = gemmHorizontalSum(s2_0)
+        t[13] = gemmHorizontalSum(s2_1)
+        t[14] = gemmHorizontalSum(s2_2)
+        t[15] = gemmHorizontalSum(s2_3)
+        t[16] = gemmHorizontalSum(s2_4)
+        t[17] = gemmHorizontalSum(s2_5)
+        t[18] = gemmHorizontalSum(s3_0)
+        t[19] = gemmHorizontalSum(s3_1)
+        t[20] = gemmHorizontalSum(s3_2)
+        t[21] = gemmHorizontalSum(s3_3)
+        t[22] = gemmHorizontalSum(s3_4)
+        t[23] = gemmHorizontalSum(s3_5)
+        sums.update(from: t.baseAddress!, count: 24)
     }
 }
 
 #else
 
-// The AVX-512 kernel again at 3×4 for the 16 AVX registers, tail included: a copy on purpose,
+// The AVX-512 kernel again at 2×6 for the 16 AVX registers, tail included: a copy on purpose,
 // because the compiler does not keep a generic tile in registers (see above).
 
-/// C[rows×cols] ← α·A·Bᵀ + β·C for up to 3 rows of A and 4 rows of B, both read along
-/// k in place (`lda`, `ldb` apart); rows past `rows`/`cols` repeat the last one and are dropped.
+/// As the AVX-512 kernel, for up to 2 rows of A and 6 of B.
 @inline(never)
 func gemmDotKernel(_ kc: Int, _ a: UnsafePointer<Float>, _ lda: Int, rows: Int,
-                   _ b: UnsafePointer<Float>, _ ldb: Int, cols: Int,
-                   _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ beta: Float) {
+                   _ b: UnsafePointer<Float>, _ ldb: Int, cols: Int, into sums: UnsafeMutablePointer<Float>) {
     let a0 = a + min(0, rows - 1) * lda
     let a1 = a + min(1, rows - 1) * lda
-    let a2 = a + min(2, rows - 1) * lda
     let b0 = b + min(0, cols - 1) * ldb
     let b1 = b + min(1, cols - 1) * ldb
     let b2 = b + min(2, cols - 1) * ldb
     let b3 = b + min(3, cols - 1) * ldb
+    let b4 = b + min(4, cols - 1) * ldb
+    let b5 = b + min(5, cols - 1) * ldb
     var s0_0 = GEMMVector(); var s0_1 = GEMMVector(); var s0_2 = GEMMVector()
-    var s0_3 = GEMMVector()
+    var s0_3 = GEMMVector(); var s0_4 = GEMMVector(); var s0_5 = GEMMVector()
     var s1_0 = GEMMVector(); var s1_1 = GEMMVector(); var s1_2 = GEMMVector()
-    var s1_3 = GEMMVector()
-    var s2_0 = GEMMVector(); var s2_1 = GEMMVector(); var s2_2 = GEMMVector()
-    var s2_3 = GEMMVector()
+    var s1_3 = GEMMVector(); var s1_4 = GEMMVector(); var s1_5 = GEMMVector()
     let vectorEnd = kc - kc % GEMMVector.scalarCount
     var p = 0
     while p < vectorEnd {
         let x0 = gemmLoad(a0 + p)
         let x1 = gemmLoad(a1 + p)
-        let x2 = gemmLoad(a2 + p)
         let y0 = gemmLoad(b0 + p)
-        gemmFMA(&s0_0, x0, y0); gemmFMA(&s1_0, x1, y0); gemmFMA(&s2_0, x2, y0)
+        gemmFMA(&s0_0, x0, y0); gemmFMA(&s1_0, x1, y0)
         let y1 = gemmLoad(b1 + p)
-        gemmFMA(&s0_1, x0, y1); gemmFMA(&s1_1, x1, y1); gemmFMA(&s2_1, x2, y1)
+        gemmFMA(&s0_1, x0, y1); gemmFMA(&s1_1, x1, y1)
         let y2 = gemmLoad(b2 + p)
-        gemmFMA(&s0_2, x0, y2); gemmFMA(&s1_2, x1, y2); gemmFMA(&s2_2, x2, y2)
+        gemmFMA(&s0_2, x0, y2); gemmFMA(&s1_2, x1, y2)
         let y3 = gemmLoad(b3 + p)
-        gemmFMA(&s0_3, x0, y3); gemmFMA(&s1_3, x1, y3); gemmFMA(&s2_3, x2, y3)
+        gemmFMA(&s0_3, x0, y3); gemmFMA(&s1_3, x1, y3)
+        let y4 = gemmLoad(b4 + p)
+        gemmFMA(&s0_4, x0, y4); gemmFMA(&s1_4, x1, y4)
+        let y5 = gemmLoad(b5 + p)
+        gemmFMA(&s0_5, x0, y5); gemmFMA(&s1_5, x1, y5)
         p += GEMMVector.scalarCount
     }
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: 12) { sums in
-        sums[0] = gemmHorizontalSum(s0_0)
-        sums[1] = gemmHorizontalSum(s0_1)
-        sums[2] = gemmHorizontalSum(s0_2)
-        sums[3] = gemmHorizontalSum(s0_3)
-        sums[4] = gemmHorizontalSum(s1_0)
-        sums[5] = gemmHorizontalSum(s1_1)
-        sums[6] = gemmHorizontalSum(s1_2)
-        sums[7] = gemmHorizontalSum(s1_3)
-        sums[8] = gemmHorizontalSum(s2_0)
-        sums[9] = gemmHorizontalSum(s2_1)
-        sums[10] = gemmHorizontalSum(s2_2)
-        sums[11] = gemmHorizontalSum(s2_3)
-        for r in 0..<rows {
-            let ar = a + r * lda
-            for j in 0..<cols {
-                let bj = b + j * ldb
-                var sum = sums[r * 4 + j]
-                for q in vectorEnd..<kc { sum += ar[q] * bj[q] }
-                let old = beta == 0 ? 0 : beta * c[r * ldc + j]
-                c[r * ldc + j] = alpha * sum + old
-            }
-        }
-    }
+    sums[0] = gemmHorizontalSum(s0_0)
+    sums[1] = gemmHorizontalSum(s0_1)
+    sums[2] = gemmHorizontalSum(s0_2)
+    sums[3] = gemmHorizontalSum(s0_3)
+    sums[4] = gemmHorizontalSum(s0_4)
+    sums[5] = gemmHorizontalSum(s0_5)
+    sums[6] = gemmHorizontalSum(s1_0)
+    sums[7] = gemmHorizontalSum(s1_1)
+    sums[8] = gemmHorizontalSum(s1_2)
+    sums[9] = gemmHorizontalSum(s1_3)
+    sums[10] = gemmHorizontalSum(s1_4)
+    sums[11] = gemmHorizontalSum(s1_5)
 }
 
 #endif
