@@ -208,7 +208,7 @@ struct BenchCommand: ParsableCommand {
             print("threads:   1")
             print("timing:    median of \(repetitions) repetitions of >= \(seconds) s after a warm-up")
             print("peak:      \(Format.fixed(peak.gflops, digits: 1)) GFLOP/s FP32 (\(PeakFLOPS.chains) chains of "
-                  + "\(PeakFLOPS.lanes)-lane FMA)" + (peak.cpuShare < 0.9 ? ", cpu \(percent(peak.cpuShare))" : ""))
+                  + "\(PeakFLOPS.lanes)-lane \(PeakFLOPS.operation))" + (peak.cpuShare < 0.9 ? ", cpu \(percent(peak.cpuShare))" : ""))
             print("")
             print(modelTable(models, given: given))
             print("")

@@ -15,6 +15,12 @@ enum PeakFLOPS {
     static let chains = 12
     /// Lanes per accumulator (8 for AVX2, 16 for AVX-512).
     static let lanes = PeakVector.scalarCount
+#if TS_FMA
+    /// What each chain issues per iteration, as the header names it.
+    static let operation = "FMA"
+#else
+    static let operation = "multiply + add (a build without FMA)"
+#endif
 
     /// Floating-point operations of one `run(iterations:)`: each iteration does one multiply-add
     /// (2 operations) on every lane of every chain.

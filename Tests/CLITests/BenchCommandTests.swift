@@ -34,7 +34,7 @@ import Testing
         #expect(r.status == 0, "stderr: \(r.stderr)")
         let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let peak = try #require(lines.first { $0.hasPrefix("peak:") }, "no peak line: \(r.stdout)")
-        #expect(peak.contains("GFLOP/s FP32 (12 chains of \(PeakFLOPS.lanes)-lane FMA"), "\(peak)")
+        #expect(peak.contains("GFLOP/s FP32 (12 chains of \(PeakFLOPS.lanes)-lane \(PeakFLOPS.operation)"), "\(peak)")
         let value = peak.split(separator: " ").dropFirst().first { !$0.isEmpty }.flatMap { Double($0) }
         #expect((value ?? 0) > 0, "\(peak)")
         #expect(lines.contains { $0.hasPrefix("model") && $0.hasSuffix("GFLOP/s  % peak") }, "\(r.stdout)")
