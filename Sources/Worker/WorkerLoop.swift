@@ -105,6 +105,8 @@ public final class WorkerLoop: @unchecked Sendable {
         var linkOpened = false
         var handshook = false
         var silentHandshakeFailures = 0
+        /// Since the last `connect()`: the other end hung up during a handshake (no CURVE here).
+        var hungUp = false
         /// Admitted at least once (a later WELCOME is a re-admission).
         var everWelcomed = false
         var running: [JobRef: Running] = [:]
@@ -203,7 +205,7 @@ public final class WorkerLoop: @unchecked Sendable {
                 try dealer.set(.curveSecretKey, curve.keys.secretKey)
             }
             linkMonitor = try SocketMonitor(dealer, events: [.connected, .handshakeSucceeded, .handshakeFailed])
-            (linkOpened, handshook, silentHandshakeFailures) = (false, false, 0)
+            (linkOpened, handshook, silentHandshakeFailures, hungUp) = (false, false, 0, false)
             try dealer.connect(config.endpoint)
             socket = dealer
             welcomed = false
@@ -228,25 +230,21 @@ public final class WorkerLoop: @unchecked Sendable {
                             + "--curve-server-key (the coordinator's .pub) and --curve-key (this worker's .key)"
                         : "this worker uses CURVE and the coordinator at \(config.endpoint) does not: drop "
                             + "--curve-server-key and --curve-key, or start the sweep with --curve-secret and --curve-allow")
-                case .handshakeFailedNoDetail:
-                    // With CURVE: the server cannot read a HELLO sealed for another key and drops the
-                    // connection. Without: a CURVE server that reads this worker's greeting first
-                    // hangs up before its own greeting goes out, and this side sees only the broken
-                    // connection (EPIPE), not the mechanism mismatch.
-                    // (A handshake that timed out, as behind a cut link, is neither.)
-                    if config.curve == nil && event.value != UInt32(EPIPE) && event.value != UInt32(ECONNRESET) { break }
+                case .handshakeFailedNoDetail where config.curve != nil:
+                    // The server cannot read a HELLO sealed for another key and drops the connection.
                     silentHandshakeFailures += 1
-                    guard silentHandshakeFailures >= 2 else { break }
-                    if config.curve != nil {
+                    if silentHandshakeFailures >= 2 {
                         return fatal("the CURVE handshake with the coordinator at \(config.endpoint) failed "
                                      + "\(silentHandshakeFailures) times: the key given with --curve-server-key "
                                      + "(\(config.curve?.serverKey.z85 ?? "?")) does not match the coordinator's "
                                      + "secret key; give the .pub that `keygen` wrote beside the sweep's --curve-secret")
                     }
-                    return fatal("the coordinator at \(config.endpoint) hung up during the ZeroMQ handshake "
-                                 + "\(silentHandshakeFailures) times: it most likely uses CURVE and this worker does not: "
-                                 + "give it --curve-server-key (the coordinator's .pub) and --curve-key (this worker's "
-                                 + ".key); if it does not, check that --connect names a ThermoSweep coordinator")
+                case .handshakeFailedNoDetail where event.value == UInt32(EPIPE) || event.value == UInt32(ECONNRESET):
+                    // A CURVE server that reads this worker's greeting first hangs up before its own
+                    // greeting goes out: this side sees the broken connection, and the mechanism
+                    // mismatch only on a later try. A proxy with no coordinator behind it (ssh -L,
+                    // kubectl port-forward) hangs up the same way, so this is said, not acted on.
+                    hungUp = true
                 default: break
                 }
             }
@@ -268,6 +266,11 @@ public final class WorkerLoop: @unchecked Sendable {
             if case .success(let address) = EndpointAddress.parse(config.endpoint),
                let reason = address.unreachableReason() {
                 return reason
+            }
+            if hungUp {
+                return "the other end hangs up during the ZeroMQ handshake: the coordinator may use CURVE "
+                    + "and this worker does not (give it --curve-server-key and --curve-key), or a proxy "
+                    + "in between reaches no coordinator"
             }
             return linkOpened ? "the connection opens but the ZeroMQ handshake does not complete"
                 : "the connection does not open"

@@ -94,6 +94,9 @@ public final class Socket {
     /// Closes the socket now (idempotent); `deinit` does the same.
     public func close() {
         if let rawHandle {
+            // A monitor ends with its socket, not after it (see `SocketMonitor.stop()`); with none
+            // this is a no-op.
+            _ = zmq_socket_monitor(rawHandle, nil, 0)
             // zmq_close fails only with ENOTSOCK, impossible for a handle we own.
             _ = zmq_close(rawHandle)
             self.rawHandle = nil

@@ -99,10 +99,11 @@ public final class SocketMonitor {
         }
     }
 
-    /// Stops the events and closes the receiving socket. Call it before closing the monitored
-    /// socket: libzmq sends events with a blocking send, and a monitored socket that lingers after
-    /// `close()` (reconnecting, failing handshakes) while no one reads its monitor blocks the
-    /// context's I/O thread, and with it every other socket of the context.
+    /// Stops the events and closes the receiving socket. libzmq sends events with a blocking send:
+    /// a monitored socket that lingers after `close()` (reconnecting, failing handshakes) while no
+    /// one reads its monitor blocks the context's I/O thread, and with it every other socket of the
+    /// context. So the events must end first; `Socket.close()` ends them too. It stops whichever
+    /// monitor the socket has now: drop an old `SocketMonitor` before attaching a new one.
     public func stop() {
         if !monitored.isClosed {
             _ = zmq_socket_monitor(monitored.handle, nil, 0)

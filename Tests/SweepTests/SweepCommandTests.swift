@@ -110,18 +110,7 @@ import Testing
         let scratch = try Scratch()
         defer { scratch.remove() }
         // A port that was free a moment ago: bound, then closed.
-        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let port = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw -> UInt16 in
-                _ = bind(probe, raw, length)
-                _ = getsockname(probe, raw, &length)
-                return UInt16(bigEndian: pointer.pointee.sin_port)
-            }
-        }
+        let (probe, port) = loopbackTCPSocket()
         close(probe)
         let endpoint = "tcp://127.0.0.1:\(port)"
         let worker = try Spawned(["worker", "--connect", endpoint, "--no-data"], outputPrefix: scratch.file("worker"))
@@ -130,6 +119,33 @@ import Testing
                 "\(worker.stderr)")
         #expect(worker.stderr.contains("no answer from the coordinator at \(endpoint)"), "\(worker.stderr)")
         #expect(worker.isRunning)
+    }
+    /// A worker whose peer accepts the connection and hangs up at once (a CURVE coordinator that
+    /// read its greeting first, or a proxy with no coordinator behind it, as `ssh -L` or `kubectl
+    /// port-forward` while the coordinator is down) says so, names the CURVE options, and keeps trying.
+    @Test func aWorkerWhosePeerHangsUpDuringTheHandshakeSaysWhyAndKeepsTrying() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let (listener, port) = loopbackTCPSocket()
+        #expect(listen(listener, 16) == 0)
+        // Accept and close every connection until the listener is shut down.
+        let acceptor = Thread {
+            while true {
+                let connection = accept(listener, nil, nil)
+                if connection < 0 { return }
+                close(connection)
+            }
+        }
+        acceptor.start()
+        defer { shutdown(listener, Int32(SHUT_RDWR)); close(listener) }
+        let endpoint = "tcp://127.0.0.1:\(port)"
+        let worker = try Spawned(["worker", "--connect", endpoint, "--no-data", "--heartbeat-ms", "200"],
+                                 outputPrefix: scratch.file("worker"))
+        defer { worker.kill9() }
+        #expect(eventually(timeout: 10) { worker.stderr.contains("the other end hangs up during the ZeroMQ handshake") },
+                "\(worker.stderr)")
+        #expect(worker.stderr.contains("give it --curve-server-key and --curve-key"), "\(worker.stderr)")
+        #expect(worker.isRunning, "a hang-up is not a reason to give up: \(worker.stderr)")
     }
     /// A sweep without local workers that no worker has joined says, after a few seconds, how to
     /// start one: the exact command line for its endpoint and data.
@@ -201,4 +217,21 @@ func childWorkers(of parent: pid_t) -> [pid_t] {
         let cmdline = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
         return String(decoding: cmdline, as: UTF8.self).contains("worker")
     }
+}
+
+/// A TCP socket bound to 127.0.0.1 on a port the kernel chose, and that port.
+private func loopbackTCPSocket() -> (socket: Int32, port: UInt16) {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let port = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw -> UInt16 in
+            _ = bind(fd, raw, length)
+            _ = getsockname(fd, raw, &length)
+            return UInt16(bigEndian: pointer.pointee.sin_port)
+        }
+    }
+    return (fd, port)
 }
