@@ -444,8 +444,8 @@ public final class Store {
     /// Grows (or, dropping, shrinks) the journal's grid: inserts the jobs of new keys with new ids,
     /// makes `change.new` the grid, and appends it to the history. Journaled jobs are not touched:
     /// a dropped one stays as it is, outside the grid, and comes back if a later grid has its key.
-    /// Grows (or cuts back) the journal to `change.new`, and sets `change.returningKeys`: the added
-    /// keys the journal already holds (dropped before), once its keys name the new grid's axes.
+    /// Sets `change.returningKeys`: the added keys the journal already holds (dropped before),
+    /// once its keys name the new grid's axes.
     private static func changeGrid(_ db: Database, change: inout GridChange, canonical: [UInt8], hash: String,
                                    now: Double) throws {
         try renameAxisKeys(db, from: change.old, to: change.new)

@@ -277,11 +277,10 @@ struct BenchCommand: ParsableCommand {
         var lists: [String] = []
         for model in models where !table.rows.contains(where: { $0[0] == label(model, in: models) }) {
             let shape = Self.input(for: model, given: given)
-            guard let placed = try? model.placed(input: .image(channels: shape.channels, height: shape.height,
-                                                               width: shape.width), classes: 10) else { continue }
-            let parameters = placed.reduce(0) { $0 + $1.weightCount + $1.biasCount }
-            table.add([label(model, in: models), "\(shape)", Format.grouped(Double(parameters)),
-                       Format.fixed(Double(placed.trainingFLOPsPerImage) * 1e-6, digits: 2)])
+            guard let arch = try? model.architecture(channels: shape.channels, height: shape.height,
+                                                     width: shape.width, classes: 10) else { continue }
+            table.add([label(model, in: models), "\(shape)", Format.grouped(Double(arch.parameterCount)),
+                       Format.fixed(Double(arch.flopsPerSample) * 1e-6, digits: 2)])
             if !model.isBuiltIn { lists.append("\(label(model, in: models)): \(model.rawValue)") }
         }
         return ([table.render()] + lists).joined(separator: "\n")
@@ -325,7 +324,7 @@ struct BenchCommand: ParsableCommand {
             step()
             return Double(batch)
         }
-        let rate = rates[rates.count / 2], flops = network.architecture.layers.trainingFLOPsPerImage
+        let rate = rates[rates.count / 2], flops = network.architecture.flopsPerSample
         let gflops = rate * Double(flops) * 1e-9
         return Row(model: model.rawValue, input: "\(input)", parameters: network.parameterCount, batch: batch,
                    mode: withThermometer ? "+thermometer" : "train", images_per_s: rate, repetitions: repetitions,
