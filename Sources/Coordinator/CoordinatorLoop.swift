@@ -122,6 +122,8 @@ public final class CoordinatorLoop: @unchecked Sendable {
     private let log: @Sendable (String) -> Void
     private let origin = ContinuousClock.now
     private var lastTick: Instant
+    /// The last instant at which the loop had read every waiting message (see `Event.tick`).
+    private var heardUntil: Instant
     private var finished = false
 
     /// Binds a ROUTER on `endpoint` and starts the scheduler from `start` (journaling what the
@@ -134,6 +136,7 @@ public final class CoordinatorLoop: @unchecked Sendable {
         self.options = options
         self.log = log
         lastTick = Instant(milliseconds: 0)
+        heardUntil = lastTick
         let log = self.log
         if let curve = options.curve {
             authenticator = try ZAPAuthenticator(context: context, allowedKeys: curve.allowedWorkers) { decision in
@@ -164,6 +167,7 @@ public final class CoordinatorLoop: @unchecked Sendable {
         self.socket = socket
         let now = self.now()
         lastTick = now
+        heardUntil = now
         do {
             try perform(scheduler.handle(.start(start.restored), now: now))
         } catch {
@@ -212,17 +216,25 @@ public final class CoordinatorLoop: @unchecked Sendable {
                 events = try socket.poll(.readable, timeout: pollTimeout)
             }
             var effects: [Effect] = []
+            // Everything that arrived before the poll said "nothing" or the socket ran dry has
+            // been read: silence is judged up to that instant, never past a backlog.
             if events.contains(.readable) {
                 var count = 0
-                while count < options.maxMessagesPerRound, let frames = try socket.receive(dontWait: true) {
+                while count < options.maxMessagesPerRound {
+                    guard let frames = try socket.receive(dontWait: true) else {
+                        heardUntil = self.now()
+                        break
+                    }
                     count += 1
                     effects += receive(frames)
                 }
+            } else {
+                heardUntil = self.now()
             }
             let now = self.now()
             if now - lastTick >= pollTimeout {
                 lastTick = now
-                effects += scheduler.handle(.tick, now: now)
+                effects += scheduler.handle(.tick(heardUntil: heardUntil), now: now)
             }
             try perform(effects)
             if finished && finishedAt == nil { finishedAt = ContinuousClock.now }

@@ -183,8 +183,8 @@ public struct Scheduler: Sendable {
         switch event {
         case .start(let restored):
             start(restored, now: now, out: &out)
-        case .tick:
-            tick(now: now, out: &out)
+        case .tick(let heardUntil):
+            tick(now: now, heardUntil: min(heardUntil ?? now, now), out: &out)
         case .message(let peer, let message):
             receive(message, from: peer, now: now, out: &out)
         }
@@ -539,14 +539,15 @@ public struct Scheduler: Sendable {
 
     // MARK: - Time
 
-    private mutating func tick(now: Instant, out: inout Output) {
-        // Lost workers: silent longer than heartbeat × liveness.
+    private mutating func tick(now: Instant, heardUntil: Instant, out: inout Output) {
+        // Lost workers: silent longer than heartbeat × liveness, up to the last instant the loop
+        // had read everything (a message still waiting in the socket is not silence).
         let lost = workerOrder.filter { peer in
             guard let worker = workers[peer] else { return false }
-            return now - worker.lastSeen > config.timing.livenessWindow
+            return heardUntil - worker.lastSeen > config.timing.livenessWindow
         }
         for peer in lost {
-            let silence = "silent for \((now - (workers[peer]?.lastSeen ?? now)).inMilliseconds) ms"
+            let silence = "silent for \((heardUntil - (workers[peer]?.lastSeen ?? heardUntil)).inMilliseconds) ms"
             out.log("worker \(name(peer)) lost: \(silence)")
             lostWorkerCount += 1
             removeWorker(peer, end: .lost, cancel: true, why: "lost (\(silence))", now: now, out: &out)
@@ -558,7 +559,7 @@ public struct Scheduler: Sendable {
             for id in workers[peer]?.running ?? [] {
                 guard let i = indexOf[id] else { continue }
                 let window = stallWindow(i, kindMedian: kindMedian[jobs[i].descriptor.kind] ?? 0)
-                let stuck = now - jobs[i].lastProgressAt
+                let stuck = heardUntil - jobs[i].lastProgressAt
                 if stuck > window {
                     out.log("#\(id) stalled on \(name(peer)) at step \(jobs[i].lastStep) for "
                                 + "\(stuck.inMilliseconds) ms (window \(window.inMilliseconds) ms)")
@@ -567,7 +568,7 @@ public struct Scheduler: Sendable {
             }
         }
         // Orphans past the re-adoption grace.
-        if let deadline = graceDeadline, now >= deadline {
+        if let deadline = graceDeadline, heardUntil >= deadline {
             graceDeadline = nil
             for i in orphans where jobs[i].state == .orphaned {
                 endLease(i, .orphanExpired, cancel: false, now: now, out: &out)

@@ -111,8 +111,11 @@ public enum Event: Sendable {
     case start([RestoredJob])
     /// A decoded message from a peer.
     case message(PeerID, Message)
-    /// Time passes; the loop sends one at least every heartbeat interval.
-    case tick
+    /// Time passes; the loop sends one at least every heartbeat interval. `heardUntil` is the
+    /// last instant at which the loop had read every message waiting for it (nil: `now`). Silence
+    /// (a lost worker, a stalled job, an orphan not re-adopted) is judged as of that instant: a
+    /// loop that falls behind its traffic must not blame workers for heartbeats it has not read.
+    case tick(heardUntil: Instant? = nil)
 }
 
 /// A state change the event loop must journal (all of one `handle` call in one transaction).

@@ -97,7 +97,7 @@ struct CoordinatorLoopMappingTests {
         _ = try round(.message(w1, ready("node-1", pid: 101)))  // leases the warm start, attempt 1
         for _ in 0..<8 {  // w1 falls silent: lost, the warm start goes back as attempt 2
             now = now.advanced(by: .milliseconds(500))
-            _ = try round(.tick)
+            _ = try round(.tick())
         }
         _ = try round(.message(w2, ready("node-2", pid: 202)))  // attempt 2
         #expect(scheduler.holder(of: 1) == w2 && scheduler.attempt(of: 1) == 2)

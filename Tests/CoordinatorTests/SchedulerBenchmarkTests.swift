@@ -66,7 +66,7 @@ import TestSupport
             absorb(scheduler.handle(.message(peer, .result(results[id - 1])), now: Instant(milliseconds: nowMs)))
             events += 1
             if head % 100 == 0 {
-                absorb(scheduler.handle(.tick, now: Instant(milliseconds: nowMs)))
+                absorb(scheduler.handle(.tick(), now: Instant(milliseconds: nowMs)))
                 events += 1
             }
         }
@@ -103,7 +103,7 @@ import TestSupport
                 #expect(effects.isEmpty)
             }
             let t1 = clock.now
-            let effects = scheduler.handle(.tick, now: now)
+            let effects = scheduler.handle(.tick(), now: now)
             tickTime += clock.now - t1
             beatTime += t1 - t0
             #expect(effects.changes.isEmpty)

@@ -206,7 +206,7 @@ import Testing
                     worker.admitted = false
                 }
             }
-            handle(.tick)
+            handle(.tick())
         }
 
         mutating func send(_ worker: SimWorker, _ message: Message) {

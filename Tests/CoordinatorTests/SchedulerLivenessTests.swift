@@ -55,6 +55,27 @@ import Testing
                 == [JobRef(jobId: 3, attempt: 2), JobRef(jobId: 2, attempt: 2), JobRef(jobId: 1, attempt: 1)])
     }
 
+    /// A loop behind its traffic (heartbeats still waiting in the socket) judges silence only up
+    /// to the last instant it had read everything: no worker is lost for a heartbeat not yet read,
+    /// and one that really is silent is lost once the loop has caught up.
+    @Test func silenceIsJudgedOnlyUpToWhatTheLoopHasRead() {
+        var h = Harness(jobs: Harness.trivialJobs())
+        h.ready("w1", slots: 2)
+        h.heartbeat("w1", [(3, 1, 5), (2, 1, 5)])
+        let lastRead = h.now
+        let window = h.scheduler.config.timing.livenessWindow.inMilliseconds
+        // Backlogged: the clock runs three windows on, the loop never ran dry.
+        for _ in 0..<(3 * window / Self.tickMs) {
+            h.now = h.now.advanced(by: .milliseconds(Self.tickMs))
+            #expect(h.handle(.tick(heardUntil: lastRead)).leaseEnds.isEmpty)
+        }
+        #expect(h.scheduler.workerCount == 1)
+        // Caught up (the socket ran dry now): the silence is real and past the window.
+        let effects = h.handle(.tick(heardUntil: h.now))
+        #expect(effects.leaseEnds.map(\.1) == [.lost, .lost])
+        #expect(h.scheduler.workerCount == 0)
+    }
+
     @Test func lostWorkersJobsGoToAnIdleWorkerAtOnce() {
         var h = Harness(jobs: Harness.trivialJobs(batchSizes: [8]))
         h.ready("a")

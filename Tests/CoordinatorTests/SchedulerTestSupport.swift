@@ -79,7 +79,7 @@ struct Harness {
     }
 
     @discardableResult
-    mutating func tick() -> [Effect] { handle(.tick) }
+    mutating func tick() -> [Effect] { handle(.tick()) }
 
     @discardableResult
     mutating func advance(_ ms: Int64) -> [Effect] {
