@@ -17,8 +17,26 @@ public enum Report {
             guard let fit = fits.fit(group: group, estimator: estimator, batchMode: mode) else {
                 return "\(group) (\(estimator.rawValue)): not fitted"
             }
-            return "\(group) (\(estimator.rawValue)\(fit.label)): \(fit.result.summaryLine)"
+            let line = "\(group) (\(estimator.rawValue)\(fit.label)): \(fit.result.summaryLine)"
+            return ([line] + perMomentumLine(fits, group: group, estimator: estimator, batchMode: mode))
+                .joined(separator: "\n")
         }.joined(separator: "\n")
+    }
+
+    /// Where the momentum varies, under the collapsed line: each m's own exponent of η and the
+    /// test that they are one (a collapse against η/(1 − m) needs that), e.g.
+    /// `  per m: a = 0.98±0.01 (m = 0.0), 0.70±0.01 (m = 0.9); one a for every m: p = 1e-20`.
+    static func perMomentumLine(_ fits: SweepFits, group: String, estimator: Estimator,
+                                batchMode: BatchMode?) -> [String] {
+        let perM = fits.fits.filter {
+            $0.group == group && $0.estimator == estimator.rawValue && $0.momentum != nil && $0.batchMode == batchMode
+        }
+        guard !perM.isEmpty else { return [] }
+        let parts = perM.map { fit in
+            "\(fit.result.fit.map { $0.a.summaryText } ?? "no fit") (m = \(Text.number(fit.momentum)))"
+        }
+        let test = Estimate.equality(perM.compactMap { $0.result.fit?.a }, hypothesis: "one a for every m")
+        return ["  per m: a = \(parts.joined(separator: ", ")); one a for every m: p = \(test?.pValueText ?? "untestable")"]
     }
 
     /// Loads the journal at `storePath`, fits the whole network with `estimator`, and returns
@@ -145,12 +163,13 @@ public enum Report {
         out.append("  R² = \(Text.fixed(f.rSquared, 4)), χ²/dof = \(Text.fixed(f.reducedChiSquare, 2)) "
             + "(dof \(f.degreesOfFreedom)), weighting \(r.weighting.rawValue)")
         if let refit = r.restricted {
+            let axis = fit.fittedAgainst ?? "η"
             if let rf = refit.fit {
-                out.append("  without η = \(Text.eta(refit.droppedEta)) and |B| = \(refit.droppedBatchSize): "
+                out.append("  without \(axis) = \(Text.computedEta(refit.droppedEta)) and |B| = \(refit.droppedBatchSize): "
                     + "a = \(Text.valueWithError(rf.a.value, rf.a.standardError)), "
                     + "b = \(Text.valueWithError(rf.b.value, rf.b.standardError)) (\(rf.cellsUsed) cells)")
             } else if let failure = refit.failure {
-                out.append("  without η = \(Text.eta(refit.droppedEta)) and |B| = \(refit.droppedBatchSize): "
+                out.append("  without \(axis) = \(Text.computedEta(refit.droppedEta)) and |B| = \(refit.droppedBatchSize): "
                     + "no fit (\(failure.message))")
             }
         }

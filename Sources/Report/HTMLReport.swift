@@ -109,7 +109,7 @@ struct HTMLReport {
                 + (c.pValue < 0.05 ? ": ln T is not linear in ln η and ln|B| over this grid." : "."))
         }
         if let rf = network.result.restricted, let fit = rf.fit {
-            sentences.append("Without η = \(Text.eta(rf.droppedEta)) and |B| = \(rf.droppedBatchSize) (where finite-η "
+            sentences.append("Without \(network.fittedAgainst ?? "η") = \(Text.computedEta(rf.droppedEta)) and |B| = \(rf.droppedBatchSize) (where finite-η "
                 + "effects are largest): a = \(Text.valueWithError(fit.a.value, fit.a.standardError)), "
                 + "b = \(Text.valueWithError(fit.b.value, fit.b.standardError)).")
         }

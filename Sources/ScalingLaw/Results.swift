@@ -261,3 +261,29 @@ enum Format {
         return "\(fixed(mantissa, 0))e\(exponent)"
     }
 }
+
+extension Estimate {
+    /// The Wald test that independent estimates of one quantity (the exponent a of fits over
+    /// disjoint runs, such as one per momentum) share one value: W = Σ wᵢ (xᵢ − x̄)², wᵢ = 1/seᵢ²,
+    /// x̄ the weighted mean, against χ² with k − 1 degrees of freedom. Nil with fewer than two
+    /// estimates or a standard error that is not positive and finite.
+    public static func equality(_ estimates: [Estimate], hypothesis: String) -> WaldTest? {
+        guard estimates.count >= 2,
+              estimates.allSatisfy({ $0.standardError > 0 && $0.standardError.isFinite && $0.value.isFinite })
+        else { return nil }
+        let weights = estimates.map { 1 / ($0.standardError * $0.standardError) }
+        let mean = zip(weights, estimates).map { $0 * $1.value }.reduce(0, +) / weights.reduce(0, +)
+        let w = zip(weights, estimates).map { $0 * ($1.value - mean) * ($1.value - mean) }.reduce(0, +)
+        let p = Distributions.chiSquareUpperTail(w, dof: Double(estimates.count - 1))
+        return WaldTest(hypothesis: hypothesis, statistic: w, constraints: estimates.count - 1,
+                        denominatorDegreesOfFreedom: nil, pValue: p, asymptoticPValue: p)
+    }
+
+    /// "0.98±0.01", as in `FitResult.summaryLine`.
+    public var summaryText: String { Format.valueWithError(self) }
+}
+
+extension WaldTest {
+    /// The p-value as the summary lines print it ("0.18", "1e-10").
+    public var pValueText: String { Format.pValue(pValue) }
+}

@@ -205,6 +205,36 @@ import Testing
     }
 }
 
+extension ExportTests {
+    /// Where the momentum varies, the summary names each m's exponent of η under the collapsed
+    /// line and tests that they are one: a law that holds at η/(1 − m) passes, one whose exponent
+    /// falls with m is flagged.
+    @Test func theSummaryOfAMomentumGridTestsThatEveryMomentumHasOneExponent() throws {
+        var sweep = SyntheticSweep()
+        sweep.momenta = [0, 0.5, 0.9]
+        let holds = try sweep.analysis(in: folder, name: "collapse")
+        let lines = Report.summaryLine(holds.fits).split(separator: "\n").map(String.init)
+        try #require(lines.count == 2, "\(lines)")
+        #expect(lines[0].hasPrefix("network (diffusion, against η/(1 − m)): T ∝ η^"))
+        #expect(lines[1].hasPrefix("  per m: a = ") && lines[1].contains("(m = 0.0), ")
+                && lines[1].contains("(m = 0.5), ") && lines[1].contains("(m = 0.9); one a for every m: p = "))
+        let p = try #require(lines[1].components(separatedBy: "p = ").last.flatMap { Double($0) })
+        #expect(p > 0.001, "\(lines[1])")
+
+        sweep.momentumBend = 0.3
+        let bends = try sweep.analysis(in: folder, name: "bend")
+        let bent = Report.summaryLine(bends.fits).split(separator: "\n").map(String.init)
+        let perM = bends.fits.fits.filter { $0.group == "network" && $0.estimator == "diffusion" && $0.momentum != nil }
+        let a = perM.compactMap { $0.result.fit?.a.value }
+        #expect(a.count == 3 && abs(a[0] - 1) < 0.05 && abs(a[2] - 0.73) < 0.05, "\(a)")
+        try #require(bent.count == 2, "\(bent)")
+        let bentP = try #require(bent[1].components(separatedBy: "p = ").last.flatMap { Double($0) })
+        #expect(bentP < 1e-6, "\(bent[1])")
+        // A grid of one momentum keeps its one line.
+        #expect(!Report.summaryLine(try SyntheticSweep().analysis(in: folder, name: "one").fits).contains("per m"))
+    }
+}
+
 /// A minimal RFC 4180 reader (quoted fields, doubled quotes, line breaks inside quotes).
 func readCSV(_ path: String) throws -> [[String]] {
     let text = try String(contentsOfFile: path, encoding: .utf8)

@@ -19,6 +19,9 @@ struct SyntheticSweep {
     /// The grid's momenta (one value: no momentum axis); a cell of momentum m has the temperature
     /// of η/(1 − m), as docs/METHOD.md predicts.
     var momenta: [Double] = [0]
+    /// How much the exponent of η falls with m: runs of momentum m follow η^(a·(1 − bend·m)) at
+    /// η/(1 − m), so a non-zero bend breaks the collapse against η/(1 − m).
+    var momentumBend = 0.0
     /// The grid's batch modes (one: no batch-mode axis); a shuffle cell's temperature is
     /// `shuffleFactor` times the i.i.d. one (less gradient noise without replacement).
     var batchModes: [BatchMode] = [.iid]
@@ -70,7 +73,7 @@ struct SyntheticSweep {
         func estimates(prefactor: Double) -> String {
             Self.law.map { (name, a, b) in
                 if isDiverged { return #"{"estimator":"\#(name)","blockValues":[]}"# }
-                let t = factor * prefactor * pow(lr / (1 - momentum), a) * pow(Double(batch), b) * exp(runOffset + 0.01 * gaussian())
+                let t = factor * prefactor * pow(lr / (1 - momentum), a * (1 - momentumBend * momentum)) * pow(Double(batch), b) * exp(runOffset + 0.01 * gaussian())
                 let values = (0..<blocks).map { _ in "\(t * exp(blockSE * 3.16 * gaussian()))" }
                 return #"{"estimator":"\#(name)","value":\#(t),"seLogT":\#(blockSE),"blockValues":[\#(values.joined(separator: ","))]}"#
             }.joined(separator: ",")

@@ -3,7 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import ScalingLaw
+@testable import ScalingLaw
 import Testing
 
 private func close(_ x: Double, _ y: Double, rel: Double = 1e-6) -> Bool {
@@ -73,5 +73,38 @@ private func close(_ x: Double, _ y: Double, rel: Double = 1e-6) -> Bool {
                       p, rel: 1e-9))
         let x = Distributions.chiSquareQuantile(p, dof: 3)
         #expect(close(Distributions.chiSquareCDF(x, dof: 3), p, rel: 1e-9))
+    }
+}
+
+/// The equality test of independent estimates against hand-computed cases.
+@Suite struct EqualityTestTests {
+    static func estimate(_ value: Double, _ se: Double) -> Estimate {
+        Estimate(value: value, standardError: se, interval: Interval(lower: value - 2 * se, upper: value + 2 * se))
+    }
+
+    @Test func equalEstimatesGiveWZeroAndPOne() throws {
+        let test = try #require(Estimate.equality([Self.estimate(0.9, 0.1), Self.estimate(0.9, 0.3)], hypothesis: "h"))
+        #expect(test.statistic < 1e-20 && abs(test.pValue - 1) < 1e-9 && test.constraints == 1)
+    }
+
+    @Test func twoUnitErrorsTwoApartGiveChiSquareTwoOnOneDegree() throws {
+        // x̄ = 1, W = 1 + 1 = 2, P(χ²₁ ≥ 2) = erfc(1) = 0.157299...
+        let test = try #require(Estimate.equality([Self.estimate(0, 1), Self.estimate(2, 1)], hypothesis: "h"))
+        #expect(abs(test.statistic - 2) < 1e-12)
+        #expect(abs(test.pValue - 0.15729920705028513) < 1e-9)
+    }
+
+    @Test func weightsFollowTheStandardErrors() throws {
+        // se 1 and 2: weights 1 and 1/4, x̄ = (0 + 5/4)/(5/4) = 1; W = 1·1 + (1/4)·16 = 5, dof 2 with a third at x̄.
+        let test = try #require(Estimate.equality([Self.estimate(0, 1), Self.estimate(5, 2), Self.estimate(1, 1)],
+                                                  hypothesis: "h"))
+        #expect(abs(test.statistic - 5) < 1e-12 && test.constraints == 2)
+        #expect(abs(test.pValue - exp(-2.5)) < 1e-9)   // P(χ²₂ ≥ w) = e^(−w/2)
+    }
+
+    @Test func oneEstimateOrABadErrorIsUntestable() {
+        #expect(Estimate.equality([Self.estimate(1, 0.1)], hypothesis: "h") == nil)
+        #expect(Estimate.equality([Self.estimate(1, 0.1), Self.estimate(1, 0)], hypothesis: "h") == nil)
+        #expect(Estimate.equality([Self.estimate(1, 0.1), Self.estimate(.nan, 0.1)], hypothesis: "h") == nil)
     }
 }
