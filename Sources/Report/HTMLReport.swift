@@ -75,7 +75,9 @@ struct HTMLReport {
             + "|B| ∈ {\(escapeHTML(s.batchSizes.map { "\($0)" }.joined(separator: ", ")))}, \(s.seeds) seeds; data "
             + "\(escapeHTML(s.dataset.name)). \(data.runs.count) runs done (\(diverged) diverged), \(failed) failed, "
             + "\(notEnded) not ended.</p>\n"
-        h += "<p class=\"summary\">\(escapeHTML(Report.summaryLine(fits, estimator: estimator)))</p>\n"
+        let summary = Report.summaryLine(fits, estimator: estimator).split(separator: "\n")
+            .map { escapeHTML($0.trimmingCharacters(in: .whitespaces)) }
+        h += "<p class=\"summary\">\(summary.joined(separator: "<br/>"))</p>\n"
         h += "<p class=\"muted\">Fit: weighted least squares of ln T = c + a ln η + b ln|B| on cell means over seeds; "
             + "± is the standard error, intervals are 95 %. Excluded from every fit: diverged runs"
             + (fits.policy.lossNonStationary ? ", runs whose training loss drifts over the window" : "")
