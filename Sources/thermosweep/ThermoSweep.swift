@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Cell
 import CPUCheck
 
@@ -27,6 +28,24 @@ struct ThermoSweep: ParsableCommand {
         if arguments.first == SweepCommand.configuration.commandName {
             arguments = [arguments[0]] + SweepCommand.withGridFile(Array(arguments.dropFirst()))
         }
-        main(arguments)
+        var command: any ParsableCommand
+        do {
+            command = try parseAsRoot(arguments)
+        } catch {
+            exit(withError: error)
+        }
+        do {
+            try command.run()
+        } catch let error as ValidationError {
+            // Refused after parsing (a layer list that does not fit the data, a data folder
+            // without a data set): the usage line of the command given, not the top level's.
+            let name = Swift.type(of: command).configuration.commandName ?? ""
+            let text = "Error: \(error.message)\nUsage: thermosweep \(name) <options>\n"
+                + "  See 'thermosweep \(name) --help' for more information.\n"
+            FileHandle.standardError.write(Data(text.utf8))
+            exit(withError: ExitCode.validationFailure)
+        } catch {
+            exit(withError: error)
+        }
     }
 }

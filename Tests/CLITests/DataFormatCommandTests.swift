@@ -175,6 +175,23 @@ import Trainer
                                  "--seeds", "1", "--local-workers", "1", "--data", dir, "--quiet"])
         #expect(sweep.status == 64 && sweep.stderr.contains("dense:7"), "sweep: \(sweep.status) \(sweep.stderr)")
         #expect(!FileManager.default.fileExists(atPath: db), "no sweep may start")
+        // Refused after parsing, each names its own command's usage, not the top level's.
+        #expect(r.stderr.contains("Usage: thermosweep train <options>"), "stderr: \(r.stderr)")
+        #expect(sweep.stderr.contains("Usage: thermosweep sweep <options>"), "stderr: \(sweep.stderr)")
+    }
+
+    /// A --data folder that does not exist, or holds no data set, is named as such (not as a
+    /// missing Fashion-MNIST) with the files of every format.
+    @Test func aDataFolderWithoutADataSetIsNamedAsSuch() throws {
+        let (root, dir) = try Self.folder("empty")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let empty = try CLI.run(Self.trainArguments(dir))
+        #expect(empty.status == 64 && empty.stderr.contains("Error: no data set in \(dir): it holds none of"),
+                "stderr: \(empty.stderr)")
+        let missing = try CLI.run(Self.trainArguments(dir + "/nowhere"))
+        #expect(missing.status == 64 && missing.stderr.contains("Error: no folder \(dir)/nowhere: give --data"),
+                "stderr: \(missing.stderr)")
+        #expect(missing.stderr.contains("train_x.npy") && missing.stderr.contains("data_batch_1.bin"))
     }
 
     @Test func badDataInputIsRefusedWithTheOffendingValue() throws {

@@ -310,10 +310,18 @@ struct DataFormatTests {
         } else {
             Issue.record("expected missing IDX files")
         }
-        // An empty folder is taken for IDX, whose message says how to get Fashion-MNIST.
+        // An empty folder, or one that does not exist, is named as such with every format's files.
         let empty = try DataTestDirectory()
-        #expect(try DataDirectory.detect(empty.path) == .idx)
-        #expect(loadError(empty.path)?.description.contains("test_batch.bin") == true)
+        #expect(throws: DataError.noDataSet(directory: empty.path, exists: true)) { try DataDirectory.detect(empty.path) }
+        let none = loadError(empty.path)?.description ?? ""
+        #expect(none.hasPrefix("no data set in \(empty.path): it holds none of the four IDX files")
+                && none.contains("test_batch.bin") && none.contains("train_x.npy"), "\(none)")
+        let missing = loadError(empty.path + "/nowhere")?.description ?? ""
+        #expect(missing.hasPrefix("no folder \(empty.path)/nowhere: give --data a folder holding"), "\(missing)")
+        // Fashion-MNIST's own folder, empty, still says how to install it.
+        if access(FashionMNIST.defaultDirectory, F_OK) != 0 {
+            #expect(try DataDirectory.detect(FashionMNIST.defaultDirectory) == .idx)
+        }
     }
 
     @Test("other IDX sets are named after their folder, with their own statistics")

@@ -20,9 +20,10 @@ public enum DataFormat: String, CaseIterable, Sendable {
 /// Loading a data set from a directory, in the format its files show or the one asked for.
 public enum DataDirectory {
     /// The format of the files in `directory`: the only one whose files it holds; IDX when it holds
-    /// none (so that a missing Fashion-MNIST says how to install it).
+    /// none and is Fashion-MNIST's own folder (so that a missing Fashion-MNIST says how to install it).
     ///
-    /// Throws `.ambiguousFormat` when it holds the files of more than one format.
+    /// Throws `.ambiguousFormat` when it holds the files of more than one format, `.noDataSet` when
+    /// another folder does not exist or holds none.
     public static func detect(_ directory: String) throws(DataError) -> DataFormat {
         let base = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
         func exists(_ name: String) -> Bool { access(base + "/" + name, F_OK) == 0 }
@@ -31,7 +32,13 @@ public enum DataDirectory {
         if CIFAR10.root(of: directory) != nil { found.append(.cifar10) }
         if NumPyDataset.fileNames.contains(where: exists) { found.append(.npy) }
         if found.count > 1 { throw .ambiguousFormat(directory: directory, formats: found.map(\.rawValue)) }
-        return found.first ?? .idx
+        if let format = found.first { return format }
+        let fashion = FashionMNIST.defaultDirectory
+        guard base == fashion || base == fashion + "/" else {
+            var info = stat()
+            throw .noDataSet(directory: directory, exists: stat(base, &info) == 0)
+        }
+        return .idx
     }
 
     /// Loads (train, test) from `directory` in `format`, or the detected one when nil. IDX and

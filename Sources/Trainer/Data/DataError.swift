@@ -2,6 +2,9 @@
 public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
     /// The data-set directory does not exist, or lacks some files (each listed by its plain name).
     case dataSetMissing(directory: String, missing: [String])
+    /// `--data DIR` names a folder that does not exist (`exists` false) or holds no file of any
+    /// format this reader knows.
+    case noDataSet(directory: String, exists: Bool)
     /// The file could not be opened (`reason` is the system's, e.g. "Permission denied").
     case cannotOpen(path: String, reason: String)
     /// The operating system reported a read error.
@@ -67,6 +70,14 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
                 + "or pass `--data DIR` with a directory holding the four IDX files (gzip-compressed or plain), "
                 + "CIFAR-10's binary batches (data_batch_1.bin ... test_batch.bin) or NumPy files "
                 + "(train_x.npy, train_y.npy, test_x.npy, test_y.npy)."
+        case let .noDataSet(directory, exists):
+            let formats = "the four IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], "
+                + "t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]), CIFAR-10's binary batches "
+                + "(data_batch_1.bin ... data_batch_5.bin, test_batch.bin) or NumPy files (train_x.npy, train_y.npy, "
+                + "test_x.npy, test_y.npy)"
+            return (exists ? "no data set in \(directory): it holds none of \(formats). "
+                        : "no folder \(directory): give --data a folder holding \(formats). ")
+                + "Fashion-MNIST installs with `apt-get install dataset-fashion-mnist` (then leave --data out)."
         case let .cannotOpen(path, reason):
             return "\(path): cannot open: \(reason). Check that the file exists and is readable, "
                 + "or pass `--data DIR` to use another copy."
