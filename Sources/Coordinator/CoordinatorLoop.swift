@@ -124,6 +124,7 @@ public final class CoordinatorLoop: @unchecked Sendable {
     private var lastTick: Instant
     /// The last instant at which the loop had read every waiting message (see `Event.tick`).
     private var heardUntil: Instant
+    private var lastLagLog: Instant?
     private var finished = false
 
     /// Binds a ROUTER on `endpoint` and starts the scheduler from `start` (journaling what the
@@ -235,6 +236,7 @@ public final class CoordinatorLoop: @unchecked Sendable {
             if now - lastTick >= pollTimeout {
                 lastTick = now
                 effects += scheduler.handle(.tick(heardUntil: heardUntil), now: now)
+                logLag(now: now)
             }
             try perform(effects)
             if finished && finishedAt == nil { finishedAt = ContinuousClock.now }
@@ -255,6 +257,17 @@ public final class CoordinatorLoop: @unchecked Sendable {
         log("CURVE refused \(handshakeFailures.unlogged) handshake(s) on \(endpoint) from a client without CURVE "
                 + "(or another mechanism); the address is not reported for these")
         handshakeFailures = (now, 0)
+    }
+
+    /// Says, at most once per 10 s, that the loop has not run dry for longer than a liveness
+    /// window: silence is then judged a window late (`Event.tick`), and the sweep needs a faster
+    /// coordinator or fewer messages.
+    private func logLag(now: Instant) {
+        let behind = now - heardUntil, window = scheduler.config.timing.livenessWindow
+        guard behind > window, lastLagLog.map({ now - $0 >= .seconds(10) }) ?? true else { return }
+        lastLagLog = now
+        log("the coordinator is \(behind.inMilliseconds) ms behind the messages waiting for it: workers are "
+                + "declared lost up to one liveness window (\(window.inMilliseconds) ms) late")
     }
 
     /// How long to serve after the last job ended. A worker declared lost during the sweep may be

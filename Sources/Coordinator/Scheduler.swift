@@ -184,7 +184,10 @@ public struct Scheduler: Sendable {
         case .start(let restored):
             start(restored, now: now, out: &out)
         case .tick(let heardUntil):
-            tick(now: now, heardUntil: min(heardUntil ?? now, now), out: &out)
+            // A loop that never runs dry (a flood) still declares the silent lost, one window late
+            // at most.
+            let floor = now.advanced(by: .zero - config.timing.livenessWindow)
+            tick(now: now, heardUntil: max(min(heardUntil ?? now, now), floor), out: &out)
         case .message(let peer, let message):
             receive(message, from: peer, now: now, out: &out)
         }

@@ -115,6 +115,8 @@ public enum Event: Sendable {
     /// last instant at which the loop had read every message waiting for it (nil: `now`). Silence
     /// (a lost worker, a stalled job, an orphan not re-adopted) is judged as of that instant: a
     /// loop that falls behind its traffic must not blame workers for heartbeats it has not read.
+    /// It is judged no earlier than one liveness window before `now`, so that traffic that never
+    /// lets the loop run dry cannot hide a dead worker for ever.
     case tick(heardUntil: Instant? = nil)
 }
 

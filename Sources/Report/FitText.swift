@@ -14,10 +14,9 @@ public enum Report {
             .filter { $0.group == group && $0.estimator == estimator.rawValue && $0.momentum == nil && $0.batchMode != nil }
             .map(\.batchMode)
         return (modes.isEmpty ? [nil] : modes).map { mode in
-            guard let fit = fits.fit(group: group, estimator: estimator, batchMode: mode) else {
-                return "\(group) (\(estimator.rawValue)): not fitted"
-            }
-            let line = "\(group) (\(estimator.rawValue)\(fit.label)): \(fit.result.summaryLine)"
+            let line = fits.fit(group: group, estimator: estimator, batchMode: mode).map { fit in
+                "\(group) (\(estimator.rawValue)\(fit.label)): \(fit.result.summaryLine)"
+            } ?? "\(group) (\(estimator.rawValue)): not fitted"
             return ([line] + perMomentumLine(fits, group: group, estimator: estimator, batchMode: mode))
                 .joined(separator: "\n")
         }.joined(separator: "\n")
@@ -35,8 +34,13 @@ public enum Report {
         let parts = perM.map { fit in
             "\(fit.result.fit.map { $0.a.summaryText } ?? "no fit") (m = \(Text.number(fit.momentum)))"
         }
-        let test = Estimate.equality(perM.compactMap { $0.result.fit?.a }, hypothesis: "one a for every m")
-        return ["  per m: a = \(parts.joined(separator: ", ")); one a for every m: p = \(test?.pValueText ?? "untestable")"]
+        let fitted = perM.compactMap(\.result.fit)
+        // Standard errors scaled by each fit's reduced χ² are estimates: then the F law, as the
+        // fits' own Wald tests use it.
+        let dof = fitted.compactMap { $0.expectedExponents?.denominatorDegreesOfFreedom }.min()
+        let test = Estimate.equality(fitted.map(\.a), hypothesis: "one a for every m", denominatorDegreesOfFreedom: dof)
+        let over = fitted.count < perM.count ? " (over the \(fitted.count) fitted)" : ""
+        return ["  per m: a = \(parts.joined(separator: ", ")); one a for every m\(over): p = \(test?.pValueText ?? "untestable")"]
     }
 
     /// Loads the journal at `storePath`, fits the whole network with `estimator`, and returns

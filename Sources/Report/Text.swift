@@ -53,7 +53,7 @@ enum Text {
     static func eta(_ x: Double) -> String { x.description }
 
     /// A computed η, such as η/(1 − m) of a collapsed fit, to 12 significant digits: 0.1/(1 − 0.9)
-    /// reads "1", not "1.0000000000000002".
+    /// reads "1.0", not "1.0000000000000002".
     static func computedEta(_ x: Double) -> String {
         guard x.isFinite else { return x.description }
         let rounded = Double(String(format: "%.12g", x)) ?? x

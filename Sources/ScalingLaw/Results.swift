@@ -265,18 +265,28 @@ enum Format {
 extension Estimate {
     /// The Wald test that independent estimates of one quantity (the exponent a of fits over
     /// disjoint runs, such as one per momentum) share one value: W = Σ wᵢ (xᵢ − x̄)², wᵢ = 1/seᵢ²,
-    /// x̄ the weighted mean, against χ² with k − 1 degrees of freedom. Nil with fewer than two
-    /// estimates or a standard error that is not positive and finite.
-    public static func equality(_ estimates: [Estimate], hypothesis: String) -> WaldTest? {
+    /// x̄ the weighted mean, against χ² with k − 1 degrees of freedom; or, where the standard
+    /// errors were themselves estimated (the fits' reduced-χ² scaling), against F(k − 1, d) with
+    /// W/(k − 1), d the smallest of the fits' residual degrees of freedom (the conservative
+    /// choice; the χ² p-value is kept as the asymptotic one). Nil with fewer than two estimates or
+    /// a standard error that is not positive and finite.
+    public static func equality(_ estimates: [Estimate], hypothesis: String,
+                                denominatorDegreesOfFreedom: Int? = nil) -> WaldTest? {
         guard estimates.count >= 2,
               estimates.allSatisfy({ $0.standardError > 0 && $0.standardError.isFinite && $0.value.isFinite })
         else { return nil }
         let weights = estimates.map { 1 / ($0.standardError * $0.standardError) }
         let mean = zip(weights, estimates).map { $0 * $1.value }.reduce(0, +) / weights.reduce(0, +)
         let w = zip(weights, estimates).map { $0 * ($1.value - mean) * ($1.value - mean) }.reduce(0, +)
-        let p = Distributions.chiSquareUpperTail(w, dof: Double(estimates.count - 1))
-        return WaldTest(hypothesis: hypothesis, statistic: w, constraints: estimates.count - 1,
-                        denominatorDegreesOfFreedom: nil, pValue: p, asymptoticPValue: p)
+        let q = estimates.count - 1
+        let asymptotic = Distributions.chiSquareUpperTail(w, dof: Double(q))
+        guard let d = denominatorDegreesOfFreedom, d > 0 else {
+            return WaldTest(hypothesis: hypothesis, statistic: w, constraints: q, denominatorDegreesOfFreedom: nil,
+                            pValue: asymptotic, asymptoticPValue: asymptotic)
+        }
+        let p = Distributions.fUpperTail(w / Double(q), dof1: Double(q), dof2: Double(d))
+        return WaldTest(hypothesis: hypothesis, statistic: w, constraints: q, denominatorDegreesOfFreedom: d,
+                        pValue: p, asymptoticPValue: asymptotic)
     }
 
     /// "0.98±0.01", as in `FitResult.summaryLine`.

@@ -57,23 +57,33 @@ import Testing
 
     /// A loop behind its traffic (heartbeats still waiting in the socket) judges silence only up
     /// to the last instant it had read everything: no worker is lost for a heartbeat not yet read,
-    /// and one that really is silent is lost once the loop has caught up.
+    /// and one that really is silent is lost once the loop has caught up, or, if it never does,
+    /// one liveness window late.
     @Test func silenceIsJudgedOnlyUpToWhatTheLoopHasRead() {
-        var h = Harness(jobs: Harness.trivialJobs())
-        h.ready("w1", slots: 2)
-        h.heartbeat("w1", [(3, 1, 5), (2, 1, 5)])
-        let lastRead = h.now
-        let window = h.scheduler.config.timing.livenessWindow.inMilliseconds
-        // Backlogged: the clock runs three windows on, the loop never ran dry.
-        for _ in 0..<(3 * window / Self.tickMs) {
-            h.now = h.now.advanced(by: .milliseconds(Self.tickMs))
-            #expect(h.handle(.tick(heardUntil: lastRead)).leaseEnds.isEmpty)
+        func backlogged(ticks: Int64) -> (Harness, Instant, [Effect]) {
+            var h = Harness(jobs: Harness.trivialJobs())
+            h.ready("w1", slots: 2)
+            h.heartbeat("w1", [(3, 1, 5), (2, 1, 5)])
+            let lastRead = h.now
+            var effects: [Effect] = []
+            for _ in 0..<ticks {
+                h.now = h.now.advanced(by: .milliseconds(Self.tickMs))
+                effects += h.handle(.tick(heardUntil: lastRead))
+            }
+            return (h, lastRead, effects)
         }
-        #expect(h.scheduler.workerCount == 1)
+        let window = Harness(jobs: []).scheduler.config.timing.livenessWindow.inMilliseconds
+        // Two windows of backlog: nobody is lost.
+        var (h, _, effects) = backlogged(ticks: 2 * window / Self.tickMs)
+        #expect(effects.leaseEnds.isEmpty && h.scheduler.workerCount == 1)
         // Caught up (the socket ran dry now): the silence is real and past the window.
-        let effects = h.handle(.tick(heardUntil: h.now))
+        effects = h.handle(.tick(heardUntil: h.now))
         #expect(effects.leaseEnds.map(\.1) == [.lost, .lost])
         #expect(h.scheduler.workerCount == 0)
+        // A flood that never lets the loop run dry: lost on the first tick past two windows.
+        let (flooded, lastRead, floodEffects) = backlogged(ticks: 2 * window / Self.tickMs + 1)
+        #expect(floodEffects.leaseEnds.map(\.1) == [.lost, .lost] && flooded.scheduler.workerCount == 0)
+        #expect((flooded.now - lastRead).inMilliseconds == 2 * window + Self.tickMs)
     }
 
     @Test func lostWorkersJobsGoToAnIdleWorkerAtOnce() {

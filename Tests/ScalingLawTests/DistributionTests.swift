@@ -108,3 +108,15 @@ private func close(_ x: Double, _ y: Double, rel: Double = 1e-6) -> Bool {
         #expect(Estimate.equality([Self.estimate(1, 0.1), Self.estimate(.nan, 0.1)], hypothesis: "h") == nil)
     }
 }
+
+extension EqualityTestTests {
+    /// Estimated standard errors: F(k − 1, d) with W/(k − 1); χ² stays the asymptotic p-value.
+    @Test func estimatedErrorsUseTheFLaw() throws {
+        let estimates = [Self.estimate(0, 1), Self.estimate(2, 1)]
+        let test = try #require(Estimate.equality(estimates, hypothesis: "h", denominatorDegreesOfFreedom: 10))
+        #expect(test.denominatorDegreesOfFreedom == 10 && abs(test.statistic - 2) < 1e-12)
+        // F(1, 10) = t²(10): P(F ≥ 2) = P(|t₁₀| ≥ √2) = 0.18773...
+        #expect(abs(test.pValue - Distributions.studentTTwoSided(2.0.squareRoot(), dof: 10)) < 1e-9)
+        #expect(test.pValue > test.asymptoticPValue && abs(test.asymptoticPValue - 0.15729920705028513) < 1e-9)
+    }
+}

@@ -312,12 +312,15 @@ struct DataFormatTests {
         }
         // An empty folder, or one that does not exist, is named as such with every format's files.
         let empty = try DataTestDirectory()
-        #expect(throws: DataError.noDataSet(directory: empty.path, exists: true)) { try DataDirectory.detect(empty.path) }
+        #expect(throws: DataError.noDataSet(directory: empty.path, found: .noDataSet)) { try DataDirectory.detect(empty.path) }
         let none = loadError(empty.path)?.description ?? ""
         #expect(none.hasPrefix("no data set in \(empty.path): it holds none of the four IDX files")
                 && none.contains("test_batch.bin") && none.contains("train_x.npy"), "\(none)")
         let missing = loadError(empty.path + "/nowhere")?.description ?? ""
         #expect(missing.hasPrefix("no folder \(empty.path)/nowhere: give --data a folder holding"), "\(missing)")
+        FileManager.default.createFile(atPath: empty.path + "/a-file", contents: Data([1]))
+        let file = loadError(empty.path + "/a-file")?.description ?? ""
+        #expect(file.hasPrefix("\(empty.path)/a-file is not a folder: give --data a folder holding"), "\(file)")
         // Fashion-MNIST's own folder, empty, still says how to install it.
         if access(FashionMNIST.defaultDirectory, F_OK) != 0 {
             #expect(try DataDirectory.detect(FashionMNIST.defaultDirectory) == .idx)

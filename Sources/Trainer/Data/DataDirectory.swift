@@ -36,7 +36,9 @@ public enum DataDirectory {
         let fashion = FashionMNIST.defaultDirectory
         guard base == fashion || base == fashion + "/" else {
             var info = stat()
-            throw .noDataSet(directory: directory, exists: stat(base, &info) == 0)
+            guard stat(directory, &info) == 0 else { throw .noDataSet(directory: directory, found: .missing) }
+            guard info.st_mode & S_IFMT == S_IFDIR else { throw .noDataSet(directory: directory, found: .notAFolder) }
+            throw .noDataSet(directory: directory, found: .noDataSet)
         }
         return .idx
     }

@@ -1,10 +1,19 @@
 /// Why a data set could not be loaded; each message names the file, what is wrong and what to do.
+/// What `--data DIR` names when it holds no data set.
+public enum DataFolder: Sendable, Equatable {
+    /// Nothing exists at the path.
+    case missing
+    /// A file or anything else that is not a directory.
+    case notAFolder
+    /// A folder without the files of any format.
+    case noDataSet
+}
+
 public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
     /// The data-set directory does not exist, or lacks some files (each listed by its plain name).
     case dataSetMissing(directory: String, missing: [String])
-    /// `--data DIR` names a folder that does not exist (`exists` false) or holds no file of any
-    /// format this reader knows.
-    case noDataSet(directory: String, exists: Bool)
+    /// `--data DIR` names no folder holding a data set: see `DataFolder`.
+    case noDataSet(directory: String, found: DataFolder)
     /// The file could not be opened (`reason` is the system's, e.g. "Permission denied").
     case cannotOpen(path: String, reason: String)
     /// The operating system reported a read error.
@@ -70,13 +79,18 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
                 + "or pass `--data DIR` with a directory holding the four IDX files (gzip-compressed or plain), "
                 + "CIFAR-10's binary batches (data_batch_1.bin ... test_batch.bin) or NumPy files "
                 + "(train_x.npy, train_y.npy, test_x.npy, test_y.npy)."
-        case let .noDataSet(directory, exists):
+        case let .noDataSet(directory, found):
             let formats = "the four IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], "
                 + "t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]), CIFAR-10's binary batches "
                 + "(data_batch_1.bin ... data_batch_5.bin, test_batch.bin) or NumPy files (train_x.npy, train_y.npy, "
                 + "test_x.npy, test_y.npy)"
-            return (exists ? "no data set in \(directory): it holds none of \(formats). "
-                        : "no folder \(directory): give --data a folder holding \(formats). ")
+            let what: String
+            switch found {
+            case .missing: what = "no folder \(directory): give --data a folder holding \(formats). "
+            case .notAFolder: what = "\(directory) is not a folder: give --data a folder holding \(formats). "
+            case .noDataSet: what = "no data set in \(directory): it holds none of \(formats). "
+            }
+            return what
                 + "Fashion-MNIST installs with `apt-get install dataset-fashion-mnist` (then leave --data out)."
         case let .cannotOpen(path, reason):
             return "\(path): cannot open: \(reason). Check that the file exists and is readable, "
