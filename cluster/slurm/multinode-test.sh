@@ -124,6 +124,13 @@ t_kill=$(date +%s.%N)
 bash "$here/slurm.sh" node-kill --dir "$slurm_dir" --node $VICTIM
 t_killed=$(date +%s.%N)
 log "$VICTIM's slurmd and every process in its namespace SIGKILLed"
+# What n2's workers held when they died: a job of the snapshot above may have ended between the
+# snapshot and the kill (the worker then took another), so read it again now that they are dead:
+# the leases still running on n2, and those the coordinator has already declared lost.
+victim_jobs=$(q "SELECT group_concat(id, ' ') FROM (SELECT id FROM jobs WHERE state = 'running' AND leaseWorker LIKE '$VICTIM/%'
+                 UNION SELECT jobId FROM events WHERE kind = 'lost' AND worker LIKE '$VICTIM/%' AND at >= $t_kill);")
+[ -n "$victim_jobs" ] || fail "$VICTIM's workers held no job when they were killed"
+log "$VICTIM's workers held jobs $victim_jobs when they died"
 
 # The coordinator notices the silence within heartbeat × liveness (+ 1 s) of the workers' death
 # (between t_kill and t_killed) and re-queues the jobs.
