@@ -1,4 +1,3 @@
-/// Why a data set could not be loaded; each message names the file, what is wrong and what to do.
 /// What `--data DIR` names when it holds no data set.
 public enum DataFolder: Sendable, Equatable {
     /// Nothing exists at the path.
@@ -9,6 +8,7 @@ public enum DataFolder: Sendable, Equatable {
     case noDataSet
 }
 
+/// Why a data set could not be loaded; each message names the file, what is wrong and what to do.
 public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
     /// The data-set directory does not exist, or lacks some files (each listed by its plain name).
     case dataSetMissing(directory: String, missing: [String])
@@ -61,6 +61,9 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
     /// Where the official CIFAR-10 binary files come from.
     static let cifarHint = "Re-download CIFAR-10's binary version (cifar-10-binary.tar.gz from "
         + "https://www.cs.toronto.edu/~kriz/cifar.html) and unpack it with `tar xzf`."
+    /// The data-set formats besides IDX, as the messages list them.
+    static let otherFormats = "CIFAR-10's binary batches (data_batch_1.bin ... test_batch.bin) or NumPy files "
+        + "(train_x.npy, train_y.npy, test_x.npy, test_y.npy)"
     static let npyHint = "Write the file again with numpy.save (pixels as uint8, labels as integers)."
 
     /// What to do about a damaged file at `path`, by its format.
@@ -77,13 +80,10 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
             return "Fashion-MNIST not found in \(directory): missing \(files). "
                 + "Install it with `apt-get install dataset-fashion-mnist` "
                 + "or pass `--data DIR` with a directory holding the four IDX files (gzip-compressed or plain), "
-                + "CIFAR-10's binary batches (data_batch_1.bin ... test_batch.bin) or NumPy files "
-                + "(train_x.npy, train_y.npy, test_x.npy, test_y.npy)."
+                + Self.otherFormats + "."
         case let .noDataSet(directory, found):
-            let formats = "the four IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], "
-                + "t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]), CIFAR-10's binary batches "
-                + "(data_batch_1.bin ... data_batch_5.bin, test_batch.bin) or NumPy files (train_x.npy, train_y.npy, "
-                + "test_x.npy, test_y.npy)"
+            let idx = FashionMNIST.fileNames.map { "\($0)[.gz]" }.joined(separator: ", ")
+            let formats = "the four IDX files (\(idx)), " + Self.otherFormats
             let what: String
             switch found {
             case .missing: what = "no folder \(directory): give --data a folder holding \(formats). "
