@@ -50,7 +50,7 @@ let package = Package(
                 "Worker", "ZeroMQ", "Report", "ScalingLaw", "Session",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        // What the test targets share (the opt-in benchmark switch).
+        // What the test targets share: the opt-in benchmark switch, `.ownThread` for tests that wait.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CellTests", dependencies: ["Cell"]),
         .testTarget(name: "KernelsTests", dependencies: ["Cell", "Kernels"]),
@@ -62,15 +62,15 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["TestSupport", "Cell", "Store", "SweepProtocol"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["TestSupport", "Cell", "Coordinator", "SweepProtocol", "Store", "ZeroMQ"]),
         .testTarget(name: "ReportTests", dependencies: ["TestSupport", "Cell", "Report", "ScalingLaw", "Store", "SweepProtocol"]),
-        .testTarget(name: "SessionTests", dependencies: ["Session", "Store", "SweepProtocol", "Worker", "ZeroMQ"]),
-        .testTarget(name: "WorkerTests", dependencies: ["Cell", "Worker", "SweepProtocol", "ZeroMQ"]),
+        .testTarget(name: "SessionTests", dependencies: ["TestSupport", "Session", "Store", "SweepProtocol", "Worker", "ZeroMQ"]),
+        .testTarget(name: "WorkerTests", dependencies: ["TestSupport", "Cell", "Worker", "SweepProtocol", "ZeroMQ"]),
         // A worker with test-only faults (a given release, hanging jobs), built beside thermosweep.
         .executableTarget(name: "thermosweep-fault-worker", dependencies: ["SweepProtocol", "Worker"],
                           path: "Tests/FaultWorker"),
         .testTarget(name: "SweepTests", dependencies: ["TestSupport", "Cell", "Session", "Store", "SweepProtocol", "ZeroMQ", "Worker", "thermosweep",
                                                        "thermosweep-fault-worker"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "CLITests", dependencies: ["Cell", "thermosweep", "SweepProtocol", "Thermometer", "Trainer",
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "Cell", "thermosweep", "SweepProtocol", "Thermometer", "Trainer",
                                                     "Report", "ScalingLaw"]),
     ]
 )

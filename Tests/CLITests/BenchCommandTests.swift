@@ -1,9 +1,10 @@
 import Cell
 import Foundation
+import TestSupport
 import Testing
 @testable import thermosweep
 
-@Suite struct BenchCommandTests {
+@Suite(.ownThread(.cpuBound)) struct BenchCommandTests {
     @Test func jsonRowsHavePositiveThroughputAndCountFLOPs() throws {
         let r = try CLI.run(["bench", "--models", "lenet-4-8", "--batches", "8", "--seconds", "0.05",
                              "--repetitions", "1", "--no-gemm", "--json"])

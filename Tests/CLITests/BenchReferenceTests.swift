@@ -1,5 +1,6 @@
 import Cell
 import Foundation
+import TestSupport
 import Testing
 @testable import thermosweep
 
@@ -15,7 +16,8 @@ private let torchPython: URL? = {
 /// scripts/bench_reference.py builds the networks `bench` times, on the same inputs. It needs torch,
 /// which CI does not install: the suite runs only where python3 imports it.
 @Suite(.enabled(if: torchPython != nil,
-                "python3 cannot import torch (pip install -r scripts/requirements-bench.txt to run these)"))
+                "python3 cannot import torch (pip install -r scripts/requirements-bench.txt to run these)"),
+        .ownThread(.cpuBound))
 struct BenchReferenceTests {
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../scripts/bench_reference.py").standardizedFileURL.path

@@ -1,7 +1,8 @@
 import Foundation
+import TestSupport
 import Testing
 
-@Suite struct CPUCheckTests {
+@Suite(.ownThread(.cpuBound)) struct CPUCheckTests {
     /// The CPU the binary under test was built for, from `--version`.
     static func buildCPU() throws -> String {
         let r = try CLI.run(["--version"])

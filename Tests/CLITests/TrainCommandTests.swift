@@ -1,7 +1,8 @@
 import Foundation
+import TestSupport
 import Testing
 
-@Suite struct TrainCommandTests {
+@Suite(.ownThread(.cpuBound)) struct TrainCommandTests {
     /// A small synthetic cell: seconds in release, no data files needed.
     static let quick = ["train", "--model", "lenet-4-8", "--synthetic", "--synthetic-count", "600",
                         "--lr", "0.1", "--batch", "16", "--seed", "3", "--warm-epochs", "0.5",

@@ -3,10 +3,11 @@ import Coordinator
 import Foundation
 import Store
 import SweepProtocol
+import TestSupport
 import Testing
 import ZeroMQ
 
-@Suite(.serialized)
+@Suite(.serialized, .ownThread)
 struct CoordinatorLoopTests {
     @Test func trivialGridCompletesThroughTwoWorkers() throws {
         let fixture = try LoopFixture()

@@ -2,13 +2,14 @@ import Foundation
 import Session
 import Store
 import SweepProtocol
+import TestSupport
 import Testing
 import Worker
 import ZeroMQ
 
 /// A whole sweep run in this process: the session (journal, loop, stop, outcome) with workers on
 /// threads of the test, over `ipc://` in a private folder. Every wait is bounded.
-@Suite struct SweepSessionTests {
+@Suite(.ownThread) struct SweepSessionTests {
     let folder: URL
 
     init() throws {

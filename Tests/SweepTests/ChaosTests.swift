@@ -3,7 +3,7 @@ import Foundation
 import Store
 import Testing
 
-extension FailureTests {
+extension FailureTests.Recovery {
     /// RELIABILITY.md test 14: seeded random kills and freezes over a whole sweep, then the invariant.
     @Suite struct ChaosTests {
         @Test func seededChaosOverAWholeSweepEndsEveryJobExactlyOnceAndLeavesNoProcess() throws {

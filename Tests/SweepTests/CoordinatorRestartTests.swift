@@ -3,7 +3,7 @@ import Foundation
 import Store
 import Testing
 
-extension FailureTests {
+extension FailureTests.Recovery {
     /// RELIABILITY.md test 4 (and the end-to-end test): a real training sweep whose
     /// coordinator is `kill -9`ed twice at seeded random moments and restarted with the same command,
     /// and one of whose workers is `kill -9`ed and restarted, ends with the results of an

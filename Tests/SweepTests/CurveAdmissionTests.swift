@@ -2,7 +2,7 @@ import Foundation
 import Store
 import Testing
 
-extension FailureTests {
+extension FailureTests.Windows {
     /// RELIABILITY.md test 13: with CURVE on, only workers holding an allowed key get jobs.
     @Suite struct CurveAdmissionTests {
         /// Runs `thermosweep keygen --out prefix` and returns the public key it printed.

@@ -5,7 +5,7 @@ import Foundation
 import Store
 import Testing
 
-extension FailureTests {
+extension FailureTests.Recovery {
     /// 3,080 trivial jobs write about 4.5 MB of journal: more than the 3 MiB disk holds (of which
     /// the journal keeps 2 MiB allocated for its last checkpoint, so it stops after a few dozen).
     static let diskFullGrid = ["--trivial-ms", "1", "--lr", "0.001:1.024:x2", "--batch", "1:512:x2", "--seeds", "28",

@@ -4,11 +4,19 @@
 import Cell
 import Foundation
 import Store
+import TestSupport
 import Testing
 
-/// The failure tests, one at a time: each measures windows of a few hundred milliseconds, which
-/// the processes of a neighbouring failure test would stretch on a 2-core machine.
-@Suite(.serialized) struct FailureTests {}
+/// The failure tests, in two lanes that run side by side, each one test at a time. They mostly wait
+/// for the processes they start, so each runs on a thread of its own (`.ownThread`).
+@Suite(.ownThread(.criticalPath)) struct FailureTests {
+    /// Tests that measure windows of a few hundred milliseconds (liveness, stalls, freezes, slow
+    /// jobs, admission): the processes of a second test of this lane would stretch them.
+    @Suite(.serialized) struct Windows {}
+
+    /// Tests that count rather than time: crashes, restarts, chaos, a full disk, hostile traffic.
+    @Suite(.serialized) struct Recovery {}
+}
 
 /// Short timing for every process of a test (PROTOCOL.md, "Timing").
 struct TestTiming {

@@ -3,12 +3,13 @@
 // the larger grid.
 import Foundation
 import Store
+import TestSupport
 import Testing
 
-@Suite struct GridExtensionTests {
+@Suite(.ownThread(.cpuBound)) struct GridExtensionTests {
     /// 2 η × 2 |B| of a short synthetic training grid (seeds given per run).
     static let grid = ["--synthetic", "--synthetic-count", "600", "--model", "lenet-4-8", "--lr", "0.05,0.1",
-                       "--batch", "8,16", "--warm-epochs", "1", "--burn-in-steps", "500", "--measure-steps", "1000",
+                       "--batch", "8,16", "--warm-epochs", "1", "--burn-in-steps", "100", "--measure-steps", "200",
                        "--local-workers", "2", "--quiet"]
     static let volatileColumns: Set<String> = ["samples_per_s", "wall_s", "worker"]
 
@@ -224,7 +225,7 @@ import Testing
     }
 }
 
-extension FailureTests {
+extension FailureTests.Recovery {
     @Suite struct GrownSweepRestartTests {
         /// RELIABILITY.md test 4 on a grown grid: the coordinator of the extension is `kill -9`ed and
         /// restarted; every job still ends exactly once and the first run's results stay as they were.

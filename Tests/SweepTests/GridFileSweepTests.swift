@@ -1,9 +1,10 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `status --format grid` writes a sweep's grid as a file; `sweep --grid` on it resumes the same
 /// database, and grows it with a flag given over the file.
-@Suite struct GridFileSweepTests {
+@Suite(.ownThread) struct GridFileSweepTests {
     @Test func theGridFileOfASweepResumesItAndAFlagOverItGrowsIt() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }

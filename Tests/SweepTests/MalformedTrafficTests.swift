@@ -5,7 +5,7 @@ import SweepProtocol
 import Testing
 import ZeroMQ
 
-extension FailureTests {
+extension FailureTests.Recovery {
     /// RELIABILITY.md test 6: garbage from raw ZeroMQ clients never crashes the coordinator and never
     /// writes to its database.
     @Suite struct MalformedTrafficTests {

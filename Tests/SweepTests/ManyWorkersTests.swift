@@ -4,7 +4,7 @@ import SweepProtocol
 import Testing
 import Worker
 
-extension FailureTests {
+extension FailureTests.Windows {
     /// RELIABILITY.md test 10: hundreds of workers connecting at once to a real coordinator process.
     @Suite struct ManyWorkersTests {
         @Test func threeHundredWorkersAtOnceLoseNoReadyAndNoJob() throws {

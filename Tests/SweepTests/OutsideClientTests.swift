@@ -3,9 +3,10 @@
 // forbids that it sends on the way is answered as the spec says (REFUSE malformed for a READY,
 // ERROR malformed for the rest), naming the field.
 import Foundation
+import TestSupport
 import Testing
 
-@Suite struct OutsideClientTests {
+@Suite(.ownThread) struct OutsideClientTests {
     static let client = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("Fixtures/outside_client.py").path
 

@@ -2,7 +2,7 @@ import Foundation
 import Store
 import Testing
 
-extension FailureTests {
+extension FailureTests.Recovery {
     /// RELIABILITY.md test 11: the journal becomes unwritable mid-sweep.
     @Suite struct ReadOnlyJournalTests {
         @Test(.enabled(if: immutableAttributeWorks(),

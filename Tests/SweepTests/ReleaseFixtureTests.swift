@@ -1,11 +1,12 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The bytes users depend on do not change between releases: a journal that release 0.1.0 left
 /// half-finished resumes with this binary (same grid hash, same job list, same result records), and
 /// the exports equal those that 0.1.0 wrote for the uninterrupted sweep, but for what changed on
 /// purpose since (`changedOnPurpose`).
-@Suite struct ReleaseFixtureTests {
+@Suite(.ownThread(.cpuBound)) struct ReleaseFixtureTests {
     static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("Fixtures/release-0.1.0")
     /// The grid of the fixture (its README): the same flags must name the same grid.

@@ -4,7 +4,7 @@ import SweepProtocol
 import Testing
 import ZeroMQ
 
-extension FailureTests {
+extension FailureTests.Windows {
     /// RELIABILITY.md test 5: duplicate, stale and unknown-job RESULTs from a hand-played worker to a
     /// real coordinator process are answered and logged, and never counted twice.
     @Suite struct ResultIdempotenceTests {

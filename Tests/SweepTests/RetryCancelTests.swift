@@ -2,7 +2,7 @@ import Foundation
 import Store
 import Testing
 
-extension FailureTests {
+extension FailureTests.Windows {
     /// `thermosweep retry` and `cancel` on real sweeps (docs/JOBS.md): a job that runs out of
     /// attempts (the fault worker hangs it; retry limit 1) is cancelled, brought back, and done
     /// once by a resumed sweep; the done job never runs again; both commands are refused while

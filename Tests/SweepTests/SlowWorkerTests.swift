@@ -2,7 +2,7 @@ import Foundation
 import Store
 import Testing
 
-extension FailureTests {
+extension FailureTests.Windows {
     /// RELIABILITY.md test 7: jobs much longer than the liveness window, on workers that keep
     /// heartbeating progress, are never taken away.
     @Suite struct SlowWorkerTests {

@@ -2,7 +2,7 @@ import Foundation
 import Store
 import Testing
 
-extension FailureTests {
+extension FailureTests.Windows {
     /// RELIABILITY.md test 3: a trainer that hangs while its worker's socket and heartbeats stay up
     /// (the fault worker's `--stall-job-after-steps`: its first job stops advancing and waits to be
     /// cancelled).

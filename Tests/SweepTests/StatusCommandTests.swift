@@ -1,8 +1,9 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `status --db` and `status --connect` against a running sweep; `keygen` files.
-@Suite(.serialized) struct StatusCommandTests {
+@Suite(.serialized, .ownThread) struct StatusCommandTests {
     @Test func statusReadsTheDatabaseAndTheLiveCoordinator() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }

@@ -1,9 +1,10 @@
 import Foundation
 import Store
+import TestSupport
 import Testing
 
 /// `sweep` end to end with local workers: every job once, resume, refusal of another grid, Ctrl-C.
-@Suite(.serialized) struct SweepCommandTests {
+@Suite(.serialized, .ownThread) struct SweepCommandTests {
     static let grid = ["--trivial-ms", "100", "--lr", "0.05:0.2:x2", "--batch", "8:32:x2", "--seeds", "2",
                        "--heartbeat-ms", "100", "--readopt-grace-ms", "500"]
 

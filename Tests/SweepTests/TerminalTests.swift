@@ -2,9 +2,10 @@
 // (scripts/terminal_check.py, pyte): the progress line is redrawn in place, never wrapped, and no
 // other line (the coordinator's events, the local workers' lines) is glued to it.
 import Foundation
+import TestSupport
 import Testing
 
-@Suite struct TerminalTests {
+@Suite(.ownThread(.cpuBound)) struct TerminalTests {
     static let checker = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../scripts/terminal_check.py").standardizedFileURL.path
 
@@ -14,7 +15,8 @@ import Testing
         defer { scratch.remove() }
         let sweep = [Binary.path, "sweep", "--db", scratch.file("s.sqlite"), "--synthetic", "--synthetic-count", "2000",
                      "--model", "lenet-4-8", "--lr", "0.05,0.1,0.2", "--batch", "16,32", "--seeds", "2",
-                     "--warm-epochs", "0.2", "--local-workers", "2", "--out", scratch.file("out")]
+                     "--warm-epochs", "0.2", "--burn-in-steps", "100", "--measure-steps", "200", "--local-workers", "2",
+                     "--out", scratch.file("out")]
         // Debian's python3, where python3-pyte (make test-deps) puts pyte.
         let check = try Spawned([Self.checker, "\(columns)", "120", "--"] + sweep, outputPrefix: scratch.file("terminal"),
                                 executable: "/usr/bin/python3")

@@ -2,7 +2,7 @@ import Foundation
 import Store
 import Testing
 
-extension FailureTests {
+extension FailureTests.Windows {
     /// RELIABILITY.md test 2: `SIGSTOP` a worker mid-job, `SIGCONT` it after it was declared lost.
     ///
     /// Thawed, the worker first reads what the coordinator queued for it while it was frozen, the

@@ -2,7 +2,7 @@ import Foundation
 import Store
 import Testing
 
-extension FailureTests {
+extension FailureTests.Windows {
     /// RELIABILITY.md test 1: `kill -9` a worker mid-job.
     @Suite struct WorkerKillTests {
         @Test func aKilledWorkersJobIsRequeuedWithinTheLivenessWindowAndDoneElsewhere() throws {

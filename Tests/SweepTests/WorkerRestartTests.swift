@@ -2,7 +2,7 @@ import Foundation
 import Store
 import Testing
 
-extension FailureTests {
+extension FailureTests.Windows {
     /// RELIABILITY.md test 9: a worker restarted under the same `--name` is a new peer and is admitted.
     @Suite struct WorkerRestartTests {
         @Test func aWorkerRestartedWithTheSameNameIsAdmittedAndDoesJobs() throws {

@@ -1,12 +1,13 @@
 import Cell
 import Foundation
 import SweepProtocol
+import TestSupport
 import Testing
 import Worker
 import ZeroMQ
 
 /// A tiny synthetic cell: lenet-4-8 on 300 images, 0.2 warm-start epochs, 20 + 20 steps, no probes.
-@Suite struct CellJobRunnerTests {
+@Suite(.ownThread) struct CellJobRunnerTests {
     static let runner = CellJobRunner.synthetic(seed: 1, trainCount: 300, testCount: 100)
 
     static func spec(kind: JobKind, hash: String?) -> JobSpec {

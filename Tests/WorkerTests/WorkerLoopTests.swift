@@ -1,10 +1,11 @@
 import Foundation
 import SweepProtocol
+import TestSupport
 import Testing
 import Worker
 import ZeroMQ
 
-@Suite struct WorkerLoopTests {
+@Suite(.ownThread) struct WorkerLoopTests {
     @Test func readyNamesTheWorker() throws {
         let coordinator = try FakeCoordinator()
         let (worker, ready) = try startWorker(coordinator)

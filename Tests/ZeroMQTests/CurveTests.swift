@@ -1,4 +1,5 @@
 // CURVE keys, and the ZAP authenticator admitting only allowed workers.
+import TestSupport
 import Testing
 import ZeroMQ
 
@@ -50,7 +51,7 @@ import ZeroMQ
     }
 }
 
-@Suite struct ZAPAuthenticatorTests {
+@Suite(.ownThread) struct ZAPAuthenticatorTests {
     @Test func onlyAllowedCurveKeysGetThrough() throws {
         let context = try Context()
         let serverKeys = try CurveKeyPair.generate()
@@ -168,7 +169,7 @@ import ZeroMQ
     }
 }
 
-@Suite struct MonitorStopTests {
+@Suite(.ownThread) struct MonitorStopTests {
     /// libzmq sends monitor events with a blocking send: a socket that lingers after `close()`, still
     /// reconnecting and failing handshakes, blocks its context on an event no one reads. The
     /// worker's case: a DEALER whose handshakes fail (here: the wrong server key; each failure a

@@ -1,9 +1,10 @@
 // ZMTP heartbeats: a ROUTER drops a peer that stops answering PINGs, and keeps a live one.
 import Foundation
+import TestSupport
 import Testing
 import ZeroMQ
 
-@Suite struct HeartbeatTests {
+@Suite(.ownThread) struct HeartbeatTests {
     /// ZMTP 3.1 greeting for the NULL mechanism, as a client (RFC 23 / 37): 64 bytes.
     static let greeting: [UInt8] = [0xFF] + [UInt8](repeating: 0, count: 8) + [0x7F, 3, 1]
         + Array("NULL".utf8) + [UInt8](repeating: 0, count: 16) + [0] + [UInt8](repeating: 0, count: 31)

@@ -1,9 +1,10 @@
 // Sockets close themselves; a context terminates as soon as its sockets are gone.
 import Foundation
+import TestSupport
 import Testing
 import ZeroMQ
 
-@Suite struct LifecycleTests {
+@Suite(.ownThread) struct LifecycleTests {
     @Test func socketsCloseInDeinitAndTheContextTerminatesPromptly() throws {
         weak var weakContext: Context?
         let start = ContinuousClock.now

@@ -1,9 +1,10 @@
 // One ROUTER holds hundreds of DEALER peers: ZMQ_MAX_SOCKETS limits sockets, not peers.
 import Foundation
+import TestSupport
 import Testing
 import ZeroMQ
 
-@Suite struct ManyPeersTests {
+@Suite(.ownThread) struct ManyPeersTests {
     /// Raises the soft fd limit to the hard one; returns the resulting soft limit.
     static func raiseOpenFileLimit() -> Int {
         var limit = rlimit()

@@ -1,9 +1,10 @@
 // ROUTER <-> DEALER messaging, poll, and the ROUTER options the coordinator relies on.
 import Foundation
+import TestSupport
 import Testing
 import ZeroMQ
 
-@Suite struct RoundTripTests {
+@Suite(.ownThread) struct RoundTripTests {
     /// DEALER -> ROUTER -> DEALER with a multipart message; the ROUTER sees the identity first.
     func roundTrip(bind endpoint: String) throws {
         let context = try Context()
