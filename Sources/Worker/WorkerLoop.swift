@@ -1,6 +1,7 @@
 // The worker's conversation with the coordinator (PROTOCOL.md, "Conversation"). One thread, the
-// one that calls `run()`, owns the DEALER socket; each job runs on a thread of its own and hands
-// its result back through a lock-protected queue, which the loop drains between finite polls.
+// one that calls `run()`, owns the DEALER socket; each job runs on a thread of its own (kept for
+// the next job when it ends) and hands its result back through a lock-protected queue, which the
+// loop drains between finite polls.
 import Foundation
 import SweepProtocol
 import ZeroMQ
@@ -114,6 +115,7 @@ public final class WorkerLoop: @unchecked Sendable {
         /// Cancelled leases whose thread has not finished yet: their result is dropped.
         var cancelled: Set<JobRef> = []
         let completions = CompletionQueue()
+        let jobThreads = JobThreads()
         var heartbeat: Duration
         var liveness: Int
         var backoff: Duration
@@ -436,12 +438,62 @@ public final class WorkerLoop: @unchecked Sendable {
             running[ref] = Running(job: job, progress: progress)
             note("#\(job.jobId) \(job.key) started (attempt \(job.attempt))")
             let runner = loop.runner, completions = self.completions
-            let thread = Thread {
+            jobThreads.run {
                 completions.push(ref, runner.run(job, progress: progress))
             }
-            thread.name = "job-\(job.jobId)"
-            thread.stackSize = 8 << 20
-            thread.start()
+        }
+    }
+}
+
+/// The threads that run jobs. A thread whose job ended waits a while for the next one, since
+/// starting a thread costs more than a short job; a job that never returns keeps its thread, and
+/// a new one starts whenever none is idle, so a hung job never holds up another.
+final class JobThreads: @unchecked Sendable {
+    // Safe to share: `idle` and `pending` are only touched under `condition`.
+    private let condition = NSCondition()
+    /// Threads waiting for work, less those already promised an item of `pending`.
+    private var idle = 0
+    private var pending: [@Sendable () -> Void] = []
+    /// How long an idle thread waits for work before it ends.
+    private let keepAlive: TimeInterval
+
+    init(keepAlive: TimeInterval = 30) {
+        self.keepAlive = keepAlive
+    }
+
+    /// Runs `work` on an idle thread, or on a new one.
+    func run(_ work: @escaping @Sendable () -> Void) {
+        condition.lock()
+        if idle > 0 {
+            idle -= 1
+            pending.append(work)
+            condition.signal()
+            condition.unlock()
+            return
+        }
+        condition.unlock()
+        let thread = Thread { [self] in serve(first: work) }
+        thread.name = "job"
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    private func serve(first: @escaping @Sendable () -> Void) {
+        var work = first
+        while true {
+            work()
+            condition.lock()
+            idle += 1
+            let deadline = Date(timeIntervalSinceNow: keepAlive)
+            while pending.isEmpty {
+                if !condition.wait(until: deadline) && pending.isEmpty {
+                    idle -= 1
+                    condition.unlock()
+                    return
+                }
+            }
+            work = pending.removeFirst()
+            condition.unlock()
         }
     }
 }

@@ -2,14 +2,13 @@ import ArgumentParser
 import Foundation
 import Report
 import ScalingLaw
-import TestSupport
 import Testing
 @testable import thermosweep
 
 /// The exclusion options of `fit`, `export` and `report` (docs/METHOD.md, 8): one group, the same
 /// policy in all three, values at and beyond their limits refused as usage errors (exit 64) that
 /// name the option and what it accepts.
-@Suite(.ownThread(.cpuBound)) struct ExclusionOptionTests {
+@Suite struct ExclusionOptionTests {
     static let base = ["--db=/nonexistent/s.sqlite"]
 
     enum Outcome: Equatable, CustomStringConvertible {

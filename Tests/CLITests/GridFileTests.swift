@@ -2,14 +2,13 @@ import ArgumentParser
 import Cell
 import Foundation
 import SweepProtocol
-import TestSupport
 import Testing
 @testable import thermosweep
 
 /// `sweep --grid FILE`: a grid written as a file (`GridFile.text`) reads back as the same grid, the
 /// flags given override the file, and a file that is not a grid is refused with the message of the
 /// flag it sets, naming the file and the key.
-@Suite(.ownThread(.cpuBound)) struct GridFileTests {
+@Suite struct GridFileTests {
     /// A new file holding `text`; the caller removes it.
     static func file(_ text: String) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("grid-\(UUID().uuidString).json").path

@@ -2,14 +2,13 @@ import ArgumentParser
 import Cell
 import Foundation
 import SweepProtocol
-import TestSupport
 import Testing
 @testable import thermosweep
 
 /// `sweep` and `train` accept exactly what the cell contract accepts: random option values at and
 /// around every limit are refused as a usage error (exit 64) naming the option and the range, or
 /// accepted; and every job of an accepted grid passes the check a worker makes on its JOB.
-@Suite(.ownThread(.cpuBound)) struct OptionLimitTests {
+@Suite struct OptionLimitTests {
     /// An option, the cell setting it sets, and values at and around the setting's limits.
     struct Limit {
         let option: String

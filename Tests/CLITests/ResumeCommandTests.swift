@@ -2,14 +2,13 @@ import ArgumentParser
 import Cell
 import Foundation
 import SweepProtocol
-import TestSupport
 import Testing
 @testable import thermosweep
 
 /// The resume command `status` prints gives the same grid: `sweep` parses a grid's
 /// `sweepArguments` back into a spec with the same hash (the data hash aside, which `sweep` reads
 /// from the files).
-@Suite(.ownThread(.cpuBound)) struct ResumeCommandTests {
+@Suite struct ResumeCommandTests {
     static let commands: [[String]] = [
         [],
         ["--model", "lenet-4-8", "--lr", "0.01,0.03", "--batch", "16:64:x2", "--seeds", "2", "--grid-seed", "7",
