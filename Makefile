@@ -11,7 +11,7 @@ BUILD_DIR ?= .build
 BIN := $(BUILD_DIR)/release/thermosweep
 APT_PACKAGES := libzmq3-dev zlib1g-dev pkg-config dataset-fashion-mnist
 # Tests also run the binary on an emulated CPU without AVX-512.
-APT_TEST_PACKAGES := qemu-user python3-pyte python3-zmq
+APT_TEST_PACKAGES := qemu-user python3 python3-pyte python3-zmq
 # Target CPUs without FMA: the kernels then multiply and add separately instead of calling fmaf.
 NO_FMA_CPUS := x86-64 core2 nehalem corei7 westmere sandybridge corei7-avx ivybridge core-avx-i
 # Target CPUs with AVX-512 (32 vector registers): the kernels use their wider register tiles.

@@ -226,7 +226,7 @@ import Trainer
         #expect(megabytes < 300 && megabytes > 184 * 1_000_000 / 1_048_576, "peak RSS \(megabytes) MiB")
     }
 
-    /// Runs the binary with `args` (output discarded) and returns its exit status and peak
+    /// Runs the binary with `args` (standard output discarded) and returns its exit status and peak
     /// resident size in bytes (ru_maxrss of that one process, from wait4).
     ///
     /// A child's ru_maxrss counts the resident size of the process that spawned it: exec records
@@ -235,13 +235,17 @@ import Trainer
     /// started from a small python3 process instead (≈ 10 MB, which the figure then includes).
     static func runMeasuringPeakRSS(_ args: [String]) throws -> (status: Int32, maxRSS: Int) {
         let script = """
-            import os, sys
+            import ctypes, os, sys
             pid = os.fork()
             if pid == 0:
+                ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL: dies with this process
                 null = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(null, 1)
-                os.dup2(null, 2)
-                os.execv(sys.argv[1], sys.argv[1:])
+                try:
+                    os.execv(sys.argv[1], sys.argv[1:])
+                except OSError as error:
+                    print(error, file=sys.stderr)
+                    os._exit(127)
             _, status, usage = os.wait4(pid, 0)
             print(os.waitstatus_to_exitcode(status), usage.ru_maxrss * 1024)  # Linux reports kilobytes
             """

@@ -2,15 +2,17 @@
 // Swift Testing runs test bodies on the cooperative pool, which has one thread per core: on a
 // 2-core machine two tests that sit in `waitpid` or `zmq_poll` hold the whole pool, and every
 // other test, however short, waits for them. A test under `.ownThread` runs on a thread of its own
-// instead, so its waiting costs no other test anything.
+// instead, so its waiting costs no other test anything. (An async test body and its child tasks
+// would share that one thread: a child that blocks would hold up its siblings. The bodies that use
+// the trait are synchronous.)
 //
 // Two refinements:
 // - A test whose processes keep the CPU busy (training sweeps) says `.ownThread(.cpuBound)`: at
 //   most one such test per core runs at once; the others wait for a place without holding a thread.
 // - The suites that form the run's longest chain of tests that must follow one another (the
-//   failure tests) say `.ownThread(.criticalPath)`: the runner's steps for them (starting a test,
-//   ending it, going on to the next) run at high priority, ahead of the computing tests queued on
-//   the pool, so the chain starts at once and never waits for the pool between two of its tests.
+//   failure tests) say `.ownThread(.criticalPath)`: once the suite has started, the runner's steps
+//   for it (starting a test, ending it, going on to the next) run at high priority, ahead of the
+//   computing tests queued on the pool, so the chain never waits for the pool between two tests.
 import Foundation
 import Testing
 
@@ -92,6 +94,7 @@ final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
     private var finished = false
+    private var exited = false
 
     init(name: String) {
         let thread = Thread { [self] in run() }
@@ -100,9 +103,14 @@ final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
     }
 
     func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
         condition.lock()
-        jobs.append(job)
+        if exited {
+            // Nothing should come after the test body, but a job must never be lost.
+            condition.unlock()
+            globalConcurrentExecutor.enqueue(job)
+            return
+        }
+        jobs.append(UnownedJob(job))
         condition.signal()
         condition.unlock()
     }
@@ -120,6 +128,7 @@ final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
             condition.lock()
             while jobs.isEmpty && !finished { condition.wait() }
             if jobs.isEmpty {
+                exited = true
                 condition.unlock()
                 return
             }
