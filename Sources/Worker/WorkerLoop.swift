@@ -278,9 +278,9 @@ public final class WorkerLoop: @unchecked Sendable {
                 : "the connection does not open"
         }
 
-        /// A line about this worker's normal work (silent with `quiet`).
-        func note(_ message: String) {
-            if !config.quiet { config.log(message) }
+        /// A line about this worker's normal work (silent with `quiet`, and then never formatted).
+        func note(_ message: @autoclosure () -> String) {
+            if !config.quiet { config.log(message()) }
         }
 
         func sendReady() {
@@ -342,11 +342,11 @@ public final class WorkerLoop: @unchecked Sendable {
                 let job = running.removeValue(forKey: ref)?.job
                 if cancelled.remove(ref) != nil { continue }
                 guard let result else { continue }
-                let what = "#\(ref.jobId) \(job?.key ?? "")"
+                let what = { "#\(ref.jobId) \(job?.key ?? "")" }
                 switch (result.outcome, result.errorKind) {
-                case (.done, _): note("\(what) done in \(String(format: "%.1f", result.wallSeconds)) s")
-                case (_, .deterministic?): note("\(what) failed: \(result.message ?? "")")
-                default: config.log("\(what) failed (to be retried): \(result.message ?? "")")
+                case (.done, _): note("\(what()) done in \(String(format: "%.1f", result.wallSeconds)) s")
+                case (_, .deterministic?): note("\(what()) failed: \(result.message ?? "")")
+                default: config.log("\(what()) failed (to be retried): \(result.message ?? "")")
                 }
                 held[ref] = Held(result: result, lastSent: ContinuousClock.now)
                 if welcomed { send(.result(result)) }
