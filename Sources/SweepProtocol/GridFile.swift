@@ -99,15 +99,16 @@ public enum GridFile {
             }
             index += 1
             guard kind != .flag else {
-                lines.append("  \(jsonString(key)): true")
+                lines.append("  \(JSONValue.stringLiteral(key)): true")
                 continue
             }
             let value = arguments[index]
             index += 1
             switch kind {
-            case .text: lines.append("  \(jsonString(key)): \(jsonString(value))")
-            case .axis: lines.append("  \(jsonString(key)): [" + value.split(separator: ",").joined(separator: ", ") + "]")
-            case .integer, .number, .flag: lines.append("  \(jsonString(key)): \(value)")
+            case .text: lines.append("  \(JSONValue.stringLiteral(key)): \(JSONValue.stringLiteral(value))")
+            case .axis:
+                lines.append("  \(JSONValue.stringLiteral(key)): [" + value.split(separator: ",").joined(separator: ", ") + "]")
+            case .integer, .number, .flag: lines.append("  \(JSONValue.stringLiteral(key)): \(value)")
             }
         }
         return "{\n" + lines.joined(separator: ",\n") + "\n}\n"
@@ -159,18 +160,11 @@ public enum GridFile {
         case .integer(let n): return "\(n)"
         case .unsigned(let n): return "\(n)"
         case .number(let x): return "\(x)"
-        case .string(let text): return text.count > 40 ? jsonString(String(text.prefix(40))) + "…" : jsonString(text)
+        case .string(let text):
+            return text.count > 40 ? JSONValue.stringLiteral(String(text.prefix(40))) + "…" : JSONValue.stringLiteral(text)
         case .array: return "a list"
         case .object: return "an object"
         }
-    }
-
-    /// `text` as a JSON string literal, as JSONEncoder writes it (slashes as they are).
-    static func jsonString(_ text: String) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .withoutEscapingSlashes
-        // A String always encodes.
-        return (try? encoder.encode(text)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
     }
 
     /// Levenshtein distance of `a` and `b`.

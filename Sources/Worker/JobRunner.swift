@@ -77,30 +77,11 @@ public struct TrivialJobRunner: JobRunner {
         }
         // Written directly, keys in sorted order: JSONSerialization took a third of a worker's CPU
         // per trivial job.
-        let result = "{\"attempt\":\(job.attempt),\"format\":\(jsonString(FormatTag.trivial)),\"jobId\":\(job.jobId),"
-            + "\"key\":\(jsonString(job.key)),\"millis\":\(millis),\"steps\":\(steps)}"
+        let result = "{\"attempt\":\(job.attempt),\"format\":\(JSONValue.stringLiteral(FormatTag.trivial)),"
+            + "\"jobId\":\(job.jobId),\"key\":\(JSONValue.stringLiteral(job.key)),\"millis\":\(millis),\"steps\":\(steps)}"
         return .done(jobId: job.jobId, attempt: job.attempt, kind: .trivial, wallSeconds: seconds(since: start),
                      result: Array(result.utf8))
     }
-}
-
-/// `text` as a JSON string literal: quotes, backslashes and control characters escaped.
-func jsonString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20:
-            out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                + String(scalar.value, radix: 16)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }
 
 /// Runs warm-start and measure jobs with the Thermometer's `CellRunner` on one loaded data set;

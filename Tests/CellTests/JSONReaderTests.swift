@@ -108,4 +108,17 @@ import Testing
         #expect(JSONReader.path(context.codingPath) == "[0]")
         #expect(throws: DecodingError.self) { try JSONReader.decode([Float].self, from: Array("[1e39]".utf8)) }
     }
+
+    /// The string literal writer gives JSONEncoder's bytes (slashes as they are) for every ASCII
+    /// character and for characters past it.
+    @Test func stringLiteralsAreJSONEncodersBytes() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        let texts = (0..<0x80).map { String(UnicodeScalar(UInt8($0))) }
+            + ["", "trivial/lr=0.05/b=32/seed=1", #"a "quoted" \ key"#, "\u{7F}\u{2028}η😀\u{FEFF}", "tab\tline\n\u{1}\u{1F}"]
+        for text in texts {
+            #expect(JSONValue.stringLiteral(text) == String(decoding: try encoder.encode(text), as: UTF8.self),
+                    "\(Array(text.unicodeScalars.map(\.value)))")
+        }
+    }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import SweepProtocol
 import Testing
-@testable import Worker
+import Worker
 
 /// The trivial runner writes its record directly: it must read back, with any key, as the JSON
 /// object JSONSerialization wrote before (keys sorted, the same values).
@@ -19,10 +19,5 @@ import Testing
         #expect(object["millis"] as? Int == 0 && object["steps"] as? Int == 1)
         let keys = String(decoding: bytes, as: UTF8.self).matches(of: /"([a-zA-Z]+)":/).map { String($0.1) }
         #expect(keys == ["attempt", "format", "jobId", "key", "millis", "steps"])
-    }
-
-    @Test func controlCharactersAreEscapedAsJSONRequires() {
-        #expect(jsonString("a\u{1}b\u{1F}") == #""a\u0001b\u001f""#)
-        #expect(jsonString(#"\""#) == #""\\\"""#)
     }
 }
