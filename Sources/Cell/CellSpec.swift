@@ -10,6 +10,8 @@ public enum BatchMode: String, CaseIterable, Codable, Sendable {
     case shuffle
 }
 
+extension BatchMode: JSONWritable {}
+
 /// The warm start that every cell of a seed begins from (docs/METHOD.md, 3).
 public struct WarmStartSpec: Codable, Sendable, Hashable {
     public var learningRate: Double
@@ -29,6 +31,17 @@ public struct WarmStartSpec: Codable, Sendable, Hashable {
     }
 }
 
+extension WarmStartSpec: JSONWritable {
+    /// The synthesized `Encodable`'s bytes, keys in order (see `JSONWriter`).
+    public func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.field("batchSize", batchSize)
+        json.field("epochs", epochs)
+        json.field("learningRate", learningRate)
+        json.endObject()
+    }
+}
+
 /// One warm-start run: the seed's shared starting checkpoint of a model.
 public struct WarmStart: Codable, Sendable, Hashable {
     public var model: ModelKind
@@ -43,6 +56,16 @@ public struct WarmStart: Codable, Sendable, Hashable {
         try CellLimits.check(.warmStartLearningRate, spec.learningRate)
         try CellLimits.check(.warmStartBatchSize, spec.batchSize)
         try CellLimits.check(.warmStartEpochs, spec.epochs)
+    }
+}
+
+extension WarmStart: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.field("model", model)
+        json.field("seed", seed)
+        json.field("spec", spec)
+        json.endObject()
     }
 }
 
@@ -138,6 +161,24 @@ public struct CellSpec: Codable, Sendable, Hashable {
         try warmStartRun.validate()
         try CellLimits.check(.calibrationProbes, calibrationProbes)
         try CellLimits.check(.probeBatchSize, probeBatchSize)
+    }
+}
+
+extension CellSpec: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.field("batchMode", batchMode)
+        json.field("batchSize", batchSize)
+        json.field("burnInSteps", burnInSteps)
+        json.field("calibrationProbes", calibrationProbes)
+        json.field("learningRate", learningRate)
+        json.field("measureSteps", measureSteps)
+        json.field("model", model)
+        json.field("momentum", momentum)
+        json.field("probeBatchSize", probeBatchSize)
+        json.field("seed", seed)
+        json.field("warmStart", warmStart)
+        json.endObject()
     }
 }
 

@@ -1,5 +1,6 @@
 // JSON bodies (frame 2) of every command (PROTOCOL.md, "Commands"). Each decodes strictly (no
 // unknown or duplicate keys) and has a `validate()` that both the decoder and the encoder run.
+import Cell
 
 /// Largest job id and attempt number accepted on the wire.
 let maxJobID = 10_000_000
@@ -24,6 +25,16 @@ public struct JobRef: Codable, Sendable, Hashable, MessageBody {
     }
 
     static let command = Command.ack
+}
+
+extension JobRef: JSONWritable {
+    /// The synthesized `Encodable`'s bytes, keys in order (see `JSONWriter`).
+    public func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.field("attempt", attempt)
+        json.field("jobId", jobId)
+        json.endObject()
+    }
 }
 
 /// A data set a worker has loaded: its canonical name and content hash.
@@ -221,6 +232,17 @@ public struct JobProgress: Codable, Sendable, Hashable {
     }
 }
 
+extension JobProgress: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.field("attempt", attempt)
+        json.field("jobId", jobId)
+        json.field("step", step)
+        json.field("totalSteps", totalSteps)
+        json.endObject()
+    }
+}
+
 /// HEARTBEAT, both ways: the worker lists its running jobs; the coordinator sends none.
 public struct Heartbeat: Codable, Sendable, Equatable, MessageBody {
     public var jobs: [JobProgress]
@@ -239,6 +261,14 @@ public struct Heartbeat: Codable, Sendable, Equatable, MessageBody {
     static let command = Command.heartbeat
 }
 
+extension Heartbeat: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.field("jobs", jobs)
+        json.endObject()
+    }
+}
+
 /// Why a lease was withdrawn.
 public enum CancelReason: String, Codable, Sendable, CaseIterable {
     /// The lease expired (lost or stalled); the job went back to the queue.
@@ -248,6 +278,8 @@ public enum CancelReason: String, Codable, Sendable, CaseIterable {
     /// The sweep is over.
     case finished
 }
+
+extension CancelReason: JSONWritable {}
 
 /// CANCEL, coordinator → worker: stop this attempt and drop its result.
 public struct Cancel: Codable, Sendable, Equatable, MessageBody {
@@ -264,6 +296,16 @@ public struct Cancel: Codable, Sendable, Equatable, MessageBody {
     func validate() throws { try JobRef(jobId: jobId, attempt: attempt).validate() }
 
     static let command = Command.cancel
+}
+
+extension Cancel: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.field("attempt", attempt)
+        json.field("jobId", jobId)
+        json.field("reason", reason)
+        json.endObject()
+    }
 }
 
 /// One worker in a STATUS-REPLY.

@@ -58,11 +58,29 @@ public struct Job: Codable, Sendable, Equatable, MessageBody {
     static let command = Command.job
 }
 
+extension Job: JSONWritable {
+    /// The synthesized `Encodable`'s bytes, keys in order (see `JSONWriter`).
+    public func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.field("attempt", attempt)
+        json.field("checkpointBytes", checkpointBytes)
+        json.field("checkpointHash", checkpointHash)
+        json.field("expectedCost", expectedCost)
+        json.field("jobId", jobId)
+        json.field("key", key)
+        json.field("kind", kind)
+        json.field("spec", spec)
+        json.endObject()
+    }
+}
+
 /// How a job ended on the worker.
 public enum Outcome: String, Codable, Sendable, CaseIterable {
     case done
     case failed
 }
+
+extension Outcome: JSONWritable {}
 
 /// Whether a failure would happen again.
 public enum FailureKind: String, Codable, Sendable, CaseIterable {
@@ -72,6 +90,8 @@ public enum FailureKind: String, Codable, Sendable, CaseIterable {
     /// Might succeed on another attempt (out of memory, I/O error): re-queued with attempt + 1.
     case transient
 }
+
+extension FailureKind: JSONWritable {}
 
 /// RESULT, worker → coordinator: the end of one attempt. Re-sent until ACK.
 public struct JobResult: Codable, Sendable, Equatable, MessageBody {
@@ -159,6 +179,24 @@ public struct JobResult: Codable, Sendable, Equatable, MessageBody {
     var attachments: [[UInt8]] { [result, checkpoint].compactMap { $0 } }
 
     static let command = Command.result
+}
+
+extension JobResult: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.field("attempt", attempt)
+        json.field("checkpointBytes", checkpointBytes)
+        json.field("checkpointHash", checkpointHash)
+        json.field("errorKind", errorKind)
+        json.field("jobId", jobId)
+        json.field("kind", kind)
+        json.field("message", message)
+        json.field("outcome", outcome)
+        json.field("resultBytes", resultBytes)
+        json.field("resultHash", resultHash)
+        json.field("wallSeconds", wallSeconds)
+        json.endObject()
+    }
 }
 
 /// The declared length and hash of an attachment: both present exactly when `required`.

@@ -12,6 +12,8 @@ public enum JobKind: String, Codable, Sendable, CaseIterable {
     case trivial
 }
 
+extension JobKind: JSONWritable {}
+
 /// Which data set a sweep trains on.
 public struct DatasetSelection: Codable, Sendable, Hashable {
     public enum Kind: String, Codable, Sendable, CaseIterable {
@@ -71,6 +73,21 @@ public struct DatasetSelection: Codable, Sendable, Hashable {
             guard let count else { throw Check.fail(prefix + "count", "is required for the synthetic set") }
             try Check.int(count, prefix + "count", 100...1_000_000)
         }
+    }
+}
+
+extension DatasetSelection.Kind: JSONWritable {}
+
+extension DatasetSelection: JSONWritable {
+    /// The synthesized `Encodable`'s bytes, keys in order (see `JSONWriter`).
+    public func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.field("count", count)
+        json.field("directory", directory)
+        json.field("format", format)
+        json.field("kind", kind)
+        json.field("seed", seed)
+        json.endObject()
     }
 }
 
@@ -136,5 +153,17 @@ public struct JobSpec: Codable, Sendable, Hashable {
         if let trivialMillis { try Check.int(trivialMillis, prefix + "trivialMillis", 0...3_600_000) }
         try dataset.validate(prefix + "dataset.")
         if let datasetHash { try Check.hash(datasetHash, prefix + "datasetHash") }
+    }
+}
+
+extension JobSpec: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.field("cell", cell)
+        json.field("dataset", dataset)
+        json.field("datasetHash", datasetHash)
+        json.field("trivialMillis", trivialMillis)
+        json.field("warmStart", warmStart)
+        json.endObject()
     }
 }

@@ -330,25 +330,8 @@ extension JSONValue {
 
 extension JSONValue {
     /// `text` as a JSON string literal, byte for byte as JSONEncoder writes it with
-    /// `.withoutEscapingSlashes`: `"` and `\` escaped, `\b \f \n \r \t` by name, other control
-    /// characters as `\u00xx`, everything else as it is. Much cheaper than an encoder.
+    /// `.withoutEscapingSlashes` (`JSONWriter.value(_: String)`).
     public static func stringLiteral(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\u{8}": out += "\\b"
-            case "\u{C}": out += "\\f"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        String(decoding: JSONWriter.bytes(of: text), as: UTF8.self)
     }
 }

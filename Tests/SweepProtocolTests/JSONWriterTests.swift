@@ -1,0 +1,87 @@
+import Cell
+import Foundation
+@testable import SweepProtocol
+import Testing
+
+/// The bodies that write themselves (`JSONWritable`) give JSONEncoder's bytes exactly, so the wire
+/// is the same whichever writes it: a field added to a type but not to its `write(to:)`, a key out
+/// of order or a number spelled differently fails here.
+@Suite struct JSONWriterTests {
+    static func encoderBytes(_ value: any Encodable) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(value))
+    }
+
+    static func expectSameBytes(_ body: any MessageBody, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        guard let writable = body as? any JSONWritable else {
+            Issue.record("\(type(of: body)) does not write itself", sourceLocation: sourceLocation)
+            return
+        }
+        let written = JSONWriter.bytes(of: writable), encoded = try encoderBytes(body)
+        #expect(String(decoding: written, as: UTF8.self) == String(decoding: encoded, as: UTF8.self),
+                sourceLocation: sourceLocation)
+    }
+
+    /// The bodies sent per job: JOB, RESULT, ACK, CANCEL and HEARTBEAT, in every fixture variant.
+    @Test func everyFixtureBodyOfThePerJobCommands() throws {
+        var checked = Set<String>()
+        for message in Fixtures.all {
+            switch message {
+            case .job, .result, .ack, .cancel, .heartbeat:
+                try Self.expectSameBytes(message.body)
+                checked.insert(message.command.rawValue)
+            default:
+                #expect(!(message.body is any JSONWritable), "\(message.command.rawValue) writes itself: add it above")
+            }
+        }
+        #expect(checked == ["JOB", "RESULT", "ACK", "CANCEL", "HEARTBEAT"])
+    }
+
+    /// Random specs: every optional present and absent, numbers of every magnitude (exponents,
+    /// integral doubles, negative zero), seeds up to UInt64.max, strings that need escapes.
+    @Test func randomJobsAndResults() throws {
+        var rng = SeededRNG(seed: 20_261_207)
+        let texts = ["", "plain", #"a "quoted" \ key"#, "tab\tline\n\u{1}\u{1F}\u{7F}", "/usr/share/η😀", "\u{2028}\u{FEFF}"]
+        func double() -> Double {
+            switch rng.int(below: 5) {
+            case 0: return Double(rng.int(below: 1_000))
+            case 1: return (rng.uniform() - 0.5) * pow(10, Double(rng.int(below: 40) - 20))
+            case 2: return [0.05, 0.1, 1e-6, 10, -0.0, 1e16, 1e15, 5e-324][rng.int(below: 8)]
+            default: return rng.uniform()
+            }
+        }
+        func maybe<T>(_ value: @autoclosure () -> T) -> T? { rng.int(below: 2) == 0 ? nil : value() }
+        func text() -> String { texts[rng.int(below: texts.count)] }
+        let models: [ModelKind] = ModelKind.builtIns + [ModelKind(layers: ModelKind.lenet48.layers.reversed())]
+        for _ in 0..<400 {
+            let cell = CellSpec(model: models[rng.int(below: models.count)], learningRate: double(),
+                                batchSize: rng.int(below: 5_000), seed: rng.next() >> UInt64(rng.int(below: 64)),
+                                momentum: double(), batchMode: rng.int(below: 2) == 0 ? .iid : .shuffle,
+                                burnInSteps: maybe(rng.int(below: 100_000)), measureSteps: maybe(rng.int(below: 100_000)),
+                                warmStart: WarmStartSpec(learningRate: double(), batchSize: rng.int(below: 512), epochs: double()),
+                                calibrationProbes: rng.int(below: 64), probeBatchSize: rng.int(below: 512))
+            let dataset = rng.int(below: 2) == 0
+                ? DatasetSelection(kind: .fashionMNIST, directory: text(), seed: nil, count: nil, format: maybe(text()))
+                : DatasetSelection(kind: .synthetic, directory: maybe(text()), seed: maybe(rng.next()),
+                                   count: maybe(rng.int(below: 1_000_000)), format: maybe(text()))
+            let kind = JobKind.allCases[rng.int(below: 3)]
+            let spec = JobSpec(cell: maybe(cell), warmStart: maybe(cell.warmStartRun), dataset: dataset,
+                               datasetHash: maybe("0123456789abcdef"), trivialMillis: maybe(rng.int(below: 3_600_000)))
+            let job = Job(jobId: rng.int(below: 10_000_000), attempt: rng.int(below: 1_000), kind: kind, key: text(),
+                          expectedCost: rng.int(below: 1 << 50), spec: spec,
+                          checkpoint: maybe(Array(text().utf8)))
+            try Self.expectSameBytes(job)
+            let result = rng.int(below: 2) == 0
+                ? JobResult.done(jobId: job.jobId, attempt: job.attempt, kind: kind, wallSeconds: abs(double()),
+                                 result: Array(text().utf8), checkpoint: maybe(Array(text().utf8)))
+                : JobResult.failed(jobId: job.jobId, attempt: job.attempt, kind: kind, wallSeconds: abs(double()),
+                                   errorKind: rng.int(below: 2) == 0 ? .deterministic : .transient, message: text())
+            try Self.expectSameBytes(result)
+            try Self.expectSameBytes(Heartbeat(jobs: (0..<rng.int(below: 4)).map { _ in
+                JobProgress(jobId: rng.int(below: 100), attempt: 1 + rng.int(below: 9), step: rng.int(below: 1 << 40),
+                            totalSteps: rng.int(below: 1 << 40))
+            }))
+        }
+    }
+}
