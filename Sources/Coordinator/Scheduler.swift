@@ -520,7 +520,9 @@ public struct Scheduler: Sendable {
             markEnded(i)
             if result.outcome == .done {
                 jobs[i].state = .done
-                out.log("#\(result.jobId) \(job.descriptor.key) done by \(name(peer)) (attempt \(result.attempt))")
+                if config.jobLines {
+                    out.log("#\(result.jobId) \(job.descriptor.key) done by \(name(peer)) (attempt \(result.attempt))")
+                }
                 if job.descriptor.kind == .warmStart {
                     if let checkpoint = result.checkpoint { checkpoints[result.jobId] = checkpoint }
                     for id in dependents[result.jobId] ?? [] {
@@ -627,7 +629,7 @@ public struct Scheduler: Sendable {
         let checkpoint = d.kind == .measure ? d.dependsOn.flatMap { checkpoints[$0] } : nil
         out.send(peer, .job(Job(jobId: d.id, attempt: jobs[i].attempt, kind: d.kind, key: d.key, expectedCost: d.cost,
                                 spec: d.spec, checkpoint: checkpoint)))
-        out.log("#\(d.id) \(d.key) → worker \(worker) (attempt \(jobs[i].attempt))")
+        if config.jobLines { out.log("#\(d.id) \(d.key) → worker \(worker) (attempt \(jobs[i].attempt))") }
     }
 
     /// Whether `peer` may re-adopt orphaned `job`: the worker the journal names for its lease.

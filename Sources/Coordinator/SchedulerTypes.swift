@@ -77,6 +77,9 @@ public struct SchedulerConfig: Sendable, Equatable {
     /// The most workers admitted at once; a READY beyond is refused `full`. Each costs memory, and
     /// without CURVE anyone who reaches the port can send READY.
     public var maxWorkers = 16_384
+    /// Whether to log a line per lease and per counted result (`sweep --quiet` turns them off, so
+    /// that they are not even formatted: at thousands of jobs a second they cost more than a send).
+    public var jobLines = true
 
     public init(version: String, dataset: DatasetOffer?, specHash: String, coordinatorNonce: String) {
         (self.version, self.dataset, self.specHash, self.coordinatorNonce)

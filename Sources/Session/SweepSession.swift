@@ -108,6 +108,7 @@ public final class SweepSession: @unchecked Sendable {
         }
         var config = SchedulerConfig(version: s.release, dataset: s.dataset, specHash: "", coordinatorNonce: Wire.nonce())
         config.timing = s.timing
+        config.jobLines = !s.quiet
         var options = CoordinatorLoopOptions()
         var localCurve: LocalCurve?
         if var curve = s.curve {

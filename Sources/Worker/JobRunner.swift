@@ -77,10 +77,17 @@ public struct TrivialJobRunner: JobRunner {
         }
         // Written directly, keys in sorted order: JSONSerialization took a third of a worker's CPU
         // per trivial job.
-        let result = "{\"attempt\":\(job.attempt),\"format\":\(JSONValue.stringLiteral(FormatTag.trivial)),"
-            + "\"jobId\":\(job.jobId),\"key\":\(JSONValue.stringLiteral(job.key)),\"millis\":\(millis),\"steps\":\(steps)}"
+        var record = JSONWriter(capacity: 128)
+        record.beginObject()
+        record.field("attempt", job.attempt)
+        record.field("format", FormatTag.trivial)
+        record.field("jobId", job.jobId)
+        record.field("key", job.key)
+        record.field("millis", millis)
+        record.field("steps", steps)
+        record.endObject()
         return .done(jobId: job.jobId, attempt: job.attempt, kind: .trivial, wallSeconds: seconds(since: start),
-                     result: Array(result.utf8))
+                     result: record.bytes)
     }
 }
 

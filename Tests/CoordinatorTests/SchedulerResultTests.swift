@@ -19,6 +19,21 @@ import Testing
         #expect(effects.isFinished)
     }
 
+    /// A line per lease and per counted result, unless `jobLines` is off (`sweep --quiet`); the
+    /// journal and the messages are the same either way.
+    @Test func jobLinesCanBeTurnedOff() {
+        for jobLines in [true, false] {
+            var h = Harness(jobs: Harness.trivialJobs(batchSizes: [8])) { $0.jobLines = jobLines }
+            let lease = h.ready("w1"), result = h.done("w1", 1, attempt: 1)
+            let lines = (lease + result).compactMap { effect -> String? in
+                if case .log(let line) = effect { line } else { nil }
+            }
+            #expect(lines.contains { $0.contains("→ worker w1") } == jobLines, "\(lines)")
+            #expect(lines.contains { $0.contains("done by w1") } == jobLines, "\(lines)")
+            #expect(lease.jobs.count == 1 && result.counted.count == 1 && result.acks(to: "w1").count == 1)
+        }
+    }
+
     @Test func duplicateResultIsJournaledAckedAndNotCounted() {
         var h = Harness(jobs: Harness.trivialJobs())
         h.ready("w1")
