@@ -65,6 +65,11 @@ public struct SweepStatus: Encodable {
     public static func read(path: String) throws -> SweepStatus {
         let store = try Store.openReadOnly(path: path)
         defer { try? store.close() }
+        return try read(store, path: path)
+    }
+
+    /// The same from a journal that is open already (the sweep's own, when it ends).
+    public static func read(_ store: Store, path: String) throws -> SweepStatus {
         let history = try store.gridHistory()
         let results = Dictionary(try store.results().map { ($0.jobId, $0) }, uniquingKeysWith: { a, _ in a })
         let misfits = try store.misfitCounts()

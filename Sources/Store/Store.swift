@@ -155,7 +155,8 @@ public final class Store {
                         change = grown
                     }
                 } else {
-                    try insertGrid(db, spec: normalized, canonical: canonical, hash: hash, now: now)
+                    // A new journal: its rows were just written from this list.
+                    return (try insertGrid(db, spec: normalized, canonical: canonical, hash: hash, now: now), nil)
                 }
                 return (try checkJobList(db, spec: normalized, path: path), change)
             }
@@ -430,8 +431,9 @@ public final class Store {
         if !unknown.isEmpty { throw StoreError.newerSchema(path: path, unknownMigrations: unknown.sorted()) }
     }
 
+    /// Writes a new journal's grid and its jobs; returns the jobs.
     private static func insertGrid(_ db: Database, spec: GridSpec, canonical: [UInt8], hash: String,
-                                   now: Double) throws {
+                                   now: Double) throws -> [JobDescriptor] {
         let jobs = spec.jobs()
         try db.execute(sql: """
             INSERT INTO meta (id, schemaVersion, specJSON, specHash, jobCount, createdAt) VALUES (1, ?, ?, ?, ?, ?)
@@ -439,6 +441,7 @@ public final class Store {
         try recordGrid(db, canonical: canonical, hash: hash, jobCount: jobs.count, added: jobs.count, dropped: 0,
                        summary: "created", now: now)
         try insertJobs(db, jobs)
+        return jobs
     }
 
     /// Grows (or, dropping, shrinks) the journal's grid: inserts the jobs of new keys with new ids,
@@ -508,30 +511,35 @@ public final class Store {
     /// grid's jobs, numbered in grid order. Returns the grid's jobs with their journal ids.
     @discardableResult
     private static func checkJobList(_ db: Database, spec: GridSpec, path: String) throws -> [JobDescriptor] {
+        // Columns by position (GRDB lower-cases each name it looks up): id, key, kind, seedIndex,
+        // dependsOn, cost.
         let rows = try Row.fetchAll(db, sql: "SELECT id, key, kind, seedIndex, dependsOn, cost FROM jobs ORDER BY id")
         var byKey: [String: Row] = [:]
-        for row in rows { byKey[row["key"]] = row }
-        let expected = spec.jobs(keeping: byKey.mapValues { $0["id"] as Int })
+        for row in rows { byKey[row[1]] = row }
+        let expected: [JobDescriptor]
         let changes = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM gridHistory") ?? 0
         if changes <= 1 {
-            let inGridOrder = spec.jobs()
-            guard rows.count == inGridOrder.count else {
+            // Never grown: the ids are the grid's order.
+            expected = spec.jobs()
+            guard rows.count == expected.count else {
                 throw StoreError.notAJournal(path: path,
-                                             detail: "it holds \(rows.count) jobs, its grid has \(inGridOrder.count)")
+                                             detail: "it holds \(rows.count) jobs, its grid has \(expected.count)")
             }
-            for (row, job) in zip(rows, inGridOrder) where (row["id"] as Int) != job.id || (row["key"] as String) != job.key {
-                let id: Int = row["id"], key: String = row["key"]
+            for (row, job) in zip(rows, expected) where (row[0] as Int) != job.id || (row[1] as String) != job.key {
+                let id: Int = row[0], key: String = row[1]
                 throw StoreError.notAJournal(
                     path: path, detail: "job \(id) is '\(key)' there, but '\(job.key)' in this build; it was written "
                         + "by a build that derives jobs differently")
             }
+        } else {
+            expected = spec.jobs(keeping: byKey.mapValues { $0[0] as Int })
         }
         for job in expected {
             guard let row = byKey[job.key] else {
                 throw StoreError.notAJournal(path: path, detail: "its grid's job '\(job.key)' is missing")
             }
-            let id: Int = row["id"], kind: String = row["kind"], seedIndex: Int = row["seedIndex"]
-            let dependsOn: Int? = row["dependsOn"], cost: Int = row["cost"]
+            let id: Int = row[0], kind: String = row[2], seedIndex: Int = row[3]
+            let dependsOn: Int? = row[4], cost: Int = row[5]
             guard kind == job.kind.rawValue, seedIndex == job.seedIndex, dependsOn == job.dependsOn,
                   cost == job.cost else {
                 throw StoreError.notAJournal(
