@@ -65,7 +65,7 @@ slots() {
     local endpoint version
     endpoint=$(cat "$WORK/slots.endpoint")
     version=$("$BIN" --version | cut -d' ' -f1)
-    python3 scripts/swarm.py "$endpoint" "$version" --workers "$workers" --slots "$slots" \
+    /usr/bin/python3 scripts/swarm.py "$endpoint" "$version" --workers "$workers" --slots "$slots" \
         --seconds "$seconds" > "$WORK/swarm.log" 2>&1 &
     local swarm=$!
     PIDS+=("$swarm")

@@ -18,7 +18,45 @@ public struct JobDescriptor: Sendable, Hashable {
     public let dependsOn: Int?
     /// Samples trained, ≈ |B| × steps: the dispatch priority and the ETA unit.
     public let cost: Int
-    public let spec: JobSpec
+    /// The cell's coordinates in its grid (a warm start's are the grid's first cell). The spec is
+    /// derived from them when it is asked for, not held: a coordinator holds every job of a grid
+    /// in more than one list, and a held `JobSpec` was about 350 of a job's bytes in each.
+    private let learningRate: Double
+    private let batchSize: Int
+    private let momentum: Double?
+    private let batchMode: BatchMode?
+    private let grid: SharedGrid
+
+    /// Everything a worker needs to run the job.
+    public var spec: JobSpec {
+        grid.value.spec(kind: kind, seedIndex: seedIndex, learningRate: learningRate, batchSize: batchSize,
+                        momentum: momentum, batchMode: batchMode)
+    }
+
+    fileprivate init(id: Int, key: String, kind: JobKind, seedIndex: Int, dependsOn: Int?, learningRate: Double,
+                     batchSize: Int, momentum: Double?, batchMode: BatchMode?, grid: SharedGrid) {
+        (self.id, self.key, self.kind, self.seedIndex, self.dependsOn) = (id, key, kind, seedIndex, dependsOn)
+        (self.learningRate, self.batchSize, self.momentum, self.batchMode, self.grid)
+            = (learningRate, batchSize, momentum, batchMode, grid)
+        cost = grid.value.spec(kind: kind, seedIndex: seedIndex, learningRate: learningRate, batchSize: batchSize,
+                               momentum: momentum, batchMode: batchMode).cost
+    }
+
+    /// The same job under another id (and dependency id).
+    fileprivate func numbered(_ id: Int, dependsOn: Int?) -> JobDescriptor {
+        JobDescriptor(id: id, key: key, kind: kind, seedIndex: seedIndex, dependsOn: dependsOn, learningRate: learningRate,
+                      batchSize: batchSize, momentum: momentum, batchMode: batchMode, grid: grid)
+    }
+
+    public static func == (a: JobDescriptor, b: JobDescriptor) -> Bool {
+        a.id == b.id && a.key == b.key && a.kind == b.kind && a.seedIndex == b.seedIndex && a.dependsOn == b.dependsOn
+            && a.cost == b.cost && a.spec == b.spec
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+        hasher.combine(key)
+    }
 
     /// Dispatch order of ready jobs: longest first, which shortens the tail of a sweep; ties by id.
     public static func longestFirst(_ a: JobDescriptor, _ b: JobDescriptor) -> Bool {
@@ -26,19 +64,24 @@ public struct JobDescriptor: Sendable, Hashable {
     }
 }
 
+/// The one copy of a (normalized) grid that all of its jobs' descriptors share.
+private final class SharedGrid: Sendable {
+    let value: GridSpec
+    init(_ value: GridSpec) { self.value = value }
+}
+
 extension GridSpec {
     /// Every job of the (normalized) grid in id order. The grid must be valid.
     public func jobs() -> [JobDescriptor] {
-        let grid = normalized
+        let grid = normalized, shared = SharedGrid(grid)
         var jobs: [JobDescriptor] = []
         jobs.reserveCapacity(grid.jobCount)
         if grid.jobKind == .train {
             for s in 1...max(grid.seeds, 1) {
                 // A warm start depends only on the seed: any cell of the grid names it.
-                let spec = grid.spec(kind: .warmStart, seedIndex: s, learningRate: grid.learningRates[0],
-                                     batchSize: grid.batchSizes[0])
                 jobs.append(JobDescriptor(id: jobs.count + 1, key: "warm/seed=\(s)", kind: .warmStart, seedIndex: s,
-                                          dependsOn: nil, cost: spec.cost, spec: spec))
+                                          dependsOn: nil, learningRate: grid.learningRates[0],
+                                          batchSize: grid.batchSizes[0], momentum: nil, batchMode: nil, grid: shared))
             }
         }
         let kind: JobKind = grid.jobKind == .train ? .measure : .trivial
@@ -50,12 +93,11 @@ extension GridSpec {
                 for m in momenta {
                     for mode in modes {
                         for s in 1...max(grid.seeds, 1) {
-                            let spec = grid.spec(kind: kind, seedIndex: s, learningRate: lr, batchSize: b, momentum: m,
-                                                 batchMode: mode)
                             let key = Self.cellKey(prefix, lr: lr, batch: b, momentum: namesMomentum ? m : nil,
                                                    batchMode: namesMode ? mode : nil, seed: s)
                             jobs.append(JobDescriptor(id: jobs.count + 1, key: key, kind: kind, seedIndex: s,
-                                                      dependsOn: kind == .measure ? s : nil, cost: spec.cost, spec: spec))
+                                                      dependsOn: kind == .measure ? s : nil, learningRate: lr,
+                                                      batchSize: b, momentum: m, batchMode: mode, grid: shared))
                         }
                     }
                 }
@@ -149,8 +191,7 @@ extension GridSpec {
             }
         }
         return canonical.map { job in
-            JobDescriptor(id: renumbered[job.id] ?? job.id, key: job.key, kind: job.kind, seedIndex: job.seedIndex,
-                          dependsOn: job.dependsOn.map { renumbered[$0] ?? $0 }, cost: job.cost, spec: job.spec)
+            job.numbered(renumbered[job.id] ?? job.id, dependsOn: job.dependsOn.map { renumbered[$0] ?? $0 })
         }
     }
 }
