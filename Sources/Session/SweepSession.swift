@@ -240,7 +240,7 @@ public final class SweepSession: @unchecked Sendable {
             return .stopped
         }
         let status: String
-        do { status = try SweepStatus.read(start.store, path: s.database).text() } catch { throw fail(1, "\(error)") }
+        do { status = try SweepStatus.read(start.store, path: s.database, cells: false).text() } catch { throw fail(1, "\(error)") }
         guard let out = s.exportFolder else { return .finished(status: status, exports: [], summaryLine: nil) }
         // The fit and exports are redone from the database alone by `fit`, `export` and `report`.
         do {

@@ -68,8 +68,11 @@ public struct SweepStatus: Encodable {
         return try read(store, path: path)
     }
 
-    /// The same from a journal that is open already (the sweep's own, when it ends).
-    public static func read(_ store: Store, path: String) throws -> SweepStatus {
+    /// The same from a journal that is open already (the sweep's own, when it ends). Not
+    /// `cells`: each measure result is read only for its speed (its top level), and the rows go
+    /// without temperature, test accuracy and divergence; the closing summary of a sweep shows
+    /// none of them, and a 50 kB result takes twice as long to read whole.
+    public static func read(_ store: Store, path: String, cells: Bool = true) throws -> SweepStatus {
         let history = try store.gridHistory()
         let results = Dictionary(try store.results().map { ($0.jobId, $0) }, uniquingKeysWith: { a, _ in a })
         let misfits = try store.misfitCounts()
@@ -84,7 +87,14 @@ public struct SweepStatus: Encodable {
             if let result = results[job.id] {
                 row.worker = result.worker
                 row.wallSeconds = result.wallSeconds
-                if job.kind == .measure, let bytes = result.result, let cell = try? decodeCellResult(bytes).get() {
+                if job.kind == .measure && !cells, let bytes = result.result {
+                    // A whole number of samples per second is written as an integer.
+                    switch (try? JSONValue.parseTopLevel(bytes))?["samplesPerSecond"] {
+                    case .number(let speed)?: speeds[Self.host(of: result.worker), default: []].append(speed)
+                    case .integer(let speed)?: speeds[Self.host(of: result.worker), default: []].append(Double(speed))
+                    default: break
+                    }
+                } else if job.kind == .measure, let bytes = result.result, let cell = try? decodeCellResult(bytes).get() {
                     let network = cell.thermometer.group("network")?.estimate(.diffusion)
                     row.temperature = network?.value
                     row.temperatureSE = network?.seLogT

@@ -191,7 +191,7 @@ func checkResultRecord(_ bytes: [UInt8], kind: JobKind) throws {
     }
     let record: JSONValue
     do {
-        record = try JSONValue.parse(bytes)
+        record = try JSONValue.parseTopLevel(bytes)
     } catch {
         throw FieldFailure(kind: .badAttachment, field: "result", detail: "the result frame is not valid JSON: \(error)")
     }

@@ -121,4 +121,47 @@ import Testing
                     "\(Array(text.unicodeScalars.map(\.value)))")
         }
     }
+
+    /// `parseTopLevel` refuses exactly what `parse` refuses, at the same byte and for the same
+    /// reason, and reads the same top-level scalars: over a document with every kind of value and
+    /// escape, nested, and 3,000 one-byte mutations of it.
+    @Test func theTopLevelIsCheckedAsTheWholeIs() throws {
+        let document = Array(#"""
+            {"format": "thermosweep-cell/1", "n": -12, "x": 2.5e-7, "big": 18446744073709551615, "t": true, "z": null,
+             "s": "tab\t é \u00e9 \ud83d\ude00", "list": [1, -0.0, [2, {"k": "v\"q", "k2": [null, false]}], "w"],
+             "obj": {"a": {"b": [1.5, "c\n", {"d": {}}], "e": []}, "f": "g"}, "empty": {}, "last": "end"}
+            """#.utf8)
+        func outcome(_ parse: ([UInt8]) throws(JSONParseError) -> JSONValue, _ bytes: [UInt8]) -> String {
+            do {
+                guard case .object(let pairs) = try parse(bytes) else { return "not an object" }
+                return pairs.map { key, value -> String in
+                    switch value {
+                    case .object, .array, .null: return key  // built by one, not the other
+                    default: return "\(key)=\(value)"
+                    }
+                }.joined(separator: ",")
+            } catch {
+                return "\(error)"
+            }
+        }
+        var rng = SeededRNG(seed: 52_944)
+        let alphabet = Array(#"{}[]",:\"u0123456789abcdefnrt-+.eE tfl"#.utf8) + [0x00, 0x1F, 0xC3, 0xFF]
+        var refused = 0
+        for round in 0..<3_001 {
+            var bytes = document
+            if round > 0 {
+                let at = rng.int(below: bytes.count)
+                switch rng.int(below: 3) {
+                case 0: bytes[at] = alphabet[rng.int(below: alphabet.count)]
+                case 1: bytes.remove(at: at)
+                default: bytes.insert(alphabet[rng.int(below: alphabet.count)], at: at)
+                }
+            }
+            let whole = outcome(JSONValue.parse, bytes), top = outcome(JSONValue.parseTopLevel, bytes)
+            #expect(whole == top, "\(String(decoding: bytes, as: UTF8.self))")
+            if whole.hasPrefix("invalid JSON") { refused += 1 }
+        }
+        #expect(refused > 1_000, "the mutations should break most documents: \(refused)")
+        #expect(outcome(JSONValue.parseTopLevel, document).contains("format=string(\"thermosweep-cell/1\")"))
+    }
 }

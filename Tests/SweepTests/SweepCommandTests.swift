@@ -47,6 +47,15 @@ import Testing
         #expect(sweep.wait(timeout: 120) == 0, "\(sweep.stderr)")
         let ended = try counts(db)
         #expect(ended.done == 5 && ended.failed == 0, "\(ended)\n\(sweep.stderr)")
+        // The closing summary reads only each result's top level; its hosts' speeds are the ones
+        // `status` reads from the whole results.
+        let status = try Spawned(["status", "--db", db], outputPrefix: scratch.file("status"))
+        #expect(status.wait(timeout: 30) == 0, "\(status.stderr)")
+        func hosts(_ text: String) -> [Substring] {  // the header, its rule and this machine's row
+            Array(text.split(separator: "\n").drop { !$0.hasPrefix("host") }.prefix(3))
+        }
+        #expect(hosts(status.stdout).count == 3 && hosts(sweep.stdout) == hosts(status.stdout),
+                "\(sweep.stdout)\n\(status.stdout)")
     }
 
     @Test func anotherGridOnTheSameDatabaseIsRefusedWithTheDifference() throws {
