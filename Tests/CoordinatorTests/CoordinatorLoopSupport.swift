@@ -16,6 +16,8 @@ final class LoopFixture: @unchecked Sendable {
     let spec: GridSpec
     let context: Context
     let logs = LockedBox<[String]>([])
+    /// CPU time of the last loop's thread when it ended, in seconds (the ZeroMQ I/O thread apart).
+    let loopCPUSeconds = LockedBox<Double>(0)
     private(set) var loop: CoordinatorLoop?
     private(set) var store: Store?
     private var finished: DispatchSemaphore?
@@ -60,8 +62,12 @@ final class LoopFixture: @unchecked Sendable {
         self.finished = finished
         outcome.withLock { $0 = nil }
         let outcome = self.outcome
+        let loopCPU = self.loopCPUSeconds
         Thread {
             let result = Result { try loop.run() }
+            var ts = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+            loopCPU.withLock { $0 = Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9 }
             outcome.withLock { $0 = result }
             finished.signal()
         }.start()

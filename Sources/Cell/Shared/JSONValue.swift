@@ -170,8 +170,41 @@ extension JSONValue {
                 try literal("null")
                 return .null
             default:
-                return try number(build: buildScalar)
+                guard buildScalar else {
+                    try skipNumber()
+                    return .null
+                }
+                return try number()
             }
+        }
+
+        /// Checks the number at `position` as `number()` does (the same errors at the same
+        /// bytes), without reading its value.
+        @inline(never) mutating func skipNumber() throws(JSONParseError) {
+            if position < end && bytes[position] == UInt8(ascii: "-") { position += 1 }
+            let digitsStart = position
+            skipDigits()
+            guard position > digitsStart else { throw error("expected a value") }
+            if bytes[digitsStart] == 0x30 && position - digitsStart > 1 { throw error("leading zero") }
+            if position < end && bytes[position] == UInt8(ascii: ".") {
+                position += 1
+                let f = position
+                skipDigits()
+                guard position > f else { throw error("digits expected after '.'") }
+            }
+            if position < end && (bytes[position] == UInt8(ascii: "e") || bytes[position] == UInt8(ascii: "E")) {
+                position += 1
+                if position < end && (bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-")) {
+                    position += 1
+                }
+                let e = position
+                skipDigits()
+                guard position > e else { throw error("digits expected in the exponent") }
+            }
+        }
+
+        private mutating func skipDigits() {
+            while position < end, bytes[position] &- 0x30 < 10 { position += 1 }
         }
 
         mutating func literal(_ word: StaticString) throws(JSONParseError) {
@@ -181,8 +214,7 @@ extension JSONValue {
             position += n
         }
 
-        /// A number; when not `build`, its grammar is checked and `.null` returned.
-        mutating func number(build: Bool = true) throws(JSONParseError) -> JSONValue {
+        mutating func number() throws(JSONParseError) -> JSONValue {
             let start = position
             var integral = true
             let negative = position < end && bytes[position] == UInt8(ascii: "-")
@@ -233,7 +265,6 @@ extension JSONValue {
                 guard position > e else { throw error("digits expected in the exponent") }
                 scale += exponentNegative ? -exponent : exponent
             }
-            if !build { return .null }
             if integral && integerEnd - digitsStart <= 20 {
                 var v: UInt64 = 0, overflow = false
                 for i in digitsStart..<integerEnd {
@@ -328,7 +359,7 @@ extension JSONValue {
         }
 
         /// Checks the string at `position` as `string()` does, without making it.
-        mutating func skipString() throws(JSONParseError) {
+        @inline(never) mutating func skipString() throws(JSONParseError) {
             let opening = position
             position += 1
             while position < end {
