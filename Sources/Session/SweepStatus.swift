@@ -88,11 +88,11 @@ public struct SweepStatus: Encodable {
                 row.worker = result.worker
                 row.wallSeconds = result.wallSeconds
                 if job.kind == .measure && !cells, let bytes = result.result {
-                    // A whole number of samples per second is written as an integer.
-                    switch (try? JSONValue.parseTopLevel(bytes))?["samplesPerSecond"] {
-                    case .number(let speed)?: speeds[Self.host(of: result.worker), default: []].append(speed)
-                    case .integer(let speed)?: speeds[Self.host(of: result.worker), default: []].append(Double(speed))
-                    default: break
+                    // A record of this format, as the whole decode below would take it.
+                    if let record = try? JSONValue.parseTopLevel(bytes),
+                       case .string(CellResult.currentFormat)? = record["format"],
+                       let speed = record["samplesPerSecond"]?.double {
+                        speeds[Self.host(of: result.worker), default: []].append(speed)
                     }
                 } else if job.kind == .measure, let bytes = result.result, let cell = try? decodeCellResult(bytes).get() {
                     let network = cell.thermometer.group("network")?.estimate(.diffusion)

@@ -25,7 +25,8 @@ extension Store {
         }
     }
 
-    /// Queued jobs whose dependency is done, longest first (cost descending, then id).
+    /// Queued jobs whose dependency is done, longest first (cost descending, then id). A scan of
+    /// the job table: the scheduler keeps its own queue, and this answers checks of the journal.
     public func readyJobs(limit: Int? = nil) throws(StoreError) -> [JobRecord] {
         try read("list ready jobs") { db in
             try Row.fetchAll(db, sql: """

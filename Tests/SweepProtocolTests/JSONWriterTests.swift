@@ -78,6 +78,9 @@ import Testing
                 : JobResult.failed(jobId: job.jobId, attempt: job.attempt, kind: kind, wallSeconds: abs(double()),
                                    errorKind: rng.int(below: 2) == 0 ? .deterministic : .transient, message: text())
             try Self.expectSameBytes(result)
+            try Self.expectSameBytes(JobRef(jobId: job.jobId, attempt: job.attempt))
+            try Self.expectSameBytes(Cancel(jobId: job.jobId, attempt: job.attempt,
+                                            reason: CancelReason.allCases[rng.int(below: CancelReason.allCases.count)]))
             try Self.expectSameBytes(Heartbeat(jobs: (0..<rng.int(below: 4)).map { _ in
                 JobProgress(jobId: rng.int(below: 100), attempt: 1 + rng.int(below: 9), step: rng.int(below: 1 << 40),
                             totalSteps: rng.int(below: 1 << 40))

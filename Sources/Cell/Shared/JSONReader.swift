@@ -111,14 +111,9 @@ private func unbox<T: Decodable>(_ type: T.Type, _ value: JSONValue, _ path: @au
 }
 
 private func double(_ value: JSONValue, _ path: @autoclosure () -> [any CodingKey]) throws -> Double {
-    switch value {
-    case .number(let d):
-        guard d.isFinite else { throw unrepresentable(Double.self, path()) }
-        return d
-    case .integer(let i): return Double(i)
-    case .unsigned(let u): return Double(u)
-    default: throw mismatch(Double.self, value, path())
-    }
+    if let d = value.double { return d }
+    if case .number = value { throw unrepresentable(Double.self, path()) }
+    throw mismatch(Double.self, value, path())
 }
 
 private func integer<I: FixedWidthInteger>(_: I.Type, _ value: JSONValue, _ path: @autoclosure () -> [any CodingKey]) throws -> I {

@@ -398,6 +398,16 @@ extension JSONValue {
 }
 
 extension JSONValue {
+    /// The number this is, as a Double: a finite number or an integer; nil for anything else.
+    public var double: Double? {
+        switch self {
+        case .number(let d): return d.isFinite ? d : nil
+        case .integer(let i): return Double(i)
+        case .unsigned(let u): return Double(u)
+        default: return nil
+        }
+    }
+
     /// The value of `key` when this is an object that holds it.
     public subscript(key: String) -> JSONValue? {
         guard case .object(let pairs) = self else { return nil }

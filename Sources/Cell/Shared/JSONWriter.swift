@@ -1,4 +1,4 @@
-// The JSON writer of the messages sent per job (JOB, RESULT, ACK, HEARTBEAT). JSONEncoder spends
+// The JSON writer of the messages sent per job (JOB, RESULT, ACK, CANCEL, HEARTBEAT). JSONEncoder spends
 // about 20 µs on a JOB body, nearly all of it in Codable's generic machinery (a boxed container per
 // value, a dynamic cast per field), which made it the coordinator's largest cost per job after the
 // journal. This writer appends the same bytes directly: `.sortedKeys` order, `.withoutEscapingSlashes`
