@@ -21,31 +21,24 @@ public struct JobDescriptor: Sendable, Hashable {
     /// The cell's coordinates in its grid (a warm start's are the grid's first cell). The spec is
     /// derived from them when it is asked for, not held: a coordinator holds every job of a grid
     /// in more than one list, and a held `JobSpec` was about 350 of a job's bytes in each.
-    private let learningRate: Double
-    private let batchSize: Int
-    private let momentum: Double?
-    private let batchMode: BatchMode?
+    private let cell: CellCoordinates
     private let grid: SharedGrid
 
     /// Everything a worker needs to run the job.
-    public var spec: JobSpec {
-        grid.value.spec(kind: kind, seedIndex: seedIndex, learningRate: learningRate, batchSize: batchSize,
-                        momentum: momentum, batchMode: batchMode)
-    }
+    public var spec: JobSpec { cell.spec(kind: kind, seedIndex: seedIndex, in: grid.value) }
 
-    fileprivate init(id: Int, key: String, kind: JobKind, seedIndex: Int, dependsOn: Int?, learningRate: Double,
-                     batchSize: Int, momentum: Double?, batchMode: BatchMode?, grid: SharedGrid) {
+    /// `cost`: nil derives it from the spec.
+    fileprivate init(id: Int, key: String, kind: JobKind, seedIndex: Int, dependsOn: Int?, cell: CellCoordinates,
+                     grid: SharedGrid, cost: Int? = nil) {
         (self.id, self.key, self.kind, self.seedIndex, self.dependsOn) = (id, key, kind, seedIndex, dependsOn)
-        (self.learningRate, self.batchSize, self.momentum, self.batchMode, self.grid)
-            = (learningRate, batchSize, momentum, batchMode, grid)
-        cost = grid.value.spec(kind: kind, seedIndex: seedIndex, learningRate: learningRate, batchSize: batchSize,
-                               momentum: momentum, batchMode: batchMode).cost
+        (self.cell, self.grid) = (cell, grid)
+        self.cost = cost ?? cell.spec(kind: kind, seedIndex: seedIndex, in: grid.value).cost
     }
 
     /// The same job under another id (and dependency id).
     fileprivate func numbered(_ id: Int, dependsOn: Int?) -> JobDescriptor {
-        JobDescriptor(id: id, key: key, kind: kind, seedIndex: seedIndex, dependsOn: dependsOn, learningRate: learningRate,
-                      batchSize: batchSize, momentum: momentum, batchMode: batchMode, grid: grid)
+        JobDescriptor(id: id, key: key, kind: kind, seedIndex: seedIndex, dependsOn: dependsOn, cell: cell, grid: grid,
+                      cost: cost)
     }
 
     public static func == (a: JobDescriptor, b: JobDescriptor) -> Bool {
@@ -61,6 +54,19 @@ public struct JobDescriptor: Sendable, Hashable {
     /// Dispatch order of ready jobs: longest first, which shortens the tail of a sweep; ties by id.
     public static func longestFirst(_ a: JobDescriptor, _ b: JobDescriptor) -> Bool {
         a.cost != b.cost ? a.cost > b.cost : a.id < b.id
+    }
+}
+
+/// Where a job's cell stands in its grid.
+private struct CellCoordinates {
+    let learningRate: Double
+    let batchSize: Int
+    let momentum: Double?
+    let batchMode: BatchMode?
+
+    func spec(kind: JobKind, seedIndex: Int, in grid: GridSpec) -> JobSpec {
+        grid.spec(kind: kind, seedIndex: seedIndex, learningRate: learningRate, batchSize: batchSize,
+                  momentum: momentum, batchMode: batchMode)
     }
 }
 
@@ -80,8 +86,10 @@ extension GridSpec {
             for s in 1...max(grid.seeds, 1) {
                 // A warm start depends only on the seed: any cell of the grid names it.
                 jobs.append(JobDescriptor(id: jobs.count + 1, key: "warm/seed=\(s)", kind: .warmStart, seedIndex: s,
-                                          dependsOn: nil, learningRate: grid.learningRates[0],
-                                          batchSize: grid.batchSizes[0], momentum: nil, batchMode: nil, grid: shared))
+                                          dependsOn: nil,
+                                          cell: CellCoordinates(learningRate: grid.learningRates[0],
+                                                                batchSize: grid.batchSizes[0], momentum: nil, batchMode: nil),
+                                          grid: shared))
             }
         }
         let kind: JobKind = grid.jobKind == .train ? .measure : .trivial
@@ -96,8 +104,10 @@ extension GridSpec {
                             let key = Self.cellKey(prefix, lr: lr, batch: b, momentum: namesMomentum ? m : nil,
                                                    batchMode: namesMode ? mode : nil, seed: s)
                             jobs.append(JobDescriptor(id: jobs.count + 1, key: key, kind: kind, seedIndex: s,
-                                                      dependsOn: kind == .measure ? s : nil, learningRate: lr,
-                                                      batchSize: b, momentum: m, batchMode: mode, grid: shared))
+                                                      dependsOn: kind == .measure ? s : nil,
+                                                      cell: CellCoordinates(learningRate: lr, batchSize: b, momentum: m,
+                                                                            batchMode: mode),
+                                                      grid: shared))
                         }
                     }
                 }
