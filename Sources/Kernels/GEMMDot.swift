@@ -19,9 +19,13 @@ let gemmDotMR = 2, gemmDotNR = 6
 /// rows or columns in C that the blocked path's packing of A and Bᵀ (scalar transposes of
 /// (m + n)·k elements) would cost more than the m·n·k arithmetic. Measured: 64×288×3872 ran at
 /// ≈ 78 GFLOP/s blocked and ≈ 95 here, 16×200×512 at ≈ 48 and ≈ 70, 128×10×256 at ≈ 28 and
-/// ≈ 47, but 64×288×968 at ≈ 85 and ≈ 74.
+/// ≈ 47, but 64×288×968 at ≈ 85 and ≈ 74. Since the blocked path packs rows stored along k with
+/// register transposes (`gemmPackRows`), it wins once C is at least 64 wide both ways: on AVX2 here
+/// (GEMMTransposedPathBenchmarkTests) 64×288×1352 ran at ≈ 61 GFLOP/s on the dot path and ≈ 71
+/// blocked, 64×64×4096 at ≈ 58 and ≈ 61, while 32×128×2304 (≈ 60 and 58), 16×200×2048 (≈ 60 and
+/// 49) and 32×27×7200 (≈ 53 and 34) stay faster here.
 func gemmPrefersDot(m: Int, n: Int, k: Int, _ a: GEMMOperand, _ b: GEMMOperand) -> Bool {
-    !a.transposed && b.transposed && k >= 256 && m + n <= 512
+    !a.transposed && b.transposed && k >= 256 && m + n <= 512 && min(m, n) < 64
         && (k >= 4 * max(m, n) || (min(m, n) <= 16 && k >= max(m, n)))
 }
 

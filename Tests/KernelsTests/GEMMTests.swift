@@ -208,3 +208,27 @@ private let transposes: [(Transpose, Transpose)] = [
     gemm(a, .none, b, .none, into: full)
     #expect(short.buffer.array == full.buffer.array)
 }
+
+@Test func packingRowsAlongKMatchesTheElementLoop() {
+    // Every strip width of the kernels (and an odd one), strips with fewer rows than the width,
+    // and k with and without a tail past the last 8; the packed strip must be the same bit for bit.
+    var rng = SplitMix64(seed: 19)
+    for mr in [4, 5, 8, 12, 24, 32, 48, 96] {
+        for rows in Set([1, 3, 4, 7, 8, 9, 12, mr - 1, mr].filter { $0 >= 1 && $0 <= mr }) {
+            for kc in [1, 7, 8, 9, 16, 31, 64] {
+                let ld = kc + rng.int(0...5)
+                let source = (0..<(rows * ld)).map { _ in rng.float() }
+                var fast = [Float](repeating: .nan, count: kc * mr)
+                var slow = fast
+                source.withUnsafeBufferPointer { src in
+                    fast.withUnsafeMutableBufferPointer { dst in
+                        gemmPackRows(src.baseAddress!, ld: ld, rows: rows, kc: kc, mr: mr, into: dst.baseAddress!)
+                    }
+                }
+                for r in 0..<rows { for p in 0..<kc { slow[p * mr + r] = source[r * ld + p] } }
+                let wrong = fast.indices.first { fast[$0].bitPattern != slow[$0].bitPattern }
+                #expect(wrong == nil, "mr \(mr), rows \(rows), kc \(kc): first wrong element \(wrong ?? -1)")
+            }
+        }
+    }
+}

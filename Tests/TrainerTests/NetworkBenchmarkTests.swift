@@ -34,7 +34,16 @@ private final class Profile {
     }
 }
 
-@Suite("Network benchmark", .benchmark)
+/// Random 3×32×32 images and labels.
+private func randomRGBDataset(count: Int, seed: UInt64) -> Dataset {
+    var rng = SeededRNG(seed: seed)
+    let pixels = (0..<(count * 3 * 1024)).map { _ in UInt8(rng.int(below: 256)) }
+    let labels = (0..<count).map { _ in Int32(rng.int(below: 10)) }
+    return Dataset(name: "random-rgb/seed=\(seed)", count: count, channels: 3, rows: 32, columns: 32, classes: 10,
+                   pixels: pixels, labels: labels, contentHash: "random-rgb-\(seed)")
+}
+
+@Suite("Network benchmark", .benchmark, .serialized)
 struct NetworkBenchmarkTests {
     static let cases: [(ModelKind, Int)] = [(.lenet816, 8), (.lenet816, 32), (.lenet816, 128),
                                             (.cnn3264, 16), (.cnn3264, 64), (.cnn3264, 256)]
@@ -77,6 +86,44 @@ struct NetworkBenchmarkTests {
             #expect(net.parameters.array.allSatisfy { $0.isFinite })
         }
         print("THROUGHPUT\n" + lines.joined(separator: "\n"))
+    }
+
+    /// cifar-cnn (3×32×32) training images/s per CPU-second for each slice size, the sizes taking
+    /// turns round after round so that all see the same machine (medians of 7 rounds).
+    @Test("cifar-cnn: images/s per slice size, interleaved", arguments: [32, 128])
+    func cifarSlices(batch: Int) throws {
+        let data = randomRGBDataset(count: 2048, seed: 1)
+        let arch = try ModelKind.cifarCNN.architecture(channels: 3, height: 32, width: 32, classes: 10)
+        let slices = [4, 8, 16, 32].filter { $0 <= batch }
+        let nets = slices.map { Network(model: .cifarCNN, architecture: arch, seed: 1, maxBatch: batch, sliceSize: $0) }
+        let sgds = nets.map { SGD(config: SGDConfig(learningRate: 0.01), parameterCount: $0.parameterCount) }
+        var rng = SeededRNG(seed: 2)
+        var indices = [Int](repeating: 0, count: batch)
+        func step(_ i: Int) {
+            for k in 0..<batch { indices[k] = rng.int(below: data.count) }
+            nets[i].loadBatch(data, indices: indices)
+            _ = nets[i].forwardBackward()
+            sgds[i].step(nets[i])
+        }
+        for i in nets.indices { for _ in 0..<3 { step(i) } }
+        let probe = threadCPUTime()
+        step(0)
+        let steps = max(3, Int(0.3 / max(threadCPUTime() - probe, 1e-6)))
+        var rates = [[Double]](repeating: [], count: nets.count)
+        for _ in 0..<7 {
+            for i in nets.indices {
+                let start = threadCPUTime()
+                for _ in 0..<steps { step(i) }
+                rates[i].append(Double(steps * batch) / (threadCPUTime() - start))
+            }
+        }
+        let lines = zip(slices, rates).map { slice, r in
+            let sorted = r.sorted()
+            return String(format: "cifar-cnn batch %3d slice %2d: %6.0f images/CPU-s (min %6.0f, max %6.0f)",
+                          batch, slice, sorted[3], sorted[0], sorted[6])
+        }
+        print("SLICES\n" + lines.joined(separator: "\n"))
+        #expect(Network.defaultSliceSize(for: arch) == 8)
     }
 
     @Test("time per layer and kernel", arguments: cases)
