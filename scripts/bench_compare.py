@@ -7,6 +7,7 @@ prints ours / PyTorch's faster layout, our GFLOP/s as % of the FP32 peak thermos
 for a layer list that spells out a built-in model given in the same run, the ratio list / name.
 
     make bench-compare BENCH_ARGS="--models cifar-cnn --batches 32,128"
+    scripts/bench_compare.py --rounds 7 --models cifar-cnn --batches 32,128
     scripts/bench_compare.py --binary .build/release/thermosweep --models cifar-cnn,lenet-8-16 \
         --model conv5x5:8,relu,maxpool2,conv5x5:16,relu,maxpool2,dense:10 --batches 32
 
@@ -44,6 +45,9 @@ def main() -> int:
     parser.add_argument("--input", default=None, metavar="CxHxW", help="input images for every model")
     parser.add_argument("--seconds", default="0.5", help="seconds per repetition (default 0.5)")
     parser.add_argument("--repetitions", default="5", help="repetitions per row (default 5)")
+    parser.add_argument("--rounds", default="1",
+                        help="measure every row this many times, in fresh processes (default 1); PyTorch's "
+                             "speed moves between processes by up to a third here, so give 5 or more")
     args = parser.parse_args()
     if not os.access(args.binary, os.X_OK):
         parser.error(f"--binary {args.binary}: no such executable; build it first (make release)")
@@ -60,8 +64,12 @@ def main() -> int:
     def selection(model: str) -> list:
         return ["--models", model] if model in reference.BUILT_INS else ["--model", model]
 
-    results = []  # (model, batch, ours row, nchw row, channels-last row, peak)
-    for i, (model, batch) in enumerate((m, b) for m in models for b in batches):
+    rounds = int(args.rounds)
+    if rounds < 1:
+        parser.error(f"--rounds {args.rounds}: give 1 or more")
+    measured = {}  # (model, batch) -> [(ours row, nchw row, channels-last row, peak)], one per round
+    pairs_in_order = [(m, b) for m in models for b in batches]
+    for i, (model, batch) in enumerate(p for _ in range(rounds) for p in pairs_in_order):
         ours_command = [args.binary, "bench", "--json", "--no-gemm", "--batches", batch] + timing + shape
         theirs_command = [args.python, os.path.join(HERE, "bench_reference.py"), "--json", "--layouts", "both",
                           "--batches", batch] + timing + shape
@@ -78,8 +86,25 @@ def main() -> int:
             if (other["parameters"], other["input"]) != (row["parameters"], row["input"]):
                 sys.exit(f"bench_compare: {model}: thermosweep has {row['parameters']} parameters on "
                          f"{row['input']}, PyTorch {other['parameters']} on {other['input']}: not the same network")
-        results.append((model, int(batch), row, nchw, last, ours["peak_gflops"]))
-        print(f"measured {model} batch {batch}", file=sys.stderr)
+        measured.setdefault((model, batch), []).append((row, nchw, last, ours["peak_gflops"]))
+        print(f"measured {model} batch {batch} (round {i // len(pairs_in_order) + 1} of {rounds})", file=sys.stderr)
+
+    def median_row(rows: list, ratios: list) -> dict:
+        merged = dict(rows[0])
+        for key in ("images_per_s", "peak_percent"):
+            if key in merged:
+                merged[key] = statistics.median(r[key] for r in rows)
+        merged["cpu_share"] = min(r["cpu_share"] for r in rows)
+        merged["ratios"] = ratios
+        return merged
+
+    # Each round's ratio pairs measurements taken back to back; the table gives medians over rounds.
+    results = []  # (model, batch, ours row, nchw row, channels-last row, peak)
+    for (model, batch), runs in measured.items():
+        ratios = sorted(r[0]["images_per_s"] / max(r[1]["images_per_s"], r[2]["images_per_s"]) for r in runs)
+        results.append((model, int(batch), median_row([r[0] for r in runs], ratios),
+                        median_row([r[1] for r in runs], ratios), median_row([r[2] for r in runs], ratios),
+                        statistics.median(r[3] for r in runs)))
 
     peak = statistics.median(r[5] for r in results)
     lists = [m for m in dict.fromkeys(models) if m not in reference.BUILT_INS]
@@ -89,15 +114,15 @@ def main() -> int:
     for m in lists:
         print(f"{label[m]}: {reference.canonical(m)}")
     print()
-    print(f"{'model':<10}  {'batch':>5}  {'ours img/s':>10}  {'NCHW img/s':>10}  {'NHWC img/s':>10}"
-          f"  {'ours/best':>9}  {'% peak':>6}")
+    print(f"{'model':<9}  {'batch':>5}  {'ours img/s':>10}  {'NCHW img/s':>10}  {'NHWC img/s':>10}"
+          f"  {'ours/best':>9}  {'% peak':>6}" + ("     range" if rounds > 1 else ""))
     below = []
     for model, batch, row, nchw, last, _ in results:
-        best = max(nchw["images_per_s"], last["images_per_s"])
-        ratio = row["images_per_s"] / best
+        ratio = statistics.median(row["ratios"])
         contended = min(row["cpu_share"], nchw["cpu_share"], last["cpu_share"]) < reference.CONTENDED
-        print(f"{label[model]:<10}  {batch:>5}  {row['images_per_s']:>10,.0f}  {nchw['images_per_s']:>10,.0f}"
+        print(f"{label[model]:<9}  {batch:>5}  {row['images_per_s']:>10,.0f}  {nchw['images_per_s']:>10,.0f}"
               f"  {last['images_per_s']:>10,.0f}  {ratio:>9.2f}  {row['peak_percent']:>6.0f}"
+              + (f" {row['ratios'][0]:.2f}-{row['ratios'][-1]:.2f}" if rounds > 1 else "")
               + ("  (cpu < 90 %)" if contended else ""))
         if ratio < BAR_RATIO:
             below.append(f"{label[model]} batch {batch}: ours/PyTorch {ratio:.2f} < {BAR_RATIO}")
@@ -121,6 +146,9 @@ def main() -> int:
                 below.append(f"{list_label} vs {name} batch {batch}: {ratio:.3f}, not within {BAR_LIST:.0%}")
     print("\nours/best: our images/s / PyTorch's faster layout. % peak: our training GFLOP/s")
     print("(thermosweep bench's legend) / the peak it measured in the same call.")
+    if rounds > 1:
+        print(f"Over {rounds} rounds: each figure is the median of the rounds, ours/best the median of")
+        print("each round's ratio (measured back to back), range its min-max.")
     print(f"bars: ours/best >= {BAR_RATIO}, % peak >= {BAR_PEAK:.0f}, list/name within {BAR_LIST:.0%}: "
           + ("all met" if not below else f"{len(below)} missed"))
     for line in below:
