@@ -23,9 +23,15 @@ let gemmDotMR = 2, gemmDotNR = 6
 /// register transposes (`gemmPackRows`), it wins once C is at least 64 wide both ways: on AVX2 here
 /// (GEMMTransposedPathBenchmarkTests) 64×288×1352 ran at ≈ 61 GFLOP/s on the dot path and ≈ 71
 /// blocked, 64×64×4096 at ≈ 58 and ≈ 61, while 32×128×2304 (≈ 60 and 58), 16×200×2048 (≈ 60 and
-/// 49) and 32×27×7200 (≈ 53 and 34) stay faster here.
+/// 49) and 32×27×7200 (≈ 53 and 34) stay faster here. AVX-512 builds keep the dot path there: its
+/// 4×6 tiles of 16 lanes were measured faster than the blocked path (above), the packing since not.
 func gemmPrefersDot(m: Int, n: Int, k: Int, _ a: GEMMOperand, _ b: GEMMOperand) -> Bool {
-    !a.transposed && b.transposed && k >= 256 && m + n <= 512 && min(m, n) < 64
+#if TS_AVX512
+    let wideC = false
+#else
+    let wideC = min(m, n) >= 64
+#endif
+    return !a.transposed && b.transposed && k >= 256 && m + n <= 512 && !wideC
         && (k >= 4 * max(m, n) || (min(m, n) <= 16 && k >= max(m, n)))
 }
 
