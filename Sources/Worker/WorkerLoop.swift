@@ -147,7 +147,8 @@ public final class WorkerLoop: @unchecked Sendable {
                     if now - lastHeard > heartbeat * liveness {
                         let silence = "no answer from the coordinator at \(config.endpoint) for \(liveness) heartbeats"
                         if config.exitOnCoordinatorLoss {
-                            config.log("\(silence); exiting")
+                            // The caller says that it exits (`WorkerExit.coordinatorLost`); this says why.
+                            config.log("\(silence): \(diagnosis())")
                             return .coordinatorLost
                         }
                         config.log("\(silence): \(diagnosis()); retrying in \(backoff)")

@@ -94,7 +94,7 @@ struct WorkerCommand: ParsableCommand {
         case .refused(_, let message): config.log("refused: \(message)")
         case .unauthorized: break  // logged by the loop
         case .bye(let reason): config.log("the coordinator ended the sweep: \(reason)")
-        case .coordinatorLost: config.log("the coordinator is gone; exiting")
+        case .coordinatorLost: config.log("exiting, as --exit-on-coordinator-loss asks")
         case .stopped: config.log("stopped")
         case .failed(let message): config.log("failed: \(message)")
         }
