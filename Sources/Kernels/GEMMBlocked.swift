@@ -149,7 +149,7 @@ func transpose4x8(_ src: UnsafePointer<Float>, _ lds: Int, _ dst: UnsafeMutableP
     let t0 = unpackLow(r0, r1), t1 = unpackHigh(r0, r1), t2 = unpackLow(r2, r3), t3 = unpackHigh(r2, r3)
     // u0: k 0 | k 4, u1: k 1 | k 5, u2: k 2 | k 6, u3: k 3 | k 7 (four rows each).
     let u0 = pairsLow(t0, t2), u1 = pairsHigh(t0, t2), u2 = pairsLow(t1, t3), u3 = pairsHigh(t1, t3)
-    if ldd == 4 {   // the strips of the AVX2 kernel: 32 contiguous floats
+    if ldd == 4 {   // strips 4 wide (AVX2's A strips, the narrow kernel's B): 32 contiguous floats
         VectorAccess.store(halvesLow(u0, u1), dst)
         VectorAccess.store(halvesLow(u2, u3), dst + 8)
         VectorAccess.store(halvesHigh(u0, u1), dst + 16)

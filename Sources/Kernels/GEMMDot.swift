@@ -1,8 +1,8 @@
 // Dot-product GEMM for C = A·Bᵀ with a long reduction (conv weight gradients dW = dY·Colᵀ
 // over all pixels of the batch, dense forward X·Wᵀ). Both operands are rows contiguous along k,
 // so the kernel reads them in place, one vector of k per row, and keeps an MR×NR tile of vector
-// partial sums. The blocked path would have to pack A and Bᵀ with scalar transposes, which cost
-// about as much as the arithmetic when C is this small.
+// partial sums. The blocked path has to transpose A and Bᵀ into its packed strips, which costs
+// more than it saves when C is narrow or short (`gemmPrefersDot`).
 
 #if TS_AVX512
 /// Rows of A and of B per dot tile: 24 accumulators + 4 A vectors + 1 B vector registers.
@@ -16,15 +16,18 @@ let gemmDotMR = 2, gemmDotNR = 6
 
 /// Whether C = A·Bᵀ is better done by `dotGEMM`: few enough rows (m + n) that re-reading them
 /// per tile stays cheap, and either a reduction much longer than C is wide or tall, or so few
-/// rows or columns in C that the blocked path's packing of A and Bᵀ (scalar transposes of
-/// (m + n)·k elements) would cost more than the m·n·k arithmetic. Measured: 64×288×3872 ran at
-/// ≈ 78 GFLOP/s blocked and ≈ 95 here, 16×200×512 at ≈ 48 and ≈ 70, 128×10×256 at ≈ 28 and
-/// ≈ 47, but 64×288×968 at ≈ 85 and ≈ 74. Since the blocked path packs rows stored along k with
-/// register transposes (`gemmPackRows`), it wins once C is at least 64 wide both ways: on AVX2 here
-/// (GEMMTransposedPathBenchmarkTests) 64×288×1352 ran at ≈ 61 GFLOP/s on the dot path and ≈ 71
-/// blocked, 64×64×4096 at ≈ 58 and ≈ 61, while 32×128×2304 (≈ 60 and 58), 16×200×2048 (≈ 60 and
-/// 49) and 32×27×7200 (≈ 53 and 34) stay faster here. AVX-512 builds keep the dot path there: its
-/// 4×6 tiles of 16 lanes were measured faster than the blocked path (above), the packing since not.
+/// rows or columns in C that the blocked path's packing of A and Bᵀ ((m + n)·k elements
+/// transposed) would cost more than the m·n·k arithmetic. Measured on Zen 4 (AVX-512) when that
+/// packing moved one element at a time: 64×288×3872 ran at ≈ 78 GFLOP/s blocked and ≈ 95 here,
+/// 16×200×512 at ≈ 48 and ≈ 70, 128×10×256 at ≈ 28 and ≈ 47, but 64×288×968 at ≈ 85 and ≈ 74.
+/// With register transposes (`gemmPackRows`) the blocked path wins on AVX2 once C is at least 64
+/// wide both ways (GEMMTransposedPathBenchmarkTests, here): 64×288×1352 ran at ≈ 62 GFLOP/s on
+/// the dot path and ≈ 74 blocked, 64×288×3872 at ≈ 65 and 74, 64×288×16384 at ≈ 58 and 66,
+/// 64×64×4096 at ≈ 58 and 62, while 32×128×2304 (≈ 62 and 59), 16×200×2048 (≈ 62 and 52) and
+/// 32×27×7200 (≈ 57 and 35) stay faster here. AVX-512 builds keep the older rule: their dot
+/// tiles (4×6 of 16 lanes) were faster than the blocked path, which has not been measured there
+/// with the new packing. The path decides the order of the sums, so moving a shape changes the
+/// rounding of the networks that have it (on AVX2: cifar-cnn's and cnn-32-64's conv2 dW).
 func gemmPrefersDot(m: Int, n: Int, k: Int, _ a: GEMMOperand, _ b: GEMMOperand) -> Bool {
 #if TS_AVX512
     let wideC = false
@@ -63,8 +66,8 @@ func dotGEMM(_ a: GEMMOperand, _ b: GEMMOperand, c: UnsafeMutablePointer<Float>,
              m: Int, n: Int, k: Int, alpha: Float, beta: Float) {
     // Each tile re-reads its rows of the current k slice. The operand with fewer rows is the inner
     // loop, re-read once per tile of the other, so that it stays in L2 while the tile's few rows of
-    // the other stay in L1 (on dW of cifar-cnn's conv2 at slice 8, 64×288×1352, ≈ 74 GFLOP/s here
-    // (AVX2, 512 KiB L2), ≈ 52 with the rows of B re-read from L3 for each tile of A). Slices
+    // the other stay in L1 (on dW of cifar-cnn's conv2 at slice 8, 64×288×1352, on AVX2 with a
+    // 512 KiB L2, this order was ≈ 40 % faster than re-reading the rows of B from L3). Slices
     // shorter than 2048 lose more to the horizontal sums that close each slice than they gain
     // (measured on Zen 4 with 2048 ... 16384). The slices decide the order of the sums, and with
     // it the rounding of every trained network: changing them changes the numbers a resumed

@@ -25,7 +25,7 @@ struct GEMMBenchmarkTests {
             var runs: [Double] = []
             for _ in 0..<5 { runs.append(measureGEMM(m: m, n: n, k: k, transA: ta, transB: tb, repetitions: 41)) }
             runs.sort()
-            lines.append(String(format: "%-20@ %4dx%5dx%6d %6.1f GFLOP/s", name as NSString, m, n, k, runs[2]))
+            lines.append(String(format: "%-20@ %4dx%6dx%6d %6.1f GFLOP/s", name as NSString, m, n, k, runs[2]))
         }
         print("GEMM, batch \(batch)\n" + lines.joined(separator: "\n"))
     }
@@ -40,7 +40,8 @@ struct GEMMTransposedPathBenchmarkTests {
         let shapes = [("cifar-cnn conv1 dW", 32, 27, 7200), ("cifar-cnn conv2 dW", 64, 288, 1352),
                       ("cnn-32-64 conv2 dW", 64, 288, 1936), ("lenet-8-16 conv2 dW", 16, 200, 2048),
                       ("dense 2304→128 at 8", 8, 128, 2304), ("dense 2304→128 at 32", 32, 128, 2304),
-                      ("square, long k", 64, 64, 4096), ("cnn-32-64 conv1 dW", 32, 9, 10816)]
+                      ("square, long k", 64, 64, 4096), ("cnn-32-64 conv1 dW", 32, 9, 10816),
+                      ("conv2 dW, long k", 64, 288, 3872), ("conv2 dW, longer k", 64, 288, 16384)]
         var lines: [String] = []
         for (name, m, n, k) in shapes {
             let a = benchmarkMatrix(rows: m, columns: k, seed: 1), b = benchmarkMatrix(rows: n, columns: k, seed: 2)

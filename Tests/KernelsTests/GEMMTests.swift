@@ -126,6 +126,9 @@ private let transposes: [(Transpose, Transpose)] = [
                &rng)
     checkShape(m: 9, n: 13, k: 1000, .none, .transposed, beta: 0, padded: true, &rng)
     checkShape(m: 70, n: 10, k: 300, .none, .transposed, beta: -1, padded: true, &rng)
+    // A·Bᵀ at least 64 wide both ways goes the blocked path on AVX2, packed through transposes.
+    checkShape(m: 64, n: 72, k: 1100, .none, .transposed, alpha: 0.5, beta: -1, padded: true, &rng)
+    checkShape(m: 66, n: 65, k: 300, .none, .transposed, &rng)
     // A·B with few columns goes the same way through a transposed copy of B.
     checkShape(m: 37, n: 8, k: 1100, .none, .none, alpha: 1.5, beta: 0.5, padded: true, &rng)
     checkShape(m: 70, n: 31, k: 1030, .none, .none, &rng)
@@ -214,7 +217,7 @@ private let transposes: [(Transpose, Transpose)] = [
     // and k with and without a tail past the last 8; the packed strip must be the same bit for bit.
     var rng = SplitMix64(seed: 19)
     for mr in [4, 5, 8, 12, 24, 32, 48, 96] {
-        for rows in Set([1, 3, 4, 7, 8, 9, 12, mr - 1, mr].filter { $0 >= 1 && $0 <= mr }) {
+        for rows in Set([1, 3, 4, 7, 8, 9, 12, mr - 1, mr].filter { $0 >= 1 && $0 <= mr }).sorted() {
             for kc in [1, 7, 8, 9, 16, 31, 64] {
                 let ld = kc + rng.int(0...5)
                 let source = (0..<(rows * ld)).map { _ in rng.float() }
