@@ -71,8 +71,8 @@ func gemmPackA(_ a: GEMMOperand, i0: Int, mc: Int, p0: Int, kc: Int, mr: Int,
 /// strip[p·mr + r] = src[r·ld + p] for r < rows, p < kc: rows of a matrix stored along k, turned
 /// k-major. Groups of 8 rows (then 4) and 8 values of k go through register transposes (each value
 /// moves once, as in the scalar loop it replaces, so the packed strip is the same); the k % 8 tail
-/// and the last rows % 4 rows move one by one. (A scalar transpose cost about as much as the
-/// arithmetic of C = A·Bᵀ with 288 columns, conv2's dW.)
+/// and the last rows % 4 rows move one by one. (Moved one at a time, this packing kept the blocked
+/// path behind the dot path for every conv weight gradient; see `gemmPrefersDot`.)
 func gemmPackRows(_ src: UnsafePointer<Float>, ld: Int, rows: Int, kc: Int, mr: Int,
                   into strip: UnsafeMutablePointer<Float>) {
     let kVectors = kc - kc % 8
