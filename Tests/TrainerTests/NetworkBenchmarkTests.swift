@@ -34,15 +34,6 @@ private final class Profile {
     }
 }
 
-/// Random 3×32×32 images and labels.
-private func randomRGBDataset(count: Int, seed: UInt64) -> Dataset {
-    var rng = SeededRNG(seed: seed)
-    let pixels = (0..<(count * 3 * 1024)).map { _ in UInt8(rng.int(below: 256)) }
-    let labels = (0..<count).map { _ in Int32(rng.int(below: 10)) }
-    return Dataset(name: "random-rgb/seed=\(seed)", count: count, channels: 3, rows: 32, columns: 32, classes: 10,
-                   pixels: pixels, labels: labels, contentHash: "random-rgb-\(seed)")
-}
-
 @Suite("Network benchmark", .benchmark, .serialized)
 struct NetworkBenchmarkTests {
     static let cases: [(ModelKind, Int)] = [(.lenet816, 8), (.lenet816, 32), (.lenet816, 128),
@@ -92,7 +83,7 @@ struct NetworkBenchmarkTests {
     /// turns round after round so that all see the same machine (medians of 7 rounds).
     @Test("cifar-cnn: images/s per slice size, interleaved", arguments: [32, 128])
     func cifarSlices(batch: Int) throws {
-        let data = randomRGBDataset(count: 2048, seed: 1)
+        let data = randomImages(count: 2048, channels: 3, height: 32, width: 32, classes: 10, seed: 1)
         let arch = try ModelKind.cifarCNN.architecture(channels: 3, height: 32, width: 32, classes: 10)
         let slices = [4, 8, 16, 32].filter { $0 <= batch }
         let nets = slices.map { Network(model: .cifarCNN, architecture: arch, seed: 1, maxBatch: batch, sliceSize: $0) }

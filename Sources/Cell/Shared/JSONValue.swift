@@ -78,7 +78,7 @@ extension JSONValue {
 
         func error(_ detail: String) -> JSONParseError { JSONParseError(offset: position, detail: detail) }
 
-        /// Refuses `key` when `keys` already holds it: a scan for the dozen keys of a usual
+        /// Refuses `key` when `pairs` already holds it: a scan for the dozen keys of a usual
         /// object, a set for larger ones.
         func checkUnique(_ key: String, _ pairs: [(String, JSONValue)], _ seen: inout Set<String>?) throws(JSONParseError) {
             let repeated: Bool
@@ -128,7 +128,7 @@ extension JSONValue {
             let build = depth <= buildDepth, buildScalar = depth - 1 <= buildDepth
             switch bytes[position] {
             case UInt8(ascii: "{"):
-                // Only checked: the pairs keep the keys (for duplicates), the values are dropped.
+                // Not built (`build` false): the pairs still keep the keys (for duplicates), not the values.
                 var pairs: [(String, JSONValue)] = []
                 var seen: Set<String>?
                 try members(close: "}", in: "an object") { (parser) throws(JSONParseError) in
