@@ -72,6 +72,16 @@ public final class Store {
     /// The job rows `commit` checks transitions against (Transitions.swift); nil until first read,
     /// after a commit that failed and after any other write.
     var journalRowCache: JournalRows?
+    /// The statements of the hot transitions, prepared on first use (writable journals only).
+    private var statements: JournalStatements?
+
+    /// The hot statements of this connection (inside a write).
+    func journalStatements(_ db: Database) throws -> JournalStatements {
+        if let statements { return statements }
+        let prepared = try JournalStatements(db)
+        statements = prepared
+        return prepared
+    }
 
     private init(path: String, spec: GridSpec, specHash: String, jobList: [JobDescriptor], change: GridChange?,
                  options: StoreOptions, isReadOnly: Bool, queue: DatabaseQueue, lock: LockFile?, walMeter: WALMeter?) {
@@ -161,7 +171,7 @@ public final class Store {
                 return (try checkJobList(db, spec: normalized, path: path), change)
             }
         } catch {
-            try? closeWritable(queue)
+            try? closeWritable(queue, descriptor: lock.databaseDescriptor)
             lock.release()
             throw storeError(error, path: path, operation: "open")
         }
@@ -235,6 +245,8 @@ public final class Store {
     public func close() throws(StoreError) {
         guard !closed else { return }
         closed = true
+        statements?.finalize()
+        statements = nil
         defer {
             lock?.release()
             lock = nil
@@ -243,12 +255,13 @@ public final class Store {
             do { try queue.close() } catch { throw Store.storeError(error, path: path, operation: "close") }
             return
         }
-        do { try Store.closeWritable(queue) } catch { throw Store.storeError(error, path: path, operation: "close") }
+        do { try Store.closeWritable(queue, descriptor: lock?.databaseDescriptor, allocated: allocatedBytes) } catch { throw Store.storeError(error, path: path, operation: "close") }
     }
 
     /// Closes a writable connection after a last checkpoint, or leaves it open (see `close()`).
-    private static func closeWritable(_ queue: DatabaseQueue) throws {
-        guard foldIn(queue, closing: true) else {
+    private static func closeWritable(_ queue: DatabaseQueue, descriptor: Int32? = nil, allocated: Int64 = 0) throws {
+        var allocated = allocated
+        guard foldIn(queue, closing: true, descriptor: descriptor, allocated: &allocated) else {
             keptOpen.withLock { $0.append(KeptOpen(queue: queue)) }
             return
         }
@@ -256,6 +269,8 @@ public final class Store {
     }
 
     private var closed = false
+    /// Bytes of the database file that checkpoints have written (so none of them is a hole).
+    private var allocatedBytes: Int64 = 0
 
     /// Connections `close()` left open because a checkpoint found no room (see `close()`).
     private static let keptOpen = Mutex<[KeptOpen]>([])
@@ -280,7 +295,7 @@ public final class Store {
     @discardableResult
     func checkpoint() -> Bool {
         guard let walMeter else { return false }
-        let done = Store.foldIn(queue, closing: false)
+        let done = Store.foldIn(queue, closing: false, descriptor: lock?.databaseDescriptor, allocated: &allocatedBytes)
         if done { walMeter.frames = 0 }
         return done
     }
@@ -290,21 +305,25 @@ public final class Store {
     /// try either. A reader's snapshot may hold some commits back; they stay in the WAL, safe, until
     /// a later checkpoint. Never fails the caller. `closing`: no reserve is kept, and the file is cut
     /// back to its content.
-    private static func foldIn(_ queue: DatabaseQueue, closing: Bool) -> Bool {
+    private static func foldIn(_ queue: DatabaseQueue, closing: Bool, descriptor: Int32?, allocated: inout Int64) -> Bool {
+        let known = allocated
         do {
-            return try queue.writeWithoutTransaction { db in
+            let content = try queue.writeWithoutTransaction { db -> Int64? in
                 let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
                 let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
                 let content = pageSize * pages
-                guard Store.extend(db, to: content) else { return false }
+                guard Store.extend(db, to: content, from: known, descriptor: descriptor) else { return nil }
                 let (walFrames, checkpointed) = try db.checkpoint(.passive)
                 if !closing {
-                    _ = Store.extend(db, to: content + Checkpointing.reserveBytes)
+                    _ = Store.extend(db, to: content + Checkpointing.reserveBytes, from: content, descriptor: descriptor)
                 } else if checkpointed == walFrames {
                     Store.truncate(db, to: content)
                 }
-                return true
+                return content
             }
+            guard let content else { return false }
+            allocated = content
+            return true
         } catch {
             return false
         }
@@ -319,8 +338,16 @@ public final class Store {
         _ = truncate(file, bytes)
     }
 
-    /// Allocates the database file up to `bytes` (in whole chunks); false when the disk has no room.
-    private static func extend(_ db: Database, to bytes: Int64) -> Bool {
+    /// Allocates the database file up to `bytes`; false when the disk has no room. With the
+    /// descriptor the Store's lock holds on the file, one `fallocate` from `from` (what earlier
+    /// checkpoints are known to have written: below it, nothing is a hole); otherwise, or where the
+    /// file system refuses it, SQLite's size hint, which this SQLite (built without
+    /// `posix_fallocate`) carries out by writing one byte into each 4 KiB block past the file's size.
+    /// The file's size alone does not say that it is allocated: after a checkpoint SQLite sets it to
+    /// a whole number of chunks with `ftruncate`, which leaves a hole past the content.
+    private static func extend(_ db: Database, to bytes: Int64, from: Int64, descriptor: Int32?) -> Bool {
+        if bytes <= from { return true }
+        if let descriptor, posix_fallocate(descriptor, off_t(from), off_t(bytes - from)) == 0 { return true }
         var size = bytes
         return sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_SIZE_HINT, &size) == SQLITE_OK
     }
@@ -585,6 +612,8 @@ struct FileIdentity: Equatable {
 final class LockFile {
     private var descriptors: [Int32]
     private let lockPath: String
+    /// The database file's descriptor (open until `release()`).
+    var databaseDescriptor: Int32? { descriptors.count == 2 ? descriptors[1] : nil }
 
     private init(descriptors: [Int32], lockPath: String) {
         self.descriptors = descriptors

@@ -13,8 +13,9 @@ extension Store {
         var rows = try journalRows()
         journalRowCache = nil  // one owner while the commit changes them (no copy); read again if it fails
         try write("commit \(transitions.count) transitions", keepingJournalRows: true) { db, now in
+            let statements = try journalStatements(db)
             for transition in transitions {
-                try apply(transition, db, now: now, rows: &rows)
+                try apply(transition, db, statements, now: now, rows: &rows)
             }
         }
         journalRowCache = rows
@@ -56,8 +57,9 @@ extension Store {
             try db.execute(sql: """
                 UPDATE jobs SET state = 'orphaned', orphanedAt = ? WHERE state IN ('running', 'orphaned')
                 """, arguments: [now])
+            let statements = try journalStatements(db)
             for lease in leases {
-                try appendEvent(db, now: now, jobId: lease.jobId, attempt: lease.attempt, kind: "orphaned",
+                try appendEvent(statements, now: now, jobId: lease.jobId, attempt: lease.attempt, kind: "orphaned",
                                 worker: lease.worker, message: "coordinator restarted; waiting for re-adoption")
             }
             return leases
@@ -113,7 +115,8 @@ private func require(_ rows: JournalRows, _ operation: String, _ jobId: Int, _ a
 
 private let leased: Set<JobState> = [.running, .orphaned]
 
-private func apply(_ transition: Transition, _ db: Database, now: Double, rows: inout JournalRows) throws {
+private func apply(_ transition: Transition, _ db: Database, _ statements: JournalStatements, now: Double,
+                   rows: inout JournalRows) throws {
     switch transition {
     case let .lease(jobId, attempt, worker):
         let job = try require(rows, "lease", jobId, attempt, in: [.queued])
@@ -124,17 +127,16 @@ private func apply(_ transition: Transition, _ db: Database, now: Double, rows: 
                                                    detail: "its dependency, job \(dependency), is \(state?.rawValue ?? "missing"), not done")
             }
         }
-        try db.cachedStatement(sql: "UPDATE jobs SET state = 'running', leaseWorker = ?, leaseStartedAt = ? WHERE id = ?")
-            .execute(arguments: [worker, now, jobId])
+        try statements.run(.lease) { $0.text(1, worker); $0.double(2, now); $0.int(3, jobId) }
         rows.update(jobId) { $0.state = .running; $0.leaseWorker = worker }
-        try appendEvent(db, now: now, jobId: jobId, attempt: attempt, kind: "dispatched", worker: worker, message: nil)
+        try appendEvent(statements, now: now, jobId: jobId, attempt: attempt, kind: "dispatched", worker: worker, message: nil)
 
     case let .adopt(jobId, attempt, worker):
         let job = try require(rows, "adopt", jobId, attempt, in: [.orphaned])
         try db.cachedStatement(sql: "UPDATE jobs SET state = 'running', leaseWorker = ?, orphanedAt = NULL WHERE id = ?")
             .execute(arguments: [worker, jobId])
         rows.update(jobId) { $0.state = .running; $0.leaseWorker = worker }
-        try appendEvent(db, now: now, jobId: jobId, attempt: attempt, kind: "adopted", worker: worker,
+        try appendEvent(statements, now: now, jobId: jobId, attempt: attempt, kind: "adopted", worker: worker,
                         message: job.leaseWorker == worker ? nil : "leased to \(job.leaseWorker ?? "?") before")
 
     case let .result(jobId, attempt, result, checkpoint, wallSeconds, worker):
@@ -145,16 +147,17 @@ private func apply(_ transition: Transition, _ db: Database, now: Double, rows: 
                 detail: job.kind == .warmStart ? "a warm-start result needs its checkpoint"
                     : "a \(job.kind.rawValue) result carries no checkpoint")
         }
-        try db.cachedStatement(sql: """
-            INSERT INTO results (jobId, attempt, outcome, result, checkpoint, wallSeconds, worker, committedAt)
-            VALUES (?, ?, 'done', ?, ?, ?, ?, ?)
-            """).execute(arguments: [jobId, attempt, Data(result), checkpoint.map { Data($0) }, wallSeconds, worker, now])
-        try db.cachedStatement(sql: """
-            UPDATE jobs SET state = 'done', leaseWorker = NULL, leaseStartedAt = NULL, orphanedAt = NULL, finishedAt = ?
-            WHERE id = ?
-            """).execute(arguments: [now, jobId])
+        try result.withUnsafeBytes { result in
+            try withOptionalBytes(checkpoint) { checkpoint in
+                try statements.run(.result) {
+                    $0.int(1, jobId); $0.int(2, attempt); $0.blob(3, result); $0.blob(4, checkpoint)
+                    $0.double(5, wallSeconds); $0.text(6, worker); $0.double(7, now)
+                }
+            }
+        }
+        try statements.run(.done) { $0.double(1, now); $0.int(2, jobId) }
         rows.update(jobId) { $0.state = .done; $0.leaseWorker = nil }
-        try appendEvent(db, now: now, jobId: jobId, attempt: attempt, kind: "done", worker: worker, message: nil)
+        try appendEvent(statements, now: now, jobId: jobId, attempt: attempt, kind: "done", worker: worker, message: nil)
 
     case let .deterministicFailure(jobId, attempt, message, wallSeconds, worker):
         let job = try require(rows, "record the failure", jobId, attempt, in: leased)
@@ -162,20 +165,20 @@ private func apply(_ transition: Transition, _ db: Database, now: Double, rows: 
             INSERT INTO results (jobId, attempt, outcome, message, wallSeconds, worker, committedAt)
             VALUES (?, ?, 'failed', ?, ?, ?, ?)
             """).execute(arguments: [jobId, attempt, message, wallSeconds, worker, now])
-        try endFailed(db, now: now, job: job, failure: .deterministic, reason: message, retries: job.retries,
+        try endFailed(db, statements, now: now, job: job, failure: .deterministic, reason: message, retries: job.retries,
                       worker: worker, rows: &rows)
 
     case let .requeue(jobId, attempt, end, worker, failures):
         let job = try require(rows, "re-queue", jobId, attempt, in: leased)
         try requireFailures(job, "re-queue", failures, end: end)
-        try appendEvent(db, now: now, jobId: jobId, attempt: attempt, kind: end.eventKind, worker: worker ?? job.leaseWorker,
+        try appendEvent(statements, now: now, jobId: jobId, attempt: attempt, kind: end.eventKind, worker: worker ?? job.leaseWorker,
                         message: end.reason)
         try db.cachedStatement(sql: """
             UPDATE jobs SET state = 'queued', attempt = attempt + 1, retries = ?, lastError = ?, leaseWorker = NULL,
               leaseStartedAt = NULL, orphanedAt = NULL WHERE id = ?
             """).execute(arguments: [failures, end.reason, jobId])
         rows.update(jobId) { $0.state = .queued; $0.attempt += 1; $0.retries = failures; $0.leaseWorker = nil }
-        try appendEvent(db, now: now, jobId: jobId, attempt: attempt + 1, kind: "requeued", worker: nil,
+        try appendEvent(statements, now: now, jobId: jobId, attempt: attempt + 1, kind: "requeued", worker: nil,
                         message: "\(failures) failed attempt\(failures == 1 ? "" : "s") so far")
 
     case let .fail(jobId, attempt, failure, reason, end, worker, failures):
@@ -186,13 +189,13 @@ private func apply(_ transition: Transition, _ db: Database, now: Double, rows: 
             }
             let job = try require(rows, "fail (exhausted)", jobId, attempt, in: leased)
             try requireFailures(job, "fail (exhausted)", failures, end: end)
-            try appendEvent(db, now: now, jobId: jobId, attempt: attempt, kind: end.eventKind,
+            try appendEvent(statements, now: now, jobId: jobId, attempt: attempt, kind: end.eventKind,
                             worker: worker ?? job.leaseWorker, message: end.reason)
-            try endFailed(db, now: now, job: job, failure: .exhausted, reason: reason, retries: failures, worker: worker,
+            try endFailed(db, statements, now: now, job: job, failure: .exhausted, reason: reason, retries: failures, worker: worker,
                           rows: &rows)
         case .dependency:
             let job = try require(rows, "fail (dependency)", jobId, attempt, in: [.queued, .running, .orphaned])
-            try endFailed(db, now: now, job: job, failure: .dependency, reason: reason, retries: job.retries,
+            try endFailed(db, statements, now: now, job: job, failure: .dependency, reason: reason, retries: job.retries,
                           worker: worker, rows: &rows)
         case .deterministic:
             throw StoreError.invalidArgument(operation: "fail job \(jobId)",
@@ -210,7 +213,7 @@ private func apply(_ transition: Transition, _ db: Database, now: Double, rows: 
                 operation: "retry", jobId: jobId, attempt: attempt,
                 detail: "\(failures) counted failures after a retry; the journal counts \(job.retries), and a retry never adds one")
         }
-        try appendEvent(db, now: now, jobId: jobId, attempt: attempt + 1, kind: "retried", worker: nil, message: reason)
+        try appendEvent(statements, now: now, jobId: jobId, attempt: attempt + 1, kind: "retried", worker: nil, message: reason)
         try db.cachedStatement(sql: """
             UPDATE jobs SET state = 'queued', attempt = attempt + 1, retries = ?, failure = NULL, finishedAt = NULL
             WHERE id = ?
@@ -223,7 +226,7 @@ private func apply(_ transition: Transition, _ db: Database, now: Double, rows: 
             throw StoreError.invalidTransition(operation: "cancel", jobId: jobId, attempt: attempt,
                                                detail: "its deterministic failure is its result")
         }
-        try appendEvent(db, now: now, jobId: jobId, attempt: attempt, kind: "cancelled", worker: job.leaseWorker,
+        try appendEvent(statements, now: now, jobId: jobId, attempt: attempt, kind: "cancelled", worker: job.leaseWorker,
                         message: reason)
         try db.cachedStatement(sql: """
             UPDATE jobs SET state = 'cancelled', failure = NULL, lastError = ?, finishedAt = ?, leaseWorker = NULL,
@@ -239,12 +242,12 @@ private func apply(_ transition: Transition, _ db: Database, now: Double, rows: 
               cores = excluded.cores, buildCPU = excluded.buildCPU, version = excluded.version,
               lastSeen = excluded.lastSeen
             """).execute(arguments: [identity, name, host, pid, cores, buildCPU, version, now, now])
-        try appendEvent(db, now: now, jobId: nil, attempt: nil, kind: "worker", worker: identity,
+        try appendEvent(statements, now: now, jobId: nil, attempt: nil, kind: "worker", worker: identity,
                         message: "\(name) on \(host), \(cores) cores, \(buildCPU), \(version)")
 
     case let .workerGone(identity, reason):
         try db.cachedStatement(sql: "UPDATE workers SET lastSeen = ? WHERE identity = ?").execute(arguments: [now, identity])
-        try appendEvent(db, now: now, jobId: nil, attempt: nil, kind: "workerGone", worker: identity, message: reason)
+        try appendEvent(statements, now: now, jobId: nil, attempt: nil, kind: "workerGone", worker: identity, message: reason)
 
     case let .misfit(jobId, attempt, kind, outcome, worker):
         guard let job = rows[jobId] else { return }  // garbage must not grow the journal
@@ -252,7 +255,7 @@ private func apply(_ transition: Transition, _ db: Database, now: Double, rows: 
         if job.state.isLeased && job.attempt == attempt {
             message += " (the journal holds this attempt as the current lease: the coordinator disagrees)"
         }
-        try appendEvent(db, now: now, jobId: jobId, attempt: attempt, kind: kind.rawValue, worker: worker, message: message)
+        try appendEvent(statements, now: now, jobId: jobId, attempt: attempt, kind: kind.rawValue, worker: worker, message: message)
     }
 }
 
@@ -267,21 +270,26 @@ private func requireFailures(_ job: JobRow, _ operation: String, _ failures: Int
 }
 
 /// Ends the job failed (the scheduler fails its dependents with transitions of their own).
-private func endFailed(_ db: Database, now: Double, job: JobRow, failure: JobFailure, reason: String, retries: Int,
+private func endFailed(_ db: Database, _ statements: JournalStatements, now: Double, job: JobRow, failure: JobFailure, reason: String, retries: Int,
                        worker: String?, rows: inout JournalRows) throws {
     try db.cachedStatement(sql: """
         UPDATE jobs SET state = 'failed', failure = ?, lastError = ?, finishedAt = ?, retries = ?, leaseWorker = NULL,
           leaseStartedAt = NULL, orphanedAt = NULL WHERE id = ?
         """).execute(arguments: [failure.rawValue, reason, now, retries, job.id])
     rows.update(job.id) { $0.state = .failed; $0.failure = failure.rawValue; $0.retries = retries; $0.leaseWorker = nil }
-    try appendEvent(db, now: now, jobId: job.id, attempt: job.attempt, kind: "failed", worker: worker,
+    try appendEvent(statements, now: now, jobId: job.id, attempt: job.attempt, kind: "failed", worker: worker,
                     message: "\(failure.rawValue): \(reason)")
 }
 
-func appendEvent(_ db: Database, now: Double, jobId: Int?, attempt: Int?, kind: String, worker: String?,
+func appendEvent(_ statements: JournalStatements, now: Double, jobId: Int?, attempt: Int?, kind: String, worker: String?,
                  message: String?) throws {
-    try db.cachedStatement(sql: """
-        INSERT INTO events (at, jobId, attempt, kind, worker, message) VALUES (?, ?, ?, ?, ?, ?)
-        """)
-        .execute(arguments: [now, jobId, attempt, kind, worker, message])
+    try statements.run(.event) {
+        $0.double(1, now); $0.int(2, jobId); $0.int(3, attempt); $0.text(4, kind); $0.text(5, worker); $0.text(6, message)
+    }
+}
+
+/// `body` with the bytes of `bytes`, or with nil.
+private func withOptionalBytes<T>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) throws -> T) rethrows -> T {
+    guard let bytes else { return try body(nil) }
+    return try bytes.withUnsafeBytes { try body($0) }
 }
