@@ -163,5 +163,26 @@ import Testing
         }
         #expect(refused > 1_000, "the mutations should break most documents: \(refused)")
         #expect(outcome(JSONValue.parseTopLevel, document).contains("format=string(\"thermosweep-cell/1\")"))
+        // Below the top level: a key twice among more than 16 (checked through a set), the same key
+        // spelled with an escape, nesting past the limit, and an end inside an unbuilt container.
+        let many = (0..<20).map { "\"k\($0)\": \($0)" }
+        let deep = String(repeating: "[", count: 600) + String(repeating: "]", count: 600)
+        for text in [#"{"a": {"# + many.joined(separator: ", ") + #", "k3": 0}}"#,
+                     #"{"a": {"# + many.joined(separator: ", ") + #"}, "b": {"# + many.joined(separator: ", ") + "}}",
+                     #"{"a": {"x": 1, "\u0078": 2}}"#, #"{"a": "# + deep + "}", #"{"a": [["# + deep + "]]}",
+                     #"{"a": {"b": [1, 2"#, #"{"a": {"b": "#, #"{"a": [{"b": 1}, {"b": 2, "b": 3}]}"#] {
+            let bytes = Array(text.utf8)
+            #expect(outcome(JSONValue.parse, bytes) == outcome(JSONValue.parseTopLevel, bytes), "\(text.prefix(80))")
+        }
+    }
+
+    /// A number that ends the document is read whole, also where it needs strtod (more than 19
+    /// digits, or a mantissa past 2^53): nothing past the buffer is read.
+    @Test func aNumberAtTheEndIsReadWhole() throws {
+        for text in ["0.12345678901234567891", "-98765432109876543210.5", "1.7976931348623157e308", "5e-324",
+                     "0.30000000000000004", "123456789012345678901234567890"] {
+            let value = try JSONValue.parse(Array(text.utf8))
+            #expect(value.double == Double(text), "\(text)")
+        }
     }
 }

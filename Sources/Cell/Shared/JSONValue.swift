@@ -50,11 +50,8 @@ extension JSONValue {
     }
 
     private static func parse(_ bytes: [UInt8], buildDepth: Int) throws(JSONParseError) -> JSONValue {
-        // A trailing NUL lets strtod stop at the end of a number that ends the buffer.
-        var buffer = bytes
-        buffer.append(0)
-        return try buffer.withUnsafeBufferPointer { (p) throws(JSONParseError) -> JSONValue in
-            var parser = Parser(bytes: p, end: p.count - 1, buildDepth: buildDepth)
+        try bytes.withUnsafeBufferPointer { (p) throws(JSONParseError) -> JSONValue in
+            var parser = Parser(bytes: p, end: p.count, buildDepth: buildDepth)
             let value = try parser.value(depth: 0)
             parser.skipSpace()
             guard parser.position == parser.end else { throw parser.error("trailing characters") }
@@ -69,6 +66,9 @@ extension JSONValue {
         /// Containers deeper than this are checked but not built (read as `.null`), and so are
         /// the scalars inside them.
         let buildDepth: Int
+        /// The keys of the object being checked at each depth past `buildDepth` (`skip`), kept for
+        /// the next object at that depth instead of allocated again.
+        var keyBuffers: [[String]] = []
 
         init(bytes: UnsafeBufferPointer<UInt8>, end: Int, buildDepth: Int) {
             self.bytes = bytes
@@ -78,14 +78,15 @@ extension JSONValue {
 
         func error(_ detail: String) -> JSONParseError { JSONParseError(offset: position, detail: detail) }
 
-        /// Refuses `key` when `pairs` already holds it: a scan for the dozen keys of a usual
-        /// object, a set for larger ones.
-        func checkUnique(_ key: String, _ pairs: [(String, JSONValue)], _ seen: inout Set<String>?) throws(JSONParseError) {
+        /// Refuses `key` when `keys` (those of its object so far) already holds it: a scan for the
+        /// dozen keys of a usual object, a set for larger ones.
+        func checkUnique<Keys: Collection<String>>(_ key: String, _ keys: Keys, _ seen: inout Set<String>?)
+            throws(JSONParseError) {
             let repeated: Bool
-            if pairs.count < 16 {
-                repeated = pairs.contains { $0.0 == key }
+            if keys.count < 16 {
+                repeated = keys.contains(key)
             } else {
-                if seen == nil { seen = Set(pairs.map(\.0)) }
+                if seen == nil { seen = Set(keys) }
                 repeated = !seen!.insert(key).inserted
             }
             if repeated {
@@ -126,7 +127,12 @@ extension JSONValue {
             guard position < end else { throw error("unexpected end") }
             // A container deeper than `buildDepth` is only checked; so is a scalar inside one.
             let build = depth <= buildDepth, buildScalar = depth - 1 <= buildDepth
-            switch bytes[position] {
+            let first = bytes[position]
+            if !build && (!buildScalar || first == UInt8(ascii: "{") || first == UInt8(ascii: "[")) {
+                try skip(depth: depth)
+                return .null
+            }
+            switch first {
             case UInt8(ascii: "{"):
                 // Not built (`build` false): the pairs still keep the keys (for duplicates), not the values.
                 var pairs: [(String, JSONValue)] = []
@@ -137,7 +143,7 @@ extension JSONValue {
                         throw parser.error("expected a key")
                     }
                     let key = try parser.string()
-                    try parser.checkUnique(key, pairs, &seen)
+                    try parser.checkUnique(key, pairs.lazy.map(\.0), &seen)
                     parser.skipSpace()
                     guard parser.position < parser.end, parser.bytes[parser.position] == UInt8(ascii: ":") else {
                         throw parser.error("expected ':'")
@@ -175,6 +181,60 @@ extension JSONValue {
                     return .null
                 }
                 return try number()
+            }
+        }
+
+        /// Checks the value at `position` exactly as `value(depth:)` does (the same errors at the
+        /// same bytes) without building any of it: no member lists, no values, and no closure per
+        /// member. Only the keys of each object are made, to refuse one that stands twice.
+        mutating func skip(depth: Int) throws(JSONParseError) {
+            guard depth < 512 else { throw error("nested too deeply") }
+            skipSpace()
+            guard position < end else { throw error("unexpected end") }
+            switch bytes[position] {
+            case UInt8(ascii: "{"):
+                position += 1
+                skipSpace()
+                if position < end && bytes[position] == UInt8(ascii: "}") { position += 1; return }
+                while keyBuffers.count <= depth { keyBuffers.append([]) }
+                var keys = keyBuffers[depth]
+                keyBuffers[depth] = []
+                keys.removeAll(keepingCapacity: true)
+                var seen: Set<String>?
+                while true {
+                    skipSpace()
+                    guard position < end, bytes[position] == UInt8(ascii: "\"") else { throw error("expected a key") }
+                    let key = try string()
+                    try checkUnique(key, keys, &seen)
+                    keys.append(key)
+                    skipSpace()
+                    guard position < end, bytes[position] == UInt8(ascii: ":") else { throw error("expected ':'") }
+                    position += 1
+                    try skip(depth: depth + 1)
+                    skipSpace()
+                    guard position < end else { throw error("unexpected end in an object") }
+                    if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
+                    if bytes[position] == UInt8(ascii: "}") { position += 1; break }
+                    throw error("expected ',' or '}'")
+                }
+                keyBuffers[depth] = keys
+            case UInt8(ascii: "["):
+                position += 1
+                skipSpace()
+                if position < end && bytes[position] == UInt8(ascii: "]") { position += 1; return }
+                while true {
+                    try skip(depth: depth + 1)
+                    skipSpace()
+                    guard position < end else { throw error("unexpected end in an array") }
+                    if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
+                    if bytes[position] == UInt8(ascii: "]") { position += 1; return }
+                    throw error("expected ',' or ']'")
+                }
+            case UInt8(ascii: "\""): try skipString()
+            case UInt8(ascii: "t"): try literal("true")
+            case UInt8(ascii: "f"): try literal("false")
+            case UInt8(ascii: "n"): try literal("null")
+            default: try skipNumber()
             }
         }
 
@@ -287,11 +347,11 @@ extension JSONValue {
                 let d = scale >= 0 ? m * Self.powersOfTen[scale] : m / Self.powersOfTen[-scale]
                 return .number(negative ? -d : d)
             }
-            // The grammar was checked above; strtod reads exactly these characters (the process
-            // keeps the C locale, so '.' is the decimal point).
-            let base = bytes.baseAddress.map { UnsafeRawPointer($0 + start).assumingMemoryBound(to: CChar.self) }
-            guard let base else { throw error("empty buffer") }
-            return .number(strtod(base, nil))
+            // The grammar was checked above; strtod reads exactly these characters, copied with a
+            // closing NUL (the process keeps the C locale, so '.' is the decimal point).
+            var text = [CChar](repeating: 0, count: position - start + 1)
+            for i in start..<position { text[i - start] = CChar(bitPattern: bytes[i]) }
+            return .number(strtod(text, nil))
         }
 
         /// 10^0 … 10^22, all exact in binary64.
