@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "Thermometer", dependencies: ["Cell", "Trainer", "Kernels"]),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         .target(name: "ScalingLaw", dependencies: ["Cell"]),
-        .target(name: "SweepProtocol", dependencies: ["Cell"]),
+        .target(name: "SweepProtocol", dependencies: ["Cell", "CZlib"]),
         .target(name: "Store", dependencies: ["Cell", "SweepProtocol", .product(name: "GRDB", package: "GRDB.swift"),
                                               .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         .target(name: "Coordinator", dependencies: ["Cell", "SweepProtocol", "Store", "ZeroMQ"]),

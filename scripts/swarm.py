@@ -21,20 +21,19 @@ import json
 import os
 import sys
 import time
+import zlib
 
 import zmq
 
 RECORD = b'{"format":"thermosweep-trivial/1"}'
 
 
-def fnv1a(data):
-    h = 0xCBF29CE484222325
-    for byte in data:
-        h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return f"{h:016x}"
+def checksum(data):
+    """CRC-32 of bytes, 8 lowercase hex digits (PROTOCOL.md: attachment checksums)."""
+    return f"{zlib.crc32(data):08x}"
 
 
-RECORD_HASH = fnv1a(RECORD)
+RECORD_HASH = checksum(RECORD)
 
 
 def body(obj):
@@ -71,7 +70,7 @@ class Peer:
                             "running": [{"jobId": j, "attempt": a} for j, (a, _) in self.jobs.items()]})
 
     def send(self, command, payload, *attachments):
-        self.socket.send_multipart([b"TSW3", command.encode(), body(payload), *attachments], zmq.NOBLOCK)
+        self.socket.send_multipart([b"TSW4", command.encode(), body(payload), *attachments], zmq.NOBLOCK)
 
 
 def main():

@@ -55,6 +55,12 @@ enum Check {
         else { throw fail(field, "'\(value.prefix(40))' is not 16 lowercase hex digits") }
     }
 
+    /// An attachment's checksum (`AttachmentChecksum`).
+    static func checksum(_ value: String, _ field: String) throws {
+        guard value.utf8.count == 8, value.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+        else { throw fail(field, "'\(value.prefix(40))' is not 8 lowercase hex digits") }
+    }
+
     static func require(_ condition: Bool, _ field: String, _ detail: @autoclosure () -> String) throws {
         if !condition { throw fail(field, detail()) }
     }

@@ -28,7 +28,7 @@ public struct Job: Codable, Sendable, Equatable, MessageBody {
         self.spec = spec
         self.checkpoint = checkpoint
         checkpointBytes = checkpoint?.count
-        checkpointHash = checkpoint.map(FNV1a.hex)
+        checkpointHash = checkpoint.map(AttachmentChecksum.hex)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -118,10 +118,10 @@ public struct JobResult: Codable, Sendable, Equatable, MessageBody {
         var value = JobResult(jobId: jobId, attempt: attempt, kind: kind, outcome: .done, wallSeconds: wallSeconds)
         value.result = result
         value.resultBytes = result.count
-        value.resultHash = FNV1a.hex(result)
+        value.resultHash = AttachmentChecksum.hex(result)
         value.checkpoint = checkpoint
         value.checkpointBytes = checkpoint?.count
-        value.checkpointHash = checkpoint.map(FNV1a.hex)
+        value.checkpointHash = checkpoint.map(AttachmentChecksum.hex)
         return value
     }
 
@@ -206,7 +206,7 @@ private func validateAttachment(_ required: Bool, bytes: Int?, hash: String?, na
         guard let bytes else { throw Check.fail(name + "Bytes", "is required for \(why)") }
         guard let hash else { throw Check.fail(name + "Hash", "is required for \(why)") }
         try Check.int(bytes, name + "Bytes", 0...limit)
-        try Check.hash(hash, name + "Hash")
+        try Check.checksum(hash, name + "Hash")
     } else {
         try Check.require(bytes == nil, name + "Bytes", "applies only to \(why)")
         try Check.require(hash == nil, name + "Hash", "applies only to \(why)")
@@ -219,7 +219,7 @@ private func checkAttachment(_ frame: [UInt8], bytes: Int?, hash: String?, name:
         throw FieldFailure(kind: .badAttachment, field: name + "Bytes",
                            detail: "the \(name) frame has \(frame.count) bytes, the body declares \(bytes ?? 0)")
     }
-    let actual = FNV1a.hex(frame)
+    let actual = AttachmentChecksum.hex(frame)
     guard actual == hash else {
         throw FieldFailure(kind: .badAttachment, field: name + "Hash",
                            detail: "the \(name) frame hashes to \(actual), the body declares \(hash ?? "none")")

@@ -1,4 +1,4 @@
-// One message ↔ its frames: `[TSW3] [COMMAND] [JSON body] [attachment …]` (PROTOCOL.md, "Frames").
+// One message ↔ its frames: `[TSW4] [COMMAND] [JSON body] [attachment …]` (PROTOCOL.md, "Frames").
 // The decoder refuses anything that is not exactly a valid message, with a typed error; it never
 // traps, whatever the bytes. The encoder runs the same checks, so nothing leaves that a peer
 // would refuse.

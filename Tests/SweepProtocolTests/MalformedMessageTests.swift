@@ -24,13 +24,13 @@ struct MalformedMessageTests {
     @Test("too few frames")
     func tooFewFrames() {
         expectRefused([], .tooFewFrames)
-        expectRefused([Array("TSW3".utf8)], .tooFewFrames)
-        expectRefused([Array("TSW3".utf8), Array("ACK".utf8)], .tooFewFrames)
+        expectRefused([Array("TSW4".utf8)], .tooFewFrames)
+        expectRefused([Array("TSW4".utf8), Array("ACK".utf8)], .tooFewFrames)
     }
 
     @Test("wrong protocol version, named in the error")
     func wrongVersion() {
-        for tag in ["TSW1", "TSW2", "tsw3", "", "TSW3 ", "TSW"] {
+        for tag in ["TSW1", "TSW2", "TSW3", "tsw4", "", "TSW4 ", "TSW"] {
             var frames = Fixtures.frames("ACK", ack)
             frames[0] = Array(tag.utf8)
             expectRefused(frames, .wrongVersion)
@@ -96,7 +96,7 @@ struct MalformedMessageTests {
         frames[3] = record
         frames[2] = try Fixtures.withBody(.ack(JobRef(jobId: 1, attempt: 1)), [
             "jobId": 1, "attempt": 1, "kind": "measure", "outcome": "done", "wallSeconds": 1,
-            "resultBytes": record.count, "resultHash": FNV1a.hex(record),
+            "resultBytes": record.count, "resultHash": AttachmentChecksum.hex(record),
         ])[2]
         expectRefused(frames, .badUTF8, field: "result")
     }
@@ -298,7 +298,7 @@ struct MalformedMessageTests {
         expectRefused(try mutated(failed) { $0["errorKind"] = nil }, .invalidValue, field: "errorKind")
         expectRefused(try mutated(failed) { $0["message"] = nil }, .invalidValue, field: "message")
         expectRefused(try mutated(failed) { $0["wallSeconds"] = -1 }, .invalidValue, field: "wallSeconds")
-        expectRefused(try mutated(failed) { $0["resultBytes"] = 0; $0["resultHash"] = FNV1a.hex([]) },
+        expectRefused(try mutated(failed) { $0["resultBytes"] = 0; $0["resultHash"] = AttachmentChecksum.hex([]) },
                       .invalidValue, field: "resultBytes")
         let done = Message.result(.done(jobId: 1, attempt: 1, kind: .measure, wallSeconds: 1, result: Fixtures.cellResult))
         expectRefused(try mutated(done) { $0["errorKind"] = "transient" }, .invalidValue, field: "errorKind")
@@ -328,7 +328,7 @@ struct MalformedMessageTests {
         func redeclare(_ body: [UInt8], _ record: [UInt8]) throws -> [UInt8] {
             var object = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] ?? [:]
             object["resultBytes"] = record.count
-            object["resultHash"] = FNV1a.hex(record)
+            object["resultHash"] = AttachmentChecksum.hex(record)
             return Array(try JSONSerialization.data(withJSONObject: object))
         }
         expectRefused(try result(.measure, "[1,2]"), .badAttachment, field: "result")
@@ -351,6 +351,6 @@ struct MalformedMessageTests {
     @Test("errors read as sentences naming the command and field")
     func errorText() {
         let error = Fixtures.refusal(Fixtures.frames("ACK", #"{"attempt":0,"jobId":1}"#))
-        #expect(error?.description == "TSW3 ACK field 'attempt': 0 is out of range 1...1000")
+        #expect(error?.description == "TSW4 ACK field 'attempt': 0 is out of range 1...1000")
     }
 }

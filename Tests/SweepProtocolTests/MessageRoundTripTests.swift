@@ -11,12 +11,22 @@ struct MessageRoundTripTests {
         #expect(Set(samples.map(\.command)) == Set(Command.allCases))
         for message in samples {
             let frames = try message.encode()
-            #expect(frames[0] == Array("TSW3".utf8))
+            #expect(frames[0] == Array("TSW4".utf8))
             #expect(frames[1] == Array(message.command.rawValue.utf8))
             let decoded = try Message.decode(frames)
             #expect(decoded == message, "\(message.command)")
             #expect(try decoded.encode() == frames)
         }
+    }
+
+    /// CRC-32 as zlib (and Python's `zlib.crc32`) computes it: the check value of the CRC
+    /// catalogue, the empty frame, one zero byte, and the trivial record as Python checksums it.
+    @Test func attachmentChecksumsAreZlibsCRC32() {
+        #expect(AttachmentChecksum.hex(Array("123456789".utf8)) == "cbf43926")
+        #expect(AttachmentChecksum.hex([]) == "00000000")
+        #expect(AttachmentChecksum.hex([0]) == "d202ef8d")
+        // zlib.crc32(b'{"format":"thermosweep-trivial/1"}')
+        #expect(AttachmentChecksum.hex(Array(#"{"format":"thermosweep-trivial/1"}"#.utf8)) == "de746049")
     }
 
     @Test("attachments travel as their own frames, declared in the body by length and hash")
@@ -26,7 +36,7 @@ struct MessageRoundTripTests {
         #expect(job[3] == Fixtures.checkpoint)
         let body = try Fixtures.bodyObject(.job(Fixtures.measureJob))
         #expect(body["checkpointBytes"] as? Int == Fixtures.checkpoint.count)
-        #expect(body["checkpointHash"] as? String == FNV1a.hex(Fixtures.checkpoint))
+        #expect(body["checkpointHash"] as? String == AttachmentChecksum.hex(Fixtures.checkpoint))
         #expect(try Message.job(Fixtures.warmJob).encode().count == 3)
         let warm = JobResult.done(jobId: 2, attempt: 3, kind: .warmStart, wallSeconds: 1, result: Fixtures.warmResult,
                                   checkpoint: Fixtures.checkpoint)

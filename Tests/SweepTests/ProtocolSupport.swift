@@ -1,4 +1,4 @@
-// Support for tests that talk TSW3 to a real coordinator process: a hand-played DEALER peer, a
+// Support for tests that talk TSW4 to a real coordinator process: a hand-played DEALER peer, a
 // coordinator started with its endpoint file, database snapshots, and /proc readings (CPU time,
 // peak memory) for the benchmarks.
 import Foundation

@@ -12,16 +12,14 @@ import os
 import socket
 import sys
 import time
+import zlib
 
 import zmq
 
 
-def fnv1a(data):
-    """FNV-1a-64 of bytes, 16 lowercase hex digits (PROTOCOL.md: attachment hashes)."""
-    h = 0xCBF29CE484222325
-    for byte in data:
-        h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return f"{h:016x}"
+def checksum(data):
+    """CRC-32 of bytes, 8 lowercase hex digits (PROTOCOL.md: attachment checksums)."""
+    return f"{zlib.crc32(data):08x}"
 
 
 def body(obj):
@@ -40,7 +38,7 @@ class Client:
 
     def send(self, command, payload, *attachments):
         raw = payload if isinstance(payload, bytes) else body(payload)
-        self.socket.send_multipart([b"TSW3", command.encode(), raw, *attachments])
+        self.socket.send_multipart([b"TSW4", command.encode(), raw, *attachments])
 
     def receive(self, wanted, timeout=15, beat=True):
         """The next message whose command is in `wanted`; HEARTBEATs are sent while waiting
@@ -52,8 +50,8 @@ class Client:
                     self.send("HEARTBEAT", {"jobs": []})
                 continue
             frames = self.socket.recv_multipart()
-            if frames[0] != b"TSW3":
-                fail(f"frame 0 is {frames[0]!r}, not TSW3")
+            if frames[0] != b"TSW4":
+                fail(f"frame 0 is {frames[0]!r}, not TSW4")
             command, payload = frames[1].decode(), json.loads(frames[2])
             if command in wanted:
                 return command, payload, frames[3:]
@@ -102,7 +100,7 @@ def main():
 
     record = body({"format": "thermosweep-trivial/1", "waitedMillis": job["spec"]["trivialMillis"]})
     done = {"jobId": job_id, "attempt": attempt, "kind": "trivial", "outcome": "done", "wallSeconds": 0.1,
-            "resultBytes": len(record), "resultHash": fnv1a(record)}
+            "resultBytes": len(record), "resultHash": checksum(record)}
 
     def refused(name, command, raw, attachments, expected):
         client.send(command, raw, *attachments)
@@ -120,10 +118,10 @@ def main():
     refused("a control character in a message", "RESULT", body(failed), [], "message")
     bom = b"\xef\xbb\xbf" + record
     refused("a byte-order mark before the result", "RESULT",
-            body({**done, "resultBytes": len(bom), "resultHash": fnv1a(bom)}), [bom], "result")
+            body({**done, "resultBytes": len(bom), "resultHash": checksum(bom)}), [bom], "result")
     twice = b'{"format":"thermosweep-trivial/1","a":1,"a":2}'
     refused("a key twice inside the result", "RESULT",
-            body({**done, "resultBytes": len(twice), "resultHash": fnv1a(twice)}), [twice], "result")
+            body({**done, "resultBytes": len(twice), "resultHash": checksum(twice)}), [twice], "result")
     refused("a trailing comma", "RESULT", body(done)[:-1] + b",}", [record], "JSON")
     refused("a job id as a fraction", "HEARTBEAT",
             body({"jobs": [{"jobId": job_id + 0.5, "attempt": attempt, "step": 1, "totalSteps": 1}]}), [], "jobId")
