@@ -51,7 +51,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // What the test targets share: the opt-in benchmark switch, `.ownThread` for tests that wait.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Cell"], path: "Tests/TestSupport"),
         .testTarget(name: "CellTests", dependencies: ["Cell"]),
         .testTarget(name: "KernelsTests", dependencies: ["Cell", "Kernels"]),
         .testTarget(name: "TrainerTests", dependencies: ["TestSupport", "Cell", "Trainer", "Kernels"]),

@@ -74,7 +74,7 @@ public enum Message: Sendable, Equatable {
             throw ProtocolError(.frameTooLarge, command: command,
                                 "body of \(body.count) bytes; the limit is \(Wire.maxBodySize)")
         }
-        guard UTF8Check.isValid(body) else {
+        guard String(validating: body, as: UTF8.self) != nil else {
             throw ProtocolError(.badUTF8, command: command, "body is not valid UTF-8")
         }
         let attachments = frames[3...]
@@ -186,7 +186,7 @@ func resultFormat(_ kind: JobKind) -> String {
 /// The record is otherwise opaque here: the Store keeps it as text, the Report reads it.
 func checkResultRecord(_ bytes: [UInt8], kind: JobKind) throws {
     let expected = resultFormat(kind)
-    guard UTF8Check.isValid(bytes) else {
+    guard String(validating: bytes, as: UTF8.self) != nil else {
         throw FieldFailure(kind: .badUTF8, field: "result", detail: "the result frame is not valid UTF-8")
     }
     let record: JSONValue

@@ -122,6 +122,21 @@ import Testing
         }
     }
 
+    /// What a parse gives: its error, or the top level's keys and scalars (containers by key only).
+    private func outcome(_ parse: ([UInt8]) throws(JSONParseError) -> JSONValue, _ bytes: [UInt8]) -> String {
+        do {
+            guard case .object(let pairs) = try parse(bytes) else { return "not an object" }
+            return pairs.map { key, value -> String in
+                switch value {
+                case .object, .array, .null: return key  // built by one, not the other
+                default: return "\(key)=\(value)"
+                }
+            }.joined(separator: ",")
+        } catch {
+            return "\(error)"
+        }
+    }
+
     /// `parseTopLevel` refuses exactly what `parse` refuses, at the same byte and for the same
     /// reason, and reads the same top-level scalars: over a document with every kind of value and
     /// escape, nested, and 3,000 one-byte mutations of it.
@@ -131,19 +146,6 @@ import Testing
              "s": "tab\t é \u00e9 \ud83d\ude00", "list": [1, -0.0, [2, {"k": "v\"q", "k2": [null, false]}], "w"],
              "obj": {"a": {"b": [1.5, "c\n", {"d": {}}], "e": []}, "f": "g"}, "empty": {}, "last": "end"}
             """#.utf8)
-        func outcome(_ parse: ([UInt8]) throws(JSONParseError) -> JSONValue, _ bytes: [UInt8]) -> String {
-            do {
-                guard case .object(let pairs) = try parse(bytes) else { return "not an object" }
-                return pairs.map { key, value -> String in
-                    switch value {
-                    case .object, .array, .null: return key  // built by one, not the other
-                    default: return "\(key)=\(value)"
-                    }
-                }.joined(separator: ",")
-            } catch {
-                return "\(error)"
-            }
-        }
         var rng = SeededRNG(seed: 52_944)
         let alphabet = Array(#"{}[]",:\"u0123456789abcdefnrt-+.eE tfl"#.utf8) + [0x00, 0x1F, 0xC3, 0xFF]
         var refused = 0
@@ -174,6 +176,29 @@ import Testing
             let bytes = Array(text.utf8)
             #expect(outcome(JSONValue.parse, bytes) == outcome(JSONValue.parseTopLevel, bytes), "\(text.prefix(80))")
         }
+    }
+
+    /// Numbers below the top level are checked eight digits at a time: every digit count up to 40,
+    /// with a fraction and an exponent, followed by each byte around the digits' range (and bytes
+    /// past ASCII), and cut at every length, are refused or accepted at the same byte as `parse`.
+    @Test func unbuiltNumbersAreCheckedAsBuiltOnes() {
+        let neighbours: [UInt8] = [0x2F, 0x3A, 0x2E, 0x65, 0x45, 0x2C, 0x5D, 0x20, 0x00, 0x80, 0xB0, 0xFF]
+        var checked = 0
+        for digits in 1...40 {
+            let run = (0..<digits).map { UInt8(0x30 + ($0 * 7 + 1) % 10) }
+            for number in [run, run + Array(".".utf8) + run, [0x2D] + run + Array("e-".utf8) + run] {
+                for next in neighbours {
+                    let document = Array(#"{"a":{"b":["#.utf8) + number + [next] + Array("]}}".utf8)
+                    for length in stride(from: document.count, through: 10, by: -7) {
+                        let bytes = Array(document.prefix(length))
+                        #expect(outcome(JSONValue.parse, bytes) == outcome(JSONValue.parseTopLevel, bytes),
+                                "\(String(decoding: bytes, as: UTF8.self))")
+                        checked += 1
+                    }
+                }
+            }
+        }
+        #expect(checked > 5_000)
     }
 
     /// A number that ends the document is read whole, also where it needs strtod (more than 19

@@ -77,19 +77,6 @@ struct CoordinatorLoopBenchmarkTests {
         #expect(try fixture.readOnly().counts().done == 6_000)
     }
 
-    /// A record shaped like a cell result: 45 kB of nested objects and arrays of 17-digit numbers.
-    static let realSizedRecord: [UInt8] = {
-        var rng = SplitMix64(seed: 45)
-        func number() -> String { "\(Double(rng.next() >> 11) / Double(1 << 53) * 3 - 1)" }
-        var groups: [String] = []
-        while groups.joined(separator: ",").utf8.count < 44_000 {
-            let blocks = (0..<10).map { _ in number() }.joined(separator: ",")
-            groups.append(#"{"name":"conv\#(groups.count).weight","estimates":{"diffusion":{"value":\#(number()),"#
-                          + #""seLogT":\#(number()),"blocks":[\#(blocks)]}},"filters":[\#(blocks)]}"#)
-        }
-        return Array(#"{"format":"thermosweep-trivial/1","thermometer":{"groups":[\#(groups.joined(separator: ","))]}}"#.utf8)
-    }()
-
     /// The coordinator's own CPU per result when each RESULT carries a real result's size: the
     /// loop thread's CPU time over 2,000 jobs (the check of the record, its hash, its journal row,
     /// the JOB out), the ZeroMQ I/O thread apart. The issue's bound is 300 µs per real result.
@@ -97,7 +84,7 @@ struct CoordinatorLoopBenchmarkTests {
         let fixture = try LoopFixture(learningRates: (1...10).map { Double($0) * 0.01 },
                                       batchSizes: (1...10).map { $0 * 8 }, seeds: 20)
         let endpoint = try fixture.start(config: LoopFixture.config(heartbeatMs: 1_000))
-        let context = fixture.context, record = Self.realSizedRecord
+        let context = fixture.context, record = RealSizedRecord.bytes
         let counts = LockedBox<[Int]>([])
         let group = DispatchGroup()
         for w in 0..<8 {

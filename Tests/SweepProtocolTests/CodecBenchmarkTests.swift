@@ -1,3 +1,4 @@
+import Cell
 import Foundation
 import Testing
 import TestSupport
@@ -64,5 +65,37 @@ struct CodecBenchmarkTests {
         #expect(jobEncode + resultDecode < 80)
         #expect(heartbeatDecode < 40)
         #endif
+    }
+
+    /// What the coordinator does to each real result's record on its way to the journal, step by
+    /// step, on a 44 kB record: the checksum (and the FNV-1a-64 hash it replaced in TSW4), the
+    /// UTF-8 check, the JSON check (and the whole parse the exports do), and the whole `decode` of
+    /// a RESULT carrying it. Printed only: the bound is the loop's (`realSizedResults`).
+    @Test func realSizedRecordSteps() throws {
+        // Two records that differ in their last byte, taken in turn: no step can be computed once
+        // for all repetitions (the optimizer sees that these functions have no side effects).
+        let record = RealSizedRecord.bytes
+        let records = [record, Array(record.dropLast()) + [0x20, 0x7D]]
+        func median(_ body: ([UInt8]) throws -> Int) rethrows -> Double {
+            var times: [Double] = [], answers = 0
+            for _ in 0..<9 {
+                let start = threadCPUSeconds()
+                for rep in 0..<50 { answers &+= try body(records[rep & 1]) }
+                times.append((threadCPUSeconds() - start) / 50 * 1e6)
+            }
+            #expect(answers != 0)
+            return times.sorted()[4]
+        }
+        let result = Message.result(.done(jobId: 5, attempt: 1, kind: .trivial, wallSeconds: 0.2, result: record))
+        let frames = try result.encode()
+        let fnv = median { FNV1a.hash($0) == 0 ? 0 : 1 }
+        let crc = median { AttachmentChecksum.hex($0).utf8.count }
+        let string = median { String(validating: $0, as: UTF8.self)?.utf8.count ?? 0 }
+        let top = try median { if case .object(let pairs) = try JSONValue.parseTopLevel($0) { pairs.count } else { 0 } }
+        let whole = try median { if case .object(let pairs) = try JSONValue.parse($0) { pairs.count } else { 0 } }
+        let decode = try median { _ in if case .result = try Message.decode(frames) { 1 } else { 0 } }
+        print(String(format: "\(record.count)-byte record, µs (thread CPU time, median of 9 × 50): FNV-1a %.1f, CRC-32 %.1f; "
+                         + "String(validating:) %.1f; parseTopLevel %.1f, parse %.1f; RESULT decode %.1f",
+                     fnv, crc, string, top, whole, decode))
     }
 }
