@@ -48,7 +48,8 @@ extension Store {
     /// Every job in id order (what a starting scheduler loads).
     public func jobs() throws(StoreError) -> [JobRecord] {
         try read("list jobs") { db in
-            try Row.fetchAll(db, sql: "SELECT \(jobColumns) FROM jobs ORDER BY id").map(jobRecord)
+            // A cursor reads each row in place; `fetchAll` would copy every row's values first.
+            try Array(Row.fetchCursor(db, sql: "SELECT \(jobColumns) FROM jobs ORDER BY id").map(jobRecord))
         }
     }
 
@@ -57,19 +58,21 @@ extension Store {
     public func results(includingCheckpoints: Bool = false) throws(StoreError) -> [ResultRecord] {
         try read("read results") { db in
             let checkpoint = includingCheckpoints ? "r.checkpoint" : "NULL AS checkpoint"
-            return try Row.fetchAll(db, sql: """
+            return try Array(Row.fetchCursor(db, sql: """
                 SELECT r.jobId, j.key, r.attempt, r.outcome, r.result, \(checkpoint), r.message, r.wallSeconds,
                   r.worker, r.committedAt
                 FROM results r JOIN jobs j ON j.id = r.jobId ORDER BY r.jobId
                 """).map { row in
-                // By position: a lookup by name lower-cases it, and this reads every result.
-                let result: Data? = row[4], checkpoint: Data? = row[5]
+                // By position: a lookup by name lower-cases it, and this reads every result. The
+                // bytes are copied once, from SQLite's buffer.
+                let result = try row.withUnsafeData(atIndex: 4) { $0.map { Array($0) } }
+                let checkpoint = try row.withUnsafeData(atIndex: 5) { $0.map { Array($0) } }
                 return ResultRecord(jobId: row[0], key: row[1], attempt: row[2],
                                     outcome: Outcome(rawValue: row[3]) ?? .failed,
-                                    result: result.map { Array($0) }, checkpoint: checkpoint.map { Array($0) },
+                                    result: result, checkpoint: checkpoint,
                                     message: row[6], wallSeconds: row[7], worker: row[8],
                                     committedAt: Date(timeIntervalSince1970: row[9]))
-            }
+            })
         }
     }
 
