@@ -113,7 +113,7 @@ struct Bindings {
         keep(value.withUTF8 { bytes in
             bytes.withMemoryRebound(to: CChar.self) { text in
                 guard let start = text.baseAddress else {
-                    return sqlite3_bind_text64(statement, index, "", 0, nil, UInt8(SQLITE_UTF8))
+                    return sqlite3_bind_text64(statement, index, "", 0, sqliteTransient, UInt8(SQLITE_UTF8))
                 }
                 return sqlite3_bind_text64(statement, index, start, sqlite3_uint64(text.count), sqliteTransient,
                                            UInt8(SQLITE_UTF8))

@@ -285,7 +285,8 @@ public final class Store {
     enum Checkpointing {
         /// A checkpoint after the commit that brings the WAL to this many frames (1 MiB of 4 KiB pages).
         static let walFrames: Int32 = 256
-        /// The database file grows in steps of this size (SQLITE_FCNTL_CHUNK_SIZE).
+        /// SQLite sizes the database file in whole steps of this size (SQLITE_FCNTL_CHUNK_SIZE): a
+        /// checkpoint that shrinks or grows it `ftruncate`s it to one (`extend` allocates).
         static let chunkBytes: Int32 = 64 << 10
         /// Room kept allocated past the file's content after each checkpoint, for the next ones.
         static let reserveBytes: Int64 = 2 << 20
@@ -340,14 +341,24 @@ public final class Store {
 
     /// Allocates the database file up to `bytes`; false when the disk has no room. With the
     /// descriptor the Store's lock holds on the file, one `fallocate` from `from` (what earlier
-    /// checkpoints are known to have written: below it, nothing is a hole); otherwise, or where the
-    /// file system refuses it, SQLite's size hint, which this SQLite (built without
-    /// `posix_fallocate`) carries out by writing one byte into each 4 KiB block past the file's size.
-    /// The file's size alone does not say that it is allocated: after a checkpoint SQLite sets it to
-    /// a whole number of chunks with `ftruncate`, which leaves a hole past the content.
-    private static func extend(_ db: Database, to bytes: Int64, from: Int64, descriptor: Int32?) -> Bool {
+    /// checkpoints are known to have written: below it, nothing is a hole). The file's size alone
+    /// does not say that it is allocated: after a checkpoint SQLite sets it to a whole number of
+    /// chunks with `ftruncate`, which leaves a hole past the content. Only where the file system has
+    /// no `fallocate` (or on a system without one), SQLite's size hint, which this SQLite (built
+    /// without `posix_fallocate`) carries out by writing one byte into each 4 KiB block past the
+    /// file's size, and which trusts that size.
+    static func extend(_ db: Database, to bytes: Int64, from: Int64, descriptor: Int32?) -> Bool {
         if bytes <= from { return true }
-        if let descriptor, posix_fallocate(descriptor, off_t(from), off_t(bytes - from)) == 0 { return true }
+        #if os(Linux)
+        if let descriptor {
+            var code: Int32
+            repeat { code = posix_fallocate(descriptor, off_t(from), off_t(bytes - from)) } while code == EINTR
+            if code == 0 { return true }
+            // No room (ENOSPC, EDQUOT, EFBIG), an I/O error: no checkpoint. The size hint would
+            // answer yes for a file already that long, holes and all.
+            guard code == EOPNOTSUPP || code == ENOSYS || code == EINVAL else { return false }
+        }
+        #endif
         var size = bytes
         return sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_SIZE_HINT, &size) == SQLITE_OK
     }

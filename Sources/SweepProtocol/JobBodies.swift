@@ -1,6 +1,6 @@
 import Cell
 // The JOB and RESULT bodies: the two commands with attachments. The Swift values hold the
-// attachment bytes; the JSON bodies hold their lengths and FNV-1a hashes, which the decoder checks.
+// attachment bytes; the JSON bodies hold their lengths and CRC-32s, which the decoder checks.
 
 /// JOB, coordinator → worker: a lease on one attempt of one job.
 public struct Job: Codable, Sendable, Equatable, MessageBody {

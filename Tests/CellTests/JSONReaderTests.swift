@@ -169,10 +169,13 @@ import Testing
         // spelled with an escape, nesting past the limit, and an end inside an unbuilt container.
         let many = (0..<20).map { "\"k\($0)\": \($0)" }
         let deep = String(repeating: "[", count: 600) + String(repeating: "]", count: 600)
+        // The limit reached by a member's value after a space: refused at the same byte.
+        let limit = #"{"a":"# + String(repeating: "[", count: 510) + #"{"b": 1}"# + String(repeating: "]", count: 510) + "}"
+        let limitInArray = #"{"a":"# + String(repeating: "[", count: 511) + " 1" + String(repeating: "]", count: 511) + "}"
         for text in [#"{"a": {"# + many.joined(separator: ", ") + #", "k3": 0}}"#,
                      #"{"a": {"# + many.joined(separator: ", ") + #"}, "b": {"# + many.joined(separator: ", ") + "}}",
                      #"{"a": {"x": 1, "\u0078": 2}}"#, #"{"a": "# + deep + "}", #"{"a": [["# + deep + "]]}",
-                     #"{"a": {"b": [1, 2"#, #"{"a": {"b": "#, #"{"a": [{"b": 1}, {"b": 2, "b": 3}]}"#] {
+                     #"{"a": {"b": [1, 2"#, #"{"a": {"b": "#, #"{"a": [{"b": 1}, {"b": 2, "b": 3}]}"#, limit, limitInArray] {
             let bytes = Array(text.utf8)
             #expect(outcome(JSONValue.parse, bytes) == outcome(JSONValue.parseTopLevel, bytes), "\(text.prefix(80))")
         }

@@ -1,4 +1,5 @@
-/// 64-bit FNV-1a: the content hash of every data set, the grid-spec hash and the attachment hashes.
+/// 64-bit FNV-1a: the content hash of every data set and the grid-spec hash (attachments are
+/// checked by CRC-32 since protocol TSW4: `AttachmentChecksum`).
 ///
 /// Written here (rather than taken from a library or `Hasher`, which is seeded per process) so
 /// that every process, on any machine and Swift version, gets the same 16 hex digits for the same

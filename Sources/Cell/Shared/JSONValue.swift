@@ -125,16 +125,14 @@ extension JSONValue {
             guard depth < 512 else { throw error("nested too deeply") }
             skipSpace()
             guard position < end else { throw error("unexpected end") }
-            // A container deeper than `buildDepth` is only checked; so is a scalar inside one.
-            let build = depth <= buildDepth, buildScalar = depth - 1 <= buildDepth
+            // A container deeper than `buildDepth` is only checked (`skip`); so is a scalar inside one.
             let first = bytes[position]
-            if !build && (!buildScalar || first == UInt8(ascii: "{") || first == UInt8(ascii: "[")) {
+            if depth > buildDepth && (depth - 1 > buildDepth || first == UInt8(ascii: "{") || first == UInt8(ascii: "[")) {
                 try skip(depth: depth)
                 return .null
             }
             switch first {
             case UInt8(ascii: "{"):
-                // Not built (`build` false): the pairs still keep the keys (for duplicates), not the values.
                 var pairs: [(String, JSONValue)] = []
                 var seen: Set<String>?
                 try members(close: "}", in: "an object") { (parser) throws(JSONParseError) in
@@ -150,21 +148,16 @@ extension JSONValue {
                     }
                     parser.position += 1
                     let value = try parser.value(depth: depth + 1)
-                    pairs.append((key, build ? value : .null))
+                    pairs.append((key, value))
                 }
-                return build ? .object(pairs) : .null
+                return .object(pairs)
             case UInt8(ascii: "["):
                 var items: [JSONValue] = []
                 try members(close: "]", in: "an array") { (parser) throws(JSONParseError) in
-                    let item = try parser.value(depth: depth + 1)
-                    if build { items.append(item) }
+                    items.append(try parser.value(depth: depth + 1))
                 }
-                return build ? .array(items) : .null
+                return .array(items)
             case UInt8(ascii: "\""):
-                guard buildScalar else {
-                    try skipString()
-                    return .null
-                }
                 return .string(try string())
             case UInt8(ascii: "t"):
                 try literal("true")
@@ -176,10 +169,6 @@ extension JSONValue {
                 try literal("null")
                 return .null
             default:
-                guard buildScalar else {
-                    try skipNumber()
-                    return .null
-                }
                 return try number()
             }
         }
@@ -241,8 +230,9 @@ extension JSONValue {
         /// `skip(depth:)` of a member or an element, a number (most of a result record) checked
         /// without the call and the dispatch.
         @inline(__always) mutating func skipMember(depth: Int) throws(JSONParseError) {
+            guard depth < 512 else { throw error("nested too deeply") }  // before the space, as `value`
             skipSpace()
-            if depth < 512, position < end, bytes[position] == UInt8(ascii: "-") || bytes[position] &- 0x30 < 10 {
+            if position < end, bytes[position] == UInt8(ascii: "-") || bytes[position] &- 0x30 < 10 {
                 try skipNumber()
             } else {
                 try skip(depth: depth)
