@@ -17,21 +17,26 @@ struct CodecBenchmarkTests {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
-    /// Median over `rounds` of the mean thread CPU time of `reps` round trips (or only encodes,
-    /// or only decodes), in µs.
-    private func medianMicros(_ message: Message, rounds: Int = 9, reps: Int, encode: Bool = true,
-                              decode: Bool = true) throws -> Double {
-        let frames = try message.encode()
+    /// Median over `rounds` of the mean thread CPU time of `reps` runs of `body` (given the run's
+    /// index), in µs.
+    private func medianMicros(rounds: Int = 9, reps: Int, _ body: (Int) throws -> Void) rethrows -> Double {
         var times: [Double] = []
         for _ in 0..<rounds {
             let start = threadCPUSeconds()
-            for _ in 0..<reps {
-                let sent = encode ? try message.encode() : frames
-                if decode { _ = try Message.decode(sent) }
-            }
+            for rep in 0..<reps { try body(rep) }
             times.append((threadCPUSeconds() - start) / Double(reps) * 1e6)
         }
         return times.sorted()[rounds / 2]
+    }
+
+    /// The same for round trips of `message` (or only encodes, or only decodes).
+    private func medianMicros(_ message: Message, rounds: Int = 9, reps: Int, encode: Bool = true,
+                              decode: Bool = true) throws -> Double {
+        let frames = try message.encode()
+        return try medianMicros(rounds: rounds, reps: reps) { _ in
+            let sent = encode ? try message.encode() : frames
+            if decode { _ = try Message.decode(sent) }
+        }
     }
 
     @Test("HEARTBEAT and JOB round trips are fast enough for 5,000 jobs/s")
@@ -76,15 +81,12 @@ struct CodecBenchmarkTests {
         // for all repetitions (the optimizer sees that these functions have no side effects).
         let record = RealSizedRecord.bytes
         let records = [record, Array(record.dropLast()) + [0x20, 0x7D]]
+        var answers = 0
         func median(_ body: ([UInt8]) throws -> Int) rethrows -> Double {
-            var times: [Double] = [], answers = 0
-            for _ in 0..<9 {
-                let start = threadCPUSeconds()
-                for rep in 0..<50 { answers &+= try body(records[rep & 1]) }
-                times.append((threadCPUSeconds() - start) / 50 * 1e6)
-            }
-            #expect(answers != 0)
-            return times.sorted()[4]
+            let before = answers
+            let micros = try medianMicros(reps: 50) { rep in answers &+= try body(records[rep & 1]) }
+            #expect(answers != before)
+            return micros
         }
         let result = Message.result(.done(jobId: 5, attempt: 1, kind: .trivial, wallSeconds: 0.2, result: record))
         let frames = try result.encode()

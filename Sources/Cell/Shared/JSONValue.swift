@@ -108,17 +108,27 @@ extension JSONValue {
         mutating func members(close: Unicode.Scalar, in container: String,
                               _ member: (inout Parser) throws(JSONParseError) -> Void) throws(JSONParseError) {
             let close = UInt8(ascii: close)
+            if opensEmpty(close: close) { return }
+            repeat { try member(&self) } while try !closesAfterMember(close: close, in: container)
+        }
+
+        /// Moves past the opening byte of the container at `position` and the space after it;
+        /// true when the container closes at once (and moves past that too).
+        @inline(__always) mutating func opensEmpty(close: UInt8) -> Bool {
             position += 1
             skipSpace()
-            if position < end && bytes[position] == close { position += 1; return }
-            while true {
-                try member(&self)
-                skipSpace()
-                guard position < end else { throw error("unexpected end in \(container)") }
-                if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
-                if bytes[position] == close { position += 1; return }
-                throw error("expected ',' or '\(Character(Unicode.Scalar(close)))'")
-            }
+            if position < end && bytes[position] == close { position += 1; return true }
+            return false
+        }
+
+        /// After a member: moves past the ',' before the next one (false) or the container's
+        /// `close` byte (true); anything else is refused.
+        @inline(__always) mutating func closesAfterMember(close: UInt8, in container: String) throws(JSONParseError) -> Bool {
+            skipSpace()
+            guard position < end else { throw error("unexpected end in \(container)") }
+            if bytes[position] == UInt8(ascii: ",") { position += 1; return false }
+            if bytes[position] == close { position += 1; return true }
+            throw error("expected ',' or '\(Character(Unicode.Scalar(close)))'")
         }
 
         mutating func value(depth: Int) throws(JSONParseError) -> JSONValue {
@@ -182,15 +192,13 @@ extension JSONValue {
             guard position < end else { throw error("unexpected end") }
             switch bytes[position] {
             case UInt8(ascii: "{"):
-                position += 1
-                skipSpace()
-                if position < end && bytes[position] == UInt8(ascii: "}") { position += 1; return }
+                if opensEmpty(close: UInt8(ascii: "}")) { return }
                 while keyBuffers.count <= depth { keyBuffers.append([]) }
                 var keys = keyBuffers[depth]
                 keyBuffers[depth] = []
                 keys.removeAll(keepingCapacity: true)
                 var seen: Set<String>?
-                while true {
+                repeat {
                     skipSpace()
                     guard position < end, bytes[position] == UInt8(ascii: "\"") else { throw error("expected a key") }
                     let key = try string()
@@ -200,25 +208,11 @@ extension JSONValue {
                     guard position < end, bytes[position] == UInt8(ascii: ":") else { throw error("expected ':'") }
                     position += 1
                     try skipMember(depth: depth + 1)
-                    skipSpace()
-                    guard position < end else { throw error("unexpected end in an object") }
-                    if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
-                    if bytes[position] == UInt8(ascii: "}") { position += 1; break }
-                    throw error("expected ',' or '}'")
-                }
+                } while try !closesAfterMember(close: UInt8(ascii: "}"), in: "an object")
                 keyBuffers[depth] = keys
             case UInt8(ascii: "["):
-                position += 1
-                skipSpace()
-                if position < end && bytes[position] == UInt8(ascii: "]") { position += 1; return }
-                while true {
-                    try skipMember(depth: depth + 1)
-                    skipSpace()
-                    guard position < end else { throw error("unexpected end in an array") }
-                    if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
-                    if bytes[position] == UInt8(ascii: "]") { position += 1; return }
-                    throw error("expected ',' or ']'")
-                }
+                if opensEmpty(close: UInt8(ascii: "]")) { return }
+                repeat { try skipMember(depth: depth + 1) } while try !closesAfterMember(close: UInt8(ascii: "]"), in: "an array")
             case UInt8(ascii: "\""): try skipString()
             case UInt8(ascii: "t"): try literal("true")
             case UInt8(ascii: "f"): try literal("false")
