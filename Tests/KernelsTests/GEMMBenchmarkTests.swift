@@ -19,13 +19,17 @@ struct GEMMBenchmarkTests {
             ("dense1 Y = X·Wᵀ", batch, 128, 2304, .none, .transposed),
             ("dense1 dW = dYᵀ·X", 128, 2304, batch, .transposed, .none),
             ("dense1 dX = dY·W", batch, 2304, 128, .none, .none),
+            // conv2 by Winograd F(2×2, 3×3): 16 such products each way, over 7×7 tiles per sample.
+            ("conv2 wino M = U·V", 64, 49 * batch, 32, .none, .none),
+            ("conv2 wino dU = dM·Vᵀ", 64, 32, 49 * batch, .none, .transposed),
+            ("conv2 wino dV = Uᵀ·dM", 32, 49 * batch, 64, .transposed, .none),
         ]
         var lines: [String] = []
         for (name, m, n, k, ta, tb) in shapes {
             var runs: [Double] = []
             for _ in 0..<5 { runs.append(measureGEMM(m: m, n: n, k: k, transA: ta, transB: tb, repetitions: 41)) }
             runs.sort()
-            lines.append(String(format: "%-20@ %4dx%6dx%6d %6.1f GFLOP/s", name as NSString, m, n, k, runs[2]))
+            lines.append(String(format: "%-22@ %4dx%6dx%6d %6.1f GFLOP/s", name as NSString, m, n, k, runs[2]))
         }
         print("GEMM, batch \(batch)\n" + lines.joined(separator: "\n"))
     }
@@ -41,7 +45,8 @@ struct GEMMTransposedPathBenchmarkTests {
                       ("cnn-32-64 conv2 dW", 64, 288, 1936), ("lenet-8-16 conv2 dW", 16, 200, 2048),
                       ("dense 2304→128 at 8", 8, 128, 2304), ("dense 2304→128 at 32", 32, 128, 2304),
                       ("square, long k", 64, 64, 4096), ("cnn-32-64 conv1 dW", 32, 9, 10816),
-                      ("conv2 dW, long k", 64, 288, 3872), ("conv2 dW, longer k", 64, 288, 16384)]
+                      ("conv2 dW, long k", 64, 288, 3872), ("conv2 dW, longer k", 64, 288, 16384),
+                      ("cifar-cnn wino dU", 64, 32, 392), ("cnn-32-64 wino dU", 64, 32, 576)]
         var lines: [String] = []
         for (name, m, n, k) in shapes {
             let a = benchmarkMatrix(rows: m, columns: k, seed: 1), b = benchmarkMatrix(rows: n, columns: k, seed: 2)

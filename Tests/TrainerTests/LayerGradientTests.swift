@@ -92,13 +92,25 @@ struct FastLayerTests {
         (n: 1, ic: 2, oc: 2, h: 36, w: 37, k: 3),    // pooled rows of 17
     ]
 
-    @Test("conv block forward and backward", arguments: convShapes)
-    func convBlock(shape: ConvShape) throws {
+    /// Every shape directly; the 3×3 ones by Winograd too, with shapes of its own: cifar-cnn's conv2
+    /// (7×7 tiles, 7 of 8 lanes), an even output (no dropped tile row), 10 and 17 tiles per row
+    /// (two and three groups of 8, short last groups), and a 4×4 output.
+    static let convCases: [(ConvShape, ConvAlgorithm)] =
+        convShapes.map { ($0, .direct) } + (convShapes.filter { $0.k == 3 } + [
+            (n: 3, ic: 16, oc: 8, h: 15, w: 15, k: 3),
+            (n: 2, ic: 5, oc: 3, h: 10, w: 21, k: 3),
+            (n: 5, ic: 3, oc: 4, h: 6, w: 6, k: 3),
+        ]).map { ($0, .winograd) }
+
+    @Test("conv block forward and backward", arguments: convCases)
+    func convBlock(shape: ConvShape, algorithm: ConvAlgorithm) throws {
         let (n, ic, oc, h, w, k) = shape
         let spec = ConvSpec(geometry: ConvGeometry(channels: ic, height: h, width: w, kernelHeight: k, kernelWidth: k),
                             outChannels: oc)
         let offset = 3   // the block's ranges start inside a larger flat vector
-        let block = ConvBlock(spec: spec, maxBatch: n + 2, parameterOffset: offset, needsInputGradient: true)
+        let block = ConvBlock(spec: spec, maxBatch: n + 2, parameterOffset: offset, needsInputGradient: true,
+                              algorithm: algorithm)
+        #expect(block.algorithm == algorithm)
         let total = offset + spec.weightCount + oc + 2
         let p = randomDoubles(total, seed: 21, in: -0.5...0.5).map { Float($0) }
         let parameters = Buffer(p)
@@ -132,6 +144,27 @@ struct FastLayerTests {
         let fastDx = toSampleMajor(dInput.slice(0..<(ic * n * h * w)), n: n, c: ic, size: h * w)
         #expect(relativeError(fastDx.map(Double.init), dx) < float32Tolerance)
         #expect(gradients[0].isNaN && gradients[total - 1].isNaN, "gradients outside the block's ranges were touched")
+
+        // The same slice again with `accumulate` adds the same gradients once more.
+        let once = gradients.slice(block.weightRange.lowerBound..<block.biasRange.upperBound)
+        block.forward(input: input, batch: n, parameters: parameters)
+        block.backward(outputGradient: dOut, batch: n, parameters: parameters, gradients: gradients, accumulate: true)
+        let twice = gradients.slice(block.weightRange.lowerBound..<block.biasRange.upperBound)
+        #expect(relativeError(twice.map(Double.init), once.map { 2 * Double($0) }) < float32Tolerance)
+    }
+
+    @Test("3×3 convs pick Winograd from 16 input channels")
+    func winogradChoice() {
+        func algorithm(channels: Int, kernel: Int) -> ConvAlgorithm {
+            let g = ConvGeometry(channels: channels, height: 15, width: 15, kernelHeight: kernel, kernelWidth: kernel)
+            return ConvBlock(spec: ConvSpec(geometry: g, outChannels: 4), maxBatch: 1, parameterOffset: 0,
+                             needsInputGradient: false).algorithm
+        }
+        #expect(algorithm(channels: 32, kernel: 3) == .winograd)
+        #expect(algorithm(channels: 16, kernel: 3) == .winograd)
+        #expect(algorithm(channels: 15, kernel: 3) == .direct)
+        #expect(algorithm(channels: 3, kernel: 3) == .direct)
+        #expect(algorithm(channels: 32, kernel: 5) == .direct)
     }
 
     @Test("dense layer forward and backward",

@@ -138,12 +138,34 @@ struct NetworkBenchmarkTests {
                 let n = min(net.sliceSize, total - start), acc = start > 0
                 var x = net.input
                 for (i, conv) in net.convs.enumerated() {
-                    let s = conv.spec, geo = s.geometry, columns = n * geo.outputPixels
-                    profile.time("conv\(i + 1) fwd im2col") { im2col(x, inputOffset: i == 0 ? start * 784 : 0, geo, batch: n, into: conv.col) }
-                    profile.time("conv\(i + 1) fwd gemm", gemm: true) {
-                        gemm(Matrix(p, offset: conv.weightRange.lowerBound, rows: s.outChannels, columns: geo.patchSize), .none,
-                             Matrix(conv.col, rows: geo.patchSize, columns: columns), .none,
-                             into: Matrix(conv.pre, rows: s.outChannels, columns: columns))
+                    let s = conv.spec, geo = s.geometry, columns = n * geo.outputPixels, product = conv.product
+                    let inputOffset = i == 0 ? start * 784 : 0, input = x
+                    switch conv.algorithm {
+                    case .direct:
+                        profile.time("conv\(i + 1) fwd im2col") { im2col(input, inputOffset: inputOffset, geo, batch: n, into: product.col) }
+                        profile.time("conv\(i + 1) fwd gemm", gemm: true) {
+                            gemm(Matrix(p, offset: conv.weightRange.lowerBound, rows: s.outChannels, columns: geo.patchSize), .none,
+                                 Matrix(product.col, rows: geo.patchSize, columns: columns), .none,
+                                 into: Matrix(conv.pre, rows: s.outChannels, columns: columns))
+                        }
+                    case .winograd:
+                        let (ic, oc) = (geo.channels, s.outChannels)
+                        profile.time("conv\(i + 1) fwd wino filters") {
+                            winogradFilters(p, offset: conv.weightRange.lowerBound, outChannels: oc, inChannels: ic, into: product.filters)
+                        }
+                        profile.time("conv\(i + 1) fwd wino input") {
+                            winogradInput(input, inputOffset: inputOffset, geo, batch: n, into: product.inputTiles)
+                        }
+                        profile.time("conv\(i + 1) fwd wino gemm", gemm: true) {
+                            for xi in 0..<16 {
+                                gemm(product.filterPlane(xi, of: product.filters),
+                                     product.tilePlane(xi, of: product.inputTiles, rows: ic, batch: n),
+                                     into: product.tilePlane(xi, of: product.outputTiles, rows: oc, batch: n))
+                            }
+                        }
+                        profile.time("conv\(i + 1) fwd wino output") {
+                            winogradOutput(product.outputTiles, channels: oc, geo, batch: n, into: conv.pre)
+                        }
                     }
                     profile.time("conv\(i + 1) fwd pool+bias+relu") {
                         maxPoolBiasReLU(conv.pre, channels: s.outChannels, batch: n, height: geo.outHeight, width: geo.outWidth,
@@ -212,20 +234,53 @@ struct NetworkBenchmarkTests {
                     profile.time("conv\(k + 1) bwd bias rowsums") {
                         rowSums(conv.pre, rows: s.outChannels, columns: columns, into: g, offset: conv.biasRange.lowerBound, accumulate: acc)
                     }
-                    let dPre = Matrix(conv.pre, rows: s.outChannels, columns: columns)
-                    let col = Matrix(conv.col, rows: geo.patchSize, columns: columns)
-                    profile.time("conv\(k + 1) bwd gemm dW", gemm: true) {
-                        gemm(dPre, .none, col, .transposed,
-                             into: Matrix(g, offset: conv.weightRange.lowerBound, rows: s.outChannels, columns: geo.patchSize),
-                             beta: acc ? 1 : 0)
-                    }
-                    if let dInput = conv.inputGradient {
-                        profile.time("conv\(k + 1) bwd gemm dCol", gemm: true) {
-                            gemm(Matrix(p, offset: conv.weightRange.lowerBound, rows: s.outChannels, columns: geo.patchSize),
-                                 .transposed, dPre, .none, into: col)
+                    let product = conv.product
+                    switch conv.algorithm {
+                    case .direct:
+                        let dPre = Matrix(conv.pre, rows: s.outChannels, columns: columns)
+                        let col = Matrix(product.col, rows: geo.patchSize, columns: columns)
+                        profile.time("conv\(k + 1) bwd gemm dW", gemm: true) {
+                            gemm(dPre, .none, col, .transposed,
+                                 into: Matrix(g, offset: conv.weightRange.lowerBound, rows: s.outChannels, columns: geo.patchSize),
+                                 beta: acc ? 1 : 0)
                         }
-                        profile.time("conv\(k + 1) bwd col2im") { col2im(conv.col, geo, batch: n, into: dInput) }
-                        dOut = dInput
+                        if let dInput = conv.inputGradient {
+                            profile.time("conv\(k + 1) bwd gemm dCol", gemm: true) {
+                                gemm(Matrix(p, offset: conv.weightRange.lowerBound, rows: s.outChannels, columns: geo.patchSize),
+                                     .transposed, dPre, .none, into: col)
+                            }
+                            profile.time("conv\(k + 1) bwd col2im") { col2im(product.col, geo, batch: n, into: dInput) }
+                            dOut = dInput
+                        }
+                    case .winograd:
+                        let (ic, oc) = (geo.channels, s.outChannels)
+                        profile.time("conv\(k + 1) bwd wino dY") {
+                            winogradOutputGradient(conv.pre, channels: oc, geo, batch: n, into: product.outputTiles)
+                        }
+                        profile.time("conv\(k + 1) bwd wino gemm dU", gemm: true) {
+                            for xi in 0..<16 {
+                                gemm(product.tilePlane(xi, of: product.outputTiles, rows: oc, batch: n),
+                                     product.tilePlane(xi, of: product.inputTiles, rows: ic, batch: n), .transposed,
+                                     into: product.filterPlane(xi, of: product.filterGradients))
+                            }
+                        }
+                        profile.time("conv\(k + 1) bwd wino dW") {
+                            winogradFilterGradient(product.filterGradients, outChannels: oc, inChannels: ic, into: g,
+                                                   offset: conv.weightRange.lowerBound, accumulate: acc)
+                        }
+                        if let dInput = conv.inputGradient {
+                            profile.time("conv\(k + 1) bwd wino gemm dV", gemm: true) {
+                                for xi in 0..<16 {
+                                    gemm(product.filterPlane(xi, of: product.filters), .transposed,
+                                         product.tilePlane(xi, of: product.outputTiles, rows: oc, batch: n),
+                                         into: product.tilePlane(xi, of: product.inputTiles, rows: ic, batch: n))
+                                }
+                            }
+                            profile.time("conv\(k + 1) bwd wino dX") {
+                                winogradInputGradient(product.inputTiles, geo, batch: n, into: dInput)
+                            }
+                            dOut = dInput
+                        }
                     }
                 }
             }

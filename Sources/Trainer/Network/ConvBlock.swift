@@ -2,14 +2,12 @@ import Kernels
 
 /// One conv stage as a forward/backward pair: valid conv → + bias → ReLU → max-pool 2×2.
 ///
-/// Activations are channel-major over the batch, so the conv is one GEMM per call:
-///   input (IC, N, H, W) -> col [K = IC·KH·KW × P = N·OH·OW] (im2col)
-///   pre [OC × P] = W [OC × K] · col                       (gemm; bias not yet added)
+/// Activations are channel-major over the batch, so the conv is one product per call:
+///   pre [OC × P = N·OH·OW] = W ∗ input (IC, N, H, W)        (`ConvProduct`; bias not yet added)
 ///   output (OC, N, OH/2, OW/2) = ReLU(maxpool(pre) + b)    (one fused kernel, winners in `codes`)
 /// Backward:
 ///   dPre [OC × P] from dOutput and codes                   (written over `pre`)
-///   db = row sums of dPre, dW [OC × K] = dPre · colᵀ
-///   dCol [K × P] = Wᵀ · dPre (written over `col`), dInput = col2im(dCol), skipped for the first layer.
+///   db = row sums of dPre; dW and dInput from the product's adjoints (no dInput for the first layer).
 /// Every workspace is allocated once for `maxBatch` samples. With `accumulate` the backward pass
 /// adds to the parameter gradients instead of overwriting them (a batch processed in slices).
 public final class ConvBlock {
@@ -21,15 +19,18 @@ public final class ConvBlock {
     public let output: Buffer
     /// Gradient of the loss with respect to the input (IC, maxBatch, H, W); nil for the first layer.
     public let inputGradient: Buffer?
+    /// How the conv is computed.
+    public var algorithm: ConvAlgorithm { product.algorithm }
 
-    // col [K × maxBatch·OH·OW]; holds dCol during backward.
-    let col: Buffer
+    let product: ConvProduct
     // pre [OC × maxBatch·OH·OW]; holds dPre during backward.
     let pre: Buffer
     // (OC, maxBatch, PH, PW): window winner 0...3 or poolCodeInactive.
     let codes: Buffer
 
-    public init(spec: ConvSpec, maxBatch: Int, parameterOffset: Int, needsInputGradient: Bool) {
+    /// `algorithm` nil takes `ConvAlgorithm.preferred(for:)`.
+    public init(spec: ConvSpec, maxBatch: Int, parameterOffset: Int, needsInputGradient: Bool,
+                algorithm: ConvAlgorithm? = nil) {
         precondition(maxBatch > 0, "maxBatch must be positive, got \(maxBatch)")
         self.spec = spec
         self.maxBatch = maxBatch
@@ -37,7 +38,7 @@ public final class ConvBlock {
         (weightRange, biasRange) = parameterRanges(at: parameterOffset, weights: spec.weightCount,
                                                    biases: spec.outChannels)
         let columns = maxBatch * g.outputPixels
-        col = Buffer(count: g.patchSize * columns)
+        product = ConvProduct(geometry: g, outChannels: spec.outChannels, maxBatch: maxBatch, algorithm: algorithm)
         pre = Buffer(count: spec.outChannels * columns)
         let pooled = spec.outChannels * maxBatch * spec.pooledHeight * spec.pooledWidth
         output = Buffer(count: pooled)
@@ -49,11 +50,8 @@ public final class ConvBlock {
     public func forward(input: Buffer, inputOffset: Int = 0, batch n: Int, parameters: Buffer) {
         precondition(n > 0 && n <= maxBatch, "batch \(n) out of 1...\(maxBatch)")
         let g = spec.geometry
-        let columns = n * g.outputPixels
-        im2col(input, inputOffset: inputOffset, g, batch: n, into: col)
-        gemm(Matrix(parameters, offset: weightRange.lowerBound, rows: spec.outChannels, columns: g.patchSize), .none,
-             Matrix(col, rows: g.patchSize, columns: columns), .none,
-             into: Matrix(pre, rows: spec.outChannels, columns: columns))
+        product.forward(input: input, inputOffset: inputOffset, batch: n, parameters: parameters,
+                        weightOffset: weightRange.lowerBound, into: pre)
         maxPoolBiasReLU(pre, channels: spec.outChannels, batch: n, height: g.outHeight, width: g.outWidth,
                         bias: parameters, biasOffset: biasRange.lowerBound, into: output, codes: codes)
     }
@@ -70,16 +68,7 @@ public final class ConvBlock {
                                 height: g.outHeight, width: g.outWidth, into: dPre)
         rowSums(dPre, rows: spec.outChannels, columns: columns, into: gradients, offset: biasRange.lowerBound,
                 accumulate: accumulate)
-        let dPreMatrix = Matrix(dPre, rows: spec.outChannels, columns: columns)
-        let colMatrix = Matrix(col, rows: g.patchSize, columns: columns)
-        gemm(dPreMatrix, .none, colMatrix, .transposed,
-             into: Matrix(gradients, offset: weightRange.lowerBound, rows: spec.outChannels, columns: g.patchSize),
-             beta: accumulate ? 1 : 0)
-        if let dInput = inputGradient {
-            let dCol = colMatrix   // col is no longer needed once dW is done
-            gemm(Matrix(parameters, offset: weightRange.lowerBound, rows: spec.outChannels, columns: g.patchSize),
-                 .transposed, dPreMatrix, .none, into: dCol)
-            col2im(col, g, batch: n, into: dInput)
-        }
+        product.backward(outputGradient: dPre, batch: n, parameters: parameters, weightOffset: weightRange.lowerBound,
+                         gradients: gradients, accumulate: accumulate, inputGradient: inputGradient)
     }
 }

@@ -46,10 +46,10 @@ extension DenseLayer: NetworkLayer {
     var dInput: Buffer? { inputGradient }
 }
 
-/// A convolution + bias, with zero padding when the spec has it, as one GEMM over the slice:
-///   input (IC, N, H, W) -> padded (IC, N, H', W') -> col [IC·K·K × N·OH·OW] (im2col)
-///   output (OC, N, OH, OW) = W [OC × IC·K·K] · col + b
-/// Backward: db = row sums of dOut, dW = dOut · colᵀ, dCol = Wᵀ · dOut, dInput = crop(col2im(dCol)).
+/// A convolution + bias, with zero padding when the spec has it:
+///   input (IC, N, H, W) -> padded (IC, N, H', W') -> output (OC, N, OH, OW) = W ∗ padded + b
+/// (`ConvProduct`). Backward: db = row sums of dOut; dW and dPadded from the product's adjoints,
+/// dInput = crop(dPadded).
 final class ConvLayer: NetworkLayer {
     var dInput: Buffer? { inputGradient }
     let spec: ConvSpec
@@ -57,18 +57,18 @@ final class ConvLayer: NetworkLayer {
     let weightRange, biasRange: Range<Int>
     let output: Buffer
     let inputGradient: Buffer?
-    // col [K × maxBatch·OH·OW]; holds dCol during backward.
-    let col: Buffer
+    let product: ConvProduct
     // padded input (IC, maxBatch, H', W'), and its gradient; nil without padding.
     let padded: Buffer?
 
-    init(spec: ConvSpec, maxBatch: Int, parameterOffset: Int, needsInputGradient: Bool) {
+    init(spec: ConvSpec, maxBatch: Int, parameterOffset: Int, needsInputGradient: Bool,
+         algorithm: ConvAlgorithm? = nil) {
         self.spec = spec
         self.maxBatch = maxBatch
         let g = spec.geometry
         (weightRange, biasRange) = parameterRanges(at: parameterOffset, weights: spec.weightCount,
                                                    biases: spec.outChannels)
-        col = Buffer(count: g.patchSize * maxBatch * g.outputPixels)
+        product = ConvProduct(geometry: g, outChannels: spec.outChannels, maxBatch: maxBatch, algorithm: algorithm)
         output = Buffer(count: spec.outChannels * maxBatch * g.outputPixels)
         padded = spec.isPadded ? Buffer(count: g.channels * maxBatch * g.inputPixels) : nil
         inputGradient = needsInputGradient
@@ -78,40 +78,30 @@ final class ConvLayer: NetworkLayer {
     func forward(input: Buffer, inputOffset: Int, batch n: Int, parameters: Buffer) {
         precondition(n > 0 && n <= maxBatch, "batch \(n) out of 1...\(maxBatch)")
         let g = spec.geometry
-        let columns = n * g.outputPixels
         if let padded {
             padImages(input, srcOffset: inputOffset, images: g.channels * n, height: spec.inputHeight,
                       width: spec.inputWidth, padBefore: spec.padBefore, padAfter: spec.padAfter, into: padded)
-            im2col(padded, g, batch: n, into: col)
+            product.forward(input: padded, inputOffset: 0, batch: n, parameters: parameters,
+                            weightOffset: weightRange.lowerBound, into: output)
         } else {
-            im2col(input, inputOffset: inputOffset, g, batch: n, into: col)
+            product.forward(input: input, inputOffset: inputOffset, batch: n, parameters: parameters,
+                            weightOffset: weightRange.lowerBound, into: output)
         }
-        gemm(Matrix(parameters, offset: weightRange.lowerBound, rows: spec.outChannels, columns: g.patchSize), .none,
-             Matrix(col, rows: g.patchSize, columns: columns), .none,
-             into: Matrix(output, rows: spec.outChannels, columns: columns))
-        addRowBias(output, rows: spec.outChannels, columns: columns, bias: parameters, biasOffset: biasRange.lowerBound)
+        addRowBias(output, rows: spec.outChannels, columns: n * g.outputPixels, bias: parameters,
+                   biasOffset: biasRange.lowerBound)
     }
 
     func backward(input: Buffer, inputOffset: Int, outputGradient: Buffer, batch n: Int, parameters: Buffer,
                   gradients: Buffer, accumulate: Bool) {
         let g = spec.geometry
-        let columns = n * g.outputPixels
-        rowSums(outputGradient, rows: spec.outChannels, columns: columns, into: gradients,
+        rowSums(outputGradient, rows: spec.outChannels, columns: n * g.outputPixels, into: gradients,
                 offset: biasRange.lowerBound, accumulate: accumulate)
-        let dOut = Matrix(outputGradient, rows: spec.outChannels, columns: columns)
-        let colMatrix = Matrix(col, rows: g.patchSize, columns: columns)
-        gemm(dOut, .none, colMatrix, .transposed,
-             into: Matrix(gradients, offset: weightRange.lowerBound, rows: spec.outChannels, columns: g.patchSize),
-             beta: accumulate ? 1 : 0)
-        guard let dInput = inputGradient else { return }
-        gemm(Matrix(parameters, offset: weightRange.lowerBound, rows: spec.outChannels, columns: g.patchSize),
-             .transposed, dOut, .none, into: colMatrix)
-        if let padded {
-            col2im(col, g, batch: n, into: padded)
+        product.backward(outputGradient: outputGradient, batch: n, parameters: parameters,
+                         weightOffset: weightRange.lowerBound, gradients: gradients, accumulate: accumulate,
+                         inputGradient: inputGradient.map { padded ?? $0 })
+        if let padded, let dInput = inputGradient {
             cropImages(padded, images: g.channels * n, height: spec.inputHeight, width: spec.inputWidth,
                        padBefore: spec.padBefore, padAfter: spec.padAfter, into: dInput)
-        } else {
-            col2im(col, g, batch: n, into: dInput)
         }
     }
 }

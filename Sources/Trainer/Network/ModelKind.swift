@@ -55,7 +55,7 @@ public struct DenseSpec: Sendable, Hashable, Codable {
 /// One stage of a network as it runs: a layer, or layers that run fused.
 public enum Stage: Sendable, Hashable {
     /// valid conv → + bias → ReLU → max-pool 2×2 in one kernel (`conv…,relu,maxpool2`): the
-    /// built-in models' stage, kept exactly as it always computed.
+    /// built-in models' stage (`ConvBlock`).
     case convBlock(ConvSpec)
     /// conv → + bias.
     case conv(ConvSpec)
