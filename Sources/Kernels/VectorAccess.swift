@@ -44,6 +44,17 @@ enum VectorAccess {
         while i < count { d[i] = s[i]; i += 1 }
     }
 
+    /// d[0..<count] = a[0..<count] + b[0..<count] (d overlaps neither).
+    @inline(__always) @usableFromInline
+    static func sum(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>,
+                    _ count: Int) {
+        var i = 0
+        while i + 16 <= count { store(load16(a + i) + load16(b + i), d + i); i += 16 }
+        if i + 8 <= count { store(load8(a + i) + load8(b + i), d + i); i += 8 }
+        if i + 4 <= count { store(load4(a + i) + load4(b + i), d + i); i += 4 }
+        while i < count { d[i] = a[i] + b[i]; i += 1 }
+    }
+
     /// d[0..<count] += s[0..<count] (no overlap).
     @inline(__always) @usableFromInline
     static func add(_ s: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ count: Int) {

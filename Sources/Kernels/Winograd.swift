@@ -211,11 +211,16 @@ public func winogradInputGradient(_ dv: Buffer, _ g: ConvGeometry, batch n: Int,
     // Lanes past a short row hold other tiles: they are cleared before they add into real columns.
     let lastLanes = tiles.wide - 8 * (tiles.groups - 1)
     let lastMask = SIMD8<UInt32>((0..<8).map { $0 < lastLanes ? UInt32.max : 0 })
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: padWidth * padHeight) { scratch in
-        let pad = scratch.baseAddress!
+    // Per image, two zero-padded sums: `near` takes each tile's columns 2x, 2x + 1 and `far` its
+    // columns 2x + 2, 2x + 3 (the next tile's first two). Kept apart, every add in memory lands
+    // where an earlier add of the same width did, or on nothing pending: adding both into one
+    // image would load 16 floats 2 past a store still in flight, and wait for it.
+    let size = padWidth * padHeight
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * size) { scratch in
+        let near = scratch.baseAddress!, far = near + size
         for ic in 0..<g.channels {
             for s in 0..<n {
-                pad.initialize(repeating: 0, count: padWidth * padHeight)
+                scratch.baseAddress!.initialize(repeating: 0, count: 2 * size)
                 var src = UnsafePointer(dv.base + ic * columns + s * tiles.perImage)
                 for ty in 0..<tiles.high {
                     for c in 0..<tiles.groups {
@@ -229,35 +234,33 @@ public func winogradInputGradient(_ dv: Buffer, _ g: ConvGeometry, batch n: Int,
                         }
                         let v0 = row(0), v1 = row(1), v2 = row(2), v3 = row(3)
                         // B dV Bᵀ: rows (v0, v1 − v2 + v3, −v0 + v1 + v2, −v3), then the same on columns
-                        let r = pad + 2 * ty * padWidth + 16 * c
-                        addInputColumns(v0, r)
+                        let at = 2 * ty * padWidth + 16 * c
+                        addInputColumns(v0, near + at, far + at + 2)
                         addInputColumns((v1.0 - v2.0 + v3.0, v1.1 - v2.1 + v3.1, v1.2 - v2.2 + v3.2,
-                                         v1.3 - v2.3 + v3.3), r + padWidth)
+                                         v1.3 - v2.3 + v3.3), near + at + padWidth, far + at + padWidth + 2)
                         addInputColumns((v1.0 + v2.0 - v0.0, v1.1 + v2.1 - v0.1, v1.2 + v2.2 - v0.2,
-                                         v1.3 + v2.3 - v0.3), r + 2 * padWidth)
-                        addInputColumns((-v3.0, -v3.1, -v3.2, -v3.3), r + 3 * padWidth)
+                                         v1.3 + v2.3 - v0.3), near + at + 2 * padWidth, far + at + 2 * padWidth + 2)
+                        addInputColumns((-v3.0, -v3.1, -v3.2, -v3.3), near + at + 3 * padWidth,
+                                        far + at + 3 * padWidth + 2)
                     }
                     src += tiles.wide
                 }
                 let image = dInput.base + (ic * n + s) * g.inputPixels
-                for y in 0..<g.height { VectorAccess.copy(pad + y * padWidth, image + y * g.width, g.width) }
+                for y in 0..<g.height {
+                    VectorAccess.sum(near + y * padWidth, far + y * padWidth, image + y * g.width, g.width)
+                }
             }
         }
     }
 }
 
-/// Adds one row of B dV Bᵀ for 8 tiles, (e0, e1, e2, e3) at columns 2x … 2x + 3, into `row`
-/// from column 2x of the first tile: columns 2x and 2x + 1 take e0, e1 of tile x and e2, e3 of
-/// tile x − 1, summed in registers (two overlapping 16-wide adds in memory would make the second
-/// load wait for the first store); the last tile's e2, e3 go to columns 16 and 17.
+/// Adds one row of B dV Bᵀ for 8 tiles, (e0, e1, e2, e3) at columns 2x … 2x + 3: (e0, e1) into
+/// `near` from column 2x of the first tile, (e2, e3) into `far` from its column 2x + 2.
 @inline(__always)
-private func addInputColumns(_ q: Row4, _ row: UnsafeMutablePointer<Float>) {
+private func addInputColumns(_ q: Row4, _ near: UnsafeMutablePointer<Float>, _ far: UnsafeMutablePointer<Float>) {
     let e0 = q.0, e1 = q.1 - q.2 + q.3, e2 = q.1 + q.2 - q.0, e3 = -q.3
-    let even = e0 + SIMD8(0, e2[0], e2[1], e2[2], e2[3], e2[4], e2[5], e2[6])
-    let odd = e1 + SIMD8(0, e3[0], e3[1], e3[2], e3[3], e3[4], e3[5], e3[6])
-    VectorAccess.store(VectorAccess.load16(row) + interleave(even, odd), row)
-    row[16] += e2[7]
-    row[17] += e3[7]
+    VectorAccess.store(VectorAccess.load16(near) + interleave(e0, e1), near)
+    VectorAccess.store(VectorAccess.load16(far) + interleave(e2, e3), far)
 }
 
 @inline(__always)
