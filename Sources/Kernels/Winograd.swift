@@ -19,7 +19,7 @@
 // filter transforms run 8 filters at a time.
 
 /// The tiles of a 3×3 valid convolution's output: 2×2 outputs each, ⌈OH/2⌉ × ⌈OW/2⌉ per image
-/// (outputs past OH × OW are computed from zero input and dropped).
+/// (outputs past OH × OW are computed from partly zero-padded input and dropped).
 public struct WinogradTiles: Sendable, Equatable {
     public let high: Int
     public let wide: Int
@@ -34,8 +34,9 @@ public struct WinogradTiles: Sendable, Equatable {
     public var perImage: Int { high * wide }
 
     /// Distance between the planes of a transformed tensor of `channels` channels over `batch`
-    /// samples: its [channels × batch·perImage] matrix and 8 floats of slack.
-    public func planeStride(channels: Int, batch: Int) -> Int { channels * batch * perImage + 8 }
+    /// samples: its [channels × batch·perImage] matrix and at least 8 floats of slack, rounded up
+    /// to 16 floats so that every plane starts on a cache line.
+    public func planeStride(channels: Int, batch: Int) -> Int { (channels * batch * perImage + 8 + 15) / 16 * 16 }
 
     /// Floats of a transformed tensor: 16 planes.
     public func count(channels: Int, batch: Int) -> Int { 16 * planeStride(channels: channels, batch: batch) }

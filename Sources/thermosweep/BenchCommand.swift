@@ -194,7 +194,7 @@ struct BenchCommand: ParsableCommand {
         GFLOP/s: images/s × training FLOPs per image: forward conv 2·K·K·C·OC·OH·OW and
         dense 2·in·out, ×3 for forward, weight and input gradient, ×2 for the first
         layer (its input needs no gradient); activations and pooling not counted.
-        A 3×3 conv on 16 or more input channels runs by Winograd F(2×2, 3×3), with 4
+        A 3×3 conv that runs by Winograd F(2×2, 3×3) (README, "Networks") does about 4
         multiplications per output and input channel instead of 9; it counts as 9.
         % peak: GFLOP/s / peak. spread: (max − min) / median of the repetitions.
         """

@@ -1,4 +1,5 @@
 import Foundation
+import Cell
 import TestSupport
 import Testing
 
@@ -130,7 +131,7 @@ import Testing
                              executable: Binary.faultWorker)
     defer { worker.kill9() }
     #expect(worker.wait(timeout: 20) == 2)
-    #expect(worker.stderr.contains("9.9.9") && worker.stderr.contains("0.2.0"), "\(worker.stderr)")
+    #expect(worker.stderr.contains("9.9.9") && worker.stderr.contains(Release.version), "\(worker.stderr)")
     #expect(eventually(timeout: 5) { sweep.stderr.contains("refused") })
     #expect(try counts(db).done == 0)
 }

@@ -93,8 +93,8 @@ struct FastLayerTests {
     ]
 
     /// Every shape directly; the 3×3 ones by Winograd too, with shapes of its own: cifar-cnn's conv2
-    /// (7×7 tiles, 7 of 8 lanes), an even output (no dropped tile row), 10 and 17 tiles per row
-    /// (two and three groups of 8, short last groups), and a 4×4 output.
+    /// (7×7 tiles, 7 of 8 lanes), an even output (no dropped tile row), 10 and 18 tiles per row
+    /// (groups of 8 + 2 and 8 + 8 + 2), and a 4×4 output.
     static let convCases: [(ConvShape, ConvAlgorithm)] =
         convShapes.map { ($0, .direct) } + (convShapes.filter { $0.k == 3 } + [
             (n: 3, ic: 16, oc: 8, h: 15, w: 15, k: 3),
@@ -153,18 +153,20 @@ struct FastLayerTests {
         #expect(relativeError(twice.map(Double.init), once.map { 2 * Double($0) }) < float32Tolerance)
     }
 
-    @Test("3×3 convs pick Winograd from 16 input channels")
+    @Test("3×3 convs pick Winograd from 8 input channels and 1,000 input channels × output pixels")
     func winogradChoice() {
-        func algorithm(channels: Int, kernel: Int) -> ConvAlgorithm {
-            let g = ConvGeometry(channels: channels, height: 15, width: 15, kernelHeight: kernel, kernelWidth: kernel)
+        func algorithm(channels: Int, side: Int = 15, kernel: Int = 3) -> ConvAlgorithm {
+            let g = ConvGeometry(channels: channels, height: side, width: side, kernelHeight: kernel, kernelWidth: kernel)
             return ConvBlock(spec: ConvSpec(geometry: g, outChannels: 4), maxBatch: 1, parameterOffset: 0,
                              needsInputGradient: false).algorithm
         }
-        #expect(algorithm(channels: 32, kernel: 3) == .winograd)
-        #expect(algorithm(channels: 16, kernel: 3) == .winograd)
-        #expect(algorithm(channels: 15, kernel: 3) == .direct)
-        #expect(algorithm(channels: 3, kernel: 3) == .direct)
+        #expect(algorithm(channels: 32) == .winograd)   // cifar-cnn's conv2
+        #expect(algorithm(channels: 8) == .winograd)    // 8 × 169
+        #expect(algorithm(channels: 7) == .direct)
+        #expect(algorithm(channels: 3) == .direct)
         #expect(algorithm(channels: 32, kernel: 5) == .direct)
+        #expect(algorithm(channels: 40, side: 7) == .winograd)   // 40 × 25
+        #expect(algorithm(channels: 39, side: 7) == .direct)
     }
 
     @Test("dense layer forward and backward",

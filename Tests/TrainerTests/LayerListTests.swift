@@ -157,10 +157,12 @@ struct LayerListTests {
         ("conv2x2:2,relu,conv4x4:2:same,avgpool3,dense:3", 1, 9, 8),   // even kernel, pool drops an edge
         ("avgpool2,conv2x2:2,dense:3", 3, 7, 5),                          // avg pool dropping a row, 3 channels
         ("dense:4,relu,dense:3", 1, 5, 7),                                 // flatten of the raw input
-        // 3×3 convs on 16 channels run by Winograd, with their input gradient: fused (a dropped
-        // tile row and column), and padded.
-        ("conv1x1:16,conv3x3:3,relu,maxpool2,dense:3", 3, 7, 8),
-        ("conv1x1:16,tanh,conv3x3:2:same,dense:3", 1, 5, 6),
+        // 3×3 convs on 32 channels run by Winograd, with their input gradient: fused (7×6
+        // outputs: a dropped tile row), padded and unpadded without a pool after them (7×5 and
+        // 8×7 outputs: every output and its gradient seen, a dropped tile column).
+        ("conv1x1:32,conv3x3:3,relu,maxpool2,dense:3", 3, 9, 8),
+        ("conv1x1:32,tanh,conv3x3:2:same,dense:3", 1, 7, 5),
+        ("conv1x1:32,conv3x3:2,dense:3", 1, 10, 9),
     ]
 
     @Test("every layer kind against finite differences", arguments: kinds.indices)
@@ -170,16 +172,18 @@ struct LayerListTests {
                                           seed: UInt64(index + 1))
     }
 
-    @Test("the 16-channel 3×3 convs above run by Winograd, the others directly")
+    @Test("the 32-channel 3×3 convs above run by Winograd, the others directly")
     func winogradInLists() throws {
         func algorithms(_ list: String, channels: Int, height: Int, width: Int) throws -> [ConvAlgorithm] {
             let data = randomImages(count: 2, channels: channels, height: height, width: width, classes: 3, seed: 1)
             let net = try Network(model: try ModelKind(parsing: list), data: data, seed: 1, maxBatch: 2)
             return net.layers.compactMap { ($0 as? ConvBlock)?.algorithm ?? ($0 as? ConvLayer)?.product.algorithm }
         }
-        #expect(try algorithms("conv1x1:16,conv3x3:3,relu,maxpool2,dense:3", channels: 3, height: 7, width: 8)
+        #expect(try algorithms("conv1x1:32,conv3x3:3,relu,maxpool2,dense:3", channels: 3, height: 9, width: 8)
                 == [.direct, .winograd])
-        #expect(try algorithms("conv1x1:16,tanh,conv3x3:2:same,dense:3", channels: 1, height: 5, width: 6)
+        #expect(try algorithms("conv1x1:32,tanh,conv3x3:2:same,dense:3", channels: 1, height: 7, width: 5)
+                == [.direct, .winograd])
+        #expect(try algorithms("conv1x1:32,conv3x3:2,dense:3", channels: 1, height: 10, width: 9)
                 == [.direct, .winograd])
         #expect(try algorithms("conv3x3:32,relu,maxpool2,conv3x3:64,relu,maxpool2,dense:3", channels: 3,
                                height: 32, width: 32) == [.direct, .winograd])

@@ -79,14 +79,17 @@ struct NetworkBenchmarkTests {
         print("THROUGHPUT\n" + lines.joined(separator: "\n"))
     }
 
-    /// cifar-cnn (3×32×32) training images/s per CPU-second for each slice size, the sizes taking
-    /// turns round after round so that all see the same machine (medians of 7 rounds).
-    @Test("cifar-cnn: images/s per slice size, interleaved", arguments: [32, 128])
-    func cifarSlices(batch: Int) throws {
-        let data = randomImages(count: 2048, channels: 3, height: 32, width: 32, classes: 10, seed: 1)
-        let arch = try ModelKind.cifarCNN.architecture(channels: 3, height: 32, width: 32, classes: 10)
+    /// cifar-cnn (3×32×32) and cnn-32-64 (1×28×28) training images/s per CPU-second for each
+    /// slice size, the sizes taking turns round after round so that all see the same machine
+    /// (medians of 7 rounds).
+    @Test("images/s per slice size, interleaved",
+          arguments: [(ModelKind.cifarCNN, 32), (.cifarCNN, 128), (.cnn3264, 32), (.cnn3264, 128)])
+    func slices(model: ModelKind, batch: Int) throws {
+        let channels = model == .cifarCNN ? 3 : 1, size = model == .cifarCNN ? 32 : 28
+        let data = randomImages(count: 2048, channels: channels, height: size, width: size, classes: 10, seed: 1)
+        let arch = try model.architecture(channels: channels, height: size, width: size, classes: 10)
         let slices = [4, 8, 16, 32].filter { $0 <= batch }
-        let nets = slices.map { Network(model: .cifarCNN, architecture: arch, seed: 1, maxBatch: batch, sliceSize: $0) }
+        let nets = slices.map { Network(model: model, architecture: arch, seed: 1, maxBatch: batch, sliceSize: $0) }
         let sgds = nets.map { SGD(config: SGDConfig(learningRate: 0.01), parameterCount: $0.parameterCount) }
         var rng = SeededRNG(seed: 2)
         var indices = [Int](repeating: 0, count: batch)
@@ -110,11 +113,50 @@ struct NetworkBenchmarkTests {
         }
         let lines = zip(slices, rates).map { slice, r in
             let sorted = r.sorted()
-            return String(format: "cifar-cnn batch %3d slice %2d: %6.0f images/CPU-s (min %6.0f, max %6.0f)",
-                          batch, slice, sorted[3], sorted[0], sorted[6])
+            return String(format: "%@ batch %3d slice %2d: %6.0f images/CPU-s (min %6.0f, max %6.0f)",
+                          model.rawValue, batch, slice, sorted[3], sorted[0], sorted[6])
         }
-        print("SLICES\n" + lines.joined(separator: "\n"))
-        #expect(Network.defaultSliceSize(for: arch) == 8)
+        print("SLICES (default \(Network.defaultSliceSize(for: arch)))\n" + lines.joined(separator: "\n"))
+    }
+
+    /// One conv stage (3×3, 15×15 input as cifar-cnn's conv2, 64 outputs, slice of 8), forward and
+    /// backward with its input gradient, direct against Winograd for several input channel counts,
+    /// taking turns: median µs per slice of 9 rounds. The choice rule's measurement.
+    @Test("3×3 conv stage: direct against Winograd by input channels")
+    func convAlgorithms() {
+        var lines: [String] = []
+        for (channels, side) in [(4, 15), (8, 15), (16, 15), (32, 15), (8, 10), (16, 10), (32, 6), (32, 7), (32, 9),
+                                 (64, 6), (64, 7)] {
+            let g = ConvGeometry(channels: channels, height: side, width: side, kernelHeight: 3, kernelWidth: 3)
+            let spec = ConvSpec(geometry: g, outChannels: 64)
+            let n = 8
+            let blocks = [ConvAlgorithm.direct, .winograd].map {
+                ConvBlock(spec: spec, maxBatch: n, parameterOffset: 0, needsInputGradient: true, algorithm: $0)
+            }
+            let parameters = Buffer(randomDoubles(spec.weightCount + 64, seed: 1).map { Float($0) * 0.1 })
+            let gradients = Buffer(count: spec.weightCount + 64)
+            let input = Buffer(randomDoubles(channels * n * g.inputPixels, seed: 2).map { Float($0) })
+            let dOut = Buffer(randomDoubles(64 * n * spec.pooledHeight * spec.pooledWidth, seed: 3).map { Float($0) })
+            func run(_ block: ConvBlock) {
+                block.forward(input: input, batch: n, parameters: parameters)
+                block.backward(outputGradient: dOut, batch: n, parameters: parameters, gradients: gradients)
+            }
+            let reps = max(3, 20_000 / (channels * side * side))
+            var micros: [[Double]] = [[], []]
+            for block in blocks { run(block) }
+            for _ in 0..<9 {
+                for (i, block) in blocks.enumerated() {
+                    let start = threadCPUTime()
+                    for _ in 0..<reps { run(block) }
+                    micros[i].append((threadCPUTime() - start) / Double(reps) * 1e6)
+                }
+            }
+            let (direct, winograd) = (micros[0].sorted()[4], micros[1].sorted()[4])
+            lines.append(String(format: "IC %2d, %2d×%2d input: direct %7.1f µs, Winograd %7.1f µs (%.2f×); rule: %@",
+                                channels, side, side, direct, winograd, direct / winograd,
+                                "\(ConvAlgorithm.preferred(for: g))"))
+        }
+        print("CONV ALGORITHMS\n" + lines.joined(separator: "\n"))
     }
 
     @Test("time per layer and kernel", arguments: cases)

@@ -5,16 +5,23 @@ public enum ConvAlgorithm: Sendable {
     /// im2col + one GEMM of depth IC·KH·KW.
     case direct
     /// Winograd F(2×2, 3×3) (Kernels/Winograd.swift): 16 GEMMs of depth IC over transformed 2×2
-    /// output tiles, 4 multiplications per output and channel pair instead of 9.
+    /// output tiles, 4 multiplications per output and channel pair instead of 9 (4.6 on a 13×13
+    /// output, whose last tile row and column are half outside).
     case winograd
 
-    /// Input channels from which a 3×3 conv runs by Winograd: with fewer, its GEMMs are too
-    /// shallow (depth IC) to beat the direct GEMM of depth 9·IC.
-    public static let winogradMinimumChannels = 16
+    /// A 3×3 conv runs by Winograd from this many input channels (with fewer its 16 GEMMs of depth
+    /// IC are too shallow) and from this much work per sample, IC × OH·OW (below it the tiles are
+    /// too few for the transforms and 48 small GEMMs to pay off). Measured on one conv stage with 64
+    /// outputs and slices of 8 (`NetworkBenchmarkTests.convAlgorithms`, AVX2), direct ÷ Winograd
+    /// time: IC 4 on 13×13 outputs 0.84, IC 8 on 8×8 0.95, IC 8 on 13×13 1.10, IC 16 on 8×8 1.16,
+    /// IC 32 on 4×4 0.84, on 5×5 0.96, on 7×7 1.14, on 13×13 1.49, IC 64 on 4×4 1.04.
+    public static let winogradMinimumChannels = 8
+    public static let winogradMinimumWork = 1_000
 
-    /// Winograd for 3×3 kernels on at least `winogradMinimumChannels` input channels, else direct.
+    /// Winograd for 3×3 kernels past both minimums, else direct.
     public static func preferred(for g: ConvGeometry) -> ConvAlgorithm {
-        g.kernelHeight == 3 && g.kernelWidth == 3 && g.channels >= winogradMinimumChannels ? .winograd : .direct
+        g.kernelHeight == 3 && g.kernelWidth == 3 && g.channels >= winogradMinimumChannels
+            && g.channels * g.outputPixels >= winogradMinimumWork ? .winograd : .direct
     }
 }
 
