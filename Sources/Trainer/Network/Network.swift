@@ -192,9 +192,11 @@ public final class Network {
     // MARK: Forward and backward
 
     /// Default `sliceSize`: the largest power of two up to 32 whose largest im2col matrix fits in
-    /// about 2.5 MB (near the L2 + part of L3 that one core uses well on Zen 4 / Skylake-X).
-    /// Measured: lenet-8-16 → 32 (16 is as fast, 64 is 10 % slower at batch 128), cnn-32-64 → 16
-    /// (10-20 % faster than 32 or 64).
+    /// about 2.5 MB (near the L2 + part of L3 that one core uses well on Zen 4 / Skylake-X); a conv
+    /// that runs by Winograd counts the im2col matrix it replaces. Measured: lenet-8-16 → 32 (16 is
+    /// as fast, 64 is 10 % slower at batch 128); with Winograd (`NetworkBenchmarkTests.slices`, AVX2)
+    /// cnn-32-64 → 16 (4-5 % faster than 8 or 32), cifar-cnn → 8 (16 within 1-2 %, 4 and 32 6-8 %
+    /// slower).
     public static func defaultSliceSize(for arch: Architecture) -> Int {
         let colBytesPerSample = arch.convs.map { $0.geometry.patchSize * $0.geometry.outputPixels * 4 }.max() ?? 1
         var slice = 32
