@@ -46,7 +46,8 @@ struct GEMMTransposedPathBenchmarkTests {
                       ("dense 2304→128 at 8", 8, 128, 2304), ("dense 2304→128 at 32", 32, 128, 2304),
                       ("square, long k", 64, 64, 4096), ("cnn-32-64 conv1 dW", 32, 9, 10816),
                       ("conv2 dW, long k", 64, 288, 3872), ("conv2 dW, longer k", 64, 288, 16384),
-                      ("cifar-cnn wino dU", 64, 32, 392), ("cnn-32-64 wino dU", 64, 32, 576)]
+                      ("cifar-cnn wino dU", 64, 32, 392), ("cnn-32-64 wino dU", 64, 32, 576),
+                      ("cifar-cnn wino dUᵀ", 32, 64, 392)]
         var lines: [String] = []
         for (name, m, n, k) in shapes {
             let a = benchmarkMatrix(rows: m, columns: k, seed: 1), b = benchmarkMatrix(rows: n, columns: k, seed: 2)

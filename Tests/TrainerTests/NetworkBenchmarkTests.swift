@@ -301,9 +301,9 @@ struct NetworkBenchmarkTests {
                         }
                         profile.time("conv\(k + 1) bwd wino gemm dU", gemm: true) {
                             for xi in 0..<16 {
-                                gemm(product.tilePlane(xi, of: product.outputTiles, rows: oc, batch: n),
-                                     product.tilePlane(xi, of: product.inputTiles, rows: ic, batch: n), .transposed,
-                                     into: product.filterPlane(xi, of: product.filterGradients))
+                                gemm(product.tilePlane(xi, of: product.inputTiles, rows: ic, batch: n),
+                                     product.tilePlane(xi, of: product.outputTiles, rows: oc, batch: n), .transposed,
+                                     into: product.filterGradientPlane(xi))
                             }
                         }
                         profile.time("conv\(k + 1) bwd wino dW") {

@@ -31,7 +31,7 @@ public enum ConvAlgorithm: Sendable {
 ///   direct:   col [IC·KH·KW × N·OH·OW] = im2col(input), out = W · col;
 ///             dW = dOut · colᵀ, dCol = Wᵀ · dOut (over col), dInput = col2im(dCol).
 ///   winograd: V_ξ = input tiles, U_ξ = filters, M_ξ = U_ξ · V_ξ, out = output transform of M;
-///             dM = its adjoint of dOut (over M), dU_ξ = dM_ξ · V_ξᵀ, dW from dU;
+///             dM = its adjoint of dOut (over M), dUᵀ_ξ = V_ξ · dM_ξᵀ, dW from dUᵀ;
 ///             dV_ξ = U_ξᵀ · dM_ξ (over V), dInput from dV.
 final class ConvProduct {
     let geometry: ConvGeometry
@@ -40,7 +40,7 @@ final class ConvProduct {
     // direct: col [K × maxBatch·OH·OW]; holds dCol during backward.
     let col: Buffer
     // winograd: V [16][IC × T] (then dV) and M [16][OC × T] (then dM), T = batch · tiles per
-    // image; U [16][OC × IC] from the weights, and dU.
+    // image; U [16][OC × IC] from the weights, and dUᵀ [16][IC × OC].
     let inputTiles, outputTiles, filters, filterGradients: Buffer
 
     /// `algorithm` nil takes `ConvAlgorithm.preferred(for:)`.
@@ -105,10 +105,10 @@ final class ConvProduct {
         case .winograd:
             let (ic, oc) = (g.channels, outChannels)
             winogradOutputGradient(dOut, channels: oc, g, batch: n, into: outputTiles)   // dM over M
-            for xi in 0..<16 {   // dU_ξ = dM_ξ · V_ξᵀ
-                gemm(tilePlane(xi, of: outputTiles, rows: oc, batch: n),
-                     tilePlane(xi, of: inputTiles, rows: ic, batch: n), .transposed,
-                     into: filterPlane(xi, of: filterGradients))
+            for xi in 0..<16 {   // dUᵀ_ξ = V_ξ · dM_ξᵀ
+                gemm(tilePlane(xi, of: inputTiles, rows: ic, batch: n),
+                     tilePlane(xi, of: outputTiles, rows: oc, batch: n), .transposed,
+                     into: filterGradientPlane(xi))
             }
             winogradFilterGradient(filterGradients, outChannels: oc, inChannels: ic, into: gradients,
                                    offset: weightOffset, accumulate: accumulate)
@@ -126,9 +126,15 @@ final class ConvProduct {
         Matrix(buffer, offset: offset, rows: outChannels, columns: geometry.patchSize)
     }
 
-    /// Plane ξ of U or dU: [OC × IC].
+    /// Plane ξ of U: [OC × IC].
     func filterPlane(_ xi: Int, of buffer: Buffer) -> Matrix {
         Matrix(buffer, offset: xi * outChannels * geometry.channels, rows: outChannels, columns: geometry.channels)
+    }
+
+    /// Plane ξ of dUᵀ: [IC × OC].
+    func filterGradientPlane(_ xi: Int) -> Matrix {
+        Matrix(filterGradients, offset: xi * outChannels * geometry.channels, rows: geometry.channels,
+               columns: outChannels)
     }
 
     /// Plane ξ of a transformed tensor of `rows` channels over `n` samples: [rows × n·tiles].

@@ -61,14 +61,13 @@ final class ConvLayer: NetworkLayer {
     // padded input (IC, maxBatch, H', W'), and its gradient; nil without padding.
     let padded: Buffer?
 
-    init(spec: ConvSpec, maxBatch: Int, parameterOffset: Int, needsInputGradient: Bool,
-         algorithm: ConvAlgorithm? = nil) {
+    init(spec: ConvSpec, maxBatch: Int, parameterOffset: Int, needsInputGradient: Bool) {
         self.spec = spec
         self.maxBatch = maxBatch
         let g = spec.geometry
         (weightRange, biasRange) = parameterRanges(at: parameterOffset, weights: spec.weightCount,
                                                    biases: spec.outChannels)
-        product = ConvProduct(geometry: g, outChannels: spec.outChannels, maxBatch: maxBatch, algorithm: algorithm)
+        product = ConvProduct(geometry: g, outChannels: spec.outChannels, maxBatch: maxBatch)
         output = Buffer(count: spec.outChannels * maxBatch * g.outputPixels)
         padded = spec.isPadded ? Buffer(count: g.channels * maxBatch * g.inputPixels) : nil
         inputGradient = needsInputGradient
