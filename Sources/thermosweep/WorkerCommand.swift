@@ -91,8 +91,7 @@ struct WorkerCommand: ParsableCommand {
         // socket's LINGER) until a BYE still queued has left, so the coordinator releases this
         // worker's jobs at once instead of finding them orphaned after a restart.
         switch exit {
-        case .refused(_, let message): config.log("refused: \(message)")
-        case .unauthorized: break  // logged by the loop
+        case .refused, .unauthorized: break  // logged by the loop, with the reason
         case .bye(let reason): config.log("the coordinator ended the sweep: \(reason)")
         case .coordinatorLost: config.log("exiting, as --exit-on-coordinator-loss asks")
         case .stopped: config.log("stopped")

@@ -36,5 +36,4 @@ let term = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .global())
 term.setEventHandler { loop.stop() }
 term.resume()
 let end = loop.run()
-if case .refused(_, let message) = end { config.log("refused: \(message)") }
 exit(end.exitStatus)
