@@ -36,6 +36,37 @@ public protocol JobRunner: Sendable {
     func totalSteps(of job: Job) -> Int
     /// Runs `job`, reporting progress; nil when it gave up because the lease was cancelled.
     func run(_ job: Job, progress: JobProgressCounter) -> JobResult?
+    /// For a job that computes nothing and only waits (a trivial job): what it waits and what it
+    /// then returns. The worker's loop keeps a deadline for it instead of a thread. nil (the
+    /// default): `run` it on a thread.
+    func wait(for job: Job) -> JobWait?
+}
+
+extension JobRunner {
+    public func wait(for job: Job) -> JobWait? { nil }
+}
+
+/// A job that only waits: `steps` steps of `stepDuration` (the last one shorter), then `result`.
+public struct JobWait: Sendable {
+    public let duration: Duration
+    public let stepDuration: Duration
+    public let steps: Int
+    /// The job's result, given the seconds it took.
+    public let result: @Sendable (_ wallSeconds: Double) -> JobResult
+
+    public init(duration: Duration, stepDuration: Duration, steps: Int,
+                result: @escaping @Sendable (_ wallSeconds: Double) -> JobResult) {
+        self.duration = duration
+        self.stepDuration = stepDuration
+        self.steps = steps
+        self.result = result
+    }
+
+    /// Steps done after `elapsed`: one per whole `stepDuration`, all of them once `duration` passed.
+    public func step(after elapsed: Duration) -> Int {
+        if elapsed >= duration { return steps }
+        return min(steps, max(0, Int(elapsed / stepDuration)))
+    }
 }
 
 /// Seconds since `start`.
@@ -62,32 +93,41 @@ public struct TrivialJobRunner: JobRunner {
 
     public func run(_ job: Job, progress: JobProgressCounter) -> JobResult? {
         let start = ContinuousClock.now
-        guard job.kind == .trivial, let millis = job.spec.trivialMillis else {
+        guard let wait = wait(for: job) else {
             return .failed(jobId: job.jobId, attempt: job.attempt, kind: job.kind, wallSeconds: 0,
                            errorKind: .deterministic,
                            message: "this worker runs only trivial jobs, not \(job.kind.rawValue)")
         }
-        let steps = totalSteps(of: job)
-        for step in 1...steps {
+        for step in 1...wait.steps {
             // A cancelled trivial job is abandoned: nothing of it will be counted.
             if progress.isCancelled { return nil }
-            let done = (step - 1) * Self.stepMillis
-            Thread.sleep(forTimeInterval: Double(min(Self.stepMillis, max(0, millis - done))) / 1000)
+            let left = wait.duration - wait.stepDuration * (step - 1)
+            Thread.sleep(forTimeInterval: min(wait.stepDuration, max(.zero, left)) / .seconds(1))
             progress.report(step: step)
         }
-        // Written directly, keys in sorted order: JSONSerialization took a third of a worker's CPU
-        // per trivial job.
-        var record = JSONWriter(capacity: 128)
-        record.beginObject()
-        record.field("attempt", job.attempt)
-        record.field("format", FormatTag.trivial)
-        record.field("jobId", job.jobId)
-        record.field("key", job.key)
-        record.field("millis", millis)
-        record.field("steps", steps)
-        record.endObject()
-        return .done(jobId: job.jobId, attempt: job.attempt, kind: .trivial, wallSeconds: seconds(since: start),
-                     result: record.bytes)
+        return wait.result(seconds(since: start))
+    }
+
+    /// A trivial job waits `trivialMillis` in steps of `stepMillis`; any other kind is not one.
+    public func wait(for job: Job) -> JobWait? {
+        guard job.kind == .trivial, let millis = job.spec.trivialMillis else { return nil }
+        let steps = totalSteps(of: job)
+        return JobWait(duration: .milliseconds(millis), stepDuration: .milliseconds(Self.stepMillis), steps: steps) {
+            wallSeconds in
+            // Written directly, keys in sorted order: JSONSerialization took a third of a worker's
+            // CPU per trivial job.
+            var record = JSONWriter(capacity: 128)
+            record.beginObject()
+            record.field("attempt", job.attempt)
+            record.field("format", FormatTag.trivial)
+            record.field("jobId", job.jobId)
+            record.field("key", job.key)
+            record.field("millis", millis)
+            record.field("steps", steps)
+            record.endObject()
+            return .done(jobId: job.jobId, attempt: job.attempt, kind: .trivial, wallSeconds: wallSeconds,
+                         result: record.bytes)
+        }
     }
 }
 
@@ -112,6 +152,8 @@ public struct CellJobRunner: JobRunner {
 
     /// What READY offers: this data set's name and content hash.
     public var offer: DatasetOffer { DatasetOffer(name: datasetName, hash: runner.train.contentHash) }
+
+    public func wait(for job: Job) -> JobWait? { TrivialJobRunner().wait(for: job) }
 
     public func totalSteps(of job: Job) -> Int {
         switch job.kind {

@@ -1,7 +1,8 @@
 // The worker's conversation with the coordinator (PROTOCOL.md, "Conversation"). One thread, the
 // one that calls `run()`, owns the DEALER socket; each job runs on a thread of its own (kept for
 // the next job when it ends) and hands its result back through a lock-protected queue, which the
-// loop drains between finite polls.
+// loop drains between finite polls. A job that only waits (a trivial job, `JobRunner.wait(for:)`)
+// gets no thread: the loop keeps its deadline.
 import Foundation
 import SweepProtocol
 import ZeroMQ
@@ -81,10 +82,12 @@ public final class WorkerLoop: @unchecked Sendable {
         return session.run()
     }
 
-    /// A job running on its own thread.
+    /// A job running on its own thread, or waiting on the loop's clock (`wait`, from `started`).
     struct Running {
         let job: Job
         let progress: JobProgressCounter
+        var wait: JobWait? = nil
+        var started = ContinuousClock.now
     }
 
     /// A finished result kept until ACK.
@@ -111,6 +114,8 @@ public final class WorkerLoop: @unchecked Sendable {
         /// Admitted at least once (a later WELCOME is a re-admission).
         var everWelcomed = false
         var running: [JobRef: Running] = [:]
+        /// The jobs of `running` that wait on the loop's clock.
+        var waiting: Set<JobRef> = []
         var held: [JobRef: Held] = [:]
         /// Cancelled leases whose thread has not finished yet: their result is dropped.
         var cancelled: Set<JobRef> = []
@@ -170,7 +175,7 @@ public final class WorkerLoop: @unchecked Sendable {
                     var items = [socket.pollItem(.readable)]
                     if let wakeUp = completions.pollItem { items.append(wakeUp) }
                     if let linkMonitor { items.append(linkMonitor.pollItem) }
-                    _ = try poll(items, timeout: min(heartbeat, .milliseconds(20)))
+                    _ = try poll(items, timeout: max(.zero, min(heartbeat, .milliseconds(20), nextWaitEnd() - ContinuousClock.now)))
                     if let exit = try checkLink() { return exit }
                     while let frames = try socket.receive(dontWait: true) {
                         lastHeard = ContinuousClock.now
@@ -329,6 +334,11 @@ public final class WorkerLoop: @unchecked Sendable {
 
         mutating func sendHeartbeat() {
             lastBeat = ContinuousClock.now
+            for ref in waiting {
+                if let job = running[ref], let wait = job.wait {
+                    job.progress.report(step: wait.step(after: lastBeat - job.started))
+                }
+            }
             let jobs = running.filter { !cancelled.contains($0.key) }.sorted { $0.key.jobId < $1.key.jobId }.map { ref, job in
                 let total = min(job.progress.totalSteps, 1 << 50)
                 return JobProgress(jobId: ref.jobId, attempt: ref.attempt, step: min(job.progress.step, total),
@@ -337,9 +347,32 @@ public final class WorkerLoop: @unchecked Sendable {
             send(.heartbeat(Heartbeat(jobs: jobs)))
         }
 
-        /// Moves finished jobs from their threads into `held` and sends their RESULT.
+        /// When the first waiting job ends (far ahead when none waits).
+        func nextWaitEnd() -> ContinuousClock.Instant {
+            var end = ContinuousClock.now + .seconds(3600)
+            for ref in waiting {
+                if let job = running[ref], let wait = job.wait { end = min(end, job.started + wait.duration) }
+            }
+            return end
+        }
+
+        /// The waiting jobs whose wait is over, with their results.
+        mutating func endedWaits() -> [(JobRef, JobResult?)] {
+            guard !waiting.isEmpty else { return [] }
+            let now = ContinuousClock.now
+            var ended: [(JobRef, JobResult?)] = []
+            for ref in waiting {
+                guard let job = running[ref], let wait = job.wait, now - job.started >= wait.duration else { continue }
+                job.progress.report(step: wait.steps)
+                ended.append((ref, wait.result(max(0, (now - job.started) / .seconds(1)))))
+            }
+            for (ref, _) in ended { waiting.remove(ref) }
+            return ended
+        }
+
+        /// Moves finished jobs from their threads and ended waits into `held` and sends their RESULT.
         mutating func collectCompletions() {
-            for (ref, result) in completions.drain() {
+            for (ref, result) in completions.drain() + endedWaits() {
                 let job = running.removeValue(forKey: ref)?.job
                 if cancelled.remove(ref) != nil { continue }
                 guard let result else { continue }
@@ -401,8 +434,12 @@ public final class WorkerLoop: @unchecked Sendable {
                 let ref = JobRef(jobId: cancel.jobId, attempt: cancel.attempt)
                 if let job = running[ref] {
                     note("#\(ref.jobId) \(job.job.key) cancelled by the coordinator (\(cancel.reason.rawValue))")
-                    job.progress.cancel()
-                    cancelled.insert(ref)
+                    if waiting.remove(ref) != nil {
+                        running[ref] = nil  // no thread to wind down
+                    } else {
+                        job.progress.cancel()
+                        cancelled.insert(ref)
+                    }
                 }
                 held[ref] = nil
             case .bye(let bye):
@@ -436,8 +473,13 @@ public final class WorkerLoop: @unchecked Sendable {
                 return
             }
             let progress = JobProgressCounter(totalSteps: loop.runner.totalSteps(of: job))
-            running[ref] = Running(job: job, progress: progress)
             note("#\(job.jobId) \(job.key) started (attempt \(job.attempt))")
+            if let wait = loop.runner.wait(for: job) {
+                running[ref] = Running(job: job, progress: progress, wait: wait)
+                waiting.insert(ref)
+                return
+            }
+            running[ref] = Running(job: job, progress: progress)
             let runner = loop.runner, completions = self.completions
             jobThreads.run {
                 completions.push(ref, runner.run(job, progress: progress))

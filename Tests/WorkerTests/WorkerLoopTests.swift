@@ -18,9 +18,11 @@ import ZeroMQ
         #expect(worker.exit() == .bye("done"))
     }
 
-    @Test func trivialJobBeatsWithAdvancingStepsThenResults() throws {
+    /// The loop keeps a trivial job's deadline; `onThread` runs the same job on a job thread (a
+    /// runner that computes, as `CellJobRunner` does for training jobs).
+    @Test(arguments: [false, true]) func trivialJobBeatsWithAdvancingStepsThenResults(onThread: Bool) throws {
         let coordinator = try FakeCoordinator()
-        let (worker, _) = try startWorker(coordinator)
+        let (worker, _) = try startWorker(coordinator, runner: onThread ? ThreadedTrivialRunner() : TrivialJobRunner())
         try coordinator.send(.job(trivialJob(millis: 400)))
         var steps: [Int] = []
         let done = try coordinator.receive(within: .seconds(3)) { message -> JobResult? in
@@ -107,10 +109,10 @@ import ZeroMQ
     }
 
     /// A cancelled running trivial job is abandoned: no RESULT is sent for it, and it leaves the
-    /// heartbeats once its thread notices (within one 10 ms step).
-    @Test func cancelledJobSendsNoResult() throws {
+    /// heartbeats at once (a waiting job) or once its thread notices (within one 10 ms step).
+    @Test(arguments: [false, true]) func cancelledJobSendsNoResult(onThread: Bool) throws {
         let coordinator = try FakeCoordinator()
-        let (worker, _) = try startWorker(coordinator)
+        let (worker, _) = try startWorker(coordinator, runner: onThread ? ThreadedTrivialRunner() : TrivialJobRunner())
         try coordinator.send(.job(trivialJob(millis: 400)))
         #expect(try coordinator.receive { if case .heartbeat(let h) = $0, !h.jobs.isEmpty { h } else { nil } } != nil)
         try coordinator.send(.cancel(Cancel(jobId: 1, attempt: 1, reason: .expired)))
@@ -133,4 +135,10 @@ import ZeroMQ
         try coordinator.send(.bye(Bye(reason: "over")))
         #expect(worker.exit() == .bye("over"))
     }
+}
+
+/// Trivial jobs run on a job thread: the runner does not say that they only wait.
+struct ThreadedTrivialRunner: JobRunner {
+    func totalSteps(of job: Job) -> Int { TrivialJobRunner().totalSteps(of: job) }
+    func run(_ job: Job, progress: JobProgressCounter) -> JobResult? { TrivialJobRunner().run(job, progress: progress) }
 }
