@@ -69,18 +69,22 @@ public struct SweepStatus: Encodable {
     }
 
     /// The same from a journal that is open already (the sweep's own, when it ends). Not
-    /// `cells`: each measure result is read only for its speed (its top level), and the rows go
-    /// without temperature, test accuracy and divergence; the closing summary of a sweep shows
-    /// none of them, and a 50 kB result takes twice as long to read whole.
+    /// `cells`: the closing summary of a sweep, which shows no job's cell or measurements. Each
+    /// measure result is then read only for its speed (its top level; a 50 kB result takes twice
+    /// as long to read whole), no other record is read, and the rows go without η, |B|, seed,
+    /// temperature, test accuracy and divergence.
     public static func read(_ store: Store, path: String, cells: Bool = true) throws -> SweepStatus {
         let history = try store.gridHistory()
-        let results = Dictionary(try store.results().map { ($0.jobId, $0) }, uniquingKeysWith: { a, _ in a })
+        let results = Dictionary(try store.results(recordsOf: cells ? nil : .measure).map { ($0.jobId, $0) },
+                                 uniquingKeysWith: { a, _ in a })
         let misfits = try store.misfitCounts()
         var speeds: [String: [Double]] = [:]
         let descriptors = Dictionary(store.jobList.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var states = StatusCounts(total: 0, done: 0, failed: 0, running: 0, queued: 0)
         let rows = try store.jobs().map { job -> Row in
-            let spec = descriptors[job.id]?.spec
+            let descriptor = descriptors[job.id]
+            // Deriving a job's spec costs more than the rest of its row.
+            let spec = cells ? descriptor?.spec : nil
             var row = Row(id: job.id, key: job.key, kind: job.kind.rawValue, learningRate: spec?.cell?.learningRate,
                           batchSize: spec?.cell?.batchSize, seed: spec?.cell?.seed ?? spec?.warmStart?.seed,
                           state: job.state.rawValue, attempt: job.attempt, worker: job.leaseWorker, error: job.lastError)
@@ -106,7 +110,7 @@ public struct SweepStatus: Encodable {
             }
             // A queued or running job shows its last error only while it is on a retry.
             if !job.state.isEnded && job.attempt == 1 { row.error = nil }
-            guard spec != nil else {
+            guard descriptor != nil else {
                 row.dropped = true
                 return row
             }

@@ -54,12 +54,13 @@ extension Store {
     }
 
     /// Every job's first valid result in job id order, for export; checkpoints only when asked
-    /// (they are megabytes each).
-    public func results(includingCheckpoints: Bool = false) throws(StoreError) -> [ResultRecord] {
+    /// (they are megabytes each), and result records only of `recordsOf` jobs when it is given.
+    public func results(includingCheckpoints: Bool = false, recordsOf kind: JobKind? = nil) throws(StoreError) -> [ResultRecord] {
         try read("read results") { db in
             let checkpoint = includingCheckpoints ? "r.checkpoint" : "NULL AS checkpoint"
+            let result = kind.map { "CASE WHEN j.kind = '\($0.rawValue)' THEN r.result END AS result" } ?? "r.result"
             return try Array(Row.fetchCursor(db, sql: """
-                SELECT r.jobId, j.key, r.attempt, r.outcome, r.result, \(checkpoint), r.message, r.wallSeconds,
+                SELECT r.jobId, j.key, r.attempt, r.outcome, \(result), \(checkpoint), r.message, r.wallSeconds,
                   r.worker, r.committedAt
                 FROM results r JOIN jobs j ON j.id = r.jobId ORDER BY r.jobId
                 """).map { row in
