@@ -3,9 +3,9 @@
 
 Each simulated worker is its own DEALER socket (its own routing id and READY) with --slots slots;
 all of them live in this one process, written from PROTOCOL.md with pyzmq (Debian: python3-zmq).
-A worker holds each JOB for the job's `spec.trivialMillis`, sends HEARTBEAT every heartbeatMs (the
-coordinator's WELCOME says how often) naming every job it holds with a rising step counter, then
-sends RESULT and keeps it until ACK, as a real worker does.
+A worker holds each JOB for the grid's `trivialMillis` (WELCOME gives the grid), sends HEARTBEAT
+every heartbeatMs (the coordinator's WELCOME says how often) naming every job it holds with a
+rising step counter, then sends RESULT and keeps it until ACK, as a real worker does.
 
 Usage: swarm.py ENDPOINT VERSION [--workers 1000] [--slots 64] [--seconds 120]
 
@@ -58,6 +58,7 @@ class Peer:
         self.jobs = {}  # jobId -> (attempt, started)
         self.unacked = {}  # jobId -> attempt
         self.admitted = False
+        self.millis = 0
         self.next_beat = 0.0
         self.gone = False
         self.ready()
@@ -70,7 +71,7 @@ class Peer:
                             "running": [{"jobId": j, "attempt": a} for j, (a, _) in self.jobs.items()]})
 
     def send(self, command, payload, *attachments):
-        self.socket.send_multipart([b"TSW4", command.encode(), body(payload), *attachments], zmq.NOBLOCK)
+        self.socket.send_multipart([b"TSW5", command.encode(), body(payload), *attachments], zmq.NOBLOCK)
 
 
 def main():
@@ -137,14 +138,15 @@ def main():
                     if steady["full"] is None and held == total_slots:
                         steady.update(full=t, busyAtFull=busy_slot_seconds, resultsAtFull=counters["results"])
                     steady.update(lastJob=t, busyAtLastJob=busy_slot_seconds, resultsAtLastJob=counters["results"])
-                    heapq.heappush(due, (t + job["spec"]["trivialMillis"] / 1000, peer.index, job["jobId"],
-                                         job["attempt"]))
+                    heapq.heappush(due, (t + peer.millis / 1000, peer.index, job["jobId"], job["attempt"]))
                 elif command == b"ACK":
                     ack = json.loads(frames[2])
                     peer.unacked.pop(ack["jobId"], None)
                 elif command == b"WELCOME":
                     peer.admitted = True
-                    heartbeat = json.loads(frames[2])["heartbeatMs"] / 1000
+                    welcome = json.loads(frames[2])
+                    heartbeat = welcome["heartbeatMs"] / 1000
+                    peer.millis = welcome["grid"]["trivialMillis"]  # every JOB names a cell of this grid
                     peer.next_beat = time.monotonic() + heartbeat * peer.index / args.workers
                 elif command == b"CANCEL":
                     cancel = json.loads(frames[2])

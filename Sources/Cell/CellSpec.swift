@@ -31,16 +31,6 @@ public struct WarmStartSpec: Codable, Sendable, Hashable {
     }
 }
 
-extension WarmStartSpec: JSONWritable {
-    /// The synthesized `Encodable`'s bytes, keys in order (see `JSONWriter`).
-    public func write(to json: inout JSONWriter) {
-        json.beginObject()
-        json.field("batchSize", batchSize)
-        json.field("epochs", epochs)
-        json.field("learningRate", learningRate)
-        json.endObject()
-    }
-}
 
 /// One warm-start run: the seed's shared starting checkpoint of a model.
 public struct WarmStart: Codable, Sendable, Hashable {
@@ -59,15 +49,6 @@ public struct WarmStart: Codable, Sendable, Hashable {
     }
 }
 
-extension WarmStart: JSONWritable {
-    public func write(to json: inout JSONWriter) {
-        json.beginObject()
-        json.field("model", model)
-        json.field("seed", seed)
-        json.field("spec", spec)
-        json.endObject()
-    }
-}
 
 /// The settings that every cell of a grid shares: a `CellSpec`'s fields other than the model, the
 /// axes, the seed and the warm start (the grid spec stores them as its `cell`).
@@ -164,23 +145,6 @@ public struct CellSpec: Codable, Sendable, Hashable {
     }
 }
 
-extension CellSpec: JSONWritable {
-    public func write(to json: inout JSONWriter) {
-        json.beginObject()
-        json.field("batchMode", batchMode)
-        json.field("batchSize", batchSize)
-        json.field("burnInSteps", burnInSteps)
-        json.field("calibrationProbes", calibrationProbes)
-        json.field("learningRate", learningRate)
-        json.field("measureSteps", measureSteps)
-        json.field("model", model)
-        json.field("momentum", momentum)
-        json.field("probeBatchSize", probeBatchSize)
-        json.field("seed", seed)
-        json.field("warmStart", warmStart)
-        json.endObject()
-    }
-}
 
 /// A setting of a cell that `validate()` can refuse; commands map each to their option name.
 public enum CellField: String, CaseIterable, Sendable {

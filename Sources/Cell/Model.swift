@@ -107,7 +107,7 @@ public struct ModelError: Error, Equatable, CustomStringConvertible, Sendable {
 /// Encoded as its text: a built-in name stays its name (`lenet-8-16`), so grids and result records
 /// of the built-in models are unchanged; a list is recorded in its canonical spelling, so a journal
 /// says exactly what was trained.
-public struct ModelKind: Hashable, Sendable, RawRepresentable, Codable, CustomStringConvertible, JSONWritable {
+public struct ModelKind: Hashable, Sendable, RawRepresentable, Codable, CustomStringConvertible {
     /// The built-in name, or the canonical layer list.
     public let rawValue: String
     public let layers: [Layer]

@@ -127,12 +127,16 @@ public struct Scheduler: Sendable {
     public static let misfitJournalLimit = 8
     /// Whether `Event.start` was applied (the journal is read once).
     private var hasStarted = false
+    /// The grid WELCOME gives, whose cells the JOBs name: the jobs' own. (A scheduler without jobs,
+    /// which tests of its timing make, sends no JOB and welcomes with the default grid.)
+    private let grid: GridSpec
 
     /// A scheduler for `jobs` (ids unique), all queued at attempt 1 until `Event.start` says otherwise.
     public init(jobs descriptors: [JobDescriptor], config: SchedulerConfig, retired: Set<Int> = []) {
         self.config = config
         self.retired = retired
         jobs = descriptors.map { ScheduledJob(descriptor: $0) }
+        grid = descriptors.first?.grid ?? GridSpec().normalized
         totalCost = descriptors.reduce(0) { $0 + $1.cost }
         for (i, job) in descriptors.enumerated() {
             indexOf[job.id] = i
@@ -377,7 +381,7 @@ public struct Scheduler: Sendable {
             out.log("worker \(hello.name) admitted: \(Self.describe(hello, peer))")
         }
         out.record(.workerSeen(peer: peer, ready: hello, at: now))
-        out.send(peer, .welcome(Welcome(coordinator: config.coordinatorNonce, heartbeat: config.timing.heartbeat,
+        out.send(peer, .welcome(Welcome(coordinator: config.coordinatorNonce, grid: grid, heartbeat: config.timing.heartbeat,
                                         liveness: config.timing.liveness, stallWindow: config.timing.stallWindowMinimum,
                                         stallStepFactor: config.timing.stallStepFactor)))
         for ref in hello.running {
@@ -627,8 +631,7 @@ public struct Scheduler: Sendable {
         let worker = name(peer)
         out.record(.lease(jobs[i].ref, peer: peer, worker: worker, at: now))
         let checkpoint = d.kind == .measure ? d.dependsOn.flatMap { checkpoints[$0] } : nil
-        out.send(peer, .job(Job(jobId: d.id, attempt: jobs[i].attempt, kind: d.kind, key: d.key, expectedCost: d.cost,
-                                spec: d.spec, checkpoint: checkpoint)))
+        out.send(peer, .job(JobLease(d, attempt: jobs[i].attempt, checkpoint: checkpoint)))
         if config.jobLines { out.log("#\(d.id) \(d.key) → worker \(worker) (attempt \(jobs[i].attempt))") }
     }
 

@@ -130,11 +130,15 @@ public struct Welcome: Codable, Sendable, Equatable, MessageBody {
     /// Minimum stall window; the coordinator applies max(this, stallStepFactor × median step time).
     public var stallWindowMs: Int
     public var stallStepFactor: Int
+    /// The sweep's (normalized) grid: every JOB names a cell of it (`Job.init(_:in:)`). Checked
+    /// whole by the worker when it arrives (`GridSpec.validate`), not by every WELCOME's encoder.
+    public var grid: GridSpec
 
-    public init(coordinator: String, heartbeat: Duration = TimingDefaults.heartbeat,
+    public init(coordinator: String, grid: GridSpec, heartbeat: Duration = TimingDefaults.heartbeat,
                 liveness: Int = TimingDefaults.liveness, stallWindow: Duration = TimingDefaults.stallWindowMinimum,
                 stallStepFactor: Int = TimingDefaults.stallStepFactor) {
         self.coordinator = coordinator
+        self.grid = grid
         heartbeatMs = Int(clamping: heartbeat.inMilliseconds)
         self.liveness = liveness
         stallWindowMs = Int(clamping: stallWindow.inMilliseconds)
@@ -150,6 +154,7 @@ public struct Welcome: Codable, Sendable, Equatable, MessageBody {
         try Check.int(liveness, "liveness", 1...100)
         try Check.int(stallWindowMs, "stallWindowMs", 100...86_400_000)
         try Check.int(stallStepFactor, "stallStepFactor", 1...1_000)
+        try Check.require(grid.format == FormatTag.grid, "grid.format", "is '\(grid.format)', not '\(FormatTag.grid)'")
     }
 
     static let command = Command.welcome

@@ -2,8 +2,12 @@ import Cell
 // The JOB and RESULT bodies: the two commands with attachments. The Swift values hold the
 // attachment bytes; the JSON bodies hold their lengths and CRC-32s, which the decoder checks.
 
-/// JOB, coordinator → worker: a lease on one attempt of one job.
-public struct Job: Codable, Sendable, Equatable, MessageBody {
+/// JOB, coordinator → worker: a lease on one attempt of one job. It names the job's cell in the
+/// grid that WELCOME gave (its η, |B|, m, batch mode and seed index), not its spec: the worker
+/// derives the spec from the grid with the function the coordinator's job list uses
+/// (`GridSpec.spec`), so the two cannot differ, and a JOB is a dozen numbers instead of a cell
+/// contract read field by field for every job.
+public struct JobLease: Codable, Sendable, Equatable, MessageBody {
     public var jobId: Int
     public var attempt: Int
     public var kind: JobKind
@@ -11,37 +15,61 @@ public struct Job: Codable, Sendable, Equatable, MessageBody {
     public var key: String
     /// Samples the job trains (≈ |B| × steps): for progress and ETA.
     public var expectedCost: Int
-    public var spec: JobSpec
+    /// The cell: seed index (1-based), η and |B|; m and batch mode only where the job's cell has
+    /// its own (a warm start's are the grid's).
+    public var seedIndex: Int
+    public var learningRate: Double
+    public var batchSize: Int
+    public var momentum: Double?
+    public var batchMode: BatchMode?
     /// Length and hash of the checkpoint attachment (measure jobs only).
     public private(set) var checkpointBytes: Int?
     public private(set) var checkpointHash: String?
     /// The seed's warm-start checkpoint (Trainer's `Checkpoint.encoded()` bytes), measure jobs only.
     public private(set) var checkpoint: [UInt8]?
 
-    public init(jobId: Int, attempt: Int, kind: JobKind, key: String, expectedCost: Int, spec: JobSpec,
+    public init(jobId: Int, attempt: Int, kind: JobKind, key: String, expectedCost: Int, seedIndex: Int,
+                learningRate: Double, batchSize: Int, momentum: Double? = nil, batchMode: BatchMode? = nil,
                 checkpoint: [UInt8]? = nil) {
-        self.jobId = jobId
-        self.attempt = attempt
-        self.kind = kind
-        self.key = key
-        self.expectedCost = expectedCost
-        self.spec = spec
+        (self.jobId, self.attempt, self.kind, self.key, self.expectedCost) = (jobId, attempt, kind, key, expectedCost)
+        (self.seedIndex, self.learningRate, self.batchSize) = (seedIndex, learningRate, batchSize)
+        (self.momentum, self.batchMode) = (momentum, batchMode)
         self.checkpoint = checkpoint
         checkpointBytes = checkpoint?.count
         checkpointHash = checkpoint.map(AttachmentChecksum.hex)
     }
 
+    /// The lease on attempt `attempt` of `job`.
+    public init(_ job: JobDescriptor, attempt: Int, checkpoint: [UInt8]? = nil) {
+        let cell = job.cell
+        self.init(jobId: job.id, attempt: attempt, kind: job.kind, key: job.key, expectedCost: job.cost,
+                  seedIndex: job.seedIndex, learningRate: cell.learningRate, batchSize: cell.batchSize,
+                  momentum: cell.momentum, batchMode: cell.batchMode, checkpoint: checkpoint)
+    }
+
+    public var ref: JobRef { JobRef(jobId: jobId, attempt: attempt) }
+
     enum CodingKeys: String, CodingKey {
-        case jobId, attempt, kind, key, expectedCost, spec, checkpointBytes, checkpointHash
+        case jobId, attempt, kind, key, expectedCost, seedIndex, learningRate, batchSize, momentum, batchMode,
+             checkpointBytes, checkpointHash
     }
 
     var attachmentCount: Int { kind == .measure ? 1 : 0 }
 
+    /// Ranges only: whether the cell is one of the grid's is for `Job.init(_:in:)`, which has the grid.
     func validate() throws {
         try JobRef(jobId: jobId, attempt: attempt).validate()
         try Check.string(key, "key")
         try Check.int(expectedCost, "expectedCost", 0...maxCount)
-        try spec.validate(kind: kind)
+        try Check.int(seedIndex, "seedIndex", 1...GridLimits.maxJobs)
+        try Check.require(CellLimits.accepts(.learningRate, learningRate), "learningRate",
+                          "\(learningRate) is not a learning rate the cell contract accepts")
+        try Check.require(CellLimits.accepts(.batchSize, batchSize), "batchSize",
+                          "\(batchSize) is not a batch size the cell contract accepts")
+        if let momentum {
+            try Check.require(CellLimits.accepts(.momentum, momentum), "momentum",
+                              "\(momentum) is not a momentum the cell contract accepts")
+        }
         try validateAttachment(kind == .measure, bytes: checkpointBytes, hash: checkpointHash,
                                name: "checkpoint", limit: Wire.maxCheckpointSize, why: "measure jobs")
     }
@@ -58,20 +86,85 @@ public struct Job: Codable, Sendable, Equatable, MessageBody {
     static let command = Command.job
 }
 
-extension Job: JSONWritable {
+extension JobLease: JSONWritable {
     /// The synthesized `Encodable`'s bytes, keys in order (see `JSONWriter`).
     public func write(to json: inout JSONWriter) {
         json.beginObject()
         json.field("attempt", attempt)
+        json.field("batchMode", batchMode)
+        json.field("batchSize", batchSize)
         json.field("checkpointBytes", checkpointBytes)
         json.field("checkpointHash", checkpointHash)
         json.field("expectedCost", expectedCost)
         json.field("jobId", jobId)
         json.field("key", key)
         json.field("kind", kind)
-        json.field("spec", spec)
+        json.field("learningRate", learningRate)
+        json.field("momentum", momentum)
+        json.field("seedIndex", seedIndex)
         json.endObject()
     }
+}
+
+/// A JOB that names no job of the grid WELCOME gave: a coordinator bug or another build (both
+/// ends run the same binary), answered `RESULT failed deterministic` with this text.
+public struct JobLeaseError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+}
+
+/// One attempt of one job, as a worker runs it: its lease and the spec its cell has in the grid.
+public struct Job: Sendable, Equatable {
+    public var jobId: Int
+    public var attempt: Int
+    public var kind: JobKind
+    /// Human-readable job key, e.g. `cell/lr=0.05/b=32/seed=1`.
+    public var key: String
+    /// Samples the job trains (≈ |B| × steps): for progress and ETA.
+    public var expectedCost: Int
+    public var spec: JobSpec
+    /// The seed's warm-start checkpoint, measure jobs only.
+    public var checkpoint: [UInt8]?
+
+    public init(jobId: Int, attempt: Int, kind: JobKind, key: String, expectedCost: Int, spec: JobSpec,
+                checkpoint: [UInt8]? = nil) {
+        (self.jobId, self.attempt, self.kind, self.key, self.expectedCost) = (jobId, attempt, kind, key, expectedCost)
+        self.spec = spec
+        self.checkpoint = checkpoint
+    }
+
+    /// The job `lease` names in `grid` (the one WELCOME gave), or why it names none.
+    public init(_ lease: JobLease, in grid: GridSpec) throws(JobLeaseError) {
+        func refuse(_ why: String) -> JobLeaseError {
+            JobLeaseError(description: "JOB #\(lease.jobId) (\(lease.key)) \(why); the coordinator and this worker "
+                              + "must run the same thermosweep binary")
+        }
+        let kinds: [JobKind] = grid.jobKind == .train ? [.warmStart, .measure] : [.trivial]
+        guard kinds.contains(lease.kind) else {
+            throw refuse("is a \(lease.kind.rawValue) job; this grid's jobs are \(kinds.map(\.rawValue).joined(separator: " and "))")
+        }
+        guard (1...max(grid.seeds, 1)).contains(lease.seedIndex) else {
+            throw refuse("names seed index \(lease.seedIndex); the grid has \(grid.seeds) seeds")
+        }
+        guard grid.learningRates.contains(lease.learningRate) else {
+            throw refuse("names η = \(lease.learningRate), which is not on the grid's η axis")
+        }
+        guard grid.batchSizes.contains(lease.batchSize) else {
+            throw refuse("names |B| = \(lease.batchSize), which is not on the grid's |B| axis")
+        }
+        if let m = lease.momentum, !grid.momentumValues.contains(m) {
+            throw refuse("names momentum \(m), which is not on the grid's momentum axis")
+        }
+        if let mode = lease.batchMode, !grid.batchModeValues.contains(mode) {
+            throw refuse("names batch mode \(mode.rawValue), which is not on the grid's batch-mode axis")
+        }
+        self.init(jobId: lease.jobId, attempt: lease.attempt, kind: lease.kind, key: lease.key,
+                  expectedCost: lease.expectedCost,
+                  spec: grid.spec(kind: lease.kind, seedIndex: lease.seedIndex, learningRate: lease.learningRate,
+                                  batchSize: lease.batchSize, momentum: lease.momentum, batchMode: lease.batchMode),
+                  checkpoint: lease.checkpoint)
+    }
+
+    public var ref: JobRef { JobRef(jobId: jobId, attempt: attempt) }
 }
 
 /// How a job ended on the worker.

@@ -21,23 +21,26 @@ public struct JobDescriptor: Sendable, Hashable {
     /// The cell's coordinates in its grid (a warm start's are the grid's first cell). The spec is
     /// derived from them when it is asked for, not held: a coordinator holds every job of a grid
     /// in more than one list, and a held `JobSpec` was about 350 of a job's bytes in each.
-    private let cell: CellCoordinates
-    private let grid: SharedGrid
+    public let cell: CellCoordinates
+    private let shared: SharedGrid
+
+    /// The (normalized) grid the job belongs to.
+    public var grid: GridSpec { shared.value }
 
     /// Everything a worker needs to run the job.
-    public var spec: JobSpec { cell.spec(kind: kind, seedIndex: seedIndex, in: grid.value) }
+    public var spec: JobSpec { cell.spec(kind: kind, seedIndex: seedIndex, in: shared.value) }
 
     /// `cost`: nil derives it from the spec.
     fileprivate init(id: Int, key: String, kind: JobKind, seedIndex: Int, dependsOn: Int?, cell: CellCoordinates,
                      grid: SharedGrid, cost: Int? = nil) {
         (self.id, self.key, self.kind, self.seedIndex, self.dependsOn) = (id, key, kind, seedIndex, dependsOn)
-        (self.cell, self.grid) = (cell, grid)
+        (self.cell, self.shared) = (cell, grid)
         self.cost = cost ?? cell.spec(kind: kind, seedIndex: seedIndex, in: grid.value).cost
     }
 
     /// The same job under another id (and dependency id).
     fileprivate func numbered(_ id: Int, dependsOn: Int?) -> JobDescriptor {
-        JobDescriptor(id: id, key: key, kind: kind, seedIndex: seedIndex, dependsOn: dependsOn, cell: cell, grid: grid,
+        JobDescriptor(id: id, key: key, kind: kind, seedIndex: seedIndex, dependsOn: dependsOn, cell: cell, grid: shared,
                       cost: cost)
     }
 
@@ -57,12 +60,13 @@ public struct JobDescriptor: Sendable, Hashable {
     }
 }
 
-/// Where a job's cell stands in its grid.
-private struct CellCoordinates {
-    let learningRate: Double
-    let batchSize: Int
-    let momentum: Double?
-    let batchMode: BatchMode?
+/// Where a job's cell stands in its grid: η and |B|, and m and batch mode where the cell has its own
+/// (nil: the grid's `cell.momentum` and `cell.batchMode`, as a warm start has).
+public struct CellCoordinates: Sendable, Hashable {
+    public let learningRate: Double
+    public let batchSize: Int
+    public let momentum: Double?
+    public let batchMode: BatchMode?
 
     func spec(kind: JobKind, seedIndex: Int, in grid: GridSpec) -> JobSpec {
         grid.spec(kind: kind, seedIndex: seedIndex, learningRate: learningRate, batchSize: batchSize,

@@ -76,20 +76,6 @@ public struct DatasetSelection: Codable, Sendable, Hashable {
     }
 }
 
-extension DatasetSelection.Kind: JSONWritable {}
-
-extension DatasetSelection: JSONWritable {
-    /// The synthesized `Encodable`'s bytes, keys in order (see `JSONWriter`).
-    public func write(to json: inout JSONWriter) {
-        json.beginObject()
-        json.field("count", count)
-        json.field("directory", directory)
-        json.field("format", format)
-        json.field("kind", kind)
-        json.field("seed", seed)
-        json.endObject()
-    }
-}
 
 /// Everything a worker needs to run one job; a pure function of the grid spec and the job: the
 /// cell contract's own spec (`cell` or `warmStart`) and what only the wire needs.
@@ -126,44 +112,5 @@ public struct JobSpec: Codable, Sendable, Hashable {
         if let warmStart { return warmStart.cost(trainCount: dataset.trainCount) }
         return cell?.cost ?? 0
     }
-
-    /// Checks every field; `kind` says which of the optional ones must be present. The cell and
-    /// the warm start are checked by the cell contract's own `validate()`.
-    func validate(kind: JobKind, _ prefix: String = "spec.") throws {
-        do {
-            switch kind {
-            case .warmStart:
-                try Check.require(cell == nil, prefix + "cell", "a warm-start job has no cell")
-                guard let warmStart else { throw Check.fail(prefix + "warmStart", "is required for a warm-start job") }
-                try warmStart.validate()
-            case .measure, .trivial:
-                try Check.require(warmStart == nil, prefix + "warmStart", "applies only to warm-start jobs")
-                guard let cell else { throw Check.fail(prefix + "cell", "is required for a \(kind.rawValue) job") }
-                try cell.validate()
-            }
-        } catch let error as CellSpecError {
-            // A warm start's settings sit under `warmStart.spec`, a cell's under `cell`.
-            let path = kind == .warmStart
-                ? "warmStart.spec." + error.field.keyPath.replacingOccurrences(of: "warmStart.", with: "")
-                : "cell." + error.field.keyPath
-            throw Check.fail(prefix + path, error.description)
-        }
-        try Check.require((kind == .trivial) == (trivialMillis != nil), prefix + "trivialMillis",
-                          kind == .trivial ? "is required for a trivial job" : "applies only to trivial jobs")
-        if let trivialMillis { try Check.int(trivialMillis, prefix + "trivialMillis", 0...3_600_000) }
-        try dataset.validate(prefix + "dataset.")
-        if let datasetHash { try Check.hash(datasetHash, prefix + "datasetHash") }
-    }
 }
 
-extension JobSpec: JSONWritable {
-    public func write(to json: inout JSONWriter) {
-        json.beginObject()
-        json.field("cell", cell)
-        json.field("dataset", dataset)
-        json.field("datasetHash", datasetHash)
-        json.field("trivialMillis", trivialMillis)
-        json.field("warmStart", warmStart)
-        json.endObject()
-    }
-}

@@ -1,4 +1,4 @@
-// One message ↔ its frames: `[TSW4] [COMMAND] [JSON body] [attachment …]` (PROTOCOL.md, "Frames").
+// One message ↔ its frames: `[TSW5] [COMMAND] [JSON body] [attachment …]` (PROTOCOL.md, "Frames").
 // The decoder refuses anything that is not exactly a valid message, with a typed error; it never
 // traps, whatever the bytes. The encoder runs the same checks, so nothing leaves that a peer
 // would refuse.
@@ -11,7 +11,7 @@ public enum Message: Sendable, Equatable {
     case welcome(Welcome)
     case refuse(Refuse)
     case heartbeat(Heartbeat)
-    case job(Job)
+    case job(JobLease)
     case result(JobResult)
     case ack(JobRef)
     case cancel(Cancel)

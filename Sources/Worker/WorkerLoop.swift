@@ -127,6 +127,8 @@ public final class WorkerLoop: @unchecked Sendable {
         var lastHeard = ContinuousClock.now
         var lastBeat = ContinuousClock.now
         var welcomed = false
+        /// The grid of the last WELCOME: the JOBs name its cells.
+        var grid: GridSpec?
         /// An exit decided while waiting for the coordinator, returned by the main loop.
         var pendingExit: WorkerExit?
 
@@ -414,6 +416,15 @@ public final class WorkerLoop: @unchecked Sendable {
             }
             switch message {
             case .welcome(let welcome):
+                do throws(GridSpecError) {
+                    try welcome.grid.validate()
+                } catch {
+                    let message = "the coordinator at \(config.endpoint) sent a grid this worker cannot run: \(error); "
+                        + "run the same thermosweep binary on every node"
+                    config.log(message)
+                    return .failed(message)
+                }
+                grid = welcome.grid
                 note("\(everWelcomed ? "re-admitted" : "admitted") by the coordinator at \(config.endpoint)")
                 everWelcomed = true
                 welcomed = true
@@ -426,8 +437,8 @@ public final class WorkerLoop: @unchecked Sendable {
                 return .refused(refuse.reason, refuse.message)
             case .heartbeat:
                 break
-            case .job(let job):
-                start(job)
+            case .job(let lease):
+                start(lease)
             case .ack(let ref):
                 held[ref] = nil
             case .cancel(let cancel):
@@ -458,10 +469,23 @@ public final class WorkerLoop: @unchecked Sendable {
             return nil
         }
 
-        /// Starts `job` on a thread of its own if a slot is free; otherwise answers a transient failure.
-        mutating func start(_ job: Job) {
-            let ref = JobRef(jobId: job.jobId, attempt: job.attempt)
+        /// Starts the job `lease` names on a thread of its own, or on the loop's clock, if a slot is
+        /// free; otherwise answers a transient failure, and a lease on no job of the grid a
+        /// deterministic one.
+        mutating func start(_ lease: JobLease) {
+            let ref = lease.ref
             if running[ref] != nil || held[ref] != nil { return }  // a duplicate lease message
+            func refuse(_ kind: FailureKind, _ message: String) {
+                config.log("#\(lease.jobId) \(lease.key) refused: \(message)")
+                let result = JobResult.failed(jobId: lease.jobId, attempt: lease.attempt, kind: lease.kind, wallSeconds: 0,
+                                              errorKind: kind, message: message)
+                held[ref] = Held(result: result, lastSent: ContinuousClock.now)
+                send(.result(result))
+            }
+            // A JOB follows the WELCOME on the same connection, so a grid is always there.
+            guard let grid else { return refuse(.transient, "a JOB before any WELCOME") }
+            let job: Job
+            do { job = try Job(lease, in: grid) } catch { return refuse(.deterministic, error.description) }
             // A cancelled job's thread may still be winding down (or hung for good): it no longer
             // holds a slot, or the coordinator's next lease would bounce off a full worker.
             guard running.count - cancelled.count < config.slots else {

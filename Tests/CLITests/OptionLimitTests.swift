@@ -94,14 +94,15 @@ import Testing
         let base = ["--db=/nonexistent/sweep.sqlite", "--synthetic", "--model=lenet-4-8", "--seeds=2", "--lr=0.1",
                     "--batch=16"]
         try Self.check(SweepCommand.self, Self.limits, seed: 2_026, base: base) { command in
-            // What a worker checks: every JOB of the grid encodes (the encoder runs the receiver's
-            // validation) and its cell passes the cell contract.
-            let grid = try command.grid.spec(dataset: .synthetic())
+            // What a worker checks: WELCOME's grid, every JOB of it (the encoder runs the
+            // receiver's validation), the cell each JOB names, and that cell's contract.
+            let grid = try command.grid.spec(dataset: .synthetic()).normalized
+            #expect(throws: Never.self) { try Message.welcome(Welcome(coordinator: "c0ffee00", grid: grid)).encode() }
+            #expect(throws: Never.self) { try grid.validate() }
             for job in grid.jobs() {
-                let message = Job(jobId: job.id, attempt: 1, kind: job.kind, key: job.key, expectedCost: job.cost,
-                                  spec: job.spec, checkpoint: job.kind == .measure ? [1] : nil)
-                #expect(throws: Never.self) { try Message.job(message).encode() }
-                #expect(throws: Never.self) { try job.spec.cell?.validate() }
+                let lease = JobLease(job, attempt: 1, checkpoint: job.kind == .measure ? [1] : nil)
+                #expect(throws: Never.self) { try Message.job(lease).encode() }
+                #expect(throws: Never.self) { try Job(lease, in: grid).spec.cell?.validate() }
             }
         }
     }

@@ -120,7 +120,7 @@ final class HandWorker {
     let name: String
     let socket: Socket
     var lastBeat = ContinuousClock.now
-    var held: [Job] = []
+    var held: [JobLease] = []
     var gotBye = false
     var slots = 1
 
@@ -147,7 +147,7 @@ final class HandWorker {
 
     /// Sends READY and returns the JOB that follows the WELCOME; records an issue and returns nil
     /// when either does not come.
-    func joinAndTakeJob() throws -> Job? {
+    func joinAndTakeJob() throws -> JobLease? {
         try ready()
         guard case .welcome = try expect() else { Issue.record("\(name): no WELCOME"); return nil }
         guard case .job(let job) = try expect() else { Issue.record("\(name): no JOB"); return nil }
@@ -192,7 +192,7 @@ final class HandWorker {
 /// Returns the jobs each worker finished, by name.
 @discardableResult
 func serve(_ workers: [HandWorker], timeout: Duration = .seconds(10),
-           answers: (HandWorker, Job) -> Bool = { _, _ in true }) throws -> [String: [JobRef]] {
+           answers: (HandWorker, JobLease) -> Bool = { _, _ in true }) throws -> [String: [JobRef]] {
     var done: [String: [JobRef]] = [:]
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline && workers.contains(where: { !$0.gotBye }) {

@@ -65,10 +65,10 @@ struct CoordinatorLoopTests {
         let peer = try HandWorker(fixture, endpoint: endpoint, name: "junk")
         let garbage: [[[UInt8]]] = [
             [[0xff, 0x00, 0x13]],
-            [Array("TSW4".utf8), Array("READY".utf8), Array("{}".utf8)],
-            [Array("TSW4".utf8), Array("FROB".utf8), Array("{}".utf8)],
-            [Array("TSW4".utf8), Array("HEARTBEAT".utf8), Array(#"{"jobs":[],"extra":1}"#.utf8)],
-            [Array("TSW4".utf8), Array("RESULT".utf8), [0xc3, 0x28]],
+            [Array("TSW5".utf8), Array("READY".utf8), Array("{}".utf8)],
+            [Array("TSW5".utf8), Array("FROB".utf8), Array("{}".utf8)],
+            [Array("TSW5".utf8), Array("HEARTBEAT".utf8), Array(#"{"jobs":[],"extra":1}"#.utf8)],
+            [Array("TSW5".utf8), Array("RESULT".utf8), [0xc3, 0x28]],
         ]
         for frames in garbage {
             try peer.sendRaw(frames)
@@ -85,7 +85,7 @@ struct CoordinatorLoopTests {
             #expect(error.code == .malformed)
         }
         // A claimed ERROR that does not decode is not answered (no error ping-pong).
-        try peer.sendRaw([Array("TSW4".utf8), Array("ERROR".utf8), Array("{".utf8)])
+        try peer.sendRaw([Array("TSW5".utf8), Array("ERROR".utf8), Array("{".utf8)])
         try peer.send(.status(StatusRequest()))
         guard case .statusReply(let status) = try peer.expect() else { Issue.record("no STATUS-REPLY"); return }
         #expect(status.counts.total == 8 && status.counts.queued == 8)

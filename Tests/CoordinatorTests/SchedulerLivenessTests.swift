@@ -90,7 +90,7 @@ import Testing
         var h = Harness(jobs: Harness.trivialJobs(batchSizes: [8]))
         h.ready("a")
         h.ready("idle")
-        var moved: [Job] = []
+        var moved: [JobLease] = []
         for _ in 0..<40 {
             h.heartbeat("idle", [])
             moved += h.advance(Self.tickMs).jobs(to: "idle")
@@ -105,7 +105,7 @@ import Testing
         let stuckSince = h.now
         var expiredAt: Instant?
         var cancels: [Cancel] = []
-        var regranted: [Job] = []
+        var regranted: [JobLease] = []
         while (h.now - stuckSince).inMilliseconds < 120_000 {
             h.now = h.now.advanced(by: .milliseconds(1_000))
             h.heartbeat("w1", h.scheduler.state(of: 1) == .running && h.scheduler.holder(of: 1) == PeerID("w1")

@@ -94,11 +94,11 @@ extension Array where Element == Effect {
         compactMap { if case .send(let p, let m) = $0 { return (p, m) } else { return nil } }
     }
     func messages(to peer: String) -> [Message] { sends.filter { $0.peer == PeerID(peer) }.map(\.message) }
-    func jobs(to peer: String) -> [Job] {
+    func jobs(to peer: String) -> [JobLease] {
         messages(to: peer).compactMap { if case .job(let j) = $0 { return j } else { return nil } }
     }
     /// All JOBs sent, in order.
-    var jobs: [Job] { sends.compactMap { if case .job(let j) = $0.message { return j } else { return nil } } }
+    var jobs: [JobLease] { sends.compactMap { if case .job(let j) = $0.message { return j } else { return nil } } }
     func cancels(to peer: String) -> [Cancel] {
         messages(to: peer).compactMap { if case .cancel(let c) = $0 { return c } else { return nil } }
     }

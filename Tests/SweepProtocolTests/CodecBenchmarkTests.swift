@@ -56,8 +56,9 @@ struct CodecBenchmarkTests {
         let jobEncode = try medianMicros(.job(Fixtures.trivialJob), reps: reps, decode: false)
         let resultDecode = try medianMicros(trivialResult, reps: reps, encode: false)
         let heartbeatDecode = try medianMicros(.heartbeat(Fixtures.heartbeat), reps: reps, encode: false)
-        let checkpoint = Message.job(Job(jobId: 17, attempt: 1, kind: .measure, key: "k", expectedCost: 1,
-                                         spec: Fixtures.spec(.measure), checkpoint: [UInt8](repeating: 7, count: 70_000)))
+        let checkpoint = Message.job(JobLease(jobId: 17, attempt: 1, kind: .measure, key: "k", expectedCost: 1, seedIndex: 2,
+                                              learningRate: 0.05, batchSize: 32, momentum: 0, batchMode: .iid,
+                                              checkpoint: [UInt8](repeating: 7, count: 70_000)))
         let lenet = try medianMicros(checkpoint, reps: max(reps / 4, 5))
         print(String(format: "encode+decode µs (thread CPU time): HEARTBEAT(2 jobs) %.1f, JOB warm-start %.1f, JOB measure (5 kB ckpt) %.1f, "
                          + "JOB measure (70 kB ckpt) %.1f, RESULT trivial %.1f; coordinator side: JOB encode %.1f, RESULT decode %.1f, "

@@ -50,7 +50,7 @@ struct DecoderFuzzTests {
             }
             // Half with a valid tag and command, so the body parser is reached.
             if i % 2 == 0 && frames.count >= 3 {
-                frames[0] = Array("TSW4".utf8)
+                frames[0] = Array("TSW5".utf8)
                 frames[1] = commands[Int.random(in: 0..<commands.count, using: &rng)]
             }
             feed(frames, &tally)

@@ -21,16 +21,14 @@ enum Fixtures {
                              datasets: [DatasetOffer(name: "fashion-mnist", hash: "0123456789abcdef")], slots: 1,
                              running: [JobRef(jobId: 7, attempt: 2)])
 
-    static let measureJob = Job(jobId: 17, attempt: 1, kind: .measure, key: "cell/lr=0.05/b=32/seed=2",
-                                expectedCost: 34_048, spec: spec(.measure), checkpoint: checkpoint)
-    static let warmJob = Job(jobId: 2, attempt: 3, kind: .warmStart, key: "warm/seed=2", expectedCost: 180_000,
-                             spec: spec(.warmStart))
-    static let trivialJob: Job = {
-        var trivialGrid = grid
-        trivialGrid.jobKind = .trivial
-        return Job(jobId: 5, attempt: 1, kind: .trivial, key: "trivial/lr=0.05/b=32/seed=2", expectedCost: 100,
-                   spec: trivialGrid.spec(kind: .trivial, seedIndex: 2, learningRate: 0.05, batchSize: 32))
-    }()
+    static let measureJob = JobLease(jobId: 17, attempt: 1, kind: .measure, key: "cell/lr=0.05/b=32/seed=2",
+                                     expectedCost: 34_048, seedIndex: 2, learningRate: 0.05, batchSize: 32, momentum: 0,
+                                     batchMode: .iid, checkpoint: checkpoint)
+    static let warmJob = JobLease(jobId: 2, attempt: 3, kind: .warmStart, key: "warm/seed=2", expectedCost: 180_000,
+                                  seedIndex: 2, learningRate: 0.05, batchSize: 32)
+    static let trivialJob = JobLease(jobId: 5, attempt: 1, kind: .trivial, key: "trivial/lr=0.05/b=32/seed=2",
+                                     expectedCost: 100, seedIndex: 2, learningRate: 0.05, batchSize: 32, momentum: 0,
+                                     batchMode: .iid)
 
     static let heartbeat = Heartbeat(jobs: [JobProgress(jobId: 17, attempt: 1, step: 250, totalSteps: 1_000),
                                             JobProgress(jobId: 18, attempt: 2, step: 0, totalSteps: 0)])
@@ -40,7 +38,7 @@ enum Fixtures {
             .ready(ready),
             .ready(Ready(name: "w", host: "h", pid: 1, nonce: "00000000", cores: 1, cpuFeatures: [], buildCPU: "x86-64",
                          version: "1", datasets: [], slots: 1)),
-            .welcome(Welcome(coordinator: "c0ffee00")),
+            .welcome(Welcome(coordinator: "c0ffee00", grid: grid.normalized)),
             .refuse(.versionMismatch(worker: "0.3.0", coordinator: "0.4.0")),
             .refuse(.datasetMismatch(offered: ready.datasets, needed: DatasetOffer(name: "fashion-mnist", hash: "ffffffffffffffff"))),
             .heartbeat(heartbeat),
@@ -67,7 +65,7 @@ enum Fixtures {
     }
 
     static func frames(_ command: String, _ body: String, _ attachments: [[UInt8]] = []) -> [[UInt8]] {
-        [Array("TSW4".utf8), Array(command.utf8), Array(body.utf8)] + attachments
+        [Array("TSW5".utf8), Array(command.utf8), Array(body.utf8)] + attachments
     }
 
     /// The body of `message` as a JSON dictionary.

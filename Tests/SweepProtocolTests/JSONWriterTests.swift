@@ -38,8 +38,8 @@ import Testing
         #expect(checked == ["JOB", "RESULT", "ACK", "CANCEL", "HEARTBEAT"])
     }
 
-    /// Random specs: every optional present and absent, numbers of every magnitude (exponents,
-    /// integral doubles, negative zero), seeds up to UInt64.max, strings that need escapes.
+    /// Random leases and results: every optional present and absent, numbers of every magnitude
+    /// (exponents, integral doubles, negative zero), strings that need escapes.
     @Test func randomJobsAndResults() throws {
         var rng = SeededRNG(seed: 20_261_207)
         let texts = ["", "plain", #"a "quoted" \ key"#, "tab\tline\n\u{1}\u{1F}\u{7F}", "/usr/share/η😀", "\u{2028}\u{FEFF}"]
@@ -53,24 +53,13 @@ import Testing
         }
         func maybe<T>(_ value: @autoclosure () -> T) -> T? { rng.int(below: 2) == 0 ? nil : value() }
         func text() -> String { texts[rng.int(below: texts.count)] }
-        let models: [ModelKind] = ModelKind.builtIns + [ModelKind(layers: ModelKind.lenet48.layers.reversed())]
         for _ in 0..<400 {
-            let cell = CellSpec(model: models[rng.int(below: models.count)], learningRate: double(),
-                                batchSize: rng.int(below: 5_000), seed: rng.next() >> UInt64(rng.int(below: 64)),
-                                momentum: double(), batchMode: rng.int(below: 2) == 0 ? .iid : .shuffle,
-                                burnInSteps: maybe(rng.int(below: 100_000)), measureSteps: maybe(rng.int(below: 100_000)),
-                                warmStart: WarmStartSpec(learningRate: double(), batchSize: rng.int(below: 512), epochs: double()),
-                                calibrationProbes: rng.int(below: 64), probeBatchSize: rng.int(below: 512))
-            let dataset = rng.int(below: 2) == 0
-                ? DatasetSelection(kind: .fashionMNIST, directory: text(), seed: nil, count: nil, format: maybe(text()))
-                : DatasetSelection(kind: .synthetic, directory: maybe(text()), seed: maybe(rng.next()),
-                                   count: maybe(rng.int(below: 1_000_000)), format: maybe(text()))
             let kind = JobKind.allCases[rng.int(below: 3)]
-            let spec = JobSpec(cell: maybe(cell), warmStart: maybe(cell.warmStartRun), dataset: dataset,
-                               datasetHash: maybe("0123456789abcdef"), trivialMillis: maybe(rng.int(below: 3_600_000)))
-            let job = Job(jobId: rng.int(below: 10_000_000), attempt: rng.int(below: 1_000), kind: kind, key: text(),
-                          expectedCost: rng.int(below: 1 << 50), spec: spec,
-                          checkpoint: maybe(Array(text().utf8)))
+            let job = JobLease(jobId: rng.int(below: 10_000_000), attempt: rng.int(below: 1_000), kind: kind, key: text(),
+                               expectedCost: rng.int(below: 1 << 50), seedIndex: rng.int(below: 100_000),
+                               learningRate: double(), batchSize: rng.int(below: 4_096), momentum: maybe(double()),
+                               batchMode: maybe(rng.int(below: 2) == 0 ? .iid : .shuffle),
+                               checkpoint: maybe(Array(text().utf8)))
             try Self.expectSameBytes(job)
             let result = rng.int(below: 2) == 0
                 ? JobResult.done(jobId: job.jobId, attempt: job.attempt, kind: kind, wallSeconds: abs(double()),

@@ -24,13 +24,13 @@ struct MalformedMessageTests {
     @Test("too few frames")
     func tooFewFrames() {
         expectRefused([], .tooFewFrames)
-        expectRefused([Array("TSW4".utf8)], .tooFewFrames)
-        expectRefused([Array("TSW4".utf8), Array("ACK".utf8)], .tooFewFrames)
+        expectRefused([Array("TSW5".utf8)], .tooFewFrames)
+        expectRefused([Array("TSW5".utf8), Array("ACK".utf8)], .tooFewFrames)
     }
 
     @Test("wrong protocol version, named in the error")
     func wrongVersion() {
-        for tag in ["TSW1", "TSW2", "TSW3", "tsw4", "", "TSW4 ", "TSW"] {
+        for tag in ["TSW1", "TSW2", "TSW3", "TSW4", "tsw5", "", "TSW5 ", "TSW"] {
             var frames = Fixtures.frames("ACK", ack)
             frames[0] = Array(tag.utf8)
             expectRefused(frames, .wrongVersion)
@@ -134,14 +134,15 @@ struct MalformedMessageTests {
     func missingField() throws {
         expectRefused(Fixtures.frames("ACK", #"{"jobId":1}"#), .missingField, field: "attempt")
         #expect(Fixtures.refusal(Fixtures.frames("STATUS", "{}")) == nil)
-        var body = try Fixtures.bodyObject(.job(Fixtures.measureJob))
-        var spec = try #require(body["spec"] as? [String: Any])
-        var cell = try #require(spec["cell"] as? [String: Any])
-        cell["model"] = nil
-        spec["cell"] = cell
-        body["spec"] = spec
-        var frames = try Fixtures.withBody(.job(Fixtures.measureJob), body)
-        expectRefused(frames, .missingField, field: "spec.cell.model")
+        let welcome = Message.welcome(Welcome(coordinator: "c0ffee00", grid: Fixtures.grid))
+        var body = try Fixtures.bodyObject(welcome)
+        var grid = try #require(body["grid"] as? [String: Any])
+        var cell = try #require(grid["cell"] as? [String: Any])
+        cell["momentum"] = nil
+        grid["cell"] = cell
+        body["grid"] = grid
+        var frames = try Fixtures.withBody(welcome, body)
+        expectRefused(frames, .missingField, field: "grid.cell.momentum")
         var heartbeat = try Fixtures.bodyObject(.heartbeat(Fixtures.heartbeat))
         var jobs = try #require(heartbeat["jobs"] as? [[String: Any]])
         jobs[1]["step"] = nil
@@ -154,16 +155,14 @@ struct MalformedMessageTests {
     func unknownField() throws {
         expectRefused(Fixtures.frames("ACK", #"{"attempt":1,"jobId":1,"atempt":2}"#), .unknownField, field: "atempt")
         expectRefused(Fixtures.frames("STATUS", #"{"verbose":true}"#), .unknownField, field: "verbose")
-        var body = try Fixtures.bodyObject(.job(Fixtures.measureJob))
-        var spec = try #require(body["spec"] as? [String: Any])
-        var cell = try #require(spec["cell"] as? [String: Any])
-        var warm = try #require(cell["warmStart"] as? [String: Any])
+        let welcome = Message.welcome(Welcome(coordinator: "c0ffee00", grid: Fixtures.grid))
+        var body = try Fixtures.bodyObject(welcome)
+        var grid = try #require(body["grid"] as? [String: Any])
+        var warm = try #require(grid["warmStart"] as? [String: Any])
         warm["momentum"] = 0.9
-        cell["warmStart"] = warm
-        spec["cell"] = cell
-        body["spec"] = spec
-        expectRefused(try Fixtures.withBody(.job(Fixtures.measureJob), body), .unknownField,
-                      field: "spec.cell.warmStart.momentum")
+        grid["warmStart"] = warm
+        body["grid"] = grid
+        expectRefused(try Fixtures.withBody(welcome, body), .unknownField, field: "grid.warmStart.momentum")
     }
 
     @Test("duplicate keys are refused (JSONDecoder alone would keep the first)")
@@ -246,53 +245,28 @@ struct MalformedMessageTests {
         let job = Message.job(Fixtures.measureJob)
         expectRefused(try mutated(job) { $0["kind"] = "warmstart" }, .invalidValue, field: "kind")
         expectRefused(try mutated(job) { $0["expectedCost"] = -1 }, .invalidValue, field: "expectedCost")
-        func specChange(_ key: String, _ value: Any?) throws -> [[UInt8]] {
-            try mutated(job) { body in
-                var spec = body["spec"] as? [String: Any] ?? [:]
-                spec[key] = value
-                body["spec"] = spec
-            }
-        }
-        func cellChange(_ key: String, _ value: Any?) throws -> [[UInt8]] {
-            try mutated(job) { body in
-                var spec = body["spec"] as? [String: Any] ?? [:]
-                var cell = spec["cell"] as? [String: Any] ?? [:]
-                cell[key] = value
-                spec["cell"] = cell
-                body["spec"] = spec
-            }
-        }
-        // Out of range: the cell contract's validate() names the field; undecodable: the decoder does.
-        expectRefused(try cellChange("learningRate", 0), .invalidValue, field: "spec.cell.learningRate")
-        expectRefused(try cellChange("learningRate", -0.1), .invalidValue, field: "spec.cell.learningRate")
-        expectRefused(try cellChange("learningRate", 5e-7), .invalidValue, field: "spec.cell.learningRate")
-        expectRefused(try cellChange("learningRate", nil), .missingField, field: "spec.cell.learningRate")
-        expectRefused(try cellChange("batchSize", 4097), .invalidValue, field: "spec.cell.batchSize")
-        expectRefused(try cellChange("measureSteps", 15), .invalidValue, field: "spec.cell.measureSteps")
-        expectRefused(try cellChange("model", "resnet"), .invalidValue, field: "spec.cell.model")
-        expectRefused(try cellChange("batchMode", "random"), .invalidValue, field: "spec.cell.batchMode")
-        expectRefused(try cellChange("seed", -1), .invalidValue, field: "spec.cell.seed")
-        expectRefused(try cellChange("calibrationProbes", 1), .invalidValue, field: "spec.cell.calibrationProbes")
-        expectRefused(try specChange("trivialMillis", 10), .invalidValue, field: "spec.trivialMillis")
-        expectRefused(try specChange("dataset", ["kind": "synthetic", "seed": 1, "count": 10]), .invalidValue,
-                      field: "spec.dataset.count")
-        expectRefused(try specChange("dataset", ["kind": "fashion-mnist"]), .invalidValue, field: "spec.dataset.directory")
-        // A warm-start job has no cell; its own settings are checked by the same contract.
-        let measureCell = try #require(try Fixtures.bodyObject(job)["spec"] as? [String: Any])["cell"]
-        expectRefused(try mutated(.job(Fixtures.warmJob)) { body in
-            var spec = body["spec"] as? [String: Any] ?? [:]
-            spec["cell"] = measureCell
-            body["spec"] = spec
-        }, .invalidValue, field: "spec.cell")
-        expectRefused(try mutated(.job(Fixtures.warmJob)) { body in
-            var spec = body["spec"] as? [String: Any] ?? [:]
-            var warm = spec["warmStart"] as? [String: Any] ?? [:]
-            var settings = warm["spec"] as? [String: Any] ?? [:]
-            settings["epochs"] = 1e6
-            warm["spec"] = settings
-            spec["warmStart"] = warm
-            body["spec"] = spec
-        }, .invalidValue, field: "spec.warmStart.spec.epochs")
+        // The cell a JOB names: the contract's ranges here; whether it is a cell of WELCOME's grid
+        // is for the worker (`Job.init(_:in:)`), which holds the grid.
+        expectRefused(try mutated(job) { $0["learningRate"] = 0 }, .invalidValue, field: "learningRate")
+        expectRefused(try mutated(job) { $0["learningRate"] = -0.1 }, .invalidValue, field: "learningRate")
+        expectRefused(try mutated(job) { $0["learningRate"] = 5e-7 }, .invalidValue, field: "learningRate")
+        expectRefused(try mutated(job) { $0["learningRate"] = nil }, .missingField, field: "learningRate")
+        expectRefused(try mutated(job) { $0["batchSize"] = 4097 }, .invalidValue, field: "batchSize")
+        expectRefused(try mutated(job) { $0["batchSize"] = 0 }, .invalidValue, field: "batchSize")
+        expectRefused(try mutated(job) { $0["seedIndex"] = 0 }, .invalidValue, field: "seedIndex")
+        expectRefused(try mutated(job) { $0["momentum"] = 1 }, .invalidValue, field: "momentum")
+        expectRefused(try mutated(job) { $0["batchMode"] = "random" }, .invalidValue, field: "batchMode")
+        let welcome = Message.welcome(Welcome(coordinator: "c0ffee00", grid: Fixtures.grid))
+        expectRefused(try mutated(welcome) { body in
+            var grid = body["grid"] as? [String: Any] ?? [:]
+            grid["format"] = "thermosweep-grid/0"
+            body["grid"] = grid
+        }, .invalidValue, field: "grid.format")
+        expectRefused(try mutated(welcome) { body in
+            var grid = body["grid"] as? [String: Any] ?? [:]
+            grid["seeds"] = nil
+            body["grid"] = grid
+        }, .missingField, field: "grid.seeds")
 
         let failed = Message.result(.failed(jobId: 1, attempt: 1, kind: .measure, wallSeconds: 1, errorKind: .transient, message: "m"))
         expectRefused(try mutated(failed) { $0["errorKind"] = nil }, .invalidValue, field: "errorKind")
@@ -351,6 +325,6 @@ struct MalformedMessageTests {
     @Test("errors read as sentences naming the command and field")
     func errorText() {
         let error = Fixtures.refusal(Fixtures.frames("ACK", #"{"attempt":0,"jobId":1}"#))
-        #expect(error?.description == "TSW4 ACK field 'attempt': 0 is out of range 1...1000")
+        #expect(error?.description == "TSW5 ACK field 'attempt': 0 is out of range 1...1000")
     }
 }

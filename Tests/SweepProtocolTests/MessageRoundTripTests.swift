@@ -11,7 +11,7 @@ struct MessageRoundTripTests {
         #expect(Set(samples.map(\.command)) == Set(Command.allCases))
         for message in samples {
             let frames = try message.encode()
-            #expect(frames[0] == Array("TSW4".utf8))
+            #expect(frames[0] == Array("TSW5".utf8))
             #expect(frames[1] == Array(message.command.rawValue.utf8))
             let decoded = try Message.decode(frames)
             #expect(decoded == message, "\(message.command)")
@@ -51,25 +51,70 @@ struct MessageRoundTripTests {
         #expect(decoded.ref == JobRef(jobId: 2, attempt: 3))
     }
 
-    @Test("large UInt64 seeds and an empty checkpoint survive")
+    @Test("an empty checkpoint and the extreme learning rates survive")
     func edgeValues() throws {
-        var spec = Fixtures.spec(.measure)
-        spec.cell?.seed = UInt64.max
-        let job = Job(jobId: 1, attempt: 1, kind: .measure, key: "k", expectedCost: 0, spec: spec, checkpoint: [])
-        #expect(try Message.decode(Message.job(job).encode()) == .job(job))
+        for lr in [CellLimits.minimumLearningRate, CellLimits.maximumLearningRate, 0.1 + 0.2] {
+            let job = JobLease(jobId: 1, attempt: 1, kind: .measure, key: "k", expectedCost: 0, seedIndex: 1,
+                               learningRate: lr, batchSize: CellLimits.maxBatchSize, momentum: 0.9, batchMode: .shuffle,
+                               checkpoint: [])
+            #expect(try Message.decode(Message.job(job).encode()) == .job(job))
+        }
     }
 
-    @Test("a JOB carries the cell contract's own spec: the cell of a measure job, the run of a warm start")
-    func jobsCarryTheCellSpec() throws {
-        let cell = Fixtures.grid.cell(learningRate: 0.05, batchSize: 32, seedIndex: 2)
-        #expect(Fixtures.measureJob.spec.cell == cell && Fixtures.measureJob.spec.warmStart == nil)
-        #expect(Fixtures.warmJob.spec.warmStart == cell.warmStartRun && Fixtures.warmJob.spec.cell == nil)
-        let measure = try #require(try Fixtures.bodyObject(.job(Fixtures.measureJob))["spec"] as? [String: Any])
-        #expect(Set(measure.keys) == ["cell", "dataset", "datasetHash"])
-        let warm = try #require(try Fixtures.bodyObject(.job(Fixtures.warmJob))["spec"] as? [String: Any])
-        #expect(Set(warm.keys) == ["warmStart", "dataset", "datasetHash"])
-        let run = try #require(warm["warmStart"] as? [String: Any])
-        #expect(Set(run.keys) == ["model", "seed", "spec"])
+    @Test("a JOB names its cell; the worker derives the cell contract's spec from WELCOME's grid")
+    func jobsNameTheirCell() throws {
+        let grid = Fixtures.grid.normalized
+        let cell = grid.cell(learningRate: 0.05, batchSize: 32, seedIndex: 2)
+        let measure = try Job(Fixtures.measureJob, in: grid)
+        #expect(measure.spec.cell == cell && measure.spec.warmStart == nil && measure.checkpoint == Fixtures.checkpoint)
+        let warm = try Job(Fixtures.warmJob, in: grid)
+        #expect(warm.spec.warmStart == cell.warmStartRun && warm.spec.cell == nil)
+        #expect(Set(try Fixtures.bodyObject(.job(Fixtures.warmJob)).keys)
+            == ["jobId", "attempt", "kind", "key", "expectedCost", "seedIndex", "learningRate", "batchSize"])
+    }
+
+    /// Both ends derive a job's spec with `GridSpec.spec`: the coordinator from its job list, the
+    /// worker from the lease and WELCOME's grid. Every job of grids with every axis must agree.
+    @Test("every job's lease gives the worker the coordinator's spec", arguments: [GridJobKind.train, .trivial])
+    func leasesGiveTheCoordinatorsSpec(kind: GridJobKind) throws {
+        var grid = GridSpec(learningRates: [0.2, 0.05, 0.1], batchSizes: [64, 8], seeds: 2, jobKind: kind,
+                            datasetHash: "0123456789abcdef", trivialMillis: 7)
+        grid.momentumValues = [0.9, 0, 0.5]
+        grid.batchModeValues = [.shuffle, .iid]
+        let jobs = grid.jobs()
+        #expect(jobs.count == (kind == .train ? 2 : 0) + 3 * 2 * 3 * 2 * 2)
+        for job in jobs {
+            let lease = JobLease(job, attempt: 3, checkpoint: job.kind == .measure ? [1, 2] : nil)
+            guard case .job(let received) = try Message.decode(Message.job(lease).encode()) else {
+                Issue.record("not a JOB")
+                return
+            }
+            let resolved = try Job(received, in: job.grid)
+            #expect(resolved.spec == job.spec, "\(job.key)")
+            #expect(resolved.key == job.key && resolved.kind == job.kind && resolved.expectedCost == job.cost)
+            #expect(resolved.ref == JobRef(jobId: job.id, attempt: 3))
+        }
+    }
+
+    @Test("a JOB that names no cell of the grid is refused, saying which value is off")
+    func leasesOutsideTheGrid() throws {
+        let grid = Fixtures.grid.normalized
+        func refusal(_ change: (inout JobLease) -> Void) -> String? {
+            var lease = Fixtures.measureJob
+            change(&lease)
+            do {
+                _ = try Job(lease, in: grid)
+                return nil
+            } catch { return error.description }
+        }
+        #expect(refusal { _ in } == nil)
+        #expect(refusal { $0.learningRate = 0.07 }?.contains("η = 0.07") == true)
+        #expect(refusal { $0.batchSize = 33 }?.contains("|B| = 33") == true)
+        #expect(refusal { $0.seedIndex = 4 }?.contains("seed index 4; the grid has 3 seeds") == true)
+        #expect(refusal { $0.momentum = 0.9 }?.contains("momentum 0.9") == true)
+        #expect(refusal { $0.batchMode = .shuffle }?.contains("batch mode shuffle") == true)
+        #expect(refusal { $0.kind = .trivial }?.contains("is a trivial job; this grid's jobs are warm-start and measure") == true)
+        #expect(refusal { $0.learningRate = 0.07 }?.contains("same thermosweep binary") == true)
     }
 
     @Test("refusals name both versions and both data sets")
@@ -97,12 +142,13 @@ struct MessageRoundTripTests {
             == "jobs[0].step")
         #expect(encodeError(.result(.failed(jobId: 1, attempt: 1, kind: .measure, wallSeconds: .nan,
                                             errorKind: .transient, message: "x")))?.field == "wallSeconds")
-        let noCheckpoint = Job(jobId: 1, attempt: 1, kind: .measure, key: "k", expectedCost: 1, spec: Fixtures.spec(.measure))
+        let noCheckpoint = JobLease(jobId: 1, attempt: 1, kind: .measure, key: "k", expectedCost: 1, seedIndex: 1,
+                                    learningRate: 0.05, batchSize: 32)
         #expect(encodeError(.job(noCheckpoint))?.field == "checkpointBytes")
         let badRecord = JobResult.done(jobId: 1, attempt: 1, kind: .measure, wallSeconds: 1,
                                        result: Array(#"{"format":"thermosweep-warm/1"}"#.utf8))
         #expect(encodeError(.result(badRecord))?.kind == .badAttachment)
-        #expect(encodeError(.welcome(Welcome(coordinator: "c", heartbeat: .zero)))?.field == "heartbeatMs")
+        #expect(encodeError(.welcome(Welcome(coordinator: "c", grid: Fixtures.grid, heartbeat: .zero)))?.field == "heartbeatMs")
     }
 
     @Test("routing ids are host/pid/nonce")

@@ -1,4 +1,4 @@
-// Support for tests that talk TSW4 to a real coordinator process: a hand-played DEALER peer, a
+// Support for tests that talk TSW5 to a real coordinator process: a hand-played DEALER peer, a
 // coordinator started with its endpoint file, database snapshots, and /proc readings (CPU time,
 // peak memory) for the benchmarks.
 import Foundation
@@ -136,7 +136,7 @@ final class RawPeer {
 
 // Matchers for `RawPeer.receive`.
 func asWelcome(_ m: Message) -> Welcome? { if case .welcome(let w) = m { w } else { nil } }
-func asJob(_ m: Message) -> Job? { if case .job(let j) = m { j } else { nil } }
+func asJob(_ m: Message) -> JobLease? { if case .job(let j) = m { j } else { nil } }
 func asAck(_ m: Message) -> JobRef? { if case .ack(let r) = m { r } else { nil } }
 func asError(_ m: Message) -> ErrorReply? { if case .error(let e) = m { e } else { nil } }
 func asRefuse(_ m: Message) -> Refuse? { if case .refuse(let r) = m { r } else { nil } }
@@ -309,10 +309,4 @@ func median(_ values: [Double]) -> Double {
 /// Seconds since `start`.
 func elapsed(since start: ContinuousClock.Instant) -> Double {
     (ContinuousClock.now - start) / .seconds(1)
-}
-
-
-extension Job {
-    /// (job, attempt) of this lease.
-    var leaseRef: JobRef { JobRef(jobId: jobId, attempt: attempt) }
 }

@@ -32,16 +32,16 @@ extension FailureTests.Windows {
             #expect(first.attempt == 1)
 
             // The first result counts and is ACKed; the next job follows.
-            try peer.send(trivialResult(first.leaseRef))
-            #expect(try peer.receive(asAck) == first.leaseRef)
+            try peer.send(trivialResult(first.ref))
+            #expect(try peer.receive(asAck) == first.ref)
             let second = try #require(try peer.receive(asJob))
             let afterFirst = try journal(sweep.db)
             #expect(afterFirst.results.map(\.jobId) == [first.jobId])
             #expect(afterFirst.counts.done == 1)
 
             // Duplicate: ACKed again, nothing new in the database.
-            try peer.send(trivialResult(first.leaseRef, wallSeconds: 9))
-            #expect(try peer.receive(asAck) == first.leaseRef)
+            try peer.send(trivialResult(first.ref, wallSeconds: 9))
+            #expect(try peer.receive(asAck) == first.ref)
             #expect(try journal(sweep.db).results == afterFirst.results)
 
             // READY without the second lease: the coordinator drops it and leases attempt 2.
@@ -53,8 +53,8 @@ extension FailureTests.Windows {
 
             // Stale: the dropped attempt's result, and one for an attempt never leased.
             let beforeStale = try journal(sweep.db)
-            try peer.send(trivialResult(second.leaseRef))
-            #expect(try peer.receive(asAck) == second.leaseRef)
+            try peer.send(trivialResult(second.ref))
+            #expect(try peer.receive(asAck) == second.ref)
             let future = JobRef(jobId: second.jobId, attempt: retried.attempt + 5)
             try peer.send(trivialResult(future))
             #expect(try peer.receive(asAck) == future)
@@ -70,21 +70,21 @@ extension FailureTests.Windows {
             #expect(try journal(sweep.db).results == afterStale.results)
 
             // The current attempt counts; its duplicate (even after the stale ones) does not.
-            try peer.send(trivialResult(retried.leaseRef))
-            #expect(try peer.receive(asAck) == retried.leaseRef)
+            try peer.send(trivialResult(retried.ref))
+            #expect(try peer.receive(asAck) == retried.ref)
             let third = try #require(try peer.receive(asJob))
-            try peer.send(trivialResult(retried.leaseRef))
-            #expect(try peer.receive(asAck) == retried.leaseRef)
-            try peer.send(trivialResult(second.leaseRef))
-            #expect(try peer.receive(asAck) == second.leaseRef)
+            try peer.send(trivialResult(retried.ref))
+            #expect(try peer.receive(asAck) == retried.ref)
+            try peer.send(trivialResult(second.ref))
+            #expect(try peer.receive(asAck) == second.ref)
             let afterSecond = try journal(sweep.db)
             #expect(afterSecond.counts.done == 2)
             #expect(afterSecond.results.count == 2)
             #expect(afterSecond.results.first { $0.jobId == second.jobId }?.attempt == retried.attempt)
 
             // The last job ends the sweep: BYE, exit 0, one result row per job.
-            try peer.send(trivialResult(third.leaseRef))
-            #expect(try peer.receive(asAck) == third.leaseRef)
+            try peer.send(trivialResult(third.ref))
+            #expect(try peer.receive(asAck) == third.ref)
             #expect(try peer.receive(asBye) != nil)
             #expect(sweep.process.wait(timeout: 30) == 0, "\(sweep.process.stderr)")
             let end = try journal(sweep.db)

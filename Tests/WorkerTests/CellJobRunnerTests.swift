@@ -10,22 +10,25 @@ import ZeroMQ
 @Suite(.ownThread) struct CellJobRunnerTests {
     static let runner = CellJobRunner.synthetic(seed: 1, trainCount: 300, testCount: 100)
 
-    static func spec(kind: JobKind, hash: String?) -> JobSpec {
-        JobSpec(kind: kind,
-                cell: CellSpec(model: .lenet48, learningRate: 0.05, batchSize: 16, seed: 1, burnInSteps: 20,
-                               measureSteps: 20, warmStart: WarmStartSpec(learningRate: 0.05, batchSize: 16, epochs: 0.2),
-                               calibrationProbes: 0, probeBatchSize: 16),
-                dataset: .synthetic(seed: 1, count: 300), datasetHash: hash)
+    /// One cell and one seed, as a coordinator's WELCOME would give it.
+    static func grid(hash: String?) -> GridSpec {
+        GridSpec(model: .lenet48, learningRates: [0.05], batchSizes: [16], seeds: 1, dataset: .synthetic(seed: 1, count: 300),
+                 datasetHash: hash, warmStart: WarmStartSpec(learningRate: 0.05, batchSize: 16, epochs: 0.2),
+                 cell: CellSettings(burnInSteps: 20, measureSteps: 20, calibrationProbes: 0, probeBatchSize: 16)).normalized
     }
 
-    static func warmJob(hash: String?) -> Job {
-        Job(jobId: 1, attempt: 1, kind: .warmStart, key: "warm/seed=1", expectedCost: 64,
-            spec: spec(kind: .warmStart, hash: hash))
+    static let warmLease = JobLease(jobId: 1, attempt: 1, kind: .warmStart, key: "warm/seed=1", expectedCost: 64,
+                                    seedIndex: 1, learningRate: 0.05, batchSize: 16)
+
+    static func measureLease(checkpoint: [UInt8]) -> JobLease {
+        JobLease(jobId: 2, attempt: 1, kind: .measure, key: "cell/lr=0.05/b=16/seed=1", expectedCost: 640, seedIndex: 1,
+                 learningRate: 0.05, batchSize: 16, momentum: 0, batchMode: .iid, checkpoint: checkpoint)
     }
 
-    static func measureJob(checkpoint: [UInt8]) -> Job {
-        Job(jobId: 2, attempt: 1, kind: .measure, key: "cell/lr=0.05/b=16/seed=1", expectedCost: 640,
-            spec: spec(kind: .measure, hash: runner.offer.hash), checkpoint: checkpoint)
+    static func warmJob(hash: String?) throws -> Job { try Job(warmLease, in: grid(hash: hash)) }
+
+    static func measureJob(checkpoint: [UInt8]) throws -> Job {
+        try Job(measureLease(checkpoint: checkpoint), in: grid(hash: runner.offer.hash))
     }
 
     @Test func offersItsDataSet() {
@@ -34,7 +37,7 @@ import ZeroMQ
     }
 
     @Test func refusesAJobForAnotherDataSetNamingBothHashes() throws {
-        let job = Self.warmJob(hash: "ffffffffffffffff")
+        let job = try Self.warmJob(hash: "ffffffffffffffff")
         let result = try #require(Self.runner.run(job, progress: JobProgressCounter(totalSteps: 1)))
         #expect(result.outcome == .failed && result.errorKind == .deterministic)
         let message = try #require(result.message)
@@ -42,7 +45,7 @@ import ZeroMQ
     }
 
     @Test func refusesACorruptCheckpoint() throws {
-        let job = Self.measureJob(checkpoint: Array("{\"not\":1}".utf8))
+        let job = try Self.measureJob(checkpoint: Array("{\"not\":1}".utf8))
         let result = try #require(Self.runner.run(job, progress: JobProgressCounter(totalSteps: 41)))
         #expect(result.outcome == .failed && result.errorKind == .deterministic)
     }
@@ -51,11 +54,10 @@ import ZeroMQ
     @Test func warmStartThenMeasureThroughTheSocket() throws {
         let coordinator = try FakeCoordinator()
         let (worker, ready) = try startWorker(coordinator, runner: Self.runner, heartbeatMs: 100,
-                                              datasets: [Self.runner.offer])
+                                              grid: Self.grid(hash: Self.runner.offer.hash), datasets: [Self.runner.offer])
         #expect(ready.datasets == [Self.runner.offer])
-        let warm = Self.warmJob(hash: Self.runner.offer.hash)
-        #expect(Self.runner.totalSteps(of: warm) == 4)  // ⌈0.2 × 300 / 16⌉
-        try coordinator.send(.job(warm))
+        #expect(Self.runner.totalSteps(of: try Self.warmJob(hash: Self.runner.offer.hash)) == 4)  // ⌈0.2 × 300 / 16⌉
+        try coordinator.send(.job(Self.warmLease))
         let warmResult = try #require(try coordinator.receive(within: .seconds(20), result))
         try coordinator.send(.ack(warmResult.ref))
         #expect(warmResult.outcome == .done && warmResult.kind == .warmStart)
@@ -63,9 +65,8 @@ import ZeroMQ
         let warmRecord = try JSONSerialization.jsonObject(with: Data(try #require(warmResult.result))) as? [String: Any]
         #expect(warmRecord?["format"] as? String == FormatTag.warmStart)
 
-        let measure = Self.measureJob(checkpoint: checkpoint)
-        #expect(Self.runner.totalSteps(of: measure) == 41)
-        try coordinator.send(.job(measure))
+        #expect(Self.runner.totalSteps(of: try Self.measureJob(checkpoint: checkpoint)) == 41)
+        try coordinator.send(.job(Self.measureLease(checkpoint: checkpoint)))
         let cell = try #require(try coordinator.receive(within: .seconds(30), result))
         try coordinator.send(.ack(cell.ref))
         #expect(cell.outcome == .done && cell.kind == .measure && cell.ref == JobRef(jobId: 2, attempt: 1))
@@ -134,9 +135,9 @@ import ZeroMQ
 
     /// A cancelled measure job stops in its burn-in, long before its 200 000 steps.
     @Test func aCancelledMeasureJobStopsWithinAFewHundredSteps() throws {
-        let warm = try #require(Self.runner.run(Self.warmJob(hash: Self.runner.offer.hash),
+        let warm = try #require(try Self.runner.run(Self.warmJob(hash: Self.runner.offer.hash),
                                                 progress: JobProgressCounter(totalSteps: 4)))
-        var job = Self.measureJob(checkpoint: try #require(warm.checkpoint))
+        var job = try Self.measureJob(checkpoint: try #require(warm.checkpoint))
         job.spec.cell?.burnInSteps = 200_000
         #expect(Self.runner.totalSteps(of: job) == 200_021)
         try cancelMidRun(job, cancelAt: 300)
@@ -144,7 +145,7 @@ import ZeroMQ
 
     /// A cancelled warm start stops too (3 750 steps planned).
     @Test func aCancelledWarmStartStopsWithinAFewHundredSteps() throws {
-        var job = Self.warmJob(hash: Self.runner.offer.hash)
+        var job = try Self.warmJob(hash: Self.runner.offer.hash)
         job.spec.warmStart?.spec = WarmStartSpec(learningRate: 0.05, batchSize: 16, epochs: 200)
         #expect(Self.runner.totalSteps(of: job) == 3_750)
         try cancelMidRun(job, cancelAt: 300)
@@ -154,7 +155,7 @@ import ZeroMQ
     @Test func aJobCancelledBeforeItStartsTrainsNothing() throws {
         let progress = JobProgressCounter(totalSteps: 4)
         progress.cancel()
-        #expect(Self.runner.run(Self.warmJob(hash: Self.runner.offer.hash), progress: progress).map(\.outcome) == nil)
+        #expect(try Self.runner.run(Self.warmJob(hash: Self.runner.offer.hash), progress: progress).map(\.outcome) == nil)
         #expect(progress.step == 0)
     }
 }

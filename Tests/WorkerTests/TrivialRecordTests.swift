@@ -8,7 +8,7 @@ import Worker
 @Suite struct TrivialRecordTests {
     @Test(arguments: ["trivial/lr=0.05/b=32/seed=1", #"a "quoted" \ key"#, "tab\tnew\nline\u{1}\u{1F}", "η/|B| ✓ 😀", ""])
     func theRecordReadsBackWithItsKey(key: String) throws {
-        var job = trivialJob(id: 7, attempt: 2, millis: 0)
+        var job = try trivialJob(id: 7, attempt: 2, millis: 0)
         job.key = key
         let result = try #require(TrivialJobRunner().run(job, progress: JobProgressCounter(totalSteps: 1)))
         let bytes = Data(result.result ?? [])

@@ -22,8 +22,8 @@ import ZeroMQ
     /// runner that computes, as `CellJobRunner` does for training jobs).
     @Test(arguments: [false, true]) func trivialJobBeatsWithAdvancingStepsThenResults(onThread: Bool) throws {
         let coordinator = try FakeCoordinator()
-        let (worker, _) = try startWorker(coordinator, runner: onThread ? ThreadedTrivialRunner() : TrivialJobRunner())
-        try coordinator.send(.job(trivialJob(millis: 400)))
+        let (worker, _) = try startWorker(coordinator, runner: onThread ? ThreadedTrivialRunner() : TrivialJobRunner(), millis: 400)
+        try coordinator.send(.job(trivialLease()))
         var steps: [Int] = []
         let done = try coordinator.receive(within: .seconds(3)) { message -> JobResult? in
             if case .heartbeat(let beat) = message, let job = beat.jobs.first {
@@ -44,8 +44,8 @@ import ZeroMQ
 
     @Test func resultIsResentUntilAcked() throws {
         let coordinator = try FakeCoordinator()
-        let (worker, _) = try startWorker(coordinator)
-        try coordinator.send(.job(trivialJob(millis: 20)))
+        let (worker, _) = try startWorker(coordinator, millis: 20)
+        try coordinator.send(.job(trivialLease()))
         #expect(try coordinator.receive(result) != nil)
         // resultResend is 300 ms: within 800 ms at least one more copy arrives.
         let again = try coordinator.collect(for: .milliseconds(800)).compactMap(result)
@@ -86,13 +86,14 @@ import ZeroMQ
     @Test func lostCoordinatorIsReconnectedWithHeldLeases() throws {
         let coordinator = try FakeCoordinator()
         coordinator.beating = false
-        let (worker, _) = try startWorker(coordinator, heartbeatMs: 50, exitOnLoss: false)
-        try coordinator.send(.job(trivialJob(millis: 20)))
+        let (worker, _) = try startWorker(coordinator, heartbeatMs: 50, exitOnLoss: false, millis: 20)
+        try coordinator.send(.job(trivialLease()))
         #expect(try coordinator.receive(result) != nil)
         // No traffic from the coordinator: after 150 ms + 100 ms backoff a new READY lists the lease.
         let ready = try coordinator.receive(within: .seconds(2)) { if case .ready(let r) = $0 { r } else { nil } }
         #expect(ready?.running == [JobRef(jobId: 1, attempt: 1)])
-        try coordinator.send(.welcome(Welcome(coordinator: "c0ffee02", heartbeat: .milliseconds(50), liveness: 3)))
+        try coordinator.send(.welcome(Welcome(coordinator: "c0ffee02", grid: trivialGrid(millis: 20),
+                                              heartbeat: .milliseconds(50), liveness: 3)))
         #expect(try coordinator.receive(within: .seconds(1), result)?.ref == JobRef(jobId: 1, attempt: 1))
         worker.loop.stop()
         #expect(worker.exit() == .stopped)
@@ -112,8 +113,8 @@ import ZeroMQ
     /// heartbeats at once (a waiting job) or once its thread notices (within one 10 ms step).
     @Test(arguments: [false, true]) func cancelledJobSendsNoResult(onThread: Bool) throws {
         let coordinator = try FakeCoordinator()
-        let (worker, _) = try startWorker(coordinator, runner: onThread ? ThreadedTrivialRunner() : TrivialJobRunner())
-        try coordinator.send(.job(trivialJob(millis: 400)))
+        let (worker, _) = try startWorker(coordinator, runner: onThread ? ThreadedTrivialRunner() : TrivialJobRunner(), millis: 400)
+        try coordinator.send(.job(trivialLease()))
         #expect(try coordinator.receive { if case .heartbeat(let h) = $0, !h.jobs.isEmpty { h } else { nil } } != nil)
         try coordinator.send(.cancel(Cancel(jobId: 1, attempt: 1, reason: .expired)))
         let after = try coordinator.collect(for: .milliseconds(700))
@@ -126,14 +127,46 @@ import ZeroMQ
 
     @Test func secondJobBeyondTheSlotsFailsTransient() throws {
         let coordinator = try FakeCoordinator()
-        let (worker, _) = try startWorker(coordinator)
-        try coordinator.send(.job(trivialJob(id: 1, millis: 400)))
-        try coordinator.send(.job(trivialJob(id: 2, millis: 10)))
+        let (worker, _) = try startWorker(coordinator, millis: 400)
+        try coordinator.send(.job(trivialLease(id: 1)))
+        try coordinator.send(.job(trivialLease(id: 2)))
         let refused = try #require(try coordinator.receive(result))
         #expect(refused.ref == JobRef(jobId: 2, attempt: 1) && refused.outcome == .failed)
         #expect(refused.errorKind == .transient)
         try coordinator.send(.bye(Bye(reason: "over")))
         #expect(worker.exit() == .bye("over"))
+    }
+
+    /// A JOB that names no cell of WELCOME's grid is refused for good, naming the value.
+    @Test func aJobOutsideTheGridFailsDeterministic() throws {
+        let coordinator = try FakeCoordinator()
+        let (worker, _) = try startWorker(coordinator, millis: 20)
+        var lease = trivialLease(id: 3)
+        lease.learningRate = 0.07
+        try coordinator.send(.job(lease))
+        let refused = try #require(try coordinator.receive(result))
+        #expect(refused.ref == JobRef(jobId: 3, attempt: 1) && refused.outcome == .failed)
+        #expect(refused.errorKind == .deterministic && refused.message?.contains("η = 0.07") == true)
+        try coordinator.send(.job(trivialLease(id: 4)))
+        #expect(try coordinator.receive(result)?.outcome == .done)
+        try coordinator.send(.bye(Bye(reason: "over")))
+        #expect(worker.exit() == .bye("over"))
+    }
+
+    /// A grid the worker cannot run ends it with the reason: both ends run one binary, so no
+    /// retry could help.
+    @Test func aGridItCannotRunEndsTheWorker() throws {
+        let coordinator = try FakeCoordinator()
+        let worker = WorkerThread(try WorkerLoop(config: testConfig(coordinator.endpoint), runner: TrivialJobRunner()))
+        #expect(try coordinator.receive { if case .ready(let r) = $0 { r } else { nil } } != nil)
+        var grid = trivialGrid()
+        grid.trivialMillis = -5
+        try coordinator.send(.welcome(Welcome(coordinator: "c0ffee01", grid: grid, heartbeat: .milliseconds(50), liveness: 3)))
+        guard case .failed(let message)? = worker.exit() else {
+            Issue.record("the worker did not end")
+            return
+        }
+        #expect(message.contains("--trivial-ms -5") && message.contains("same thermosweep binary"))
     }
 }
 

@@ -108,22 +108,35 @@ func testConfig(_ endpoint: String, heartbeatMs: Int = 50, exitOnLoss: Bool = tr
                  cpuFeatures: ["avx2"], datasets: datasets, log: { _ in })
 }
 
-/// A worker connected to `coordinator` and welcomed (heartbeats every `heartbeatMs`).
+/// A worker connected to `coordinator` and welcomed (heartbeats every `heartbeatMs`) to `grid`, by
+/// default one of trivial jobs of `millis` ms.
 func startWorker(_ coordinator: FakeCoordinator, runner: any JobRunner = TrivialJobRunner(),
-                 heartbeatMs: Int = 50, exitOnLoss: Bool = true,
+                 heartbeatMs: Int = 50, exitOnLoss: Bool = true, millis: Int = 300, grid: GridSpec? = nil,
                  datasets: [DatasetOffer]? = nil) throws -> (WorkerThread, Ready) {
     var config = testConfig(coordinator.endpoint, heartbeatMs: heartbeatMs, exitOnLoss: exitOnLoss)
     if let datasets { config.datasets = datasets }
     let worker = WorkerThread(try WorkerLoop(config: config, runner: runner))
     let ready = try #require(try coordinator.receive { if case .ready(let r) = $0 { r } else { nil } })
-    try coordinator.send(.welcome(Welcome(coordinator: "c0ffee01", heartbeat: .milliseconds(heartbeatMs), liveness: 3)))
+    try coordinator.send(.welcome(Welcome(coordinator: "c0ffee01", grid: grid ?? trivialGrid(millis: millis),
+                                          heartbeat: .milliseconds(heartbeatMs), liveness: 3)))
     return (worker, ready)
 }
 
-func trivialJob(id: Int = 1, attempt: Int = 1, millis: Int = 300) -> Job {
-    Job(jobId: id, attempt: attempt, kind: .trivial, key: "trivial/lr=0.05/b=32/seed=1", expectedCost: 0,
-        spec: JobSpec(kind: .trivial, cell: CellSpec(model: .lenet48, learningRate: 0.05, batchSize: 32, seed: 1),
-                      dataset: .synthetic(seed: 1, count: 300), trivialMillis: millis))
+/// One cell (η 0.05, |B| 32) of trivial jobs of `millis` ms, two seeds.
+func trivialGrid(millis: Int = 300) -> GridSpec {
+    GridSpec(model: .lenet48, learningRates: [0.05], batchSizes: [32], seeds: 2, jobKind: .trivial,
+             dataset: .synthetic(seed: 1, count: 300), trivialMillis: millis).normalized
+}
+
+/// The JOB of seed 1's trivial job of `trivialGrid`.
+func trivialLease(id: Int = 1, attempt: Int = 1) -> JobLease {
+    JobLease(jobId: id, attempt: attempt, kind: .trivial, key: "trivial/lr=0.05/b=32/seed=1", expectedCost: 0,
+             seedIndex: 1, learningRate: 0.05, batchSize: 32, momentum: 0, batchMode: .iid)
+}
+
+/// The same job as a worker runs it, in a grid of `millis` ms.
+func trivialJob(id: Int = 1, attempt: Int = 1, millis: Int = 300) throws -> Job {
+    try Job(trivialLease(id: id, attempt: attempt), in: trivialGrid(millis: millis))
 }
 
 func result(_ message: Message) -> JobResult? {

@@ -38,7 +38,7 @@ class Client:
 
     def send(self, command, payload, *attachments):
         raw = payload if isinstance(payload, bytes) else body(payload)
-        self.socket.send_multipart([b"TSW4", command.encode(), raw, *attachments])
+        self.socket.send_multipart([b"TSW5", command.encode(), raw, *attachments])
 
     def receive(self, wanted, timeout=15, beat=True):
         """The next message whose command is in `wanted`; HEARTBEATs are sent while waiting
@@ -50,8 +50,8 @@ class Client:
                     self.send("HEARTBEAT", {"jobs": []})
                 continue
             frames = self.socket.recv_multipart()
-            if frames[0] != b"TSW4":
-                fail(f"frame 0 is {frames[0]!r}, not TSW4")
+            if frames[0] != b"TSW5":
+                fail(f"frame 0 is {frames[0]!r}, not TSW5")
             command, payload = frames[1].decode(), json.loads(frames[2])
             if command in wanted:
                 return command, payload, frames[3:]
@@ -92,13 +92,17 @@ def main():
     if command != "WELCOME":
         fail(f"refused: {welcome}")
     print(f"admitted: heartbeat {welcome['heartbeatMs']} ms")
+    # A JOB names a cell of the grid WELCOME gave; a trivial job waits the grid's trivialMillis.
+    millis = welcome["grid"]["trivialMillis"]
     _, job, attachments = client.receive(["JOB"])
     if job["kind"] != "trivial" or attachments:
         fail(f"expected a trivial job without attachments: {job}")
     job_id, attempt = job["jobId"], job["attempt"]
-    print(f"job {job_id} attempt {attempt}: {job['key']}, waits {job['spec']['trivialMillis']} ms")
+    if job["learningRate"] not in welcome["grid"]["learningRates"]:
+        fail(f"the JOB names a learning rate outside the grid: {job}")
+    print(f"job {job_id} attempt {attempt}: {job['key']}, waits {millis} ms")
 
-    record = body({"format": "thermosweep-trivial/1", "waitedMillis": job["spec"]["trivialMillis"]})
+    record = body({"format": "thermosweep-trivial/1", "waitedMillis": millis})
     done = {"jobId": job_id, "attempt": attempt, "kind": "trivial", "outcome": "done", "wallSeconds": 0.1,
             "resultBytes": len(record), "resultHash": checksum(record)}
 
@@ -126,7 +130,7 @@ def main():
     refused("a job id as a fraction", "HEARTBEAT",
             body({"jobs": [{"jobId": job_id + 0.5, "attempt": attempt, "step": 1, "totalSteps": 1}]}), [], "jobId")
 
-    time.sleep(job["spec"]["trivialMillis"] / 1000)
+    time.sleep(millis / 1000)
     client.send("RESULT", done, record)
     _, acked, _ = client.receive(["ACK"])
     if (acked["jobId"], acked["attempt"]) != (job_id, attempt):
