@@ -71,14 +71,25 @@ public struct SweepStatus: Encodable {
     /// The same from a journal that is open already (the sweep's own, when it ends). Not
     /// `cells`: the closing summary of a sweep, which shows no job's cell or measurements. Each
     /// measure result is then read only for its speed (its top level; a 50 kB result takes twice
-    /// as long to read whole), no other record is read, and the rows go without η, |B|, seed,
-    /// temperature, test accuracy and divergence.
+    /// as long to read whole), no other result but those of the jobs not done, and the rows go
+    /// without η, |B|, seed, temperature, test accuracy, divergence, and (done jobs) worker and
+    /// wall time.
     public static func read(_ store: Store, path: String, cells: Bool = true) throws -> SweepStatus {
         let history = try store.gridHistory()
-        let results = Dictionary(try store.results(recordsOf: cells ? nil : .measure).map { ($0.jobId, $0) },
+        let results = Dictionary(try store.results(of: cells ? .all : .notDone).map { ($0.jobId, $0) },
                                  uniquingKeysWith: { a, _ in a })
         let misfits = try store.misfitCounts()
         var speeds: [String: [Double]] = [:]
+        if !cells {
+            for result in try store.results(of: .kind(.measure)) {
+                // A record of this format, as the whole decode below would take it.
+                if let bytes = result.result, let record = try? JSONValue.parseTopLevel(bytes),
+                   case .string(CellResult.currentFormat)? = record["format"],
+                   let speed = record["samplesPerSecond"]?.double {
+                    speeds[Self.host(of: result.worker), default: []].append(speed)
+                }
+            }
+        }
         let descriptors = Dictionary(store.jobList.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var states = StatusCounts(total: 0, done: 0, failed: 0, running: 0, queued: 0)
         let rows = try store.jobs().map { job -> Row in
@@ -91,14 +102,7 @@ public struct SweepStatus: Encodable {
             if let result = results[job.id] {
                 row.worker = result.worker
                 row.wallSeconds = result.wallSeconds
-                if job.kind == .measure && !cells, let bytes = result.result {
-                    // A record of this format, as the whole decode below would take it.
-                    if let record = try? JSONValue.parseTopLevel(bytes),
-                       case .string(CellResult.currentFormat)? = record["format"],
-                       let speed = record["samplesPerSecond"]?.double {
-                        speeds[Self.host(of: result.worker), default: []].append(speed)
-                    }
-                } else if job.kind == .measure, let bytes = result.result, let cell = try? decodeCellResult(bytes).get() {
+                if cells, job.kind == .measure, let bytes = result.result, let cell = try? decodeCellResult(bytes).get() {
                     let network = cell.thermometer.group("network")?.estimate(.diffusion)
                     row.temperature = network?.value
                     row.temperatureSE = network?.seLogT
@@ -128,21 +132,22 @@ public struct SweepStatus: Encodable {
                            droppedJobs: rows.count - states.total,
                            gridChanges: history.dropFirst().map(\.summary),
                            duplicateResults: misfits.duplicate, staleResults: misfits.stale, jobs: rows,
-                           hosts: Self.hosts(Array(results.values), speeds: speeds),
+                           hosts: Self.hosts(try store.workerTotals(), speeds: speeds),
                            resumeCommand: store.spec.sweepCommand(database: path))
     }
 
     /// The host part of a worker id `host/pid/nonce`.
     static func host(of worker: String) -> String { String(worker.split(separator: "/").first ?? "?") }
 
-    static func hosts(_ results: [ResultRecord], speeds: [String: [Double]]) -> [Host] {
-        Dictionary(grouping: results) { host(of: $0.worker) }.map { name, done in
-            let times = done.map(\.committedAt).sorted()
-            let span = times.last.map { $0.timeIntervalSince(times[0]) } ?? 0
+    static func hosts(_ totals: [WorkerTotals], speeds: [String: [Double]]) -> [Host] {
+        Dictionary(grouping: totals) { host(of: $0.worker) }.map { name, workers in
+            let done = workers.map(\.results).reduce(0, +)
+            let first = workers.map(\.firstCommit).min(), last = workers.map(\.lastCommit).max()
+            let span = first.flatMap { first in last.map { $0.timeIntervalSince(first) } } ?? 0
             let speed = speeds[name].map { $0.reduce(0, +) / Double($0.count) }
-            return Host(host: name, workers: Set(done.map(\.worker)).count, jobsDone: done.count,
-                        busySeconds: done.map(\.wallSeconds).reduce(0, +), samplesPerSecond: speed,
-                        jobsPerHour: done.count > 1 && span > 0 ? Double(done.count - 1) / span * 3600 : nil)
+            return Host(host: name, workers: workers.count, jobsDone: done,
+                        busySeconds: workers.map(\.wallSeconds).reduce(0, +), samplesPerSecond: speed,
+                        jobsPerHour: done > 1 && span > 0 ? Double(done - 1) / span * 3600 : nil)
         }.sorted { $0.host < $1.host }
     }
 

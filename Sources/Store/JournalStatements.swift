@@ -69,7 +69,12 @@ final class JournalStatements {
     /// constraint, a full disk, an argument SQLite refused) throws SQLite's error as GRDB reports
     /// one, with the statement's SQL.
     func run(_ name: Name, _ bind: (inout Bindings) -> Void) throws {
-        let statement = statements[name.rawValue]
+        try Self.run(statements[name.rawValue], on: connection, sql: name.sql, bind)
+    }
+
+    /// The same for any prepared `statement` of `connection`.
+    static func run(_ statement: OpaquePointer, on connection: OpaquePointer, sql: String,
+                    _ bind: (inout Bindings) -> Void) throws {
         defer {
             sqlite3_reset(statement)
             sqlite3_clear_bindings(statement)  // a blob bound without a copy must not outlive `run`
@@ -83,7 +88,7 @@ final class JournalStatements {
             code = sqlite3_extended_errcode(connection)
         }
         throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)),
-                            sql: name.sql)
+                            sql: sql)
     }
 
     func finalize() {

@@ -54,15 +54,20 @@ extension Store {
     }
 
     /// Every job's first valid result in job id order, for export; checkpoints only when asked
-    /// (they are megabytes each), and result records only of `recordsOf` jobs when it is given.
-    public func results(includingCheckpoints: Bool = false, recordsOf kind: JobKind? = nil) throws(StoreError) -> [ResultRecord] {
+    /// (they are megabytes each); only the results of `filter`'s jobs when it is given.
+    public func results(includingCheckpoints: Bool = false, of filter: ResultFilter = .all) throws(StoreError) -> [ResultRecord] {
         try read("read results") { db in
             let checkpoint = includingCheckpoints ? "r.checkpoint" : "NULL AS checkpoint"
-            let result = kind.map { "CASE WHEN j.kind = '\($0.rawValue)' THEN r.result END AS result" } ?? "r.result"
+            let result = filter == .notDone ? "NULL AS result" : "r.result"
+            let condition = switch filter {
+            case .all: ""
+            case .kind(let kind): "WHERE j.kind = '\(kind.rawValue)'"
+            case .notDone: "WHERE j.state != 'done'"
+            }
             return try Array(Row.fetchCursor(db, sql: """
                 SELECT r.jobId, j.key, r.attempt, r.outcome, \(result), \(checkpoint), r.message, r.wallSeconds,
                   r.worker, r.committedAt
-                FROM results r JOIN jobs j ON j.id = r.jobId ORDER BY r.jobId
+                FROM results r JOIN jobs j ON j.id = r.jobId \(condition) ORDER BY r.jobId
                 """).map { row in
                 // By position: a lookup by name lower-cases it, and this reads every result. The
                 // bytes are copied once, from SQLite's buffer.
@@ -74,6 +79,19 @@ extension Store {
                                     message: row[6], wallSeconds: row[7], worker: row[8],
                                     committedAt: Date(timeIntervalSince1970: row[9]))
             })
+        }
+    }
+
+    /// Per worker: its journaled results, their wall seconds, its first and last commit (what
+    /// `status` sums per host), without reading a result.
+    public func workerTotals() throws(StoreError) -> [WorkerTotals] {
+        try read("sum the results per worker") { db in
+            try Row.fetchAll(db, sql: """
+                SELECT worker, COUNT(*), SUM(wallSeconds), MIN(committedAt), MAX(committedAt) FROM results GROUP BY worker
+                """).map { row in
+                WorkerTotals(worker: row[0], results: row[1], wallSeconds: row[2],
+                             firstCommit: Date(timeIntervalSince1970: row[3]), lastCommit: Date(timeIntervalSince1970: row[4]))
+            }
         }
     }
 

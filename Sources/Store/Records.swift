@@ -51,6 +51,24 @@ public struct MisfitCounts: Sendable, Equatable {
 }
 
 /// A job's first valid result, for export.
+/// Which results `Store.results(of:)` reads.
+public enum ResultFilter: Sendable, Equatable {
+    case all
+    /// The results of jobs of one kind.
+    case kind(JobKind)
+    /// The results of jobs that are not done (failed ones), without their records.
+    case notDone
+}
+
+/// One worker's share of the journaled results.
+public struct WorkerTotals: Sendable, Equatable {
+    public let worker: String
+    public let results: Int
+    public let wallSeconds: Double
+    public let firstCommit: Date
+    public let lastCommit: Date
+}
+
 public struct ResultRecord: Sendable, Equatable {
     public let jobId: Int
     public let key: String

@@ -16,9 +16,10 @@ import Testing
         try Store.open(path: folder.database, spec: spec, options: clock.options())
     }
 
-    func done(_ store: Store, _ id: Int, _ attempt: Int, checkpoint: [UInt8]? = nil) throws {
+    func done(_ store: Store, _ id: Int, _ attempt: Int, checkpoint: [UInt8]? = nil, worker: String = "w1",
+              wallSeconds: Double = 0.5) throws {
         try store.recordResult(jobId: id, attempt: attempt, result: Fixtures.result, checkpoint: checkpoint,
-                               wallSeconds: 0.5, worker: "w1")
+                               wallSeconds: wallSeconds, worker: worker)
     }
 
     func requeue(_ store: Store, _ id: Int, _ attempt: Int, _ end: LeaseEnd, failures: Int) throws {
@@ -127,6 +128,29 @@ import Testing
         let trivialJobs = Fixtures.trivialGrid.jobs()
         #expect(ready.map(\.id) == trivialJobs.sorted(by: JobDescriptor.longestFirst).map(\.id))
         #expect(Set(ready.map { trivialJobs[$0.id - 1].cost }).count == 4)
+    }
+
+    /// What `status` reads for its summary: results of one kind, results of the jobs not done
+    /// (no records), and per-worker totals summed by SQL.
+    @Test func resultFiltersAndWorkerTotals() throws {
+        let store = try open(Fixtures.trainGrid)
+        try store.lease(jobId: 1, attempt: 1, worker: "a/1/00000001")
+        try store.lease(jobId: 2, attempt: 1, worker: "b/1/00000002")
+        try done(store, 1, 1, checkpoint: Fixtures.checkpoint, worker: "a/1/00000001")
+        try store.commit([.deterministicFailure(jobId: 2, attempt: 1, message: "diverged", wallSeconds: 3, worker: "b/1/00000002")])
+        try store.lease(jobId: 3, attempt: 1, worker: "a/1/00000001")
+        try done(store, 3, 1, worker: "a/1/00000001", wallSeconds: 1.25)
+        #expect(try store.results().map(\.jobId) == [1, 2, 3])
+        #expect(try store.results(of: .kind(.warmStart)).map(\.jobId) == [1, 2])
+        #expect(try store.results(of: .kind(.measure)).map(\.jobId) == [3])
+        let open = try store.results(of: .notDone)
+        #expect(open.map(\.jobId) == [2] && open[0].result == nil && open[0].message == "diverged")
+        let totals = try store.workerTotals().sorted { $0.worker < $1.worker }
+        #expect(totals.map(\.worker) == ["a/1/00000001", "b/1/00000002"] && totals.map(\.results) == [2, 1])
+        let all = try store.results()
+        let a = all.filter { $0.worker == "a/1/00000001" }
+        #expect(totals[0].wallSeconds == a.map(\.wallSeconds).reduce(0, +))
+        #expect(totals[0].firstCommit == a.map(\.committedAt).min() && totals[0].lastCommit == a.map(\.committedAt).max())
     }
 
     @Test func aDeterministicFailureIsTheJobsResultAndFailsOnlyWhatTheSchedulerFails() throws {
