@@ -42,7 +42,7 @@ def body(obj):
 
 class Peer:
     __slots__ = ("index", "socket", "host", "pid", "nonce", "slots", "version", "jobs", "unacked", "admitted",
-                 "next_beat", "gone")
+                 "millis", "next_beat", "gone")
 
     def __init__(self, index, context, endpoint, pid, slots, version):
         self.index = index

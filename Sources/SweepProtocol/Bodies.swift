@@ -17,6 +17,18 @@ public struct JobRef: Codable, Sendable, Hashable, MessageBody {
         (self.jobId, self.attempt) = (jobId, attempt)
     }
 
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case jobId, attempt
+    }
+
+    private static let keys = CodingKeys.allCases.map(\.rawValue)
+
+    /// As the strict `Decodable` reads it (`ObjectReader`).
+    static func read(_ body: JSONValue) throws -> JobRef {
+        let o = try ObjectReader(body, keys: keys)
+        return JobRef(jobId: try o.int("jobId"), attempt: try o.int("attempt"))
+    }
+
     func validate() throws { try validate("") }
 
     func validate(_ prefix: String) throws {
@@ -230,6 +242,19 @@ public struct JobProgress: Codable, Sendable, Hashable {
         self.totalSteps = totalSteps
     }
 
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case jobId, attempt, step, totalSteps
+    }
+
+    private static let keys = CodingKeys.allCases.map(\.rawValue)
+
+    /// As the strict `Decodable` reads it (`ObjectReader`), at `path` (`jobs[2]`).
+    static func read(_ value: JSONValue, path: String) throws -> JobProgress {
+        let o = try ObjectReader(value, path: path, keys: keys)
+        return JobProgress(jobId: try o.int("jobId"), attempt: try o.int("attempt"), step: try o.int("step"),
+                           totalSteps: try o.int("totalSteps"))
+    }
+
     func validate(_ prefix: String) throws {
         try JobRef(jobId: jobId, attempt: attempt).validate(prefix)
         try Check.int(totalSteps, prefix + "totalSteps", 0...maxCount)
@@ -253,6 +278,17 @@ public struct Heartbeat: Codable, Sendable, Equatable, MessageBody {
     public var jobs: [JobProgress]
 
     public init(jobs: [JobProgress] = []) { self.jobs = jobs }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case jobs
+    }
+
+    private static let keys = CodingKeys.allCases.map(\.rawValue)
+
+    /// As the strict `Decodable` reads it (`ObjectReader`).
+    static func read(_ body: JSONValue) throws -> Heartbeat {
+        Heartbeat(jobs: try ObjectReader(body, keys: keys).objects("jobs", JobProgress.read))
+    }
 
     func validate() throws {
         try Check.list(jobs.count, "jobs", max: 1_024)
@@ -296,6 +332,18 @@ public struct Cancel: Codable, Sendable, Equatable, MessageBody {
         self.jobId = jobId
         self.attempt = attempt
         self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case jobId, attempt, reason
+    }
+
+    private static let keys = CodingKeys.allCases.map(\.rawValue)
+
+    /// As the strict `Decodable` reads it (`ObjectReader`).
+    static func read(_ body: JSONValue) throws -> Cancel {
+        let o = try ObjectReader(body, keys: keys)
+        return Cancel(jobId: try o.int("jobId"), attempt: try o.int("attempt"), reason: try o.value("reason"))
     }
 
     func validate() throws { try JobRef(jobId: jobId, attempt: attempt).validate() }

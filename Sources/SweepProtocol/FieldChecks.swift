@@ -78,10 +78,30 @@ protocol MessageBody: Codable, Sendable {
     var attachments: [[UInt8]] { get }
     /// Takes the frames that followed the body, checking them against its declaration.
     mutating func attach(_ frames: ArraySlice<[UInt8]>) throws
+    /// The body in `bytes`, read strictly (no unknown or duplicate keys, numbers that fit their
+    /// fields); ranges are for `validate()`. By default through `Decodable`; the bodies sent per
+    /// job read themselves (`ObjectReader`).
+    static func read(_ bytes: [UInt8]) throws -> Self
+}
+
+/// A body that reads itself from its parsed JSON (`ObjectReader`).
+protocol ObjectReadable {
+    static func read(_ body: JSONValue) throws -> Self
 }
 
 extension MessageBody {
+    static func read(_ bytes: [UInt8]) throws -> Self { try JSONReader.decode(Self.self, from: bytes, strict: true) }
     var attachmentCount: Int { 0 }
     var attachments: [[UInt8]] { [] }
     mutating func attach(_ frames: ArraySlice<[UInt8]>) throws {}
 }
+
+extension MessageBody where Self: ObjectReadable {
+    static func read(_ bytes: [UInt8]) throws -> Self { try read(JSONValue.parse(bytes)) }
+}
+
+extension JobLease: ObjectReadable {}
+extension JobResult: ObjectReadable {}
+extension JobRef: ObjectReadable {}
+extension Heartbeat: ObjectReadable {}
+extension Cancel: ObjectReadable {}

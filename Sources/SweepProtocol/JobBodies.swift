@@ -49,9 +49,24 @@ public struct JobLease: Codable, Sendable, Equatable, MessageBody {
 
     public var ref: JobRef { JobRef(jobId: jobId, attempt: attempt) }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case jobId, attempt, kind, key, expectedCost, seedIndex, learningRate, batchSize, momentum, batchMode,
              checkpointBytes, checkpointHash
+    }
+
+    private static let keys = CodingKeys.allCases.map(\.rawValue)
+
+    /// As the strict `Decodable` reads it (`ObjectReader`).
+    static func read(_ body: JSONValue) throws -> JobLease {
+        let o = try ObjectReader(body, keys: keys)
+        var lease = JobLease(jobId: try o.int("jobId"), attempt: try o.int("attempt"), kind: try o.value("kind"),
+                             key: try o.string("key"), expectedCost: try o.int("expectedCost"),
+                             seedIndex: try o.int("seedIndex"), learningRate: try o.double("learningRate"),
+                             batchSize: try o.int("batchSize"), momentum: try o.double(ifPresent: "momentum"),
+                             batchMode: try o.value(ifPresent: "batchMode"))
+        lease.checkpointBytes = try o.int(ifPresent: "checkpointBytes")
+        lease.checkpointHash = try o.string(ifPresent: "checkpointHash")
+        return lease
     }
 
     var attachmentCount: Int { kind == .measure ? 1 : 0 }
@@ -229,9 +244,25 @@ public struct JobResult: Codable, Sendable, Equatable, MessageBody {
 
     public var ref: JobRef { JobRef(jobId: jobId, attempt: attempt) }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case jobId, attempt, kind, outcome, wallSeconds, errorKind, message, resultBytes, resultHash,
              checkpointBytes, checkpointHash
+    }
+
+    private static let keys = CodingKeys.allCases.map(\.rawValue)
+
+    /// As the strict `Decodable` reads it (`ObjectReader`).
+    static func read(_ body: JSONValue) throws -> JobResult {
+        let o = try ObjectReader(body, keys: keys)
+        var value = JobResult(jobId: try o.int("jobId"), attempt: try o.int("attempt"), kind: try o.value("kind"),
+                              outcome: try o.value("outcome"), wallSeconds: try o.double("wallSeconds"))
+        value.errorKind = try o.value(ifPresent: "errorKind")
+        value.message = try o.string(ifPresent: "message")
+        value.resultBytes = try o.int(ifPresent: "resultBytes")
+        value.resultHash = try o.string(ifPresent: "resultHash")
+        value.checkpointBytes = try o.int(ifPresent: "checkpointBytes")
+        value.checkpointHash = try o.string(ifPresent: "checkpointHash")
+        return value
     }
 
     var attachmentCount: Int {

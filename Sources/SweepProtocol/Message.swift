@@ -81,7 +81,7 @@ public enum Message: Sendable, Equatable {
         do {
             // Order: body syntax, body fields, frame count (which the body decides), attachments.
             func read<Body: MessageBody>(_ wrap: (Body) -> Message) throws -> Message {
-                var value: Body = try decodeBody(body)
+                var value = try Body.read(body)
                 try value.validate()
                 try checkCount(command, attachments.count, value.attachmentCount)
                 try value.attach(attachments)
@@ -138,6 +138,8 @@ public enum Message: Sendable, Equatable {
                 return ProtocolError(.duplicateField, command: command, field: key, "appears twice in one object")
             }
             return ProtocolError(.badJSON, command: command, "the body is not valid JSON: \(failure)")
+        case is BodyShapeError:
+            return ProtocolError(.badJSON, command: command, "the body is not a JSON object")
         case let unknown as JSONUnknownKeyError:
             return ProtocolError(.unknownField, command: command, field: unknown.field,
                                  "is not a field of this body")
