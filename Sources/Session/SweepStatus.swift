@@ -270,7 +270,14 @@ public enum LiveStatus {
         while ContinuousClock.now < deadline {
             _ = try socket.poll(.readable, timeout: min(.milliseconds(50), deadline - ContinuousClock.now))
             while let frames = try socket.receive(dontWait: true) {
-                if case .statusReply(let reply)? = try? Message.decode(frames) { return reply }
+                do {
+                    if case .statusReply(let reply) = try Message.decode(frames) { return reply }
+                } catch where error.kind == .wrongVersion {
+                    throw CommandError("the coordinator at \(endpoint) speaks another protocol (\(error.detail)): "
+                                       + "ask it with the thermosweep binary that runs the sweep")
+                } catch {
+                    continue
+                }
             }
         }
         throw CommandError("no answer from \(endpoint) within \(timeout): is a sweep running there (and are the CURVE keys right)?")

@@ -410,6 +410,13 @@ public final class WorkerLoop: @unchecked Sendable {
             let message: Message
             do {
                 message = try Message.decode(frames)
+            } catch where error.kind == .wrongVersion {
+                // Another release's coordinator: it cannot read this worker either, and waiting
+                // for it to answer would only repeat "nothing answers" forever.
+                let refusal = "the coordinator at \(config.endpoint) speaks another protocol (\(error.detail)): "
+                    + "run the same thermosweep binary on every node"
+                config.log("refused (version): \(refusal)")
+                return .refused(.version, refusal)
             } catch {
                 config.log("ignored a message: \(error)")
                 return nil

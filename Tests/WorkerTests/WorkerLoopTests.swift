@@ -137,6 +137,22 @@ import ZeroMQ
         #expect(worker.exit() == .bye("over"))
     }
 
+    /// A coordinator of another protocol (another release) cannot read this worker, nor it the
+    /// coordinator: the worker says so and exits as refused, instead of waiting for an answer.
+    @Test func aCoordinatorOfAnotherProtocolEndsTheWorker() throws {
+        let coordinator = try FakeCoordinator()
+        let worker = WorkerThread(try WorkerLoop(config: testConfig(coordinator.endpoint), runner: TrivialJobRunner()))
+        #expect(try coordinator.receive { if case .ready(let r) = $0 { r } else { nil } } != nil)
+        let peer = try #require(coordinator.peer)
+        #expect(try coordinator.router.send([peer, Array("TSW9".utf8), Array("WELCOME".utf8), Array("{}".utf8)]))
+        guard case .refused(.version, let message)? = worker.exit() else {
+            Issue.record("the worker did not end as refused")
+            return
+        }
+        #expect(message.contains("'TSW9'") && message.contains(Wire.versionTag) && message.contains("same thermosweep binary"))
+        #expect(worker.exit()?.exitStatus == 2)
+    }
+
     /// A JOB that names no cell of WELCOME's grid is refused for good, naming the value.
     @Test func aJobOutsideTheGridFailsDeterministic() throws {
         let coordinator = try FakeCoordinator()
