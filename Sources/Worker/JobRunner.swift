@@ -65,6 +65,7 @@ public struct JobWait: Sendable {
     /// Steps done after `elapsed`: one per whole `stepDuration`, all of them once `duration` passed.
     public func step(after elapsed: Duration) -> Int {
         if elapsed >= duration { return steps }
+        guard stepDuration > .zero else { return 0 }
         return min(steps, max(0, Int(elapsed / stepDuration)))
     }
 }
