@@ -30,6 +30,12 @@ public struct PeerID: Hashable, Sendable, CustomStringConvertible {
     public init(bytes: [UInt8]) { self.bytes = bytes }
     public init(_ string: String) { bytes = Array(string.utf8) }
 
+    /// The bytes in one call: an array's own hash combines them one at a time, and every message
+    /// looks its peer up.
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
     /// The id as text when it is printable ASCII, else `0x` and its bytes in hex. Two ids never
     /// read alike (the journal names workers by this text): a printable id that starts with `0x`
     /// is written in hex too.
