@@ -1,6 +1,7 @@
-// What every protocol body is checked with: the strict JSON reader (`JSONReader`, in Cell) refuses
-// unknown and duplicate keys and numbers that do not fit their field; each body's `validate()`
-// checks ranges with `Check`, and the encoder runs the same `validate()`.
+// What every protocol body is checked with: the strict JSON reader (`JSONReader`, in Cell; for the
+// bodies sent per job `ObjectReader`, which takes and refuses the same) refuses unknown and
+// duplicate keys and numbers that do not fit their field; each body's `validate()` checks ranges
+// with `Check`, and the encoder runs the same `validate()`.
 import Cell
 
 /// A field that fails a check (or the reader); the message decoder turns it into a
