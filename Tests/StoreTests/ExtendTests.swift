@@ -20,7 +20,9 @@ import Testing
         let queue = try DatabaseQueue(path: path)
         defer { try? queue.close() }
         try queue.write { try $0.execute(sql: "CREATE TABLE t (x)") }
-        let descriptor = open(path, O_RDWR)
+        // Close-on-exec, as the Store's own descriptors: a process that another test spawns
+        // meanwhile must not inherit them (a filler it held open would keep the disk full).
+        let descriptor = open(path, O_RDWR | O_CLOEXEC)
         try #require(descriptor >= 0)
         defer { close(descriptor) }
         var info = stat()
@@ -30,7 +32,7 @@ import Testing
 
         // Fill the disk.
         let filler = disk + "/filler"
-        let fill = open(filler, O_RDWR | O_CREAT, 0o644)
+        let fill = open(filler, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         try #require(fill >= 0)
         let block = [UInt8](repeating: 1, count: 4_096)
         while write(fill, block, block.count) == block.count {}
