@@ -62,8 +62,7 @@ import ZeroMQ
 
     @Test func refuseEndsTheLoopWithTheReason() throws {
         let coordinator = try FakeCoordinator()
-        let worker = WorkerThread(try WorkerLoop(config: testConfig(coordinator.endpoint), runner: TrivialJobRunner()))
-        #expect(try coordinator.receive { if case .ready(let r) = $0 { r } else { nil } } != nil)
+        let (worker, _) = try readyWorker(coordinator)
         let refusal = Refuse.versionMismatch(worker: "0.1.0 (test)", coordinator: "0.2.0 (x)")
         try coordinator.send(.refuse(refusal))
         let exit = worker.exit()
@@ -141,8 +140,7 @@ import ZeroMQ
     /// coordinator: the worker says so and exits as refused, instead of waiting for an answer.
     @Test func aCoordinatorOfAnotherProtocolEndsTheWorker() throws {
         let coordinator = try FakeCoordinator()
-        let worker = WorkerThread(try WorkerLoop(config: testConfig(coordinator.endpoint), runner: TrivialJobRunner()))
-        #expect(try coordinator.receive { if case .ready(let r) = $0 { r } else { nil } } != nil)
+        let (worker, _) = try readyWorker(coordinator)
         let peer = try #require(coordinator.peer)
         #expect(try coordinator.router.send([peer, Array("TSW9".utf8), Array("WELCOME".utf8), Array("{}".utf8)]))
         guard case .refused(.version, let message)? = worker.exit() else {
@@ -173,8 +171,7 @@ import ZeroMQ
     /// retry could help.
     @Test func aGridItCannotRunEndsTheWorker() throws {
         let coordinator = try FakeCoordinator()
-        let worker = WorkerThread(try WorkerLoop(config: testConfig(coordinator.endpoint), runner: TrivialJobRunner()))
-        #expect(try coordinator.receive { if case .ready(let r) = $0 { r } else { nil } } != nil)
+        let (worker, _) = try readyWorker(coordinator)
         var grid = trivialGrid()
         grid.trivialMillis = -5
         try coordinator.send(.welcome(Welcome(coordinator: "c0ffee01", grid: grid, heartbeat: .milliseconds(50), liveness: 3)))

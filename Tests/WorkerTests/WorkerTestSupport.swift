@@ -115,10 +115,17 @@ func startWorker(_ coordinator: FakeCoordinator, runner: any JobRunner = Trivial
                  datasets: [DatasetOffer]? = nil) throws -> (WorkerThread, Ready) {
     var config = testConfig(coordinator.endpoint, heartbeatMs: heartbeatMs, exitOnLoss: exitOnLoss)
     if let datasets { config.datasets = datasets }
-    let worker = WorkerThread(try WorkerLoop(config: config, runner: runner))
-    let ready = try #require(try coordinator.receive { if case .ready(let r) = $0 { r } else { nil } })
+    let (worker, ready) = try readyWorker(coordinator, runner: runner, config: config)
     try coordinator.send(.welcome(Welcome(coordinator: "c0ffee01", grid: grid ?? trivialGrid(millis: millis),
                                           heartbeat: .milliseconds(heartbeatMs), liveness: 3)))
+    return (worker, ready)
+}
+
+/// A worker connected to `coordinator` that has said READY and is not welcomed yet.
+func readyWorker(_ coordinator: FakeCoordinator, runner: any JobRunner = TrivialJobRunner(),
+                 config: WorkerConfig? = nil) throws -> (WorkerThread, Ready) {
+    let worker = WorkerThread(try WorkerLoop(config: config ?? testConfig(coordinator.endpoint), runner: runner))
+    let ready = try #require(try coordinator.receive { if case .ready(let r) = $0 { r } else { nil } })
     return (worker, ready)
 }
 
