@@ -42,7 +42,7 @@ def body(obj):
 
 class Peer:
     __slots__ = ("index", "socket", "host", "pid", "nonce", "slots", "version", "jobs", "unacked", "admitted",
-                 "millis", "next_beat", "gone")
+                 "millis", "next_beat", "gone", "outbox")
 
     def __init__(self, index, context, endpoint, pid, slots, version):
         self.index = index
@@ -61,7 +61,9 @@ class Peer:
         self.millis = 0
         self.next_beat = 0.0
         self.gone = False
+        self.outbox = []
         self.ready()
+        self.flush()
 
     def ready(self):
         """READY, naming the jobs held (after an ERROR unknownPeer, as a real worker re-announces)."""
@@ -71,7 +73,24 @@ class Peer:
                             "running": [{"jobId": j, "attempt": a} for j, (a, _) in self.jobs.items()]})
 
     def send(self, command, payload, *attachments):
-        self.socket.send_multipart([b"TSW5", command.encode(), body(payload), *attachments], zmq.NOBLOCK)
+        """Queues a message; `flush` sends what one pass queued as one batch, as a worker does."""
+        self.outbox += [command.encode(), body(payload), *attachments]
+
+    def flush(self):
+        if self.outbox:
+            self.socket.send_multipart([b"TSW6", *self.outbox], zmq.NOBLOCK)
+            self.outbox = []
+
+
+def split(frames):
+    """The messages of one batch (PROTOCOL.md, "Frames"): (command, body bytes), attachments
+    skipped (one per `resultBytes` or `checkpointBytes` in the body)."""
+    messages, index = [], 1
+    while index < len(frames):
+        payload = frames[index + 1]
+        messages.append((frames[index], payload))
+        index += 2 + (b'"resultBytes"' in payload) + (b'"checkpointBytes"' in payload)
+    return messages
 
 
 def main():
@@ -123,49 +142,49 @@ def main():
                     frames = sock.recv_multipart(zmq.NOBLOCK)
                 except zmq.Again:
                     break
-                counters["messages"] += 1
-                command = frames[1]
-                if command == b"JOB":
-                    job = json.loads(frames[2])
-                    t = time.monotonic()
-                    busy_slot_seconds += held * (t - last_t)
-                    last_t = t
-                    if first_job is None:
-                        first_job = t
-                        end = t + args.seconds
-                    peer.jobs[job["jobId"]] = (job["attempt"], t)
-                    held += 1
-                    if steady["full"] is None and held == total_slots:
-                        steady.update(full=t, busyAtFull=busy_slot_seconds, resultsAtFull=counters["results"])
-                    steady.update(lastJob=t, busyAtLastJob=busy_slot_seconds, resultsAtLastJob=counters["results"])
-                    heapq.heappush(due, (t + peer.millis / 1000, peer.index, job["jobId"], job["attempt"]))
-                elif command == b"ACK":
-                    ack = json.loads(frames[2])
-                    peer.unacked.pop(ack["jobId"], None)
-                elif command == b"WELCOME":
-                    peer.admitted = True
-                    welcome = json.loads(frames[2])
-                    heartbeat = welcome["heartbeatMs"] / 1000
-                    peer.millis = welcome["grid"]["trivialMillis"]  # every JOB names a cell of this grid
-                    peer.next_beat = time.monotonic() + heartbeat * peer.index / args.workers
-                elif command == b"CANCEL":
-                    cancel = json.loads(frames[2])
-                    if peer.jobs.pop(cancel["jobId"], None) is not None:
-                        held -= 1
-                    counters["cancelled"] += 1
-                elif command == b"BYE":
-                    counters["bye"] += 1
-                    peer.gone = True
-                elif command == b"REFUSE":
-                    counters["refused"] += 1
-                    print(f"worker {peer.index} refused: {frames[2].decode()}", file=sys.stderr)
-                elif command == b"ERROR":
-                    counters["errors"] += 1
-                    error = json.loads(frames[2])
-                    if counters["errors"] <= 5:
-                        print(f"worker {peer.index} got ERROR: {frames[2].decode()}", file=sys.stderr)
-                    if error.get("code") == "unknownPeer" and not peer.gone:
-                        peer.ready()
+                for command, payload in split(frames):
+                    counters["messages"] += 1
+                    if command == b"JOB":
+                        job = json.loads(payload)
+                        t = time.monotonic()
+                        busy_slot_seconds += held * (t - last_t)
+                        last_t = t
+                        if first_job is None:
+                            first_job = t
+                            end = t + args.seconds
+                        peer.jobs[job["jobId"]] = (job["attempt"], t)
+                        held += 1
+                        if steady["full"] is None and held == total_slots:
+                            steady.update(full=t, busyAtFull=busy_slot_seconds, resultsAtFull=counters["results"])
+                        steady.update(lastJob=t, busyAtLastJob=busy_slot_seconds, resultsAtLastJob=counters["results"])
+                        heapq.heappush(due, (t + peer.millis / 1000, peer.index, job["jobId"], job["attempt"]))
+                    elif command == b"ACK":
+                        ack = json.loads(payload)
+                        peer.unacked.pop(ack["jobId"], None)
+                    elif command == b"WELCOME":
+                        peer.admitted = True
+                        welcome = json.loads(payload)
+                        heartbeat = welcome["heartbeatMs"] / 1000
+                        peer.millis = welcome["grid"]["trivialMillis"]  # every JOB names a cell of this grid
+                        peer.next_beat = time.monotonic() + heartbeat * peer.index / args.workers
+                    elif command == b"CANCEL":
+                        cancel = json.loads(payload)
+                        if peer.jobs.pop(cancel["jobId"], None) is not None:
+                            held -= 1
+                        counters["cancelled"] += 1
+                    elif command == b"BYE":
+                        counters["bye"] += 1
+                        peer.gone = True
+                    elif command == b"REFUSE":
+                        counters["refused"] += 1
+                        print(f"worker {peer.index} refused: {payload.decode()}", file=sys.stderr)
+                    elif command == b"ERROR":
+                        counters["errors"] += 1
+                        error = json.loads(payload)
+                        if counters["errors"] <= 5:
+                            print(f"worker {peer.index} got ERROR: {payload.decode()}", file=sys.stderr)
+                        if error.get("code") == "unknownPeer" and not peer.gone:
+                            peer.ready()
         now = time.monotonic()
         while due and due[0][0] <= now:
             _, index, job_id, attempt = heapq.heappop(due)
@@ -186,6 +205,8 @@ def main():
                 beats = [{"jobId": j, "attempt": a, "step": min(1000, int((now - s) * 100)), "totalSteps": 1000}
                          for j, (a, s) in peer.jobs.items()]
                 peer.send("HEARTBEAT", {"jobs": beats})
+        for peer in peers:
+            peer.flush()
         if now - last_report >= 1:
             print(f"{time.strftime('%H:%M:%S')} busy {held}/{total_slots} ({100 * held / total_slots:.1f} %) · "
                   f"{counters['results']} results · {counters['messages']} messages in · "

@@ -38,7 +38,8 @@ public struct CoordinatorLoopOptions: Sendable {
     public var zmtpHeartbeatTTL = Wire.zmtpHeartbeatTTL
     /// Largest inbound frame (`ZMQ_MAXMSGSIZE` limits each frame): the largest checkpoint.
     public var maxMessageSize: Int = Wire.maxMessageSize
-    /// Most messages read in one round before the round is journaled (bounds the round's latency).
+    /// Most ZeroMQ messages (batches) read in one round before the round is journaled (bounds the
+    /// round's latency).
     public var maxMessagesPerRound: Int = 4096
     /// After `.finished`, how long the loop keeps serving (BYE to late READYs, ACKs to re-sent
     /// results) so that the BYEs leave the socket before it closes with LINGER 0.
@@ -296,8 +297,8 @@ public final class CoordinatorLoop: @unchecked Sendable {
                                      isFinal: force))
     }
 
-    /// Decodes one ROUTER message and feeds it to the scheduler; malformed traffic is answered
-    /// here and never reaches the scheduler.
+    /// Decodes one ROUTER message (a batch) and feeds its messages to the scheduler in order;
+    /// malformed traffic is answered here and none of its batch reaches the scheduler.
     private func receive(_ frames: [[UInt8]]) -> [Effect] {
         guard frames.count >= 2 else {
             log("dropped a message of \(frames.count) frame(s) without a body")
@@ -305,9 +306,9 @@ public final class CoordinatorLoop: @unchecked Sendable {
         }
         let peer = PeerID(bytes: frames[0])
         let body = Array(frames.dropFirst())
-        let message: Message
+        let messages: [Message]
         do {
-            message = try Message.decode(body)
+            messages = try Message.decodeBatch(body)
         } catch {
             logMalformed("malformed message from \(peer): \(error.description)")
             // No answer to what claims to be an ERROR or a BYE: no error ping-pong, and a peer
@@ -321,7 +322,10 @@ public final class CoordinatorLoop: @unchecked Sendable {
             }
             return [.send(peer, .error(ErrorReply(code: .malformed, message: error.description)))]
         }
-        return scheduler.handle(.message(peer, message), now: now())
+        let now = self.now()
+        var effects: [Effect] = []
+        for message in messages { effects += scheduler.handle(.message(peer, message), now: now) }
+        return effects
     }
 
     /// Logs a malformed message: at most `malformedLogLimit` lines per 10 s, then one line with
@@ -346,39 +350,50 @@ public final class CoordinatorLoop: @unchecked Sendable {
     static let malformedLogLimit = 20
 
     /// Journals every `.journal` effect in one transaction, then logs, sends and notes `.finished`.
+    /// A peer's messages of the round leave as one batch, in their order.
     private func perform(_ effects: [Effect]) throws {
         var transitions: [Transition] = []
         for case .journal(let change) in effects { transitions.append(change.transition) }
         try store.commit(transitions)
+        var outbox: [PeerID: [Message]] = [:]
+        var peers: [PeerID] = []
         for effect in effects {
             switch effect {
             case .journal: break
             case .log(let line): log(line)
-            case .send(let peer, let message): send(message, to: peer)
+            case .send(let peer, let message):
+                if outbox[peer, default: []].isEmpty { peers.append(peer) }
+                outbox[peer, default: []].append(message)
             case .finished: finished = true
+            }
+        }
+        for peer in peers {
+            let messages = outbox[peer] ?? []
+            var start = 0
+            while start < messages.count {
+                let end = min(start + Wire.maxBatch, messages.count)
+                send(messages[start..<end], to: peer)
+                start = end
             }
         }
     }
 
-    /// Sends one message; a vanished peer (EHOSTUNREACH) or a full queue is logged and dropped.
-    private func send(_ message: Message, to peer: PeerID) {
-        let frames: [[UInt8]]
-        do {
-            frames = try message.encode()
-        } catch {
+    /// Sends `messages` to `peer` as one batch; one that cannot be encoded is logged and left out.
+    /// A vanished peer (EHOSTUNREACH) or a full queue is logged and the batch dropped.
+    private func send(_ messages: ArraySlice<Message>, to peer: PeerID) {
+        guard let batch = Message.encode(batch: messages, refused: { message, error in
             log("could not encode \(message.command.rawValue) for \(peer): \(error.description)")
-            return
-        }
+        }) else { return }
         do {
-            if try !socket.send([peer.bytes] + frames, dontWait: true) {
-                log("\(message.command.rawValue) to \(peer) dropped: its queue is full")
+            if try !socket.send([peer.bytes] + batch.frames, dontWait: true) {
+                log("\(Message.describe(batch.sent)) to \(peer) dropped: its queue is full")
             }
         } catch let error as ZMQError where error.code == .hostUnreachable {
             // A heartbeat to a peer that just left is routine; anything else is worth a line.
-            if case .heartbeat = message { return }
-            log("\(message.command.rawValue) to \(peer) dropped: the peer is gone")
+            if batch.sent.allSatisfy({ if case .heartbeat = $0 { true } else { false } }) { return }
+            log("\(Message.describe(batch.sent)) to \(peer) dropped: the peer is gone")
         } catch {
-            log("\(message.command.rawValue) to \(peer) dropped: \(error)")
+            log("\(Message.describe(batch.sent)) to \(peer) dropped: \(error)")
         }
     }
 }

@@ -271,7 +271,7 @@ public enum LiveStatus {
             _ = try socket.poll(.readable, timeout: min(.milliseconds(50), deadline - ContinuousClock.now))
             while let frames = try socket.receive(dontWait: true) {
                 do {
-                    if case .statusReply(let reply) = try Message.decode(frames) { return reply }
+                    for case .statusReply(let reply) in try Message.decodeBatch(frames) { return reply }
                 } catch where error.kind == .wrongVersion {
                     throw CommandError("the coordinator at \(endpoint) speaks another protocol (\(error.detail)): "
                                        + "ask it with the thermosweep binary that runs the sweep")

@@ -1,7 +1,8 @@
-// One message ↔ its frames: `[TSW5] [COMMAND] [JSON body] [attachment …]` (PROTOCOL.md, "Frames").
-// The decoder refuses anything that is not exactly a valid message, with a typed error; it never
-// traps, whatever the bytes. The encoder runs the same checks, so nothing leaves that a peer
-// would refuse.
+// Messages ↔ frames: one ZeroMQ message is the tag, then one or more protocol messages, each
+// `[COMMAND] [JSON body] [attachment …]` (PROTOCOL.md, "Frames"); its body says how many
+// attachments follow. The decoder refuses anything that is not exactly a valid batch, with a typed
+// error; it never traps, whatever the bytes. The encoder runs the same checks, so nothing leaves
+// that a peer would refuse.
 import Cell
 import Foundation
 
@@ -42,8 +43,15 @@ public enum Message: Sendable, Equatable {
         }
     }
 
-    /// The frames of this message; throws if a field is out of range (the receiver would refuse it).
+    /// The frames of this message alone (tag first); throws if a field is out of range (the
+    /// receiver would refuse it).
     public func encode() throws(ProtocolError) -> [[UInt8]] {
+        [Self.tagBytes] + (try parts())
+    }
+
+    /// This message's frames after the tag: command, body, attachments. A batch is `tagFrame`
+    /// followed by the parts of each of its messages, in order.
+    public func parts() throws(ProtocolError) -> [[UInt8]] {
         let command = self.command
         do {
             let body = self.body
@@ -52,24 +60,91 @@ public enum Message: Sendable, Equatable {
             try Check.require(attachments.count == body.attachmentCount, "attachments",
                               "this \(command.rawValue) carries \(attachments.count) attachment frames; "
                                   + "its body declares \(body.attachmentCount)")
-            return [Self.tagBytes, Array(command.rawValue.utf8), try Self.json(body)] + attachments
+            return [Array(command.rawValue.utf8), try Self.json(body)] + attachments
         } catch {
             throw Self.protocolError(error, command: command)
         }
     }
 
-    /// The message in `frames` (routing id already removed), or the reason it is refused.
+    /// Frame 0 of every ZeroMQ message of this protocol.
+    public static var tagFrame: [UInt8] { tagBytes }
+
+    /// The frames of `messages` as one batch, tag first, and the messages in it: one that cannot
+    /// be encoded is left out and handed to `refused`. Nil when none is left.
+    public static func encode(batch messages: some Sequence<Message>,
+                              refused: (Message, ProtocolError) -> Void) -> (frames: [[UInt8]], sent: [Message])? {
+        var frames = [tagBytes]
+        var sent: [Message] = []
+        for message in messages {
+            do {
+                frames += try message.parts()
+                sent.append(message)
+            } catch {
+                refused(message, error)
+            }
+        }
+        return sent.isEmpty ? nil : (frames, sent)
+    }
+
+    /// "JOB", or "3 messages (ACK, JOB)": what a batch holds, for a log line.
+    public static func describe(_ messages: [Message]) -> String {
+        if messages.count == 1 { return messages[0].command.rawValue }
+        var names: [String] = []
+        for message in messages where !names.contains(message.command.rawValue) { names.append(message.command.rawValue) }
+        return "\(messages.count) messages (\(names.joined(separator: ", ")))"
+    }
+
+    /// The one message in `frames` (routing id already removed), or the reason it is refused; a
+    /// batch of several is refused (`wrongFrameCount`: frames past the first message).
     public static func decode(_ frames: [[UInt8]]) throws(ProtocolError) -> Message {
+        try checkTag(frames)
+        var next = 1
+        return try decodeMessage(frames, at: &next, inBatch: false)
+    }
+
+    /// The messages of one ZeroMQ message, in order: all of them, or the reason the whole batch is
+    /// refused (then none of it is used). At most `Wire.maxBatch` messages.
+    public static func decodeBatch(_ frames: [[UInt8]]) throws(ProtocolError) -> [Message] {
+        try checkTag(frames)
+        var messages: [Message] = []
+        var next = 1
+        while next < frames.count {
+            guard messages.count < Wire.maxBatch else {
+                throw ProtocolError(.wrongFrameCount, "more than \(Wire.maxBatch) messages in one batch; "
+                                        + "the limit is \(Wire.maxBatch)")
+            }
+            do {
+                messages.append(try decodeMessage(frames, at: &next, inBatch: true))
+            } catch where !messages.isEmpty {
+                var error = error
+                error.detail = "message \(messages.count + 1) of a batch: " + error.detail
+                throw error
+            }
+        }
+        return messages
+    }
+
+    private static func checkTag(_ frames: [[UInt8]]) throws(ProtocolError) {
         guard frames.count >= 3 else {
             throw ProtocolError(.tooFewFrames, "\(frames.count) frames; every message has at least 3 (tag, command, body)")
         }
         guard frames[0] == tagBytes else {
             throw ProtocolError(.wrongVersion, "protocol tag '\(printable(frames[0]))'; this build speaks \(Wire.versionTag)")
         }
-        guard let name = String(validating: frames[1], as: UTF8.self), let command = Command(rawValue: name) else {
-            throw ProtocolError(.unknownCommand, "unknown command '\(printable(frames[1]))'")
+    }
+
+    /// The message whose command is `frames[next]`; moves `next` past it. Alone (not `inBatch`),
+    /// the message must end the frames.
+    private static func decodeMessage(_ frames: [[UInt8]], at next: inout Int,
+                                      inBatch: Bool) throws(ProtocolError) -> Message {
+        guard frames.count - next >= 2 else {
+            throw ProtocolError(.tooFewFrames, "\(frames.count - next) frame(s) after the last message; "
+                                    + "every message has at least 2 after the tag (command, body)")
         }
-        let body = frames[2]
+        guard let name = String(validating: frames[next], as: UTF8.self), let command = Command(rawValue: name) else {
+            throw ProtocolError(.unknownCommand, "unknown command '\(printable(frames[next]))'")
+        }
+        let body = frames[next + 1]
         guard body.count <= Wire.maxBodySize else {
             throw ProtocolError(.frameTooLarge, command: command,
                                 "body of \(body.count) bytes; the limit is \(Wire.maxBodySize)")
@@ -77,14 +152,17 @@ public enum Message: Sendable, Equatable {
         guard String(validating: body, as: UTF8.self) != nil else {
             throw ProtocolError(.badUTF8, command: command, "body is not valid UTF-8")
         }
-        let attachments = frames[3...]
+        let following = frames[(next + 2)...]
         do {
             // Order: body syntax, body fields, frame count (which the body decides), attachments.
             func read<Body: MessageBody>(_ wrap: (Body) -> Message) throws -> Message {
                 var value = try Body.read(body)
                 try value.validate()
-                try checkCount(command, attachments.count, value.attachmentCount)
-                try value.attach(attachments)
+                let count = value.attachmentCount
+                // In a batch the next message's frames may follow; only too few is wrong there.
+                try checkCount(command, inBatch ? min(following.count, count) : following.count, count)
+                try value.attach(following.prefix(count))
+                next += 2 + count
                 return wrap(value)
             }
             switch command {

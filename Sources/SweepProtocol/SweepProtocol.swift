@@ -1,13 +1,16 @@
 // The wire contract between coordinator and workers: every name and number of PROTOCOL.md, in one
 // place. Change the two together; a change of frames or bodies bumps `versionTag`.
 
-/// Frame layout, sizes and socket settings of protocol `TSW5` (PROTOCOL.md, "Transport", "Frames").
+/// Frame layout, sizes and socket settings of protocol `TSW6` (PROTOCOL.md, "Transport", "Frames").
 public enum Wire {
     /// Frame 0 of every message. Bumped whenever a frame or body changes shape.
-    public static let versionTag = "TSW5"
+    public static let versionTag = "TSW6"
     /// `ZMQ_MAXMSGSIZE` in bytes: above the largest checkpoint (cnn-32-64, 225,034 floats as JSON
     /// ≈ 3 MB) with room to spare; a larger frame cuts the sender off inside libzmq.
     public static let maxMessageSize = 64 << 20
+    /// Most protocol messages in one ZeroMQ message (a batch): the ACKs and JOBs of a round for one
+    /// worker of 1,024 slots, with room to spare.
+    public static let maxBatch = 4096
     /// Largest JSON body (frame 2) in bytes; bodies are small, so anything larger is garbage and is
     /// refused before it is parsed.
     public static let maxBodySize = 1 << 20

@@ -120,6 +120,8 @@ public final class WorkerLoop: @unchecked Sendable {
         /// Cancelled leases whose thread has not finished yet: their result is dropped.
         var cancelled: Set<JobRef> = []
         let completions = CompletionQueue()
+        /// Messages said since the loop last waited (`send`, `flush`).
+        let outbox = Outbox()
         let jobThreads = JobThreads()
         var heartbeat: Duration
         var liveness: Int
@@ -177,6 +179,7 @@ public final class WorkerLoop: @unchecked Sendable {
                     var items = [socket.pollItem(.readable)]
                     if let wakeUp = completions.pollItem { items.append(wakeUp) }
                     if let linkMonitor { items.append(linkMonitor.pollItem) }
+                    flush()
                     _ = try poll(items, timeout: max(.zero, min(heartbeat, .milliseconds(20), nextWaitEnd() - ContinuousClock.now)))
                     if let exit = try checkLink() { return exit }
                     while let frames = try socket.receive(dontWait: true) {
@@ -189,8 +192,9 @@ public final class WorkerLoop: @unchecked Sendable {
             }
         }
 
-        /// Closes the DEALER, its monitor first (see `SocketMonitor.stop()`).
+        /// Sends what is queued, then closes the DEALER, its monitor first (see `SocketMonitor.stop()`).
         mutating func closeSocket() {
+            flush()
             linkMonitor?.stop()
             linkMonitor = nil
             socket?.close()
@@ -307,6 +311,7 @@ public final class WorkerLoop: @unchecked Sendable {
                     return false
                 }
                 guard let socket else { return true }
+                flush()
                 _ = try socket.poll(.readable, timeout: min(.milliseconds(20), end - ContinuousClock.now))
                 var heard = false
                 while let frames = try socket.receive(dontWait: true) {
@@ -322,15 +327,31 @@ public final class WorkerLoop: @unchecked Sendable {
             return true
         }
 
+        /// Queues `message`: what one pass of the loop says leaves as one batch, before the loop
+        /// waits again (`flush`).
         func send(_ message: Message) {
+            outbox.messages.append(message)
+        }
+
+        /// Sends the queued messages, in order, in batches of at most `Wire.maxBatch`.
+        func flush() {
+            let messages = outbox.messages
+            outbox.messages = []
             guard let socket else { return }
-            do {
-                let frames = try message.encode()
-                if try !socket.send(frames, dontWait: true) {
-                    config.log("\(message.command.rawValue) not sent: the connection is not ready")
+            var start = 0
+            while start < messages.count {
+                let end = min(start + Wire.maxBatch, messages.count)
+                defer { start = end }
+                guard let batch = Message.encode(batch: messages[start..<end], refused: { message, error in
+                    config.log("\(message.command.rawValue) not sent: \(error)")
+                }) else { continue }
+                do {
+                    if try !socket.send(batch.frames, dontWait: true) {
+                        config.log("\(Message.describe(batch.sent)) not sent: the connection is not ready")
+                    }
+                } catch {
+                    config.log("\(Message.describe(batch.sent)) not sent: \(error)")
                 }
-            } catch {
-                config.log("\(message.command.rawValue) not sent: \(error)")
             }
         }
 
@@ -405,11 +426,12 @@ public final class WorkerLoop: @unchecked Sendable {
             }
         }
 
-        /// Handles one message; an exit reason ends the loop.
+        /// Handles the messages of one batch in order; an exit reason ends the loop (and the rest
+        /// of the batch goes unread).
         mutating func handle(_ frames: [[UInt8]]) -> WorkerExit? {
-            let message: Message
+            let messages: [Message]
             do {
-                message = try Message.decode(frames)
+                messages = try Message.decodeBatch(frames)
             } catch where error.kind == .wrongVersion {
                 // Another release's coordinator: it cannot read this worker either, and waiting
                 // for it to answer would only repeat "nothing answers" forever.
@@ -421,6 +443,14 @@ public final class WorkerLoop: @unchecked Sendable {
                 config.log("ignored a message: \(error)")
                 return nil
             }
+            for message in messages {
+                if let exit = handle(message) { return exit }
+            }
+            return nil
+        }
+
+        /// Handles one message; an exit reason ends the loop.
+        mutating func handle(_ message: Message) -> WorkerExit? {
             switch message {
             case .welcome(let welcome):
                 do throws(GridSpecError) {
@@ -517,6 +547,12 @@ public final class WorkerLoop: @unchecked Sendable {
             }
         }
     }
+}
+
+/// The messages a worker's loop has said since it last waited: they leave as one batch. A class,
+/// so that the loop's non-mutating helpers can say something too; used by the loop thread only.
+final class Outbox {
+    var messages: [Message] = []
 }
 
 /// The threads that run jobs. A thread whose job ended waits a while for the next one, since

@@ -34,15 +34,17 @@ struct CoordinatorLoopBenchmarkTests {
             }
             guard try socket.poll(.readable, timeout: .milliseconds(50)).contains(.readable) else { continue }
             while let frames = try socket.receive(dontWait: true) {
-                switch try Message.decode(frames) {
-                case .job(let job):
-                    try socket.send(Message.result(.done(jobId: job.jobId, attempt: job.attempt, kind: .trivial,
-                                                         wallSeconds: 0, result: record)).encode())
-                    done += 1
-                case .bye:
-                    return done
-                default:
-                    break
+                for message in try Message.decodeBatch(frames) {
+                    switch message {
+                    case .job(let job):
+                        try socket.send(Message.result(.done(jobId: job.jobId, attempt: job.attempt, kind: .trivial,
+                                                             wallSeconds: 0, result: record)).encode())
+                        done += 1
+                    case .bye:
+                        return done
+                    default:
+                        break
+                    }
                 }
             }
         }

@@ -123,6 +123,8 @@ final class HandWorker {
     var held: [JobLease] = []
     var gotBye = false
     var slots = 1
+    /// The rest of the last batch received, not handed out yet.
+    var pending: [Message] = []
 
     init(_ fixture: LoopFixture, endpoint: String, name: String) throws {
         self.name = name
@@ -156,9 +158,27 @@ final class HandWorker {
 
     /// Next message within `timeout`, or nil.
     func receive(timeout: Duration = .seconds(5)) throws -> Message? {
-        guard try socket.poll(.readable, timeout: timeout).contains(.readable),
-              let frames = try socket.receive(dontWait: true) else { return nil }
-        return try Message.decode(frames)
+        if pending.isEmpty {
+            guard try socket.poll(.readable, timeout: timeout).contains(.readable),
+                  let frames = try socket.receive(dontWait: true) else { return nil }
+            pending = try Message.decodeBatch(frames)
+        }
+        return pending.removeFirst()
+    }
+
+    /// The messages of the next ZeroMQ message that holds more than HEARTBEATs, heartbeats left
+    /// out (nil after `timeout`): what the coordinator sent together.
+    func receiveBatch(timeout: Duration = .seconds(5)) throws -> [Message]? {
+        precondition(pending.isEmpty, "receiveBatch after receive split a batch")
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            try beatIfDue()
+            guard try socket.poll(.readable, timeout: .milliseconds(20)).contains(.readable),
+                  let frames = try socket.receive(dontWait: true) else { continue }
+            let messages = try Message.decodeBatch(frames).filter { if case .heartbeat = $0 { false } else { true } }
+            if !messages.isEmpty { return messages }
+        }
+        return nil
     }
 
     /// Next message that is not a HEARTBEAT within `timeout` (beating meanwhile), or nil.
@@ -201,22 +221,24 @@ func serve(_ workers: [HandWorker], timeout: Duration = .seconds(10),
             try worker.beatIfDue()
             while let frames = try worker.socket.receive(dontWait: true) {
                 idle = false
-                switch try Message.decode(frames) {
-                case .job(let job):
-                    if answers(worker, job) {
-                        try worker.send(.result(worker.result(for: JobRef(jobId: job.jobId, attempt: job.attempt))))
-                        done[worker.name, default: []].append(JobRef(jobId: job.jobId, attempt: job.attempt))
-                    } else {
-                        worker.held.append(job)
+                for message in try Message.decodeBatch(frames) {
+                    switch message {
+                    case .job(let job):
+                        if answers(worker, job) {
+                            try worker.send(.result(worker.result(for: JobRef(jobId: job.jobId, attempt: job.attempt))))
+                            done[worker.name, default: []].append(JobRef(jobId: job.jobId, attempt: job.attempt))
+                        } else {
+                            worker.held.append(job)
+                        }
+                    case .bye:
+                        worker.gotBye = true
+                    case .error(let error) where error.code == .unknownPeer:
+                        // Declared lost while this thread was starved (a loaded machine): come back,
+                        // as a real worker does.
+                        try worker.ready(slots: worker.slots, running: worker.held.map { JobRef(jobId: $0.jobId, attempt: $0.attempt) })
+                    default:
+                        break
                     }
-                case .bye:
-                    worker.gotBye = true
-                case .error(let error) where error.code == .unknownPeer:
-                    // Declared lost while this thread was starved (a loaded machine): come back,
-                    // as a real worker does.
-                    try worker.ready(slots: worker.slots, running: worker.held.map { JobRef(jobId: $0.jobId, attempt: $0.attempt) })
-                default:
-                    break
                 }
             }
         }

@@ -58,6 +58,35 @@ struct CoordinatorLoopTests {
         #expect(results.map(\.jobId).sorted() == [job.jobId, next.jobId].sorted())
     }
 
+    @Test func aRoundsMessagesToOneWorkerLeaveInOneBatch() throws {
+        let fixture = try LoopFixture(learningRates: [0.0125], batchSizes: [8, 16, 24, 32], seeds: 1)
+        let endpoint = try fixture.start()
+        let worker = try HandWorker(fixture, endpoint: endpoint, name: "w")
+        try worker.ready(slots: 2)
+        // One READY: the WELCOME and the JOBs for both slots answer it together.
+        guard let first = try worker.receiveBatch() else { Issue.record("no WELCOME"); return }
+        #expect(first.map(\.command) == [.welcome, .job, .job])
+        let jobs = first.compactMap { if case .job(let job) = $0 { job.ref } else { nil } }
+        // Both RESULTs in one batch: both ACKs and the two JOBs that follow come back in one.
+        guard let results = Message.encode(batch: jobs.map { .result(worker.result(for: $0)) }, refused: { _, error in
+            Issue.record("\(error)")
+        }) else { return }
+        #expect(try worker.socket.send(results.frames, dontWait: true))
+        guard let second = try worker.receiveBatch() else { Issue.record("no answer"); return }
+        #expect(second.map(\.command).sorted { $0.rawValue < $1.rawValue } == [.ack, .ack, .job, .job])
+        #expect(Set(second.compactMap { if case .ack(let ref) = $0 { ref } else { nil } }) == Set(jobs))
+        let next = second.compactMap { if case .job(let job) = $0 { job.ref } else { nil } }
+        for ref in next { try worker.send(.result(worker.result(for: ref))) }
+        var acked: Set<JobRef> = []
+        while acked.count < 2, let message = try worker.expect() {
+            if case .ack(let ref) = message { acked.insert(ref) }
+        }
+        #expect(acked == Set(next))
+        guard case .bye = try worker.expect() else { Issue.record("no BYE"); return }
+        #expect(try fixture.waitForEnd() == .finished)
+        #expect(try fixture.readOnly().results().count == 4)
+    }
+
     @Test func malformedTrafficLeavesTheJournalAloneAndTheLoopRunning() throws {
         let fixture = try LoopFixture()
         let endpoint = try fixture.start()
@@ -65,10 +94,10 @@ struct CoordinatorLoopTests {
         let peer = try HandWorker(fixture, endpoint: endpoint, name: "junk")
         let garbage: [[[UInt8]]] = [
             [[0xff, 0x00, 0x13]],
-            [Array("TSW5".utf8), Array("READY".utf8), Array("{}".utf8)],
-            [Array("TSW5".utf8), Array("FROB".utf8), Array("{}".utf8)],
-            [Array("TSW5".utf8), Array("HEARTBEAT".utf8), Array(#"{"jobs":[],"extra":1}"#.utf8)],
-            [Array("TSW5".utf8), Array("RESULT".utf8), [0xc3, 0x28]],
+            [Array("TSW6".utf8), Array("READY".utf8), Array("{}".utf8)],
+            [Array("TSW6".utf8), Array("FROB".utf8), Array("{}".utf8)],
+            [Array("TSW6".utf8), Array("HEARTBEAT".utf8), Array(#"{"jobs":[],"extra":1}"#.utf8)],
+            [Array("TSW6".utf8), Array("RESULT".utf8), [0xc3, 0x28]],
         ]
         for frames in garbage {
             try peer.sendRaw(frames)
@@ -85,7 +114,7 @@ struct CoordinatorLoopTests {
             #expect(error.code == .malformed)
         }
         // A claimed ERROR that does not decode is not answered (no error ping-pong).
-        try peer.sendRaw([Array("TSW5".utf8), Array("ERROR".utf8), Array("{".utf8)])
+        try peer.sendRaw([Array("TSW6".utf8), Array("ERROR".utf8), Array("{".utf8)])
         try peer.send(.status(StatusRequest()))
         guard case .statusReply(let status) = try peer.expect() else { Issue.record("no STATUS-REPLY"); return }
         #expect(status.counts.total == 8 && status.counts.queued == 8)

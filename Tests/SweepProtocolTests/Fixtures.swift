@@ -65,7 +65,7 @@ enum Fixtures {
     }
 
     static func frames(_ command: String, _ body: String, _ attachments: [[UInt8]] = []) -> [[UInt8]] {
-        [Array("TSW5".utf8), Array(command.utf8), Array(body.utf8)] + attachments
+        [Array("TSW6".utf8), Array(command.utf8), Array(body.utf8)] + attachments
     }
 
     /// The body of `message` as a JSON dictionary.

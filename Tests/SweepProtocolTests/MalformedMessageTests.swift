@@ -17,6 +17,8 @@ struct MalformedMessageTests {
         #expect(error.kind == kind, "\(error)", sourceLocation: sourceLocation)
         if let field { #expect(error.field == field, "\(error)", sourceLocation: sourceLocation) }
         #expect(!error.description.isEmpty, sourceLocation: sourceLocation)
+        // What arrives is read as a batch: that reader must refuse it too.
+        #expect((try? Message.decodeBatch(frames)) == nil, "accepted as a batch", sourceLocation: sourceLocation)
     }
 
     private let ack = #"{"attempt":1,"jobId":1}"#
@@ -24,13 +26,13 @@ struct MalformedMessageTests {
     @Test("too few frames")
     func tooFewFrames() {
         expectRefused([], .tooFewFrames)
-        expectRefused([Array("TSW5".utf8)], .tooFewFrames)
-        expectRefused([Array("TSW5".utf8), Array("ACK".utf8)], .tooFewFrames)
+        expectRefused([Array("TSW6".utf8)], .tooFewFrames)
+        expectRefused([Array("TSW6".utf8), Array("ACK".utf8)], .tooFewFrames)
     }
 
     @Test("wrong protocol version, named in the error")
     func wrongVersion() {
-        for tag in ["TSW1", "TSW2", "TSW3", "TSW4", "tsw5", "", "TSW5 ", "TSW"] {
+        for tag in ["TSW1", "TSW2", "TSW3", "TSW4", "TSW5", "tsw6", "", "TSW6 ", "TSW"] {
             var frames = Fixtures.frames("ACK", ack)
             frames[0] = Array(tag.utf8)
             expectRefused(frames, .wrongVersion)
@@ -325,6 +327,6 @@ struct MalformedMessageTests {
     @Test("errors read as sentences naming the command and field")
     func errorText() {
         let error = Fixtures.refusal(Fixtures.frames("ACK", #"{"attempt":0,"jobId":1}"#))
-        #expect(error?.description == "TSW5 ACK field 'attempt': 0 is out of range 1...1000")
+        #expect(error?.description == "TSW6 ACK field 'attempt': 0 is out of range 1...1000")
     }
 }

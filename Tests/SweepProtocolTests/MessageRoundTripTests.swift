@@ -11,7 +11,7 @@ struct MessageRoundTripTests {
         #expect(Set(samples.map(\.command)) == Set(Command.allCases))
         for message in samples {
             let frames = try message.encode()
-            #expect(frames[0] == Array("TSW5".utf8))
+            #expect(frames[0] == Array("TSW6".utf8))
             #expect(frames[1] == Array(message.command.rawValue.utf8))
             let decoded = try Message.decode(frames)
             #expect(decoded == message, "\(message.command)")

@@ -54,7 +54,7 @@ extension FailureTests.Windows {
             #expect(Set(results.map(\.worker)).count == 1, "only A ran jobs: \(Set(results.map(\.worker)))")
             #expect(sweep.logLines(containing: "worker worker-a admitted:").count == 1, "A admitted once")
             #expect(sweep.logLines(containing: "worker-b").isEmpty && sweep.logLines(containing: "worker-c").isEmpty,
-                    "B and C never spoke TSW5 to the coordinator")
+                    "B and C never spoke TSW6 to the coordinator")
             #expect(!sweep.logLines(containing: "refused CURVE peer key \(keyB) from 127.0.0.1").isEmpty)
             #expect(sweep.logLines(containing: "key \(keyA)").isEmpty, "A was never refused")
             #expect(sweep.logLines(containing: "from a client without CURVE").count <= 2, "one line per 10 s at most")

@@ -1,4 +1,4 @@
-// Support for tests that talk TSW5 to a real coordinator process: a hand-played DEALER peer, a
+// Support for tests that talk TSW6 to a real coordinator process: a hand-played DEALER peer, a
 // coordinator started with its endpoint file, database snapshots, and /proc readings (CPU time,
 // peak memory) for the benchmarks.
 import Foundation
@@ -66,6 +66,8 @@ struct SweepProcess {
 
 /// A hand-played peer of the coordinator: one DEALER with its own routing id. Every wait is bounded.
 final class RawPeer {
+    /// The rest of the last batch received, not handed out yet.
+    private var pending: [Message] = []
     let context: Context
     let socket: Socket
     let name: String
@@ -116,14 +118,18 @@ final class RawPeer {
     func receive<T>(within timeout: Duration = .seconds(5), _ match: (Message) -> T?) throws -> T? {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            guard let frames = try receiveFrames(within: deadline - ContinuousClock.now) else { return nil }
-            if let value = match(try Message.decode(frames)) { return value }
+            if pending.isEmpty {
+                guard let frames = try receiveFrames(within: deadline - ContinuousClock.now) else { return nil }
+                pending = try Message.decodeBatch(frames)
+            }
+            if let value = match(pending.removeFirst()) { return value }
         }
         return nil
     }
 
     /// Drops every message waiting now.
     func drain() throws {
+        pending = []
         while try socket.receive(dontWait: true) != nil {}
     }
 

@@ -42,6 +42,25 @@ import ZeroMQ
         #expect(worker.exit() == .bye("over"))
     }
 
+    /// Two JOBs in one batch, both ending at once: their RESULTs leave in one batch too.
+    @Test func resultsOfOnePassLeaveInOneBatch() throws {
+        let coordinator = try FakeCoordinator()
+        var config = testConfig(coordinator.endpoint)
+        config.slots = 2
+        let (worker, _) = try readyWorker(coordinator, config: config)
+        var second = trivialLease(id: 2)
+        (second.seedIndex, second.key) = (2, "trivial/lr=0.05/b=32/seed=2")
+        try coordinator.send(batch: [.welcome(Welcome(coordinator: "c0ffee01", grid: trivialGrid(millis: 0),
+                                                      heartbeat: .milliseconds(50), liveness: 3)),
+                                     .job(trivialLease(id: 1)), .job(second)])
+        let results = try #require(try coordinator.receiveBatch()).compactMap(result)
+        #expect(Set(results.map(\.ref)) == [JobRef(jobId: 1, attempt: 1), JobRef(jobId: 2, attempt: 1)])
+        #expect(results.allSatisfy { $0.outcome == .done })
+        try coordinator.send(batch: [.ack(JobRef(jobId: 1, attempt: 1)), .ack(JobRef(jobId: 2, attempt: 1)),
+                                     .bye(Bye(reason: "over"))])
+        #expect(worker.exit() == .bye("over"))
+    }
+
     @Test func resultIsResentUntilAcked() throws {
         let coordinator = try FakeCoordinator()
         let (worker, _) = try startWorker(coordinator, millis: 20)

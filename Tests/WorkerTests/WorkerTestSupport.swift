@@ -8,6 +8,8 @@ import ZeroMQ
 
 /// The test's side of the conversation.
 final class FakeCoordinator {
+    /// The rest of the last batch received, not handed out yet.
+    private var pending: [Message] = []
     let context: Context
     let router: Socket
     let endpoint: String
@@ -34,9 +36,11 @@ final class FakeCoordinator {
                 lastBeat = ContinuousClock.now
                 try send(.heartbeat(Heartbeat()))
             }
+            if !pending.isEmpty { return pending.removeFirst() }
             if let frames = try router.receive(dontWait: true) {
                 peer = frames[0]
-                return try Message.decode(Array(frames.dropFirst()))
+                pending = try Message.decodeBatch(Array(frames.dropFirst()))
+                continue
             }
             let left = deadline - ContinuousClock.now
             if left <= .zero { return nil }
@@ -65,8 +69,30 @@ final class FakeCoordinator {
     }
 
     func send(_ message: Message) throws {
+        try send(batch: [message])
+    }
+
+    /// Sends `messages` in one ZeroMQ message.
+    func send(batch messages: [Message]) throws {
         let peer = try #require(peer, "the worker has not spoken yet")
-        #expect(try router.send([peer] + message.encode()))
+        let batch = try #require(Message.encode(batch: messages) { _, error in Issue.record("\(error)") })
+        #expect(try router.send([peer] + batch.frames))
+    }
+
+    /// The messages of the next ZeroMQ message from the worker that holds more than HEARTBEATs,
+    /// heartbeats left out (nil after `timeout`): what the worker sent together.
+    func receiveBatch(within timeout: Duration = .seconds(3)) throws -> [Message]? {
+        precondition(pending.isEmpty, "receiveBatch after receive split a batch")
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            guard try router.poll(.readable, timeout: .milliseconds(20)).contains(.readable),
+                  let frames = try router.receive(dontWait: true) else { continue }
+            peer = frames[0]
+            let messages = try Message.decodeBatch(Array(frames.dropFirst()))
+                .filter { if case .heartbeat = $0 { false } else { true } }
+            if !messages.isEmpty { return messages }
+        }
+        return nil
     }
 }
 

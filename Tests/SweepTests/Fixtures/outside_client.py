@@ -26,6 +26,21 @@ def body(obj):
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
+def split(frames):
+    """The messages of one batch (PROTOCOL.md, "Frames"): after the tag, each message is its
+    command, its body and the attachments its body declares (one per `resultBytes` or
+    `checkpointBytes` field)."""
+    if frames[0] != b"TSW6":
+        fail(f"frame 0 is {frames[0]!r}, not TSW6")
+    messages, index = [], 1
+    while index < len(frames):
+        command, payload = frames[index].decode(), json.loads(frames[index + 1])
+        count = ("resultBytes" in payload) + ("checkpointBytes" in payload)
+        messages.append((command, payload, frames[index + 2:index + 2 + count]))
+        index += 2 + count
+    return messages
+
+
 class Client:
     def __init__(self, endpoint):
         self.socket = zmq.Context.instance().socket(zmq.DEALER)
@@ -35,26 +50,33 @@ class Client:
         self.socket.setsockopt(zmq.LINGER, 500)
         self.socket.connect(endpoint)
         self.host, self.pid, self.nonce = host, pid, nonce
+        self.pending = []  # the rest of the last batch received
 
     def send(self, command, payload, *attachments):
-        raw = payload if isinstance(payload, bytes) else body(payload)
-        self.socket.send_multipart([b"TSW5", command.encode(), raw, *attachments])
+        self.send_batch([(command, payload, attachments)])
+
+    def send_batch(self, messages):
+        """Several messages in one ZeroMQ message: the tag, then each one's frames."""
+        frames = [b"TSW6"]
+        for command, payload, attachments in messages:
+            raw = payload if isinstance(payload, bytes) else body(payload)
+            frames += [command.encode(), raw, *attachments]
+        self.socket.send_multipart(frames)
 
     def receive(self, wanted, timeout=15, beat=True):
         """The next message whose command is in `wanted`; HEARTBEATs are sent while waiting
         (`beat`: an admitted worker) and passed over."""
         deadline = time.time() + timeout
         while time.time() < deadline:
-            if not self.socket.poll(200):
-                if beat:
-                    self.send("HEARTBEAT", {"jobs": []})
-                continue
-            frames = self.socket.recv_multipart()
-            if frames[0] != b"TSW5":
-                fail(f"frame 0 is {frames[0]!r}, not TSW5")
-            command, payload = frames[1].decode(), json.loads(frames[2])
+            if not self.pending:
+                if not self.socket.poll(200):
+                    if beat:
+                        self.send("HEARTBEAT", {"jobs": []})
+                    continue
+                self.pending = split(self.socket.recv_multipart())
+            command, payload, attachments = self.pending.pop(0)
             if command in wanted:
-                return command, payload, frames[3:]
+                return command, payload, attachments
             if command != "HEARTBEAT":
                 fail(f"expected {wanted}, got {command} {payload}")
         fail(f"no {wanted} within {timeout} s")
@@ -131,7 +153,9 @@ def main():
             body({"jobs": [{"jobId": job_id + 0.5, "attempt": attempt, "step": 1, "totalSteps": 1}]}), [], "jobId")
 
     time.sleep(millis / 1000)
-    client.send("RESULT", done, record)
+    # The RESULT goes in one batch with a heartbeat naming the job, as a worker may send them.
+    client.send_batch([("HEARTBEAT", {"jobs": [{"jobId": job_id, "attempt": attempt, "step": 1, "totalSteps": 1}]}, []),
+                       ("RESULT", done, [record])])
     _, acked, _ = client.receive(["ACK"])
     if (acked["jobId"], acked["attempt"]) != (job_id, attempt):
         fail(f"ACK for another lease: {acked}")
