@@ -38,8 +38,8 @@ public struct CoordinatorLoopOptions: Sendable {
     public var zmtpHeartbeatTTL = Wire.zmtpHeartbeatTTL
     /// Largest inbound frame (`ZMQ_MAXMSGSIZE` limits each frame): the largest checkpoint.
     public var maxMessageSize: Int = Wire.maxMessageSize
-    /// Most ZeroMQ messages (batches) read in one round before the round is journaled (bounds the
-    /// round's latency).
+    /// Most messages read in one round before the round is journaled (bounds the round's latency;
+    /// a batch counts its messages, and the one that reaches the bound is read whole).
     public var maxMessagesPerRound: Int = 4096
     /// After `.finished`, how long the loop keeps serving (BYE to late READYs, ACKs to re-sent
     /// results) so that the BYEs leave the socket before it closes with LINGER 0.
@@ -227,8 +227,7 @@ public final class CoordinatorLoop: @unchecked Sendable {
                         heardUntil = self.now()
                         break
                     }
-                    count += 1
-                    effects += receive(frames)
+                    count += receive(frames, into: &effects)
                 }
             } else {
                 heardUntil = self.now()
@@ -298,11 +297,12 @@ public final class CoordinatorLoop: @unchecked Sendable {
     }
 
     /// Decodes one ROUTER message (a batch) and feeds its messages to the scheduler in order;
-    /// malformed traffic is answered here and none of its batch reaches the scheduler.
-    private func receive(_ frames: [[UInt8]]) -> [Effect] {
+    /// malformed traffic is answered here and none of its batch reaches the scheduler. Returns how
+    /// many messages it read (1 for one refused).
+    private func receive(_ frames: [[UInt8]], into effects: inout [Effect]) -> Int {
         guard frames.count >= 2 else {
             log("dropped a message of \(frames.count) frame(s) without a body")
-            return []
+            return 1
         }
         let peer = PeerID(bytes: frames[0])
         let body = Array(frames.dropFirst())
@@ -314,18 +314,19 @@ public final class CoordinatorLoop: @unchecked Sendable {
             // No answer to what claims to be an ERROR or a BYE: no error ping-pong, and a peer
             // that leaves does not listen.
             let command = String(decoding: body.count > 1 ? body[1].prefix(16) : [], as: UTF8.self)
-            if command == Command.error.rawValue || command == Command.bye.rawValue { return [] }
+            if command == Command.error.rawValue || command == Command.bye.rawValue { return 1 }
             // A READY of this protocol that cannot be read is refused: the worker would only send
             // the same again. (Another protocol version could not read the REFUSE.)
             if command == Command.ready.rawValue && body.first == Array(Wire.versionTag.utf8) {
-                return [.send(peer, .refuse(.malformed(error)))]
+                effects.append(.send(peer, .refuse(.malformed(error))))
+            } else {
+                effects.append(.send(peer, .error(ErrorReply(code: .malformed, message: error.description))))
             }
-            return [.send(peer, .error(ErrorReply(code: .malformed, message: error.description)))]
+            return 1
         }
         let now = self.now()
-        var effects: [Effect] = []
         for message in messages { effects += scheduler.handle(.message(peer, message), now: now) }
-        return effects
+        return messages.count
     }
 
     /// Logs a malformed message: at most `malformedLogLimit` lines per 10 s, then one line with
