@@ -115,6 +115,8 @@ public struct Scheduler: Sendable {
     private var medians: [JobKind: StepTimeMedian] = [:]
     private var startedAt: Instant?
     private var nextHeartbeatAt: Instant?
+    /// The stall scan of `tick` finds nothing before this instant (see there).
+    private var nextStallScan = Instant(milliseconds: 0)
     private var endedCount = 0
     /// Expected cost (samples) of the jobs that ended, and of all: the ETA's measure of work, which
     /// does not depend on the order jobs run in (longest first makes early jobs the slowest).
@@ -561,20 +563,35 @@ public struct Scheduler: Sendable {
             lostWorkerCount += 1
             removeWorker(peer, end: .lost, cancel: true, why: "lost (\(silence))", now: now, out: &out)
         }
-        // Stalled jobs: heartbeating worker, step counter stuck.
-        var kindMedian: [JobKind: Double] = [:]
-        for kind in medians.keys { kindMedian[kind] = medians[kind]?.median() }
-        for peer in workerOrder {
-            for id in workers[peer]?.running ?? [] {
-                guard let i = indexOf[id] else { continue }
-                let window = stallWindow(i, kindMedian: kindMedian[jobs[i].descriptor.kind] ?? 0)
-                let stuck = heardUntil - jobs[i].lastProgressAt
-                if stuck > window {
-                    out.log("#\(id) stalled on \(name(peer)) at step \(jobs[i].lastStep) for "
-                                + "\(stuck.inMilliseconds) ms (window \(window.inMilliseconds) ms)")
-                    endLease(i, .stalled, cancel: true, now: now, out: &out)
+        // Stalled jobs: heartbeating worker, step counter stuck. No job stalls before its last
+        // progress plus the window's minimum, and progress only moves forward: the scan of every
+        // running job waits until the oldest progress it saw gets there, and then runs at most
+        // once per `stallScanInterval` while a job sits between that minimum and its own window.
+        if heardUntil >= nextStallScan {
+            var kindMedian: [JobKind: Double] = [:]
+            for kind in medians.keys { kindMedian[kind] = medians[kind]?.median() }
+            var stalled: [(job: Int, peer: PeerID, stuck: Duration, window: Duration)] = []
+            var oldestProgress = heardUntil
+            for peer in workerOrder {
+                guard let running = workers[peer]?.running else { continue }
+                for id in running {
+                    guard let i = indexOf[id] else { continue }
+                    let window = stallWindow(i, kindMedian: kindMedian[jobs[i].descriptor.kind] ?? 0)
+                    let stuck = heardUntil - jobs[i].lastProgressAt
+                    if stuck > window {
+                        stalled.append((i, peer, stuck, window))
+                    } else {
+                        oldestProgress = min(oldestProgress, jobs[i].lastProgressAt)
+                    }
                 }
             }
+            for (i, peer, stuck, window) in stalled {
+                out.log("#\(jobs[i].descriptor.id) stalled on \(name(peer)) at step \(jobs[i].lastStep) for "
+                            + "\(stuck.inMilliseconds) ms (window \(window.inMilliseconds) ms)")
+                endLease(i, .stalled, cancel: true, now: now, out: &out)
+            }
+            nextStallScan = max(heardUntil.advanced(by: stallScanInterval),
+                                oldestProgress.advanced(by: config.timing.stallWindowMinimum))
         }
         // Orphans past the re-adoption grace.
         if let deadline = graceDeadline, heardUntil >= deadline {
@@ -591,11 +608,17 @@ public struct Scheduler: Sendable {
         dispatch(first: nil, now: now, out: &out)
     }
 
+    /// How often the stall scan runs at most while it may find something: a tenth of the
+    /// window's minimum, and at least once per heartbeat interval.
+    private var stallScanInterval: Duration {
+        min(config.timing.heartbeat, config.timing.stallWindowMinimum / 10)
+    }
+
     /// The stall window of running job `i` (step times in ms).
     private func stallWindow(_ i: Int, kindMedian: Double) -> Duration {
-        let job = jobs[i]
-        let ownMean = job.lastStep > 0
-            ? Double((job.lastProgressAt - job.leaseStart).inMilliseconds) / Double(job.lastStep) : 0
+        let lastStep = jobs[i].lastStep  // fields, not a copy of the job (its strings retained)
+        let ownMean = lastStep > 0
+            ? Double((jobs[i].lastProgressAt - jobs[i].leaseStart).inMilliseconds) / Double(lastStep) : 0
         let stepTime = max(kindMedian, ownMean)
         let scaled = Double(config.timing.stallStepFactor) * stepTime
         return max(config.timing.stallWindowMinimum, .milliseconds(scaled < 1e15 ? Int64(scaled.rounded(.up)) : Int64(1e15)))

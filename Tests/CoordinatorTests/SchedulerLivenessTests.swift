@@ -130,6 +130,34 @@ import Testing
         #expect(regranted.map(\.attempt) == [2])
     }
 
+    /// The stall scan waits for the oldest progress it saw to reach the window's minimum; a job
+    /// leased after a scan, stuck from its lease, is still caught within a second of its window.
+    @Test func aJobLeasedAfterAStallScanIsStillCaughtOnTime() {
+        var h = Harness(jobs: Harness.trivialJobs(batchSizes: [8, 16]))
+        guard let job1 = h.ready("w1").jobs(to: "w1").first else { Issue.record("no JOB for w1"); return }
+        let start = h.now
+        var step = 0
+        var job2: JobRef?
+        var expired: [(JobRef, Int64)] = []
+        while (h.now - start).inMilliseconds < 120_000 && expired.isEmpty {
+            h.now = h.now.advanced(by: .milliseconds(1_000))
+            step += 1
+            h.heartbeat("w1", [(job1.jobId, job1.attempt, step)])  // job 1 keeps progressing
+            if (h.now - start).inMilliseconds == 30_000 {
+                job2 = h.ready("w2").jobs(to: "w2").first.map { JobRef(jobId: $0.jobId, attempt: $0.attempt) }
+            }
+            if let job2 { h.heartbeat("w2", [(job2.jobId, job2.attempt, 0)]) }  // job 2 never does
+            for (ref, reason) in h.tick().leaseEnds {
+                #expect(reason == .stalled)
+                expired.append((ref, (h.now - start).inMilliseconds))
+            }
+        }
+        #expect(job2 != nil && job2?.jobId != job1.jobId)
+        #expect(expired.map(\.0) == [job2])
+        // Leased at 30 s, stuck from then: past its 60-s window after 90 s.
+        #expect(expired.first.map { $0.1 > 90_000 && $0.1 <= 91_000 } == true, "\(expired)")
+    }
+
     @Test func slowButProgressingWorkerIsNeverRequeued() {
         var h = Harness(jobs: Harness.trivialJobs(batchSizes: [8]))
         h.ready("w1")
