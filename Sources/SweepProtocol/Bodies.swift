@@ -31,9 +31,9 @@ public struct JobRef: Codable, Sendable, Hashable, MessageBody {
 
     func validate() throws { try validate("") }
 
-    func validate(_ prefix: String) throws {
-        try Check.int(jobId, prefix + "jobId", 1...maxJobID)
-        try Check.int(attempt, prefix + "attempt", 1...maxAttempt)
+    func validate(_ prefix: @autoclosure () -> String) throws {
+        try Check.int(jobId, prefix() + "jobId", 1...maxJobID)
+        try Check.int(attempt, prefix() + "attempt", 1...maxAttempt)
     }
 
     static let command = Command.ack
@@ -61,9 +61,9 @@ public struct DatasetOffer: Codable, Sendable, Hashable {
         self.hash = hash
     }
 
-    func validate(_ prefix: String) throws {
-        try Check.string(name, prefix + "name")
-        try Check.hash(hash, prefix + "hash")
+    func validate(_ prefix: @autoclosure () -> String) throws {
+        try Check.string(name, prefix() + "name")
+        try Check.hash(hash, prefix() + "hash")
     }
 }
 
@@ -255,10 +255,10 @@ public struct JobProgress: Codable, Sendable, Hashable {
                            totalSteps: try o.int("totalSteps"))
     }
 
-    func validate(_ prefix: String) throws {
-        try JobRef(jobId: jobId, attempt: attempt).validate(prefix)
-        try Check.int(totalSteps, prefix + "totalSteps", 0...maxCount)
-        try Check.int(step, prefix + "step", 0...totalSteps)
+    func validate(_ prefix: @autoclosure () -> String) throws {
+        try JobRef(jobId: jobId, attempt: attempt).validate(prefix())
+        try Check.int(totalSteps, prefix() + "totalSteps", 0...maxCount)
+        try Check.int(step, prefix() + "step", 0...totalSteps)
     }
 }
 
@@ -375,16 +375,16 @@ public struct WorkerStatus: Codable, Sendable, Equatable {
         self.steps = steps ?? Array(repeating: 0, count: jobs.count)
     }
 
-    func validate(_ prefix: String) throws {
-        try Check.string(name, prefix + "name")
-        try Check.list(jobs.count, prefix + "jobs", max: 1_024)
-        try Check.list(steps.count, prefix + "steps", max: 1_024)
+    func validate(_ prefix: @autoclosure () -> String) throws {
+        try Check.string(name, prefix() + "name")
+        try Check.list(jobs.count, prefix() + "jobs", max: 1_024)
+        try Check.list(steps.count, prefix() + "steps", max: 1_024)
         if steps.count != jobs.count {
-            throw FieldFailure(kind: .invalidValue, field: prefix + "steps",
+            throw FieldFailure(kind: .invalidValue, field: prefix() + "steps",
                                detail: "has \(steps.count) entries for \(jobs.count) jobs")
         }
-        for (i, step) in steps.enumerated() { try Check.int(step, prefix + "steps[\(i)]", 0...maxCount) }
-        for (i, id) in jobs.enumerated() { try Check.int(id, prefix + "jobs[\(i)]", 1...maxJobID) }
+        for (i, step) in steps.enumerated() { try Check.int(step, prefix() + "steps[\(i)]", 0...maxCount) }
+        for (i, id) in jobs.enumerated() { try Check.int(id, prefix() + "jobs[\(i)]", 1...maxJobID) }
     }
 }
 

@@ -21,49 +21,49 @@ enum Check {
         FieldFailure(kind: .invalidValue, field: field, detail: detail)
     }
 
-    static func int(_ value: Int, _ field: String, _ range: ClosedRange<Int>) throws {
+    static func int(_ value: Int, _ field: @autoclosure () -> String, _ range: ClosedRange<Int>) throws {
         guard range.contains(value) else {
-            throw fail(field, "\(value) is out of range \(range.lowerBound)...\(range.upperBound)")
+            throw fail(field(), "\(value) is out of range \(range.lowerBound)...\(range.upperBound)")
         }
     }
 
-    static func double(_ value: Double, _ field: String, _ range: ClosedRange<Double>) throws {
-        guard value.isFinite else { throw fail(field, "\(value) is not a finite number") }
+    static func double(_ value: Double, _ field: @autoclosure () -> String, _ range: ClosedRange<Double>) throws {
+        guard value.isFinite else { throw fail(field(), "\(value) is not a finite number") }
         guard range.contains(value) else {
-            throw fail(field, "\(value) is out of range \(range.lowerBound)...\(range.upperBound)")
+            throw fail(field(), "\(value) is out of range \(range.lowerBound)...\(range.upperBound)")
         }
     }
 
     /// A string of 1 (or 0 when `allowEmpty`) to `maxLength` bytes without control characters.
-    static func string(_ value: String, _ field: String, maxLength: Int = Wire.maxShortString,
+    static func string(_ value: String, _ field: @autoclosure () -> String, maxLength: Int = Wire.maxShortString,
                        allowEmpty: Bool = false) throws {
-        guard allowEmpty || !value.isEmpty else { throw fail(field, "is empty") }
+        guard allowEmpty || !value.isEmpty else { throw fail(field(), "is empty") }
         guard value.utf8.count <= maxLength else {
-            throw fail(field, "is \(value.utf8.count) bytes long; the limit is \(maxLength)")
+            throw fail(field(), "is \(value.utf8.count) bytes long; the limit is \(maxLength)")
         }
         if value.unicodeScalars.contains(where: Wire.isControl) {
-            throw fail(field, "contains a control character")
+            throw fail(field(), "contains a control character")
         }
     }
 
-    static func list(_ count: Int, _ field: String, max: Int = Wire.maxListCount) throws {
-        guard count <= max else { throw fail(field, "has \(count) entries; the limit is \(max)") }
+    static func list(_ count: Int, _ field: @autoclosure () -> String, max: Int = Wire.maxListCount) throws {
+        guard count <= max else { throw fail(field(), "has \(count) entries; the limit is \(max)") }
     }
 
     /// 16 lowercase hex digits (an FNV-1a-64 hash).
-    static func hash(_ value: String, _ field: String) throws {
+    static func hash(_ value: String, _ field: @autoclosure () -> String) throws {
         guard value.utf8.count == 16, value.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
-        else { throw fail(field, "'\(value.prefix(40))' is not 16 lowercase hex digits") }
+        else { throw fail(field(), "'\(value.prefix(40))' is not 16 lowercase hex digits") }
     }
 
     /// An attachment's checksum (`AttachmentChecksum`).
-    static func checksum(_ value: String, _ field: String) throws {
+    static func checksum(_ value: String, _ field: @autoclosure () -> String) throws {
         guard value.utf8.count == 8, value.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
-        else { throw fail(field, "'\(value.prefix(40))' is not 8 lowercase hex digits") }
+        else { throw fail(field(), "'\(value.prefix(40))' is not 8 lowercase hex digits") }
     }
 
-    static func require(_ condition: Bool, _ field: String, _ detail: @autoclosure () -> String) throws {
-        if !condition { throw fail(field, detail()) }
+    static func require(_ condition: Bool, _ field: @autoclosure () -> String, _ detail: @autoclosure () -> String) throws {
+        if !condition { throw fail(field(), detail()) }
     }
 }
 

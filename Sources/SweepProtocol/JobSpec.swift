@@ -58,20 +58,20 @@ public struct DatasetSelection: Codable, Sendable, Hashable {
         }
     }
 
-    func validate(_ prefix: String) throws {
+    func validate(_ prefix: @autoclosure () -> String) throws {
         switch kind {
         case .fashionMNIST:
-            guard let directory else { throw Check.fail(prefix + "directory", "is required for fashion-mnist") }
-            try Check.string(directory, prefix + "directory", maxLength: 4096)
-            try Check.require(seed == nil, prefix + "seed", "applies only to the synthetic set")
-            try Check.require(count == nil, prefix + "count", "applies only to the synthetic set")
-            if let format { try Check.string(format, prefix + "format", maxLength: 32) }
+            guard let directory else { throw Check.fail(prefix() + "directory", "is required for fashion-mnist") }
+            try Check.string(directory, prefix() + "directory", maxLength: 4096)
+            try Check.require(seed == nil, prefix() + "seed", "applies only to the synthetic set")
+            try Check.require(count == nil, prefix() + "count", "applies only to the synthetic set")
+            if let format { try Check.string(format, prefix() + "format", maxLength: 32) }
         case .synthetic:
-            try Check.require(directory == nil, prefix + "directory", "applies only to fashion-mnist")
-            try Check.require(format == nil, prefix + "format", "applies only to data files, not to the synthetic set")
-            try Check.require(seed != nil, prefix + "seed", "is required for the synthetic set")
-            guard let count else { throw Check.fail(prefix + "count", "is required for the synthetic set") }
-            try Check.int(count, prefix + "count", 100...1_000_000)
+            try Check.require(directory == nil, prefix() + "directory", "applies only to fashion-mnist")
+            try Check.require(format == nil, prefix() + "format", "applies only to data files, not to the synthetic set")
+            try Check.require(seed != nil, prefix() + "seed", "is required for the synthetic set")
+            guard let count else { throw Check.fail(prefix() + "count", "is required for the synthetic set") }
+            try Check.int(count, prefix() + "count", 100...1_000_000)
         }
     }
 }
