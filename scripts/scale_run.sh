@@ -3,9 +3,10 @@
 #
 #   scripts/scale_run.sh throughput [RUNS]   trivial 0-ms jobs through 8 `worker --no-data --jobs 16`:
 #                                            jobs/s and coordinator CPU per job, one line per run
-#   scripts/scale_run.sh slots [WORKERS SLOTS SECONDS]
+#   scripts/scale_run.sh slots [WORKERS SLOTS SECONDS [STAGGER]]
 #                                            simulated workers (scripts/swarm.py) × slots with 10-s jobs:
-#                                            busy fraction, peak RSS, `status --connect` latency
+#                                            busy fraction, peak RSS, `status --connect` latency;
+#                                            the workers join over STAGGER seconds (default 0: at once)
 #
 # Uses the release binary (BIN, default .build/release/thermosweep); writes into a temporary folder
 # that it removes. Needs python3-zmq for `slots` (make test-deps installs it).
@@ -56,7 +57,7 @@ print(f'{$run:>3}  {jobs}  {wall:6.2f}  {jobs / wall:6.0f}  {cpu:17.2f}  {cpu / 
 }
 
 slots() {
-    local workers=${1:-1000} slots=${2:-64} seconds=${3:-60}
+    local workers=${1:-1000} slots=${2:-64} seconds=${3:-60} stagger=${4:-0}
     # Enough 10-s jobs to keep every slot busy for the whole run, and a round more, within the
     # grid's limit of 100,000 jobs (400 per seed here).
     local seeds=$(( (workers * slots * (seconds / 10 + 1) + 399) / 400 ))
@@ -65,8 +66,8 @@ slots() {
     local endpoint version
     endpoint=$(cat "$WORK/slots.endpoint")
     version=$("$BIN" --version | cut -d' ' -f1)
-    /usr/bin/python3 scripts/swarm.py "$endpoint" "$version" --workers "$workers" --slots "$slots" \
-        --seconds "$seconds" > "$WORK/swarm.log" 2>&1 &
+    /usr/bin/time -f "%U %S" -o "$WORK/swarm.time" /usr/bin/python3 scripts/swarm.py "$endpoint" "$version" \
+        --workers "$workers" --slots "$slots" --seconds "$seconds" --stagger "$stagger" > "$WORK/swarm.log" 2>&1 &
     local swarm=$!
     PIDS+=("$swarm")
     # status --connect while the swarm runs, every 2 s.
@@ -88,6 +89,8 @@ slots() {
     local user sys rss
     read -r user sys rss < <(tail -1 "$WORK/slots.time")
     echo "coordinator: $user s user CPU, $sys s system CPU, peak RSS $((rss / 1024)) MB"
+    read -r user sys < <(tail -1 "$WORK/swarm.time")
+    echo "simulator (swarm.py, the same 2 cores): $user s user CPU, $sys s system CPU"
 }
 
 case "${1:-}" in

@@ -7,7 +7,12 @@ A worker holds each JOB for the grid's `trivialMillis` (WELCOME gives the grid),
 every heartbeatMs (the coordinator's WELCOME says how often) naming every job it holds with a
 rising step counter, then sends RESULT and keeps it until ACK, as a real worker does.
 
-Usage: swarm.py ENDPOINT VERSION [--workers 1000] [--slots 64] [--seconds 120]
+Usage: swarm.py ENDPOINT VERSION [--workers 1000] [--slots 64] [--seconds 120] [--stagger 0]
+
+With --stagger S the workers join one after another over S seconds (worker i says READY at
+i × S / workers), as the nodes of a cluster come up, instead of all at once: with S a little under
+the job length, results then arrive spread over time, as in a long sweep, rather than in one burst
+per wave.
 
 Prints one line per second (slots busy, results, messages) and at the end, as one JSON line, the
 busy fraction of the slots in the steady state: from the moment every slot first held a job to
@@ -62,8 +67,6 @@ class Peer:
         self.next_beat = 0.0
         self.gone = False
         self.outbox = []
-        self.ready()
-        self.flush()
 
     def ready(self):
         """READY, naming the jobs held (after an ERROR unknownPeer, as a real worker re-announces)."""
@@ -100,12 +103,16 @@ def main():
     parser.add_argument("--workers", type=int, default=1000)
     parser.add_argument("--slots", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=120, help="the longest run, after the first JOB")
+    parser.add_argument("--stagger", type=float, default=0, help="seconds over which the workers join, one by one")
     args = parser.parse_args()
 
     context = zmq.Context(io_threads=1)
     context.setsockopt(zmq.MAX_SOCKETS, args.workers + 64)
     pid = os.getpid()
     peers = [Peer(i, context, args.endpoint, pid, args.slots, args.version) for i in range(args.workers)]
+    start = time.monotonic()
+    joins = [(start + args.stagger * i / args.workers, i) for i in range(args.workers)]  # in order
+    joined = 0
     by_socket = {peer.socket: peer for peer in peers}
     poller = zmq.Poller()
     for peer in peers:
@@ -132,9 +139,16 @@ def main():
             break
         if counters["bye"] == args.workers:
             break
+        while joined < len(joins) and joins[joined][0] <= now:
+            peer = peers[joins[joined][1]]
+            peer.ready()
+            peer.flush()
+            joined += 1
         wait = 0.05
         if due:
             wait = max(0.0, min(wait, due[0][0] - now))
+        if joined < len(joins):
+            wait = max(0.0, min(wait, joins[joined][0] - now))
         for sock, _ in poller.poll(wait * 1000):
             peer = by_socket[sock]
             while True:
