@@ -93,8 +93,9 @@ public struct EventRecord: Sendable, Equatable {
     public let jobId: Int?
     public let attempt: Int?
     /// `dispatched`, `adopted`, `orphaned`, `lost`, `stalled`, `released`, `dropped`,
-    /// `orphanExpired`, `transient`, `requeued`, `failed`, `done`, `duplicate`, `stale`, `retried`,
-    /// `cancelled`, `worker`, `workerGone`.
+    /// `orphanExpired`, `transient`, `requeued`, `failed`, `duplicate`, `stale`, `retried`,
+    /// `cancelled`, `worker`, `workerGone`; `done` in journals of releases before 0.5.0 (a counted
+    /// result is its row in `results`).
     public let kind: String
     public let worker: String?
     public let message: String?

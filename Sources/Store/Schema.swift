@@ -66,8 +66,9 @@ enum Schema {
                   CHECK ((outcome = 'failed') = (message IS NOT NULL))
                 ) STRICT;
                 """)
-            // Append-only journal of everything that happened to a job (and to workers). No
-            // foreign key: it also records traffic about jobs that do not exist.
+            // Append-only journal of everything that happened to a job (and to workers), but for
+            // a counted result, which is its row in `results` (release 0.5.0 on; before, a `done`
+            // event repeated it). No foreign key: it also records traffic about jobs that do not exist.
             try db.execute(sql: """
                 CREATE TABLE events (
                   seq INTEGER PRIMARY KEY,

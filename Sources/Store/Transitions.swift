@@ -157,7 +157,7 @@ private func apply(_ transition: Transition, _ db: Database, _ statements: Journ
         }
         try statements.run(.done) { $0.double(1, now); $0.int(2, jobId) }
         rows.update(jobId) { $0.state = .done; $0.leaseWorker = nil }
-        try appendEvent(statements, now: now, jobId: jobId, attempt: attempt, kind: "done", worker: worker, message: nil)
+        // No `done` event: the result row says the same (job, attempt, worker, committedAt).
 
     case let .deterministicFailure(jobId, attempt, message, wallSeconds, worker):
         let job = try require(rows, "record the failure", jobId, attempt, in: leased)

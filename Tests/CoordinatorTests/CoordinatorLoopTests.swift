@@ -25,7 +25,7 @@ struct CoordinatorLoopTests {
         #expect(jobs.count == 8)
         #expect(jobs.allSatisfy { $0.state == .done && $0.attempt == 1 })
         #expect(try store.results().map(\.jobId) == jobs.map(\.id))
-        #expect(try store.events(limit: 1000).filter { $0.kind == "done" }.count == 8)
+        #expect(try store.events(limit: 1000).filter { $0.kind == "dispatched" }.count == 8)
         #expect(!fixture.logContains("JOURNAL DISAGREES"))
     }
 

@@ -59,8 +59,10 @@ import Testing
                         && now.result == old.result && now.worker == old.worker, "\(old.key) changed")
         }
         let newEvents = journalEvents(db).dropFirst(eventsBefore.count)
-        let touched = Set(newEvents.compactMap { $0.kind == "dispatched" || $0.kind == "done" ? $0.jobId : nil })
-        #expect(touched == Set(6...10), "jobs dispatched or done by the grown run: \(touched.sorted())")
+        let dispatched = Set(newEvents.compactMap { $0.kind == "dispatched" ? $0.jobId : nil })
+        #expect(dispatched == Set(6...10), "jobs dispatched by the grown run: \(dispatched.sorted())")
+        let newResults = Set(resultsAfter.map(\.jobId)).subtracting(resultsBefore.map(\.jobId))
+        #expect(newResults == Set(6...10), "jobs done by the grown run: \(newResults.sorted())")
 
         // The exports equal a fresh sweep's of the 2-seed grid (volatile columns aside).
         let fresh = scratch.file("fresh/sweep.sqlite")
