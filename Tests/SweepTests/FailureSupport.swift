@@ -191,7 +191,7 @@ func expectExactlyOnce(_ db: String, total: Int, sourceLocation: SourceLocation 
                 sourceLocation: sourceLocation)
     }
     // One result row per job (above) is "done once"; no lease may follow it.
-    let doneAt = Dictionary(uniqueKeysWithValues: results.map { ($0.jobId, $0.committedAt) })
+    let doneAt = Dictionary(results.map { ($0.jobId, $0.committedAt) }, uniquingKeysWith: min)
     for event in try store.events(limit: 1_000_000) where event.kind == "dispatched" || event.kind == "adopted" {
         guard let job = event.jobId, let done = doneAt[job] else { continue }
         #expect(event.at < done, "job \(job) \(event.kind) after it was done", sourceLocation: sourceLocation)
