@@ -249,7 +249,7 @@ public struct JobProgress: Codable, Sendable, Hashable {
     private static let keys = CodingKeys.allCases.map(\.rawValue)
 
     /// As the strict `Decodable` reads it (`ObjectReader`), at `path` (`jobs[2]`).
-    static func read(_ value: JSONValue, path: String) throws -> JobProgress {
+    static func read(_ value: JSONValue, path: ObjectPath) throws -> JobProgress {
         let o = try ObjectReader(value, path: path, keys: keys)
         return JobProgress(jobId: try o.int("jobId"), attempt: try o.int("attempt"), step: try o.int("step"),
                            totalSteps: try o.int("totalSteps"))

@@ -5,23 +5,34 @@
 // field (`BodyReaderTests` checks both on every fixture and thousands of mutations of them).
 import Cell
 
+/// Where an object sits in a body: the body itself, or element `index` of the array at `parent`
+/// (`jobs[2]`). The text is built only to name a field in a refusal: a heartbeat holds a job per
+/// slot.
+struct ObjectPath {
+    static let body = ObjectPath(parent: "", index: nil)
+    let parent: String
+    let index: Int?
+
+    var text: String { index.map { "\(parent)[\($0)]" } ?? parent }
+}
+
 /// One JSON object of a body, read field by field. The checks come in the strict decoder's order:
 /// the value must be an object; a key the body does not have is refused before any field is read
 /// (the first in document order); then each field in the order the caller reads them, which must
 /// be the type's declaration order.
 struct ObjectReader {
     private let pairs: [(String, JSONValue)]
-    /// The object's own path (`jobs[1]`), empty for the body.
-    private let path: String
+    /// The object's own place (`jobs[1]`), the body's for the body.
+    private let path: ObjectPath
 
     /// The object `value`, whose keys must be among `keys`.
-    init(_ value: JSONValue, path: String = "", keys: [String]) throws {
+    init(_ value: JSONValue, path: ObjectPath = .body, keys: [String]) throws {
         guard case .object(let pairs) = value else {
-            if path.isEmpty { throw BodyShapeError() }
-            throw FieldFailure(kind: .wrongType, field: path, detail: "is not of type Dictionary<String, Any>")
+            if path.text.isEmpty { throw BodyShapeError() }
+            throw FieldFailure(kind: .wrongType, field: path.text, detail: "is not of type Dictionary<String, Any>")
         }
         for (key, _) in pairs where !keys.contains(key) {
-            throw FieldFailure(kind: .unknownField, field: Self.join(path, key), detail: "is not a field of this body")
+            throw FieldFailure(kind: .unknownField, field: Self.join(path.text, key), detail: "is not a field of this body")
         }
         self.pairs = pairs
         self.path = path
@@ -29,7 +40,7 @@ struct ObjectReader {
 
     private static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : path + "." + key }
 
-    private func field(_ key: String) -> String { Self.join(path, key) }
+    private func field(_ key: String) -> String { Self.join(path.text, key) }
 
     private func value(_ key: String) -> JSONValue? {
         for (k, v) in pairs where k == key { return v }
@@ -100,12 +111,13 @@ struct ObjectReader {
         try optional(key).map { try raw($0, key) }
     }
 
-    /// The objects of the array `key`, each read by `element` with its path (`jobs[2]`).
-    func objects<T>(_ key: String, _ element: (JSONValue, String) throws -> T) throws -> [T] {
+    /// The objects of the array `key`, each read by `element` with its place (`jobs[2]`).
+    func objects<T>(_ key: String, _ element: (JSONValue, ObjectPath) throws -> T) throws -> [T] {
         guard case .array(let items) = try required(key) else { throw mismatch(key, Array<Any>.self) }
+        let parent = field(key)
         var values: [T] = []
         values.reserveCapacity(items.count)
-        for (i, item) in items.enumerated() { values.append(try element(item, "\(field(key))[\(i)]")) }
+        for (i, item) in items.enumerated() { values.append(try element(item, ObjectPath(parent: parent, index: i))) }
         return values
     }
 }
