@@ -41,9 +41,12 @@ public struct CoordinatorLoopOptions: Sendable {
     /// Most messages read in one round before the round is journaled (bounds the round's latency;
     /// a batch counts its messages, and the one that reaches the bound is read whole).
     public var maxMessagesPerRound: Int = 4096
-    /// After `.finished`, how long the loop keeps serving (BYE to late READYs, ACKs to re-sent
-    /// results) so that the BYEs leave the socket before it closes with LINGER 0.
+    /// After `.finished`, how long at most the loop keeps serving late traffic (BYE to a READY,
+    /// ACK to a re-sent result): it stops earlier once nothing arrived for `finishQuiet`. The
+    /// socket then closes with `finishLinger`, so the BYEs still queued leave it.
     public var finishGrace: Duration = .milliseconds(300)
+    public var finishQuiet: Duration = .milliseconds(50)
+    public var finishLinger: Duration = .milliseconds(500)
     /// CURVE on the ROUTER: only workers holding an allowed public key complete the handshake;
     /// nil leaves the socket open to any peer (loopback, ipc, trusted networks).
     public var curve: CoordinatorCurve?
@@ -197,15 +200,24 @@ public final class CoordinatorLoop: @unchecked Sendable {
         defer {
             // The monitor first: see `SocketMonitor.stop()`.
             handshakeMonitor?.stop()
+            // The last round's BYEs may still be queued: they get `finishLinger` to leave.
+            if finished { try? socket.set(.linger, options.finishLinger) }
             socket.close()
             authenticator?.socket.close()
         }
-        let pollTimeout = max(scheduler.config.timing.heartbeat, .milliseconds(4)) / 4
-        var finishedAt: ContinuousClock.Instant?
+        let roundTimeout = max(scheduler.config.timing.heartbeat, .milliseconds(4)) / 4
+        var pollTimeout = roundTimeout
+        // After the last job ended: when, and when a message last arrived.
+        var finishedAt: ContinuousClock.Instant?, lastHeard = ContinuousClock.now
         while !stopFlag.isRequested {
-            if let finishedAt, ContinuousClock.now - finishedAt >= finishGrace() {
-                observe(force: true)
-                return .finished
+            if let finishedAt {
+                let now = ContinuousClock.now
+                let end = finishEnd(finishedAt: finishedAt, lastHeard: lastHeard)
+                if now >= end {
+                    observe(force: true)
+                    return .finished
+                }
+                pollTimeout = min(roundTimeout, end - now)
             }
             let events: PollEvents
             if let authenticator, let handshakeMonitor {
@@ -221,6 +233,7 @@ public final class CoordinatorLoop: @unchecked Sendable {
             // Everything that arrived before the poll said "nothing" or the socket ran dry has
             // been read: silence is judged up to that instant, never past a backlog.
             if events.contains(.readable) {
+                lastHeard = ContinuousClock.now
                 var count = 0
                 while count < options.maxMessagesPerRound {
                     guard let frames = try socket.receive(dontWait: true) else {
@@ -233,7 +246,7 @@ public final class CoordinatorLoop: @unchecked Sendable {
                 heardUntil = self.now()
             }
             let now = self.now()
-            if now - lastTick >= pollTimeout {
+            if now - lastTick >= roundTimeout {
                 lastTick = now
                 effects += scheduler.handle(.tick(heardUntil: heardUntil), now: now)
                 logLag(now: now)
@@ -270,12 +283,17 @@ public final class CoordinatorLoop: @unchecked Sendable {
                 + "declared lost up to one liveness window (\(window.inMilliseconds) ms) late")
     }
 
-    /// How long to serve after the last job ended. A worker declared lost during the sweep may be
-    /// alive (a frozen process, a healed link) and re-dial after its liveness window and first
-    /// backoff: it should get its BYE rather than re-dial a closed endpoint forever.
-    private func finishGrace() -> Duration {
-        guard scheduler.lostWorkerCount > 0 else { return options.finishGrace }
-        return max(options.finishGrace, scheduler.config.timing.livenessWindow + TimingDefaults.reconnectInitial + .seconds(1))
+    /// When to stop serving after the last job ended: `finishQuiet` after the last message,
+    /// within `finishGrace`. A worker declared lost during the sweep may be alive (a frozen
+    /// process, a healed link) and re-dial after its liveness window and first backoff: it should
+    /// get its BYE rather than re-dial a closed endpoint forever, so the loop then serves the whole
+    /// of that longer grace.
+    private func finishEnd(finishedAt: ContinuousClock.Instant, lastHeard: ContinuousClock.Instant) -> ContinuousClock.Instant {
+        guard scheduler.lostWorkerCount > 0 else {
+            return min(finishedAt + options.finishGrace, max(finishedAt, lastHeard) + options.finishQuiet)
+        }
+        return finishedAt + max(options.finishGrace,
+                                scheduler.config.timing.livenessWindow + TimingDefaults.reconnectInitial + .seconds(1))
     }
 
     /// Calls the observer when it is due (or `force`).

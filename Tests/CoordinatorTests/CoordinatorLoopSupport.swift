@@ -44,14 +44,16 @@ final class LoopFixture: @unchecked Sendable {
 
     /// Opens the journal and starts a loop on a thread; returns its endpoint.
     @discardableResult
-    func start(config: SchedulerConfig = LoopFixture.config()) throws -> String {
+    func start(config: SchedulerConfig = LoopFixture.config(), finishGrace: Duration = .milliseconds(100),
+               finishQuiet: Duration = .milliseconds(50)) throws -> String {
         generation += 1
         let start = try CoordinatorStart.open(path: dbPath, spec: spec, config: config)
         var options = CoordinatorLoopOptions()
         options.zmtpHeartbeatInterval = .milliseconds(100)
         options.zmtpHeartbeatTimeout = .milliseconds(300)
         options.zmtpHeartbeatTTL = .milliseconds(300)
-        options.finishGrace = .milliseconds(100)
+        options.finishGrace = finishGrace
+        options.finishQuiet = finishQuiet
         let logs = self.logs
         let loop = try CoordinatorLoop(start: start, context: context,
                                        endpoint: "ipc://\(folder.path)/coord-\(generation).ipc",

@@ -29,6 +29,27 @@ struct CoordinatorLoopTests {
         #expect(!fixture.logContains("JOURNAL DISAGREES"))
     }
 
+    /// After the last job, the loop serves late traffic (a READY gets its BYE) and ends once the
+    /// socket is quiet, long before the grace runs out.
+    @Test func aFinishedLoopServesLateTrafficThenEndsOnceQuiet() throws {
+        let fixture = try LoopFixture(learningRates: [0.0125], batchSizes: [8], seeds: 1)
+        let endpoint = try fixture.start(finishGrace: .seconds(30), finishQuiet: .milliseconds(500))
+        let worker = try HandWorker(fixture, endpoint: endpoint, name: "w")
+        let late = try HandWorker(fixture, endpoint: endpoint, name: "late")
+        guard let job = try worker.joinAndTakeJob() else { return }
+        try worker.send(.result(worker.result(for: JobRef(jobId: job.jobId, attempt: job.attempt))))
+        guard case .ack = try worker.expect() else { Issue.record("no ACK"); return }
+        guard case .bye = try worker.expect() else { Issue.record("no BYE"); return }
+        let finished = ContinuousClock.now
+        try late.ready()
+        var reply = try late.expect()
+        if case .welcome = reply { reply = try late.expect() }
+        guard case .bye = reply else { Issue.record("a READY after the last job got \(reply), not BYE"); return }
+        #expect(try fixture.waitForEnd(timeout: 20) == .finished)
+        let served = ContinuousClock.now - finished
+        #expect(served < .seconds(10), "the loop served \(served) after the last job, with nothing to read")
+    }
+
     @Test func resultIsAckedOnlyOnceCommittedAndDuplicatesAreNotCounted() throws {
         let fixture = try LoopFixture(learningRates: [0.0125], batchSizes: [8, 16], seeds: 1)
         let endpoint = try fixture.start()
