@@ -69,11 +69,10 @@ public struct SweepStatus: Encodable {
     }
 
     /// The same from a journal that is open already (the sweep's own, when it ends). Not
-    /// `cells`: the closing summary of a sweep, which shows no job's cell or measurements. Each
-    /// measure result is then read only for its speed (its top level; a 50 kB result takes twice
-    /// as long to read whole), no other result but those of the jobs not done, and the rows go
-    /// without η, |B|, seed, temperature, test accuracy, divergence, and (done jobs) worker and
-    /// wall time.
+    /// `cells`: the closing summary of a sweep, which shows no job's cell or measurements and no
+    /// done job. Each measure result is then read only for its speed (its top level; a 50 kB
+    /// result takes twice as long to read whole), `jobs` holds only the jobs not done, and their
+    /// rows go without η, |B|, seed, temperature, test accuracy and divergence.
     public static func read(_ store: Store, path: String, cells: Bool = true) throws -> SweepStatus {
         let history = try store.gridHistory()
         let results = Dictionary(try store.results(of: cells ? .all : .notDone).map { ($0.jobId, $0) },
@@ -92,7 +91,14 @@ public struct SweepStatus: Encodable {
         }
         let descriptors = Dictionary(store.jobList.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var states = StatusCounts(total: 0, done: 0, failed: 0, running: 0, queued: 0)
-        let rows = try store.jobs().map { job -> Row in
+        var dropped = 0
+        if !cells {
+            for id in try store.doneJobIds() {
+                if descriptors[id] == nil { dropped += 1 } else { states.done += 1 }
+            }
+            states.total = states.done
+        }
+        let rows = try store.jobs(notDone: !cells).map { job -> Row in
             let descriptor = descriptors[job.id]
             // Deriving a job's spec costs more than the rest of its row.
             let spec = cells ? descriptor?.spec : nil
@@ -116,6 +122,7 @@ public struct SweepStatus: Encodable {
             if !job.state.isEnded && job.attempt == 1 { row.error = nil }
             guard descriptor != nil else {
                 row.dropped = true
+                dropped += 1
                 return row
             }
             states.total += 1
@@ -129,7 +136,7 @@ public struct SweepStatus: Encodable {
             return row
         }
         return SweepStatus(database: path, specHash: store.specHash, counts: states,
-                           droppedJobs: rows.count - states.total,
+                           droppedJobs: dropped,
                            gridChanges: history.dropFirst().map(\.summary),
                            duplicateResults: misfits.duplicate, staleResults: misfits.stale, jobs: rows,
                            hosts: Self.hosts(try store.workerTotals(), speeds: speeds),

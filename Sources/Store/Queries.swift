@@ -45,11 +45,19 @@ extension Store {
         }
     }
 
-    /// Every job in id order (what a starting scheduler loads).
-    public func jobs() throws(StoreError) -> [JobRecord] {
+    /// Every job in id order (what a starting scheduler loads); with `notDone`, only those not done.
+    public func jobs(notDone: Bool = false) throws(StoreError) -> [JobRecord] {
         try read("list jobs") { db in
             // A cursor reads each row in place; `fetchAll` would copy every row's values first.
-            try Array(Row.fetchCursor(db, sql: "SELECT \(jobColumns) FROM jobs ORDER BY id").map(jobRecord))
+            try Array(Row.fetchCursor(db, sql: "SELECT \(jobColumns) FROM jobs \(notDone ? "WHERE state != 'done' " : "")ORDER BY id")
+                .map(jobRecord))
+        }
+    }
+
+    /// The ids of the done jobs, in id order.
+    public func doneJobIds() throws(StoreError) -> [Int] {
+        try read("list done jobs") { db in
+            try Array(Int.fetchCursor(db, sql: "SELECT id FROM jobs WHERE state = 'done' ORDER BY id"))
         }
     }
 
@@ -64,10 +72,11 @@ extension Store {
             case .kind(let kind): "WHERE j.kind = '\(kind.rawValue)'"
             case .notDone: "WHERE j.state != 'done'"
             }
+            // From the jobs to their results: a filter on the job reads only its jobs' results.
             return try Array(Row.fetchCursor(db, sql: """
                 SELECT r.jobId, j.key, r.attempt, r.outcome, \(result), \(checkpoint), r.message, r.wallSeconds,
                   r.worker, r.committedAt
-                FROM results r JOIN jobs j ON j.id = r.jobId \(condition) ORDER BY r.jobId
+                FROM jobs j JOIN results r ON r.jobId = j.id \(condition) ORDER BY j.id
                 """).map { row in
                 // By position: a lookup by name lower-cases it, and this reads every result. The
                 // bytes are copied once, from SQLite's buffer.
