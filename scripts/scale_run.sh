@@ -2,7 +2,9 @@
 # The scale runs of docs/SCALING.md, on this machine.
 #
 #   scripts/scale_run.sh throughput [RUNS]   trivial 0-ms jobs through 8 `worker --no-data --jobs 16`:
-#                                            jobs/s and coordinator CPU per job, one line per run
+#                                            jobs/s (end to end and between the first and last
+#                                            commit), CPU per job, one line per run; with
+#                                            BASE=another/thermosweep, each run runs it first (A/B)
 #   scripts/scale_run.sh slots [WORKERS SLOTS SECONDS [STAGGER]]
 #                                            simulated workers (scripts/swarm.py) × slots with 10-s jobs:
 #                                            busy fraction, peak RSS, `status --connect` latency;
@@ -36,23 +38,43 @@ start_coordinator() {
 
 throughput() {
     local runs=${1:-5}
-    echo "run  jobs  wall_s  jobs/s  coordinator_cpu_s  us/job  peak_rss_MB"
+    # BASE: another build's binary, run before BIN in each round (A/B on the same machine state).
+    local builds=("$BIN")
+    [ -n "${BASE:-}" ] && builds=("$BASE" "$BIN")
+    echo "run  build  wall_s  jobs/s  steady_jobs/s  start_s  tail_s  coordinator_us/job  workers_us/job  peak_rss_MB"
     for run in $(seq "$runs"); do
-        start_coordinator "t$run" 0 --lr 0.01:0.2:+0.01 --batch 8:160:+8 --seeds 50
-        local endpoint t0 t1 workers=()
-        endpoint=$(cat "$WORK/t$run.endpoint")
-        t0=$(date +%s.%N)
-        for i in $(seq 8); do
-            "$BIN" worker --connect "$endpoint" --no-data --jobs 16 > "$WORK/t$run.w$i.log" 2>&1 &
-            workers+=($!); PIDS+=($!)
+        for build in "${builds[@]}"; do
+            # Each run on a settled machine: the last one's journal written back, its processes gone.
+            sync
+            sleep 1
+            local name="t$run-$(basename "$build")" saved=$BIN
+            BIN=$build
+            start_coordinator "$name" 0 --lr 0.01:0.2:+0.01 --batch 8:160:+8 --seeds 50 --quiet
+            BIN=$saved
+            local endpoint t0 t1 workers=()
+            endpoint=$(cat "$WORK/$name.endpoint")
+            t0=$(date +%s.%N)
+            for i in $(seq 8); do
+                /usr/bin/time -f "%U %S" -o "$WORK/$name.w$i.time" \
+                    "$build" worker --connect "$endpoint" --no-data --jobs 16 --quiet > "$WORK/$name.w$i.log" 2>&1 &
+                workers+=($!); PIDS+=($!)
+            done
+            wait "$COORDINATOR"
+            t1=$(date +%s.%N)
+            for pid in "${workers[@]}"; do wait "$pid" 2>/dev/null || true; done
+            # wall: from the workers' start to the coordinator's exit; steady: the rate between the
+            # first and the last result's commit; start and tail: the time before and after those.
+            python3 - "$WORK" "$name" "$t0" "$t1" "$run" "$(basename "$build")" <<'PY'
+import sqlite3, sys
+work, name, t0, t1, run, build = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), sys.argv[5], sys.argv[6]
+jobs, first, last = sqlite3.connect(f"{work}/{name}.sqlite").execute(
+    "SELECT count(*), min(committedAt), max(committedAt) FROM results").fetchone()
+user, system, rss = open(f"{work}/{name}.time").read().split()[-3:]
+workers = sum(sum(map(float, open(f"{work}/{name}.w{i}.time").read().split()[-2:])) for i in range(1, 9))
+print(f"{run:>3}  {build}  {t1 - t0:6.2f}  {jobs / (t1 - t0):6.0f}  {jobs / (last - first):13.0f}  {first - t0:7.3f}  "
+      f"{t1 - last:6.3f}  {(float(user) + float(system)) / jobs * 1e6:18.1f}  {workers / jobs * 1e6:14.1f}  {int(rss) / 1024:11.0f}")
+PY
         done
-        wait "$COORDINATOR"
-        t1=$(date +%s.%N)
-        for pid in "${workers[@]}"; do wait "$pid" 2>/dev/null || true; done
-        read -r user sys rss < "$WORK/t$run.time"
-        python3 -c "
-jobs, wall, cpu = 20000, $t1 - $t0, $user + $sys
-print(f'{$run:>3}  {jobs}  {wall:6.2f}  {jobs / wall:6.0f}  {cpu:17.2f}  {cpu / jobs * 1e6:6.0f}  {$rss / 1024:11.0f}')"
     done
 }
 
