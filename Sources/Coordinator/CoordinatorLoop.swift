@@ -42,11 +42,12 @@ public struct CoordinatorLoopOptions: Sendable {
     /// a batch counts its messages, and the one that reaches the bound is read whole).
     public var maxMessagesPerRound: Int = 4096
     /// After `.finished`, how long at most the loop keeps serving late traffic (BYE to a READY,
-    /// ACK to a re-sent result): it stops earlier once nothing arrived for `finishQuiet`. The
-    /// socket then closes with `finishLinger`, so the BYEs still queued leave it.
+    /// ACK to a re-sent result): it stops earlier once it heard nothing for `finishQuiet` after a
+    /// round's work. The socket then closes with `finishLinger`, for BYEs still queued (the last
+    /// round's have had the quiet window to leave already).
     public var finishGrace: Duration = .milliseconds(300)
     public var finishQuiet: Duration = .milliseconds(50)
-    public var finishLinger: Duration = .milliseconds(500)
+    public var finishLinger: Duration = Wire.finishLinger
     /// CURVE on the ROUTER: only workers holding an allowed public key complete the handshake;
     /// nil leaves the socket open to any peer (loopback, ipc, trusted networks).
     public var curve: CoordinatorCurve?
@@ -207,8 +208,9 @@ public final class CoordinatorLoop: @unchecked Sendable {
         }
         let roundTimeout = max(scheduler.config.timing.heartbeat, .milliseconds(4)) / 4
         var pollTimeout = roundTimeout
-        // After the last job ended: when, and when a message last arrived.
-        var finishedAt: ContinuousClock.Instant?, lastHeard = ContinuousClock.now
+        // After the last job ended (a resumed sweep may start so): when, and when the loop last
+        // heard anything (a round's messages handled, a CURVE handshake).
+        var finishedAt = finished ? ContinuousClock.now : nil, lastHeard = ContinuousClock.now
         while !stopFlag.isRequested {
             if let finishedAt {
                 let now = ContinuousClock.now
@@ -223,7 +225,10 @@ public final class CoordinatorLoop: @unchecked Sendable {
             if let authenticator, let handshakeMonitor {
                 let ready = try poll([socket.pollItem(.readable), authenticator.pollItem, handshakeMonitor.pollItem],
                                      timeout: pollTimeout)
-                if ready[1].contains(.readable) { try authenticator.handlePending() }
+                if ready[1].contains(.readable) {
+                    try authenticator.handlePending()
+                    lastHeard = ContinuousClock.now
+                }
                 if ready[2].contains(.readable) { try logHandshakeFailures(handshakeMonitor) }
                 events = ready[0]
             } else {
@@ -233,7 +238,6 @@ public final class CoordinatorLoop: @unchecked Sendable {
             // Everything that arrived before the poll said "nothing" or the socket ran dry has
             // been read: silence is judged up to that instant, never past a backlog.
             if events.contains(.readable) {
-                lastHeard = ContinuousClock.now
                 var count = 0
                 while count < options.maxMessagesPerRound {
                     guard let frames = try socket.receive(dontWait: true) else {
@@ -252,6 +256,9 @@ public final class CoordinatorLoop: @unchecked Sendable {
                 logLag(now: now)
             }
             try perform(effects)
+            // The quiet window counts from the end of a round's work: a late round that takes a
+            // while (a duplicate result journaled) must not use up the window of what came meanwhile.
+            if events.contains(.readable) { lastHeard = ContinuousClock.now }
             if finished && finishedAt == nil { finishedAt = ContinuousClock.now }
             observe(force: false)
         }

@@ -23,7 +23,8 @@ import CZeroMQ
 ///
 /// Lifetime: `zmq_ctx_term` blocks until every socket of the context is closed. Each `Socket`
 /// keeps a strong reference to its context, so the context's `deinit` runs only after all its
-/// sockets are gone; with LINGER 0 (set on every socket here) termination is then immediate.
+/// sockets are gone; with LINGER 0 (every socket here starts with it) termination is then
+/// immediate, and a socket set to linger delays it at most that long.
 /// A thread blocked in `receive()`/`send()` on some socket keeps that socket (and so the context)
 /// alive: call `shutdown()` to make such calls throw `ETERM`, after which their owners close them.
 ///
