@@ -84,7 +84,8 @@ import Testing
         #expect(dropped.wait(timeout: 60) == 0, "\(dropped.stderr)")
         #expect(dropped.stderr.contains("dropping 5 jobs (kept, not exported): seeds 2 → 1"), "\(dropped.stderr)")
         // The closing summary counts the dropped jobs, which are done, as `status` does.
-        #expect(dropped.stdout.contains("5 jobs: 5 done") && dropped.stdout.contains("5 jobs dropped from the grid"),
+        #expect(dropped.stdout.contains(", 5 jobs: 5 done, 0 failed, 0 running, 0 queued\n")
+                    && dropped.stdout.contains("\n5 jobs dropped from the grid"),
                 "\(dropped.stdout)")
         #expect(journalJobs(db) == jobsBefore, "dropped jobs stay in the journal as they were")
         #expect(try csvRows(scratch.file("dropped/cells.csv")).allSatisfy { $0["seed"] == "1" })
