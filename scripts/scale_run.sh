@@ -39,15 +39,16 @@ start_coordinator() {
 throughput() {
     local runs=${1:-5}
     # BASE: another build's binary, run before BIN in each round (A/B on the same machine state).
-    local builds=("$BIN")
-    [ -n "${BASE:-}" ] && builds=("$BASE" "$BIN")
+    local builds=("$BIN") labels=(BIN)
+    [ -n "${BASE:-}" ] && builds=("$BASE" "$BIN") labels=(BASE BIN)
     echo "run  build  wall_s  jobs/s  steady_jobs/s  start_s  tail_s  coordinator_us/job  workers_us/job  peak_rss_MB"
     for run in $(seq "$runs"); do
-        for build in "${builds[@]}"; do
+        for index in "${!builds[@]}"; do
+            local build=${builds[$index]} label=${labels[$index]}
             # Each run on a settled machine: the last one's journal written back, its processes gone.
             sync
             sleep 1
-            local name="t$run-$(basename "$build")" saved=$BIN
+            local name="t$run-$label" saved=$BIN
             BIN=$build
             start_coordinator "$name" 0 --lr 0.01:0.2:+0.01 --batch 8:160:+8 --seeds 50 --quiet
             BIN=$saved
@@ -64,7 +65,7 @@ throughput() {
             for pid in "${workers[@]}"; do wait "$pid" 2>/dev/null || true; done
             # wall: from the workers' start to the coordinator's exit; steady: the rate between the
             # first and the last result's commit; start and tail: the time before and after those.
-            python3 - "$WORK" "$name" "$t0" "$t1" "$run" "$(basename "$build")" <<'PY'
+            python3 - "$WORK" "$name" "$t0" "$t1" "$run" "$label" <<'PY'
 import sqlite3, sys
 work, name, t0, t1, run, build = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), sys.argv[5], sys.argv[6]
 jobs, first, last = sqlite3.connect(f"{work}/{name}.sqlite").execute(
