@@ -47,7 +47,7 @@ public struct CoordinatorLoopOptions: Sendable {
     /// round's have had the quiet window to leave already).
     public var finishGrace: Duration = .milliseconds(300)
     public var finishQuiet: Duration = .milliseconds(50)
-    public var finishLinger: Duration = Wire.finishLinger
+    public var finishLinger: Duration = Wire.byeLinger
     /// CURVE on the ROUTER: only workers holding an allowed public key complete the handshake;
     /// nil leaves the socket open to any peer (loopback, ipc, trusted networks).
     public var curve: CoordinatorCurve?

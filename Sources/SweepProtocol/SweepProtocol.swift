@@ -25,12 +25,12 @@ public enum Wire {
     /// Longest accepted list in a body (CPU features, data sets, jobs of one heartbeat, workers).
     public static let maxListCount = 4096
     /// `ZMQ_LINGER`: a closing socket drops unsent messages; every message is re-sent until
-    /// acknowledged anyway, so waiting would only delay exit. Two closes wait: a worker's after its
-    /// BYE (`WorkerLoop`), and the coordinator's after the sweep ended (`finishLinger`).
+    /// acknowledged anyway, so waiting would only delay exit. Closes after a BYE wait `byeLinger`.
     public static let linger = Duration.zero
-    /// `ZMQ_LINGER` of the coordinator's ROUTER when it closes after the last job: the last BYEs
-    /// still queued get this long to leave (while the process lives on).
-    public static let finishLinger = Duration.milliseconds(500)
+    /// `ZMQ_LINGER` of a socket closing after its BYEs (a leaving worker's DEALER, the coordinator's
+    /// ROUTER after the last job): long enough to flush them to a live peer, bounded so that
+    /// exiting never waits long on a dead one (while the process lives on).
+    public static let byeLinger = Duration.milliseconds(500)
     /// `ZMQ_ROUTER_MANDATORY`: a send to an unknown or gone peer fails instead of vanishing.
     public static let routerMandatory = true
     /// `ZMQ_HEARTBEAT_IVL`, `_TIMEOUT`, `_TTL`: connection-level liveness (ZMTP pings), aligned

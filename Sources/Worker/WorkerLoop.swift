@@ -212,7 +212,7 @@ public final class WorkerLoop: @unchecked Sendable {
             try dealer.set(.heartbeatTTL, Wire.zmtpHeartbeatTTL)
             // Long enough to flush a BYE to a live coordinator, bounded so that exiting never waits on a
             // dead one.
-            try dealer.set(.linger, .milliseconds(500))
+            try dealer.set(.linger, Wire.byeLinger)
             if let curve = config.curve {
                 try dealer.set(.curveServerKey, curve.serverKey)
                 try dealer.set(.curvePublicKey, curve.keys.publicKey)
