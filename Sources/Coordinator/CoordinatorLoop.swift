@@ -42,9 +42,9 @@ public struct CoordinatorLoopOptions: Sendable {
     /// a batch counts its messages, and the one that reaches the bound is read whole).
     public var maxMessagesPerRound: Int = 4096
     /// After `.finished`, how long at most the loop keeps serving late traffic (BYE to a READY,
-    /// ACK to a re-sent result): it stops earlier once it heard nothing for `finishQuiet` after a
-    /// round's work. The socket then closes with `finishLinger`, for BYEs still queued (the last
-    /// round's have had the quiet window to leave already).
+    /// ACK to a re-sent result): it stops as soon as every worker it dismissed has answered BYE
+    /// (their traffic has all arrived), else once it heard nothing for `finishQuiet` after a
+    /// round's work. The socket then closes with `finishLinger`, for BYEs still queued.
     public var finishGrace: Duration = .milliseconds(300)
     public var finishQuiet: Duration = .milliseconds(50)
     public var finishLinger: Duration = Wire.byeLinger
@@ -290,13 +290,14 @@ public final class CoordinatorLoop: @unchecked Sendable {
                 + "declared lost up to one liveness window (\(window.inMilliseconds) ms) late")
     }
 
-    /// When to stop serving after the last job ended: `finishQuiet` after the last message,
-    /// within `finishGrace`. A worker declared lost during the sweep may be alive (a frozen
+    /// When to stop serving after the last job ended: at once when every dismissed worker has
+    /// said goodbye, else `finishQuiet` after the last message, within `finishGrace`. A worker declared lost during the sweep may be alive (a frozen
     /// process, a healed link) and re-dial after its liveness window and first backoff: it should
     /// get its BYE rather than re-dial a closed endpoint forever, so the loop then serves the whole
     /// of that longer grace.
     private func finishEnd(finishedAt: ContinuousClock.Instant, lastHeard: ContinuousClock.Instant) -> ContinuousClock.Instant {
         guard scheduler.lostWorkerCount > 0 else {
+            if scheduler.awaitedGoodbyes == 0 { return finishedAt }
             return min(finishedAt + options.finishGrace, max(finishedAt, lastHeard) + options.finishQuiet)
         }
         return finishedAt + max(options.finishGrace,

@@ -48,7 +48,8 @@
 //     coordinator is answered ERROR malformed.
 //   - A worker that re-sends READY (it lost the coordinator for a while) keeps the leases it lists;
 //     leases it no longer lists are ended as `dropped`.
-//   - After `.finished`, every worker gets BYE, and a new READY is answered BYE.
+//   - After `.finished`, every worker gets BYE, and a new READY is answered BYE. Each such peer
+//     is awaited until it answers BYE in turn (`awaitedGoodbyes`): nothing more can come from it.
 //   - Dispatch order among idle workers is registration order (deterministic for a given event
 //     sequence, which the seeded chaos test relies on).
 //
@@ -123,6 +124,8 @@ public struct Scheduler: Sendable {
     public private(set) var endedCost = 0
     public let totalCost: Int
     private var finishedEmitted = false
+    /// Peers sent BYE after `.finished` that have not answered BYE yet.
+    private var dismissed: Set<PeerID> = []
     /// Duplicate and stale results journaled per job id (see `misfitJournalLimit`).
     private var misfitsJournaled: [Int: Int] = [:]
     /// Duplicate and stale results journaled and logged per job; more are only ACKed.
@@ -170,6 +173,11 @@ public struct Scheduler: Sendable {
     /// Whether every job has ended.
     public var isFinished: Bool { endedCount == jobs.count }
 
+    /// Peers told that the sweep is over which have not said BYE since: a worker answers the
+    /// coordinator's BYE with its own, the last message of its connection, so once none is
+    /// awaited no traffic of theirs is on its way.
+    public var awaitedGoodbyes: Int { dismissed.count }
+
     /// Counts per state.
     public var counts: [JobState: Int] {
         var result: [JobState: Int] = [:]
@@ -203,6 +211,7 @@ public struct Scheduler: Sendable {
             // Dismissed workers leave without a word: forget them now, or they would read as lost.
             for peer in workerOrder {
                 out.send(peer, .bye(Bye(reason: "the sweep is over")))
+                dismissed.insert(peer)
                 removeWorker(peer, end: .released, cancel: false, why: "dismissed: the sweep is over", now: now, out: &out)
             }
             out.finished = true
@@ -305,6 +314,8 @@ public struct Scheduler: Sendable {
             return
         }
         guard workers[peer] != nil else {
+            // A dismissed worker's answer to the sweep's BYE: the last of its traffic.
+            if case .bye = message, dismissed.remove(peer) != nil { return }
             out.send(peer, .error(ErrorReply(code: .unknownPeer,
                                              message: "this coordinator does not know peer \(peer); send READY")))
             return
@@ -338,6 +349,7 @@ public struct Scheduler: Sendable {
     private mutating func admit(_ hello: Ready, peer: PeerID, now: Instant, out: inout Output) {
         if finishedEmitted {
             out.send(peer, .bye(Bye(reason: "the sweep is over")))
+            dismissed.insert(peer)
             return
         }
         var refusal: Refuse?

@@ -491,6 +491,9 @@ public final class WorkerLoop: @unchecked Sendable {
                 }
                 held[ref] = nil
             case .bye(let bye):
+                // The answer is this connection's last message: the coordinator, which awaits it,
+                // then knows that nothing more of this worker is on its way.
+                send(.bye(Bye(reason: "worker \(config.name) is leaving")))
                 return .bye(bye.reason)
             case .error(let error):
                 config.log("coordinator error \(error.code.rawValue): \(error.message)")

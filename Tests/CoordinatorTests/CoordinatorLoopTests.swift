@@ -60,6 +60,31 @@ struct CoordinatorLoopTests {
         #expect(served < .seconds(20), "the loop served \(served) after the last job, most of it with nothing to read")
     }
 
+    /// A finished loop that awaits its dismissed workers' goodbyes ends once the last one has
+    /// answered, long before its quiet window; a worker told BYE later (its READY came after the
+    /// last job) is awaited too, and no goodbye is answered with an error.
+    @Test func aFinishedLoopEndsOnceEveryDismissedWorkerSaidGoodbye() throws {
+        let fixture = try LoopFixture(learningRates: [0.0125], batchSizes: [8], seeds: 1)
+        let endpoint = try fixture.start(finishGrace: .seconds(60), finishQuiet: .seconds(30))
+        let worker = try HandWorker(fixture, endpoint: endpoint, name: "w")
+        let late = try HandWorker(fixture, endpoint: endpoint, name: "late")
+        guard let job = try worker.joinAndTakeJob() else { return }
+        try worker.send(.result(worker.result(for: JobRef(jobId: job.jobId, attempt: job.attempt))))
+        guard case .ack = try worker.expect() else { Issue.record("no ACK"); return }
+        guard case .bye = try worker.expect() else { Issue.record("no BYE"); return }
+        try late.ready()
+        guard case .bye = try late.expect() else { Issue.record("a READY after the last job got no BYE"); return }
+        try worker.send(.bye(Bye(reason: "worker w is leaving")))
+        // One goodbye is still awaited: the loop keeps serving.
+        #expect(try fixture.waitForEnd(timeout: 1) == nil)
+        #expect(try worker.receive(timeout: .milliseconds(200)) == nil, "a goodbye was answered")
+        let asked = ContinuousClock.now
+        try late.send(.bye(Bye(reason: "worker late is leaving")))
+        #expect(try fixture.waitForEnd(timeout: 10) == .finished)
+        let served = ContinuousClock.now - asked
+        #expect(served < .seconds(5), "the loop served \(served) after the last goodbye")
+    }
+
     @Test func resultIsAckedOnlyOnceCommittedAndDuplicatesAreNotCounted() throws {
         let fixture = try LoopFixture(learningRates: [0.0125], batchSizes: [8, 16], seeds: 1)
         let endpoint = try fixture.start()

@@ -18,6 +18,20 @@ import ZeroMQ
         #expect(worker.exit() == .bye("done"))
     }
 
+    /// The coordinator's BYE is answered with the worker's own, after which nothing more comes.
+    @Test func byeIsAnsweredWithByeAsTheLastMessage() throws {
+        let coordinator = try FakeCoordinator()
+        let (worker, _) = try startWorker(coordinator)
+        try coordinator.send(.bye(Bye(reason: "the sweep is over")))
+        coordinator.beating = false  // the worker is leaving: nothing may be sent to it
+        #expect(worker.exit() == .bye("the sweep is over"))
+        let answer = try coordinator.receive(within: .seconds(2)) { message -> Bye? in
+            if case .bye(let bye) = message { bye } else { nil }
+        }
+        #expect(answer?.reason == "worker test/1 is leaving")
+        #expect(try coordinator.receive(within: .milliseconds(300)) == nil)
+    }
+
     /// The loop keeps a trivial job's deadline; `onThread` runs the same job on a job thread (a
     /// runner that computes, as `CellJobRunner` does for training jobs).
     @Test(arguments: [false, true]) func trivialJobBeatsWithAdvancingStepsThenResults(onThread: Bool) throws {
