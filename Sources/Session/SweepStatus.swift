@@ -89,12 +89,21 @@ public struct SweepStatus: Encodable {
                 }
             }
         }
-        let descriptors = Dictionary(store.jobList.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        // The grid's jobs (the journal may hold more: those of values dropped from the grid).
+        let descriptors = cells ? Dictionary(store.jobList.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }) : [:]
+        let inGrid = cells ? Set(descriptors.keys) : Set(store.jobList.lazy.map(\.id))
         var states = StatusCounts(total: 0, done: 0, failed: 0, running: 0, queued: 0)
         var dropped = 0
         if !cells {
-            for id in try store.doneJobIds() {
-                if descriptors[id] == nil { dropped += 1 } else { states.done += 1 }
+            // The done jobs are counted, not listed, unless some lie outside the grid: the journal
+            // holds every job of the grid, so as many jobs as the grid's are the grid's.
+            let journal = try store.counts()
+            if journal.total == inGrid.count {
+                states.done = journal.done
+            } else {
+                for id in try store.doneJobIds() {
+                    if inGrid.contains(id) { states.done += 1 } else { dropped += 1 }
+                }
             }
             states.total = states.done
         }
@@ -120,7 +129,7 @@ public struct SweepStatus: Encodable {
             }
             // A queued or running job shows its last error only while it is on a retry.
             if !job.state.isEnded && job.attempt == 1 { row.error = nil }
-            guard descriptor != nil else {
+            guard inGrid.contains(job.id) else {
                 row.dropped = true
                 dropped += 1
                 return row
