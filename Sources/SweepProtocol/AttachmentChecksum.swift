@@ -23,7 +23,10 @@ public enum AttachmentChecksum {
             }
             return UInt32(truncatingIfNeeded: crc)
         }
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 8 - digits.count) + digits
+        // Written digit by digit: `String(radix:)` and padding took as long as the CRC of a small record.
+        let digits = Array("0123456789abcdef".utf8)
+        var text = [UInt8](repeating: 0, count: 8)
+        for i in 0..<8 { text[i] = digits[Int(value >> (28 - 4 * UInt32(i))) & 15] }
+        return String(decoding: text, as: UTF8.self)
     }
 }

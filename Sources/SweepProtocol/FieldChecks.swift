@@ -3,6 +3,7 @@
 // duplicate keys and numbers that do not fit their field; each body's `validate()` checks ranges
 // with `Check`, and the encoder runs the same `validate()`.
 import Cell
+import Foundation
 
 /// A field that fails a check (or the reader); the message decoder turns it into a
 /// `ProtocolError` with the command filled in.
@@ -83,6 +84,10 @@ protocol MessageBody: Codable, Sendable {
     /// fields); ranges are for `validate()`. By default through `Decodable`; the bodies sent per
     /// job read themselves (`ObjectReader`).
     static func read(_ bytes: [UInt8]) throws -> Self
+    /// The body's JSON: `.sortedKeys`, `.withoutEscapingSlashes`. By default through `Encodable`;
+    /// the bodies sent per job write themselves (`JSONWritable`), chosen here when the type
+    /// conforms rather than by a cast of each message at run time.
+    func json() throws -> [UInt8]
 }
 
 /// A body that reads itself from its parsed JSON (`ObjectReader`).
@@ -92,6 +97,11 @@ protocol ObjectReadable {
 
 extension MessageBody {
     static func read(_ bytes: [UInt8]) throws -> Self { try JSONReader.decode(Self.self, from: bytes, strict: true) }
+    func json() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(self))
+    }
     var attachmentCount: Int { 0 }
     var attachments: [[UInt8]] { [] }
     mutating func attach(_ frames: ArraySlice<[UInt8]>) throws {}
@@ -99,6 +109,10 @@ extension MessageBody {
 
 extension MessageBody where Self: ObjectReadable {
     static func read(_ bytes: [UInt8]) throws -> Self { try read(JSONValue.parse(bytes)) }
+}
+
+extension MessageBody where Self: JSONWritable {
+    func json() -> [UInt8] { JSONWriter.bytes(of: self) }
 }
 
 extension JobLease: ObjectReadable {}
