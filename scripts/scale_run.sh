@@ -41,7 +41,9 @@ throughput() {
     # BASE: another build's binary, run before BIN in each round (A/B on the same machine state).
     local builds=("$BIN") labels=(BIN)
     [ -n "${BASE:-}" ] && builds=("$BASE" "$BIN") labels=(BASE BIN)
-    echo "run  build  wall_s  jobs/s  steady_jobs/s  start_s  tail_s  coordinator_us/job  workers_us/job  peak_rss_MB"
+    # steal_ms: time the hypervisor ran something else on this machine's vCPUs during the run
+    # (/proc/stat); a run with much of it was not on a quiet machine.
+    echo "run  build  wall_s  jobs/s  steady_jobs/s  start_s  tail_s  coordinator_us/job  workers_us/job  peak_rss_MB  steal_ms"
     for run in $(seq "$runs"); do
         for index in "${!builds[@]}"; do
             local build=${builds[$index]} label=${labels[$index]}
@@ -54,6 +56,7 @@ throughput() {
             BIN=$saved
             local endpoint t0 t1 workers=()
             endpoint=$(cat "$WORK/$name.endpoint")
+            steal0=$(awk '/^cpu /{print $9}' /proc/stat)
             t0=$(date +%s.%N)
             for i in $(seq 8); do
                 /usr/bin/time -f "%U %S" -o "$WORK/$name.w$i.time" \
@@ -62,18 +65,21 @@ throughput() {
             done
             wait "$COORDINATOR"
             t1=$(date +%s.%N)
+            steal=$(( ($(awk '/^cpu /{print $9}' /proc/stat) - steal0) * 1000 / $(getconf CLK_TCK) ))
             for pid in "${workers[@]}"; do wait "$pid" 2>/dev/null || true; done
             # wall: from the workers' start to the coordinator's exit; steady: the rate between the
             # first and the last result's commit; start and tail: the time before and after those.
-            python3 - "$WORK" "$name" "$t0" "$t1" "$run" "$label" <<'PY'
+            python3 - "$WORK" "$name" "$t0" "$t1" "$run" "$label" "$steal" <<'PY'
 import sqlite3, sys
 work, name, t0, t1, run, build = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), sys.argv[5], sys.argv[6]
+steal = int(sys.argv[7])
 jobs, first, last = sqlite3.connect(f"{work}/{name}.sqlite").execute(
     "SELECT count(*), min(committedAt), max(committedAt) FROM results").fetchone()
 user, system, rss = open(f"{work}/{name}.time").read().split()[-3:]
 workers = sum(sum(map(float, open(f"{work}/{name}.w{i}.time").read().split()[-2:])) for i in range(1, 9))
 print(f"{run:>3}  {build}  {t1 - t0:6.2f}  {jobs / (t1 - t0):6.0f}  {jobs / (last - first):13.0f}  {first - t0:7.3f}  "
-      f"{t1 - last:6.3f}  {(float(user) + float(system)) / jobs * 1e6:18.1f}  {workers / jobs * 1e6:14.1f}  {int(rss) / 1024:11.0f}")
+      f"{t1 - last:6.3f}  {(float(user) + float(system)) / jobs * 1e6:18.1f}  {workers / jobs * 1e6:14.1f}  {int(rss) / 1024:11.0f}"
+      f"  {steal:8d}")
 PY
         done
     done
