@@ -189,6 +189,7 @@ def main():
                     elif command == b"BYE":
                         counters["bye"] += 1
                         peer.gone = True
+                        peer.send("BYE", {"reason": f"swarm/{peer.index} is leaving"})  # as a worker answers
                     elif command == b"REFUSE":
                         counters["refused"] += 1
                         print(f"worker {peer.index} refused: {payload.decode()}", file=sys.stderr)

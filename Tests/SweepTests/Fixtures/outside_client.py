@@ -162,6 +162,8 @@ def main():
     print(f"ACK for job {job_id} attempt {attempt}")
     _, bye, _ = client.receive(["BYE"])
     print(f"BYE: {bye['reason']}")
+    # The answer, the last message: the coordinator then knows nothing more of this client comes.
+    client.send("BYE", {"reason": "outside/1 is leaving"})
     return 0
 
 
