@@ -205,8 +205,8 @@ def main():
             _, index, job_id, attempt = heapq.heappop(due)
             peer = peers[index]
             held_job = peer.jobs.get(job_id)
-            if held_job is None or held_job[0] != attempt:
-                continue  # cancelled meanwhile
+            if held_job is None or held_job[0] != attempt or peer.gone:
+                continue  # cancelled meanwhile, or the peer has left
             del peer.jobs[job_id]
             held -= 1
             peer.unacked[job_id] = attempt
@@ -239,7 +239,7 @@ def main():
                "refused": counters["refused"]}
     print(json.dumps(summary), flush=True)
     for peer in peers:
-        peer.socket.close(0)
+        peer.socket.close(200)  # long enough for the last answers to BYE to leave
     context.term()
     return 0
 

@@ -211,15 +211,23 @@ public final class CoordinatorLoop: @unchecked Sendable {
         // After the last job ended (a resumed sweep may start so): when, and when the loop last
         // heard anything (a round's messages handled, a CURVE handshake).
         var finishedAt = finished ? ContinuousClock.now : nil, lastHeard = ContinuousClock.now
+        // Whether the last round emptied the socket (or found it empty), and when a CURVE handshake
+        // was last served.
+        var drained = false, lastHandshake: ContinuousClock.Instant?
         while !stopFlag.isRequested {
             if let finishedAt {
                 let now = ContinuousClock.now
+                // Every worker told BYE has answered, so nothing more of theirs can come, and no
+                // peer began connecting since: the loop ends once a round found the socket empty
+                // (what others sent meanwhile has been served), after a poll that does not wait.
+                let goodbyesDone = scheduler.lostWorkerCount == 0 && scheduler.awaitedGoodbyes == 0
+                    && lastHandshake.map { $0 < finishedAt } ?? true
                 let end = finishEnd(finishedAt: finishedAt, lastHeard: lastHeard)
-                if now >= end {
+                if now >= end || (goodbyesDone && drained) {
                     observe(force: true)
                     return .finished
                 }
-                pollTimeout = min(roundTimeout, end - now)
+                pollTimeout = goodbyesDone ? .zero : min(roundTimeout, end - now)
             }
             let events: PollEvents
             if let authenticator, let handshakeMonitor {
@@ -228,6 +236,7 @@ public final class CoordinatorLoop: @unchecked Sendable {
                 if ready[1].contains(.readable) {
                     try authenticator.handlePending()
                     lastHeard = ContinuousClock.now
+                    lastHandshake = lastHeard
                 }
                 if ready[2].contains(.readable) { try logHandshakeFailures(handshakeMonitor) }
                 events = ready[0]
@@ -237,11 +246,13 @@ public final class CoordinatorLoop: @unchecked Sendable {
             var effects: [Effect] = []
             // Everything that arrived before the poll said "nothing" or the socket ran dry has
             // been read: silence is judged up to that instant, never past a backlog.
+            drained = !events.contains(.readable)
             if events.contains(.readable) {
                 var count = 0
                 while count < options.maxMessagesPerRound {
                     guard let frames = try socket.receive(dontWait: true) else {
                         heardUntil = self.now()
+                        drained = true
                         break
                     }
                     count += receive(frames, into: &effects)
@@ -290,14 +301,14 @@ public final class CoordinatorLoop: @unchecked Sendable {
                 + "declared lost up to one liveness window (\(window.inMilliseconds) ms) late")
     }
 
-    /// When to stop serving after the last job ended: at once when every dismissed worker has
-    /// said goodbye, else `finishQuiet` after the last message, within `finishGrace`. A worker declared lost during the sweep may be alive (a frozen
+    /// When to stop serving after the last job ended, unless every dismissed worker has said
+    /// goodbye first (`run`): `finishQuiet` after the last message, within `finishGrace`. A worker
+    /// declared lost during the sweep may be alive (a frozen
     /// process, a healed link) and re-dial after its liveness window and first backoff: it should
     /// get its BYE rather than re-dial a closed endpoint forever, so the loop then serves the whole
     /// of that longer grace.
     private func finishEnd(finishedAt: ContinuousClock.Instant, lastHeard: ContinuousClock.Instant) -> ContinuousClock.Instant {
         guard scheduler.lostWorkerCount > 0 else {
-            if scheduler.awaitedGoodbyes == 0 { return finishedAt }
             return min(finishedAt + options.finishGrace, max(finishedAt, lastHeard) + options.finishQuiet)
         }
         return finishedAt + max(options.finishGrace,

@@ -44,8 +44,8 @@
 //     ended, and a RESULT for it is stale (docs/JOBS.md).
 //   - A READY is refused `full` beyond `config.maxWorkers` admitted workers.
 //   - STATUS is answered for any peer (status clients never send READY); ERROR from a peer is
-//     logged and never answered (no error ping-pong); a worker-bound command sent to the
-//     coordinator is answered ERROR malformed.
+//     logged and never answered (no error ping-pong), nor is BYE from a peer it does not know;
+//     a worker-bound command sent to the coordinator is answered ERROR malformed.
 //   - A worker that re-sends READY (it lost the coordinator for a while) keeps the leases it lists;
 //     leases it no longer lists are ended as `dropped`.
 //   - After `.finished`, every worker gets BYE, and a new READY is answered BYE. Each such peer
@@ -314,8 +314,12 @@ public struct Scheduler: Sendable {
             return
         }
         guard workers[peer] != nil else {
-            // A dismissed worker's answer to the sweep's BYE: the last of its traffic.
-            if case .bye = message, dismissed.remove(peer) != nil { return }
+            // A peer that leaves does not listen: its BYE is never answered. A dismissed worker's
+            // is its answer to the sweep's, the last of its traffic.
+            if case .bye = message {
+                dismissed.remove(peer)
+                return
+            }
             out.send(peer, .error(ErrorReply(code: .unknownPeer,
                                              message: "this coordinator does not know peer \(peer); send READY")))
             return

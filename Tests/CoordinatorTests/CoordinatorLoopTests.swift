@@ -69,6 +69,10 @@ struct CoordinatorLoopTests {
         let worker = try HandWorker(fixture, endpoint: endpoint, name: "w")
         let late = try HandWorker(fixture, endpoint: endpoint, name: "late")
         guard let job = try worker.joinAndTakeJob() else { return }
+        // No heartbeat after the last result: the dismissed worker's would be answered ERROR
+        // unknownPeer, which the silence checked below must not mistake for an answered goodbye.
+        worker.lastBeat = .now + .seconds(3600)
+        late.lastBeat = .now + .seconds(3600)
         try worker.send(.result(worker.result(for: JobRef(jobId: job.jobId, attempt: job.attempt))))
         guard case .ack = try worker.expect() else { Issue.record("no ACK"); return }
         guard case .bye = try worker.expect() else { Issue.record("no BYE"); return }

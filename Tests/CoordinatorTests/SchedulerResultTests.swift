@@ -205,4 +205,33 @@ import Testing
         let late = h.ready("w2")
         #expect(late.messages(to: "w2") == [.bye(Bye(reason: "the sweep is over"))])
     }
+
+    /// After the end, each peer told BYE is awaited until it answers BYE; only its BYE counts,
+    /// and no BYE from an unknown peer is answered.
+    @Test func dismissedPeersAreAwaitedUntilTheyAnswerBye() {
+        var h = Harness(jobs: Harness.trivialJobs())
+        h.ready("w1", slots: 3)
+        h.ready("w2", slots: 1)
+        #expect(h.scheduler.awaitedGoodbyes == 0)
+        for job in h.scheduler.jobs(of: PeerID("w1")) { h.done("w1", job, attempt: 1) }
+        for job in h.scheduler.jobs(of: PeerID("w2")) { h.done("w2", job, attempt: 1) }
+        #expect(h.scheduler.isFinished)
+        #expect(h.scheduler.awaitedGoodbyes == 2)
+        // Other traffic from a dismissed peer is not its goodbye.
+        let beat = h.heartbeat("w1", [])
+        #expect(beat.messages(to: "w1").map(\.command) == [.error])
+        #expect(h.scheduler.awaitedGoodbyes == 2)
+        #expect(h.send("w1", .bye(Bye(reason: "worker w1 is leaving"))).isEmpty)
+        #expect(h.scheduler.awaitedGoodbyes == 1)
+        // A second BYE, and one from a peer never told BYE, are not answered either.
+        #expect(h.send("w1", .bye(Bye(reason: "again"))).isEmpty)
+        #expect(h.send("stranger", .bye(Bye(reason: "hello"))).isEmpty)
+        #expect(h.scheduler.awaitedGoodbyes == 1)
+        // A READY after the end is told BYE and awaited too.
+        h.ready("w3")
+        #expect(h.scheduler.awaitedGoodbyes == 2)
+        h.send("w2", .bye(Bye(reason: "worker w2 is leaving")))
+        h.send("w3", .bye(Bye(reason: "worker w3 is leaving")))
+        #expect(h.scheduler.awaitedGoodbyes == 0)
+    }
 }

@@ -164,6 +164,7 @@ def main():
     print(f"BYE: {bye['reason']}")
     # The answer, the last message: the coordinator then knows nothing more of this client comes.
     client.send("BYE", {"reason": "outside/1 is leaving"})
+    zmq.Context.instance().destroy(linger=500)  # every socket closed; 500 ms for the BYE to leave
     return 0
 
 
