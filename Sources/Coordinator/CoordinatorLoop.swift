@@ -303,10 +303,9 @@ public final class CoordinatorLoop: @unchecked Sendable {
 
     /// When to stop serving after the last job ended, unless every dismissed worker has said
     /// goodbye first (`run`): `finishQuiet` after the last message, within `finishGrace`. A worker
-    /// declared lost during the sweep may be alive (a frozen
-    /// process, a healed link) and re-dial after its liveness window and first backoff: it should
-    /// get its BYE rather than re-dial a closed endpoint forever, so the loop then serves the whole
-    /// of that longer grace.
+    /// declared lost during the sweep may be alive (a frozen process, a healed link) and re-dial
+    /// after its liveness window and first backoff: it should get its BYE rather than re-dial a
+    /// closed endpoint forever, so the loop then serves the whole of that longer grace.
     private func finishEnd(finishedAt: ContinuousClock.Instant, lastHeard: ContinuousClock.Instant) -> ContinuousClock.Instant {
         guard scheduler.lostWorkerCount > 0 else {
             return min(finishedAt + options.finishGrace, max(finishedAt, lastHeard) + options.finishQuiet)
