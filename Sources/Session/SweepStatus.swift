@@ -90,8 +90,8 @@ public struct SweepStatus: Encodable {
             }
         }
         // The grid's jobs (the journal may hold more: those of values dropped from the grid).
+        let inGrid = Set(store.jobList.lazy.map(\.id))
         let descriptors = cells ? Dictionary(store.jobList.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }) : [:]
-        let inGrid = cells ? Set(descriptors.keys) : Set(store.jobList.lazy.map(\.id))
         var states = StatusCounts(total: 0, done: 0, failed: 0, running: 0, queued: 0)
         var dropped = 0
         if !cells {
