@@ -24,9 +24,10 @@ public enum AttachmentChecksum {
             return UInt32(truncatingIfNeeded: crc)
         }
         // Written digit by digit: `String(radix:)` and padding took as long as the CRC of a small record.
-        let digits = Array("0123456789abcdef".utf8)
         var text = [UInt8](repeating: 0, count: 8)
         for i in 0..<8 { text[i] = digits[Int(value >> (28 - 4 * UInt32(i))) & 15] }
         return String(decoding: text, as: UTF8.self)
     }
+
+    private static let digits = Array("0123456789abcdef".utf8)
 }
