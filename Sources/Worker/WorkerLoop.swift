@@ -149,7 +149,7 @@ public final class WorkerLoop: @unchecked Sendable {
                 while true {
                     if let pendingExit { return pendingExit }
                     if loop.shouldStop {
-                        send(.bye(Bye(reason: "worker \(config.name) is leaving")))
+                        sayGoodbye()
                         return .stopped
                     }
                     let now = ContinuousClock.now
@@ -333,6 +333,9 @@ public final class WorkerLoop: @unchecked Sendable {
             outbox.messages.append(message)
         }
 
+        /// BYE: this worker leaves (stopped, or answering the coordinator's).
+        func sayGoodbye() { send(.bye(Bye(reason: "worker \(config.name) is leaving"))) }
+
         /// Sends the queued messages, in order, in batches of at most `Wire.maxBatch`.
         func flush() {
             let messages = outbox.messages
@@ -493,7 +496,7 @@ public final class WorkerLoop: @unchecked Sendable {
             case .bye(let bye):
                 // The answer is this connection's last message: the coordinator, which awaits it,
                 // then knows that nothing more of this worker is on its way.
-                send(.bye(Bye(reason: "worker \(config.name) is leaving")))
+                sayGoodbye()
                 return .bye(bye.reason)
             case .error(let error):
                 config.log("coordinator error \(error.code.rawValue): \(error.message)")
