@@ -54,7 +54,7 @@ throughput() {
             BIN=$build
             start_coordinator "$name" 0 --lr 0.01:0.2:+0.01 --batch 8:160:+8 --seeds 50 --quiet
             BIN=$saved
-            local endpoint t0 t1 workers=()
+            local endpoint t0 t1 steal0 steal workers=()
             endpoint=$(cat "$WORK/$name.endpoint")
             steal0=$(awk '/^cpu /{print $9}' /proc/stat)
             t0=$(date +%s.%N)
